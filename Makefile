@@ -1,0 +1,34 @@
+# bodycam: the two commands a newcomer needs are `make sim` and `make test`.
+# Each creates .venv and installs the project into it when that has not been done yet.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: sim test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+## sim: run the simulated camera (keyboard panel in a terminal); ARGS="--headless" etc.
+sim: $(STAMP)
+	$(BIN)/bodycam sim $(ARGS)
+
+## test: the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+## bench: the benchmarks, printed as a table
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py $(ARGS)
+
+## lint: ruff
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,225 @@
+"""Configuration: every timing, pattern and size the firmware uses, with the reference's defaults.
+
+A TOML file sets any subset of the keys below, by section (``[camera] width = 1920``). An unknown
+key, a wrong type or an out-of-range value is a :class:`ConfigError` naming the file, section and
+key, and what would be right. ``bodycam config --defaults`` prints every key with its default
+and meaning; docs/CONFIG.md is generated from the same table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Pattern = tuple[tuple[float, float], ...]
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names where and why, in one line."""
+
+
+def opt(default: Any, doc: str, lo: float | None = None, hi: float | None = None,
+        choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default,
+                 metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
+
+
+@dataclass(frozen=True)
+class DeviceSection:
+    model: str = opt("BWV-OPEN-1", "Device model, burned into every frame and manifest.")
+    serial: str = opt("SIM00001", "Device serial number, burned into every frame and manifest.")
+
+
+@dataclass(frozen=True)
+class CameraSection:
+    width: int = opt(1280, "Frame width in pixels.", 16, 7680)
+    height: int = opt(720, "Frame height in pixels.", 16, 4320)
+    fps: int = opt(30, "Frames per second.", 1, 120)
+
+
+@dataclass(frozen=True)
+class EncoderSection:
+    codec: str = opt("libx264", "FFmpeg H.264 encoder (libx264; h264_v4l2m2m on a Pi 4).")
+    preset: str = opt("veryfast", "libx264 speed preset.",
+                      choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"))
+    crf: int = opt(23, "libx264 constant rate factor (quality) when bitrate_kbps is 0.", 0, 51)
+    bitrate_kbps: int = opt(0, "Target bitrate in kbit/s; 0 means constant quality (crf).",
+                            0, 100_000)
+    keyframe_interval_s: float = opt(1.0, "Seconds between keyframes: the unit of pre-event "
+                                     "eviction, of segment cuts and of power-loss exposure.",
+                                     0.1, 10.0)
+
+
+@dataclass(frozen=True)
+class RecordingSection:
+    pre_event_s: float = opt(30.0, "Pre-event buffer: seconds kept before a record press.",
+                             0.0, 120.0)
+    pre_event_max_mb: float = opt(256.0, "Upper bound on the pre-event buffer's memory, MiB.",
+                                  1.0, 4096.0)
+    segment_s: float = opt(60.0, "Length of one segment file of a recording, seconds.",
+                           2.0, 4 * 3600.0)
+    fsync_interval_s: float = opt(1.0, "Longest time written footage waits before fsync.",
+                                  0.05, 10.0)
+
+
+@dataclass(frozen=True)
+class GestureSection:
+    debounce_s: float = opt(0.03, "Edges closer together than this are contact bounce.", 0.0, 0.5)
+    double_press_window_s: float = opt(0.6, "Longest gap between the two presses of a double.",
+                                       0.1, 2.0)
+    hold_s: float = opt(3.0, "How long a press must last to be a hold (stop, power off, "
+                        "mute, stealth).", 0.5, 10.0)
+
+
+@dataclass(frozen=True)
+class IndicatorSection:
+    blink_on_s: float = opt(0.5, "LED blink: time lit.", 0.05, 5.0)
+    blink_off_s: float = opt(0.5, "LED blink: time dark.", 0.05, 5.0)
+    reminder_interval_s: float = opt(120.0, "While recording, start tones and vibration repeat "
+                                     "this often (a force may set it shorter).", 5.0, 3600.0)
+    boot_tones: Pattern = opt(((660.0, 0.15), (880.0, 0.25)),
+                              "Two rising tones when boot is done: [[hz, seconds], ...].")
+    start_tones: Pattern = opt(((880.0, 0.12), (0.0, 0.08), (880.0, 0.12)),
+                               "Two tones at recording start and at every reminder.")
+    start_vibration: Pattern = opt(((0.2, 0.15), (0.2, 0.0)),
+                                   "Two vibrations at start and reminder: [[on_s, off_s], ...].")
+    stop_tones: Pattern = opt(((440.0, 1.0),), "One long tone when a recording stops.")
+
+
+@dataclass(frozen=True)
+class StorageSection:
+    data_dir: str = opt("bodycam-data", "Where footage, keys and the control socket live.")
+    low_mb: float = opt(1024.0, "Free space below which the storage-low warning shows, MiB.",
+                        0.0, 1e7)
+    reserve_mb: float = opt(64.0, "Free space kept in reserve: below it the card counts as full "
+                            "and a recording is finalised, MiB.", 0.0, 1e6)
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceSection = field(default_factory=DeviceSection)
+    camera: CameraSection = field(default_factory=CameraSection)
+    encoder: EncoderSection = field(default_factory=EncoderSection)
+    recording: RecordingSection = field(default_factory=RecordingSection)
+    gestures: GestureSection = field(default_factory=GestureSection)
+    indicators: IndicatorSection = field(default_factory=IndicatorSection)
+    storage: StorageSection = field(default_factory=StorageSection)
+
+    def replace(self, **sections: dict[str, Any]) -> Config:
+        """A copy with keys changed, validated like a file: ``replace(camera={"fps": 15})``."""
+        return _build({name: {**_section_dict(getattr(self, name)), **values}
+                       for name, values in sections.items()}, "override", base=self)
+
+
+def _section_dict(section: object) -> dict[str, Any]:
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}  # type: ignore[arg-type]
+
+
+def _check(where: str, f: dataclasses.Field[Any], value: Any) -> Any:
+    meta, default = f.metadata, f.default
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(default, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if isinstance(default, int) and not isinstance(default, bool) and value != int(value):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        lo, hi = meta.get("lo"), meta.get("hi")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ConfigError(f"{where}: {value!r} is out of range {lo:g} to {hi:g}")
+        return type(default)(value)
+    if isinstance(default, str):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+        return value
+    if isinstance(default, tuple):
+        ok = isinstance(value, list | tuple) and len(value) > 0 and all(
+            isinstance(p, list | tuple) and len(p) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 for x in p)
+            for p in value)
+        if not ok:
+            raise ConfigError(f"{where}: expected a list of [number, number] pairs (>= 0), "
+                              f"got {value!r}")
+        return tuple((float(a), float(b)) for a, b in value)
+    raise ConfigError(f"{where}: unsupported setting")  # pragma: no cover
+
+
+def _build(data: dict[str, Any], source: str, base: Config | None = None) -> Config:
+    base = base or Config()
+    sections: dict[str, Any] = {}
+    known = {f.name: f for f in dataclasses.fields(Config)}
+    for name, values in data.items():
+        if name not in known:
+            raise ConfigError(f"{source}: unknown section [{name}] "
+                              f"(known: {', '.join(known)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table of keys")
+        current = getattr(base, name)
+        fields = {f.name: f for f in dataclasses.fields(current)}
+        changes = {}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError(f"{source}: unknown key {name}.{key} "
+                                  f"(known in [{name}]: {', '.join(fields)})")
+            changes[key] = _check(f"{source}: {name}.{key}", fields[key], value)
+        sections[name] = dataclasses.replace(current, **changes)
+    config = dataclasses.replace(base, **sections)
+    _check_consistency(config, source)
+    return config
+
+
+def _check_consistency(config: Config, source: str) -> None:
+    cam = config.camera
+    if cam.width % 2 or cam.height % 2:
+        raise ConfigError(f"{source}: camera.width and camera.height must be even for H.264 "
+                          f"4:2:0, got {cam.width}x{cam.height}")
+    if config.recording.segment_s < config.encoder.keyframe_interval_s:
+        raise ConfigError(f"{source}: recording.segment_s ({config.recording.segment_s:g}) must "
+                          f"be at least encoder.keyframe_interval_s "
+                          f"({config.encoder.keyframe_interval_s:g})")
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read ``path`` (TOML) over the defaults; no path means the defaults."""
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return _build(data, str(path))
+
+
+def describe_defaults() -> str:
+    """Every key with its default and meaning, as a commented TOML file."""
+    lines = ["# bodycam configuration: every key, with its default."]
+    config = Config()
+    for section in dataclasses.fields(Config):
+        lines.append(f"\n[{section.name}]")
+        for f in dataclasses.fields(getattr(config, section.name)):
+            value = getattr(getattr(config, section.name), f.name)
+            lines.append(f"# {f.metadata['doc']}")
+            lines.append(f"{f.name} = {_toml(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join("[" + ", ".join(f"{x:g}" for x in p) + "]" for p in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)

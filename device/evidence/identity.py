@@ -1,0 +1,123 @@
+"""The device's identity and its Ed25519 signing key, and where they live in the data directory.
+
+Layout (docs/FORMAT.md):
+
+- ``keys/device.key``: the private key, PKCS#8 PEM, mode 0600 (owner only);
+- ``device.pub.pem``: the public key, SubjectPublicKeyInfo PEM, for anyone who verifies;
+- ``identity.json``: device id, model, serial and the key's fingerprint.
+
+The device id is derived from the key (``bwv-`` and the first 16 hex digits of the SHA-256 of the
+raw public key), so it cannot be claimed by another key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from device.fsutil import atomic_write
+
+PRIVATE_KEY = Path("keys") / "device.key"
+PUBLIC_KEY = Path("device.pub.pem")
+IDENTITY = Path("identity.json")
+
+
+class IdentityError(Exception):
+    """The key is missing, unreadable or of the wrong kind."""
+
+
+def fingerprint(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def public_pem(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.PEM,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise IdentityError(f"{path}: not a readable PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise IdentityError(f"{path}: not an Ed25519 public key")
+    return key
+
+
+def verify_signature(public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        public_key.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    device_id: str
+    model: str
+    serial: str
+    private_key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public_key)
+
+    def sign(self, data: bytes) -> bytes:
+        return self.private_key.sign(data)
+
+
+def device_id_for(public_key: Ed25519PublicKey) -> str:
+    return "bwv-" + fingerprint(public_key)[:16]
+
+
+def create_identity(data_dir: Path, model: str, serial: str) -> DeviceIdentity:
+    """Make a new key and identity; the caller has checked that none exists."""
+    key = Ed25519PrivateKey.generate()
+    (data_dir / PRIVATE_KEY).parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir / PRIVATE_KEY.parent, 0o700)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    atomic_write(data_dir / PRIVATE_KEY, pem, mode=0o600)
+    atomic_write(data_dir / PUBLIC_KEY, public_pem(key.public_key()))
+    identity = DeviceIdentity(device_id_for(key.public_key()), model, serial, key)
+    atomic_write(data_dir / IDENTITY, (json.dumps({
+        "device_id": identity.device_id, "model": model, "serial": serial,
+        "public_key_sha256": identity.fingerprint}, indent=2) + "\n").encode())
+    return identity
+
+
+def load_identity(data_dir: Path, model: str, serial: str) -> DeviceIdentity:
+    """Load the device key; raise :class:`IdentityError` (one-line reason) if it is unusable."""
+    path = data_dir / PRIVATE_KEY
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise IdentityError(f"{path}: device key missing (run 'bodycam provision')") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise IdentityError(f"{path}: unreadable device key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise IdentityError(f"{path}: not an Ed25519 private key")
+    if os.stat(path).st_mode & 0o077:
+        raise IdentityError(f"{path}: private key is readable by others (chmod 600 it)")
+    return DeviceIdentity(device_id_for(key.public_key()), model, serial, key)
+
+
+def load_or_create_identity(data_dir: Path, model: str, serial: str) -> DeviceIdentity:
+    """The daemon's first start creates the key; later starts load it."""
+    if not (data_dir / PRIVATE_KEY).exists():
+        return create_identity(data_dir, model, serial)
+    return load_identity(data_dir, model, serial)

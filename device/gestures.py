@@ -1,0 +1,142 @@
+"""The gesture table, and the recogniser that turns button edges into gestures.
+
+Start and stop are deliberately different gestures (double-press versus a 3 s hold) so that a
+brush against the button does neither. Buttons whose table has no double-press report a press at
+release, without waiting out the double-press window.
+
+Recognition is firmware logic, so it runs the same on every backend: HAL callbacks and injected
+presses (control socket, serial console) feed :meth:`GestureRecognizer.edge`; timers come from
+the injected clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from device.config import GestureSection
+from hal.clock import Clock, Timer
+from hal.inputs import BUTTON_NAMES
+
+GESTURE_KINDS = ("press", "double", "hold")
+
+#: (button, gesture) -> the daemon event it means.
+GESTURES: dict[tuple[str, str], str] = {
+    ("record", "double"): "start_recording",
+    ("record", "hold"): "stop_recording",
+    ("function", "press"): "marker",
+    ("function", "hold"): "toggle_mute",
+    ("power", "press"): "power_on",
+    ("power", "hold"): "power_off",
+    ("program", "hold"): "toggle_stealth",
+}
+
+#: How long an injected short press lasts, and the gap between the two presses of a double.
+TAP_S = 0.1
+DOUBLE_GAP_S = 0.15
+
+
+def press_script(kind: str, hold_s: float) -> list[tuple[float, bool]]:
+    """Edges (offset in seconds, pressed) that perform ``kind``; ``hold_s`` is a hold's length."""
+    if kind == "press":
+        return [(0.0, True), (TAP_S, False)]
+    if kind == "double":
+        second = TAP_S + DOUBLE_GAP_S
+        return [(0.0, True), (TAP_S, False), (second, True), (second + TAP_S, False)]
+    if kind == "hold":
+        return [(0.0, True), (hold_s, False)]
+    raise ValueError(f"unknown gesture {kind!r} (expected one of: {', '.join(GESTURE_KINDS)})")
+
+
+@dataclass
+class _ButtonState:
+    has_double: bool
+    down: bool = False
+    last_edge: float = float("-inf")
+    taps: int = 0
+    held: bool = False
+    hold_timer: Timer | None = None
+    window_timer: Timer | None = None
+
+
+class GestureRecognizer:
+    """Debounce, double-press and hold detection for every button.
+
+    ``emit(button, gesture, t)`` is called (from whichever thread delivered the edge or ran the
+    timer) once per recognised gesture; it should only post an event.
+    """
+
+    def __init__(self, clock: Clock, config: GestureSection,
+                 emit: Callable[[str, str, float], None]) -> None:
+        self.clock = clock
+        self.config = config
+        self.emit = emit
+        self._lock = threading.Lock()
+        self._buttons = {name: _ButtonState(has_double=(name, "double") in GESTURES)
+                         for name in BUTTON_NAMES}
+
+    def edge(self, button: str, pressed: bool) -> None:
+        now = self.clock.monotonic()
+        fire: list[tuple[str, str, float]] = []
+        with self._lock:
+            st = self._buttons[button]
+            if pressed == st.down or now - st.last_edge < self.config.debounce_s:
+                return  # no change, or contact bounce
+            st.last_edge = now
+            st.down = pressed
+            if pressed:
+                if st.window_timer is not None:
+                    st.window_timer.cancel()
+                    st.window_timer = None
+                st.hold_timer = self.clock.call_later(self.config.hold_s,
+                                                      lambda: self._hold(button))
+            else:
+                if st.hold_timer is not None:
+                    st.hold_timer.cancel()
+                    st.hold_timer = None
+                if st.held:
+                    st.held = False
+                    st.taps = 0
+                    return
+                st.taps += 1
+                if not st.has_double:
+                    st.taps = 0
+                    fire.append((button, "press", now))
+                elif st.taps >= 2:
+                    st.taps = 0
+                    fire.append((button, "double", now))
+                else:
+                    st.window_timer = self.clock.call_later(
+                        self.config.double_press_window_s, lambda: self._window(button))
+        for args in fire:
+            self.emit(*args)
+
+    def _hold(self, button: str) -> None:
+        with self._lock:
+            st = self._buttons[button]
+            if not st.down or st.held:
+                return
+            st.held, st.taps, st.hold_timer = True, 0, None
+        self.emit(button, "hold", self.clock.monotonic())
+
+    def _window(self, button: str) -> None:
+        with self._lock:
+            st = self._buttons[button]
+            st.window_timer = None
+            if st.down or st.taps != 1:
+                return
+            st.taps = 0
+        self.emit(button, "press", self.clock.monotonic())
+
+    def inject(self, button: str, kind: str) -> float:
+        """Perform gesture ``kind`` on ``button`` through the recogniser; returns when it ends."""
+        script = press_script(kind, self.config.hold_s + 0.05)
+        start = self.clock.monotonic()
+        for offset, pressed in script:
+            if offset == 0:
+                self.edge(button, pressed)
+            else:
+                self.clock.call_at(start + offset,
+                                   lambda p=pressed: self.edge(button, p))
+        return start + script[-1][0]

@@ -1,0 +1,1 @@
+"""The video pipeline: capture -> watermark -> encode -> pre-event buffer -> segment writer."""

@@ -1,0 +1,277 @@
+"""The pipeline's threads and the small commands the daemon sends down it.
+
+    camera -> [frame queue] -> encoder thread -> [packet queue] -> recorder thread -> files
+              (watermark, H.264)                 (pre-event buffer, segment writer, signing)
+
+Commands travel in the same queues as frames, so a record press lands exactly between the frames
+captured before it and those after, whatever the threads' timing. Each queue is bounded: on a
+real-time clock a full frame queue drops the frame (and counts it) rather than stall capture; on a
+simulated clock the camera waits instead, since waiting costs no simulated time. The recorder
+thread alone does file I/O and holds no lock while it does.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from device.config import Config
+from device.pipeline.encoder import H264Encoder
+from device.pipeline.packets import EncodedPacket
+from device.pipeline.ringbuffer import PreEventBuffer
+from device.pipeline.segments import RecordingInfo, SegmentWriter
+from device.pipeline.watermark import Watermark
+from hal.camera import Camera, Frame
+from hal.clock import Clock
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class StartRecording:
+    info: RecordingInfo
+    with_pre_event: bool
+
+
+@dataclass(frozen=True)
+class StopRecording:
+    pass
+
+
+@dataclass(frozen=True)
+class SetBuffering:
+    on: bool
+
+
+@dataclass(frozen=True)
+class AddMarker:
+    t_mono: float
+    utc: str
+    note: str
+
+
+@dataclass(frozen=True)
+class CameraRestarted:
+    """The sensor (re)started: timestamps continue from the last slot, on a keyframe."""
+
+
+_STOP = object()
+
+
+class Recorder:
+    """Owns the pre-event buffer and the open segment; driven by :meth:`handle` on one thread.
+
+    Tests may drive it directly, without threads.
+    """
+
+    def __init__(self, config: Config, encoder: H264Encoder, free_bytes: Callable[[], int],
+                 emit: EventSink) -> None:
+        rec = config.recording
+        self.config = config
+        self.encoder = encoder
+        self.ring = PreEventBuffer(rec.pre_event_s, int(rec.pre_event_max_mb * 2**20))
+        self.buffering = False
+        self.free_bytes = free_bytes
+        self.emit = emit
+        self.reserve = int(config.storage.reserve_mb * 2**20)
+        self.info: RecordingInfo | None = None
+        self.writer: SegmentWriter | None = None
+        self.next_index = 0
+        self.prev_sha: str | None = None
+        self.segments: list[str] = []
+        self.buffered_s = 0.0  # published for status readers on other threads
+
+    @property
+    def recording(self) -> bool:
+        return self.info is not None
+
+    def handle(self, item: EncodedPacket | object) -> None:
+        if isinstance(item, EncodedPacket):
+            self._packet(item)
+        elif isinstance(item, SetBuffering):
+            self.buffering = item.on
+            if not item.on:
+                self.ring.clear()
+        elif isinstance(item, StartRecording):
+            self._start(item)
+        elif isinstance(item, StopRecording):
+            self._finish(reason="stopped")
+        elif isinstance(item, AddMarker) and self.info is not None:
+            self.info.markers.append((item.t_mono, item.utc, item.note))
+        self.buffered_s = self.ring.duration_s
+
+    def _start(self, cmd: StartRecording) -> None:
+        if self.info is not None:
+            return
+        self.info = cmd.info
+        self.next_index, self.prev_sha, self.segments = 0, None, []
+        backlog = self.ring.drain() if cmd.with_pre_event else []
+        self.ring.clear()
+        if backlog:
+            cmd.info.pre_event_s = backlog[-1].t_mono - backlog[0].t_mono
+            for packet in backlog:
+                self._write(packet)
+        else:
+            self.encoder.request_keyframe()
+
+    def _packet(self, packet: EncodedPacket) -> None:
+        if self.info is None:
+            if self.buffering:
+                self.ring.append(packet)
+            return
+        self._write(packet)
+
+    def _write(self, packet: EncodedPacket) -> None:
+        assert self.info is not None
+        writer = self.writer
+        segment_s = self.config.recording.segment_s
+        if writer is not None and packet.keyframe and writer.duration_s >= segment_s:
+            self._close_segment(last=False)
+            writer = None
+        if writer is None:
+            if not packet.keyframe:
+                self.encoder.request_keyframe()
+                return
+            if self.free_bytes() < self.reserve:
+                self._finish(reason="storage full")
+                self.emit("storage_full")
+                return
+            self.info.directory.mkdir(parents=True, exist_ok=True)
+            self.writer = SegmentWriter(self.info, self.next_index, self.prev_sha, packet,
+                                        self.config.recording.fsync_interval_s)
+            return
+        writer.write(packet)
+        if writer.duration_s >= segment_s - 1 / self.info.fps:
+            self.encoder.request_keyframe()
+        if packet.keyframe and self.free_bytes() < self.reserve:
+            self._finish(reason="storage full")
+            self.emit("storage_full")
+
+    def _close_segment(self, last: bool) -> None:
+        assert self.writer is not None and self.info is not None
+        manifest, sha = self.writer.close(last=last)
+        self.writer = None
+        self.prev_sha = sha
+        self.next_index += 1
+        self.segments.append(manifest.file)
+        self.emit("segment_closed", recording_id=manifest.recording_id, file=manifest.file,
+                  index=manifest.segment_index, frames=manifest.frame_count, last=last)
+
+    def _finish(self, reason: str) -> None:
+        if self.info is None:
+            return
+        if self.writer is not None:
+            self._close_segment(last=True)
+        info, segments = self.info, self.segments
+        self.info = None
+        self.emit("recording_closed", recording_id=info.recording_id, segments=segments,
+                  reason=reason)
+
+    def abort(self) -> None:
+        """Leave the open segment as a ``.part`` for recovery (used when the process must die)."""
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+
+
+class Pipeline:
+    """Starts, feeds and stops the encoder and recorder threads."""
+
+    def __init__(self, config: Config, camera: Camera, clock: Clock,
+                 free_bytes: Callable[[], int], emit: EventSink, frame_queue: int = 8) -> None:
+        self.config = config
+        self.camera = camera
+        self.clock = clock
+        self.emit = emit
+        self.encoder = H264Encoder(config)
+        self.watermark = Watermark(config.device.model, config.device.serial, config.camera.height)
+        self.recorder = Recorder(config, self.encoder, free_bytes, emit)
+        self.frames: queue.Queue[Any] = queue.Queue(maxsize=frame_queue)
+        self.packets: queue.Queue[Any] = queue.Queue(maxsize=4 * frame_queue)
+        self.frames_in = 0
+        self.frames_dropped = 0
+        self.camera_on = False
+        self._threads = [threading.Thread(target=self._encode_loop, name="encoder", daemon=True),
+                         threading.Thread(target=self._record_loop, name="recorder", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    # -- control (daemon thread) ---------------------------------------------------------------
+    def send(self, command: object) -> None:
+        self.frames.put(command)
+
+    def start_camera(self) -> None:
+        if not self.camera_on:
+            self.send(CameraRestarted())
+            self.camera.start(self.on_frame)
+            self.camera_on = True
+
+    def stop_camera(self) -> None:
+        if self.camera_on:
+            self.camera.stop()
+            self.camera_on = False
+
+    def sync(self) -> None:
+        """Return once everything sent so far has been encoded and written."""
+        self.frames.join()
+        self.packets.join()
+
+    def close(self) -> None:
+        self.stop_camera()
+        self.frames.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    # -- capture (camera thread) ---------------------------------------------------------------
+    def on_frame(self, frame: Frame) -> None:
+        self.frames_in += 1
+        if not self.clock.realtime:
+            self.frames.put(frame)
+            return
+        try:
+            self.frames.put_nowait(frame)
+        except queue.Full:
+            self.frames_dropped += 1
+
+    # -- threads -------------------------------------------------------------------------------
+    def _encode_loop(self) -> None:
+        clock = self.clock
+        while True:
+            item = self.frames.get()
+            try:
+                if item is _STOP:
+                    self.packets.put(_STOP)
+                    return
+                if isinstance(item, Frame):
+                    wall = clock.wall() - (clock.monotonic() - item.t_mono)
+                    self.watermark.apply(item.image, wall, clock.wall_is_set)
+                    for packet in self.encoder.encode(item.image, item.t_mono, wall):
+                        self.packets.put(packet)
+                elif isinstance(item, CameraRestarted):
+                    self.encoder.restart_timeline()
+                else:
+                    self.packets.put(item)
+            except Exception as exc:  # the thread must outlive one bad frame
+                log.exception("encoder")
+                self.emit("pipeline_error", stage="encoder", error=str(exc))
+            finally:
+                self.frames.task_done()
+
+    def _record_loop(self) -> None:
+        while True:
+            item = self.packets.get()
+            try:
+                if item is _STOP:
+                    return
+                self.recorder.handle(item)
+            except Exception as exc:
+                log.exception("recorder")
+                self.emit("pipeline_error", stage="recorder", error=str(exc))
+            finally:
+                self.packets.task_done()

@@ -1,0 +1,37 @@
+"""The hardware bundle handed to the daemon: one object per device, whatever the backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hal.camera import Camera
+from hal.clock import Clock
+from hal.indicators import Buzzer, StatusLed, Vibration
+from hal.inputs import BUTTON_NAMES, BatteryGauge, Button, DockSensor, Storage
+
+
+@dataclass
+class Hardware:
+    """Everything the firmware may touch. Backends (``sim``, the Pi) build one of these."""
+
+    name: str
+    clock: Clock
+    camera: Camera
+    led: StatusLed
+    buzzer: Buzzer
+    vibration: Vibration
+    buttons: dict[str, Button]
+    dock: DockSensor
+    battery: BatteryGauge
+    storage: Storage
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [name for name in BUTTON_NAMES if name not in self.buttons]
+        if missing:
+            raise ValueError(f"hardware {self.name!r} lacks buttons: {', '.join(missing)}")
+
+    def close(self) -> None:
+        """Stop the camera and the clock's thread."""
+        self.camera.stop()
+        self.clock.close()

@@ -1,0 +1,82 @@
+"""Input devices: the four buttons, the dock sensor, the battery gauge and the storage.
+
+Inputs report edges through callbacks the daemon sets (``when_pressed``/``when_released``,
+``when_changed``), the way gpiozero's devices do. Callbacks run on the backend's thread and only
+post events to the daemon; gesture recognition (debounce, double-press, hold) is firmware logic and
+lives in ``device/gestures.py``, so it behaves the same on every backend.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+BUTTON_NAMES = ("record", "function", "power", "program")
+
+
+class Button:
+    """A momentary push button. A backend calls :meth:`_edge` when the contact changes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.is_pressed = False
+        self.when_pressed: Callable[[], None] | None = None
+        self.when_released: Callable[[], None] | None = None
+
+    def _edge(self, pressed: bool) -> None:
+        self.is_pressed = pressed
+        callback = self.when_pressed if pressed else self.when_released
+        if callback is not None:
+            callback()
+
+
+class DockSensor:
+    """Reports whether the camera sits in its dock. A backend calls :meth:`_set`."""
+
+    def __init__(self) -> None:
+        self.is_docked = False
+        self.when_changed: Callable[[bool], None] | None = None
+
+    def _set(self, docked: bool) -> None:
+        if docked == self.is_docked:
+            return
+        self.is_docked = docked
+        if self.when_changed is not None:
+            self.when_changed(docked)
+
+
+class BatteryGauge(ABC):
+    """State of charge. A backend must override :meth:`percent`; :meth:`charging` may be."""
+
+    @abstractmethod
+    def percent(self) -> float:
+        """Remaining charge, 0-100."""
+
+    def charging(self) -> bool:
+        return False
+
+
+class Storage(ABC):
+    """The medium footage is written to."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @abstractmethod
+    def free_bytes(self) -> int:
+        """Bytes that can still be written."""
+
+    def self_test(self) -> str | None:
+        """Return None when the medium is writable, else a one-line reason."""
+        if not os.access(self.path, os.W_OK):
+            return f"storage {self.path} is not writable"
+        return None
+
+
+class FilesystemStorage(Storage):
+    """Free space of the filesystem holding ``path`` (the Pi's SD card, a developer's disk)."""
+
+    def free_bytes(self) -> int:
+        st = os.statvfs(self.path)
+        return st.f_bavail * st.f_frsize

@@ -1,0 +1,104 @@
+"""``bodycam sim``: the daemon on simulated hardware, with a live terminal panel or headless.
+
+Headless, every LED change, tone, vibration and mode change is printed as a line, so a script
+(or a person reading a log) sees what the camera showed. With a terminal, a panel redraws live
+and keys press the simulated buttons (see ``KEYS``).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from device.config import Config
+from device.control import ControlError, Controller, ControlServer
+from hal.clock import Clock, SystemClock
+from hal.indicators import LedState, Pulse, Tone
+from sim.clock import SimClock
+from sim.simulator import Simulator
+
+
+def describe(kind: str, value: object) -> str:
+    """One line for an indicator output, as the simulator prints it."""
+    if kind == "led" and isinstance(value, LedState):
+        return f"LED {value.describe()}"
+    if kind == "tones" and isinstance(value, tuple):
+        return "tones " + ", ".join(
+            f"{t.hz:g} Hz {t.seconds:g} s" if t.hz else f"rest {t.seconds:g} s"
+            for t in value if isinstance(t, Tone))
+    if kind == "vibration" and isinstance(value, tuple):
+        return "vibration " + ", ".join(f"{p.on_s:g} s" for p in value if isinstance(p, Pulse))
+    return f"{kind} {value}"
+
+
+class _ClockFormatter(logging.Formatter):
+    """Stamps lines with seconds since the simulator started, on the device's clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.t0 = clock.monotonic()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"[{self.clock.monotonic() - self.t0:9.3f}] {record.getMessage()}"
+
+
+def run_simulator(config: Config, data_dir: Path, headless: bool = False,
+                  virtual_clock: bool = False) -> int:
+    clock: Clock = SimClock() if virtual_clock else SystemClock()
+    t0 = clock.monotonic()
+    interactive = not headless and sys.stdin.isatty() and sys.stdout.isatty()
+    panel = None
+    if interactive:
+        from sim.tui import Panel
+        panel = Panel()
+        listener = panel.listener
+    else:
+        def listener(kind: str, value: object) -> None:
+            print(f"[{clock.monotonic() - t0:9.3f}] {describe(kind, value)}", flush=True)
+
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    log = logging.getLogger("bodycam")
+    log.setLevel(logging.INFO)
+    handler: logging.Handler = (panel.log_handler() if panel is not None
+                                else logging.StreamHandler(sys.stdout))
+    handler.setFormatter(_ClockFormatter(clock))
+    log.addHandler(handler)
+    log.propagate = False
+
+    simulator = Simulator(config, data_dir, clock=clock, listener=listener)
+    daemon = simulator.daemon
+    try:
+        server = ControlServer(data_dir, Controller(daemon, extra=simulator.commands()))
+    except (ControlError, OSError) as exc:
+        clock.close()
+        raise ControlError(str(exc)) from None
+    daemon.start()
+    print(f"bodycam simulator: {config.camera.width}x{config.camera.height} at "
+          f"{config.camera.fps} fps, data in {data_dir}", flush=True)
+    daemon.post("power_on", reason="power button")
+    daemon.sync()  # booted: the control line below means "ready"
+    server.start()
+    print(f"control socket {server.path}  (try: bodycam status --data-dir {data_dir})",
+          flush=True)
+
+    def graceful(signum: int, frame: object) -> None:
+        daemon.post("power_off", reason=f"signal {signal.Signals(signum).name}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, graceful)
+        signal.signal(signal.SIGINT, graceful)
+    try:
+        if panel is not None:
+            panel.run(simulator)
+        else:
+            daemon.stopped.wait()
+    finally:
+        server.stop()
+        simulator.hw.close()
+        log.removeHandler(handler)
+    print(f"camera off; footage in {data_dir / 'recordings'}", flush=True)
+    return 0

@@ -1,0 +1,149 @@
+"""Simulated LED, buzzer, vibration, buttons, dock, battery and storage.
+
+Outputs keep a timestamped log of what they were told (like gpiozero's ``MockPin`` state log), so
+tests can assert on patterns and timings and the simulator can show them. Buttons can be pressed,
+double-pressed and held from code; their edges are scheduled on the clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from hal.clock import Clock
+from hal.indicators import Buzzer, LedState, Pulse, StatusLed, Tone, Vibration
+from hal.inputs import BatteryGauge, Button, DockSensor, FilesystemStorage
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Logged(Generic[T]):
+    t: float
+    value: T
+
+
+class _Log(Generic[T]):
+    def __init__(self, clock: Clock, listener: Callable[[str, object], None] | None) -> None:
+        self._clock = clock
+        self.entries: list[Logged[T]] = []
+        self._lock = threading.Lock()
+        self.listener = listener
+
+    def add(self, kind: str, value: T) -> None:
+        with self._lock:
+            self.entries.append(Logged(self._clock.monotonic(), value))
+        if self.listener is not None:
+            self.listener(kind, value)
+
+
+class SimLed(StatusLed):
+    """Remembers every state it was shown and when; :meth:`lit_at` says what an eye would see."""
+
+    def __init__(self, clock: Clock, listener: Callable[[str, object], None] | None = None) -> None:
+        super().__init__()
+        self._clock = clock
+        self.log: _Log[LedState] = _Log(clock, listener)
+        self._since = clock.monotonic()
+
+    def show(self, state: LedState) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        self._since = self._clock.monotonic()
+        self.log.add("led", state)
+
+    def lit_at(self, t: float | None = None) -> str | None:
+        """The colour visible at time ``t`` (now by default), or None when dark."""
+        state = self.state
+        if state.colour is None:
+            return None
+        if not state.blinking:
+            return state.colour
+        t = self._clock.monotonic() if t is None else t
+        phase = (t - self._since) % (state.on_s + state.off_s)
+        return state.colour if phase < state.on_s else None
+
+
+class SimBuzzer(Buzzer):
+    def __init__(self, clock: Clock, listener: Callable[[str, object], None] | None = None) -> None:
+        self.log: _Log[tuple[Tone, ...]] = _Log(clock, listener)
+
+    def play(self, tones: Sequence[Tone]) -> None:
+        self.log.add("tones", tuple(tones))
+
+
+class SimVibration(Vibration):
+    def __init__(self, clock: Clock, listener: Callable[[str, object], None] | None = None) -> None:
+        self.log: _Log[tuple[Pulse, ...]] = _Log(clock, listener)
+
+    def pulse(self, pattern: Sequence[Pulse]) -> None:
+        self.log.add("vibration", tuple(pattern))
+
+
+class SimButton(Button):
+    """A button a test or a person at the keyboard can press; edges land on the clock."""
+
+    def __init__(self, name: str, clock: Clock) -> None:
+        super().__init__(name)
+        self._clock = clock
+
+    def down(self) -> None:
+        self._edge(True)
+
+    def up(self) -> None:
+        self._edge(False)
+
+    def press(self, seconds: float = 0.1, after: float = 0.0) -> float:
+        """Press for ``seconds``, starting ``after`` seconds from now; returns the release time."""
+        start = self._clock.monotonic() + after
+        if after <= 0:
+            self.down()
+        else:
+            self._clock.call_at(start, self.down)
+        self._clock.call_at(start + seconds, self.up)
+        return start + seconds
+
+    def double_press(self, gap: float = 0.15, seconds: float = 0.1) -> float:
+        """Two short presses ``gap`` seconds apart (release to press)."""
+        first = self.press(seconds)
+        return self.press(seconds, after=first + gap - self._clock.monotonic())
+
+    def hold(self, seconds: float) -> float:
+        return self.press(seconds)
+
+
+class SimDock(DockSensor):
+    def dock(self) -> None:
+        self._set(True)
+
+    def undock(self) -> None:
+        self._set(False)
+
+
+class SimBattery(BatteryGauge):
+    """A battery whose level tests and the simulator set; the daemon's model drains it."""
+
+    def __init__(self, level: float = 100.0) -> None:
+        self.level = level
+        self.is_charging = False
+
+    def percent(self) -> float:
+        return self.level
+
+    def charging(self) -> bool:
+        return self.is_charging
+
+
+class SimStorage(FilesystemStorage):
+    """The real filesystem's free space, or a limit set to simulate a card filling up."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.limit_bytes: int | None = None
+
+    def free_bytes(self) -> int:
+        real = super().free_bytes()
+        return real if self.limit_bytes is None else min(real, self.limit_bytes)

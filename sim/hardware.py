@@ -1,0 +1,38 @@
+"""Build the simulator's :class:`hal.hardware.Hardware` bundle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from hal.clock import Clock
+from hal.hardware import Hardware
+from hal.inputs import BUTTON_NAMES
+from sim.camera import SimCamera
+from sim.devices import (
+    SimBattery,
+    SimButton,
+    SimBuzzer,
+    SimDock,
+    SimLed,
+    SimStorage,
+    SimVibration,
+)
+
+
+def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fps: float,
+                       listener: Callable[[str, object], None] | None = None) -> Hardware:
+    """Every device simulated; ``listener(kind, value)`` hears each LED, tone and vibration."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Hardware(
+        name="sim",
+        clock=clock,
+        camera=SimCamera(clock, width, height, fps),
+        led=SimLed(clock, listener),
+        buzzer=SimBuzzer(clock, listener),
+        vibration=SimVibration(clock, listener),
+        buttons={name: SimButton(name, clock) for name in BUTTON_NAMES},
+        dock=SimDock(),
+        battery=SimBattery(),
+        storage=SimStorage(str(data_dir)),
+    )

@@ -1,0 +1,74 @@
+"""The gesture recogniser on the injected clock: no sleeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from device.config import GestureSection
+from device.gestures import GestureRecognizer
+from sim.clock import SimClock
+
+
+@pytest.fixture
+def rig() -> tuple[SimClock, GestureRecognizer, list[tuple[str, str, float]]]:
+    clock = SimClock()
+    seen: list[tuple[str, str, float]] = []
+    recognizer = GestureRecognizer(clock, GestureSection(),
+                                   lambda b, g, t: seen.append((b, g, t)))
+    return clock, recognizer, seen
+
+
+def edges(clock: SimClock, rec: GestureRecognizer, button: str,
+          script: list[tuple[float, bool]]) -> None:
+    start = clock.monotonic()
+    for offset, pressed in script:
+        clock.advance_to(start + offset)
+        rec.edge(button, pressed)
+
+
+def test_double_press_is_recognised_at_the_second_release(rig) -> None:
+    clock, rec, seen = rig
+    edges(clock, rec, "record", [(0, True), (0.1, False), (0.3, True), (0.4, False)])
+    assert seen == [("record", "double", pytest.approx(0.4))]
+
+
+def test_single_press_of_record_waits_out_the_double_window(rig) -> None:
+    clock, rec, seen = rig
+    edges(clock, rec, "record", [(0, True), (0.1, False)])
+    clock.advance(0.59)
+    assert seen == []
+    clock.advance(0.02)
+    assert seen == [("record", "press", pytest.approx(0.7))]
+
+
+def test_hold_fires_after_exactly_hold_s_and_release_adds_nothing(rig) -> None:
+    clock, rec, seen = rig
+    rec.edge("record", True)
+    clock.advance(2.99)
+    assert seen == []
+    clock.advance(0.02)
+    assert seen == [("record", "hold", pytest.approx(3.0))]
+    clock.advance(1)
+    rec.edge("record", False)
+    clock.advance(1)
+    assert len(seen) == 1
+
+
+def test_contact_bounce_is_not_a_double_press(rig) -> None:
+    clock, rec, seen = rig
+    edges(clock, rec, "record", [(0, True), (0.005, False), (0.01, True), (0.1, False)])
+    clock.advance(1)
+    assert seen == [("record", "press", pytest.approx(0.7))]
+
+
+def test_buttons_without_a_double_gesture_report_a_press_at_release(rig) -> None:
+    clock, rec, seen = rig
+    edges(clock, rec, "function", [(0, True), (0.1, False)])
+    assert seen == [("function", "press", pytest.approx(0.1))]
+
+
+def test_slow_second_press_is_two_presses(rig) -> None:
+    clock, rec, seen = rig
+    edges(clock, rec, "record", [(0, True), (0.1, False), (1.0, True), (1.1, False)])
+    clock.advance(1)
+    assert [g for _, g, _ in seen] == ["press", "press"]
