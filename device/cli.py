@@ -87,6 +87,36 @@ def cmd_marker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_trigger(args: argparse.Namespace) -> int:
+    config = _config(args)
+    reply = control.request(_data_dir(args, config), {"cmd": "trigger", "name": args.name})
+    print(f"trigger {args.name}: " + ("recording started" if reply["started"]
+                                      else f"no action in mode {reply['mode']}"))
+    return EXIT_OK
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Inputs only a simulator has: dock, battery level, storage, camera faults."""
+    config = _config(args)
+    payload: dict[str, Any] = {"cmd": args.command}
+    if args.command == "battery":
+        payload["percent"] = args.percent
+    elif args.command == "storage":
+        payload["free_mb"] = None if args.free_mb == "real" else _number(args.free_mb)
+    elif args.command == "camera":
+        payload["action"] = args.action
+    reply = control.request(_data_dir(args, config), payload)
+    print(f"{args.command}: mode is now {reply['mode']}")
+    return EXIT_OK
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise CliError(f"expected a number or 'real', got {text!r}") from None
+
+
 def cmd_advance(args: argparse.Namespace) -> int:
     config = _config(args)
     reply = control.request(_data_dir(args, config), {"cmd": "advance", "seconds": args.seconds})
@@ -166,6 +196,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("marker", parents=[common], help="bookmark the current recording")
     p.add_argument("--note", default="")
     p.set_defaults(func=cmd_marker)
+
+    p = sub.add_parser("trigger", parents=[common],
+                       help="an auto-activation input fires (holster, taser, ...)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_trigger)
+
+    for name, text in (("dock", "put the simulated camera in its dock"),
+                       ("undock", "take the simulated camera out of its dock")):
+        sub.add_parser(name, parents=[common], help=text).set_defaults(func=cmd_simulate)
+    p = sub.add_parser("battery", parents=[common], help="set the simulated battery level")
+    p.add_argument("percent", type=float)
+    p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("storage", parents=[common],
+                       help="limit the simulated free storage (MiB), or 'real'")
+    p.add_argument("free_mb")
+    p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("camera", parents=[common], help="unplug or replug the simulated sensor")
+    p.add_argument("action", choices=("unplug", "replug"))
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("advance", parents=[common],
                        help="move a --virtual-clock simulator's time forward")

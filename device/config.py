@@ -17,6 +17,16 @@ from typing import Any
 Pattern = tuple[tuple[float, float], ...]
 
 
+def beeps(count: int, hz: float = 2000.0, on: float = 0.08, off: float = 0.08) -> Pattern:
+    """``count`` short beeps: the reference's warning patterns."""
+    steps: list[tuple[float, float]] = []
+    for i in range(count):
+        steps.append((hz, on))
+        if i < count - 1:
+            steps.append((0.0, off))
+    return tuple(steps)
+
+
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names where and why, in one line."""
 
@@ -72,6 +82,12 @@ class GestureSection:
                                        0.1, 2.0)
     hold_s: float = opt(3.0, "How long a press must last to be a hold (stop, power off, "
                         "mute, stealth).", 0.5, 10.0)
+    confirm_stop: bool = opt(False, "A stop (record hold) must be confirmed by a press of "
+                             "record within confirm_window_s.")
+    confirm_window_s: float = opt(5.0, "Time to confirm a stop when confirm_stop is on.",
+                                  1.0, 30.0)
+    program_hold: str = opt("stealth", "What holding the program button toggles.",
+                            choices=("stealth", "standby"))
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,47 @@ class IndicatorSection:
     start_vibration: Pattern = opt(((0.2, 0.15), (0.2, 0.0)),
                                    "Two vibrations at start and reminder: [[on_s, off_s], ...].")
     stop_tones: Pattern = opt(((440.0, 1.0),), "One long tone when a recording stops.")
+    confirm_tones: Pattern = opt(((660.0, 0.1), (0.0, 0.1), (440.0, 0.1)),
+                                 "Prompt to confirm a stop (when confirm_stop is on).")
+    mute_colour: str = opt("blue", "Muted: the LED blinks this colour in its dark phase.")
+    docked_colour: str = opt("amber", "Docked (charging and uploading): solid LED colour.")
+    low_battery_tones: Pattern = opt(beeps(4), "Low battery: four quick beeps...")
+    low_battery_interval_s: float = opt(20.0, "...every this many seconds.", 1.0, 3600.0)
+    storage_full_tones: Pattern = opt(beeps(3), "Storage full: three beeps.")
+    error_tones: Pattern = opt(beeps(5), "Clock not set or other error: five quick beeps...")
+    error_interval_s: float = opt(20.0, "...every this many seconds.", 1.0, 3600.0)
+    standby_vibration: Pattern = opt(((0.4, 0.0),), "Standby reminder vibration...")
+    standby_reminder_s: float = opt(900.0, "...every this many seconds (15 min).", 10.0, 86400.0)
+
+
+@dataclass(frozen=True)
+class PowerSection:
+    low_battery_pct: float = opt(10.0, "Below this the low-battery warning sounds.", 0.0, 100.0)
+    critical_battery_pct: float = opt(3.0, "Below this a recording is finalised and signed and "
+                                      "the camera powers off.", 0.0, 100.0)
+    poll_s: float = opt(10.0, "How often battery and storage are read.", 0.5, 600.0)
+
+
+@dataclass(frozen=True)
+class AuditSection:
+    checkpoint_interval_s: float = opt(300.0, "A signed checkpoint is appended this often (and "
+                                       "at shutdown).", 1.0, 86400.0)
+
+
+@dataclass(frozen=True)
+class TriggerSection:
+    names: tuple[str, ...] = opt(("holster", "taser", "lightbar", "peer", "gunshot"),
+                                 "Auto-activation inputs: each starts a recording from "
+                                 "buffering or standby, with its name as the reason.")
+
+
+@dataclass(frozen=True)
+class SimulatorSection:
+    drain_standby_pct_h: float = opt(1.5, "Simulated battery drain in standby, % per hour.",
+                                     0.0, 10000.0)
+    drain_buffering_pct_h: float = opt(7.0, "... while buffering.", 0.0, 10000.0)
+    drain_recording_pct_h: float = opt(8.0, "... while recording.", 0.0, 10000.0)
+    charge_docked_pct_h: float = opt(40.0, "Charging in the dock, % per hour.", 0.0, 10000.0)
 
 
 @dataclass(frozen=True)
@@ -107,6 +164,10 @@ class Config:
     gestures: GestureSection = field(default_factory=GestureSection)
     indicators: IndicatorSection = field(default_factory=IndicatorSection)
     storage: StorageSection = field(default_factory=StorageSection)
+    power: PowerSection = field(default_factory=PowerSection)
+    audit: AuditSection = field(default_factory=AuditSection)
+    triggers: TriggerSection = field(default_factory=TriggerSection)
+    simulator: SimulatorSection = field(default_factory=SimulatorSection)
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with keys changed, validated like a file: ``replace(camera={"fps": 15})``."""
@@ -140,6 +201,12 @@ def _check(where: str, f: dataclasses.Field[Any], value: Any) -> Any:
         if choices and value not in choices:
             raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
         return value
+    if isinstance(default, tuple) and default and isinstance(default[0], str):
+        if not isinstance(value, list | tuple) or not all(
+                isinstance(v, str) and v.isidentifier() for v in value):
+            raise ConfigError(f"{where}: expected a list of names (letters, digits, _), "
+                              f"got {value!r}")
+        return tuple(value)
     if isinstance(default, tuple):
         ok = isinstance(value, list | tuple) and len(value) > 0 and all(
             isinstance(p, list | tuple) and len(p) == 2
@@ -181,6 +248,9 @@ def _check_consistency(config: Config, source: str) -> None:
     if cam.width % 2 or cam.height % 2:
         raise ConfigError(f"{source}: camera.width and camera.height must be even for H.264 "
                           f"4:2:0, got {cam.width}x{cam.height}")
+    if config.power.critical_battery_pct >= config.power.low_battery_pct:
+        raise ConfigError(f"{source}: power.critical_battery_pct must be below "
+                          f"power.low_battery_pct")
     if config.recording.segment_s < config.encoder.keyframe_interval_s:
         raise ConfigError(f"{source}: recording.segment_s ({config.recording.segment_s:g}) must "
                           f"be at least encoder.keyframe_interval_s "
@@ -220,6 +290,8 @@ def _toml(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple) and value and isinstance(value[0], str):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, tuple):
         return "[" + ", ".join("[" + ", ".join(f"{x:g}" for x in p) + "]" for p in value) + "]"
     return f"{value:g}" if isinstance(value, float) else str(value)

@@ -46,6 +46,7 @@ class Controller:
             "status": self._status,
             "press": self._press,
             "marker": self._marker,
+            "trigger": self._trigger,
             "shutdown": self._shutdown,
             **(extra or {}),
         }
@@ -111,9 +112,16 @@ class Controller:
             raise ControlError(f"no recording to mark (mode is {self.daemon.state})")
         return {}
 
+    def _trigger(self, request: dict[str, Any]) -> dict[str, Any]:
+        name, names = request.get("name"), self.daemon.config.triggers.names
+        if name not in names:
+            raise ControlError(f"unknown trigger {name!r} (configured: {', '.join(names)})")
+        started = self.daemon.request("trigger", name=name).result(timeout=REPLY_TIMEOUT_S)
+        return {"started": started, "mode": self.daemon.state}
+
     def _shutdown(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.daemon.post("power_off", reason="shutdown command")
-        if not self.daemon.stopped.wait(timeout=REPLY_TIMEOUT_S):
+        self.daemon.post("shutdown", reason="shutdown command")
+        if not self.daemon.exit_requested.wait(timeout=REPLY_TIMEOUT_S):
             raise ControlError("the daemon did not stop within 60 s")
         return {"mode": self.daemon.state}
 

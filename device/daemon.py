@@ -4,6 +4,9 @@ Hardware callbacks, timers, the pipeline threads and the control socket all call
 (thread-safe). The owning thread takes events one at a time (:meth:`step`) and fires the mode
 table's triggers on a queued :class:`transitions.Machine`. A test can drive :meth:`step` itself
 instead of starting the thread (openpilot's ``step()`` pattern).
+
+Every gesture, mode change, flag change, marker, trigger, dock, power and fault is written to the
+audit log (``device/audit.py``) with its reason.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from device.audit import AUDIT_LOG, AuditLog
 from device.config import Config
 from device.evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
 from device.gestures import GESTURES, GestureRecognizer
-from device.indicators import IndicatorPolicy
+from device.indicators import REPEATING, IndicatorPolicy
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
 from device.pipeline.encoder import EncoderError
 from device.pipeline.pipeline import (
@@ -36,9 +40,15 @@ from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
 from hal.clock import Timer
 from hal.hardware import Hardware
-from hal.indicators import LED_OFF
 
 log = logging.getLogger("bodycam")
+
+#: Flags hold across modes. ``dock_pending``: docked mid-recording, docks when it stops.
+FLAGS = ("stealth", "muted", "low_battery", "storage_low", "clock_not_set", "dock_pending",
+         "stop_pending")
+
+#: Faults the camera can watch clear by itself; others need a power cycle.
+SELF_CLEARING = ("camera", "storage")
 
 
 @dataclass
@@ -62,29 +72,39 @@ class Daemon:
         self.policy = IndicatorPolicy(config.indicators)
         self.events: queue.Queue[Event] = queue.Queue()
         self.identity: DeviceIdentity | None = None
+        self.audit: AuditLog | None = None
         self.pipeline: Pipeline | None = None
         self.fault: str | None = None
-        self.flags: dict[str, bool] = {"muted": False, "stealth": False}
+        self.fault_kind: str | None = None
+        self.flags: dict[str, bool] = dict.fromkeys(FLAGS, False)
         self.recording: dict[str, Any] | None = None
         self.last_recording: dict[str, Any] | None = None
         self.history: deque[tuple[float, str]] = deque(maxlen=200)
-        self.stopped = threading.Event()
-        self._reminder: Timer | None = None
+        self.powered_off = threading.Event()
+        self.exit_requested = threading.Event()
+        self._exit_when_off = False
+        self._repeaters: dict[str, Timer] = {}
+        self._timers: dict[str, Timer] = {}
         self._thread: threading.Thread | None = None
         self.gestures = GestureRecognizer(self.clock, config.gestures, self._gesture_seen)
         for name, button in hardware.buttons.items():
             button.when_pressed = lambda n=name: self.gestures.edge(n, True)
             button.when_released = lambda n=name: self.gestures.edge(n, False)
+        hardware.dock.when_changed = lambda docked: self.post("dock" if docked else "undock",
+                                                              reason="dock sensor")
+        hardware.camera.on_fault = lambda why: self.post("camera_fault", reason=why)
+        hardware.camera.on_restore = lambda: self.post("camera_restored", reason="camera back")
         self.machine = Machine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="off", queued=True,
             send_event=True, auto_transitions=False, ignore_invalid_triggers=True,
             after_state_change="_after_state_change")
+        self.powered_off.set()
 
     # -- posting (any thread) ------------------------------------------------------------------
-    def post(self, name: str, reply: Future[Any] | None = None, **data: Any) -> None:
+    def post(self, name: str, /, reply: Future[Any] | None = None, **data: Any) -> None:
         self.events.put(Event(name, self.clock.monotonic(), data, reply))
 
-    def request(self, name: str, **data: Any) -> Future[Any]:
+    def request(self, name: str, /, **data: Any) -> Future[Any]:
         """Post an event whose handler's result (or exception) lands in the returned future."""
         future: Future[Any] = Future()
         self.post(name, reply=future, **data)
@@ -117,9 +137,9 @@ class Daemon:
             pass
 
     def start(self) -> None:
-        """Run the event loop on a thread of its own until the camera is off."""
+        """Run the event loop on a thread of its own until an exit is requested."""
         def loop() -> None:
-            while not self.stopped.is_set():
+            while not self.exit_requested.is_set() or not self.events.empty():
                 self.step(timeout=0.2)
         self._thread = threading.Thread(target=loop, name="daemon", daemon=True)
         self._thread.start()
@@ -147,30 +167,108 @@ class Daemon:
         self.history.append((self.clock.monotonic(), text))
         log.info(text)
 
-    # -- events that are not mode changes ------------------------------------------------------
+    def _audit(self, event: str, reason: str = "", /, **data: Any) -> None:
+        if self.audit is not None:
+            self.audit.append(event, reason, **data)
+
+    # -- inputs --------------------------------------------------------------------------------
     def _on_gesture(self, event: Event) -> bool:
         button, kind = event.data["button"], event.data["kind"]
-        action = GESTURES.get((button, kind))
-        self.note(f"gesture: {button} {kind} -> {action or 'nothing'}")
-        if action is None:
+        action = self._action_for(button, kind)
+        accepted = action is not None and self._may(action)
+        self._audit("gesture", f"{button} {kind}", button=button, gesture=kind, action=action,
+                    accepted=accepted, mode=self.state)
+        self.note(f"gesture: {button} {kind} -> {action if accepted else 'nothing'}")
+        if not accepted or action is None:
             return False
-        return self._dispatch(Event(action, event.t, {"reason": f"{button} {kind}"}))
+        return bool(self._dispatch(Event(action, event.t, {"reason": f"{button} {kind}"})))
+
+    def _action_for(self, button: str, kind: str) -> str | None:
+        """The gesture table, refined by configuration and by what is pending."""
+        if (button, kind) == ("record", "press") and self.flags["stop_pending"]:
+            return "confirm_stop"
+        if (button, kind) == ("record", "hold") and self.config.gestures.confirm_stop:
+            return "request_stop"
+        if (button, kind) == ("program", "hold") and self.config.gestures.program_hold == \
+                "standby":
+            return "toggle_standby"
+        return GESTURES.get((button, kind))
+
+    def _may(self, action: str) -> bool:
+        """Would ``action`` do anything now? (``may_<trigger>`` for mode changes.)"""
+        if action in self.machine.events:
+            return bool(getattr(self, f"may_{action}")())
+        if action in ("marker", "request_stop"):
+            return self.state == "recording"
+        if action == "confirm_stop":
+            return self.flags["stop_pending"]
+        if action == "toggle_standby":
+            return self.state in ("buffering", "standby")
+        return self.state not in ("off", "shutting_down")
+
+    def _on_trigger(self, event: Event) -> bool:
+        name = event.data["name"]
+        start = self.state in ("buffering", "standby")
+        self._audit("trigger", f"auto-activation: {name}", name=name, mode=self.state,
+                    action="start recording" if start else "none")
+        self.note(f"trigger {name}: {'start recording' if start else 'no action'}")
+        if start:
+            return bool(self.trigger("start_recording", reason=f"trigger:{name}"))
+        return False
+
+    def _on_dock(self, event: Event) -> bool:
+        reason = event.data.get("reason", "dock")
+        self._audit("dock", reason, mode=self.state)
+        if self.state == "recording":
+            self._set_flag("dock_pending", True, "docked while recording: docks when it stops")
+            return False
+        return bool(self.trigger("dock", reason=reason))
+
+    def _on_undock(self, event: Event) -> bool:
+        reason = event.data.get("reason", "undock")
+        self._audit("undock", reason, mode=self.state)
+        self._set_flag("dock_pending", False, reason)
+        return bool(self.trigger("undock", reason=reason))
+
+    def dock_present(self, event: EventData | None = None) -> bool:
+        return bool(self.hw.dock.is_docked)
+
+    def _on_power_on(self, event: Event) -> bool:
+        if self.state != "off":
+            return False
+        self.powered_off.clear()
+        return bool(self.trigger("power_on", reason=event.data.get("reason", "power button")))
+
+    def _on_shutdown(self, event: Event) -> bool:
+        """Power off (finalising any recording) and then let the process exit."""
+        self._exit_when_off = True
+        if self.state == "off":
+            self.exit_requested.set()
+            return True
+        return bool(self.trigger("power_off", reason=event.data.get("reason", "shutdown")))
 
     def _on_marker(self, event: Event) -> bool:
-        if self.state != "recording" or self.pipeline is None:
+        if self.state != "recording" or self.pipeline is None or self.recording is None:
             return False
         note = str(event.data.get("note", ""))
-        self.pipeline.send(AddMarker(event.t, self.clock.utc_iso(), note))
-        assert self.recording is not None
+        utc = self.clock.utc_iso()
+        self.pipeline.send(AddMarker(event.t, utc, note))
         self.recording["markers"] += 1
-        self.note(f"marker at {self.clock.utc_iso()}")
+        self._audit("marker", event.data.get("reason", "command"),
+                    recording_id=self.recording["id"], marker_utc=utc, note=note)
+        self.note(f"marker at {utc}")
         return True
 
+    def _set_flag(self, flag: str, value: bool, reason: str) -> None:
+        if self.flags[flag] == value:
+            return
+        self.flags[flag] = value
+        self._audit("flag", reason, flag=flag, value=value, mode=self.state)
+        self.note(f"{flag} {'on' if value else 'off'} ({reason})")
+        self._refresh_indicators()
+
     def _toggle(self, flag: str, event: Event) -> bool:
-        self.flags[flag] = not self.flags[flag]
-        self.note(f"{flag} {'on' if self.flags[flag] else 'off'} "
-                  f"({event.data.get('reason', 'command')})")
-        self._show_led()
+        self._set_flag(flag, not self.flags[flag], event.data.get("reason", "command"))
         return self.flags[flag]
 
     def _on_toggle_mute(self, event: Event) -> bool:
@@ -179,9 +277,80 @@ class Daemon:
     def _on_toggle_stealth(self, event: Event) -> bool:
         return self._toggle("stealth", event)
 
+    def _on_toggle_standby(self, event: Event) -> bool:
+        reason = event.data.get("reason", "command")
+        return bool(self.trigger("sleep" if self.state == "buffering" else "wake", reason=reason))
+
+    def _on_request_stop(self, event: Event) -> bool:
+        if self.state != "recording":
+            return False
+        self._set_flag("stop_pending", True, "stop requested: press record to confirm")
+        self._signal("confirm_stop")
+        self._timers["confirm"] = self.clock.call_later(
+            self.config.gestures.confirm_window_s, lambda: self.post("stop_expired"))
+        return True
+
+    def _on_stop_expired(self, event: Event) -> None:
+        self._set_flag("stop_pending", False, "stop not confirmed in time: still recording")
+
+    def _on_confirm_stop(self, event: Event) -> bool:
+        self._cancel_timer("confirm")
+        self._set_flag("stop_pending", False, "stop confirmed")
+        return bool(self.trigger("stop_recording", reason="record hold, confirmed"))
+
+    def _on_camera_fault(self, event: Event) -> None:
+        self._fail("camera", event.data.get("reason", "camera failure"))
+
+    def _on_camera_restored(self, event: Event) -> None:
+        self._audit("camera", "camera answers again", mode=self.state)
+        if self.state == "fault" and self.fault_kind == "camera":
+            self.trigger("recover", reason="camera back")
+
+    def _fail(self, kind: str, reason: str) -> None:
+        self.fault_kind = kind
+        self.fault = reason
+        self._audit("fault", reason, kind=kind, mode=self.state)
+        if self.state != "fault":
+            self.trigger("fail", reason=reason)
+
+    # -- periodic checks -----------------------------------------------------------------------
+    def _on_poll(self, event: Event) -> None:
+        """Battery and storage, every ``power.poll_s``."""
+        if self.state in ("off", "shutting_down"):
+            return
+        power = self.config.power
+        level = self.hw.battery.percent()
+        self._set_flag("low_battery", level < power.low_battery_pct,
+                       f"battery at {level:.0f} %")
+        if level < power.critical_battery_pct:
+            self._audit("battery", f"battery critical at {level:.1f} %", percent=level)
+            self.trigger("power_off", reason=f"battery critical ({level:.0f} %)")
+            return
+        free = self.hw.storage.free_bytes()
+        self._set_flag("storage_low", free < self.config.storage.low_mb * 2**20,
+                       f"{free / 2**20:.0f} MiB free")
+        full = free < self.config.storage.reserve_mb * 2**20
+        if full and self.state in ("buffering", "standby", "recording"):
+            self._storage_full()
+        elif not full and self.state == "fault" and self.fault_kind == "storage":
+            self.trigger("recover", reason=f"storage freed ({free / 2**20:.0f} MiB)")
+        self._timers["poll"] = self.clock.call_later(power.poll_s, lambda: self.post("poll"))
+
+    def _storage_full(self) -> None:
+        self._signal("storage_full")
+        self._fail("storage", "storage full")
+
+    def _on_checkpoint(self, event: Event) -> None:
+        if self.audit is not None and self.state not in ("off", "shutting_down"):
+            self.audit.checkpoint("interval")
+            self._timers["checkpoint"] = self.clock.call_later(
+                self.config.audit.checkpoint_interval_s, lambda: self.post("checkpoint"))
+
+    # -- the pipeline's reports ----------------------------------------------------------------
     def _on_pipeline(self, event: Event) -> None:
         kind = event.data.pop("kind")
         if kind == "segment_closed":
+            self._audit("segment", "segment closed", **event.data)
             self.note(f"segment closed: {event.data['file']} ({event.data['frames']} frames)")
             if self.recording and self.recording["id"] == event.data["recording_id"]:
                 self.recording["segments"] += 1
@@ -189,41 +358,49 @@ class Daemon:
             self.last_recording = {"id": event.data["recording_id"],
                                    "segments": event.data["segments"],
                                    "reason": event.data["reason"]}
+            self._audit("recording_closed", event.data["reason"],
+                        recording_id=event.data["recording_id"],
+                        segments=event.data["segments"])
             self.note(f"recording {event.data['recording_id']} closed: "
                       f"{len(event.data['segments'])} segment(s), {event.data['reason']}")
         elif kind == "storage_full":
-            self.trigger("fail", reason="storage full")
+            self._storage_full()
         elif kind == "pipeline_error":
-            self.trigger("fail", reason=f"{event.data['stage']}: {event.data['error']}")
+            self._fail("pipeline", f"{event.data['stage']}: {event.data['error']}")
 
     def _pipeline_emit(self, kind: str, **data: Any) -> None:
         self.post("pipeline", kind=kind, **data)
 
-    def _on_recording_reminder(self, event: Event) -> None:
-        if self.state == "recording":
-            self._signal("recording_reminder")
-            self._schedule_reminder()
-
     # -- mode callbacks (run on the owning thread by the machine) ------------------------------
     def _after_state_change(self, event: EventData) -> None:
         reason = event.kwargs.get("reason", event.event.name)
-        self._show_led()
-        self.note(f"mode: {event.transition.source} -> {self.state} ({reason})")
+        source = event.transition.source
+        self._audit("mode", reason, source=source, dest=self.state, trigger=event.event.name)
+        self.note(f"mode: {source} -> {self.state} ({reason})")
+        self._refresh_indicators()
 
     def on_enter_booting(self, event: EventData) -> None:
         problem = self._self_test()
+        self._audit("power", event.kwargs.get("reason", "power on"), action="on",
+                    self_test=problem or "passed")
         if problem is not None:
-            self.fault = problem
+            self.fault, self.fault_kind = problem, "self-test"
             self.trigger("boot_failed", reason=problem)
             return
         self.trigger("boot_ok", reason="self-test passed")
 
     def _self_test(self) -> str | None:
+        """Key, audit log, camera, storage and clock; None when all pass."""
+        problem = None
         try:
             self.identity = load_or_create_identity(
                 self.data_dir, self.config.device.model, self.config.device.serial)
         except IdentityError as exc:
-            return str(exc)
+            problem = str(exc)
+        signer = self.identity.sign if self.identity is not None else None
+        self.audit = AuditLog(self.data_dir / AUDIT_LOG, self.clock, signer)
+        if problem is not None:
+            return problem
         for check in (self.hw.camera.self_test, self.hw.storage.self_test):
             problem = check()
             if problem is not None:
@@ -234,21 +411,34 @@ class Daemon:
                                          self.hw.storage.free_bytes, self._pipeline_emit)
             except EncoderError as exc:
                 return str(exc)
+        self._set_flag("clock_not_set", not self.clock.wall_is_set, "clock checked at boot")
         return None
 
     def on_exit_booting(self, event: EventData) -> None:
         if event.transition.dest != "fault":
             self._signal("boot_done")
+            self.post("poll")
+            self._timers["checkpoint"] = self.clock.call_later(
+                self.config.audit.checkpoint_interval_s, lambda: self.post("checkpoint"))
 
     def on_enter_buffering(self, event: EventData) -> None:
+        self.fault = self.fault_kind = None
         assert self.pipeline is not None
         self.pipeline.send(SetBuffering(self.config.recording.pre_event_s > 0))
         self.pipeline.start_camera()
 
+    def _camera_off(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.send(SetBuffering(False))
+            self.pipeline.stop_camera()
+
     def on_enter_standby(self, event: EventData) -> None:
-        assert self.pipeline is not None
-        self.pipeline.send(SetBuffering(False))
-        self.pipeline.stop_camera()
+        self._camera_off()
+
+    def on_enter_docked(self, event: EventData) -> None:
+        self.fault = self.fault_kind = None
+        self._set_flag("dock_pending", False, "docked")
+        self._camera_off()
 
     def on_enter_recording(self, event: EventData) -> None:
         assert self.pipeline is not None and self.identity is not None
@@ -266,52 +456,98 @@ class Daemon:
         self.recording = {"id": recording_id, "reason": reason, "started_utc":
                           self.clock.utc_iso(), "started_mono": self.clock.monotonic(),
                           "segments": 0, "markers": 0, "pre_event": with_pre_event}
+        self._audit("recording_start", reason, recording_id=recording_id,
+                    pre_event=with_pre_event)
         self._signal("recording_started")
-        self._schedule_reminder()
 
     def on_exit_recording(self, event: EventData) -> None:
-        assert self.pipeline is not None
+        assert self.pipeline is not None and self.recording is not None
         self.pipeline.send(StopRecording())
+        self._audit("recording_stop", event.kwargs.get("reason", event.event.name),
+                    recording_id=self.recording["id"])
         self.recording = None
-        if self._reminder is not None:
-            self._reminder.cancel()
-            self._reminder = None
+        self._cancel_timer("confirm")
+        self.flags["stop_pending"] = False
         self._signal("recording_stopped")
 
     def on_enter_fault(self, event: EventData) -> None:
-        self.fault = event.kwargs.get("reason", "fault")
-        if self.pipeline is not None:
-            self.pipeline.send(SetBuffering(False))
-            self.pipeline.stop_camera()
+        self.fault = self.fault or event.kwargs.get("reason", "fault")
+        self._camera_off()
+        self._signal("error")
 
     def on_enter_shutting_down(self, event: EventData) -> None:
+        self._audit("power", event.kwargs.get("reason", "power off"), action="off")
         if self.pipeline is not None:
             self.pipeline.stop_camera()
             self.pipeline.sync()  # the recording (if any) is finalised and signed by now
+        self.post("halt")  # after the pipeline's reports, which are queued ahead of it
+
+    def _on_halt(self, event: Event) -> None:
+        for name in list(self._timers):
+            self._cancel_timer(name)
+        if self.pipeline is not None:
             self.pipeline.close()
             self.pipeline = None
+        if self.audit is not None:
+            self.audit.checkpoint("shutdown")
         self.trigger("halted", reason="shutdown complete")
 
     def on_enter_off(self, event: EventData) -> None:
-        self.stopped.set()
+        if self.audit is not None:
+            self.audit.close()
+            self.audit = None
+        self.powered_off.set()
+        if self._exit_when_off:
+            self.exit_requested.set()
 
     # -- indicators ----------------------------------------------------------------------------
-    def _show_led(self) -> None:
-        self.hw.led.show(LED_OFF if self.flags["stealth"] else self.policy.led(self.state))
+    def _refresh_indicators(self) -> None:
+        """LED and repeating warnings follow the mode and flags (stealth silences all)."""
+        self.hw.led.show(self.policy.led(self.state, self.flags["muted"], self.flags["stealth"]))
+        active = {
+            "recording": self.state == "recording",
+            "standby": self.state == "standby",
+            "low_battery": self.flags["low_battery"] and self.state != "off",
+            "clock_not_set": self.flags["clock_not_set"] and self.state != "off",
+        }
+        for condition, on in active.items():
+            if on and condition not in self._repeaters:
+                signal, _, at_once = REPEATING[condition]
+                if at_once:
+                    self._signal(signal)
+                self._schedule_repeat(condition)
+            elif not on and condition in self._repeaters:
+                self._repeaters.pop(condition).cancel()
 
-    def _signal(self, event: str) -> None:
+    def _schedule_repeat(self, condition: str, after: float | None = None) -> None:
+        """Next repetition one interval after ``after`` (the last one's due time), so the
+        rhythm does not drift by however long the event waited in the queue."""
+        due = (self.clock.monotonic() if after is None else after) + \
+            self.policy.interval(condition)
+        self._repeaters[condition] = self.clock.call_at(
+            due, lambda: self.post("repeat", condition=condition, due=due))
+
+    def _on_repeat(self, event: Event) -> None:
+        condition = event.data["condition"]
+        timer = self._repeaters.get(condition)
+        if timer is not None and timer.due == event.data["due"]:
+            self._signal(REPEATING[condition][0])
+            self._schedule_repeat(condition, after=event.data["due"])
+
+    def _signal(self, signal: str) -> None:
         if self.flags["stealth"]:
             return
-        tones = self.policy.tones(event)
+        tones = self.policy.tones(signal)
         if tones:
             self.hw.buzzer.play(tones)
-        pulses = self.policy.vibration(event)
+        pulses = self.policy.vibration(signal)
         if pulses:
             self.hw.vibration.pulse(pulses)
 
-    def _schedule_reminder(self) -> None:
-        self._reminder = self.clock.call_later(self.config.indicators.reminder_interval_s,
-                                               lambda: self.post("recording_reminder"))
+    def _cancel_timer(self, name: str) -> None:
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
 
     # -- status (read from any thread) ---------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -324,16 +560,19 @@ class Daemon:
             "mode": self.state,
             "camera": "on" if self.state in CAMERA_ON else "off",
             "fault": self.fault,
-            "device_id": self.identity.device_id if self.identity else None,
             "flags": dict(self.flags),
+            "docked": self.hw.dock.is_docked,
+            "device_id": self.identity.device_id if self.identity else None,
             "led": self.hw.led.state.as_dict(),
             "battery_percent": round(self.hw.battery.percent(), 1),
+            "charging": self.hw.battery.charging(),
             "storage_free_bytes": self.hw.storage.free_bytes(),
             "buffered_s": round(pipeline.recorder.buffered_s, 3) if pipeline else 0.0,
             "frames_captured": pipeline.frames_in if pipeline else 0,
             "frames_dropped": pipeline.frames_dropped if pipeline else 0,
             "recording": recording,
             "last_recording": self.last_recording,
+            "audit_entries": self.audit.seq if self.audit else None,
             "utc": self.clock.utc_iso(),
             "clock_set": self.clock.wall_is_set,
             "data_dir": str(self.data_dir),

@@ -1,5 +1,9 @@
-"""The indicator policy: which LED pattern each mode shows, and which tones and vibrations each
-event plays. Patterns and timings come from the configuration (defaults: the field reference).
+"""The indicator policy: what the LED shows in each mode, which tones and vibrations each event
+plays, and which warnings repeat while their condition holds. Patterns and timings come from
+the configuration (defaults: the field reference).
+
+Stealth overrides everything: no light, no sound, no vibration. When it ends the indicators are
+computed afresh from the mode and flags, so the previous ones come back.
 """
 
 from __future__ import annotations
@@ -7,20 +11,34 @@ from __future__ import annotations
 from device.config import IndicatorSection, Pattern
 from hal.indicators import LED_OFF, LedState, Pulse, Tone
 
-#: mode -> (colour, blinking). Modes not listed show nothing.
+#: mode -> (colour, blinking); "docked" takes its colour from the configuration.
 LED_BY_MODE: dict[str, tuple[str, bool]] = {
     "booting": ("red", False),
     "fault": ("red", False),
     "buffering": ("green", True),
     "recording": ("red", True),
+    "docked": ("docked_colour", False),
 }
 
-#: event -> (tones, vibration): names of IndicatorSection patterns, or None.
+#: event -> (tone pattern, vibration pattern): names of IndicatorSection settings, or None.
 SIGNALS: dict[str, tuple[str | None, str | None]] = {
     "boot_done": ("boot_tones", None),
     "recording_started": ("start_tones", "start_vibration"),
     "recording_reminder": ("start_tones", "start_vibration"),
     "recording_stopped": ("stop_tones", None),
+    "confirm_stop": ("confirm_tones", None),
+    "low_battery": ("low_battery_tones", None),
+    "storage_full": ("storage_full_tones", None),
+    "error": ("error_tones", None),
+    "standby_reminder": (None, "standby_vibration"),
+}
+
+#: condition -> (signal, interval setting, sound at once when the condition starts?)
+REPEATING: dict[str, tuple[str, str, bool]] = {
+    "recording": ("recording_reminder", "reminder_interval_s", False),
+    "low_battery": ("low_battery", "low_battery_interval_s", True),
+    "clock_not_set": ("error", "error_interval_s", True),
+    "standby": ("standby_reminder", "standby_reminder_s", False),
 }
 
 
@@ -28,22 +46,28 @@ class IndicatorPolicy:
     def __init__(self, config: IndicatorSection) -> None:
         self.config = config
 
-    def led(self, mode: str) -> LedState:
+    def led(self, mode: str, muted: bool = False, stealth: bool = False) -> LedState:
         entry = LED_BY_MODE.get(mode)
-        if entry is None:
+        if stealth or entry is None:
             return LED_OFF
         colour, blinking = entry
-        if not blinking:
-            return LedState(colour)
-        return LedState(colour, self.config.blink_on_s, self.config.blink_off_s)
+        if colour == "docked_colour":
+            colour = self.config.docked_colour
+        on, off = self.config.blink_on_s, self.config.blink_off_s
+        if muted:  # muted shows blue in the dark phase (or alternating with a solid colour)
+            return LedState(colour, on, off, alt=self.config.mute_colour)
+        return LedState(colour, on, off) if blinking else LedState(colour)
 
-    def tones(self, event: str) -> tuple[Tone, ...]:
-        name = SIGNALS.get(event, (None, None))[0]
+    def tones(self, signal: str) -> tuple[Tone, ...]:
+        name = SIGNALS.get(signal, (None, None))[0]
         return tuple(Tone(hz, s) for hz, s in self._pattern(name))
 
-    def vibration(self, event: str) -> tuple[Pulse, ...]:
-        name = SIGNALS.get(event, (None, None))[1]
+    def vibration(self, signal: str) -> tuple[Pulse, ...]:
+        name = SIGNALS.get(signal, (None, None))[1]
         return tuple(Pulse(on, off) for on, off in self._pattern(name))
+
+    def interval(self, condition: str) -> float:
+        return float(getattr(self.config, REPEATING[condition][1]))
 
     def _pattern(self, name: str | None) -> Pattern:
         return () if name is None else getattr(self.config, name)

@@ -20,20 +20,29 @@ class LedState:
     colour: str | None = None
     on_s: float = 0.0
     off_s: float = 0.0
+    #: Shown in the blink's dark phase instead of darkness (muted: red alternating with blue).
+    alt: str | None = None
 
     @property
     def blinking(self) -> bool:
         return self.colour is not None and self.off_s > 0
+
+    def colour_at(self, phase_s: float) -> str | None:
+        """The colour shown ``phase_s`` seconds after the pattern started."""
+        if not self.blinking:
+            return self.colour
+        return self.colour if phase_s % (self.on_s + self.off_s) < self.on_s else self.alt
 
     def describe(self) -> str:
         if self.colour is None:
             return "off"
         if not self.blinking:
             return f"solid {self.colour}"
-        return f"blinking {self.colour} ({self.on_s:g}s on / {self.off_s:g}s off)"
+        shown = f"{self.colour}/{self.alt}" if self.alt else self.colour
+        return f"blinking {shown} ({self.on_s:g}s on / {self.off_s:g}s off)"
 
     def as_dict(self) -> dict[str, object]:
-        return {"colour": self.colour, "on_s": self.on_s, "off_s": self.off_s,
+        return {"colour": self.colour, "on_s": self.on_s, "off_s": self.off_s, "alt": self.alt,
                 "text": self.describe()}
 
 

@@ -86,7 +86,7 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
           flush=True)
 
     def graceful(signum: int, frame: object) -> None:
-        daemon.post("power_off", reason=f"signal {signal.Signals(signum).name}")
+        daemon.post("shutdown", reason=f"signal {signal.Signals(signum).name}")
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, graceful)
@@ -95,7 +95,7 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
         if panel is not None:
             panel.run(simulator)
         else:
-            daemon.stopped.wait()
+            daemon.exit_requested.wait()
     finally:
         server.stop()
         simulator.hw.close()

@@ -57,14 +57,8 @@ class SimLed(StatusLed):
 
     def lit_at(self, t: float | None = None) -> str | None:
         """The colour visible at time ``t`` (now by default), or None when dark."""
-        state = self.state
-        if state.colour is None:
-            return None
-        if not state.blinking:
-            return state.colour
         t = self._clock.monotonic() if t is None else t
-        phase = (t - self._since) % (state.on_s + state.off_s)
-        return state.colour if phase < state.on_s else None
+        return self.state.colour_at(t - self._since)
 
 
 class SimBuzzer(Buzzer):

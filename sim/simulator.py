@@ -31,6 +31,19 @@ class Simulator:
         self.hw = build_sim_hardware(self.clock, data_dir, cam.width, cam.height, cam.fps,
                                      listener)
         self.daemon = Daemon(self.hw, config, data_dir)
+        self._battery_tick()
+
+    def _battery_tick(self) -> None:
+        """Drain the battery by mode, charge it in the dock: once a simulated second."""
+        sim = self.config.simulator
+        docked = self.dock.is_docked
+        rate = {"standby": -sim.drain_standby_pct_h, "buffering": -sim.drain_buffering_pct_h,
+                "recording": -sim.drain_recording_pct_h}.get(self.daemon.state, 0.0)
+        if docked:
+            rate = sim.charge_docked_pct_h
+        self.battery.is_charging = docked and self.battery.level < 100
+        self.battery.level = min(100.0, max(0.0, self.battery.level + rate / 3600))
+        self.clock.call_later(1.0, self._battery_tick)
 
     # typed views of the simulated devices
     @property
@@ -65,17 +78,25 @@ class Simulator:
         self.daemon.sync()
 
     def advance(self, seconds: float) -> None:
-        """Move simulated time forward by ``seconds``, a frame period at a time."""
-        if not isinstance(self.clock, SimClock):
+        """Move simulated time forward by ``seconds``, stopping at every timer that falls due
+        and letting the daemon and the pipeline catch up there, so each event is handled at
+        the simulated moment it happened."""
+        clock = self.clock
+        if not isinstance(clock, SimClock):
             raise ControlError("this simulator runs on the real clock; time cannot be advanced")
-        step = 1.0 / self.config.camera.fps
-        target = self.clock.monotonic() + seconds
-        while self.clock.monotonic() < target - 1e-9:
-            self.clock.advance_to(min(target, self.clock.monotonic() + step))
+        target = clock.monotonic() + seconds
+        while True:
+            now = clock.monotonic()
+            due = clock.next_due()
+            if due is None or due > target:
+                clock.advance_to(target)
+                self.daemon.sync()
+                return
+            clock.advance_to(max(now, due))
             self.daemon.sync()
 
     def shutdown(self) -> None:
-        self.daemon.post("power_off", reason="shutdown")
+        self.daemon.post("shutdown", reason="shutdown")
         self.daemon.sync()
         self.hw.close()
 
@@ -89,4 +110,45 @@ class Simulator:
             self.advance(float(seconds))
             return {"monotonic": self.clock.monotonic()}
 
-        return {"advance": advance}
+        def number(request: dict[str, Any], key: str, lo: float, hi: float) -> float:
+            value = request.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                    lo <= value <= hi):
+                raise ControlError(f"{request['cmd']} takes {key} from {lo:g} to {hi:g}, "
+                                   f"got {value!r}")
+            return float(value)
+
+        def dock(request: dict[str, Any]) -> dict[str, Any]:
+            self.dock.dock()
+            self.daemon.sync()
+            return {"mode": self.mode}
+
+        def undock(request: dict[str, Any]) -> dict[str, Any]:
+            self.dock.undock()
+            self.daemon.sync()
+            return {"mode": self.mode}
+
+        def battery(request: dict[str, Any]) -> dict[str, Any]:
+            self.battery.level = number(request, "percent", 0, 100)
+            self.daemon.post("poll")
+            self.daemon.sync()
+            return {"mode": self.mode}
+
+        def storage(request: dict[str, Any]) -> dict[str, Any]:
+            free = request.get("free_mb")
+            self.storage.limit_bytes = None if free is None else int(
+                number(request, "free_mb", 0, 1e9) * 2**20)
+            self.daemon.post("poll")
+            self.daemon.sync()
+            return {"mode": self.mode}
+
+        def camera(request: dict[str, Any]) -> dict[str, Any]:
+            action = request.get("action")
+            if action not in ("unplug", "replug"):
+                raise ControlError(f"camera takes action unplug or replug, got {action!r}")
+            self.camera.unplug() if action == "unplug" else self.camera.replug()
+            self.daemon.sync()
+            return {"mode": self.mode}
+
+        return {"advance": advance, "dock": dock, "undock": undock, "battery": battery,
+                "storage": storage, "camera": camera}

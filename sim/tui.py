@@ -30,7 +30,9 @@ KEYS: dict[str, tuple[str, str, str]] = {
     "u": ("function", "hold", "hold FUNCTION 3 s: mute"),
     "t": ("program", "hold", "hold PROGRAM 3 s: stealth"),
     "p": ("power", "hold", "hold POWER 3 s: power off"),
+    "o": ("power", "press", "press POWER: power on"),
 }
+OTHER_KEYS = {"d": "dock / undock", "h": "holster trigger", "q": "quit"}
 ANSI = {"red": "\x1b[1;31m", "green": "\x1b[1;32m", "blue": "\x1b[1;34m", "amber": "\x1b[1;33m"}
 RESET, CLEAR = "\x1b[0m", "\x1b[H\x1b[2J"
 
@@ -64,7 +66,7 @@ class Panel:
         rec = status["recording"]
         rec_text = f"{rec['id']} {rec['seconds']:.1f} s" if rec else "-"
         flags = ", ".join(k for k, v in status["flags"].items() if v) or "-"
-        out = [CLEAR + "bodycam simulator   (q: quit; see README for the CLI)", "",
+        out = [CLEAR + "bodycam simulator   (see README for the command line)", "",
                f"   {led}  {status['led']['text']:<34} mode: {status['mode'].upper()}",
                f"   recording: {rec_text}"
                f"   pre-event buffered: {status['buffered_s']:.1f} s   flags: {flags}",
@@ -72,6 +74,7 @@ class Panel:
                f"{status['storage_free_bytes'] / 2**30:.1f} GiB free   frames "
                f"{status['frames_captured']} ({status['frames_dropped']} dropped)", ""]
         out += [f"   [{k}] {desc}" for k, (_, _, desc) in KEYS.items()]
+        out += ["   " + "   ".join(f"[{k}] {desc}" for k, desc in OTHER_KEYS.items())]
         out += ["", "events:"]
         with self._lock:
             out += list(self.lines)
@@ -82,7 +85,7 @@ class Panel:
         saved = termios.tcgetattr(fd)
         tty.setcbreak(fd)
         try:
-            while not sim.daemon.stopped.is_set():
+            while not sim.daemon.exit_requested.is_set():
                 sys.stdout.write(self.draw(sim))
                 sys.stdout.flush()
                 ready, _, _ = select.select([fd], [], [], 0.1)
@@ -90,7 +93,11 @@ class Panel:
                     continue
                 key = os.read(fd, 1).decode(errors="ignore")
                 if key == "q":
-                    sim.daemon.post("power_off", reason="simulator quit")
+                    sim.daemon.post("shutdown", reason="simulator quit")
+                elif key == "d":
+                    sim.dock.undock() if sim.dock.is_docked else sim.dock.dock()
+                elif key == "h":
+                    sim.daemon.post("trigger", name="holster")
                 elif key in KEYS:
                     button, gesture, _ = KEYS[key]
                     target = sim.button(button)

@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from device.audit import AUDIT_LOG, verify_log
 from device.evidence.identity import (
     PUBLIC_KEY,
     IdentityError,
@@ -62,14 +63,17 @@ def find_key(path: Path) -> Path | None:
     return None
 
 
-def _collect(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
-    """Manifests, bare MP4s and .part files named by ``paths`` (files or directories)."""
-    manifests, mp4s, parts = set(), set(), set()
+def _collect(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
+    """Manifests, bare MP4s, .part files and audit logs named by ``paths``."""
+    manifests, mp4s, parts, logs = set(), set(), set(), set()
     for path in paths:
         if path.is_dir():
             manifests.update(path.rglob("*.mp4" + MANIFEST_SUFFIX))
             mp4s.update(path.rglob("*.mp4"))
             parts.update(path.rglob("*.mp4.part"))
+            logs.update(path.rglob(AUDIT_LOG.name))
+        elif path.name == AUDIT_LOG.name:
+            logs.add(path)
         elif path.name.endswith(".mp4" + MANIFEST_SUFFIX):
             manifests.add(path)
         elif path.name.endswith(".mp4"):
@@ -77,13 +81,13 @@ def _collect(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
             manifests.add(path.with_name(path.name + MANIFEST_SUFFIX))
         elif path.name.endswith(".part"):
             parts.add(path)
-    return sorted(manifests), sorted(mp4s), sorted(parts)
+    return sorted(manifests), sorted(mp4s), sorted(parts), sorted(logs)
 
 
 def verify(paths: list[Path]) -> list[Finding]:
     """Check every segment under ``paths``; one finding per segment (and per recording problem)."""
     findings: list[Finding] = []
-    manifests, mp4s, parts = _collect(paths)
+    manifests, mp4s, parts, logs = _collect(paths)
     recordings: dict[tuple[str, str], list[_Segment]] = defaultdict(list)
     for manifest_file in manifests:
         mp4 = manifest_file.with_name(manifest_file.name[: -len(MANIFEST_SUFFIX)])
@@ -101,7 +105,24 @@ def verify(paths: list[Path]) -> list[Finding]:
                                 "recovers it at its next start"))
     for (_, recording_id), segments in sorted(recordings.items()):
         findings.extend(_check_chain(recording_id, segments))
+    findings.extend(_check_audit(log) for log in logs)
     return findings
+
+
+def _check_audit(path: Path) -> Finding:
+    key_file = find_key(path.parent)
+    if key_file is None:
+        return Finding(str(path), "unsigned", "no device.pub.pem found to check the log with")
+    try:
+        key = load_public_key(key_file)
+    except IdentityError as exc:
+        return Finding(str(path), "tampered", str(exc))
+    report = verify_log(path, lambda sig, data: verify_signature(key, sig, data))
+    if not report.ok:
+        return Finding(str(path), "tampered", "; ".join(report.problems))
+    notes = "; ".join(report.notes)
+    return Finding(str(path), "ok", f"audit log: {report.entries} entries, {report.checkpoints} "
+                                    f"checkpoint(s)" + (f"; {notes}" if notes else ""))
 
 
 def _check_segment(mp4: Path, manifest_file: Path) -> tuple[_Segment | None, Finding]:
