@@ -22,6 +22,7 @@ One thread (the daemon's) appends; each entry is written and fsynced before ``ap
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -79,10 +80,10 @@ class AuditLog:
         seq, head = 0, GENESIS
         for line in lines:
             head = line_hash(line)
-            try:
+            # A damaged line is the verifier's to report; the chain still passes through it.
+            with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError, AttributeError,
+                                     ValueError, TypeError):
                 seq = max(seq, int(json.loads(line).get("seq", seq)))
-            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ValueError):
-                pass  # the verifier reports it; the chain still passes through it
         torn = (len(lines) + 1, tail) if tail else None
         return seq, head, torn
 

@@ -380,38 +380,41 @@ class Daemon:
         self._refresh_indicators()
 
     def on_enter_booting(self, event: EventData) -> None:
-        problem = self._self_test()
+        failed = self._self_test()
         self._audit("power", event.kwargs.get("reason", "power on"), action="on",
-                    self_test=problem or "passed")
-        if problem is not None:
-            self.fault, self.fault_kind = problem, "self-test"
-            self.trigger("boot_failed", reason=problem)
+                    self_test=failed[1] if failed else "passed")
+        if failed is not None:
+            self.fault_kind, self.fault = failed
+            self._audit("fault", self.fault, kind=self.fault_kind, mode=self.state)
+            self.trigger("boot_failed", reason=self.fault)
             return
         self.trigger("boot_ok", reason="self-test passed")
 
-    def _self_test(self) -> str | None:
-        """Key, audit log, camera, storage and clock; None when all pass."""
-        problem = None
+    def _self_test(self) -> tuple[str, str] | None:
+        """Key, audit log, encoder, camera, storage and clock: (kind, reason) of the first
+        failure, or None when all pass."""
+        key_problem = None
         try:
             self.identity = load_or_create_identity(
                 self.data_dir, self.config.device.model, self.config.device.serial)
         except IdentityError as exc:
-            problem = str(exc)
+            key_problem = str(exc)
         signer = self.identity.sign if self.identity is not None else None
         self.audit = AuditLog(self.data_dir / AUDIT_LOG, self.clock, signer)
-        if problem is not None:
-            return problem
-        for check in (self.hw.camera.self_test, self.hw.storage.self_test):
-            problem = check()
-            if problem is not None:
-                return problem
+        self._set_flag("clock_not_set", not self.clock.wall_is_set, "clock checked at boot")
+        if key_problem is not None:
+            return "key", key_problem
         if self.pipeline is None:
             try:
                 self.pipeline = Pipeline(self.config, self.hw.camera, self.clock,
                                          self.hw.storage.free_bytes, self._pipeline_emit)
             except EncoderError as exc:
-                return str(exc)
-        self._set_flag("clock_not_set", not self.clock.wall_is_set, "clock checked at boot")
+                return "pipeline", str(exc)
+        for kind, check in (("camera", self.hw.camera.self_test),
+                            ("storage", self.hw.storage.self_test)):
+            problem = check()
+            if problem is not None:
+                return kind, problem
         return None
 
     def on_exit_booting(self, event: EventData) -> None:
@@ -488,12 +491,9 @@ class Daemon:
         if self.pipeline is not None:
             self.pipeline.close()
             self.pipeline = None
-        if self.audit is not None:
-            self.audit.checkpoint("shutdown")
         self.trigger("halted", reason="shutdown complete")
-
-    def on_enter_off(self, event: EventData) -> None:
-        if self.audit is not None:
+        if self.audit is not None:  # the last words: a signed checkpoint over everything
+            self.audit.checkpoint("shutdown")
             self.audit.close()
             self.audit = None
         self.powered_off.set()

@@ -4,6 +4,15 @@ Start and stop are deliberately different gestures (double-press versus a 3 s ho
 brush against the button does neither. Buttons whose table has no double-press report a press at
 release, without waiting out the double-press window.
 
+Ambiguity has one documented meaning each:
+
+- two or more buttons down at once (a chord, or the camera pressed against something) produce
+  no gesture from any of them; each button starts afresh at its next press after release. The
+  safe direction is "nothing changes": a recording is never stopped or started by a bump;
+- a press followed within the window by a hold is a hold; a triple press is a double-press
+  followed by a press;
+- edges closer together than ``debounce_s`` are contact bounce and ignored.
+
 Recognition is firmware logic, so it runs the same on every backend: HAL callbacks and injected
 presses (control socket, serial console) feed :meth:`GestureRecognizer.edge`; timers come from
 the injected clock.
@@ -56,6 +65,7 @@ class _ButtonState:
     last_edge: float = float("-inf")
     taps: int = 0
     held: bool = False
+    chorded: bool = False
     hold_timer: Timer | None = None
     window_timer: Timer | None = None
 
@@ -89,14 +99,19 @@ class GestureRecognizer:
                 if st.window_timer is not None:
                     st.window_timer.cancel()
                     st.window_timer = None
+                others = [b for b in self._buttons.values() if b is not st and b.down]
+                if others:
+                    for chord in [st, *others]:
+                        self._spoil(chord)
+                    return
                 st.hold_timer = self.clock.call_later(self.config.hold_s,
                                                       lambda: self._hold(button))
             else:
                 if st.hold_timer is not None:
                     st.hold_timer.cancel()
                     st.hold_timer = None
-                if st.held:
-                    st.held = False
+                if st.held or st.chorded:
+                    st.held = st.chorded = False
                     st.taps = 0
                     return
                 st.taps += 1
@@ -112,10 +127,19 @@ class GestureRecognizer:
         for args in fire:
             self.emit(*args)
 
+    @staticmethod
+    def _spoil(st: _ButtonState) -> None:
+        """Part of a chord: this press will produce nothing."""
+        st.chorded, st.taps = True, 0
+        for timer in (st.hold_timer, st.window_timer):
+            if timer is not None:
+                timer.cancel()
+        st.hold_timer = st.window_timer = None
+
     def _hold(self, button: str) -> None:
         with self._lock:
             st = self._buttons[button]
-            if not st.down or st.held:
+            if not st.down or st.held or st.chorded:
                 return
             st.held, st.taps, st.hold_timer = True, 0, None
         self.emit(button, "hold", self.clock.monotonic())

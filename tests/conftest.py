@@ -16,6 +16,30 @@ logging.getLogger("transitions").setLevel(logging.WARNING)
 
 #: Small frames keep encoding cheap; 30 fps and a 1 s GOP match the defaults' timing.
 SMALL = {"width": 320, "height": 240, "fps": 30}
+#: Tiny frames at 5 fps for behaviour tests that run simulated minutes.
+TINY = {"width": 64, "height": 48, "fps": 5}
+
+
+def tiny_config(**sections: dict) -> Config:
+    return Config().replace(camera=TINY, recording={"pre_event_s": 2.0, "segment_s": 4.0},
+                            encoder={"preset": "ultrafast"}, **sections)
+
+
+@pytest.fixture
+def make_sim(tmp_path: Path) -> Iterator:
+    made: list[Simulator] = []
+
+    def make(config: Config | None = None) -> Simulator:
+        sim = Simulator(config or tiny_config(), tmp_path / f"data{len(made)}")
+        made.append(sim)
+        sim.power_on()
+        return sim
+
+    yield make
+    for sim in made:
+        sim.shutdown()
+
+
 
 
 @pytest.fixture

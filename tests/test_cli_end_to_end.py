@@ -150,3 +150,31 @@ def test_bad_input_gets_one_line_errors(daemon, tmp_path: Path) -> None:
 
     missing = bodycam("verify", str(tmp_path / "nothing-here"), check=False)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_triggers_dock_and_simulated_faults_from_the_command_line(daemon) -> None:
+    data_dir, config, proc = daemon
+    run = lambda *a: bodycam(*a, "--config", str(config), data_dir=data_dir)  # noqa: E731
+    assert "recording started" in run("trigger", "holster").stdout
+    assert "no action" in run("trigger", "taser").stdout  # already recording: never stops
+    run("dock")
+    status = json.loads(run("status", "--json").stdout)
+    assert status["mode"] == "recording" and status["flags"]["dock_pending"]
+    assert status["recording"]["reason"] == "trigger:holster"
+    run("press", "record", "--hold", "3")
+    run("advance", "3.5")
+    assert json.loads(run("status", "--json").stdout)["mode"] == "docked"
+    run("undock")
+    run("camera", "unplug")
+    status = json.loads(run("status", "--json").stdout)
+    assert status["mode"] == "fault" and "camera" in status["fault"]
+    run("camera", "replug")
+    run("battery", "5")
+    status = json.loads(run("status", "--json").stdout)
+    assert status["mode"] == "buffering" and status["flags"]["low_battery"]
+    bad = bodycam("trigger", "banana", data_dir=data_dir, check=False)
+    assert bad.returncode == 1 and "unknown trigger 'banana'" in bad.stderr
+    run("shutdown")
+    assert proc.wait(timeout=30) == 0
+    result = bodycam("verify", str(data_dir))
+    assert "audit log:" in result.stdout and "all intact" in result.stdout

@@ -72,3 +72,34 @@ def test_slow_second_press_is_two_presses(rig) -> None:
     edges(clock, rec, "record", [(0, True), (0.1, False), (1.0, True), (1.1, False)])
     clock.advance(1)
     assert [g for _, g, _ in seen] == ["press", "press"]
+
+
+def test_two_buttons_down_together_produce_nothing(rig) -> None:
+    clock, rec, seen = rig
+    rec.edge("record", True)
+    clock.advance(0.5)
+    rec.edge("function", True)  # a bump: both held for 4 s
+    clock.advance(4)
+    rec.edge("record", False)
+    rec.edge("function", False)
+    clock.advance(2)
+    assert seen == []
+    edges(clock, rec, "record", [(0, True), (0.1, False), (0.3, True), (0.4, False)])
+    assert [g for _, g, _ in seen] == ["double"]  # each button starts afresh afterwards
+
+
+def test_a_tap_then_a_hold_is_a_hold(rig) -> None:
+    clock, rec, seen = rig
+    edges(clock, rec, "record", [(0, True), (0.1, False), (0.3, True)])
+    clock.advance(3.1)
+    rec.edge("record", False)
+    clock.advance(1)
+    assert [g for _, g, _ in seen] == ["hold"]
+
+
+def test_a_triple_press_is_a_double_then_a_press(rig) -> None:
+    clock, rec, seen = rig
+    edges(clock, rec, "record", [(0, True), (0.1, False), (0.3, True), (0.4, False),
+                                 (0.6, True), (0.7, False)])
+    clock.advance(1)
+    assert [g for _, g, _ in seen] == ["double", "press"]
