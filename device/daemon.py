@@ -31,11 +31,14 @@ from device.modes import CAMERA_ON, STATES, TRANSITIONS
 from device.pipeline.encoder import EncoderError
 from device.pipeline.pipeline import (
     AddMarker,
+    CameraBack,
+    CameraLost,
     Pipeline,
     SetBuffering,
     StartRecording,
     StopRecording,
 )
+from device.pipeline.recovery import find_interrupted, recover_segment
 from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
 from hal.clock import Timer
@@ -45,7 +48,7 @@ log = logging.getLogger("bodycam")
 
 #: Flags hold across modes. ``dock_pending``: docked mid-recording, docks when it stops.
 FLAGS = ("stealth", "muted", "low_battery", "storage_low", "clock_not_set", "dock_pending",
-         "stop_pending")
+         "stop_pending", "camera_fault")
 
 #: Faults the camera can watch clear by itself; others need a power cycle.
 SELF_CLEARING = ("camera", "storage")
@@ -79,6 +82,7 @@ class Daemon:
         self.flags: dict[str, bool] = dict.fromkeys(FLAGS, False)
         self.recording: dict[str, Any] | None = None
         self.last_recording: dict[str, Any] | None = None
+        self.recovered: list[dict[str, Any]] = []
         self.history: deque[tuple[float, str]] = deque(maxlen=200)
         self.powered_off = threading.Event()
         self.exit_requested = threading.Event()
@@ -299,10 +303,25 @@ class Daemon:
         return bool(self.trigger("stop_recording", reason="record hold, confirmed"))
 
     def _on_camera_fault(self, event: Event) -> None:
-        self._fail("camera", event.data.get("reason", "camera failure"))
+        """Mid-recording the recording survives: its open segment is finalised and it goes on
+        in a new segment when the sensor returns. Otherwise the camera faults."""
+        reason = event.data.get("reason", "camera failure")
+        if self.state == "recording" and self.pipeline is not None:
+            self.fault = reason
+            self._audit("fault", reason, kind="camera", mode=self.state,
+                        recording_id=self.recording["id"] if self.recording else None)
+            self.pipeline.send(CameraLost(self.clock.wall(), reason))
+            self._set_flag("camera_fault", True, reason)
+            return
+        self._fail("camera", reason)
 
     def _on_camera_restored(self, event: Event) -> None:
         self._audit("camera", "camera answers again", mode=self.state)
+        if self.flags["camera_fault"]:
+            self.fault = None
+            if self.state == "recording" and self.pipeline is not None:
+                self.pipeline.send(CameraBack())
+            self._set_flag("camera_fault", False, "camera back")
         if self.state == "fault" and self.fault_kind == "camera":
             self.trigger("recover", reason="camera back")
 
@@ -404,6 +423,7 @@ class Daemon:
         self._set_flag("clock_not_set", not self.clock.wall_is_set, "clock checked at boot")
         if key_problem is not None:
             return "key", key_problem
+        self._recover_interrupted()
         if self.pipeline is None:
             try:
                 self.pipeline = Pipeline(self.config, self.hw.camera, self.clock,
@@ -417,6 +437,21 @@ class Daemon:
                 return kind, problem
         return None
 
+    def _recover_interrupted(self) -> None:
+        """Segments a power cut left open are kept, signed as recovered, and reported."""
+        assert self.identity is not None
+        interrupted = find_interrupted(self.data_dir)
+        if not interrupted:
+            return
+        self.hw.led.show(self.policy.recovering())
+        for mp4 in interrupted:
+            result = recover_segment(mp4, self.identity)
+            self.recovered.append(result.__dict__)
+            self._audit("recovered" if result.ok else "recovery_failed",
+                        result.detail or "interrupted segment recovered", **result.__dict__)
+            self.note(f"recovered {result.file}: {result.frames} frames"
+                      + (f" ({result.detail})" if result.detail else ""))
+
     def on_exit_booting(self, event: EventData) -> None:
         if event.transition.dest != "fault":
             self._signal("boot_done")
@@ -425,6 +460,10 @@ class Daemon:
                 self.config.audit.checkpoint_interval_s, lambda: self.post("checkpoint"))
 
     def on_enter_buffering(self, event: EventData) -> None:
+        if self.flags["camera_fault"]:  # a recording ended while the sensor was out
+            self._set_flag("camera_fault", False, "recording over; the camera faults instead")
+            self._fail("camera", self.fault or "camera failure")
+            return
         self.fault = self.fault_kind = None
         assert self.pipeline is not None
         self.pipeline.send(SetBuffering(self.config.recording.pre_event_s > 0))
@@ -465,7 +504,7 @@ class Daemon:
 
     def on_exit_recording(self, event: EventData) -> None:
         assert self.pipeline is not None and self.recording is not None
-        self.pipeline.send(StopRecording())
+        self.pipeline.send(StopRecording(self.clock.wall()))
         self._audit("recording_stop", event.kwargs.get("reason", event.event.name),
                     recording_id=self.recording["id"])
         self.recording = None
@@ -503,8 +542,10 @@ class Daemon:
     # -- indicators ----------------------------------------------------------------------------
     def _refresh_indicators(self) -> None:
         """LED and repeating warnings follow the mode and flags (stealth silences all)."""
-        self.hw.led.show(self.policy.led(self.state, self.flags["muted"], self.flags["stealth"]))
+        self.hw.led.show(self.policy.led(self.state, self.flags["muted"], self.flags["stealth"],
+                                         self.flags["camera_fault"]))
         active = {
+            "camera_fault": self.flags["camera_fault"] and self.state == "recording",
             "recording": self.state == "recording",
             "standby": self.state == "standby",
             "low_battery": self.flags["low_battery"] and self.state != "off",
@@ -572,6 +613,7 @@ class Daemon:
             "frames_dropped": pipeline.frames_dropped if pipeline else 0,
             "recording": recording,
             "last_recording": self.last_recording,
+            "recovered": list(self.recovered),
             "audit_entries": self.audit.seq if self.audit else None,
             "utc": self.clock.utc_iso(),
             "clock_set": self.clock.wall_is_set,

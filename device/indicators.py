@@ -38,6 +38,7 @@ REPEATING: dict[str, tuple[str, str, bool]] = {
     "recording": ("recording_reminder", "reminder_interval_s", False),
     "low_battery": ("low_battery", "low_battery_interval_s", True),
     "clock_not_set": ("error", "error_interval_s", True),
+    "camera_fault": ("error", "error_interval_s", True),
     "standby": ("standby_reminder", "standby_reminder_s", False),
 }
 
@@ -46,10 +47,13 @@ class IndicatorPolicy:
     def __init__(self, config: IndicatorSection) -> None:
         self.config = config
 
-    def led(self, mode: str, muted: bool = False, stealth: bool = False) -> LedState:
+    def led(self, mode: str, muted: bool = False, stealth: bool = False,
+            camera_fault: bool = False) -> LedState:
         entry = LED_BY_MODE.get(mode)
         if stealth or entry is None:
             return LED_OFF
+        if camera_fault:  # recording, but the sensor is out: show the error, not the red circle
+            entry = LED_BY_MODE["fault"]
         colour, blinking = entry
         if colour == "docked_colour":
             colour = self.config.docked_colour
@@ -57,6 +61,11 @@ class IndicatorPolicy:
         if muted:  # muted shows blue in the dark phase (or alternating with a solid colour)
             return LedState(colour, on, off, alt=self.config.mute_colour)
         return LedState(colour, on, off) if blinking else LedState(colour)
+
+    def recovering(self) -> LedState:
+        """Recovering an interrupted video: every LED blinking red, fast."""
+        return LedState("red", self.config.blink_on_s / 2, self.config.blink_off_s / 2,
+                        every_led=True)
 
     def tones(self, signal: str) -> tuple[Tone, ...]:
         name = SIGNALS.get(signal, (None, None))[0]

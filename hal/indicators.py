@@ -22,6 +22,8 @@ class LedState:
     off_s: float = 0.0
     #: Shown in the blink's dark phase instead of darkness (muted: red alternating with blue).
     alt: str | None = None
+    #: Every LED of the camera shows it, not only the front one ("both LEDs blinking red").
+    every_led: bool = False
 
     @property
     def blinking(self) -> bool:
@@ -39,11 +41,12 @@ class LedState:
         if not self.blinking:
             return f"solid {self.colour}"
         shown = f"{self.colour}/{self.alt}" if self.alt else self.colour
-        return f"blinking {shown} ({self.on_s:g}s on / {self.off_s:g}s off)"
+        where = "all LEDs " if self.every_led else ""
+        return f"{where}blinking {shown} ({self.on_s:g}s on / {self.off_s:g}s off)"
 
     def as_dict(self) -> dict[str, object]:
         return {"colour": self.colour, "on_s": self.on_s, "off_s": self.off_s, "alt": self.alt,
-                "text": self.describe()}
+                "every_led": self.every_led, "text": self.describe()}
 
 
 LED_OFF = LedState()

@@ -116,6 +116,8 @@ class CameraMachine(RuleBasedStateMachine):
         led, flags = self.sim.led.state, self.sim.daemon.flags
         if flags["stealth"] or self.sim.mode in ("off", "standby"):
             assert led.colour is None
+        elif self.sim.mode == "recording" and flags["camera_fault"]:
+            assert led.colour == "red" and not led.blinking  # the error shows instead
         elif self.sim.mode == "recording":
             assert led.colour == "red" and led.blinking
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from device.config import Config
+from device.evidence.manifest import Manifest
 from device.pipeline.encoder import H264Encoder
-from device.pipeline.packets import EncodedPacket
+from device.pipeline.packets import EncodedPacket, parameter_sets
 from device.pipeline.ringbuffer import PreEventBuffer
-from device.pipeline.segments import RecordingInfo, SegmentWriter
+from device.pipeline.segments import RecordingInfo, SegmentWriter, write_terminator
 from device.pipeline.watermark import Watermark
 from hal.camera import Camera, Frame
 from hal.clock import Clock
@@ -41,7 +43,7 @@ class StartRecording:
 
 @dataclass(frozen=True)
 class StopRecording:
-    pass
+    wall: float  # when the stop happened, for a recording that ends while the camera is out
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,19 @@ class AddMarker:
 @dataclass(frozen=True)
 class CameraRestarted:
     """The sensor (re)started: timestamps continue from the last slot, on a keyframe."""
+
+
+@dataclass(frozen=True)
+class CameraLost:
+    """The sensor failed mid-recording: finalise the open segment and note the gap."""
+
+    wall: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class CameraBack:
+    """The sensor answers again: the recording continues in a new segment, from a keyframe."""
 
 
 _STOP = object()
@@ -85,6 +100,9 @@ class Recorder:
         self.next_index = 0
         self.prev_sha: str | None = None
         self.segments: list[str] = []
+        self.last_closed_was_last = False
+        self.extradata = b""  # SPS/PPS of the stream, for a terminator segment
+        self.gap: dict[str, object] | None = None  # the camera is out since...
         self.buffered_s = 0.0  # published for status readers on other threads
 
     @property
@@ -101,16 +119,28 @@ class Recorder:
         elif isinstance(item, StartRecording):
             self._start(item)
         elif isinstance(item, StopRecording):
-            self._finish(reason="stopped")
+            self._finish(reason="stopped", wall=item.wall)
         elif isinstance(item, AddMarker) and self.info is not None:
             self.info.markers.append((item.t_mono, item.utc, item.note))
+            if self.writer is not None:
+                self.writer.write_pending()
+        elif isinstance(item, CameraLost):
+            self._camera_lost(item)
         self.buffered_s = self.ring.duration_s
+
+    def _camera_lost(self, cmd: CameraLost) -> None:
+        if self.info is None or self.gap is not None:
+            return
+        if self.writer is not None:
+            self._close_segment(last=False)
+        self.gap = {"from_utc": Watermark.timestamp(cmd.wall), "reason": cmd.reason}
 
     def _start(self, cmd: StartRecording) -> None:
         if self.info is not None:
             return
         self.info = cmd.info
         self.next_index, self.prev_sha, self.segments = 0, None, []
+        self.gap = None
         backlog = self.ring.drain() if cmd.with_pre_event else []
         self.ring.clear()
         if backlog:
@@ -143,8 +173,13 @@ class Recorder:
                 self.emit("storage_full")
                 return
             self.info.directory.mkdir(parents=True, exist_ok=True)
+            gaps: tuple[dict[str, object], ...] = ()
+            if self.gap is not None:  # the camera came back: say what is missing, and why
+                gaps = ({**self.gap, "to_utc": Watermark.timestamp(packet.wall)},)
+                self.gap = None
+            self.extradata = parameter_sets(packet.data) or self.extradata
             self.writer = SegmentWriter(self.info, self.next_index, self.prev_sha, packet,
-                                        self.config.recording.fsync_interval_s)
+                                        self.config.recording.fsync_interval_s, gaps)
             return
         writer.write(packet)
         if writer.duration_s >= segment_s - 1 / self.info.fps:
@@ -157,21 +192,36 @@ class Recorder:
         assert self.writer is not None and self.info is not None
         manifest, sha = self.writer.close(last=last)
         self.writer = None
+        self._published(manifest, sha, last)
+
+    def _published(self, manifest: Manifest, sha: str, last: bool) -> None:
         self.prev_sha = sha
         self.next_index += 1
         self.segments.append(manifest.file)
         self.emit("segment_closed", recording_id=manifest.recording_id, file=manifest.file,
-                  index=manifest.segment_index, frames=manifest.frame_count, last=last)
+                  index=manifest.segment_index, frames=manifest.frame_count, last=last,
+                  manifest_sha256=sha)
 
-    def _finish(self, reason: str) -> None:
+    def _finish(self, reason: str, wall: float | None = None) -> None:
         if self.info is None:
             return
         if self.writer is not None:
             self._close_segment(last=True)
+        elif self.segments and self.extradata:
+            self._terminate(wall if wall is not None else time.time())
         info, segments = self.info, self.segments
         self.info = None
         self.emit("recording_closed", recording_id=info.recording_id, segments=segments,
                   reason=reason)
+
+    def _terminate(self, wall: float) -> None:
+        """Stopped while the camera was out: close the recording with a zero-frame segment."""
+        assert self.info is not None
+        gap = ({**self.gap, "to_utc": Watermark.timestamp(wall)},) if self.gap else ()
+        manifest, sha = write_terminator(self.info, self.next_index, self.prev_sha,
+                                         self.extradata, wall, gap)
+        self.gap = None
+        self._published(manifest, sha, last=True)
 
     def abort(self) -> None:
         """Leave the open segment as a ``.part`` for recovery (used when the process must die)."""
@@ -255,6 +305,8 @@ class Pipeline:
                         self.packets.put(packet)
                 elif isinstance(item, CameraRestarted):
                     self.encoder.restart_timeline()
+                elif isinstance(item, CameraBack):
+                    self.encoder.request_keyframe()
                 else:
                     self.packets.put(item)
             except Exception as exc:  # the thread must outlive one bad frame

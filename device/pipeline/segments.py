@@ -2,31 +2,38 @@
 
 Life of a segment ``NAME.mp4``:
 
-1. packets are muxed (PyAV, no re-encoding) into ``NAME.mp4.part`` as fragmented MP4, a fragment
+1. at open, ``NAME.mp4.part.json`` records what is already known (recording, index, previous
+   manifest's hash, start time, markers so far), written durably: recovery needs it if the power
+   goes;
+2. packets are muxed (PyAV, no re-encoding) into ``NAME.mp4.part`` as fragmented MP4, a fragment
    per keyframe interval; the file is fsynced whenever a fragment lands and at least every
    ``fsync_interval_s``, so a power cut loses at most the fragment being built;
-2. on close the muxer is finished and the file fsynced; the manifest and its signature are
-   written (each durably); ``NAME.mp4.part`` is renamed to ``NAME.mp4`` and the directory fsynced.
+3. on close the muxer is finished and the file fsynced; the manifest and its signature are
+   written (each durably); ``NAME.mp4.part`` is renamed to ``NAME.mp4``, the directory fsynced,
+   and the pending record dropped.
 
-A ``.part`` found at start is an interrupted segment: see ``device/pipeline/recovery.py``.
+A ``.part`` found at start is an interrupted segment: ``device/pipeline/recovery.py``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
 from device.evidence.identity import DeviceIdentity
 from device.evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
-from device.fsutil import durable_rename
+from device.fsutil import atomic_write, durable_rename
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from device.pipeline.watermark import Watermark
 
 PART_SUFFIX = ".part"
+PENDING_SUFFIX = ".part.json"
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
@@ -51,34 +58,91 @@ class RecordingInfo:
         return self.directory / f"{self.recording_id}-S{index:04d}.mp4"
 
 
+def part_path(mp4: Path) -> Path:
+    return mp4.with_name(mp4.name + PART_SUFFIX)
+
+
+def pending_path(mp4: Path) -> Path:
+    return mp4.with_name(mp4.name + PENDING_SUFFIX)
+
+
+def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path, *,
+                   digest: str, size: int, start_wall: float, frames: int, duration_s: float,
+                   markers: tuple[Marker, ...], gaps: tuple[dict[str, Any], ...], last: bool,
+                   recovered: bool = False) -> Manifest:
+    """The one place a segment's manifest is assembled (live, terminator or recovered)."""
+    ident = info.identity
+    return Manifest(
+        device_id=ident.device_id, model=ident.model, serial=ident.serial,
+        recording_id=info.recording_id, segment_index=index, file=mp4.name, sha256=digest,
+        size=size, start_utc=Watermark.timestamp(start_wall),
+        end_utc=Watermark.timestamp(start_wall + duration_s), duration_s=round(duration_s, 6),
+        frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
+        prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
+        reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,
+        markers=markers, gaps=gaps)
+
+
+def publish(info: RecordingInfo, mp4: Path, manifest: Manifest) -> str:
+    """Sign the manifest, then rename the ``.part`` into place; returns the manifest's hash."""
+    sha = write_signed_manifest(info.identity, mp4, manifest)
+    durable_rename(part_path(mp4), mp4)
+    pending = pending_path(mp4)
+    if pending.exists():
+        pending.unlink()
+    return sha
+
+
+def _open_muxer(file: Any, info: RecordingInfo, extradata: bytes) -> tuple[Any, Any]:
+    container = av.open(file, "w", format="mp4", options=MP4_OPTIONS)
+    stream = container.add_stream("h264", rate=info.fps)
+    stream.width, stream.height = info.width, info.height
+    stream.codec_context.extradata = extradata
+    return container, stream
+
+
 class SegmentWriter:
     """One open segment. Not thread-safe: the recorder thread owns it."""
 
     def __init__(self, info: RecordingInfo, index: int, prev_manifest_sha256: str | None,
-                 first: EncodedPacket, fsync_interval_s: float) -> None:
+                 first: EncodedPacket, fsync_interval_s: float,
+                 gaps: tuple[dict[str, Any], ...] = ()) -> None:
         if not first.keyframe:
             raise ValueError("a segment must start on a keyframe")
         self.info = info
         self.index = index
         self.prev = prev_manifest_sha256
         self.path = info.segment_path(index)
-        self.part = self.path.with_name(self.path.name + PART_SUFFIX)
+        self.part = part_path(self.path)
         self.fsync_interval_s = fsync_interval_s
         self.first_pts = first.pts
         self.first = first
         self.last = first
         self.frames = 0
-        self.gaps: list[dict[str, object]] = []
+        self.gaps = gaps
+        self.write_pending()
         self._file = open(self.part, "wb")  # noqa: SIM115 - closed in close()
-        self._container = av.open(self._file, "w", format="mp4", options=MP4_OPTIONS)
-        stream = self._container.add_stream("h264", rate=info.fps)
-        stream.width, stream.height = info.width, info.height
-        stream.codec_context.extradata = parameter_sets(first.data)
-        self._stream = stream
+        self._container, self._stream = _open_muxer(self._file, info, parameter_sets(first.data))
         self._time_base = Fraction(1, info.fps)
         self._synced_at = first.t_mono
         self._synced_size = 0
         self.write(first)
+
+    def write_pending(self) -> None:
+        """Durably note what recovery would need; rewritten when a marker is added."""
+        record = {"recording_id": self.info.recording_id, "segment_index": self.index,
+                  "prev_manifest_sha256": self.prev, "start_wall": self.first.wall,
+                  "start_mono": self.first.t_mono, "reason": self.info.reason,
+                  "pre_event_s": self.info.pre_event_s, "clock_set": self.info.clock_set,
+                  "fps": self.info.fps, "width": self.info.width, "height": self.info.height,
+                  "markers": [list(m) for m in self.info.markers if m[0] >= self.first.t_mono],
+                  "gaps": list(self.gaps)}
+        atomic_write(pending_path(self.path), json.dumps(record, indent=1).encode())
+
+    def _markers(self) -> tuple[Marker, ...]:
+        start = self.first.t_mono
+        return tuple(Marker(utc, round(t - start, 3), note)
+                     for t, utc, note in self.info.markers if t >= start)
 
     @property
     def duration_s(self) -> float:
@@ -112,26 +176,11 @@ class SegmentWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         digest, size = sha256_file(self.part)
-        info = self.info
-        start = self.first.t_mono
-        end = self.last.t_mono + 1 / info.fps
-        markers = tuple(Marker(utc, round(t - start, 3), note)
-                        for t, utc, note in info.markers if start <= t < end)
-        manifest = Manifest(
-            device_id=info.identity.device_id, model=info.identity.model,
-            serial=info.identity.serial, recording_id=info.recording_id,
-            segment_index=self.index, file=self.path.name, sha256=digest, size=size,
-            start_utc=Watermark.timestamp(self.first.wall),
-            end_utc=Watermark.timestamp(self.last.wall + 1 / info.fps),
-            duration_s=round(self.duration_s, 6), frame_count=self.frames, codec="h264",
-            width=info.width, height=info.height, fps=info.fps,
-            prev_manifest_sha256=self.prev, last=last, clock_set=info.clock_set,
-            reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if self.index == 0 else 0,
-            markers=markers,
-            gaps=tuple(self.gaps))
-        manifest_sha = write_signed_manifest(info.identity, self.path, manifest)
-        durable_rename(self.part, self.path)
-        return manifest, manifest_sha
+        manifest = build_manifest(
+            self.info, self.index, self.prev, self.path, digest=digest, size=size,
+            start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
+            markers=self._markers(), gaps=self.gaps, last=last)
+        return manifest, publish(self.info, self.path, manifest)
 
     def abort(self) -> None:
         """Close the files without publishing (the daemon is dying); recovery takes it up."""
@@ -139,3 +188,21 @@ class SegmentWriter:
             self._container.close()
         finally:
             self._file.close()
+
+
+def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradata: bytes,
+                     wall: float, gaps: tuple[dict[str, Any], ...]) -> tuple[Manifest, str]:
+    """A zero-frame closing segment, for a recording stopped while the camera was out: it
+    carries ``last`` and the gap, so the recording is complete and says why it has no picture
+    at its end. It holds no footage, so none is invented."""
+    mp4 = info.segment_path(index)
+    with open(part_path(mp4), "wb") as file:
+        container, _ = _open_muxer(file, info, extradata)
+        container.start_encoding()
+        container.close()
+        file.flush()
+        os.fsync(file.fileno())
+    digest, size = sha256_file(part_path(mp4))
+    manifest = build_manifest(info, index, prev, mp4, digest=digest, size=size, start_wall=wall,
+                              frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True)
+    return manifest, publish(info, mp4, manifest)

@@ -1,0 +1,152 @@
+"""Recovering segments interrupted by a power cut or a crash, at the daemon's next start.
+
+An interrupted segment is a ``NAME.mp4.part``: a fragmented MP4 whose last fragment may be torn.
+Recovery keeps every complete fragment, so at most the fragment being built is lost (one
+keyframe interval: a second by default), and deletes nothing:
+
+1. the bytes after the last complete ``moof``+``mdat`` (the torn tail, if any) are saved to
+   ``NAME.mp4.torn`` first, then cut from the ``.part``;
+2. the frames are counted by demuxing what remains, and a manifest is written from the pending
+   record (``NAME.mp4.part.json``) with ``recovered: true`` and ``last: true`` (the recording
+   ended there), signed, and the ``.part`` renamed into place.
+
+A ``.part`` whose manifest was already written (a crash between signing and renaming) is just
+renamed. One that cannot be parsed at all stays where it is and is reported, never removed.
+Each step is idempotent, so a crash during recovery is recovered by the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from device.evidence.identity import DeviceIdentity
+from device.evidence.manifest import Manifest, Marker, manifest_path, sha256_file
+from device.fsutil import atomic_write, durable_rename
+from device.pipeline.segments import (
+    PART_SUFFIX,
+    RecordingInfo,
+    build_manifest,
+    pending_path,
+    publish,
+)
+from device.recordings import recordings_dir
+
+TORN_SUFFIX = ".torn"
+
+
+@dataclass(frozen=True)
+class Recovered:
+    file: str
+    recording_id: str
+    frames: int
+    kept_bytes: int
+    torn_bytes: int
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.detail
+
+
+def complete_prefix(data: bytes) -> int:
+    """Length of the playable prefix of a fragmented MP4: through the last ``mdat`` that follows
+    a ``moof``, or through ``moov`` when no fragment is complete; 0 when there is no ``moov``."""
+    offset, end, seen_moov, after_moof = 0, 0, False, False
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        header = 8
+        if size == 1:
+            if offset + 16 > len(data):
+                break
+            size = struct.unpack(">Q", data[offset + 8:offset + 16])[0]
+            header = 16
+        elif size == 0:
+            size = len(data) - offset
+        if size < header or offset + size > len(data):
+            break  # torn box
+        offset += size
+        if kind == b"moov":
+            seen_moov, end = True, offset
+        elif kind == b"moof":
+            after_moof = True
+        elif kind == b"mdat" and after_moof and seen_moov:
+            end, after_moof = offset, False
+    return end if seen_moov else 0
+
+
+def count_frames(path: Path) -> tuple[int, int]:
+    """(frames, last pts + 1) of the video stream in a (possibly fragment-short) MP4."""
+    frames, span = 0, 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            if packet.size and packet.pts is not None:
+                frames += 1
+                span = max(span, int(packet.pts * packet.time_base * stream.average_rate) + 1
+                           if stream.average_rate else frames)
+    return frames, span
+
+
+def find_interrupted(data_dir: Path) -> list[Path]:
+    """Every interrupted segment, as the final ``NAME.mp4`` path it should get."""
+    return sorted(p.with_name(p.name[: -len(PART_SUFFIX)])
+                  for p in recordings_dir(data_dir).glob("*/*.mp4" + PART_SUFFIX))
+
+
+def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
+    part = mp4.with_name(mp4.name + PART_SUFFIX)
+    recording_id = mp4.parent.name
+    if manifest_path(mp4).exists():  # signed, not yet renamed: finish the rename
+        existing = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name)
+        if sha256_file(part)[0] == existing.sha256:
+            durable_rename(part, mp4)
+            return Recovered(mp4.name, recording_id, existing.frame_count, existing.size, 0)
+    try:
+        pending = json.loads(pending_path(mp4).read_text())
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        return Recovered(mp4.name, recording_id, 0, 0, 0,
+                         f"no usable pending record ({exc.__class__.__name__}); left as .part")
+    data = part.read_bytes()
+    keep = complete_prefix(data)
+    if keep == 0:
+        return Recovered(mp4.name, recording_id, 0, 0, len(data),
+                         "no complete MP4 header; left as .part for forensic recovery")
+    torn = data[keep:]
+    if torn:
+        torn_file = mp4.with_name(mp4.name + TORN_SUFFIX)
+        atomic_write(torn_file, torn)  # kept, never dropped
+        with open(part, "r+b") as f:
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+    try:
+        frames, span = count_frames(part)
+    except (av.error.FFmpegError, IndexError) as exc:
+        return Recovered(mp4.name, recording_id, 0, keep, len(torn),
+                         f"kept fragments do not demux ({exc}); left as .part")
+    fps = int(pending["fps"])
+    info = RecordingInfo(
+        recording_id=pending["recording_id"], directory=mp4.parent, reason=pending["reason"],
+        identity=identity, codec="h264", width=int(pending["width"]),
+        height=int(pending["height"]), fps=fps, clock_set=bool(pending["clock_set"]),
+        pre_event_s=float(pending["pre_event_s"]))
+    markers = tuple(Marker(utc, round(t - pending["start_mono"], 3), note)
+                    for t, utc, note in pending["markers"])
+    digest, size = sha256_file(part)
+    manifest = build_manifest(
+        info, int(pending["segment_index"]), pending["prev_manifest_sha256"], mp4,
+        digest=digest, size=size, start_wall=float(pending["start_wall"]), frames=frames,
+        duration_s=span / fps, markers=markers, gaps=tuple(pending["gaps"]), last=True,
+        recovered=True)
+    publish(info, mp4, manifest)
+    return Recovered(mp4.name, info.recording_id, frames, keep, len(torn))
+
+
+def recover_all(data_dir: Path, identity: DeviceIdentity) -> list[Recovered]:
+    return [recover_segment(mp4, identity) for mp4 in find_interrupted(data_dir)]
