@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
-from device.config import REQUIRED_PINS, Config, ConfigError, load_config, pin_keys
+from device.config import (
+    REQUIRED_PINS,
+    Config,
+    ConfigError,
+    PinsSection,
+    load_config,
+    pin_keys,
+)
 
 
 def test_default_pin_map_is_complete_and_conflict_free() -> None:
@@ -43,3 +53,15 @@ def test_unfitted_optional_pins_may_share_zero(tmp_path: Path) -> None:
     fitted = pin_keys(load_config(path).pins)
     assert not {"vibration", "dock", "trigger_holster", "buzzer"} & fitted.keys()
     assert fitted["record"] == 5
+
+
+def test_header_pins_named_in_the_docs_match_the_bcm_numbers() -> None:
+    board = MockFactory().board_info  # the 40-pin header every Pi since the B+ shares
+    documented = 0
+    for f in dataclasses.fields(PinsSection):
+        found = re.search(r"header pin (\d+)", f.metadata["doc"])
+        if found:
+            [(_header, pin)] = board.find_pin(f"GPIO{f.default}")
+            assert (f.name, pin.number) == (f.name, int(found.group(1)))
+            documented += 1
+    assert documented == len(pin_keys(PinsSection()))
