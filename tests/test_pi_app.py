@@ -79,3 +79,18 @@ def test_bodycam_run_fails_with_one_line(tmp_path: Path, toml: str, env: dict[st
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("bodycam run: error: ") and words in last
+
+
+def test_a_second_daemon_is_refused_and_leaves_the_pins_free(tmp_path: Path,
+                                                              config: Config) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    factory, clock = mock_factory(), SystemClock()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as first:
+        first.bind(str(data / "control.sock"))
+        first.listen()
+        with pytest.raises(control.ControlError, match="a daemon is already running"):
+            run_pi(config, data, codec="libx264", pin_factory=factory, clock=clock,
+                   camera=SimCamera(clock, 320, 240, 30), notifier=Notifier({}),
+                   power_supply=tmp_path)
+    DigitalInputDevice(5, pin_factory=factory).close()

@@ -13,7 +13,6 @@ from pathlib import Path
 from gpiozero.pins import Factory
 
 from device.config import Config, EncoderSection
-from device.control import ControlError
 from device.daemon import Daemon
 from device.notify import Heartbeat, Notifier
 from device.service import (
@@ -61,15 +60,15 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
     config = with_codec(config, codec)
     hw = build_pi_hardware(config, data_dir, pin_factory=pin_factory, clock=clock,
                            camera=camera, power_supply=power_supply)
-    daemon = Daemon(hw, config, data_dir)
+    try:
+        daemon = Daemon(hw, config, data_dir)
+        server = open_control(daemon, data_dir)
+    except BaseException:
+        hw.close()  # release the GPIOs and the camera for the next attempt
+        raise
     triggers = hw.extras["triggers"]
     if isinstance(triggers, TriggerInputs):  # the daemon's trigger handling is not built yet
         triggers.when_triggered = lambda name: log.info("trigger input %s active", name)
-    try:
-        server = open_control(daemon, data_dir)
-    except ControlError:
-        hw.close()
-        raise
     log.info("bodycam on %s: %dx%d at %d fps, %s, data in %s", hw.camera.__class__.__name__,
              config.camera.width, config.camera.height, config.camera.fps,
              config.encoder.codec, data_dir)
