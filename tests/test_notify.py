@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from device import control
 from device.notify import Heartbeat, Notifier
 
 
@@ -109,3 +112,20 @@ def test_heartbeat_thread_pings_at_half_the_watchdog_period(
         assert sock.recv(4096) == b"WATCHDOG=1"
     finally:
         beat.stop()
+
+
+def test_the_simulator_says_ready_under_systemd(listener: tuple[socket.socket, str],
+                                                 tmp_path: Path) -> None:
+    sock, path = listener
+    data = tmp_path / "d"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "sim", "--headless", "--virtual-clock",
+         "--data-dir", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "NOTIFY_SOCKET": path})
+    try:
+        assert sock.recv(4096) == b"READY=1\nSTATUS=mode buffering"
+        control.request(data, {"cmd": "shutdown"})
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
