@@ -1,7 +1,7 @@
 """``bodycam``: the command line. A stable interface: scripts and tests depend on it.
 
 This module is the composition root: the only place in ``device/`` that names a backend, and
-only to start one (``bodycam sim``); the daemon itself is handed its hardware.
+only to start one (``bodycam sim``, ``bodycam run``); the daemon itself is handed its hardware.
 """
 
 from __future__ import annotations
@@ -40,6 +40,18 @@ def cmd_sim(args: argparse.Namespace) -> int:
     config = _config(args)
     return run_simulator(config, _data_dir(args, config), headless=args.headless,
                          virtual_clock=args.virtual_clock)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hal.pi import PiSetupError  # the composition root picks the backend
+    from hal.pi.app import run_pi
+
+    config = _config(args)
+    try:
+        return run_pi(config, _data_dir(args, config), codec=args.codec)
+    except PiSetupError as exc:
+        print(f"bodycam run: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -180,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--virtual-clock", action="store_true",
                    help="time moves only with 'bodycam advance' (for scripts and tests)")
     p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("run", parents=[common],
+                       help="run the daemon on the Raspberry Pi prototype (systemd runs this)")
+    p.add_argument("--codec", default="auto",
+                   help="H.264 encoder; auto: h264_v4l2m2m where it works, else libx264, "
+                        "unless the configuration names another (default: auto)")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", parents=[common], help="show the running camera's state")
     p.add_argument("--json", action="store_true")

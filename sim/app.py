@@ -8,13 +8,12 @@ and keys press the simulated buttons (see ``KEYS``).
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from device.config import Config
-from device.control import ControlError, Controller, ControlServer
+from device.control import ControlError
+from device.service import announce_ready, open_control, power_off_on_signals, power_on
 from hal.clock import Clock, SystemClock
 from hal.indicators import LedState, Pulse, Tone
 from sim.clock import SimClock
@@ -72,25 +71,18 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
     simulator = Simulator(config, data_dir, clock=clock, listener=listener)
     daemon = simulator.daemon
     try:
-        server = ControlServer(data_dir, Controller(daemon, extra=simulator.commands()))
-    except (ControlError, OSError) as exc:
+        server = open_control(daemon, data_dir, simulator.commands())
+    except ControlError:
         clock.close()
-        raise ControlError(str(exc)) from None
-    daemon.start()
+        raise
     print(f"bodycam simulator: {config.camera.width}x{config.camera.height} at "
           f"{config.camera.fps} fps, data in {data_dir}", flush=True)
-    daemon.post("power_on", reason="power button")
-    daemon.sync()  # booted: the control line below means "ready"
+    power_on(daemon)  # booted: the control line below means "ready"
     server.start()
     print(f"control socket {server.path}  (try: bodycam status --data-dir {data_dir})",
           flush=True)
-
-    def graceful(signum: int, frame: object) -> None:
-        daemon.post("shutdown", reason=f"signal {signal.Signals(signum).name}")
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, graceful)
-        signal.signal(signal.SIGINT, graceful)
+    announce_ready(daemon)
+    power_off_on_signals(daemon)
     try:
         if panel is not None:
             panel.run(simulator)

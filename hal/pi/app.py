@@ -1,0 +1,90 @@
+"""``bodycam run``: the daemon on the Raspberry Pi prototype, as systemd runs it.
+
+Logs go to stderr (the journal under systemd). Once the camera has booted the daemon tells
+systemd ``READY=1`` with its mode, keeps ``STATUS`` current and pings the watchdog while its
+event loop answers; SIGTERM powers off cleanly (a recording is finalised and signed first).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from gpiozero.pins import Factory
+
+from device.config import Config, EncoderSection
+from device.daemon import Daemon
+from device.notify import Heartbeat, Notifier
+from device.service import (
+    announce_ready,
+    describe_mode,
+    open_control,
+    power_off_on_signals,
+    power_on,
+)
+from hal.camera import Camera
+from hal.clock import Clock
+from hal.pi.battery import SYSFS_POWER_SUPPLY
+from hal.pi.encoder import choose_encoder
+from hal.pi.hardware import build_pi_hardware
+from hal.pi.inputs import TriggerInputs
+
+log = logging.getLogger("bodycam")
+
+
+def with_codec(config: Config, codec: str) -> Config:
+    """``auto`` picks the board's encoder (h264_v4l2m2m on a Pi 4, else libx264) unless the
+    configuration names a codec other than the default; any other value is used as given."""
+    if codec == "auto":
+        if config.encoder.codec != EncoderSection().codec:
+            return config
+        codec = choose_encoder()
+    return config.replace(encoder={"codec": codec})
+
+
+def responsive(daemon: Daemon) -> bool:
+    """Blocks until the daemon has handled every event posted so far (a stuck event loop
+    blocks it for good, and the watchdog pings stop); False once the camera is off."""
+    daemon.events.join()
+    return not daemon.powered_off.is_set()
+
+
+def run_pi(config: Config, data_dir: Path, codec: str = "auto",
+           pin_factory: Factory | None = None, clock: Clock | None = None,
+           camera: Camera | None = None, notifier: Notifier | None = None,
+           power_supply: Path = SYSFS_POWER_SUPPLY) -> int:
+    """Run until powered off (power button hold, ``bodycam shutdown``, SIGTERM). Every
+    backend part may be injected; by default each is the board's own."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    config = with_codec(config, codec)
+    hw = build_pi_hardware(config, data_dir, pin_factory=pin_factory, clock=clock,
+                           camera=camera, power_supply=power_supply)
+    try:
+        daemon = Daemon(hw, config, data_dir)
+        server = open_control(daemon, data_dir)
+    except BaseException:
+        hw.close()  # release the GPIOs and the camera for the next attempt
+        raise
+    triggers = hw.extras["triggers"]
+    if isinstance(triggers, TriggerInputs):
+        triggers.when_triggered = lambda name: daemon.post("trigger", name=name)
+    log.info("bodycam on %s: %dx%d at %d fps, %s, data in %s", hw.camera.__class__.__name__,
+             config.camera.width, config.camera.height, config.camera.fps,
+             config.encoder.codec, data_dir)
+    power_on(daemon)
+    server.start()
+    notifier = announce_ready(daemon, notifier)
+    heartbeat = Heartbeat(notifier, lambda: responsive(daemon), lambda: describe_mode(daemon))
+    heartbeat.start()
+    power_off_on_signals(daemon)
+    log.info("%s; control socket %s", describe_mode(daemon), server.path)
+    try:
+        daemon.powered_off.wait()  # a real camera that is off runs no process
+    finally:
+        notifier.stopping("powering off")
+        heartbeat.stop()
+        server.stop()
+        hw.close()
+    log.info("camera off; footage in %s", data_dir / "recordings")
+    return 0

@@ -1,0 +1,8 @@
+"""The one error type the Pi backend raises when the board cannot be brought up."""
+
+from __future__ import annotations
+
+
+class PiSetupError(RuntimeError):
+    """The board, a pin, the camera or the encoder is unusable; the message is one line that
+    names the configuration key or device at fault and what would fix it."""

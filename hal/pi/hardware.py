@@ -1,0 +1,169 @@
+"""Build the Raspberry Pi's :class:`hal.hardware.Hardware` bundle from the ``[pins]`` map.
+
+Every gpiozero device is made on the injected pin factory (gpiozero's own default when none is
+given: lgpio on Raspberry Pi OS Bookworm; a ``MockFactory`` in tests). A pin map that leaves out
+a required pin or uses one GPIO twice is a :class:`device.config.ConfigError`; a pin gpiozero
+refuses is a :class:`PiSetupError` naming the key. Either way nothing stays reserved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gpiozero import (
+    LED,
+    RGBLED,
+    BadPinFactory,
+    Buzzer,
+    Device,
+    DigitalInputDevice,
+    DigitalOutputDevice,
+    PinPWMUnsupported,
+    TonalBuzzer,
+)
+from gpiozero.pins import Factory
+
+from device.config import Config, PinsSection, check_pins, pin_keys
+from hal.camera import Camera
+from hal.clock import Clock, SystemClock
+from hal.hardware import Hardware
+from hal.indicators import StatusLed
+from hal.inputs import BUTTON_NAMES, FilesystemStorage
+from hal.pi.battery import SYSFS_POWER_SUPPLY, SysfsBattery
+from hal.pi.camera import CameraUnavailable, MissingCamera, open_camera
+from hal.pi.errors import PiSetupError
+from hal.pi.indicators import DIES, PiBuzzer, PiVibration, RgbStatusLed, SeparateStatusLed
+from hal.pi.inputs import PiButton, PiDock, TriggerInputs
+
+log = logging.getLogger(__name__)
+
+D = TypeVar("D", bound=Device)
+
+#: A passive buzzer's range: three octaves either side of A4 (55 Hz to 3.52 kHz).
+BUZZER_OCTAVES = 3
+TRIGGER_PREFIX = "trigger_"
+
+
+@dataclass
+class PiHardware(Hardware):
+    """The bundle plus the gpiozero devices it owns, released by :meth:`close`."""
+
+    devices: list[Device] = field(default_factory=list)
+
+    def close(self) -> None:
+        for output in (self.buzzer, self.vibration):
+            if isinstance(output, PiBuzzer | PiVibration):
+                output.sequencer.stop()
+        super().close()
+        close_camera = getattr(self.camera, "close", None)
+        if close_camera is not None:
+            close_camera()
+        for device in reversed(self.devices):
+            device.close()
+        self.devices.clear()
+
+
+class _Gpio:
+    """Makes gpiozero devices on one pin factory, remembering them so a failure frees all."""
+
+    def __init__(self, pins: PinsSection, factory: Factory | None) -> None:
+        self.pins = pins
+        self.factory = factory
+        self.devices: list[Device] = []
+
+    def make(self, keys: tuple[str, ...], build: Callable[..., D], **kwargs: Any) -> D:
+        numbers = [getattr(self.pins, key) for key in keys]
+        try:
+            device = build(*numbers, pin_factory=self.factory, **kwargs)
+        except BadPinFactory as exc:
+            raise PiSetupError(f"no GPIO access ({exc}); on a Raspberry Pi install "
+                               f"python3-lgpio, elsewhere set GPIOZERO_PIN_FACTORY=mock") from None
+        except Exception as exc:  # gpiozero, lgpio and RPi.GPIO each raise their own
+            names = ", ".join(f"pins.{key} (BCM {n})" for key, n in zip(keys, numbers,
+                                                                        strict=True))
+            raise PiSetupError(f"{names}: {_reason(exc)}") from None
+        self.devices.append(device)
+        return device
+
+    def fitted(self, key: str) -> bool:
+        return getattr(self.pins, key) > 0
+
+    def close(self) -> None:
+        for device in reversed(self.devices):
+            with contextlib.suppress(Exception):
+                device.close()
+        self.devices.clear()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, PinPWMUnsupported):
+        return "this GPIO cannot do PWM (set pins.buzzer_passive = false for an active buzzer)"
+    return str(exc) or type(exc).__name__
+
+
+def _status_led(gpio: _Gpio) -> StatusLed:
+    pins = gpio.pins
+    keys = tuple(f"led_{die}" for die in DIES)
+    if all(gpio.fitted(key) for key in keys):
+        return RgbStatusLed(gpio.make(keys, RGBLED, active_high=pins.led_active_high, pwm=False))
+    return SeparateStatusLed({key.removeprefix("led_"): gpio.make(
+        (key,), LED, active_high=pins.led_active_high) for key in keys if gpio.fitted(key)})
+
+
+def _buzzer(gpio: _Gpio, clock: Clock) -> PiBuzzer:
+    if not gpio.fitted("buzzer"):
+        return PiBuzzer(clock, None)
+    if gpio.pins.buzzer_passive:
+        return PiBuzzer(clock, gpio.make(("buzzer",), TonalBuzzer, octaves=BUZZER_OCTAVES))
+    return PiBuzzer(clock, gpio.make(("buzzer",), Buzzer))
+
+
+def _optional(gpio: _Gpio, key: str, build: Callable[..., D], **kwargs: Any) -> D | None:
+    return gpio.make((key,), build, **kwargs) if gpio.fitted(key) else None
+
+
+def build_pi_hardware(config: Config, data_dir: Path, pin_factory: Factory | None = None,
+                      clock: Clock | None = None, camera: Camera | None = None,
+                      power_supply: Path = SYSFS_POWER_SUPPLY) -> PiHardware:
+    """Every device of the prototype. ``camera`` replaces :func:`open_camera`'s choice; when no
+    camera is found the bundle gets a :class:`MissingCamera` and the daemon boots into fault."""
+    pins = config.pins
+    check_pins(pins, "configuration")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    gpio = _Gpio(pins, pin_factory)
+    own_clock = clock is None
+    clock = SystemClock() if clock is None else clock
+    pull_up = pins.inputs_pull_up
+    try:
+        buttons = {name: PiButton(name, gpio.make((name,), DigitalInputDevice, pull_up=pull_up))
+                   for name in BUTTON_NAMES}
+        led = _status_led(gpio)
+        buzzer = _buzzer(gpio, clock)
+        vibration = PiVibration(clock, _optional(gpio, "vibration", DigitalOutputDevice))
+        dock = PiDock(_optional(gpio, "dock", DigitalInputDevice, pull_up=pins.dock_pull_up))
+        triggers = TriggerInputs({
+            key.removeprefix(TRIGGER_PREFIX): gpio.make((key,), DigitalInputDevice,
+                                                        pull_up=pull_up)
+            for key in pin_keys(pins) if key.startswith(TRIGGER_PREFIX)})
+    except BaseException:
+        gpio.close()
+        if own_clock:
+            clock.close()
+        raise
+    if camera is None:
+        cam = config.camera
+        try:
+            camera = open_camera(clock, cam.width, cam.height, cam.fps)
+        except CameraUnavailable as exc:
+            log.error("%s", exc)
+            camera = MissingCamera(str(exc), cam.width, cam.height, cam.fps)
+    return PiHardware(
+        name="pi", clock=clock, camera=camera, led=led, buzzer=buzzer, vibration=vibration,
+        buttons=dict(buttons), dock=dock, battery=SysfsBattery(power_supply),
+        storage=FilesystemStorage(str(data_dir)), extras={"triggers": triggers},
+        devices=gpio.devices)

@@ -1,0 +1,96 @@
+"""``bodycam run``: the Pi run loop under a systemd-like notify socket, and its errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from gpiozero import DigitalInputDevice
+
+from device import control
+from device.config import Config
+from device.notify import Notifier
+from hal.clock import SystemClock
+from hal.pi.app import run_pi, with_codec
+from hal.pi.encoder import choose_encoder
+from sim.camera import SimCamera
+from tests.pi_rig import mock_factory
+
+
+def test_run_loop_reports_ready_pings_the_watchdog_and_stops_cleanly(
+        tmp_path: Path, config: Config) -> None:
+    data = tmp_path / "d"
+    factory, clock = mock_factory(), SystemClock()
+    cam = config.camera
+    result: list[int] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(tmp_path / "notify.sock"))
+        notify.settimeout(20)
+        notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+                             "WATCHDOG_USEC": "200000"})
+        runner = threading.Thread(target=lambda: result.append(run_pi(
+            config, data, codec="libx264", pin_factory=factory, clock=clock,
+            camera=SimCamera(clock, cam.width, cam.height, cam.fps), notifier=notifier,
+            power_supply=tmp_path)))
+        runner.start()
+        try:
+            assert notify.recv(4096) == b"READY=1\nSTATUS=mode buffering"
+            assert notify.recv(4096) == b"STATUS=mode buffering\nWATCHDOG=1"
+            status = control.request(data, {"cmd": "status"})["status"]
+            assert (status["mode"], status["led"]["colour"]) == ("buffering", "green")
+            assert status["battery_percent"] == 100.0
+        finally:
+            control.request(data, {"cmd": "shutdown"})
+            runner.join(timeout=30)
+        while b"WATCHDOG=1" in (last := notify.recv(4096)):
+            pass  # pings until the camera is off
+        assert last == b"STOPPING=1\nSTATUS=powering off"
+    assert result == [0]
+    assert not (data / "control.sock").exists()
+    DigitalInputDevice(5, pin_factory=factory).close()  # the record button's pin was released
+
+
+def test_auto_codec_respects_a_configured_one() -> None:
+    assert with_codec(Config(), "auto").encoder.codec == choose_encoder()
+    chosen = Config().replace(encoder={"codec": "h264_v4l2m2m"})
+    assert with_codec(chosen, "auto").encoder.codec == "h264_v4l2m2m"
+    assert with_codec(chosen, "libx264").encoder.codec == "libx264"
+
+
+@pytest.mark.parametrize("toml, env, words", [
+    ("[pins]\nprogram = 5\n", {}, "pins.program uses BCM 5, already taken by pins.record"),
+    ("", {"GPIOZERO_PIN_FACTORY": "mock"},
+     "pins.buzzer (BCM 12): this GPIO cannot do PWM"),
+])
+def test_bodycam_run_fails_with_one_line(tmp_path: Path, toml: str, env: dict[str, str],
+                                         words: str) -> None:
+    config = tmp_path / "bodycam.toml"
+    config.write_text(toml)
+    done = subprocess.run(
+        [sys.executable, "-m", "device.cli", "run", "--config", str(config), "--data-dir",
+         str(tmp_path / "d"), "--codec", "libx264"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "GPIOZERO_MOCK_PIN_CLASS": "mockpin", **env})
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("bodycam run: error: ") and words in last
+
+
+def test_a_second_daemon_is_refused_and_leaves_the_pins_free(tmp_path: Path,
+                                                              config: Config) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    factory, clock = mock_factory(), SystemClock()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as first:
+        first.bind(str(data / "control.sock"))
+        first.listen()
+        with pytest.raises(control.ControlError, match="a daemon is already running"):
+            run_pi(config, data, codec="libx264", pin_factory=factory, clock=clock,
+                   camera=SimCamera(clock, 320, 240, 30), notifier=Notifier({}),
+                   power_supply=tmp_path)
+    DigitalInputDevice(5, pin_factory=factory).close()
