@@ -21,8 +21,12 @@ TINY = {"width": 64, "height": 48, "fps": 5}
 
 
 def tiny_config(**sections: dict) -> Config:
-    return Config().replace(camera=TINY, recording={"pre_event_s": 2.0, "segment_s": 4.0},
-                            encoder={"preset": "ultrafast"}, **sections)
+    """Tiny frames and short segments; ``sections`` override (merged per section)."""
+    base: dict[str, dict] = {"camera": TINY, "recording": {"pre_event_s": 2.0, "segment_s": 4.0},
+                             "encoder": {"preset": "ultrafast"}}
+    for name, values in sections.items():
+        base[name] = {**base.get(name, {}), **values}
+    return Config().replace(**base)
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ keyframe interval: a second by default), and deletes nothing:
    ended there), signed, and the ``.part`` renamed into place.
 
 A ``.part`` whose manifest was already written (a crash between signing and renaming) is just
-renamed. One that cannot be parsed at all stays where it is and is reported, never removed.
+renamed. When not one fragment landed (or the ``.part`` was never created), the bytes there
+are kept in ``.torn`` and the recording is closed by a zero-frame segment saying so. A ``.part``
+with no pending record cannot be described, so it stays where it is and is reported.
 Each step is idempotent, so a crash during recovery is recovered by the next start.
 """
 
@@ -22,6 +24,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -30,11 +33,14 @@ from device.evidence.manifest import Manifest, Marker, manifest_path, sha256_fil
 from device.fsutil import atomic_write, durable_rename
 from device.pipeline.segments import (
     PART_SUFFIX,
+    PENDING_SUFFIX,
     RecordingInfo,
     build_manifest,
     pending_path,
     publish,
+    write_terminator,
 )
+from device.pipeline.watermark import Watermark
 from device.recordings import recordings_dir
 
 TORN_SUFFIX = ".torn"
@@ -94,15 +100,18 @@ def count_frames(path: Path) -> tuple[int, int]:
 
 
 def find_interrupted(data_dir: Path) -> list[Path]:
-    """Every interrupted segment, as the final ``NAME.mp4`` path it should get."""
-    return sorted(p.with_name(p.name[: -len(PART_SUFFIX)])
-                  for p in recordings_dir(data_dir).glob("*/*.mp4" + PART_SUFFIX))
+    """Every interrupted segment (a ``.part``, or only its pending record when the power went
+    before the file was created), as the final ``NAME.mp4`` path it should get."""
+    found = {p.with_name(p.name[: -len(suffix)])
+             for suffix in (PART_SUFFIX, PENDING_SUFFIX)
+             for p in recordings_dir(data_dir).glob("*/*.mp4" + suffix)}
+    return sorted(found)
 
 
 def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     part = mp4.with_name(mp4.name + PART_SUFFIX)
     recording_id = mp4.parent.name
-    if manifest_path(mp4).exists():  # signed, not yet renamed: finish the rename
+    if manifest_path(mp4).exists() and part.exists():  # signed, not renamed: finish it
         existing = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name)
         if sha256_file(part)[0] == existing.sha256:
             durable_rename(part, mp4)
@@ -112,30 +121,30 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     except (FileNotFoundError, json.JSONDecodeError) as exc:
         return Recovered(mp4.name, recording_id, 0, 0, 0,
                          f"no usable pending record ({exc.__class__.__name__}); left as .part")
-    data = part.read_bytes()
+    data = part.read_bytes() if part.exists() else b""
     keep = complete_prefix(data)
-    if keep == 0:
-        return Recovered(mp4.name, recording_id, 0, 0, len(data),
-                         "no complete MP4 header; left as .part for forensic recovery")
     torn = data[keep:]
     if torn:
-        torn_file = mp4.with_name(mp4.name + TORN_SUFFIX)
-        atomic_write(torn_file, torn)  # kept, never dropped
+        atomic_write(mp4.with_name(mp4.name + TORN_SUFFIX), torn)  # kept, never dropped
         with open(part, "r+b") as f:
             f.truncate(keep)
             f.flush()
             os.fsync(f.fileno())
+    info = _info(pending, mp4, identity)
+    if keep == 0:  # not one fragment landed: close the recording with a zero-frame segment
+        start = float(pending["start_wall"])
+        gap = {"from_utc": Watermark.timestamp(start), "to_utc": Watermark.timestamp(start),
+               "reason": "power lost before the segment's first fragment was written"}
+        write_terminator(info, int(pending["segment_index"]), pending["prev_manifest_sha256"],
+                         bytes.fromhex(pending.get("extradata", "")), start,
+                         (*pending["gaps"], gap), recovered=True)
+        return Recovered(mp4.name, info.recording_id, 0, 0, len(torn))
     try:
         frames, span = count_frames(part)
     except (av.error.FFmpegError, IndexError) as exc:
         return Recovered(mp4.name, recording_id, 0, keep, len(torn),
                          f"kept fragments do not demux ({exc}); left as .part")
-    fps = int(pending["fps"])
-    info = RecordingInfo(
-        recording_id=pending["recording_id"], directory=mp4.parent, reason=pending["reason"],
-        identity=identity, codec="h264", width=int(pending["width"]),
-        height=int(pending["height"]), fps=fps, clock_set=bool(pending["clock_set"]),
-        pre_event_s=float(pending["pre_event_s"]))
+    fps = info.fps
     markers = tuple(Marker(utc, round(t - pending["start_mono"], 3), note)
                     for t, utc, note in pending["markers"])
     digest, size = sha256_file(part)
@@ -146,6 +155,14 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
         recovered=True)
     publish(info, mp4, manifest)
     return Recovered(mp4.name, info.recording_id, frames, keep, len(torn))
+
+
+def _info(pending: dict[str, Any], mp4: Path, identity: DeviceIdentity) -> RecordingInfo:
+    return RecordingInfo(
+        recording_id=pending["recording_id"], directory=mp4.parent, reason=pending["reason"],
+        identity=identity, codec="h264", width=int(pending["width"]),
+        height=int(pending["height"]), fps=int(pending["fps"]),
+        clock_set=bool(pending["clock_set"]), pre_event_s=float(pending["pre_event_s"]))
 
 
 def recover_all(data_dir: Path, identity: DeviceIdentity) -> list[Recovered]:

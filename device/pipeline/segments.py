@@ -135,6 +135,7 @@ class SegmentWriter:
                   "start_mono": self.first.t_mono, "reason": self.info.reason,
                   "pre_event_s": self.info.pre_event_s, "clock_set": self.info.clock_set,
                   "fps": self.info.fps, "width": self.info.width, "height": self.info.height,
+                  "extradata": parameter_sets(self.first.data).hex(),
                   "markers": [list(m) for m in self.info.markers if m[0] >= self.first.t_mono],
                   "gaps": list(self.gaps)}
         atomic_write(pending_path(self.path), json.dumps(record, indent=1).encode())
@@ -191,10 +192,12 @@ class SegmentWriter:
 
 
 def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradata: bytes,
-                     wall: float, gaps: tuple[dict[str, Any], ...]) -> tuple[Manifest, str]:
-    """A zero-frame closing segment, for a recording stopped while the camera was out: it
-    carries ``last`` and the gap, so the recording is complete and says why it has no picture
-    at its end. It holds no footage, so none is invented."""
+                     wall: float, gaps: tuple[dict[str, Any], ...], recovered: bool = False
+                     ) -> tuple[Manifest, str]:
+    """A zero-frame closing segment, for a recording that ended with no footage left to put
+    in its last segment (stopped while the camera was out; power lost before the segment's
+    first fragment): it carries ``last`` and the gap, so the recording is complete and says
+    why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
     with open(part_path(mp4), "wb") as file:
         container, _ = _open_muxer(file, info, extradata)
@@ -204,5 +207,6 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
         os.fsync(file.fileno())
     digest, size = sha256_file(part_path(mp4))
     manifest = build_manifest(info, index, prev, mp4, digest=digest, size=size, start_wall=wall,
-                              frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True)
+                              frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True,
+                              recovered=recovered)
     return manifest, publish(info, mp4, manifest)
