@@ -42,6 +42,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
                          virtual_clock=args.virtual_clock)
 
 
+def cmd_store(args: argparse.Namespace) -> int:
+    from store.cli import main as store_main  # the evidence store is a separate package
+
+    return store_main(args.store_args)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args)
     status = control.request(_data_dir(args, config), {"cmd": "status"})["status"]
@@ -179,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="segment files or data directories")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
+
+    # Everything after 'store' goes to store.cli, which has its own --help.
+    p = sub.add_parser("store", add_help=False, prefix_chars="\0",
+                       help="the evidence store service and its operator commands")
+    p.add_argument("store_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_store)
 
     p = sub.add_parser("config", help="print every configuration key with its default")
     p.add_argument("--check", metavar="FILE", help="validate FILE instead")
