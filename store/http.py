@@ -301,6 +301,8 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
                    explain: str | None = None) -> None:
         """Errors http.server raises itself (bad request line, headers too long) as JSON too."""
         self._body_read = False
+        if self.request_version == "HTTP/0.9":  # an unparsable request line: answer anyway
+            self.request_version = "HTTP/1.0"
         text = message or HTTPStatus(code).phrase
         self._send(Response(code, {"error": text, "status": code}))
 
