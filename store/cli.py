@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 from pathlib import Path
@@ -80,14 +81,21 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from store.http import StoreHTTPServer
+    from store.http import StoreHTTPServer, tls_context
     from store.retention import run_periodically
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise StoreCliError("--tls-cert and --tls-key go together")
+    try:
+        tls = tls_context(Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
+    except (OSError, ssl.SSLError) as exc:
+        raise StoreCliError(f"TLS certificate or key unusable: {exc}") from None
     store = Store(_dir(args))
     try:
-        server = StoreHTTPServer(store, args.host, args.port)
+        server = StoreHTTPServer(store, args.host, args.port, tls)
     except OSError as exc:
+        store.close()
         raise StoreCliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     stop = threading.Event()
     retention = threading.Thread(target=run_periodically, name="retention", daemon=True,
@@ -210,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", parents=[local], help="run the store's HTTP service")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("enrol", parents=[remote], help="allow a device key to upload")

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import secrets
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -314,11 +315,25 @@ class StoreHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.store = store
+        self.tls = tls
         super().__init__((host, port), StoreRequestHandler)
+        if tls is not None:
+            # The handshake runs in the request's thread, so a slow client cannot stall accept.
+            self.socket = tls.wrap_socket(self.socket, server_side=True,
+                                          do_handshake_on_connect=False)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """Server TLS from PEM files; cameras pin this certificate (docs/STORE.md, "HTTPS")."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context

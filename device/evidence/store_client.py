@@ -112,11 +112,20 @@ class DeviceClient:
         self.clock = clock
         self.chunk_bytes = chunk_bytes
         self.clock_offset = 0.0
+        self._store_max_chunk: int | None = None
 
     def sync_clock(self) -> float:
         """Sign with the store's time from now on; return the offset applied (seconds)."""
-        self.clock_offset = float(self.connection.info()["time"]) - self.clock()
+        info = self.connection.info()
+        self.clock_offset = float(info["time"]) - self.clock()
+        self._store_max_chunk = int(info["max_chunk_bytes"])
         return self.clock_offset
+
+    def chunk_size(self) -> int:
+        """``chunk_bytes``, but never more than the store accepts in one request."""
+        if self._store_max_chunk is None:
+            self._store_max_chunk = int(self.connection.info()["max_chunk_bytes"])
+        return min(self.chunk_bytes, self._store_max_chunk)
 
     def request(self, method: str, target: str, body: bytes = b"",
                 headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -153,11 +162,11 @@ class DeviceClient:
         """Send ``path`` from where the store's ``status`` says it stopped, chunk by chunk.
 
         ``max_chunks`` stops early (a test's undock); the last answer is returned."""
-        sent = 0
+        sent, chunk = 0, self.chunk_size()
         with open(path, "rb") as f:
             while status["state"] == "open" and (max_chunks is None or sent < max_chunks):
                 f.seek(status["received"])
-                data = f.read(min(self.chunk_bytes, status["size"] - status["received"]))
+                data = f.read(min(chunk, status["size"] - status["received"]))
                 if not data:
                     raise StoreHttpError(0, f"{path} is shorter than the {status['size']} "
                                             "bytes announced")
