@@ -71,11 +71,8 @@ class Response:
 Route = tuple[str, re.Pattern[str], str, Callable[[Store, Request], Response], int]
 
 
-def _status(status: UploadStatus, created: bool = False) -> Response:
-    code = status.http_status
-    if created and code == 200 and status.state == "stored":
-        code = 201
-    return Response(code, status.to_json())
+def _status(status: UploadStatus) -> Response:
+    return Response(status.http_status, status.to_json())
 
 
 # device routes
@@ -109,7 +106,7 @@ def put_chunk(store: Store, req: Request) -> Response:
         raise bad_request(f"Content-Range {start}-{end} does not match a body of "
                           f"{len(req.body)} bytes")
     return _status(store.ingest.append(req.device_id, req.params["upload_id"], start, total,
-                                       req.body), created=True)
+                                       req.body))
 
 
 # operator routes

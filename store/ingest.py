@@ -50,10 +50,12 @@ class UploadStatus:
     reason: str | None = None
     receipt: bytes | None = None
     receipt_signature: bytes | None = None
+    #: True on the answer to the request that completed and stored the upload.
+    created: bool = False
 
     @property
     def http_status(self) -> int:
-        return 422 if self.state == QUARANTINED else 200
+        return 422 if self.state == QUARANTINED else 201 if self.created else 200
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"upload_id": self.upload_id, "kind": self.kind,
@@ -265,6 +267,7 @@ class Ingest:
                            segment_index=manifest.segment_index, file=manifest.file,
                            sha256=digest, size=manifest.size, manifest_sha256=manifest_sha)
         status.state, status.receipt, status.receipt_signature = STORED, raw, sig
+        status.created = True
         return status
 
     def _store_audit_log(self, status: UploadStatus, row: Any, digest: str) -> UploadStatus:
@@ -282,7 +285,9 @@ class Ingest:
                        (STORED, status.upload_id))
         store.audit.append("audit_log_stored", device_id=row["device_id"], file=row["file"],
                            sha256=digest, size=row["size"])
-        return self.status(row["device_id"], status.upload_id)
+        status.state, status.receipt, status.receipt_signature = STORED, raw, sig
+        status.created = True
+        return status
 
     def _quarantine(self, upload_id: str, exc: Rejected,
                     content: tuple[str, int] | None = None) -> UploadStatus:

@@ -14,13 +14,15 @@ import pytest
 from device.evidence.store_client import DeviceClient, StoreConnection
 from tests.evidence_store.conftest import Camera
 
+#: ``bodycam store`` hands its arguments to store.cli; most calls go there directly (faster).
 BODYCAM = [sys.executable, "-m", "device.cli", "store"]
+STORE = [sys.executable, "-m", "store.cli"]
 
 
-def store(*args: str, env: dict[str, str], check: bool = True,
+def store(*args: str, env: dict[str, str], check: bool = True, via_bodycam: bool = False,
           ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*BODYCAM, *args], capture_output=True, text=True, timeout=60,
-                            env=env)
+    result = subprocess.run([*(BODYCAM if via_bodycam else STORE), *args], capture_output=True,
+                            text=True, timeout=60, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"bodycam store {' '.join(args)}: {result.stderr}")
     return result
@@ -29,7 +31,8 @@ def store(*args: str, env: dict[str, str], check: bool = True,
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {**os.environ, "BODYCAM_STORE_DIR": str(tmp_path / "store")}
-    out = store("init", "--token-file", str(tmp_path / "token"), env=env).stdout
+    out = store("init", "--token-file", str(tmp_path / "token"), env=env,
+                via_bodycam=True).stdout
     token = (tmp_path / "token").read_text().strip()
     assert "evidence store created" in out and token not in out
     assert token.encode() not in (tmp_path / "store" / "catalogue.sqlite").read_bytes()
@@ -79,7 +82,7 @@ def test_errors_are_one_line_with_a_nonzero_exit(served: dict[str, str], tmp_pat
     no_token = {k: v for k, v in served.items() if k != "BODYCAM_STORE_TOKEN"}
     result = store("list", env=no_token, check=False)
     assert result.returncode == 2 and "no operator token" in result.stderr
-    result = store("init", env=served, check=False)
+    result = store("init", env=served, check=False, via_bodycam=True)
     assert result.returncode == 1 and "already an evidence store" in result.stderr
     result = store("serve", "--dir", str(tmp_path / "nothing"), env=served, check=False)
     assert result.returncode == 1 and "is not an evidence store" in result.stderr
