@@ -11,9 +11,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from device import control
+from device.cliutil import OneLineParser as _Parser
 from device.config import Config, ConfigError, describe_defaults, load_config
 from device.evidence.verify import verify
 from hal.inputs import BUTTON_NAMES
@@ -133,13 +134,6 @@ def cmd_config(args: argparse.Namespace) -> int:
     else:
         print(describe_defaults(), end="")
     return EXIT_OK
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line (no usage dump), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

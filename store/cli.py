@@ -18,8 +18,9 @@ import ssl
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from device.cliutil import EXIT_USAGE, OneLineParser
 from device.evidence.store_client import StoreConnection, StoreHttpError
 from device.fsutil import atomic_write
 from store.auditlog import verify_chain
@@ -28,7 +29,7 @@ from store.operator_client import OperatorClient
 from store.service import AUDIT, Store, StoreDirError, init_store, new_operator_token
 
 DEFAULT_PORT = 8470
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 class StoreCliError(Exception):
@@ -191,13 +192,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_FAILED if problems else EXIT_OK
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="bodycam store", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="bodycam store", description=__doc__.splitlines()[0])
     local = argparse.ArgumentParser(add_help=False)
     local.add_argument("--dir", help="store directory (default: $BODYCAM_STORE_DIR, else "
                                      "./bodycam-store)")
@@ -207,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     remote.add_argument("--token-file", help="file holding the operator token (default: "
                                              "$BODYCAM_STORE_TOKEN)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=_Parser)
+                                parser_class=OneLineParser)
 
     p = sub.add_parser("init", parents=[local], help="create a store: key, catalogue, token")
     p.add_argument("--retention-days", type=float, default=StoreConfig.retention_days)

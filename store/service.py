@@ -34,7 +34,9 @@ from store.catalogue import Catalogue
 from store.clock import Clock, parse_utc, system_clock, utc_iso
 from store.config import StoreConfig
 from store.errors import bad_request, conflict, not_found
+from store.ingest import Ingest
 from store.objects import FilesystemObjectStore, ObjectStore
+from store.retention import Retention
 from store.staging import Staging
 
 CONFIG = "store.json"
@@ -108,9 +110,6 @@ class Store:
         self._keys: dict[str, Ed25519PublicKey] = {}
         self.verifier = RequestVerifier(self.catalogue, clock, self.config.clock_skew_s,
                                         self.device_key)
-        from store.ingest import Ingest  # ingest needs a Store; import here to keep one module
-        from store.retention import Retention  # per concern without a cycle at import time
-
         self.ingest = Ingest(self)
         self.retention = Retention(self)
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from device.evidence.manifest import sha256_file
-from device.fsutil import fsync_dir
+from device.fsutil import fsync_dir, write_synced
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -44,10 +44,7 @@ class Staging:
             end = os.lseek(fd, 0, os.SEEK_END)
             if end != offset:
                 raise ValueError(f"staging file holds {end} bytes, not {offset}")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+            write_synced(fd, data)
         finally:
             os.close(fd)
         if offset == 0:

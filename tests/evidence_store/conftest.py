@@ -146,6 +146,13 @@ class Running:
         return DeviceClient(StoreConnection(self.url), camera.identity.private_key,
                             camera.device_id, clock=self.clock, chunk_bytes=chunk)
 
+    def upload_all(self, camera: Camera) -> list[str]:
+        """Upload every segment of the camera; return its recording ids, oldest first."""
+        client = self.client(camera)
+        for mp4 in camera.segments():
+            assert client.upload_segment(mp4)["state"] == "stored"
+        return sorted({camera.manifest(mp4).recording_id for mp4 in camera.segments()})
+
 
 #: The simulator's recordings start at EPOCH; the store's clock starts an hour later.
 START = EPOCH + 3600.0

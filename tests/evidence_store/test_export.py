@@ -16,12 +16,6 @@ from tests.evidence_store.conftest import Camera, Running
 from tests.media import decode, ffprobe
 
 
-def upload_all(running: Running, camera: Camera) -> None:
-    client = running.client(camera)
-    for mp4 in camera.segments():
-        assert client.upload_segment(mp4)["state"] == "stored"
-
-
 def frames(camera: Camera, recording: int | None = None) -> int:
     return sum(camera.manifest(mp4).frame_count for mp4 in camera.segments(recording))
 
@@ -34,7 +28,7 @@ def unpack(zip_path: Path, dest: Path) -> Path:
 
 def test_recording_export_plays_as_one_mp4_and_verifies(running: Running, enrolled: Camera,
                                                         tmp_path: Path) -> None:
-    upload_all(running, enrolled)
+    running.upload_all(enrolled)
     recording_id = enrolled.manifest(enrolled.segments(1)[0]).recording_id
     running.operator().export(tmp_path / "case.zip", recording_id)
     out = unpack(tmp_path / "case.zip", tmp_path / "case")
@@ -61,7 +55,7 @@ def test_recording_export_plays_as_one_mp4_and_verifies(running: Running, enroll
 
 @pytest.mark.skipif(not have("ffprobe"), reason="ffprobe (Debian package ffmpeg) not installed")
 def test_ffprobe_reads_the_export(running: Running, enrolled: Camera, tmp_path: Path) -> None:
-    upload_all(running, enrolled)
+    running.upload_all(enrolled)
     recording_id = enrolled.manifest(enrolled.segments(2)[0]).recording_id
     running.operator().export(tmp_path / "x.zip", recording_id)
     info = ffprobe(unpack(tmp_path / "x.zip", tmp_path / "x") / "export.mp4")
@@ -70,7 +64,7 @@ def test_ffprobe_reads_the_export(running: Running, enrolled: Camera, tmp_path: 
 
 def test_device_window_export_holds_every_recording_that_overlaps(
         running: Running, enrolled: Camera, tmp_path: Path) -> None:
-    upload_all(running, enrolled)
+    running.upload_all(enrolled)
     first = enrolled.manifest(enrolled.segments(1)[0]).start_utc
     last = enrolled.manifest(enrolled.segments(2)[-1]).end_utc
     running.operator().export(tmp_path / "sar.zip", device_id=enrolled.device_id,

@@ -14,14 +14,6 @@ from tests.evidence_store.conftest import START, Camera, Running
 DAY = 86400.0
 
 
-def upload_all(running: Running, camera: Camera) -> tuple[str, str]:
-    client = running.client(camera)
-    for mp4 in camera.segments():
-        assert client.upload_segment(mp4)["state"] == "stored"
-    first, second = (camera.manifest(camera.segments(n)[0]).recording_id for n in (1, 2))
-    return first, second
-
-
 def objects_of(running: Running, recording_id: str) -> list[str]:
     rows = running.store.catalogue.all("SELECT sha256, manifest_sha256 FROM segments WHERE "
                                        "recording_id = ?", recording_id)
@@ -30,7 +22,7 @@ def objects_of(running: Running, recording_id: str) -> list[str]:
 
 def test_unflagged_deleted_at_31_days_flagged_kept_and_both_audited(running: Running,
                                                                     enrolled: Camera) -> None:
-    kept, dropped = upload_all(running, enrolled)
+    kept, dropped = running.upload_all(enrolled)
     running.operator().flag(kept, "CASE-2026-0042")
     recorded = running.store.catalogue.one("SELECT MIN(start_s) AS s FROM segments")["s"]
     retention = running.store.retention
@@ -59,7 +51,7 @@ def test_unflagged_deleted_at_31_days_flagged_kept_and_both_audited(running: Run
 
 
 def test_retention_period_is_configurable(running: Running, enrolled: Camera) -> None:
-    upload_all(running, enrolled)
+    running.upload_all(enrolled)
     (running.directory / "store.json").write_bytes(StoreConfig(retention_days=7).to_bytes())
     running.stop()
     running.start()
@@ -69,7 +61,7 @@ def test_retention_period_is_configurable(running: Running, enrolled: Camera) ->
 
 
 def test_a_deleted_recording_cannot_be_flagged(running: Running, enrolled: Camera) -> None:
-    _, dropped = upload_all(running, enrolled)
+    _, dropped = running.upload_all(enrolled)
     running.store.retention.step(START + 40 * DAY)
     with pytest.raises(StoreHttpError) as err:
         running.operator().flag(dropped, "CASE-1")
@@ -77,7 +69,7 @@ def test_a_deleted_recording_cannot_be_flagged(running: Running, enrolled: Camer
 
 
 def test_the_audit_chain_shows_an_edited_entry(running: Running, enrolled: Camera) -> None:
-    upload_all(running, enrolled)
+    running.upload_all(enrolled)
     running.store.retention.step(START + 40 * DAY)
     path = running.store.audit.path
     lines = path.read_bytes().splitlines(keepends=True)
