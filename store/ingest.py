@@ -29,7 +29,7 @@ from device.evidence.receipt import Receipt, sign_receipt
 from device.evidence.verify import SIGNATURE_LENGTH
 from store.clock import parse_utc
 from store.errors import StoreError, bad_request, conflict, not_found, too_large
-from store.validate import safe_name
+from store.validate import SHA256_HEX, safe_name
 
 if TYPE_CHECKING:
     from store.service import Store
@@ -78,6 +78,28 @@ class Rejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+#: Manifest fields the store relies on, with the type each must have (FORMAT.md).
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "device_id": str, "recording_id": str, "file": str, "sha256": str, "start_utc": str,
+    "end_utc": str, "segment_index": int, "size": int, "frame_count": int, "width": int,
+    "height": int, "last": bool, "prev_manifest_sha256": (str, type(None)),
+}
+
+
+def _check_types(manifest: Manifest, file: str) -> None:
+    """Manifest.from_bytes checks the fields' names; the store also needs their types."""
+    for name, kind in TYPES.items():
+        value = getattr(manifest, name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise Rejected(f"manifest of {file}: {name} is {value!r}, not of the right type")
+    if manifest.segment_index < 0 or manifest.size < 0:
+        raise Rejected(f"manifest of {file}: negative segment_index or size")
+    if not SHA256_HEX.fullmatch(manifest.sha256) or not (
+            manifest.prev_manifest_sha256 is None
+            or SHA256_HEX.fullmatch(manifest.prev_manifest_sha256)):
+        raise Rejected(f"manifest of {file}: sha256 fields must be lowercase hex SHA-256")
 
 
 class Ingest:
@@ -130,6 +152,7 @@ class Ingest:
             manifest = Manifest.from_bytes(raw, f"manifest of {file}")
         except ManifestError as exc:
             raise Rejected(str(exc)) from None
+        _check_types(manifest, file)
         if manifest.size > self.store.config.max_segment_bytes:
             raise too_large(f"{file} is {manifest.size} bytes; the store accepts at most "
                             f"{self.store.config.max_segment_bytes} (max_segment_bytes)")

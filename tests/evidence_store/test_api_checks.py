@@ -12,6 +12,8 @@ import json
 import socket
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from device.evidence.manifest import manifest_path, signature_path
 from device.evidence.request_auth import SIGNATURE, TIMESTAMP, sign_request
@@ -180,3 +182,23 @@ def test_enrolment_refuses_what_is_not_an_ed25519_key(running: Running) -> None:
     with pytest.raises(StoreHttpError) as err:
         running.operator().enrol(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
     assert err.value.status == 400 and "PEM public key" in str(err.value)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                           max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(target=st.sampled_from(["/v1/segments", "/v1/audit-logs"]),
+       body=st.dictionaries(st.sampled_from(["file", "manifest", "signature", "sha256", "size",
+                                             "other"]), json_values, max_size=5))
+def test_no_json_body_crashes_the_store(running: Running, enrolled: Camera, target: str,
+                                        body: dict) -> None:
+    raw = json.dumps(body).encode()
+    status, answer = send(running, "POST", target, raw,
+                          signed(enrolled, running, "POST", target, raw))
+    assert status < 500, answer
+    assert status < 400 or answer["error"], answer

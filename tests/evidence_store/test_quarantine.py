@@ -7,7 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from device.evidence.manifest import manifest_path, sha256_file, write_signed_manifest
+from device.evidence.manifest import (
+    manifest_path,
+    sha256_file,
+    signature_path,
+    write_signed_manifest,
+)
 from device.evidence.store_client import StoreHttpError
 from tests.evidence_store.conftest import Camera, Running, clone_camera
 
@@ -85,3 +90,19 @@ def test_unenrolled_camera_is_refused_and_nothing_is_kept(running: Running,
     assert err.value.status == 403 and "not enrolled" in str(err.value)
     assert running.store.catalogue.all("SELECT * FROM uploads") == []
     assert sha256_file(mp4)  # the camera still has its footage, untouched
+
+
+@pytest.mark.parametrize("field,value", [("size", "big"), ("segment_index", -1),
+                                         ("segment_index", True), ("sha256", "XYZ"),
+                                         ("prev_manifest_sha256", 7), ("start_utc", "yesterday"),
+                                         ("recording_id", "../R1"), ("last", "yes")])
+def test_signed_manifest_with_wrong_types_is_quarantined_not_a_crash(
+        running: Running, enrolled: Camera, field: str, value: object) -> None:
+    mp4 = enrolled.segments()[0]
+    manifest = json.loads(manifest_path(mp4).read_text())
+    manifest[field] = value
+    raw = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    manifest_path(mp4).write_bytes(raw)
+    signature_path(mp4).write_bytes(enrolled.identity.sign(raw))
+    status = running.client(enrolled).open_segment(mp4)
+    assert status["state"] == "quarantined" and status["reason"], status
