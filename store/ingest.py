@@ -124,7 +124,7 @@ class Ingest:
         key = hashlib.sha256(manifest_raw).hexdigest()
         existing = self._upload_by_key(device_id, SEGMENT, key)
         if existing is not None:
-            return existing
+            return self._resume(device_id, existing)
         try:
             manifest = self._check_manifest(device_id, file, manifest_raw, signature)
         except Rejected as exc:
@@ -142,9 +142,17 @@ class Ingest:
                             f"{self.store.config.max_audit_log_bytes} (max_audit_log_bytes)")
         upload = self._upload_by_key(device_id, AUDIT_LOG, sha256)
         if upload is not None:
-            return upload
+            return self._resume(device_id, upload)
         return self._maybe_finish(self._new_upload(device_id, AUDIT_LOG, file, sha256, size,
                                                    sha256, None, None))
+
+    def _resume(self, device_id: str, status: UploadStatus) -> UploadStatus:
+        """An upload opened again. If every byte had arrived when the store stopped (before
+        it could verify them), verify now rather than ask for more."""
+        if status.state == OPEN and status.received >= status.size:
+            with self._lock(status.upload_id):
+                return self._maybe_finish(self.status(device_id, status.upload_id))
+        return status
 
     def _check_manifest(self, device_id: str, file: str, raw: bytes, signature: bytes,
                         ) -> Manifest:

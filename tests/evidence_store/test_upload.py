@@ -155,3 +155,13 @@ def test_twenty_cameras_docking_at_once_lose_nothing(running: Running, camera: C
     expected = {(cam.device_id, sha256_file(mp4)[0]) for cam in cameras for mp4 in cam.segments(2)}
     assert {(r["device_id"], r["sha256"]) for r in stored} == expected
     assert len(stored) == len(expected) == 20 * len(camera.segments(2))
+
+
+def test_store_stopped_after_the_last_byte_but_before_verifying_finishes_on_reopen(
+        running: Running, enrolled: Camera) -> None:
+    mp4 = enrolled.segments()[0]
+    status = running.client(enrolled).open_segment(mp4)
+    running.store.staging.append(status["upload_id"], 0, mp4.read_bytes())  # then it stopped
+    running.stop()
+    running.start()
+    check_stored(running, enrolled, mp4, running.client(enrolled).upload_segment(mp4))
