@@ -5,9 +5,11 @@ chain, answers with a receipt signed by the store key, keeps what fails in quara
 non-evidential footage after the retention period and exports recordings for court. The HTTP API
 and the data directory are documented in docs/STORE.md.
 
-Modules: :mod:`store.service` (the store as one object), :mod:`store.objects` (content-addressed
-storage behind an interface), :mod:`store.catalogue` (SQLite), :mod:`store.ingest` (upload and
-verification), :mod:`store.auth` (device signatures and the operator token), :mod:`store.auditlog`
-(the store's hash-chained log), :mod:`store.retention`, :mod:`store.export`, :mod:`store.http`
-(the server) and :mod:`store.cli` (the ``bodycam store`` commands).
+Modules: :mod:`store.service` (the store as one object), :mod:`store.ingest` (uploads and their
+verification), :mod:`store.auth` (device signatures, the operator token), :mod:`store.objects`
+(content-addressed storage behind an interface), :mod:`store.staging` (uploads in progress),
+:mod:`store.catalogue` (SQLite), :mod:`store.auditlog` (the store's hash-chained log),
+:mod:`store.retention`, :mod:`store.export`, :mod:`store.http` (the server),
+:mod:`store.validate` and :mod:`store.errors` (what comes from the network and what goes back),
+:mod:`store.config`, :mod:`store.clock`, :mod:`store.operator_client` and :mod:`store.cli`.
 """
