@@ -255,7 +255,10 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
         length = int(raw)
         if length > limit:
             raise too_large(f"body of {length} bytes is over this endpoint's limit of {limit}")
-        body = self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except OSError:  # reset or stalled past the timeout: nothing of it is kept
+            raise ClientGone() from None
         if len(body) != length:
             raise ClientGone()
         self._body_read = True
