@@ -11,9 +11,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from device import control
+from device.cliutil import OneLineParser as _Parser
 from device.config import Config, ConfigError, describe_defaults, load_config
 from device.evidence.verify import verify
 from hal.inputs import BUTTON_NAMES
@@ -52,6 +53,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except PiSetupError as exc:
         print(f"bodycam run: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+def cmd_store(args: argparse.Namespace) -> int:
+    from store.cli import main as store_main  # the evidence store is a separate package
+
+    return store_main(args.store_args)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -171,13 +177,6 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line (no usage dump), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bodycam", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -247,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="segment files or data directories")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
+
+    # Everything after 'store' goes to store.cli, which has its own --help.
+    p = sub.add_parser("store", add_help=False, prefix_chars="\0",
+                       help="the evidence store service and its operator commands")
+    p.add_argument("store_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_store)
 
     p = sub.add_parser("config", help="print every configuration key with its default")
     p.add_argument("--check", metavar="FILE", help="validate FILE instead")

@@ -45,11 +45,20 @@ def public_pem(public_key: Ed25519PublicKey) -> bytes:
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise IdentityError(f"{path}: not a readable PEM public key ({exc})") from None
+    return public_key_from_pem(data, str(path))
+
+
+def public_key_from_pem(data: bytes, where: str = "public key") -> Ed25519PublicKey:
+    """An Ed25519 key from SubjectPublicKeyInfo PEM bytes (a ``device.pub.pem``'s content)."""
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise IdentityError(f"{where}: not a readable PEM public key ({exc})") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise IdentityError(f"{path}: not an Ed25519 public key")
+        raise IdentityError(f"{where}: not an Ed25519 public key")
     return key
 
 

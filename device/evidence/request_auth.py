@@ -1,0 +1,53 @@
+"""Signed requests: how a camera proves to the evidence store that a request comes from its key.
+
+Each device request carries five headers (docs/STORE.md, "Device requests"). The signature is
+Ed25519, by the device key, over this UTF-8 text (lines joined by ``\\n``, no final newline)::
+
+    bodycam-request-v1
+    METHOD
+    TARGET            (path and query exactly as sent, e.g. /v1/uploads/ab12...)
+    DEVICE_ID
+    TIMESTAMP         (integer Unix seconds, UTC)
+    NONCE             (16-64 characters of [0-9a-f], never reused)
+    BODY_SHA256       (lowercase hex SHA-256 of the request body; of b"" when there is none)
+
+The store checks the time against its clock (a tolerance for skew), remembers nonces for longer
+than that tolerance (so a captured request cannot be sent again), and checks the body against
+the signed hash, so nothing of a request can be changed or replayed. The camera and the store
+both use this module, so the text is built in one place.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+SCHEME = "bodycam-request-v1"
+DEVICE = "Bodycam-Device"
+TIMESTAMP = "Bodycam-Timestamp"
+NONCE = "Bodycam-Nonce"
+CONTENT_SHA256 = "Bodycam-Content-SHA256"
+SIGNATURE = "Bodycam-Signature"
+HEADERS = (DEVICE, TIMESTAMP, NONCE, CONTENT_SHA256, SIGNATURE)
+
+
+def canonical_request(method: str, target: str, device_id: str, timestamp: int, nonce: str,
+                      body_sha256: str) -> bytes:
+    """The exact bytes a device signs for one request."""
+    return "\n".join([SCHEME, method.upper(), target, device_id, str(timestamp), nonce,
+                      body_sha256]).encode()
+
+
+def sign_request(private_key: Ed25519PrivateKey, device_id: str, method: str, target: str,
+                 body: bytes, now: float, nonce: str | None = None) -> dict[str, str]:
+    """The authentication headers for one request; ``now`` is the camera's UTC clock."""
+    nonce = nonce or secrets.token_hex(16)
+    body_sha256 = hashlib.sha256(body).hexdigest()
+    timestamp = int(now)
+    signature = private_key.sign(canonical_request(method, target, device_id, timestamp, nonce,
+                                                   body_sha256))
+    return {DEVICE: device_id, TIMESTAMP: str(timestamp), NONCE: nonce,
+            CONTENT_SHA256: body_sha256, SIGNATURE: base64.b64encode(signature).decode()}

@@ -1,0 +1,122 @@
+"""The catalogue: SQLite (``DIR/catalogue.sqlite``) saying what every stored object is.
+
+Devices and their enrolled keys, seen request nonces, uploads in progress, stored segments and
+device audit logs with the receipts the store gave for them, recordings with their evidence flag,
+and quarantine. Object bytes live in the object store; rows name them by SHA-256.
+
+One connection, serialised by a lock: the store's write rate (a few requests per second per dock)
+is far below what that serves, and it keeps every multi-step change in one transaction. WAL and
+``synchronous=FULL`` make a committed change survive a power cut.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY, public_key_pem TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    label TEXT NOT NULL, enrolled_utc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (
+    device_id TEXT NOT NULL, nonce TEXT NOT NULL, seen REAL NOT NULL,
+    PRIMARY KEY (device_id, nonce));
+CREATE INDEX IF NOT EXISTS nonces_seen ON nonces (seen);
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL,
+    file TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    manifest BLOB, signature BLOB, state TEXT NOT NULL, reason TEXT,
+    created_utc TEXT NOT NULL, UNIQUE (device_id, kind, key));
+CREATE TABLE IF NOT EXISTS segments (
+    device_id TEXT NOT NULL, recording_id TEXT NOT NULL, segment_index INTEGER NOT NULL,
+    file TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+    manifest_sha256 TEXT NOT NULL, signature BLOB NOT NULL,
+    start_utc TEXT NOT NULL, end_utc TEXT NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
+    frame_count INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+    last INTEGER NOT NULL, stored_utc TEXT NOT NULL,
+    receipt BLOB NOT NULL, receipt_signature BLOB NOT NULL,
+    deleted_utc TEXT, purged INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (device_id, recording_id, segment_index));
+CREATE INDEX IF NOT EXISTS segments_manifest ON segments (device_id, manifest_sha256);
+CREATE TABLE IF NOT EXISTS recordings (
+    device_id TEXT NOT NULL, recording_id TEXT NOT NULL, start_s REAL NOT NULL,
+    case_ref TEXT, flagged_utc TEXT, deleted_utc TEXT,
+    PRIMARY KEY (device_id, recording_id));
+CREATE TABLE IF NOT EXISTS audit_logs (
+    device_id TEXT NOT NULL, sha256 TEXT NOT NULL, file TEXT NOT NULL, size INTEGER NOT NULL,
+    stored_utc TEXT NOT NULL, receipt BLOB NOT NULL, receipt_signature BLOB NOT NULL,
+    PRIMARY KEY (device_id, sha256));
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, kind TEXT NOT NULL,
+    file TEXT NOT NULL, reason TEXT NOT NULL, manifest BLOB, signature BLOB,
+    content_sha256 TEXT, content_size INTEGER, created_utc TEXT NOT NULL);
+"""
+
+
+class Catalogue:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, holding the lock: committed on success, rolled back on error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # meta
+    def get_meta(self, key: str) -> str | None:
+        row = self.one("SELECT value FROM meta WHERE key = ?", key)
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # nonces
+    def use_nonce(self, device_id: str, nonce: str, now: float, forget_before: float) -> bool:
+        """Record a nonce; False if this device already used it (a replayed request)."""
+        with self.tx() as db:
+            db.execute("DELETE FROM nonces WHERE seen < ?", (forget_before,))
+            try:
+                db.execute("INSERT INTO nonces (device_id, nonce, seen) VALUES (?, ?, ?)",
+                           (device_id, nonce, now))
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    # objects still needed
+    def object_referenced(self, sha256: str) -> bool:
+        """Whether any live row still names this object (so it must not be deleted)."""
+        return self.one(
+            "SELECT 1 FROM segments WHERE deleted_utc IS NULL AND (sha256 = ?1 OR "
+            "manifest_sha256 = ?1) UNION ALL SELECT 1 FROM quarantine WHERE content_sha256 = ?1 "
+            "UNION ALL SELECT 1 FROM audit_logs WHERE sha256 = ?1 LIMIT 1", sha256) is not None

@@ -1,0 +1,273 @@
+"""bodycam store: run the evidence store, and the operator's commands against it.
+
+``init`` and ``serve`` work on the store directory (``--dir``, default ``$BODYCAM_STORE_DIR``,
+else ``./bodycam-store``). Operator commands talk to a running store over HTTP (``--url``,
+default ``$BODYCAM_STORE_URL``, else http://127.0.0.1:8470) with the operator token
+(``$BODYCAM_STORE_TOKEN`` or ``--token-file``). ``audit`` checks the store's audit log chain
+locally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import ssl
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from device.cliutil import EXIT_USAGE, OneLineParser
+from device.evidence.store_client import StoreConnection, StoreHttpError
+from device.fsutil import atomic_write
+from store.auditlog import verify_chain
+from store.config import StoreConfig, StoreConfigError
+from store.operator_client import OperatorClient
+from store.service import AUDIT, Store, StoreDirError, init_store, new_operator_token
+
+DEFAULT_PORT = 8470
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+class StoreCliError(Exception):
+    """A one-line error for the person at the terminal."""
+
+
+def _dir(args: argparse.Namespace) -> Path:
+    chosen = args.dir or os.environ.get("BODYCAM_STORE_DIR") or "bodycam-store"
+    return Path(chosen).expanduser().absolute()
+
+
+def _operator(args: argparse.Namespace) -> OperatorClient:
+    token = os.environ.get("BODYCAM_STORE_TOKEN", "")
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text().strip()
+        except OSError as exc:
+            raise StoreCliError(f"--token-file {args.token_file}: {exc.strerror}") from None
+    if not token:
+        raise StoreCliError("no operator token: set BODYCAM_STORE_TOKEN or pass --token-file "
+                            "(the token 'bodycam store init' printed)")
+    url = args.url or os.environ.get("BODYCAM_STORE_URL") or f"http://127.0.0.1:{DEFAULT_PORT}"
+    try:
+        return OperatorClient(StoreConnection(url), token)
+    except ValueError as exc:
+        raise StoreCliError(str(exc)) from None
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    directory = _dir(args)
+    if args.new_token:
+        Store(directory).close()  # refuses a directory that is not a store
+        token = new_operator_token(directory)
+    else:
+        config = StoreConfig(retention_days=args.retention_days)
+        directory.mkdir(parents=True, exist_ok=True)
+        token = init_store(directory, config)
+        print(f"evidence store created in {directory} (retention {args.retention_days:g} days); "
+              f"cameras pin {directory / 'store.pub.pem'}")
+    if args.token_file:
+        atomic_write(Path(args.token_file), (token + "\n").encode(), mode=0o600)
+        print(f"operator token written to {args.token_file} (keep it secret)")
+    else:
+        print(f"operator token (shown once; the store keeps only its hash):\n{token}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from store.http import StoreHTTPServer, tls_context
+    from store.retention import run_periodically
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise StoreCliError("--tls-cert and --tls-key go together")
+    try:
+        tls = tls_context(Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
+    except (OSError, ssl.SSLError) as exc:
+        raise StoreCliError(f"TLS certificate or key unusable: {exc}") from None
+    store = Store(_dir(args))
+    try:
+        server = StoreHTTPServer(store, args.host, args.port, tls)
+    except OSError as exc:
+        store.close()
+        raise StoreCliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    stop = threading.Event()
+    retention = threading.Thread(target=run_periodically, name="retention", daemon=True,
+                                 args=(store.retention, store.config.retention_interval_s, stop))
+    retention.start()
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(f"bodycam store {store.store_id}: listening on {server.url}, data in "
+          f"{store.directory}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.server_close()
+        retention.join(timeout=5)
+        store.close()
+    return EXIT_OK
+
+
+def cmd_enrol(args: argparse.Namespace) -> int:
+    try:
+        pem = Path(args.pubkey).read_bytes()
+    except OSError as exc:
+        raise StoreCliError(f"{args.pubkey}: {exc.strerror}") from None
+    result = _operator(args).enrol(pem, args.label)
+    verb = "enrolled" if result["enrolled"] else "already enrolled"
+    print(f"{verb}: {result['device_id']} (key SHA-256 {result['fingerprint']})")
+    return EXIT_OK
+
+
+def cmd_flag(args: argparse.Namespace) -> int:
+    rec = _operator(args).flag(args.recording_id, args.case, args.device)
+    print(f"flagged {rec['recording_id']} ({rec['device_id']}) as evidence for case "
+          f"{rec['case_ref']}: kept until unflagged")
+    return EXIT_OK
+
+
+def cmd_unflag(args: argparse.Namespace) -> int:
+    rec = _operator(args).unflag(args.recording_id, args.device)
+    print(f"unflagged {rec['recording_id']}: deleted after {rec['delete_after_utc']}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    client = _operator(args)
+    if args.quarantine:
+        rows = client.quarantine()
+        if args.json:
+            _print(rows)
+        for q in [] if args.json else rows:
+            print(f"Q{q['id']:<5} {q['device_id']}  {q['file']}  {q['reason']}")
+        return EXIT_OK
+    rows = client.recordings(args.device, args.since, args.until)
+    if args.json:
+        _print(rows)
+        return EXIT_OK
+    for r in rows:
+        state = (f"deleted {r['deleted_utc']}" if r["deleted_utc"] else
+                 f"EVIDENCE case {r['case_ref']}" if r["case_ref"] else
+                 f"delete after {r['delete_after_utc']}")
+        print(f"{r['recording_id']}  {r['device_id']}  {r['start_utc']}  {r['segments']:>3} seg "
+              f"{'complete  ' if r['complete'] else 'incomplete'}  {state}")
+    print(f"{len(rows)} recording(s)")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if not args.recording_id and not (args.device and args.since and args.until):
+        raise StoreCliError("name a RECORDING_ID, or --device with --from and --to")
+    out = Path(args.out)
+    _operator(args).export(out, args.recording_id, args.device, args.since, args.until)
+    print(f"export written to {out}: export.mp4, the original segments, report.json "
+          "(signed by the store)")
+    return EXIT_OK
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    deleted = _operator(args).retention()["deleted"]
+    for d in deleted:
+        print(f"deleted {d['recording_id']} ({d['device_id']}, recorded {d['recorded_utc']}, "
+              f"{d['segments']} segment(s))")
+    print(f"{len(deleted)} recording(s) deleted by retention")
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    count, problems = verify_chain(_dir(args) / AUDIT)
+    for problem in problems:
+        print(problem)
+    print(f"{count} audit entries: " + ("chain intact" if not problems else
+                                        f"{len(problems)} problem(s)"))
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="bodycam store", description=__doc__.splitlines()[0])
+    local = argparse.ArgumentParser(add_help=False)
+    local.add_argument("--dir", help="store directory (default: $BODYCAM_STORE_DIR, else "
+                                     "./bodycam-store)")
+    remote = argparse.ArgumentParser(add_help=False)
+    remote.add_argument("--url", help=f"store URL (default: $BODYCAM_STORE_URL, else "
+                                      f"http://127.0.0.1:{DEFAULT_PORT})")
+    remote.add_argument("--token-file", help="file holding the operator token (default: "
+                                             "$BODYCAM_STORE_TOKEN)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=OneLineParser)
+
+    p = sub.add_parser("init", parents=[local], help="create a store: key, catalogue, token")
+    p.add_argument("--retention-days", type=float, default=StoreConfig.retention_days)
+    p.add_argument("--token-file", help="write the operator token to this file (0600)")
+    p.add_argument("--new-token", action="store_true",
+                   help="replace the operator token of an existing store")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", parents=[local], help="run the store's HTTP service")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("enrol", parents=[remote], help="allow a device key to upload")
+    p.add_argument("pubkey", metavar="PUBKEY.pem", help="the camera's device.pub.pem")
+    p.add_argument("--label", default="", help="a note, such as the officer's collar number")
+    p.set_defaults(func=cmd_enrol)
+
+    p = sub.add_parser("flag", parents=[remote], help="keep a recording as evidence")
+    p.add_argument("recording_id", metavar="RECORDING_ID")
+    p.add_argument("--case", required=True, help="case reference")
+    p.add_argument("--device", help="device id, if the recording id is ambiguous")
+    p.set_defaults(func=cmd_flag)
+
+    p = sub.add_parser("unflag", parents=[remote], help="return a recording to retention")
+    p.add_argument("recording_id", metavar="RECORDING_ID")
+    p.add_argument("--device", help="device id, if the recording id is ambiguous")
+    p.set_defaults(func=cmd_unflag)
+
+    p = sub.add_parser("list", parents=[remote], help="list recordings (or the quarantine)")
+    p.add_argument("--device")
+    p.add_argument("--from", dest="since", metavar="UTC")
+    p.add_argument("--to", dest="until", metavar="UTC")
+    p.add_argument("--quarantine", action="store_true", help="list quarantined uploads")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("export", parents=[remote],
+                       help="one recording, or a device's window, as MP4 + evidence (zip)")
+    p.add_argument("recording_id", metavar="RECORDING_ID", nargs="?")
+    p.add_argument("--device")
+    p.add_argument("--from", dest="since", metavar="UTC")
+    p.add_argument("--to", dest="until", metavar="UTC")
+    p.add_argument("--out", required=True, metavar="FILE.zip")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("retention", parents=[remote], help="apply retention now")
+    p.set_defaults(func=cmd_retention)
+
+    p = sub.add_parser("audit", parents=[local], help="check the store's audit log chain")
+    p.set_defaults(func=cmd_audit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (StoreCliError, StoreDirError, StoreConfigError, StoreHttpError) as exc:
+        print(f"bodycam store {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, StoreCliError) else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Store time: an injected callable returning UTC Unix seconds, and the text form evidence uses.
+
+Tests hand the store a clock they move, so retention and request timestamps are tested without
+sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], float]
+
+system_clock: Clock = time.time
+
+
+def utc_iso(stamp: float) -> str:
+    """ISO-8601 UTC with milliseconds and a trailing Z, as in segment manifests."""
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_utc(text: str) -> float:
+    """Unix seconds from ISO-8601 (a trailing Z or an offset; a bare date-time counts as UTC)."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not an ISO-8601 time such as 2026-01-31T08:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()

@@ -1,0 +1,75 @@
+"""The store's settings: ``DIR/store.json``, written by ``bodycam store init``, every key optional.
+
+Retention and limits are per store, not per command line, so a restart never applies a different
+retention period by accident. An unknown key, a wrong type or an out-of-range value is refused
+with one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+MiB = 1 << 20
+
+#: key -> (minimum, maximum, meaning)
+LIMITS: dict[str, tuple[float, float, str]] = {
+    "retention_days": (0.001, 36500, "days after recording that unflagged footage is deleted"),
+    "retention_interval_s": (1, 86400, "how often 'store serve' applies retention"),
+    "clock_skew_s": (1, 86400, "accepted difference between a device's clock and the store's"),
+    "max_chunk_bytes": (1024, 256 * MiB, "largest body of one upload request"),
+    "max_segment_bytes": (1024, 1 << 40, "largest segment MP4 accepted"),
+    "max_audit_log_bytes": (1024, 1 << 40, "largest device audit log accepted"),
+}
+
+
+class StoreConfigError(ValueError):
+    """A setting is wrong; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    retention_days: float = 31.0
+    retention_interval_s: float = 3600.0
+    clock_skew_s: int = 300
+    max_chunk_bytes: int = 16 * MiB
+    max_segment_bytes: int = 4096 * MiB
+    max_audit_log_bytes: int = 256 * MiB
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            low, high, meaning = LIMITS[f.name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise StoreConfigError(f"{f.name}: expected a number ({meaning}), got {value!r}")
+            if f.type == "int" and not isinstance(value, int):
+                raise StoreConfigError(f"{f.name}: expected a whole number, got {value!r}")
+            if not low <= value <= high:
+                raise StoreConfigError(f"{f.name}: {value} is outside {low}..{high} ({meaning})")
+
+    @property
+    def retention_s(self) -> float:
+        return self.retention_days * 86400.0
+
+    def to_bytes(self) -> bytes:
+        return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def load(cls, path: Path) -> StoreConfig:
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return cls()
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreConfigError(f"{path}: not readable JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise StoreConfigError(f"{path}: expected a JSON object of settings")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise StoreConfigError(f"{path}: unknown key {unknown[0]!r} (known: "
+                                   f"{', '.join(f.name for f in fields(cls))})")
+        try:
+            return cls(**data)
+        except StoreConfigError as exc:
+            raise StoreConfigError(f"{path}: {exc}") from None

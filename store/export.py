@@ -1,0 +1,185 @@
+"""Export for court or a subject-access request: one playable MP4 plus the evidence to check it.
+
+The selection is one recording, or every recording of one device that overlaps a time window.
+Whole recordings are exported: the segment is the unit the device signed and the recording the
+unit of its hash chain, so anything smaller could not be verified.
+
+The zip holds:
+
+- ``export.mp4``: the segments' packets remuxed in order into one MP4 (PyAV, no re-encoding;
+  each segment's timestamps start at 0, so each is shifted to follow the one before);
+- ``devices/DEVICE_ID/device.pub.pem`` and ``devices/DEVICE_ID/recordings/REC/…`` the original
+  segments, manifests and signatures, laid out like a camera's data directory so
+  ``bodycam verify devices/DEVICE_ID`` (or sha256sum and openssl) checks them;
+- ``report.json`` (findings of the verifier, where each segment sits in ``export.mp4``, flags and
+  receipts) with ``report.json.sig``, signed by the store key in ``store.pub.pem``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import asdict
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+
+from device.evidence.identity import public_pem
+from device.evidence.manifest import manifest_path, sha256_file, signature_path
+from device.evidence.verify import verify
+from device.fsutil import durable_rename
+from store.errors import StoreError, bad_request, not_found
+
+if TYPE_CHECKING:
+    from store.service import Store
+
+EXPORT_MP4 = "export.mp4"
+REPORT = "report.json"
+REPORT_FORMAT = "bodycam.export-report"
+
+
+def select(store: Store, recording_id: str | None = None, device_id: str | None = None,
+           since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
+    """The recordings to export, oldest first; refuses an empty or an unbounded selection."""
+    if recording_id:
+        found = store.find_recording(recording_id, device_id)
+        recordings = [store.recording(*found)]
+    elif device_id and since and until:
+        recordings = store.recordings(device_id, since, until)
+    else:
+        raise bad_request("export needs a recording id, or a device id with a window "
+                          "(from and to)")
+    deleted = [r["recording_id"] for r in recordings if r["deleted_utc"]]
+    if deleted:
+        raise StoreError(410, f"recording {deleted[0]} was deleted by retention")
+    if not recordings:
+        raise not_found("no footage from that device in that window")
+    return recordings
+
+
+def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
+    """Write the export zip to ``out`` (durably, by rename); return the report."""
+    recordings = select(store, **selection)
+    store.exports_dir.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=store.exports_dir) as tmp:
+        work = Path(tmp)
+        segments = _copy_originals(store, recordings, work)
+        _check_same_picture(segments)
+        offsets = remux([work / s["path"] for s in segments], work / EXPORT_MP4)
+        findings = verify([work / "devices"])
+        digest, size = sha256_file(work / EXPORT_MP4)
+        report = {
+            "format": REPORT_FORMAT, "version": 1, "store_id": store.store_id,
+            "created_utc": store.now_utc(), "selection": selection,
+            "export_mp4": {"file": EXPORT_MP4, "sha256": digest, "size": size,
+                           "frame_count": sum(s["frame_count"] for s in segments),
+                           "method": "the original segments' H.264 packets, remuxed in order "
+                                     "without re-encoding"},
+            "recordings": recordings,
+            "segments": [{**{k: v for k, v in s.items() if k != "path"},
+                          "export_offset_s": round(float(offset), 6)}
+                         for s, offset in zip(segments, offsets, strict=True)],
+            "findings": [asdict(f) for f in findings],
+            "all_verified": bool(findings) and all(f.ok for f in findings),
+        }
+        raw = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+        (work / REPORT).write_bytes(raw)
+        (work / (REPORT + ".sig")).write_bytes(store.private_key.sign(raw))
+        (work / "store.pub.pem").write_bytes(public_pem(store.public_key))
+        _zip(work, out)
+    store.audit.append("export", selection=selection, file=out.name,
+                       export_mp4_sha256=digest,
+                       recordings=[[r["device_id"], r["recording_id"]] for r in recordings],
+                       all_verified=report["all_verified"])
+    return report
+
+
+def _copy_originals(store: Store, recordings: list[dict[str, Any]],
+                    work: Path) -> list[dict[str, Any]]:
+    """Copy segments, manifests and signatures out of the object store, in playing order."""
+    segments = []
+    for rec in recordings:
+        device_id, recording_id = rec["device_id"], rec["recording_id"]
+        device_dir = work / "devices" / device_id
+        folder = device_dir / "recordings" / recording_id
+        folder.mkdir(parents=True, exist_ok=True)
+        key = store.device_key(device_id)
+        assert key is not None
+        (device_dir / "device.pub.pem").write_bytes(public_pem(key))
+        rows = store.catalogue.all(
+            "SELECT * FROM segments WHERE device_id = ? AND recording_id = ? AND deleted_utc IS "
+            "NULL ORDER BY segment_index", device_id, recording_id)
+        for row in rows:
+            mp4 = folder / row["file"]
+            store.objects.copy_to(row["sha256"], mp4)
+            store.objects.copy_to(row["manifest_sha256"], manifest_path(mp4))
+            signature_path(mp4).write_bytes(row["signature"])
+            segments.append({
+                "path": str(mp4.relative_to(work)), "device_id": device_id,
+                "recording_id": recording_id, "segment_index": row["segment_index"],
+                "file": row["file"], "sha256": row["sha256"],
+                "manifest_sha256": row["manifest_sha256"], "start_utc": row["start_utc"],
+                "end_utc": row["end_utc"], "frame_count": row["frame_count"],
+                "width": row["width"], "height": row["height"],
+                "stored_utc": row["stored_utc"]})
+    return segments
+
+
+def _check_same_picture(segments: list[dict[str, Any]]) -> None:
+    sizes = {(s["width"], s["height"]) for s in segments}
+    if len(sizes) > 1:
+        raise StoreError(422, "the selected recordings differ in picture size "
+                              f"({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}); export "
+                              "them one recording at a time")
+
+
+def remux(inputs: list[Path], output: Path) -> list[Fraction]:
+    """Concatenate segments' video packets into one MP4; return each one's start in seconds.
+
+    A segment's timestamps start at 0, so each is shifted by the end of the one before (the
+    last packet's presentation time plus its duration), computed in seconds so segments with
+    different time bases still line up."""
+    offsets: list[Fraction] = []
+    offset_s = Fraction(0)
+    with av.open(str(output), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        ostream = None
+        for path in inputs:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                if ostream is None:
+                    ostream = out.add_stream_from_template(stream)
+                tb = stream.time_base
+                if tb is None:
+                    raise StoreError(422, f"{path.name}: video stream without a time base")
+                shift = round(offset_s / tb)
+                end = shift
+                for packet in container.demux(stream):
+                    if packet.dts is None:  # the demuxer's end-of-stream marker
+                        continue
+                    packet.pts = (packet.pts if packet.pts is not None else packet.dts) + shift
+                    packet.dts += shift
+                    end = max(end, packet.pts + (packet.duration or 0))
+                    packet.stream = ostream
+                    out.mux(packet)
+                offsets.append(offset_s)
+                offset_s = end * tb
+    return offsets
+
+
+def _zip(work: Path, out: Path) -> None:
+    """Zip ``work`` (video stored as is: it does not compress) to ``out`` via a temporary."""
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
+        for path in sorted(work.rglob("*")):
+            if path.is_file():
+                compress = zipfile.ZIP_DEFLATED if path.suffix in (".json", ".pem") else None
+                z.write(path, path.relative_to(work).as_posix(),
+                        compress_type=compress or zipfile.ZIP_STORED)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    durable_rename(tmp, out)
+

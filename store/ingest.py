@@ -1,0 +1,403 @@
+"""Ingest: resumable uploads of segments and device audit logs, verified before any receipt.
+
+A segment upload opens with its manifest and signature, which are checked at once (format, the
+signature against the device's *enrolled* key, the device id binding, the file name, the size
+limit, the chain position); the MP4 then arrives in chunks at increasing offsets; when the last
+byte is in, the store hashes what it holds and checks hash and size against the signed manifest
+and the chain again, stores the objects and signs a receipt naming the SHA-256 it computed.
+
+What fails an integrity check is quarantined with its reason (manifest, signature and whatever
+bytes arrived) and gets no receipt; it is never dropped. Ordering problems (a segment whose
+predecessor the store does not hold yet) are refused without quarantine: the camera still has
+both and uploads them in order. Opening an upload that is already stored answers with the same
+receipt, so every step can be retried.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from device.evidence.identity import verify_signature
+from device.evidence.manifest import Manifest, ManifestError
+from device.evidence.receipt import Receipt, sign_receipt
+from device.evidence.verify import SIGNATURE_LENGTH
+from store.clock import parse_utc
+from store.errors import StoreError, bad_request, conflict, not_found, too_large
+from store.validate import SHA256_HEX, safe_name
+
+if TYPE_CHECKING:
+    from store.service import Store
+
+SEGMENT, AUDIT_LOG = "segment", "audit_log"
+OPEN, STORED, QUARANTINED = "open", "stored", "quarantined"
+MAX_MANIFEST_BYTES = 64 * 1024
+
+
+@dataclass
+class UploadStatus:
+    upload_id: str
+    kind: str
+    file: str
+    size: int
+    received: int
+    state: str
+    reason: str | None = None
+    receipt: bytes | None = None
+    receipt_signature: bytes | None = None
+    #: True on the answer to the request that completed and stored the upload.
+    created: bool = False
+
+    @property
+    def http_status(self) -> int:
+        return 422 if self.state == QUARANTINED else 201 if self.created else 200
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"upload_id": self.upload_id, "kind": self.kind,
+                                "file": self.file, "size": self.size, "received": self.received,
+                                "state": self.state}
+        if self.reason:
+            data["reason"] = self.reason
+        if self.state == QUARANTINED:
+            data.update(error=f"quarantined: {self.reason}", status=422)
+        if self.receipt is not None and self.receipt_signature is not None:
+            data["receipt"] = base64.b64encode(self.receipt).decode()
+            data["receipt_signature"] = base64.b64encode(self.receipt_signature).decode()
+        return data
+
+
+class Rejected(Exception):
+    """An integrity failure: quarantine what arrived, with this reason."""
+
+    def __init__(self, reason: str, status: int = 422) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+#: Manifest fields the store relies on, with the type each must have (FORMAT.md).
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "device_id": str, "recording_id": str, "file": str, "sha256": str, "start_utc": str,
+    "end_utc": str, "segment_index": int, "size": int, "frame_count": int, "width": int,
+    "height": int, "last": bool, "prev_manifest_sha256": (str, type(None)),
+}
+
+
+def _check_types(manifest: Manifest, file: str) -> None:
+    """Manifest.from_bytes checks the fields' names; the store also needs their types."""
+    for name, kind in TYPES.items():
+        value = getattr(manifest, name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise Rejected(f"manifest of {file}: {name} is {value!r}, not of the right type")
+    if manifest.segment_index < 0 or manifest.size < 0:
+        raise Rejected(f"manifest of {file}: negative segment_index or size")
+    if not SHA256_HEX.fullmatch(manifest.sha256) or not (
+            manifest.prev_manifest_sha256 is None
+            or SHA256_HEX.fullmatch(manifest.prev_manifest_sha256)):
+        raise Rejected(f"manifest of {file}: sha256 fields must be lowercase hex SHA-256")
+
+
+class Ingest:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, upload_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[upload_id]
+
+    # opening
+    def open_segment(self, device_id: str, file: str, manifest_raw: bytes,
+                     signature: bytes) -> UploadStatus:
+        safe_name(file, "file")
+        if not file.endswith(".mp4"):
+            raise bad_request(f"file {file!r} is not a segment (NAME.mp4)")
+        if len(manifest_raw) > MAX_MANIFEST_BYTES:
+            raise too_large(f"manifest is {len(manifest_raw)} bytes; the limit is "
+                            f"{MAX_MANIFEST_BYTES}")
+        key = hashlib.sha256(manifest_raw).hexdigest()
+        existing = self._upload_by_key(device_id, SEGMENT, key)
+        if existing is not None:
+            return self._resume(device_id, existing)
+        try:
+            manifest = self._check_manifest(device_id, file, manifest_raw, signature)
+        except Rejected as exc:
+            status = self._new_upload(device_id, SEGMENT, file, key, 0, "0" * 64, manifest_raw,
+                                      signature)
+            return self._quarantine(status.upload_id, exc)
+        status = self._new_upload(device_id, SEGMENT, file, key, manifest.size, manifest.sha256,
+                                  manifest_raw, signature)
+        return self._maybe_finish(status)
+
+    def open_audit_log(self, device_id: str, file: str, sha256: str, size: int) -> UploadStatus:
+        safe_name(file, "file")
+        if size > self.store.config.max_audit_log_bytes:
+            raise too_large(f"audit log of {size} bytes is over the store's limit of "
+                            f"{self.store.config.max_audit_log_bytes} (max_audit_log_bytes)")
+        upload = self._upload_by_key(device_id, AUDIT_LOG, sha256)
+        if upload is not None:
+            return self._resume(device_id, upload)
+        return self._maybe_finish(self._new_upload(device_id, AUDIT_LOG, file, sha256, size,
+                                                   sha256, None, None))
+
+    def _resume(self, device_id: str, status: UploadStatus) -> UploadStatus:
+        """An upload opened again. If every byte had arrived when the store stopped (before
+        it could verify them), verify now rather than ask for more."""
+        if status.state == OPEN and status.received >= status.size:
+            with self._lock(status.upload_id):
+                return self._maybe_finish(self.status(device_id, status.upload_id))
+        return status
+
+    def _check_manifest(self, device_id: str, file: str, raw: bytes, signature: bytes,
+                        ) -> Manifest:
+        try:
+            manifest = Manifest.from_bytes(raw, f"manifest of {file}")
+        except ManifestError as exc:
+            raise Rejected(str(exc)) from None
+        _check_types(manifest, file)
+        if manifest.size > self.store.config.max_segment_bytes:
+            raise too_large(f"{file} is {manifest.size} bytes; the store accepts at most "
+                            f"{self.store.config.max_segment_bytes} (max_segment_bytes)")
+        key = self.store.device_key(device_id)
+        if key is None or len(signature) != SIGNATURE_LENGTH or not verify_signature(
+                key, signature, raw):
+            raise Rejected(f"manifest signature of {file} does not verify with the enrolled key "
+                           f"of {device_id}")
+        if manifest.device_id != device_id:
+            raise Rejected(f"manifest names device {manifest.device_id}, but {device_id} "
+                           "signed it")
+        if manifest.file != file:
+            raise Rejected(f"manifest describes {manifest.file!r}, not {file!r}")
+        try:
+            safe_name(manifest.recording_id, "recording_id")
+            parse_utc(manifest.start_utc), parse_utc(manifest.end_utc)
+        except (StoreError, ValueError) as exc:
+            raise Rejected(f"manifest of {file}: {exc}") from None
+        if not file.startswith(manifest.recording_id + "-"):
+            raise Rejected(f"file {file} is not named after recording {manifest.recording_id}")
+        self._check_chain(manifest, hashlib.sha256(raw).hexdigest())
+        return manifest
+
+    def _check_chain(self, manifest: Manifest, manifest_sha: str) -> None:
+        """Raise Rejected (quarantine) for a conflict or a broken chain, 409 if out of order."""
+        cat = self.store.catalogue
+        same = cat.one("SELECT manifest_sha256 FROM segments WHERE device_id = ? AND "
+                       "recording_id = ? AND segment_index = ?", manifest.device_id,
+                       manifest.recording_id, manifest.segment_index)
+        name = f"{manifest.recording_id} segment {manifest.segment_index}"
+        if same is not None and same["manifest_sha256"] != manifest_sha:
+            raise Rejected(f"{name} conflicts with the stored segment of that index "
+                           f"(manifest {same['manifest_sha256'][:16]}…)", 409)
+        if manifest.segment_index == 0:
+            if manifest.prev_manifest_sha256 is not None:
+                raise Rejected(f"{name}: the first segment names a predecessor")
+            return
+        prev = cat.one("SELECT manifest_sha256, last FROM segments WHERE device_id = ? AND "
+                       "recording_id = ? AND segment_index = ?", manifest.device_id,
+                       manifest.recording_id, manifest.segment_index - 1)
+        if prev is None:
+            raise conflict(f"{name}: upload segment {manifest.segment_index - 1} of the "
+                           "recording first (the chain is checked in order)")
+        if prev["manifest_sha256"] != manifest.prev_manifest_sha256:
+            raise Rejected(f"{name}: chain broken, prev_manifest_sha256 does not match the "
+                           f"stored segment {manifest.segment_index - 1}")
+        if prev["last"]:
+            raise Rejected(f"{name}: segment {manifest.segment_index - 1} was the recording's "
+                           "last")
+
+    # chunks
+    def status(self, device_id: str, upload_id: str) -> UploadStatus:
+        status = self._upload(device_id, upload_id)
+        if status.state == STORED:
+            self._attach_receipt(device_id, status)
+        return status
+
+    def append(self, device_id: str, upload_id: str, start: int, total: int,
+               data: bytes) -> UploadStatus:
+        """Write one chunk at ``start`` (which must be what the store holds)."""
+        with self._lock(upload_id):
+            status = self.status(device_id, upload_id)
+            if status.state != OPEN:
+                return status
+            if total != status.size:
+                raise bad_request(f"Content-Range total {total} is not the declared size "
+                                  f"{status.size} of {status.file}")
+            if start != status.received:
+                raise conflict(f"{status.file}: the store holds {status.received} bytes; send "
+                               f"from offset {status.received}, not {start}",
+                               received=status.received)
+            if start + len(data) > status.size:
+                raise bad_request(f"chunk ends at {start + len(data)}, past the declared size "
+                                  f"{status.size} of {status.file}")
+            self.store.staging.append(upload_id, start, data)
+            status.received = start + len(data)
+            return self._maybe_finish(status)
+
+    def _maybe_finish(self, status: UploadStatus) -> UploadStatus:
+        if status.state != OPEN or status.received < status.size:
+            return status
+        digest, size = self.store.staging.digest(status.upload_id)
+        row = self.store.catalogue.one("SELECT * FROM uploads WHERE upload_id = ?",
+                                       status.upload_id)
+        try:
+            if size != row["size"]:
+                raise Rejected(f"{status.file}: {size} bytes arrived, {row['size']} declared")
+            if digest != row["sha256"]:
+                what = "the manifest" if status.kind == SEGMENT else "the declared sha256"
+                raise Rejected(f"{status.file}: SHA-256 of the uploaded bytes does not match "
+                               f"{what}")
+            if status.kind == SEGMENT:
+                return self._store_segment(status, row, digest)
+            return self._store_audit_log(status, row, digest)
+        except Rejected as exc:
+            return self._quarantine(status.upload_id, exc)
+
+    # storing
+    def _store_segment(self, status: UploadStatus, row: Any, digest: str) -> UploadStatus:
+        store = self.store
+        manifest = Manifest.from_bytes(row["manifest"])
+        manifest_sha = row["key"]
+        store.objects.put_bytes(manifest_sha, row["manifest"])
+        store.objects.put_file(store.staging.path(status.upload_id), digest)
+        receipt = Receipt(store_id=store.store_id, kind=SEGMENT, device_id=manifest.device_id,
+                          file=manifest.file, sha256=digest, size=manifest.size,
+                          received_utc=store.now_utc(), recording_id=manifest.recording_id,
+                          segment_index=manifest.segment_index, manifest_sha256=manifest_sha)
+        raw, sig = sign_receipt(store.private_key, receipt)
+        start_s, end_s = parse_utc(manifest.start_utc), parse_utc(manifest.end_utc)
+        try:
+            with store.catalogue.tx() as db:
+                self._check_chain(manifest, manifest_sha)  # again: another upload may have won
+                db.execute(
+                    "INSERT INTO segments (device_id, recording_id, segment_index, file, "
+                    "sha256, size, manifest_sha256, signature, start_utc, end_utc, start_s, "
+                    "end_s, frame_count, width, height, last, stored_utc, receipt, "
+                    "receipt_signature) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (manifest.device_id, manifest.recording_id, manifest.segment_index,
+                     manifest.file, digest, manifest.size, manifest_sha, row["signature"],
+                     manifest.start_utc, manifest.end_utc, start_s, end_s,
+                     manifest.frame_count, manifest.width, manifest.height, int(manifest.last),
+                     receipt.received_utc, raw, sig))
+                db.execute("INSERT INTO recordings (device_id, recording_id, start_s) VALUES "
+                           "(?, ?, ?) ON CONFLICT DO UPDATE SET start_s = MIN(start_s, "
+                           "excluded.start_s)",
+                           (manifest.device_id, manifest.recording_id, start_s))
+                db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
+                           (STORED, status.upload_id))
+        except Rejected as exc:
+            return self._quarantine(status.upload_id, exc, content=(digest, manifest.size))
+        store.audit.append("segment_stored", device_id=manifest.device_id,
+                           recording_id=manifest.recording_id,
+                           segment_index=manifest.segment_index, file=manifest.file,
+                           sha256=digest, size=manifest.size, manifest_sha256=manifest_sha)
+        status.state, status.receipt, status.receipt_signature = STORED, raw, sig
+        status.created = True
+        return status
+
+    def _store_audit_log(self, status: UploadStatus, row: Any, digest: str) -> UploadStatus:
+        store = self.store
+        store.objects.put_file(store.staging.path(status.upload_id), digest)
+        receipt = Receipt(store_id=store.store_id, kind=AUDIT_LOG, device_id=row["device_id"],
+                          file=row["file"], sha256=digest, size=row["size"],
+                          received_utc=store.now_utc())
+        raw, sig = sign_receipt(store.private_key, receipt)
+        with store.catalogue.tx() as db:
+            db.execute("INSERT OR IGNORE INTO audit_logs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (row["device_id"], digest, row["file"], row["size"],
+                        receipt.received_utc, raw, sig))
+            db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
+                       (STORED, status.upload_id))
+        store.audit.append("audit_log_stored", device_id=row["device_id"], file=row["file"],
+                           sha256=digest, size=row["size"])
+        status.state, status.receipt, status.receipt_signature = STORED, raw, sig
+        status.created = True
+        return status
+
+    def _quarantine(self, upload_id: str, exc: Rejected,
+                    content: tuple[str, int] | None = None) -> UploadStatus:
+        """Keep everything that arrived for this upload, with the reason; no receipt.
+
+        ``content`` is (SHA-256, size) of bytes already moved into the object store; otherwise
+        what is in staging is moved there now."""
+        store = self.store
+        row = store.catalogue.one("SELECT * FROM uploads WHERE upload_id = ?", upload_id)
+        if content is None:
+            digest, size = store.staging.digest(upload_id)
+            if size:
+                store.objects.put_file(store.staging.path(upload_id), digest)
+            else:
+                store.staging.remove(upload_id)
+        else:
+            digest, size = content
+        with store.catalogue.tx() as db:
+            db.execute("INSERT INTO quarantine (device_id, kind, file, reason, manifest, "
+                       "signature, content_sha256, content_size, created_utc) VALUES "
+                       "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (row["device_id"], row["kind"], row["file"], exc.reason,
+                        row["manifest"], row["signature"], digest if size else None, size,
+                        store.now_utc()))
+            db.execute("UPDATE uploads SET state = ?, reason = ? WHERE upload_id = ?",
+                       (QUARANTINED, exc.reason, upload_id))
+        store.audit.append("quarantined", device_id=row["device_id"], kind=row["kind"],
+                           file=row["file"], reason=exc.reason,
+                           content_sha256=digest if size else None, content_size=size)
+        status = self._upload(row["device_id"], upload_id)
+        if exc.status != 422:
+            extra = {k: v for k, v in status.to_json().items() if k not in ("error", "status")}
+            raise StoreError(exc.status, exc.reason, **extra)
+        return status
+
+    # catalogue helpers
+    def _new_upload(self, device_id: str, kind: str, file: str, key: str, size: int,
+                    sha256: str, manifest: bytes | None, signature: bytes | None,
+                    ) -> UploadStatus:
+        upload_id = secrets.token_hex(16)
+        with self.store.catalogue.tx() as db:
+            db.execute("INSERT OR IGNORE INTO uploads (upload_id, device_id, kind, file, key, "
+                       "size, sha256, manifest, signature, state, created_utc) VALUES "
+                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (upload_id, device_id, kind, file, key, size, sha256, manifest,
+                        signature, OPEN, self.store.now_utc()))
+        status = self._upload_by_key(device_id, kind, key)  # a concurrent open may have won
+        assert status is not None
+        return status
+
+    def _from_row(self, row: Any) -> UploadStatus:
+        received = (row["size"] if row["state"] == STORED
+                    else self.store.staging.size(row["upload_id"]))
+        return UploadStatus(row["upload_id"], row["kind"], row["file"], row["size"], received,
+                            row["state"], row["reason"])
+
+    def _upload(self, device_id: str, upload_id: str) -> UploadStatus:
+        row = self.store.catalogue.one("SELECT * FROM uploads WHERE upload_id = ? AND "
+                                       "device_id = ?", upload_id, device_id)
+        if row is None:
+            raise not_found(f"no upload {upload_id} from device {device_id}")
+        return self._from_row(row)
+
+    def _upload_by_key(self, device_id: str, kind: str, key: str) -> UploadStatus | None:
+        row = self.store.catalogue.one("SELECT * FROM uploads WHERE device_id = ? AND kind = ? "
+                                       "AND key = ?", device_id, kind, key)
+        if row is None:
+            return None
+        status = self._from_row(row)
+        if status.state == STORED:
+            self._attach_receipt(device_id, status)
+        return status
+
+    def _attach_receipt(self, device_id: str, status: UploadStatus) -> None:
+        row = self.store.catalogue.one(
+            "SELECT receipt, receipt_signature FROM uploads u JOIN segments s ON "
+            "s.device_id = u.device_id AND s.manifest_sha256 = u.key AND u.kind = 'segment' "
+            "WHERE u.upload_id = ?1 UNION ALL SELECT receipt, receipt_signature FROM uploads u "
+            "JOIN audit_logs a ON a.device_id = u.device_id AND a.sha256 = u.key AND "
+            "u.kind = 'audit_log' WHERE u.upload_id = ?1", status.upload_id)
+        if row is not None:
+            status.receipt, status.receipt_signature = row["receipt"], row["receipt_signature"]

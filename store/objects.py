@@ -1,0 +1,121 @@
+"""Content-addressed object storage: immutable blobs named by the SHA-256 of their bytes.
+
+The catalogue (:mod:`store.catalogue`) says what an object is; the object store only keeps bytes.
+:class:`ObjectStore` is the interface the rest of the store uses, so a backend for S3-compatible
+storage with object lock can replace :class:`FilesystemObjectStore` for a force's whole fleet:
+``put_file`` becomes a PUT (with a retention date under object lock), ``open`` a GET, ``delete``
+a DELETE that the bucket refuses while the lock holds. Upload staging stays on local disk
+(:mod:`store.staging`) whatever the backend.
+
+A backend must implement :meth:`~ObjectStore.put_file`, :meth:`~ObjectStore.open`,
+:meth:`~ObjectStore.exists` and :meth:`~ObjectStore.delete`; it may override
+:meth:`~ObjectStore.put_bytes` and :meth:`~ObjectStore.copy_to` for speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import BinaryIO
+
+from device.fsutil import atomic_write, fsync_dir
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def check_name(sha256: str) -> str:
+    """Object names are lowercase hex SHA-256: never a path a client could steer."""
+    if not SHA256_HEX.fullmatch(sha256):
+        raise ValueError(f"{sha256!r} is not a lowercase hex SHA-256")
+    return sha256
+
+
+class ObjectStore(ABC):
+    """Immutable objects by SHA-256. ``put_*`` is durable when it returns."""
+
+    @abstractmethod
+    def put_file(self, path: Path, sha256: str) -> None:
+        """Take ownership of the complete, fsynced local file ``path`` whose SHA-256 the caller
+        computed. An object that already exists is kept as it is (same hash, same bytes)."""
+
+    @abstractmethod
+    def open(self, sha256: str) -> BinaryIO:
+        """Read an object; FileNotFoundError if there is none."""
+
+    @abstractmethod
+    def exists(self, sha256: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, sha256: str) -> None:
+        """Remove an object; a missing one is not an error (deletion is retried after a crash)."""
+
+    def put_bytes(self, sha256: str, data: bytes) -> None:
+        with tempfile.NamedTemporaryFile(delete=False) as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        self.put_file(Path(tmp.name), sha256)
+
+    def read_bytes(self, sha256: str) -> bytes:
+        with self.open(sha256) as f:
+            return f.read()
+
+    def copy_to(self, sha256: str, dest: Path) -> None:
+        with self.open(sha256) as src, open(dest, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+
+
+class FilesystemObjectStore(ObjectStore):
+    """``ROOT/ab/abcdef...``: one read-only file per object, written by rename and fsync."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        check_name(sha256)
+        return self.root / sha256[:2] / sha256
+
+    def put_file(self, path: Path, sha256: str) -> None:
+        dest = self.path(sha256)
+        if dest.exists():
+            path.unlink()
+            return
+        dest.parent.mkdir(exist_ok=True)
+        os.chmod(path, 0o444)
+        try:
+            os.replace(path, dest)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            tmp = dest.with_name(dest.name + ".tmp")
+            shutil.copyfile(path, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+            path.unlink()
+        fsync_dir(dest.parent)
+
+    def put_bytes(self, sha256: str, data: bytes) -> None:
+        dest = self.path(sha256)
+        if not dest.exists():
+            dest.parent.mkdir(exist_ok=True)
+            atomic_write(dest, data, mode=0o444)
+
+    def open(self, sha256: str) -> BinaryIO:
+        return open(self.path(sha256), "rb")
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        path = self.path(sha256)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            fsync_dir(path.parent)

@@ -1,0 +1,256 @@
+"""The evidence store as one object: its directory, key, catalogue, objects and custody actions.
+
+The HTTP server, the command line and the tests all drive a :class:`Store`; the server only
+translates requests. Layout of the directory (docs/STORE.md):
+
+- ``store.json`` settings; ``store.pub.pem`` the store's public key (cameras pin it);
+- ``keys/store.key`` the private key that signs receipts and export reports (0600);
+- ``catalogue.sqlite`` the catalogue; ``objects/`` the bytes by SHA-256; ``staging/`` uploads in
+  progress; ``audit.jsonl`` the store's hash-chained audit log.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from device.evidence.identity import (
+    IdentityError,
+    device_id_for,
+    fingerprint,
+    public_key_from_pem,
+    public_pem,
+)
+from device.evidence.receipt import store_id_for
+from device.fsutil import atomic_write
+from store.auditlog import AuditLog
+from store.auth import RequestVerifier, check_operator, new_token, token_hash
+from store.catalogue import Catalogue
+from store.clock import Clock, parse_utc, system_clock, utc_iso
+from store.config import StoreConfig
+from store.errors import bad_request, conflict, not_found
+from store.ingest import Ingest
+from store.objects import FilesystemObjectStore, ObjectStore
+from store.retention import Retention
+from store.staging import Staging
+
+CONFIG = "store.json"
+PRIVATE_KEY = Path("keys") / "store.key"
+PUBLIC_KEY = "store.pub.pem"
+CATALOGUE = "catalogue.sqlite"
+AUDIT = "audit.jsonl"
+MAX_CASE_REF = 128
+
+
+class StoreDirError(Exception):
+    """The directory has not been initialised as a store."""
+
+
+def init_store(directory: Path, config: StoreConfig | None = None) -> str:
+    """Create a store in ``directory``; return the operator token (shown once, kept hashed)."""
+    if (directory / PRIVATE_KEY).exists():
+        raise StoreDirError(f"{directory} is already an evidence store (use --new-token to replace "
+                        "the operator token)")
+    (directory / PRIVATE_KEY).parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory / PRIVATE_KEY.parent, 0o700)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    atomic_write(directory / CONFIG, (config or StoreConfig()).to_bytes())
+    atomic_write(directory / PRIVATE_KEY, pem, mode=0o600)
+    atomic_write(directory / PUBLIC_KEY, public_pem(key.public_key()))
+    return new_operator_token(directory)
+
+
+def new_operator_token(directory: Path) -> str:
+    """Replace the operator token (the old one stops working)."""
+    token = new_token()
+    catalogue = Catalogue(directory / CATALOGUE)
+    try:
+        catalogue.set_meta("operator_token_sha256", token_hash(token))
+    finally:
+        catalogue.close()
+    return token
+
+
+def _load_private_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise StoreDirError(f"{path.parent.parent} is not an evidence store (run 'bodycam store "
+                        f"init --dir {path.parent.parent}')") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise StoreDirError(f"{path}: unreadable store key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise StoreDirError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+class Store:
+    def __init__(self, directory: Path, clock: Clock = system_clock,
+                 objects: ObjectStore | None = None) -> None:
+        self.directory = directory
+        self.clock = clock
+        self.private_key = _load_private_key(directory / PRIVATE_KEY)
+        self.public_key: Ed25519PublicKey = self.private_key.public_key()
+        self.store_id = store_id_for(self.public_key)
+        self.config = StoreConfig.load(directory / CONFIG)
+        self.catalogue = Catalogue(directory / CATALOGUE)
+        self.objects = objects or FilesystemObjectStore(directory / "objects")
+        self.staging = Staging(directory / "staging")
+        self.audit = AuditLog(directory / AUDIT, clock)
+        self.exports_dir = directory / "exports"
+        #: Held by flag, unflag and retention, so a recording is never deleted while flagged.
+        self.custody_lock = threading.Lock()
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self.verifier = RequestVerifier(self.catalogue, clock, self.config.clock_skew_s,
+                                        self.device_key)
+        self.ingest = Ingest(self)
+        self.retention = Retention(self)
+
+    def close(self) -> None:
+        self.catalogue.close()
+
+    def now_utc(self) -> str:
+        return utc_iso(self.clock())
+
+    def info(self) -> dict[str, Any]:
+        """What a camera needs before its first signed request: the time and the store key."""
+        now = self.clock()
+        return {"api": 1, "store_id": self.store_id, "utc": utc_iso(now), "time": now,
+                "store_public_key": public_pem(self.public_key).decode(),
+                "clock_skew_s": self.config.clock_skew_s,
+                "max_chunk_bytes": self.config.max_chunk_bytes,
+                "max_segment_bytes": self.config.max_segment_bytes,
+                "max_audit_log_bytes": self.config.max_audit_log_bytes}
+
+    # operators
+    def check_operator(self, authorization: str | None) -> None:
+        check_operator(authorization, self.catalogue.get_meta("operator_token_sha256"))
+
+    def enrol(self, pem: bytes, label: str = "") -> dict[str, Any]:
+        """Allow a device key to upload. Enrolling the same key again changes nothing."""
+        try:
+            key = public_key_from_pem(pem, "enrolment")
+        except IdentityError as exc:
+            raise bad_request(str(exc)) from None
+        device_id, print_ = device_id_for(key), fingerprint(key)
+        existing = self.catalogue.one("SELECT * FROM devices WHERE device_id = ?", device_id)
+        if existing is not None:
+            return {"device_id": device_id, "fingerprint": print_, "enrolled": False,
+                    "label": existing["label"], "enrolled_utc": existing["enrolled_utc"]}
+        now = self.now_utc()
+        with self.catalogue.tx() as db:
+            db.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?)",
+                       (device_id, public_pem(key).decode(), print_, label, now))
+        self.audit.append("enrol", device_id=device_id, public_key_sha256=print_, label=label)
+        return {"device_id": device_id, "fingerprint": print_, "enrolled": True, "label": label,
+                "enrolled_utc": now}
+
+    def device_key(self, device_id: str) -> Ed25519PublicKey | None:
+        if device_id not in self._keys:
+            row = self.catalogue.one("SELECT public_key_pem FROM devices WHERE device_id = ?",
+                                     device_id)
+            if row is None:
+                return None
+            self._keys[device_id] = public_key_from_pem(row["public_key_pem"].encode())
+        return self._keys[device_id]
+
+    def devices(self) -> list[dict[str, Any]]:
+        return [{k: row[k] for k in ("device_id", "fingerprint", "label", "enrolled_utc")}
+                for row in self.catalogue.all("SELECT * FROM devices ORDER BY device_id")]
+
+    def find_recording(self, recording_id: str, device_id: str | None = None) -> tuple[str, str]:
+        """(device id, recording id); recording ids carry random digits, so one usually names
+        one recording, but a device id settles any doubt."""
+        rows = self.catalogue.all(
+            "SELECT device_id FROM recordings WHERE recording_id = ?1 AND (?2 IS NULL OR "
+            "device_id = ?2)", recording_id, device_id)
+        if not rows:
+            raise not_found(f"no recording {recording_id}" +
+                            (f" from device {device_id}" if device_id else "") + " in this store")
+        if len(rows) > 1:
+            raise conflict(f"recording id {recording_id} exists for several devices "
+                           f"({', '.join(r['device_id'] for r in rows)}): name the device")
+        return rows[0]["device_id"], recording_id
+
+    def flag(self, recording_id: str, case_ref: str, device_id: str | None = None,
+             ) -> dict[str, Any]:
+        """Keep a recording as evidence for a case until it is unflagged."""
+        case_ref = case_ref.strip() if isinstance(case_ref, str) else ""
+        if not case_ref or len(case_ref) > MAX_CASE_REF or not case_ref.isprintable():
+            raise bad_request(f"case reference must be 1-{MAX_CASE_REF} printable characters")
+        with self.custody_lock:
+            device_id, recording_id = self.find_recording(recording_id, device_id)
+            row = self._recording_row(device_id, recording_id)
+            if row["deleted_utc"]:
+                raise conflict(f"recording {recording_id} was deleted by retention at "
+                               f"{row['deleted_utc']}; it cannot be flagged")
+            now = self.now_utc()
+            with self.catalogue.tx() as db:
+                db.execute("UPDATE recordings SET case_ref = ?, flagged_utc = ? WHERE "
+                           "device_id = ? AND recording_id = ?",
+                           (case_ref, now, device_id, recording_id))
+            self.audit.append("flag", device_id=device_id, recording_id=recording_id,
+                              case_ref=case_ref, previous_case_ref=row["case_ref"])
+        return self.recording(device_id, recording_id)
+
+    def unflag(self, recording_id: str, device_id: str | None = None) -> dict[str, Any]:
+        """Return a recording to normal retention (it may be deleted at the next step)."""
+        with self.custody_lock:
+            device_id, recording_id = self.find_recording(recording_id, device_id)
+            row = self._recording_row(device_id, recording_id)
+            if row["case_ref"] is None:
+                raise conflict(f"recording {recording_id} is not flagged")
+            with self.catalogue.tx() as db:
+                db.execute("UPDATE recordings SET case_ref = NULL, flagged_utc = NULL WHERE "
+                           "device_id = ? AND recording_id = ?", (device_id, recording_id))
+            self.audit.append("unflag", device_id=device_id, recording_id=recording_id,
+                              previous_case_ref=row["case_ref"])
+        return self.recording(device_id, recording_id)
+
+    def _recording_row(self, device_id: str, recording_id: str) -> Any:
+        return self.catalogue.one("SELECT * FROM recordings WHERE device_id = ? AND "
+                                  "recording_id = ?", device_id, recording_id)
+
+    def recordings(self, device_id: str | None = None, since: str | None = None,
+                   until: str | None = None) -> list[dict[str, Any]]:
+        """Recordings (newest last) overlapping [since, until], with their retention state."""
+        try:
+            low = parse_utc(since) if since else float("-inf")
+            high = parse_utc(until) if until else float("inf")
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        rows = self.catalogue.all(
+            "SELECT r.device_id, r.recording_id FROM recordings r JOIN segments s USING "
+            "(device_id, recording_id) WHERE (?1 IS NULL OR r.device_id = ?1) GROUP BY "
+            "r.device_id, r.recording_id HAVING MAX(s.end_s) >= ?2 AND MIN(s.start_s) <= ?3 "
+            "ORDER BY MIN(s.start_s), r.device_id, r.recording_id", device_id, low, high)
+        return [self.recording(r["device_id"], r["recording_id"]) for r in rows]
+
+    def recording(self, device_id: str, recording_id: str) -> dict[str, Any]:
+        row = self._recording_row(device_id, recording_id)
+        segs = self.catalogue.all(
+            "SELECT segment_index, start_utc, end_utc, frame_count, last FROM segments WHERE "
+            "device_id = ? AND recording_id = ? ORDER BY segment_index", device_id, recording_id)
+        indexes = [s["segment_index"] for s in segs]
+        complete = bool(segs) and indexes == list(range(len(segs))) and bool(segs[-1]["last"])
+        keep_until = (None if row["case_ref"] else
+                      utc_iso(row["start_s"] + self.config.retention_s))
+        return {"device_id": device_id, "recording_id": recording_id,
+                "start_utc": segs[0]["start_utc"] if segs else None,
+                "end_utc": segs[-1]["end_utc"] if segs else None,
+                "segments": len(segs), "frames": sum(s["frame_count"] for s in segs),
+                "complete": complete, "case_ref": row["case_ref"],
+                "flagged_utc": row["flagged_utc"], "deleted_utc": row["deleted_utc"],
+                "delete_after_utc": None if row["deleted_utc"] else keep_until}
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        return [{k: row[k] for k in ("id", "device_id", "kind", "file", "reason",
+                                     "content_sha256", "content_size", "created_utc")}
+                for row in self.catalogue.all("SELECT * FROM quarantine ORDER BY id")]

@@ -1,0 +1,62 @@
+"""Checks on everything that arrives from the network, each failing with a 400 naming the field.
+
+Client text never becomes a path: objects are named by hash and staging files by upload id, and
+file names (which do appear in exports) are limited to a safe alphabet without ``..``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from store.errors import bad_request
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def safe_name(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value) or ".." in value:
+        shown = value[:60] if isinstance(value, str) else value
+        raise bad_request(f"{field} {shown!r} is not a safe name (letters, digits, '.', '_', '-'; "
+                          "at most 128; no '..' or '/')")
+    return value
+
+
+def sha256_hex(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not SHA256_HEX.fullmatch(value):
+        raise bad_request(f"{field} must be a lowercase hex SHA-256 (64 digits)")
+    return value
+
+
+def whole_number(value: Any, field: str, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise bad_request(f"{field} must be a whole number from 0 to {maximum}")
+    return value
+
+
+def base64_field(value: Any, field: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise bad_request(f"{field} must be base64") from None
+
+
+def json_object(body: bytes, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    """A JSON object body with no unknown and no missing keys."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise bad_request(f"body is not UTF-8 JSON ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise bad_request("body must be a JSON object")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise bad_request(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+    missing = sorted(required - set(data))
+    if missing:
+        raise bad_request(f"missing field {missing[0]!r}")
+    return data

@@ -1,0 +1,85 @@
+"""Export: one playable MP4, the original segments, manifests, signatures, a signed report."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from device.evidence.identity import load_public_key, verify_signature
+from device.evidence.store_client import StoreHttpError
+from device.evidence.verify import verify
+from tests.conftest import have
+from tests.evidence_store.conftest import Camera, Running
+from tests.media import decode, ffprobe
+
+
+def frames(camera: Camera, recording: int | None = None) -> int:
+    return sum(camera.manifest(mp4).frame_count for mp4 in camera.segments(recording))
+
+
+def unpack(zip_path: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(dest)
+    return dest
+
+
+def test_recording_export_plays_as_one_mp4_and_verifies(running: Running, enrolled: Camera,
+                                                        tmp_path: Path) -> None:
+    running.upload_all(enrolled)
+    recording_id = enrolled.manifest(enrolled.segments(1)[0]).recording_id
+    running.operator().export(tmp_path / "case.zip", recording_id)
+    out = unpack(tmp_path / "case.zip", tmp_path / "case")
+
+    decoded = decode(out / "export.mp4")
+    assert decoded.codec == "h264" and len(decoded.frame_times) == frames(enrolled, 1)
+    gaps = {round(b - a, 6) for a, b in zip(decoded.frame_times, decoded.frame_times[1:],
+                                             strict=False)}
+    assert gaps == {round(1 / 30, 6)}  # contiguous across segment joins
+
+    report_raw = (out / "report.json").read_bytes()
+    store_key = load_public_key(out / "store.pub.pem")
+    assert verify_signature(store_key, (out / "report.json.sig").read_bytes(), report_raw)
+    report = json.loads(report_raw)
+    assert report["all_verified"] and report["export_mp4"]["frame_count"] == frames(enrolled, 1)
+    assert [s["segment_index"] for s in report["segments"]] == list(
+        range(len(enrolled.segments(1))))
+    offsets = [s["export_offset_s"] for s in report["segments"]]
+    assert offsets == sorted(offsets) and offsets[0] == 0
+    findings = verify([out / "devices" / enrolled.device_id])
+    assert findings and all(f.ok for f in findings), findings
+    assert running.store.audit.entries()[-1]["event"] == "export"
+
+
+@pytest.mark.skipif(not have("ffprobe"), reason="ffprobe (Debian package ffmpeg) not installed")
+def test_ffprobe_reads_the_export(running: Running, enrolled: Camera, tmp_path: Path) -> None:
+    running.upload_all(enrolled)
+    recording_id = enrolled.manifest(enrolled.segments(2)[0]).recording_id
+    running.operator().export(tmp_path / "x.zip", recording_id)
+    info = ffprobe(unpack(tmp_path / "x.zip", tmp_path / "x") / "export.mp4")
+    assert info["codec_name"] == "h264" and int(info["nb_read_frames"]) == frames(enrolled, 2)
+
+
+def test_device_window_export_holds_every_recording_that_overlaps(
+        running: Running, enrolled: Camera, tmp_path: Path) -> None:
+    running.upload_all(enrolled)
+    first = enrolled.manifest(enrolled.segments(1)[0]).start_utc
+    last = enrolled.manifest(enrolled.segments(2)[-1]).end_utc
+    running.operator().export(tmp_path / "sar.zip", device_id=enrolled.device_id,
+                              since=first, until=last)
+    out = unpack(tmp_path / "sar.zip", tmp_path / "sar")
+    assert len(decode(out / "export.mp4").frame_times) == frames(enrolled)
+    assert len(json.loads((out / "report.json").read_text())["recordings"]) == 2
+
+
+def test_export_of_nothing_is_a_clear_error(running: Running, enrolled: Camera,
+                                            tmp_path: Path) -> None:
+    with pytest.raises(StoreHttpError) as err:
+        running.operator().export(tmp_path / "none.zip", "R000404-abcdef")
+    assert err.value.status == 404 and "R000404-abcdef" in str(err.value)
+    with pytest.raises(StoreHttpError) as err:
+        running.operator().export(tmp_path / "none.zip", device_id=enrolled.device_id)
+    assert err.value.status == 400
+    assert not (tmp_path / "none.zip").exists()
