@@ -382,6 +382,9 @@ class Daemon:
                         segments=event.data["segments"])
             self.note(f"recording {event.data['recording_id']} closed: "
                       f"{len(event.data['segments'])} segment(s), {event.data['reason']}")
+        elif kind == "first_live_frame":
+            if self.recording and self.recording["id"] == event.data["recording_id"]:
+                self.recording["first_live_written_mono"] = event.data["written"]
         elif kind == "storage_full":
             self._storage_full()
         elif kind == "pipeline_error":
@@ -493,7 +496,8 @@ class Daemon:
             identity=self.identity, codec=self.config.encoder.codec, width=cam.width,
             height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set)
         with_pre_event = event.transition.source == "buffering"
-        self.pipeline.send(StartRecording(info, with_pre_event))
+        self.pipeline.send(StartRecording(info, with_pre_event, event.kwargs.get(
+            "t", self.clock.monotonic())))
         self.pipeline.start_camera()
         self.recording = {"id": recording_id, "reason": reason, "started_utc":
                           self.clock.utc_iso(), "started_mono": self.clock.monotonic(),

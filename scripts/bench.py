@@ -16,10 +16,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
+from bench_pipeline import BENCHMARKS as PIPELINE
+from bench_pipeline import Row
 
 from device.config import Config
 from device.evidence.identity import (
@@ -36,13 +37,6 @@ from sim.clock import SimClock
 from sim.simulator import Simulator
 from store.http import StoreHTTPServer
 from store.service import Store, init_store
-
-
-@dataclass
-class Row:
-    benchmark: str
-    value: str
-    note: str = ""
 
 
 def machine() -> str:
@@ -191,6 +185,7 @@ def store_upload(seconds: float) -> list[Row]:
 
 BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "encoder": camera_through_encoder,
+    **PIPELINE,
     "store": store_upload,
 }
 

@@ -39,6 +39,7 @@ EventSink = Callable[..., None]
 class StartRecording:
     info: RecordingInfo
     with_pre_event: bool
+    t_press: float  # when the gesture or trigger asked for it (monotonic)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class Recorder:
     """
 
     def __init__(self, config: Config, encoder: H264Encoder, free_bytes: Callable[[], int],
-                 emit: EventSink) -> None:
+                 emit: EventSink, now: Callable[[], float] = time.monotonic) -> None:
         rec = config.recording
         self.config = config
         self.encoder = encoder
@@ -103,6 +104,8 @@ class Recorder:
         self.last_closed_was_last = False
         self.extradata = b""  # SPS/PPS of the stream, for a terminator segment
         self.gap: dict[str, object] | None = None  # the camera is out since...
+        self.now = now
+        self._live_from: float | None = None
         self.buffered_s = 0.0  # published for status readers on other threads
 
     @property
@@ -143,10 +146,13 @@ class Recorder:
         self.gap = None
         backlog = self.ring.drain() if cmd.with_pre_event else []
         self.ring.clear()
+        self._live_from = cmd.t_press
         if backlog:
-            cmd.info.pre_event_s = backlog[-1].t_mono - backlog[0].t_mono
-            for packet in backlog:
-                self._write(packet)
+            cmd.info.pre_event_s = max(0.0, cmd.t_press - backlog[0].t_mono)
+            for packet in backlog:  # a burst: one fsync at its end, not one per fragment
+                self._write(packet, sync=False)
+            if self.writer is not None:
+                self.writer.flush()
         else:
             self.encoder.request_keyframe()
 
@@ -157,7 +163,7 @@ class Recorder:
             return
         self._write(packet)
 
-    def _write(self, packet: EncodedPacket) -> None:
+    def _write(self, packet: EncodedPacket, sync: bool = True) -> None:
         assert self.info is not None
         writer = self.writer
         segment_s = self.config.recording.segment_s
@@ -181,7 +187,12 @@ class Recorder:
             self.writer = SegmentWriter(self.info, self.next_index, self.prev_sha, packet,
                                         self.config.recording.fsync_interval_s, gaps)
             return
-        writer.write(packet)
+        writer.write(packet, sync)
+        if self._live_from is not None and packet.t_mono >= self._live_from:
+            # the first frame captured after the press is on disk: press-to-record latency
+            self._live_from = None
+            self.emit("first_live_frame", recording_id=self.info.recording_id,
+                      captured=packet.t_mono, written=self.now())
         if writer.duration_s >= segment_s - 1 / self.info.fps:
             self.encoder.request_keyframe()
         if packet.keyframe and self.free_bytes() < self.reserve:
@@ -241,7 +252,7 @@ class Pipeline:
         self.emit = emit
         self.encoder = H264Encoder(config)
         self.watermark = Watermark(config.device.model, config.device.serial, config.camera.height)
-        self.recorder = Recorder(config, self.encoder, free_bytes, emit)
+        self.recorder = Recorder(config, self.encoder, free_bytes, emit, clock.monotonic)
         self.frames: queue.Queue[Any] = queue.Queue(maxsize=frame_queue)
         self.packets: queue.Queue[Any] = queue.Queue(maxsize=4 * frame_queue)
         self.frames_in = 0

@@ -149,7 +149,9 @@ class SegmentWriter:
     def duration_s(self) -> float:
         return (self.last.pts - self.first_pts + 1) / self.info.fps
 
-    def write(self, packet: EncodedPacket) -> None:
+    def write(self, packet: EncodedPacket, sync: bool = True) -> None:
+        """Mux one packet; ``sync=False`` for a burst (the pre-event backlog) that the caller
+        makes durable once with :meth:`flush` at its end."""
         pkt = av.Packet(packet.data)
         pkt.pts = pkt.dts = packet.pts - self.first_pts
         pkt.time_base = self._time_base
@@ -159,8 +161,11 @@ class SegmentWriter:
         self.last = packet
         self.frames += 1
         # The muxer writes a fragment when the next keyframe arrives: make it durable now.
-        if packet.keyframe or packet.t_mono - self._synced_at >= self.fsync_interval_s:
+        if sync and (packet.keyframe or packet.t_mono - self._synced_at >= self.fsync_interval_s):
             self._sync(packet.t_mono)
+
+    def flush(self) -> None:
+        self._sync(self.last.t_mono)
 
     def _sync(self, now: float) -> None:
         self._file.flush()

@@ -1,0 +1,208 @@
+"""Video pipeline benchmarks (issue 4): throughput against the bare encoder, dropped frames in
+real time at 1080p30, press-to-record latency, pre-event buffer memory, resident memory over
+ten minutes. Each returns rows for ``scripts/bench.py``'s table.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from device.config import Config
+from device.evidence.identity import create_identity
+from device.pipeline.encoder import H264Encoder
+from device.pipeline.pipeline import Pipeline, SetBuffering, StartRecording, StopRecording
+from device.pipeline.ringbuffer import PreEventBuffer
+from device.pipeline.segments import RecordingInfo
+from hal.camera import Frame
+from hal.clock import SystemClock
+from sim.camera import SimCamera
+from sim.clock import SimClock
+from sim.simulator import Simulator
+
+
+@dataclass
+class Row:
+    """One line of ``make bench``'s table."""
+
+    benchmark: str
+    value: str
+    note: str = ""
+
+
+def _config(width: int, height: int, **encoder: Any) -> Config:
+    return Config().replace(camera={"width": width, "height": height, "fps": 30},
+                            encoder=encoder or {})
+
+
+def _frames(width: int, height: int, count: int) -> list[Any]:
+    cam = SimCamera(SimClock(), width, height, 30)
+    return [cam.render(i, i / 30) for i in range(count)]
+
+
+def _recording(folder: Path, config: Config) -> RecordingInfo:
+    identity = create_identity(folder, "BWV-OPEN-1", "BENCH")
+    cam = config.camera
+    return RecordingInfo("R000001-bench0", folder / "recordings" / "R000001-bench0", "bench",
+                         identity, config.encoder.codec, cam.width, cam.height, cam.fps, True)
+
+
+def throughput(seconds: float) -> list[Row]:
+    """The whole pipeline (watermark, encode, pre-event buffer, mux, fsync, sign) fed as fast as
+    it takes frames, against the bare encoder on the same frames."""
+    rows = []
+    for width, height in ((1280, 720), (1920, 1080)):
+        config = _config(width, height)
+        frames = _frames(width, height, 60)
+        count = max(90, int(seconds * 30))
+
+        encoder = H264Encoder(config)
+        start = time.perf_counter()
+        for i in range(count):
+            encoder.encode(frames[i % len(frames)], i / 30, 0.0)
+        bare = count / (time.perf_counter() - start)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            clock = SimClock()  # not real time: a full queue makes the feeder wait, not drop
+            pipeline = Pipeline(config, SimCamera(clock, width, height, 30), clock,
+                                lambda: 1 << 50, lambda kind, **data: None)
+            pipeline.send(SetBuffering(True))
+            pipeline.send(StartRecording(_recording(Path(tmp), config), False, 0.0))
+            start = time.perf_counter()
+            for i in range(count):
+                pipeline.on_frame(Frame(frames[i % len(frames)].copy(), i / 30, i))
+            pipeline.send(StopRecording(0.0))
+            pipeline.sync()
+            full = count / (time.perf_counter() - start)
+            pipeline.close()
+        rows += [Row(f"bare libx264 {config.encoder.preset}, {width}x{height}", f"{bare:.1f} fps"),
+                 Row(f"full pipeline, {width}x{height}", f"{full:.1f} fps",
+                     f"{full / bare:.0%} of bare (target >= 90%)")]
+    return rows
+
+
+def realtime_1080p(seconds: float) -> list[Row]:
+    """60 s of the simulated camera at 1920x1080, 30 fps, recording, on the real clock."""
+    duration = 60.0
+    config = _config(1920, 1080)
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = SystemClock()
+        camera = SimCamera(clock, 1920, 1080, 30)
+        pipeline = Pipeline(config, camera, clock, lambda: 1 << 50, lambda kind, **data: None)
+        pipeline.send(StartRecording(_recording(Path(tmp), config), False, clock.monotonic()))
+        pipeline.start_camera()
+        time.sleep(duration)
+        pipeline.stop_camera()
+        pipeline.send(StopRecording(clock.wall()))
+        pipeline.sync()
+        captured, dropped = pipeline.frames_in, pipeline.frames_dropped
+        pipeline.close()
+        clock.close()
+    return [Row("real time 1920x1080@30 for 60 s: frames dropped",
+                f"{dropped} / {captured}", "target: none")]
+
+
+def press_latency(seconds: float) -> list[Row]:
+    """From the record gesture to the mode change, and to the first frame captured after it
+    being on disk, over many presses of a running daemon (real clock, 1280x720)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = SystemClock()
+        sim = Simulator(_config(1280, 720), Path(tmp) / "d", clock=clock)
+        daemon = sim.daemon
+        daemon.start()
+        daemon.post("power_on", reason="bench")
+        daemon.sync()
+        time.sleep(1.0)
+        to_mode, to_frame = [], []
+        for _ in range(40):
+            pressed = clock.monotonic()
+            daemon.post("gesture", button="record", kind="double")
+            while True:
+                recording = daemon.recording
+                if recording and "first_live_written_mono" in recording:
+                    break
+                time.sleep(0.002)
+            to_mode.append(recording["started_mono"] - pressed)
+            to_frame.append(recording["first_live_written_mono"] - pressed)
+            daemon.post("stop_recording", reason="bench")
+            daemon.sync()
+            time.sleep(0.3)
+        daemon.post("shutdown")
+        daemon.exit_requested.wait(30)
+        sim.hw.close()
+
+    def pct(values: list[float], q: int) -> float:
+        return statistics.quantiles(values, n=100)[q - 1] * 1000
+
+    return [Row("press -> mode change (p50 / p99)",
+                f"{pct(to_mode, 50):.1f} / {pct(to_mode, 99):.1f} ms", "target p99 < 50 ms"),
+            Row("press -> first live frame on disk (p50 / p99)",
+                f"{pct(to_frame, 50):.1f} / {pct(to_frame, 99):.1f} ms",
+                "target p99 < 50 ms (includes waiting for the next frame, <= 33 ms)")]
+
+
+def ring_memory(seconds: float) -> list[Row]:
+    """Memory the 30 s pre-event buffer holds at 4 Mbit/s, against bitrate x seconds."""
+    kbps, window = 4000, 30.0
+    config = _config(1280, 720, bitrate_kbps=kbps)
+    frames = _frames(1280, 720, 60)
+    encoder = H264Encoder(config)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    ring = PreEventBuffer(window, 1 << 40)
+    count, encoded = int((window + 10) * 30), 0
+    for i in range(count):
+        for packet in encoder.encode(frames[i % len(frames)], i / 30, 0.0):
+            ring.append(packet)
+            encoded += packet.size
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    bitrate = encoded / (count / 30)  # what the encoder really produced, bytes/s
+    expected = bitrate * window
+    return [Row("pre-event buffer, 30 s: memory / (bitrate x seconds)",
+                f"{held / expected:.2f}x",
+                f"{held / 2**20:.1f} MiB held for {ring.duration_s:.1f} s at "
+                f"{bitrate * 8 / 1e6:.2f} Mbit/s (asked {kbps / 1000:g}); target <= 1.2x")]
+
+
+def _rss_mib() -> float:
+    for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def resident_memory(seconds: float) -> list[Row]:
+    """The daemon's resident memory over ten simulated minutes: five buffering, five recording
+    (1280x720, 30 fps; the simulated clock runs as fast as the pipeline)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = Simulator(_config(1280, 720), Path(tmp) / "d")
+        sim.power_on()
+        at_boot = _rss_mib()
+        sim.advance(60)
+        warm = _rss_mib()
+        sim.advance(240)
+        buffering = _rss_mib()
+        sim.button("record").double_press()
+        sim.advance(300)
+        recording = _rss_mib()
+        sim.shutdown()
+    return [Row("daemon RSS: boot / 1 min / 5 min buffering / +5 min recording",
+                f"{at_boot:.0f} / {warm:.0f} / {buffering:.0f} / {recording:.0f} MiB",
+                f"growth after warm-up {recording - warm:+.0f} MiB; target flat")]
+
+
+BENCHMARKS = {
+    "pipeline": throughput,
+    "realtime": realtime_1080p,
+    "latency": press_latency,
+    "ring": ring_memory,
+    "rss": resident_memory,
+}
+
