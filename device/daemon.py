@@ -38,7 +38,7 @@ from device.pipeline.pipeline import (
     StartRecording,
     StopRecording,
 )
-from device.pipeline.recovery import find_interrupted, recover_segment
+from device.pipeline.recovery import find_interrupted, find_unfinished, recover_all
 from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
 from hal.clock import Timer
@@ -443,12 +443,10 @@ class Daemon:
     def _recover_interrupted(self) -> None:
         """Segments a power cut left open are kept, signed as recovered, and reported."""
         assert self.identity is not None
-        interrupted = find_interrupted(self.data_dir)
-        if not interrupted:
+        if not (find_interrupted(self.data_dir) or find_unfinished(self.data_dir)):
             return
         self.hw.led.show(self.policy.recovering())
-        for mp4 in interrupted:
-            result = recover_segment(mp4, self.identity)
+        for result in recover_all(self.data_dir, self.identity):
             self.recovered.append(result.__dict__)
             self._audit("recovered" if result.ok else "recovery_failed",
                         result.detail or "interrupted segment recovered", **result.__dict__)

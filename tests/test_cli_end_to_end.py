@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import pytest
 
 from tests.conftest import have
 from tests.media import decode, segments
+from tests.simproc import bodycam, start_sim
 
-BODYCAM = [sys.executable, "-m", "device.cli"]
 CONFIG = """
 [camera]
 width = 320
@@ -31,30 +30,12 @@ pre_event_s = 2
 """
 
 
-def bodycam(*args: str, data_dir: Path | None = None, check: bool = True,
-            ) -> subprocess.CompletedProcess[str]:
-    cmd = [*BODYCAM, *args] + (["--data-dir", str(data_dir)] if data_dir else [])
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed: {result.stderr}")
-    return result
-
-
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[Path, Path, subprocess.Popen[str]]]:
     data_dir = tmp_path / "d"
     config = tmp_path / "bodycam.toml"
     config.write_text(CONFIG)
-    proc = subprocess.Popen(
-        [*BODYCAM, "sim", "--headless", "--virtual-clock", "--config", str(config),
-         "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:  # the daemon says when its control socket is up
-        if line.startswith("control socket"):
-            break
-    else:
-        pytest.fail(f"simulator did not start: exit {proc.wait()}")
+    proc = start_sim(data_dir, config)
     yield data_dir, config, proc
     if proc.poll() is None:
         proc.kill()

@@ -8,7 +8,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -23,6 +22,7 @@ from device.pipeline.recovery import complete_prefix
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 from tests.media import decode, segments
+from tests.simproc import BODYCAM, bodycam, start_sim
 
 CAM = {"width": 160, "height": 120, "fps": 10}
 
@@ -123,7 +123,6 @@ def test_a_part_with_no_header_is_kept_and_reported(tmp_path: Path) -> None:
 
 # -- a real process, killed -------------------------------------------------------------------
 
-BODYCAM = [sys.executable, "-m", "device.cli"]
 CONFIG = """
 [camera]
 width = 160
@@ -137,20 +136,8 @@ pre_event_s = 2
 """
 
 
-def start(data_dir: Path, config: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([*BODYCAM, "sim", "--headless", "--virtual-clock", "--config",
-                             str(config), "--data-dir", str(data_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("control socket"):
-            return proc
-    raise AssertionError(f"simulator did not start (exit {proc.wait()})")
-
-
 def cli(data_dir: Path, *args: str) -> dict:
-    out = subprocess.run([*BODYCAM, *args, "--data-dir", str(data_dir)], check=True,
-                         capture_output=True, text=True, timeout=120).stdout
+    out = bodycam(*args, data_dir=data_dir).stdout
     return json.loads(out) if args[0] == "status" else {}
 
 
@@ -161,13 +148,13 @@ def test_sigkill_at_random_moments_loses_at_most_about_a_second(tmp_path: Path) 
     rng = random.Random(20261121)
     kills = []
     for _ in range(3):
-        proc = start(data_dir, config)
+        proc = start_sim(data_dir, config)
         cli(data_dir, "press", "record", "--double")
         cli(data_dir, "advance", f"{rng.uniform(2.0, 9.0):.2f}")
         kills.append(cli(data_dir, "status", "--json")["utc"])
         os.kill(proc.pid, signal.SIGKILL)  # the power goes
         proc.wait()
-    proc = start(data_dir, config)  # the next boot recovers
+    proc = start_sim(data_dir, config)  # the next boot recovers
     cli(data_dir, "shutdown")
     proc.wait(timeout=30)
     assert not list(data_dir.glob("recordings/*/*.part"))
@@ -191,7 +178,7 @@ def test_sigkill_mid_write_is_recovered(tmp_path: Path) -> None:
     config = tmp_path / "bodycam.toml"
     config.write_text(CONFIG)
     data_dir = tmp_path / "d"
-    proc = start(data_dir, config)
+    proc = start_sim(data_dir, config)
     cli(data_dir, "press", "record", "--double")
     busy = subprocess.Popen([*BODYCAM, "advance", "600", "--data-dir", str(data_dir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -202,10 +189,27 @@ def test_sigkill_mid_write_is_recovered(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     busy.wait(timeout=30)
-    proc = start(data_dir, config)
+    proc = start_sim(data_dir, config)
     status = cli(data_dir, "status", "--json")
     cli(data_dir, "shutdown")
     proc.wait(timeout=30)
     assert status["recovered"] and status["recovered"][0]["detail"] == ""
+    findings = verify([data_dir])
+    assert findings and all(f.ok for f in findings), [f for f in findings if not f.ok]
+
+
+def test_power_lost_between_two_segments_closes_the_recording(interrupted: Path,
+                                                              tmp_path: Path) -> None:
+    data_dir = tmp_path / "d"
+    shutil.copytree(interrupted, data_dir)
+    part = part_of(data_dir)
+    part.unlink()  # as if the power went after S0001 closed, before S0002 was opened
+    part.with_name(part.name + ".json").unlink()
+    sim = boot(data_dir)
+    sim.shutdown()
+    manifests = [json.loads(Path(str(p) + ".json").read_text()) for p in segments(data_dir)]
+    final = manifests[-1]
+    assert final["frame_count"] == 0 and final["last"] and final["recovered"]
+    assert final["gaps"][0]["reason"] == "power lost between two segments"
     findings = verify([data_dir])
     assert findings and all(f.ok for f in findings), [f for f in findings if not f.ok]

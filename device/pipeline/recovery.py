@@ -19,10 +19,12 @@ Each step is idempotent, so a crash during recovery is recovered by the next sta
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -165,5 +167,44 @@ def _info(pending: dict[str, Any], mp4: Path, identity: DeviceIdentity) -> Recor
         clock_set=bool(pending["clock_set"]), pre_event_s=float(pending["pre_event_s"]))
 
 
+def find_unfinished(data_dir: Path) -> list[Path]:
+    """Recordings whose newest segment is not their last and that have nothing in progress:
+    the power went between closing one segment and opening the next."""
+    unfinished = []
+    for folder in sorted(p for p in recordings_dir(data_dir).glob("*") if p.is_dir()):
+        if any(folder.glob("*" + PART_SUFFIX)) or any(folder.glob("*" + PENDING_SUFFIX)):
+            continue
+        manifests = sorted(folder.glob("*.mp4.json"))
+        if manifests:
+            newest = Manifest.from_bytes(manifests[-1].read_bytes(), manifests[-1].name)
+            if not newest.last:
+                unfinished.append(manifests[-1])
+    return unfinished
+
+
+def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
+    """Close an unfinished recording with a zero-frame, recovered segment after its newest."""
+    raw = manifest_file.read_bytes()
+    newest = Manifest.from_bytes(raw, manifest_file.name)
+    mp4 = manifest_file.with_name(newest.file)
+    if newest.device_id != identity.device_id:
+        return Recovered(newest.file, newest.recording_id, 0, 0, 0,
+                         f"recorded by {newest.device_id}, not this device; left as it is")
+    with av.open(str(mp4)) as container:
+        extradata = bytes(container.streams.video[0].codec_context.extradata or b"")
+    info = RecordingInfo(
+        recording_id=newest.recording_id, directory=mp4.parent, reason=newest.reason,
+        identity=identity, codec=newest.codec, width=newest.width, height=newest.height,
+        fps=int(newest.fps), clock_set=newest.clock_set)
+    end = datetime.fromisoformat(newest.end_utc.replace("Z", "+00:00")).timestamp()
+    gap = {"from_utc": newest.end_utc, "to_utc": newest.end_utc,
+           "reason": "power lost between two segments"}
+    manifest, _ = write_terminator(info, newest.segment_index + 1, hashlib.sha256(raw).hexdigest(),
+                                   extradata, end, (gap,), recovered=True)
+    return Recovered(manifest.file, newest.recording_id, 0, 0, 0)
+
+
 def recover_all(data_dir: Path, identity: DeviceIdentity) -> list[Recovered]:
-    return [recover_segment(mp4, identity) for mp4 in find_interrupted(data_dir)]
+    """Every interrupted segment, then every recording cut between segments."""
+    results = [recover_segment(mp4, identity) for mp4 in find_interrupted(data_dir)]
+    return results + [terminate(m, identity) for m in find_unfinished(data_dir)]
