@@ -15,6 +15,16 @@ from typing import Any, NoReturn
 
 from device import control
 from device.config import Config, ConfigError, describe_defaults, load_config
+from device.evidence.identity import (
+    PRIVATE_KEY,
+    PUBLIC_KEY,
+    IdentityError,
+    device_id_for,
+    fingerprint,
+    load_public_key,
+    provision,
+    public_pem,
+)
 from device.evidence.verify import verify
 from hal.inputs import BUTTON_NAMES
 
@@ -150,6 +160,42 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if findings and all(f.ok for f in findings) else EXIT_FAILED
 
 
+def cmd_provision(args: argparse.Namespace) -> int:
+    """Make the device key once; print what an evidence store needs to enrol it."""
+    config = _config(args)
+    data_dir = _data_dir(args, config)
+    identity = provision(data_dir, config.device.model, config.device.serial, force=args.force)
+    print(f"provisioned   {identity.device_id} (model {identity.model}, serial "
+          f"{identity.serial})\n"
+          f"private key   {data_dir / PRIVATE_KEY} (owner only)\n"
+          f"public key    {data_dir / PUBLIC_KEY}\n"
+          f"fingerprint   SHA256:{identity.fingerprint}")
+    print(public_pem(identity.public_key).decode(), end="")
+    return EXIT_OK
+
+
+def cmd_export_key(args: argparse.Namespace) -> int:
+    """The public key for enrolment: PEM on stdout, or a file named after the device."""
+    config = _config(args)
+    key_file = _data_dir(args, config) / PUBLIC_KEY
+    if not key_file.exists():
+        raise IdentityError(f"{key_file}: no device key here (run 'bodycam provision')")
+    key = load_public_key(key_file)
+    pem = public_pem(key)
+    if args.out is None:
+        print(pem.decode(), end="")
+        return EXIT_OK
+    out = Path(args.out)
+    if out.is_dir():
+        out = out / f"{device_id_for(key)}.pem"
+    try:
+        out.write_bytes(pem)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror}") from None
+    print(f"{out}: public key of {device_id_for(key)}, fingerprint SHA256:{fingerprint(key)}")
+    return EXIT_OK
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     if args.check:
         load_config(Path(args.check))
@@ -229,6 +275,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
 
+    p = sub.add_parser("provision", parents=[common],
+                       help="make the device key and identity (once); print the public key")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing key (its public key is kept in retired-keys/)")
+    p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("export-key", parents=[common],
+                       help="print the device's public key (PEM) for enrolment in a store")
+    p.add_argument("--out", metavar="PATH",
+                   help="write it to PATH instead (a directory: PATH/DEVICE_ID.pem)")
+    p.set_defaults(func=cmd_export_key)
+
     p = sub.add_parser("config", help="print every configuration key with its default")
     p.add_argument("--check", metavar="FILE", help="validate FILE instead")
     p.set_defaults(func=cmd_config)
@@ -239,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, ConfigError, control.ControlError) as exc:
+    except (CliError, ConfigError, IdentityError, control.ControlError) as exc:
         print(f"bodycam {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, CliError) else EXIT_FAILED
     except KeyboardInterrupt:

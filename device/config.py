@@ -41,6 +41,10 @@ def opt(default: Any, doc: str, lo: float | None = None, hi: float | None = None
 class DeviceSection:
     model: str = opt("BWV-OPEN-1", "Device model, burned into every frame and manifest.")
     serial: str = opt("SIM00001", "Device serial number, burned into every frame and manifest.")
+    create_key_on_first_start: bool = opt(
+        False, "Make the device key at the first start when there is none. Off: a camera is "
+        "provisioned once ('bodycam provision') and without its key it faults rather than "
+        "record unsigned footage. The simulator provisions itself.")
 
 
 @dataclass(frozen=True)
