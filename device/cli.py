@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from device import control
 from device.config import Config, ConfigError, describe_defaults, load_config
+from device.evidence import report
 from device.evidence.identity import (
     PRIVATE_KEY,
     PUBLIC_KEY,
@@ -25,7 +26,7 @@ from device.evidence.identity import (
     provision,
     public_pem,
 )
-from device.evidence.verify import verify
+from device.evidence.verify import KeyRing, verify
 from hal.inputs import BUTTON_NAMES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -146,18 +147,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
-    findings = verify(paths)
-    if args.json:
-        print(json.dumps([f.__dict__ for f in findings], indent=2))
-    else:
-        for f in findings:
-            print(f"{f.status.upper():<13} {f.path}  {f.detail}")
-        bad = sum(not f.ok for f in findings)
-        checked = sum(f.path.endswith(".mp4") for f in findings)
-        print(f"{checked} segment(s) checked: " + ("all intact" if not bad and findings
-                                                   else f"{bad} problem(s)" if bad
-                                                   else "nothing to verify"))
-    return EXIT_OK if findings and all(f.ok for f in findings) else EXIT_FAILED
+    try:
+        keys = KeyRing.from_dir(Path(args.keys)) if args.keys else None
+    except IdentityError as exc:
+        raise CliError(str(exc)) from None
+    findings = verify(paths, keys)
+    print(report.as_json(findings) if args.json else report.table(findings))
+    return EXIT_OK if report.intact(findings) else EXIT_FAILED
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
@@ -270,9 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("shutdown", parents=[common], help="power the camera off cleanly")
     p.set_defaults(func=cmd_shutdown)
 
-    p = sub.add_parser("verify", help="check segments, signatures and chains")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="segment files or data directories")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("verify", help="check segments, recordings, audit logs and how they "
+                                      "agree (exit 0 intact, 1 not, 2 bad usage)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="segment files, recording folders or data directories")
+    p.add_argument("--keys", metavar="DIR",
+                   help="check against these enrolled device keys (*.pem, Ed25519), matched "
+                        "by device id, instead of the key in the data directory")
+    p.add_argument("--json", action="store_true", help="a status and reason code per item")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("provision", parents=[common],

@@ -161,7 +161,8 @@ class Recorder:
         self.next_index += 1
         self.segments.append(manifest.file)
         self.emit("segment_closed", recording_id=manifest.recording_id, file=manifest.file,
-                  index=manifest.segment_index, frames=manifest.frame_count, last=last)
+                  index=manifest.segment_index, frames=manifest.frame_count, last=last,
+                  manifest_sha256=sha)
 
     def _finish(self, reason: str) -> None:
         if self.info is None:
