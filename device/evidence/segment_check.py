@@ -87,7 +87,8 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
         invalid = str(exc)
     signer = authenticate(ring, home, raw, signature, manifest.device_id if manifest else None)
     if signer.device_id is None:
-        return bad(signer.code, f"{sig_file.name}: {signer.detail}")
+        where = "" if signer.code in ("no_key", "bad_key") else f"{sig_file.name}: "
+        return bad(signer.code, where + signer.detail)
     if manifest is None:
         return bad("manifest_invalid", f"signed, but {invalid}")
     segment = Segment(mp4, manifest, hashlib.sha256(raw).hexdigest())

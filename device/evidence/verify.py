@@ -79,8 +79,8 @@ def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
         claimed = recording_hint(mp4) or ""
         cam.present[claimed].add(mp4.name)
         cam.folders.setdefault(claimed, mp4.parent)
-        if not checked.finding.ok and checked.finding.status != "interrupted":
-            cam.failed[claimed].append(mp4.name)  # an unrecovered .part is no tampering
+        if checked.finding.status not in ("ok", "interrupted", "error"):
+            cam.failed[claimed].append(mp4.name)  # not a power cut, not an unusable key
         if checked.chainable and checked.segment is not None:
             rec = checked.segment.manifest.recording_id
             cam.chains[rec].append(checked.segment)
