@@ -191,3 +191,9 @@ def test_damaged_input_is_reported_never_a_crash(
     assert {"kind": kind, "path": str(item), "status": status, "code": code} in [
         {k: f[k] for k in ("kind", "path", "status", "code")} for f in findings]
     assert all("\n" not in f["detail"] for f in findings)
+
+
+def test_format_md_documents_every_status_and_reason_code() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md").read_text()
+    for name in [*STATUSES, *CODES]:
+        assert f"| `{name}` |" in doc, f"docs/FORMAT.md does not list {name}"
