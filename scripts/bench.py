@@ -16,23 +16,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
 
-from device.audit import AUDIT_LOG, AuditLog
 from device.config import Config
-from device.evidence.identity import provision
 from device.evidence.report import intact
 from device.evidence.verify import verify
 from device.pipeline.encoder import H264Encoder
-from device.pipeline.pipeline import Recorder, StartRecording, StopRecording
-from device.pipeline.segments import RecordingInfo
 from device.pipeline.watermark import Watermark
-from device.recordings import next_recording_id, recordings_dir
 from sim.camera import SimCamera
 from sim.clock import SimClock
+from sim.simulator import Simulator
 
 
 @dataclass
@@ -78,41 +73,28 @@ def camera_through_encoder(seconds: float) -> list[Row]:
 
 
 def record_noise(data_dir: Path, min_bytes: int) -> int:
-    """A real signed recording of at least ``min_bytes``, quickly: 1280x720 noise (which no
-    encoder can shrink) through the firmware's encoder, recorder and segment writer, with the
-    audit entries the daemon writes. Returns the footage's size in bytes."""
+    """A real recording of at least ``min_bytes``, made quickly: the simulated camera at
+    1280x720 shows noise (which no encoder can shrink) and the daemon records it as it always
+    does, segments signed and chained, audit log and all. Returns the footage's size."""
     config = Config().replace(camera={"width": 1280, "height": 720, "fps": 30},
                               encoder={"preset": "ultrafast"},
                               recording={"pre_event_s": 0.0, "segment_s": 4.0})
-    identity = provision(data_dir, config.device.model, config.device.serial)
-    clock = SimClock()
-    audit = AuditLog(data_dir / AUDIT_LOG, clock, identity.sign)
-
-    def emit(kind: str, **data: Any) -> None:  # as the daemon logs the recorder's reports
-        reason = str(data.pop("reason", kind))
-        audit.append("segment" if kind == "segment_closed" else kind, reason, **data)
-
-    encoder = H264Encoder(config)
-    recorder = Recorder(config, encoder, lambda: 1 << 50, emit)
-    recording_id = next_recording_id(data_dir)
-    audit.append("recording_start", "bench", recording_id=recording_id, pre_event=False)
-    recorder.handle(StartRecording(RecordingInfo(
-        recording_id=recording_id, directory=recordings_dir(data_dir) / recording_id,
-        reason="bench", identity=identity, codec="h264", width=1280, height=720, fps=30,
-        clock_set=True), with_pre_event=False))
+    sim = Simulator(config, data_dir)
     rng = np.random.default_rng(5)
-    frames = [rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8) for _ in range(8)]
-    written = n = 0
-    while written < min_bytes:
-        for packet in encoder.encode(frames[n % len(frames)], clock.monotonic(), clock.wall()):
-            recorder.handle(packet)
-            written += packet.size
-        clock.advance(1 / 30)
-        n += 1
-    recorder.handle(StopRecording())
-    audit.checkpoint("shutdown")
-    audit.close()
-    return sum(p.stat().st_size for p in data_dir.glob("recordings/*/*.mp4"))
+    noise = [rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8) for _ in range(8)]
+    sim.camera.render = lambda index, t_mono: noise[index % len(noise)].copy()  # type: ignore[method-assign]
+
+    def footage() -> int:
+        return sum(p.stat().st_size for p in data_dir.glob("recordings/*/*.mp4*"))
+
+    sim.power_on()
+    sim.button("record").double_press()
+    while footage() < min_bytes:
+        sim.advance(1.0)
+    sim.button("record").hold(3.2)
+    sim.advance(3.5)
+    sim.shutdown()
+    return footage()
 
 
 def best_of(runs: int, work: Callable[[], object]) -> float:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.audit import AUDIT_LOG, AuditLog, canonical, line_hash, signed_bytes
@@ -164,6 +165,18 @@ def build_template(root: Path) -> dict[str, Camera]:
     return cameras
 
 
+def template_fixture() -> Callable[..., Path]:
+    """A module-scoped fixture ``template``: the cameras of :func:`build_template`, recorded
+    once per test module (tests copy them with :func:`copy_template`)."""
+    @pytest.fixture(scope="module")
+    def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        root = tmp_path_factory.mktemp("evidence") / "template"
+        build_template(root)
+        return root
+
+    return template
+
+
 def copy_template(template: Path, dest: Path) -> dict[str, Camera]:
     shutil.copytree(template, dest)
     return {name: Camera(dest / name) for name in ("a", "b", "c")}
@@ -179,6 +192,28 @@ def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
 def problems(findings: list[Finding]) -> set[tuple[str, str, str]]:
     """(kind, item, code) of every finding that is not ok."""
     return {(f.kind, f.path, f.code) for f in findings if not f.ok}
+
+
+def log_lines(cam: Camera) -> list[bytes]:
+    return cam.log.read_bytes().split(b"\n")[:-1]
+
+
+def write_lines(cam: Camera, lines: list[bytes]) -> None:
+    cam.log.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def edit_entry(cam: Camera, index: int, change: Callable[[dict[str, Any]], object],
+               key: Ed25519PrivateKey | None = None) -> None:
+    """Edit audit entry ``index`` in place and write it back canonically; signed again with
+    ``key`` if given (else its old signature stays, now wrong)."""
+    lines = log_lines(cam)
+    entry = json.loads(lines[index])
+    change(entry)
+    if key is not None:
+        entry["sig"] = ""
+        entry["sig"] = base64.b64encode(key.sign(signed_bytes(entry))).decode()
+    lines[index] = canonical(entry)
+    write_lines(cam, lines)
 
 
 def resign_everything(data_dir: Path, key: Ed25519PrivateKey, claim_own_id: bool) -> None:

@@ -33,21 +33,19 @@ from device.evidence.manifest import (
 from device.evidence.verify import verify
 from tests.evidence import (
     Camera,
-    build_template,
     copy_template,
+    edit_entry,
     identity_of,
+    log_lines,
     problems,
     recover,
     resign_everything,
     segment_files,
+    template_fixture,
+    write_lines,
 )
 
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("evidence") / "template"
-    build_template(root)
-    return root
+template = template_fixture()
 
 
 @pytest.fixture
@@ -324,14 +322,6 @@ def test_a_swapped_key_that_keeps_the_device_id_is_the_wrong_key(cams, tmp_path)
 
 # -- the audit log ---------------------------------------------------------------------------
 
-def log_lines(cam: Camera) -> list[bytes]:
-    return cam.log.read_bytes().split(b"\n")[:-1]
-
-
-def write_lines(cam: Camera, lines: list[bytes]) -> None:
-    cam.log.write_bytes(b"".join(line + b"\n" for line in lines))
-
-
 def entry_index(lines: list[bytes], event: str, nth: int = 0) -> int:
     return [i for i, line in enumerate(lines) if json.loads(line)["event"] == event][nth]
 
@@ -356,12 +346,8 @@ def test_a_recording_start_removed_from_the_log_is_caught_twice(cams) -> None:
 
 def test_an_audit_entry_edited_is_caught(cams) -> None:
     cam = cams["a"]
-    lines = log_lines(cam)
-    i = entry_index(lines, "marker")
-    entry = json.loads(lines[i])
-    entry["data"]["note"] = "nothing happened"
-    lines[i] = canonical(entry)
-    write_lines(cam, lines)
+    edit_entry(cam, entry_index(log_lines(cam), "marker"),
+               lambda entry: entry["data"].update(note="nothing happened"))
     assert check(cam) == {log_problem(cam, "bad_signature", "audit"),
                           log_problem(cam, "chain_broken", "audit")}
 
@@ -378,11 +364,7 @@ def test_audit_entries_reordered_are_caught(cams) -> None:
 
 def test_a_checkpoint_edited_is_forged(cams) -> None:
     cam = cams["a"]
-    lines = log_lines(cam)
-    checkpoint = json.loads(lines[-1])
-    checkpoint["data"]["entries"] -= 5
-    lines[-1] = canonical(checkpoint)
-    write_lines(cam, lines)
+    edit_entry(cam, -1, lambda checkpoint: checkpoint["data"].update(entries=3))
     assert check(cam) == {log_problem(cam, "forged_checkpoint", "audit"),
                           log_problem(cam, "checkpoint_mismatch", "audit")}
 
@@ -402,14 +384,9 @@ def test_a_checkpoint_appended_without_the_key_is_forged(cams) -> None:
 def test_a_checkpoint_that_vouches_for_another_chain_is_caught_even_when_signed(cams) -> None:
     """Signed with the device's own key (as a firmware bug would): its content still counts."""
     cam = cams["a"]
-    key = identity_of(cam.data_dir).private_key
-    lines = log_lines(cam)
-    checkpoint = json.loads(lines[-1])
-    checkpoint["data"]["head"] = line_hash(lines[3])
-    checkpoint["sig"] = ""
-    checkpoint["sig"] = base64.b64encode(key.sign(signed_bytes(checkpoint))).decode()
-    lines[-1] = canonical(checkpoint)
-    write_lines(cam, lines)
+    old_head = line_hash(log_lines(cam)[3])
+    edit_entry(cam, -1, lambda checkpoint: checkpoint["data"].update(head=old_head),
+               key=identity_of(cam.data_dir).private_key)
     assert check(cam) == {log_problem(cam, "checkpoint_mismatch", "audit")}
 
 

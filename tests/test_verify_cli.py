@@ -15,14 +15,9 @@ from device.cli import main
 from device.evidence.findings import CODES, STATUSES
 from device.evidence.identity import PUBLIC_KEY
 from device.evidence.manifest import manifest_path, signature_path
-from tests.evidence import Camera, build_template, copy_template, identity_of, tree_digest
+from tests.evidence import Camera, copy_template, identity_of, template_fixture, tree_digest
 
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("verify-cli") / "template"
-    build_template(root)
-    return root
+template = template_fixture()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -11,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from device.audit import canonical
 from device.evidence.manifest import manifest_path
 from tests.conftest import have
-from tests.evidence import Camera, build_template, copy_template, segment_files
+from tests.evidence import Camera, copy_template, edit_entry, segment_files, template_fixture
 
 FORMAT_MD = Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md"
 
@@ -32,11 +30,7 @@ def walkthrough() -> str:
     return "\n".join(blocks)
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("walkthrough") / "template"
-    build_template(root)
-    return root
+template = template_fixture()
 
 
 @pytest.fixture
@@ -89,19 +83,11 @@ def delete_last_segment(cam: Camera) -> None:
 
 
 def edit_audit_entry(cam: Camera) -> None:
-    lines = cam.log.read_bytes().splitlines()
-    entry = json.loads(lines[5])
-    entry["reason"] = "nothing happened"
-    lines[5] = canonical(entry)
-    cam.log.write_bytes(b"\n".join(lines) + b"\n")
+    edit_entry(cam, 5, lambda entry: entry.update(reason="nothing happened"))
 
 
 def forge_checkpoint(cam: Camera) -> None:
-    lines = cam.log.read_bytes().splitlines()
-    entry = json.loads(lines[-1])
-    entry["data"]["entries"] += 1
-    lines[-1] = canonical(entry)
-    cam.log.write_bytes(b"\n".join(lines) + b"\n")
+    edit_entry(cam, -1, lambda checkpoint: checkpoint["data"].update(entries=1))
 
 
 def test_the_walkthrough_catches_each_tampering(cam: Camera, tmp_path: Path) -> None:
