@@ -42,9 +42,9 @@ class DeviceSection:
     model: str = opt("BWV-OPEN-1", "Device model, burned into every frame and manifest.")
     serial: str = opt("SIM00001", "Device serial number, burned into every frame and manifest.")
     create_key_on_first_start: bool = opt(
-        False, "Make the device key at the first start when there is none. Off: a camera is "
-        "provisioned once ('bodycam provision') and without its key it faults rather than "
-        "record unsigned footage. The simulator provisions itself.")
+        True, "Make the device key at the first start of an empty data directory (never when "
+        "either half of a key is there). A fielded camera sets this false: it is provisioned "
+        "once ('bodycam provision') and without its key faults rather than record.")
 
 
 @dataclass(frozen=True)

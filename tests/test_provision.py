@@ -100,9 +100,12 @@ def test_the_fingerprint_can_be_recomputed_with_openssl(tmp_path: Path, capsys) 
     assert f"SHA256:{hashlib.sha256(der[-32:]).hexdigest()}" in out
 
 
+NO_FIRST_START_KEY = {"create_key_on_first_start": False}
+
+
 def test_an_unprovisioned_camera_faults_and_writes_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    sim = Simulator(tiny_config(), data, provisioned=False)
+    sim = Simulator(tiny_config(device=NO_FIRST_START_KEY), data, provisioned=False)
     sim.power_on()
     try:
         assert sim.mode == "fault"
@@ -121,8 +124,7 @@ def test_an_unprovisioned_camera_faults_and_writes_nothing(tmp_path: Path) -> No
 
 def test_provisioning_then_powering_on_again_clears_the_fault(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    config = tiny_config()
-    sim = Simulator(config, data, provisioned=False)
+    sim = Simulator(tiny_config(device=NO_FIRST_START_KEY), data, provisioned=False)
     sim.power_on()
     assert sim.mode == "fault"
     sim.button("power").hold(3.2)
@@ -136,13 +138,22 @@ def test_provisioning_then_powering_on_again_clears_the_fault(tmp_path: Path) ->
         sim.shutdown()
 
 
-def test_first_start_makes_the_key_only_when_configured_to(tmp_path: Path) -> None:
+def test_first_start_makes_a_key_only_in_an_empty_data_directory(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    sim = Simulator(tiny_config(device={"create_key_on_first_start": True}), data,
-                    provisioned=False)
+    sim = Simulator(tiny_config(), data, provisioned=False)  # the default: on
     sim.power_on()
     try:
         assert sim.mode == "buffering"
         assert os.stat(data / PRIVATE_KEY).st_mode & 0o777 == 0o600
     finally:
         sim.shutdown()
+    # the private key lost, the public key still there: a fault, never a quiet new key
+    (data / PRIVATE_KEY).unlink()
+    public = (data / PUBLIC_KEY).read_bytes()
+    again = Simulator(tiny_config(), data, provisioned=False)
+    again.power_on()
+    try:
+        assert again.mode == "fault" and "device key missing" in (again.daemon.fault or "")
+        assert not (data / PRIVATE_KEY).exists() and (data / PUBLIC_KEY).read_bytes() == public
+    finally:
+        again.shutdown()
