@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.audit import canonical, line_hash, signed_bytes
+from device.audit import AuditLog, canonical, line_hash, signed_bytes
 from device.evidence.identity import PUBLIC_KEY
 from device.evidence.keyring import KeyRing
 from device.evidence.manifest import (
@@ -31,6 +31,7 @@ from device.evidence.manifest import (
     write_signed_manifest,
 )
 from device.evidence.verify import verify
+from sim.clock import SimClock
 from tests.evidence import (
     Camera,
     copy_template,
@@ -408,3 +409,16 @@ def test_a_segment_that_starts_before_the_previous_ended_is_caught(cams) -> None
     found = check(cam)
     assert recording_problem(cam, 0, "time_backwards") in found
     assert {kind for kind, _, _ in found} <= {"recording", "log-vs-footage"}
+
+
+def test_a_segment_with_a_store_receipt_in_the_log_may_leave_the_camera(cams) -> None:
+    """The log's side only: once an ``upload_receipt`` names it, its absence is no tampering
+    for the log (the recording's own chain still sees the hole)."""
+    cam = cams["a"]
+    gone = seg(cam, 0, 2)
+    log = AuditLog(cam.log, SimClock(), identity_of(cam.data_dir).sign)
+    log.append("upload_receipt", "receipt from the store", kind="segment", file=gone.name,
+               recording_id=cam.recording(0).name)
+    log.close()
+    delete_segment(gone)
+    assert check(cam) == {recording_problem(cam, 0, "missing_segment")}

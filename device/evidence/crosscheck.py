@@ -2,7 +2,7 @@
 
 - Every recording the log started has its segments here, and every segment the log recorded as
   closed (``segment``, ``recording_closed``) is here, with the manifest the log names; unless a
-  later ``uploaded`` entry says it left the camera with the evidence store's receipt.
+  later ``upload_receipt`` entry says it left the camera with the evidence store's receipt.
 - Every recording here was started in the log; once the log has closed a recording, every
   segment of it here is one the log recorded (a segment rebuilt after power loss, marked
   ``recovered``, is written at the next start and may come after the close).
@@ -19,8 +19,8 @@ from typing import Any
 from device.evidence.findings import Finding, finding
 from device.evidence.segment_check import Segment
 
-#: Audit events whose ``data`` names a segment that legitimately left the camera.
-RELEASED = ("uploaded",)
+#: Audit events whose ``data`` names a segment that may legitimately have left the camera.
+RELEASED = ("upload_receipt",)
 
 
 class _Log:
