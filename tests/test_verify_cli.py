@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -192,3 +193,10 @@ def test_format_md_documents_every_status_and_reason_code() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md").read_text()
     for name in [*STATUSES, *CODES]:
         assert f"| `{name}` |" in doc, f"docs/FORMAT.md does not list {name}"
+
+
+def test_a_path_given_twice_is_checked_once(cam: Camera, capsys) -> None:
+    relative = os.path.relpath(cam.data_dir)
+    code, out, _ = run(capsys, "--json", str(cam.data_dir), relative, str(cam.segments(0)[0]))
+    kinds = [f["kind"] for f in json.loads(out)["findings"]]
+    assert code == 0 and kinds.count("segment") == 8 and kinds.count("audit") == 1

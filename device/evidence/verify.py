@@ -97,20 +97,23 @@ def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
     return findings
 
 
-def _collect(paths: list[Path]) -> tuple[set[Path], set[Path]]:
-    """Segments (as ``NAME.mp4``, whichever of its files was found) and audit logs."""
-    segments, logs = set(), set()
+def _collect(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Segments (as ``NAME.mp4``, whichever of its files was found) and audit logs, each once
+    however many of the paths lead to it."""
+    segments: dict[Path, Path] = {}
+    logs: dict[Path, Path] = {}
     for path in paths:
         files = (f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
         for f in files:
             if f.name == AUDIT_LOG.name:
-                logs.add(f)
+                logs.setdefault(f.resolve(), f)
                 continue
             for ending in SEGMENT_FILES:
                 if f.name.endswith(ending):
-                    segments.add(f.with_name(f.name[: -len(ending)] + ".mp4"))
+                    mp4 = f.with_name(f.name[: -len(ending)] + ".mp4")
+                    segments.setdefault(mp4.resolve(), mp4)
                     break
-    return segments, logs
+    return list(segments.values()), list(logs.values())
 
 
 def _check_camera(root: Path, cam: _Camera, ring: KeyRing, whole: bool) -> list[Finding]:
