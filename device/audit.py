@@ -108,17 +108,46 @@ class AuditLog:
         os.close(self._fd)
 
 
+#: Why a log fails, as :class:`AuditIssue` codes (the verifier reports them per item).
+ISSUES = {
+    "torn_tail": "the last line is unterminated: a write cut by power loss, not yet acknowledged",
+    "not_an_entry": "a line that is neither a JSON entry nor acknowledged as torn",
+    "chain_broken": "an entry's prev is not the previous line's hash: edited, removed, reordered",
+    "sequence": "sequence numbers skip or repeat",
+    "not_canonical": "an entry re-serialised by hand",
+    "bad_signature": "an entry's signature does not verify with the device key",
+    "forged_checkpoint": "a checkpoint's signature does not verify with the device key",
+    "checkpoint_mismatch": "a checkpoint names a chain head or entry count the log does not have",
+}
+
+
+@dataclass(frozen=True)
+class AuditIssue:
+    code: str  # a key of ISSUES
+    line: int
+    text: str
+
+
 @dataclass
 class AuditReport:
     entries: int = 0
     checkpoints: int = 0
-    problems: list[str] = field(default_factory=list)
+    issues: list[AuditIssue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     closed: bool = False
+    #: every line that parsed as an entry, in order (for checking the log against the footage)
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.issues
+
+    @property
+    def problems(self) -> list[str]:
+        return [issue.text for issue in self.issues]
+
+    def problem(self, code: str, line: int, text: str) -> None:
+        self.issues.append(AuditIssue(code, line, text))
 
 
 def verify_log(path: Path, verify_sig: Verifier | None) -> AuditReport:
@@ -128,8 +157,9 @@ def verify_log(path: Path, verify_sig: Verifier | None) -> AuditReport:
     lines = raw.split(b"\n")
     tail = lines.pop()
     if tail:
-        report.problems.append(f"line {len(lines) + 1}: unterminated last line "
-                               f"(torn write not yet acknowledged, or edited)")
+        report.problem("torn_tail", len(lines) + 1,
+                       f"line {len(lines) + 1}: unterminated last line (torn write not yet "
+                       f"acknowledged, or edited)")
         lines.append(tail)
     head, seq = GENESIS, 0
     torn_ok: dict[int, str] = {}
@@ -146,35 +176,63 @@ def verify_log(path: Path, verify_sig: Verifier | None) -> AuditReport:
             last_event = "torn"
             continue
         report.entries += 1
+        report.records.append(entry)
         if entry.get("prev") != head:
-            report.problems.append(f"{where} (seq {entry.get('seq')}): chain broken, previous "
-                                   f"entry was edited, removed or reordered")
+            report.problem("chain_broken", number,
+                           f"{where} (seq {entry.get('seq')}): chain broken, previous entry was "
+                           f"edited, removed or reordered")
         if entry.get("seq") != seq + 1:
-            report.problems.append(f"{where}: sequence {entry.get('seq')} follows {seq}")
+            report.problem("sequence", number,
+                           f"{where}: sequence {entry.get('seq')} follows {seq}")
         if canonical(entry) != line:
-            report.problems.append(f"{where}: not in canonical form (re-serialised by hand?)")
+            report.problem("not_canonical", number,
+                           f"{where}: not in canonical form (re-serialised by hand?)")
         seq = entry.get("seq", seq) if isinstance(entry.get("seq"), int) else seq
-        if verify_sig is not None:
-            try:
-                signature = base64.b64decode(entry.get("sig", ""), validate=True)
-            except (ValueError, TypeError):
-                signature = b""
-            if not signature or not verify_sig(signature, signed_bytes(entry)):
-                report.problems.append(f"{where} (seq {entry.get('seq')}): signature does "
-                                       f"not verify with the device key")
+        checkpoint = entry.get("event") == "checkpoint"
+        if verify_sig is not None and not _signed(entry, verify_sig):
+            report.problem("forged_checkpoint" if checkpoint else "bad_signature", number,
+                           f"{where} (seq {entry.get('seq')}): "
+                           f"{'checkpoint ' if checkpoint else ''}signature does not verify "
+                           f"with the device key")
         if entry.get("event") == "torn_line":
-            torn_line = entry.get("data", {}).get("line")
-            if torn_ok.get(torn_line) == entry["data"].get("sha256"):
+            torn_line = _data(entry).get("line")
+            if torn_ok.get(torn_line) == _data(entry).get("sha256"):
                 report.notes.append(f"line {torn_line}: torn by a crash, acknowledged at "
                                     f"seq {entry['seq']}")
                 torn_ok.pop(torn_line)
-        if entry.get("event") == "checkpoint":
+        if checkpoint:
             report.checkpoints += 1
+            _check_checkpoint(report, number, entry, head)
         head = line_hash(line)
         last_event = entry.get("event")
     for number in sorted(torn_ok):
-        report.problems.append(f"line {number}: not a JSON entry and not acknowledged as torn")
+        report.problem("not_an_entry", number,
+                       f"line {number}: not a JSON entry and not acknowledged as torn")
     report.closed = last_event == "checkpoint"
     if not report.closed:
         report.notes.append("log does not end with a checkpoint (camera running, or power lost)")
     return report
+
+
+def _data(entry: dict[str, Any]) -> dict[str, Any]:
+    data = entry.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _signed(entry: dict[str, Any], verify_sig: Verifier) -> bool:
+    try:
+        signature = base64.b64decode(entry.get("sig", ""), validate=True)
+    except (ValueError, TypeError):
+        return False
+    return bool(signature) and verify_sig(signature, signed_bytes(entry))
+
+
+def _check_checkpoint(report: AuditReport, number: int, entry: dict[str, Any],
+                      head: str) -> None:
+    """A checkpoint vouches for the chain head before it and for its own position."""
+    data = _data(entry)
+    if data.get("head") != head or data.get("entries") != entry.get("seq"):
+        report.problem("checkpoint_mismatch", number,
+                       f"line {number} (seq {entry.get('seq')}): checkpoint names head "
+                       f"{str(data.get('head'))[:12]}… and {data.get('entries')} entries; the log "
+                       f"has {head[:12]}… and {entry.get('seq')}")

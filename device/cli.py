@@ -16,7 +16,18 @@ from typing import Any
 from device import control
 from device.cliutil import OneLineParser as _Parser
 from device.config import Config, ConfigError, describe_defaults, load_config
-from device.evidence.verify import verify
+from device.evidence import report
+from device.evidence.identity import (
+    PRIVATE_KEY,
+    PUBLIC_KEY,
+    IdentityError,
+    device_id_for,
+    fingerprint,
+    load_public_key,
+    provision,
+    public_pem,
+)
+from device.evidence.verify import KeyRing, verify
 from hal.inputs import BUTTON_NAMES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -154,18 +165,49 @@ def cmd_verify(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
-    findings = verify(paths)
-    if args.json:
-        print(json.dumps([f.__dict__ for f in findings], indent=2))
-    else:
-        for f in findings:
-            print(f"{f.status.upper():<13} {f.path}  {f.detail}")
-        bad = sum(not f.ok for f in findings)
-        checked = sum(f.path.endswith(".mp4") for f in findings)
-        print(f"{checked} segment(s) checked: " + ("all intact" if not bad and findings
-                                                   else f"{bad} problem(s)" if bad
-                                                   else "nothing to verify"))
-    return EXIT_OK if findings and all(f.ok for f in findings) else EXIT_FAILED
+    try:
+        keys = KeyRing.from_dir(Path(args.keys)) if args.keys else None
+    except IdentityError as exc:
+        raise CliError(str(exc)) from None
+    findings = verify(paths, keys)
+    print(report.as_json(findings) if args.json else report.table(findings))
+    return EXIT_OK if report.intact(findings) else EXIT_FAILED
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    """Make the device key once; print what an evidence store needs to enrol it."""
+    config = _config(args)
+    data_dir = _data_dir(args, config)
+    identity = provision(data_dir, config.device.model, config.device.serial, force=args.force)
+    print(f"provisioned   {identity.device_id} (model {identity.model}, serial "
+          f"{identity.serial})\n"
+          f"private key   {data_dir / PRIVATE_KEY} (owner only)\n"
+          f"public key    {data_dir / PUBLIC_KEY}\n"
+          f"fingerprint   SHA256:{identity.fingerprint}")
+    print(public_pem(identity.public_key).decode(), end="")
+    return EXIT_OK
+
+
+def cmd_export_key(args: argparse.Namespace) -> int:
+    """The public key for enrolment: PEM on stdout, or a file named after the device."""
+    config = _config(args)
+    key_file = _data_dir(args, config) / PUBLIC_KEY
+    if not key_file.exists():
+        raise IdentityError(f"{key_file}: no device key here (run 'bodycam provision')")
+    key = load_public_key(key_file)
+    pem = public_pem(key)
+    if args.out is None:
+        print(pem.decode(), end="")
+        return EXIT_OK
+    out = Path(args.out)
+    if out.is_dir():
+        out = out / f"{device_id_for(key)}.pem"
+    try:
+        out.write_bytes(pem)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror}") from None
+    print(f"{out}: public key of {device_id_for(key)}, fingerprint SHA256:{fingerprint(key)}")
+    return EXIT_OK
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -242,9 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("shutdown", parents=[common], help="power the camera off cleanly")
     p.set_defaults(func=cmd_shutdown)
 
-    p = sub.add_parser("verify", help="check segments, signatures and chains")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="segment files or data directories")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("verify", help="check segments, recordings, audit logs and how they "
+                                      "agree (exit 0 intact, 1 not, 2 bad usage)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="segment files, recording folders or data directories")
+    p.add_argument("--keys", metavar="DIR",
+                   help="check against these enrolled device keys (*.pem, Ed25519), matched "
+                        "by device id, instead of the key in the data directory")
+    p.add_argument("--json", action="store_true", help="a status and reason code per item")
     p.set_defaults(func=cmd_verify)
 
     # Everything after 'store' goes to store.cli, which has its own --help.
@@ -252,6 +299,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the evidence store service and its operator commands")
     p.add_argument("store_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_store)
+
+    p = sub.add_parser("provision", parents=[common],
+                       help="make the device key and identity (once); print the public key")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing key (its public key is kept in retired-keys/)")
+    p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("export-key", parents=[common],
+                       help="print the device's public key (PEM) for enrolment in a store")
+    p.add_argument("--out", metavar="PATH",
+                   help="write it to PATH instead (a directory: PATH/DEVICE_ID.pem)")
+    p.set_defaults(func=cmd_export_key)
 
     p = sub.add_parser("config", help="print every configuration key with its default")
     p.add_argument("--check", metavar="FILE", help="validate FILE instead")
@@ -263,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, ConfigError, control.ControlError) as exc:
+    except (CliError, ConfigError, IdentityError, control.ControlError) as exc:
         print(f"bodycam {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, CliError) else EXIT_FAILED
     except KeyboardInterrupt:

@@ -41,6 +41,10 @@ def opt(default: Any, doc: str, lo: float | None = None, hi: float | None = None
 class DeviceSection:
     model: str = opt("BWV-OPEN-1", "Device model, burned into every frame and manifest.")
     serial: str = opt("SIM00001", "Device serial number, burned into every frame and manifest.")
+    create_key_on_first_start: bool = opt(
+        True, "Make the device key at the first start of an empty data directory (never when "
+        "either half of a key is there). A fielded camera sets this false: it is provisioned "
+        "once ('bodycam provision') and without its key faults rather than record.")
 
 
 @dataclass(frozen=True)

@@ -416,13 +416,17 @@ class Daemon:
         """Key, audit log, encoder, camera, storage and clock: (kind, reason) of the first
         failure, or None when all pass."""
         key_problem = None
+        device = self.config.device
         try:
             self.identity = load_or_create_identity(
-                self.data_dir, self.config.device.model, self.config.device.serial)
+                self.data_dir, device.model, device.serial,
+                create=device.create_key_on_first_start)
         except IdentityError as exc:
-            key_problem = str(exc)
-        signer = self.identity.sign if self.identity is not None else None
-        self.audit = AuditLog(self.data_dir / AUDIT_LOG, self.clock, signer)
+            self.identity, key_problem = None, str(exc)
+        # Without the key nothing is written, not even the audit log: none of it could be
+        # signed. The fault shows on the LED, the tones and in status.
+        if self.identity is not None:
+            self.audit = AuditLog(self.data_dir / AUDIT_LOG, self.clock, self.identity.sign)
         self._set_flag("clock_not_set", not self.clock.wall_is_set, "clock checked at boot")
         if key_problem is not None:
             return "key", key_problem

@@ -7,6 +7,7 @@ ids unique if a camera is wiped and provisioned again.
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from device.fsutil import atomic_write
 
 RECORDINGS = Path("recordings")
 COUNTER = Path("state") / "recording_counter"
+#: A recording id, as a folder name or the start of a segment's file name.
+RECORDING_ID = re.compile(r"R\d{6,}-[0-9a-f]{6}")
+#: A segment's index in its file name: ``R000042-1a2b3c-S0003.mp4``.
+SEGMENT_INDEX = re.compile(r"-S(\d{4,})\.mp4$")
 
 
 def recordings_dir(data_dir: Path) -> Path:

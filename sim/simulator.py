@@ -14,6 +14,7 @@ from typing import Any
 from device.config import Config
 from device.control import ControlError, Handler
 from device.daemon import Daemon
+from device.evidence.identity import has_key, provision
 from hal.clock import Clock
 from sim.camera import SimCamera
 from sim.clock import SimClock
@@ -23,7 +24,12 @@ from sim.hardware import build_sim_hardware
 
 class Simulator:
     def __init__(self, config: Config, data_dir: Path, clock: Clock | None = None,
-                 listener: Callable[[str, object], None] | None = None) -> None:
+                 listener: Callable[[str, object], None] | None = None,
+                 provisioned: bool = True) -> None:
+        """``provisioned``: the camera comes with its key, as from the factory (made here when
+        the data directory has none); False simulates one that was never provisioned."""
+        if provisioned and not has_key(data_dir):
+            provision(data_dir, config.device.model, config.device.serial)
         self.config = config
         self.data_dir = data_dir
         self.clock = clock if clock is not None else SimClock()

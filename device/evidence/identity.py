@@ -4,7 +4,9 @@ Layout (docs/FORMAT.md):
 
 - ``keys/device.key``: the private key, PKCS#8 PEM, mode 0600 (owner only);
 - ``device.pub.pem``: the public key, SubjectPublicKeyInfo PEM, for anyone who verifies;
-- ``identity.json``: device id, model, serial and the key's fingerprint.
+- ``identity.json``: device id, model, serial and the key's fingerprint;
+- ``retired-keys/DEVICE_ID.pub.pem``: public keys replaced by ``bodycam provision --force``, kept
+  so that footage they signed can still be checked.
 
 The device id is derived from the key (``bwv-`` and the first 16 hex digits of the SHA-256 of the
 raw public key), so it cannot be claimed by another key.
@@ -27,6 +29,7 @@ from device.fsutil import atomic_write
 PRIVATE_KEY = Path("keys") / "device.key"
 PUBLIC_KEY = Path("device.pub.pem")
 IDENTITY = Path("identity.json")
+RETIRED_KEYS = Path("retired-keys")
 
 
 class IdentityError(Exception):
@@ -125,8 +128,43 @@ def load_identity(data_dir: Path, model: str, serial: str) -> DeviceIdentity:
     return DeviceIdentity(device_id_for(key.public_key()), model, serial, key)
 
 
-def load_or_create_identity(data_dir: Path, model: str, serial: str) -> DeviceIdentity:
-    """The daemon's first start creates the key; later starts load it."""
-    if not (data_dir / PRIVATE_KEY).exists():
+def has_key(data_dir: Path) -> bool:
+    """Whether the camera holds a key (either half): then provisioning must not overwrite it."""
+    return (data_dir / PRIVATE_KEY).exists() or (data_dir / PUBLIC_KEY).exists()
+
+
+def provision(data_dir: Path, model: str, serial: str, force: bool = False) -> DeviceIdentity:
+    """Make the camera's key once. An existing key is replaced only with ``force``, and its
+    public half is kept under ``retired-keys/`` so that what it signed stays checkable."""
+    if has_key(data_dir):
+        if not force:
+            raise IdentityError(f"{data_dir / PRIVATE_KEY}: this camera already has a key "
+                                f"({_describe_existing(data_dir)}); 'bodycam provision --force' "
+                                f"replaces it")
+        _retire(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return create_identity(data_dir, model, serial)
+
+
+def _describe_existing(data_dir: Path) -> str:
+    try:
+        return "device " + device_id_for(load_public_key(data_dir / PUBLIC_KEY))
+    except IdentityError:
+        return "its public key is missing or unreadable"
+
+
+def _retire(data_dir: Path) -> None:
+    try:
+        name = device_id_for(load_public_key(data_dir / PUBLIC_KEY))
+    except IdentityError:
+        return  # nothing checkable to keep: no readable public key
+    (data_dir / RETIRED_KEYS).mkdir(parents=True, exist_ok=True)
+    atomic_write(data_dir / RETIRED_KEYS / f"{name}.pub.pem", (data_dir / PUBLIC_KEY).read_bytes())
+
+
+def load_or_create_identity(data_dir: Path, model: str, serial: str,
+                            create: bool = True) -> DeviceIdentity:
+    """Load the key; with ``create`` a camera with no key at all makes one (first start)."""
+    if create and not has_key(data_dir):
         return create_identity(data_dir, model, serial)
     return load_identity(data_dir, model, serial)

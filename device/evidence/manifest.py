@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,15 +104,19 @@ def signature_path(mp4: Path) -> Path:
     return mp4.with_name(mp4.name + SIGNATURE_SUFFIX)
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
-    """SHA-256 hex digest and size of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
+def utc_time(text: str) -> datetime:
+    """A manifest's ``start_utc``/``end_utc`` (``2026-01-01T00:00:04.200Z``) as a datetime."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        raise ManifestError(f"time {text!r} is not UTC ISO-8601 with milliseconds and Z") from None
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """SHA-256 hex digest and size of a file (read into one reused buffer, never all at once)."""
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
+        digest = hashlib.file_digest(f, "sha256")
+        return digest.hexdigest(), f.tell()
 
 
 def write_signed_manifest(identity: DeviceIdentity, mp4: Path, manifest: Manifest) -> str:

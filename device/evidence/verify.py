@@ -1,205 +1,167 @@
-"""The verifier: checks segments, their signatures and their chains, and never modifies them.
+"""The verifier: segments, recordings, audit logs and how they agree. It only ever reads.
 
-Every finding names the segment and the reason. Statuses:
-
-- ``ok``: hash, size, signature and chain position all check out;
-- ``tampered``: something does not match what the device signed;
-- ``unsigned``: footage with no manifest or no signature;
-- ``unterminated``: a recording whose last segment is missing (possible power loss: not proof of
-  tampering, but not complete either);
-- ``interrupted``: a ``.part`` file the daemon has not recovered yet.
+For every path given (segment files, recording folders, data directories) it checks each
+segment on its own (:mod:`segment_check`), each recording whose folder was given as a whole
+(:mod:`chain`), each audit log (:func:`device.audit.verify_log`) and, for each data directory
+given as a whole, the log against the footage (:mod:`crosscheck`). Keys: the data directory's
+own, or the enrolled ones (:mod:`keyring`). Findings carry a status and a reason code
+(:mod:`findings`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from device.audit import AUDIT_LOG, verify_log
-from device.evidence.identity import (
-    PUBLIC_KEY,
-    IdentityError,
-    device_id_for,
-    load_public_key,
-    verify_signature,
+from device.audit import AUDIT_LOG, AuditReport, verify_log
+from device.evidence.chain import check_recording
+from device.evidence.crosscheck import check_log_against_footage
+from device.evidence.findings import Finding, finding
+from device.evidence.identity import IDENTITY, verify_signature
+from device.evidence.keyring import (
+    SIGNATURE_LENGTH,
+    DataDir,
+    KeyRing,
+    data_dir_of,
+    load_data_dir,
 )
-from device.evidence.manifest import (
-    MANIFEST_SUFFIX,
-    Manifest,
-    ManifestError,
-    sha256_file,
-    signature_path,
-)
+from device.evidence.manifest import MANIFEST_SUFFIX, SIGNATURE_SUFFIX
+from device.evidence.segment_check import Segment, check_segment, recording_hint
+from device.pipeline.segments import PART_SUFFIX
 
-SIGNATURE_LENGTH = 64
+__all__ = ["SIGNATURE_LENGTH", "Finding", "KeyRing", "verify"]
 
-
-@dataclass(frozen=True)
-class Finding:
-    path: str
-    status: str
-    detail: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
+#: Every file of a segment ``NAME.mp4``, by how its name ends.
+SEGMENT_FILES = (".mp4", ".mp4" + MANIFEST_SUFFIX, ".mp4" + SIGNATURE_SUFFIX,
+                 ".mp4" + PART_SUFFIX)
 
 
 @dataclass
-class _Segment:
-    mp4: Path
-    manifest: Manifest
-    manifest_sha: str
+class _Camera:
+    """What was found of one data directory."""
+
+    home: DataDir
+    log: Path | None = None
+    #: recording id -> file name -> verified segment of this camera, in its place
+    footage: dict[str, dict[str, Segment]] = field(default_factory=lambda: defaultdict(dict))
+    #: recording id (as the folder or name claims) -> segment file names present
+    present: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    #: recording id -> its verified segments in place / names of those that failed a check
+    chains: dict[str, list[Segment]] = field(default_factory=lambda: defaultdict(list))
+    failed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    #: recording id -> the folder its first segment was found in
+    folders: dict[str, Path] = field(default_factory=dict)
 
 
-def find_key(path: Path) -> Path | None:
-    """The nearest ``device.pub.pem`` at or above ``path``: the data directory's public key."""
-    for folder in [path, *path.parents] if path.is_dir() else path.parents:
-        candidate = folder / PUBLIC_KEY
-        if candidate.is_file():
-            return candidate
-    return None
+def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
+    """Check everything under ``paths``; one finding per item and problem."""
+    ring = keys or KeyRing()
+    roots = [p.absolute() for p in paths if p.is_dir()]
+
+    def whole(folder: Path) -> bool:
+        folder = folder.absolute()
+        return any(folder == r or r in folder.parents for r in roots)
+
+    cameras: dict[Path, _Camera] = {}
+
+    def camera(root: Path) -> _Camera:
+        if root not in cameras:
+            cameras[root] = _Camera(load_data_dir(root))
+        return cameras[root]
+
+    segments, logs = _collect(paths)
+    findings: list[Finding] = []
+    for mp4 in sorted(segments):
+        cam = camera(data_dir_of(mp4))
+        checked = check_segment(mp4, cam.home, ring)
+        findings.append(checked.finding)
+        claimed = recording_hint(mp4) or ""
+        cam.present[claimed].add(mp4.name)
+        cam.folders.setdefault(claimed, mp4.parent)
+        if checked.finding.status not in ("ok", "interrupted", "error"):
+            cam.failed[claimed].append(mp4.name)  # not a power cut, not an unusable key
+        if checked.chainable and checked.segment is not None:
+            rec = checked.segment.manifest.recording_id
+            cam.chains[rec].append(checked.segment)
+            cam.footage[rec][mp4.name] = checked.segment
+    for log in logs:
+        camera(log.parent.parent if log.parent.name == AUDIT_LOG.parent.name
+               else log.parent).log = log
+    for root, cam in sorted(cameras.items()):
+        for rec in sorted(set(cam.chains) | set(cam.failed)):
+            folder = cam.folders.get(rec)
+            if rec and folder is not None and whole(folder):
+                findings.extend(check_recording(folder, rec, cam.chains[rec], cam.failed[rec]))
+        findings.extend(_check_camera(root, cam, ring, whole(root)))
+    return findings
 
 
-def _collect(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
-    """Manifests, bare MP4s, .part files and audit logs named by ``paths``."""
-    manifests, mp4s, parts, logs = set(), set(), set(), set()
+def _collect(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Segments (as ``NAME.mp4``, whichever of its files was found) and audit logs, each once
+    however many of the paths lead to it."""
+    segments: dict[Path, Path] = {}
+    logs: dict[Path, Path] = {}
     for path in paths:
-        if path.is_dir():
-            manifests.update(path.rglob("*.mp4" + MANIFEST_SUFFIX))
-            mp4s.update(path.rglob("*.mp4"))
-            parts.update(path.rglob("*.mp4.part"))
-            logs.update(path.rglob(AUDIT_LOG.name))
-        elif path.name == AUDIT_LOG.name:
-            logs.add(path)
-        elif path.name.endswith(".mp4" + MANIFEST_SUFFIX):
-            manifests.add(path)
-        elif path.name.endswith(".mp4"):
-            mp4s.add(path)
-            manifests.add(path.with_name(path.name + MANIFEST_SUFFIX))
-        elif path.name.endswith(".part"):
-            parts.add(path)
-    return sorted(manifests), sorted(mp4s), sorted(parts), sorted(logs)
+        files = (f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        for f in files:
+            if f.name == AUDIT_LOG.name:
+                logs.setdefault(f.resolve(), f)
+                continue
+            for ending in SEGMENT_FILES:
+                if f.name.endswith(ending):
+                    mp4 = f.with_name(f.name[: -len(ending)] + ".mp4")
+                    segments.setdefault(mp4.resolve(), mp4)
+                    break
+    return list(segments.values()), list(logs.values())
 
 
-def verify(paths: list[Path]) -> list[Finding]:
-    """Check every segment under ``paths``; one finding per segment (and per recording problem)."""
-    findings: list[Finding] = []
-    manifests, mp4s, parts, logs = _collect(paths)
-    recordings: dict[tuple[str, str], list[_Segment]] = defaultdict(list)
-    for manifest_file in manifests:
-        mp4 = manifest_file.with_name(manifest_file.name[: -len(MANIFEST_SUFFIX)])
-        segment, finding = _check_segment(mp4, manifest_file)
-        findings.append(finding)
-        if segment is not None and finding.ok:
-            recordings[(segment.manifest.device_id, segment.manifest.recording_id)].append(segment)
-    signed = {m.with_name(m.name[: -len(MANIFEST_SUFFIX)]) for m in manifests}
-    for mp4 in mp4s:
-        if mp4 not in signed:
-            findings.append(Finding(str(mp4), "unsigned", "no manifest next to this MP4"))
-    for part in parts:
-        findings.append(Finding(str(part), "interrupted",
-                                "segment was being written when the camera stopped; the daemon "
-                                "recovers it at its next start"))
-    for (_, recording_id), segments in sorted(recordings.items()):
-        findings.extend(_check_chain(recording_id, segments))
-    findings.extend(_check_audit(log) for log in logs)
+def _check_camera(root: Path, cam: _Camera, ring: KeyRing, whole: bool) -> list[Finding]:
+    """The key (against the enrolled ones), the audit log and the log against the footage."""
+    findings = []
+    home = cam.home
+    if ring.enrolled is not None and home.key is not None and (whole or cam.log):
+        findings.append(
+            finding("key", home.key_file, "ok", f"the key enrolled for {home.device_id}")
+            if ring.is_enrolled(home.key) else
+            finding("key", home.key_file, "unenrolled", f"this data directory's key (device "
+                                                        f"{home.device_id}) is not enrolled"))
+    if cam.log is None:
+        if whole and (root / IDENTITY).exists():
+            findings.append(finding("audit", root / AUDIT_LOG, "no_audit_log",
+                                    "a camera's data directory without its audit log"))
+        return findings
+    audit, report = _check_audit(cam.log, home, ring)
+    findings.extend(audit)
+    if whole and report is not None:
+        findings.extend(check_log_against_footage(cam.log, report.records, cam.footage,
+                                                  cam.present))
     return findings
 
 
-def _check_audit(path: Path) -> Finding:
-    key_file = find_key(path.parent)
-    if key_file is None:
-        return Finding(str(path), "unsigned", "no device.pub.pem found to check the log with")
+def _check_audit(log: Path, home: DataDir, ring: KeyRing) -> tuple[list[Finding],
+                                                                    AuditReport | None]:
+    key = ring.key_for(home.device_id) if ring.enrolled is not None else home.key
     try:
-        key = load_public_key(key_file)
-    except IdentityError as exc:
-        return Finding(str(path), "tampered", str(exc))
-    report = verify_log(path, lambda sig, data: verify_signature(key, sig, data))
-    if not report.ok:
-        return Finding(str(path), "tampered", "; ".join(report.problems))
-    notes = "; ".join(report.notes)
-    return Finding(str(path), "ok", f"audit log: {report.entries} entries, {report.checkpoints} "
-                                    f"checkpoint(s)" + (f"; {notes}" if notes else ""))
-
-
-def _check_segment(mp4: Path, manifest_file: Path) -> tuple[_Segment | None, Finding]:
-    name = str(mp4)
-
-    def bad(status: str, detail: str) -> tuple[None, Finding]:
-        return None, Finding(name, status, detail)
-
-    try:
-        raw = manifest_file.read_bytes()
-    except FileNotFoundError:
-        return bad("unsigned", f"manifest {manifest_file.name} is missing")
-    try:
-        manifest = Manifest.from_bytes(raw, manifest_file.name)
-    except ManifestError as exc:
-        return bad("tampered", str(exc))
-    key_file = find_key(mp4.parent)
-    if key_file is None:
-        return bad("unsigned", "no device.pub.pem found above this segment to check it against")
-    try:
-        key = load_public_key(key_file)
-    except IdentityError as exc:
-        return bad("tampered", str(exc))
-    sig_file = signature_path(mp4)
-    try:
-        signature = sig_file.read_bytes()
-    except FileNotFoundError:
-        return bad("unsigned", f"signature {sig_file.name} is missing")
-    if len(signature) != SIGNATURE_LENGTH or not verify_signature(key, signature, raw):
-        return bad("tampered", f"signature {sig_file.name} does not match the manifest "
-                               f"and key {key_file}")
-    if manifest.device_id != device_id_for(key):
-        return bad("tampered", f"manifest names device {manifest.device_id}, key belongs to "
-                               f"{device_id_for(key)}")
-    if manifest.file != mp4.name:
-        return bad("tampered", f"manifest describes {manifest.file}, not {mp4.name}")
-    if not mp4.exists():
-        return bad("tampered", "the MP4 the manifest describes is missing")
-    digest, size = sha256_file(mp4)
-    if size != manifest.size:
-        return bad("tampered", f"size {size} bytes, manifest says {manifest.size}")
-    if digest != manifest.sha256:
-        return bad("tampered", "SHA-256 of the MP4 does not match the manifest")
-    detail = (f"{manifest.recording_id} #{manifest.segment_index}: {manifest.frame_count} "
-              f"frames, {manifest.duration_s:.1f} s, {manifest.start_utc}")
-    segment = _Segment(mp4, manifest, hashlib.sha256(raw).hexdigest())
-    return segment, Finding(name, "ok", detail)
-
-
-def _check_chain(recording_id: str, segments: list[_Segment]) -> list[Finding]:
-    findings: list[Finding] = []
-    segments.sort(key=lambda s: s.manifest.segment_index)
-    by_index: dict[int, _Segment] = {}
-    for seg in segments:
-        if seg.manifest.segment_index in by_index:
-            findings.append(Finding(str(seg.mp4), "tampered",
-                                    f"duplicate segment index {seg.manifest.segment_index} in "
-                                    f"recording {recording_id}"))
-        by_index[seg.manifest.segment_index] = seg
-    prev: _Segment | None = None
-    for index in range(max(by_index) + 1):
-        seg = by_index.get(index)
-        if seg is None:
-            findings.append(Finding(recording_id, "tampered",
-                                    f"recording {recording_id}: segment {index} is missing"))
-            prev = None
-            continue
-        expected = None if index == 0 else (prev.manifest_sha if prev else "unknown")
-        if expected != "unknown" and seg.manifest.prev_manifest_sha256 != expected:
-            findings.append(Finding(str(seg.mp4), "tampered",
-                                    f"chain broken: previous-manifest hash does not match "
-                                    f"segment {index - 1}" if index else
-                                    "first segment claims a predecessor"))
-        prev = seg
-    final = by_index[max(by_index)]
-    if not final.manifest.last:
-        findings.append(Finding(recording_id, "unterminated",
-                                f"recording {recording_id}: no last segment after "
-                                f"#{final.manifest.segment_index} (possible power loss)"))
-    return findings
+        report = verify_log(log, None if key is None else
+                            lambda sig, data: verify_signature(key, sig, data))
+    except OSError as exc:
+        return [finding("audit", log, "unreadable", f"cannot read it: {exc.strerror}")], None
+    findings = []
+    if key is None:
+        code, why = ((home.problem_code, home.problem) if home.key is None else
+                     ("unenrolled", f"this data directory's key (device {home.device_id}) is "
+                                    f"not enrolled: the log's signatures cannot be checked"))
+        findings.append(finding("audit", log, code, why))
+    by_code: dict[str, list[str]] = defaultdict(list)
+    for issue in report.issues:
+        by_code[issue.code].append(issue.text)
+    for code, texts in by_code.items():
+        more = f" (and {len(texts) - 1} more)" if len(texts) > 1 else ""
+        findings.append(finding("audit", log, code, texts[0] + more))
+    if not findings:
+        notes = "".join(f"; {note}" for note in report.notes)
+        findings.append(finding("audit", log, "ok", f"audit log: {report.entries} entries, "
+                                                    f"{report.checkpoints} checkpoint(s), "
+                                                    f"chain and signatures intact{notes}"))
+    return findings, report

@@ -1,0 +1,86 @@
+"""What the verifier reports: one finding per item and problem, with a status and a reason code.
+
+The status says how bad it is (and decides the exit code); the code says exactly why, so a
+script, a court report or a test can tell a flipped byte from a missing segment. Every code has
+one status; docs/FORMAT.md lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from device.audit import ISSUES
+
+#: status -> meaning. Only ``ok`` is intact.
+STATUSES = {
+    "ok": "intact",
+    "tampered": "does not match what the device signed, its recording's chain or its audit log",
+    "unterminated": "ends without its last segment or closing entry: possible power loss",
+    "interrupted": "a .part segment not yet recovered (the daemon recovers it at its next start)",
+    "unsigned": "footage without its manifest or signature",
+    "unenrolled": "signed by, or named for, a device whose key is not enrolled (--keys)",
+    "error": "could not be checked: no usable key, or a file that cannot be read",
+}
+
+#: code -> (status, meaning)
+CODES: dict[str, tuple[str, str]] = {
+    "ok": ("ok", "intact"),
+    "recovered": ("ok", "intact; the recording ends with a segment recovered after power loss"),
+    # a segment's own files
+    "part_file": ("interrupted", "a .part segment: the camera stopped while writing it"),
+    "no_manifest": ("unsigned", "footage or a signature without its manifest"),
+    "no_signature": ("unsigned", "a manifest without its signature"),
+    "bad_signature": ("tampered", "the signature does not verify: bytes changed after signing"),
+    "wrong_key": ("tampered", "signed by the data directory's key, not the enrolled one"),
+    "unenrolled": ("unenrolled", "no enrolled key for the device, or signed by an unenrolled key"),
+    "manifest_invalid": ("tampered", "a signed manifest that is not valid for this format"),
+    "device_mismatch": ("tampered", "the manifest names another device than its signer"),
+    "foreign_device": ("tampered", "footage of another device in this data directory"),
+    "foreign_recording": ("tampered", "a segment of another recording in this one's folder"),
+    "misplaced": ("tampered", "a file renamed: its manifest describes another name"),
+    "missing_file": ("tampered", "the MP4 a manifest describes is not there"),
+    "size_mismatch": ("tampered", "the MP4's size differs from its manifest (truncated?)"),
+    "hash_mismatch": ("tampered", "the MP4's SHA-256 differs from its manifest"),
+    "time_backwards": ("tampered", "a segment ends before it starts, or starts before the "
+                                   "previous one ended"),
+    # a recording's chain
+    "segment_failed": ("tampered", "a segment of this recording failed its own checks"),
+    "missing_segment": ("tampered", "a segment is missing (from the chain or the audit log's "
+                                    "record)"),
+    "duplicate_segment": ("tampered", "two segments with the same index"),
+    "chain_broken": ("tampered", "prev_manifest_sha256 does not name the previous manifest, or "
+                                 "an audit entry's prev the previous line"),
+    "after_last": ("tampered", "segments after the one marked last (or recovered)"),
+    "no_last_segment": ("unterminated", "no segment marked last: possible power loss"),
+    # the audit log and the footage
+    "no_key": ("error", "no public key to check against"),
+    "bad_key": ("error", "the key file is not a readable Ed25519 public key"),
+    "unreadable": ("error", "a file could not be read"),
+    "no_audit_log": ("tampered", "a camera's data directory without its audit log"),
+    "not_in_log": ("tampered", "footage the audit log never started or never recorded"),
+    "log_mismatch": ("tampered", "a manifest differs from the one the audit log recorded"),
+    "no_segments": ("unterminated", "a recording the log started, with no segment and no close: "
+                                    "power lost before its first segment?"),
+}
+for _code, _meaning in ISSUES.items():  # the audit log's own reasons, under the same names
+    CODES.setdefault(_code, ("unterminated" if _code == "torn_tail" else "tampered", _meaning))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report. ``kind``: segment, recording, audit, log-vs-footage or key."""
+
+    path: str
+    status: str
+    detail: str
+    code: str = "ok"
+    kind: str = "segment"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def finding(kind: str, item: object, code: str, detail: str) -> Finding:
+    """A finding whose status follows from its code."""
+    return Finding(str(item), CODES[code][0], detail, code, kind)

@@ -1,0 +1,144 @@
+"""Which key evidence must verify with, and who signed it.
+
+Without ``--keys`` the expected key is the one in the data directory the evidence sits in
+(``DATA_DIR/device.pub.pem``): that proves the files are as that key signed them. With
+``--keys DIR`` it is the key enrolled for the device the evidence names (``DIR/*.pem``, matched
+by the device id derived from each key), which also catches a data directory whose key was
+swapped and everything re-signed: the attacker's key is not enrolled.
+
+A reason is only as specific as the evidence for it: "unenrolled" or "wrong key" needs a key
+that really verifies the signature; anything else that fails is a bad signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from device.evidence.identity import (
+    PUBLIC_KEY,
+    IdentityError,
+    device_id_for,
+    load_public_key,
+    verify_signature,
+)
+from device.recordings import RECORDINGS
+
+SIGNATURE_LENGTH = 64
+
+
+def data_dir_of(path: Path) -> Path:
+    """The data directory a file belongs to: the nearest folder above it that holds
+    ``device.pub.pem``, else the one the layout implies (``DATA_DIR/recordings/REC/file``)."""
+    for folder in path.parents:
+        if (folder / PUBLIC_KEY).is_file():
+            return folder
+    if path.parent.parent.name == RECORDINGS.name:
+        return path.parent.parent.parent
+    return path.parent
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """A data directory as the verifier sees it: where it is and the key it holds."""
+
+    root: Path
+    key: Ed25519PublicKey | None
+    problem_code: str = "ok"  # no_key or bad_key when ``key`` is None
+    problem: str = ""
+
+    @property
+    def key_file(self) -> Path:
+        return self.root / PUBLIC_KEY
+
+    @property
+    def device_id(self) -> str | None:
+        return device_id_for(self.key) if self.key is not None else None
+
+
+def load_data_dir(root: Path) -> DataDir:
+    key_file = root / PUBLIC_KEY
+    if not key_file.exists():
+        return DataDir(root, None, "no_key", f"no {PUBLIC_KEY} in {root} to check against "
+                                             f"(or give --keys DIR)")
+    try:
+        return DataDir(root, load_public_key(key_file))
+    except IdentityError as exc:
+        return DataDir(root, None, "bad_key", str(exc))
+
+
+def _raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+class KeyRing:
+    """The enrolled device keys, by device id; empty means "trust each data directory's key"."""
+
+    def __init__(self, enrolled: dict[str, Ed25519PublicKey] | None = None) -> None:
+        self.enrolled = enrolled
+
+    @classmethod
+    def from_dir(cls, folder: Path) -> KeyRing:
+        """Every ``*.pem`` in ``folder``; anything but an Ed25519 public key is an error."""
+        if not folder.is_dir():
+            raise IdentityError(f"--keys {folder}: not a directory of enrolled public keys")
+        enrolled = {}
+        for pem in sorted(folder.glob("*.pem")):
+            key = load_public_key(pem)
+            enrolled[device_id_for(key)] = key
+        if not enrolled:
+            raise IdentityError(f"--keys {folder}: no enrolled public keys (*.pem) in it")
+        return cls(enrolled)
+
+    def key_for(self, device_id: str | None) -> Ed25519PublicKey | None:
+        return (self.enrolled or {}).get(device_id or "")
+
+    def is_enrolled(self, key: Ed25519PublicKey) -> bool:
+        enrolled = self.key_for(device_id_for(key))
+        return enrolled is not None and _raw(enrolled) == _raw(key)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signed: ``device_id`` when a trusted key verified, else a failure code and why."""
+
+    device_id: str | None
+    code: str = "ok"
+    detail: str = ""
+
+
+def authenticate(ring: KeyRing, home: DataDir, data: bytes, signature: bytes,
+                 claimed: str | None) -> Signer:
+    """Check ``signature`` over ``data`` against the expected key for ``claimed``."""
+    def valid(key: Ed25519PublicKey | None) -> bool:
+        return (key is not None and len(signature) == SIGNATURE_LENGTH
+                and verify_signature(key, signature, data))
+
+    names = f" (it names device {claimed})" if claimed else ""
+    if ring.enrolled is None:
+        if home.key is None:
+            return Signer(None, home.problem_code, home.problem)
+        if valid(home.key):
+            return Signer(home.device_id)
+        return Signer(None, "bad_signature", f"signature does not verify with {home.key_file}"
+                      + (names if claimed != home.device_id else ""))
+    enrolled = ring.key_for(claimed)
+    if valid(enrolled):
+        return Signer(claimed)
+    if home.key is not None and valid(home.key):
+        if ring.is_enrolled(home.key):
+            return Signer(home.device_id)
+        if enrolled is not None:
+            return Signer(None, "wrong_key", f"signed by {home.key_file} (device "
+                                             f"{home.device_id}), not by the key enrolled for "
+                                             f"{claimed}")
+        return Signer(None, "unenrolled", f"signed by {home.key_file} (device "
+                                          f"{home.device_id}), which is not enrolled{names}")
+    if enrolled is not None:
+        return Signer(None, "bad_signature", f"signature does not verify with the key enrolled "
+                                             f"for {claimed}")
+    return Signer(None, "bad_signature", f"signature does not verify with any enrolled key"
+                                         f"{names}")

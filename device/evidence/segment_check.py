@@ -1,0 +1,141 @@
+"""Checking one segment on its own: its files, its signature, where it sits, its bytes.
+
+A segment whose manifest verified is returned for the chain and the audit log to be checked
+with, even when its MP4 does not match (the manifest is still the device's word). One that was
+renamed or moved in from elsewhere is reported here and kept out of any chain, so it cannot make
+the recording it was taken from look damaged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from device.evidence.findings import Finding, finding
+from device.evidence.keyring import DataDir, KeyRing, authenticate
+from device.evidence.manifest import (
+    Manifest,
+    ManifestError,
+    manifest_path,
+    sha256_file,
+    signature_path,
+    utc_time,
+)
+from device.pipeline.segments import PART_SUFFIX
+from device.recordings import RECORDING_ID
+
+#: Timestamps are cut to the millisecond, so neighbours may seem to overlap by one.
+TIME_SLACK = timedelta(milliseconds=1)
+#: Failures that leave the manifest trustworthy and in its place: the chain still uses it.
+CHAINABLE = {"ok", "recovered", "missing_file", "size_mismatch", "hash_mismatch",
+             "time_backwards"}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A segment whose manifest verified with a trusted key."""
+
+    mp4: Path
+    manifest: Manifest
+    manifest_sha256: str
+
+
+@dataclass(frozen=True)
+class Checked:
+    finding: Finding
+    segment: Segment | None = None
+
+    @property
+    def chainable(self) -> bool:
+        return self.segment is not None and self.finding.code in CHAINABLE
+
+
+def recording_hint(mp4: Path) -> str | None:
+    """The recording a file claims by its folder or name (untrusted: for attributing failures)."""
+    for name in (mp4.parent.name, mp4.name):
+        match = RECORDING_ID.match(name)
+        if match:
+            return match.group(0)
+    return None
+
+
+def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
+    manifest_file, sig_file = manifest_path(mp4), signature_path(mp4)
+    part = mp4.with_name(mp4.name + PART_SUFFIX)
+
+    def bad(code: str, detail: str, segment: Segment | None = None) -> Checked:
+        return Checked(finding("segment", mp4, code, detail), segment)
+
+    if not mp4.exists() and part.exists():
+        return bad("part_file", f"{part.name}: the camera stopped while writing it; the daemon "
+                                f"recovers it at its next start")
+    if not manifest_file.exists():
+        return bad("no_manifest", f"no manifest {manifest_file.name}")
+    if not sig_file.exists():
+        return bad("no_signature", f"no signature {sig_file.name}")
+    try:
+        raw, signature = manifest_file.read_bytes(), sig_file.read_bytes()
+    except OSError as exc:
+        return bad("unreadable", f"cannot read {exc.filename}: {exc.strerror}")
+    manifest: Manifest | None = None
+    invalid = ""
+    try:
+        manifest = Manifest.from_bytes(raw, manifest_file.name)
+    except ManifestError as exc:
+        invalid = str(exc)
+    signer = authenticate(ring, home, raw, signature, manifest.device_id if manifest else None)
+    if signer.device_id is None:
+        where = "" if signer.code in ("no_key", "bad_key") else f"{sig_file.name}: "
+        return bad(signer.code, where + signer.detail)
+    if manifest is None:
+        return bad("manifest_invalid", f"signed, but {invalid}")
+    segment = Segment(mp4, manifest, hashlib.sha256(raw).hexdigest())
+    problem = _placement(mp4, manifest, signer.device_id, home) or _content(mp4, manifest)
+    if problem is not None:
+        return bad(*problem, segment=segment)
+    code = "recovered" if manifest.recovered else "ok"
+    return bad(code, f"{manifest.recording_id} #{manifest.segment_index}: "
+                     f"{manifest.frame_count} frames, {manifest.duration_s:.1f} s from "
+                     f"{manifest.start_utc}" + (", recovered after power loss"
+                                                if manifest.recovered else ""), segment)
+
+
+def _placement(mp4: Path, manifest: Manifest, signer: str,
+               home: DataDir) -> tuple[str, str] | None:
+    """Is the segment where its device put it: this camera, this recording, this name?"""
+    if manifest.device_id != signer:
+        return "device_mismatch", (f"manifest names device {manifest.device_id}, signed by "
+                                   f"{signer}'s key")
+    if home.device_id is not None and signer != home.device_id:
+        return "foreign_device", (f"segment of device {signer} in the data directory of "
+                                  f"{home.device_id}")
+    if manifest.file != mp4.name:
+        return "misplaced", f"renamed: its manifest describes {manifest.file}"
+    folder = mp4.parent.name
+    if RECORDING_ID.fullmatch(folder) and folder != manifest.recording_id:
+        return "foreign_recording", (f"segment of recording {manifest.recording_id} in the "
+                                     f"folder of {folder}")
+    return None
+
+
+def _content(mp4: Path, manifest: Manifest) -> tuple[str, str] | None:
+    """Are the MP4's bytes and the manifest's times what the device signed?"""
+    try:
+        digest, size = sha256_file(mp4)
+    except FileNotFoundError:
+        return "missing_file", f"{mp4.name} is missing; its manifest and signature are here"
+    except OSError as exc:
+        return "unreadable", f"cannot read {mp4.name}: {exc.strerror}"
+    if size != manifest.size:
+        return "size_mismatch", f"{size} bytes, its manifest says {manifest.size}"
+    if digest != manifest.sha256:
+        return "hash_mismatch", "SHA-256 of the MP4 differs from its manifest"
+    try:
+        start, end = utc_time(manifest.start_utc), utc_time(manifest.end_utc)
+    except ManifestError as exc:
+        return "manifest_invalid", str(exc)
+    if end < start:
+        return "time_backwards", f"ends ({manifest.end_utc}) before it starts"
+    return None

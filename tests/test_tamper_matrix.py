@@ -1,0 +1,424 @@
+"""The tamper matrix: every manipulation of real recordings is caught, for the right reason, and
+nothing untouched is ever flagged.
+
+Cameras are recorded once per module (tests/evidence.py: camera A with two recordings, B with
+one, C cut by power loss); each test works on a fresh copy. Each case asserts the exact set of
+problems: the reason, and that no other item was flagged.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from device.audit import AuditLog, canonical, line_hash, signed_bytes
+from device.evidence.identity import PUBLIC_KEY
+from device.evidence.keyring import KeyRing
+from device.evidence.manifest import (
+    Manifest,
+    manifest_path,
+    signature_path,
+    write_signed_manifest,
+)
+from device.evidence.verify import verify
+from sim.clock import SimClock
+from tests.evidence import (
+    Camera,
+    copy_template,
+    edit_entry,
+    identity_of,
+    log_lines,
+    problems,
+    recover,
+    resign_everything,
+    segment_files,
+    template_fixture,
+    write_lines,
+)
+
+template = template_fixture()
+
+
+@pytest.fixture
+def cams(template: Path, tmp_path: Path) -> dict[str, Camera]:
+    return copy_template(template, tmp_path / "copy")
+
+
+@pytest.fixture(scope="module")
+def shared(template: Path) -> Iterator[dict[str, Camera]]:
+    """One copy for the hypothesis tests, which restore what they change after each example."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield copy_template(template, Path(tmp) / "copy")
+
+
+def seg(cam: Camera, recording: int, index: int) -> Path:
+    return cam.segments(recording)[index]
+
+
+def check(cam: Camera, keys: KeyRing | None = None) -> set[tuple[str, str, str]]:
+    return problems(verify([cam.data_dir], keys))
+
+
+def recording_problem(cam: Camera, n: int, code: str) -> tuple[str, str, str]:
+    return ("recording", str(cam.recording(n)), code)
+
+
+def segment_problem(path: Path, code: str) -> tuple[str, str, str]:
+    return ("segment", str(path), code)
+
+
+def log_problem(cam: Camera, code: str, kind: str = "log-vs-footage") -> tuple[str, str, str]:
+    return (kind, str(cam.log), code)
+
+
+def enrol(tmp_path: Path, *cameras: Camera) -> KeyRing:
+    enrolled = tmp_path / "enrolled"
+    enrolled.mkdir(exist_ok=True)
+    for i, cam in enumerate(cameras):
+        shutil.copy(cam.data_dir / PUBLIC_KEY, enrolled / f"camera{i}.pem")
+    return KeyRing.from_dir(enrolled)
+
+
+# -- untouched -------------------------------------------------------------------------------
+
+def test_untouched_recordings_are_intact_in_every_way(cams) -> None:
+    for name in ("a", "b"):
+        findings = verify([cams[name].data_dir])
+        assert findings and all(f.ok for f in findings), problems(findings)
+        kinds = {f.kind for f in findings}
+        assert kinds == {"segment", "recording", "audit", "log-vs-footage"}
+
+
+def test_untouched_recordings_verify_against_their_enrolled_keys(cams, tmp_path) -> None:
+    keys = enrol(tmp_path, cams["a"], cams["b"])
+    for name in ("a", "b"):
+        findings = verify([cams[name].data_dir], keys)
+        assert all(f.ok for f in findings), problems(findings)
+        assert any(f.kind == "key" for f in findings)
+
+
+# -- one byte flipped (hypothesis picks where) -----------------------------------------------
+
+def flipped(path: Path, offset: int, mask: int) -> bytes:
+    original = path.read_bytes()
+    data = bytearray(original)
+    data[offset % len(data)] ^= mask
+    path.write_bytes(bytes(data))
+    return original
+
+
+FLIP = settings(max_examples=25, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FLIP
+@given(offset=st.integers(min_value=0, max_value=10**6), mask=st.integers(1, 255))
+def test_a_byte_flipped_in_an_mp4_is_a_hash_mismatch(shared, offset: int, mask: int) -> None:
+    cam = shared["a"]
+    mp4 = seg(cam, 0, 1)
+    original = flipped(mp4, offset, mask)
+    try:
+        assert check(cam) == {segment_problem(mp4, "hash_mismatch"),
+                              recording_problem(cam, 0, "segment_failed")}
+    finally:
+        mp4.write_bytes(original)
+
+
+@FLIP
+@given(offset=st.integers(min_value=0, max_value=10**6), mask=st.integers(1, 255),
+       which=st.sampled_from(["manifest", "signature"]))
+def test_a_byte_flipped_in_a_manifest_or_signature_breaks_the_signature(
+        shared, offset: int, mask: int, which: str) -> None:
+    cam = shared["a"]
+    mp4 = seg(cam, 0, 2)
+    victim = manifest_path(mp4) if which == "manifest" else signature_path(mp4)
+    original = flipped(victim, offset, mask)
+    try:
+        assert check(cam) == {segment_problem(mp4, "bad_signature"),
+                              recording_problem(cam, 0, "segment_failed")}
+        keys = KeyRing.from_dir(cam.data_dir)  # its device.pub.pem, as if enrolled
+        assert check(cam, keys) == {segment_problem(mp4, "bad_signature"),
+                                    recording_problem(cam, 0, "segment_failed")}
+    finally:
+        victim.write_bytes(original)
+
+
+# -- edited ----------------------------------------------------------------------------------
+
+def test_a_truncated_mp4_is_a_size_mismatch(cams) -> None:
+    cam = cams["a"]
+    mp4 = seg(cam, 0, 3)
+    mp4.write_bytes(mp4.read_bytes()[:-1000])
+    assert check(cam) == {segment_problem(mp4, "size_mismatch"),
+                          recording_problem(cam, 0, "segment_failed")}
+
+
+@pytest.mark.parametrize("field, value", [("last", True), ("frame_count", 1),
+                                          ("reason", "nothing to see"), ("markers", ())])
+def test_a_manifest_field_edited_and_reserialised_breaks_the_signature(
+        cams, field: str, value: object) -> None:
+    cam = cams["a"]
+    mp4 = seg(cam, 0, 1)
+    manifest = Manifest.from_bytes(manifest_path(mp4).read_bytes())
+    edited = dataclasses.replace(manifest, **{field: value})
+    if field == "markers":  # the marker is in segment 1 (set 5 s into the recording)
+        assert manifest.markers
+    assert edited != manifest
+    manifest_path(mp4).write_bytes(edited.to_bytes())
+    assert check(cam) == {segment_problem(mp4, "bad_signature"),
+                          recording_problem(cam, 0, "segment_failed")}
+
+
+# -- removed, reordered, duplicated, put in ----------------------------------------------------
+
+def delete_segment(mp4: Path) -> None:
+    for f in segment_files(mp4):
+        f.unlink()
+
+
+def test_a_middle_segment_deleted_is_missing_from_chain_and_log(cams) -> None:
+    cam = cams["a"]
+    delete_segment(seg(cam, 0, 2))
+    assert check(cam) == {recording_problem(cam, 0, "missing_segment"),
+                          log_problem(cam, "missing_segment")}
+
+
+def test_the_last_segment_deleted_is_unterminated_and_the_log_says_it_existed(cams) -> None:
+    cam = cams["a"]
+    last = cam.segments(0)[-1]
+    delete_segment(last)
+    findings = verify([cam.data_dir])
+    assert problems(findings) == {recording_problem(cam, 0, "no_last_segment"),
+                                  log_problem(cam, "missing_segment")}
+    recording = next(f for f in findings if f.kind == "recording" and not f.ok)
+    assert recording.status == "unterminated" and "possible power loss" in recording.detail
+    log = next(f for f in findings if f.kind == "log-vs-footage")
+    assert log.status == "tampered" and last.name in log.detail
+
+
+def test_a_recording_cut_by_power_loss_is_unterminated_not_tampered(cams) -> None:
+    cam = cams["c"]
+    findings = verify([cam.data_dir])
+    part = next(cam.recording(1).glob("*.part")).with_suffix("")
+    assert problems(findings) == {segment_problem(part, "part_file"),
+                                  recording_problem(cam, 1, "no_last_segment")}
+    assert {f.status for f in findings if not f.ok} == {"interrupted", "unterminated"}
+
+
+def test_a_recording_recovered_after_power_loss_is_intact(cams) -> None:
+    cam = cams["c"]
+    [recovered] = recover(cam.data_dir)
+    findings = verify([cam.data_dir])
+    assert all(f.ok for f in findings), problems(findings)
+    assert {(f.kind, f.path) for f in findings if f.code == "recovered"} == {
+        ("segment", str(recovered)), ("recording", str(cam.recording(1)))}
+
+
+def test_the_recovered_end_deleted_is_unterminated_again(cams) -> None:
+    cam = cams["c"]
+    [recovered] = recover(cam.data_dir)
+    delete_segment(recovered)
+    assert check(cam) == {recording_problem(cam, 1, "no_last_segment")}
+
+
+def rename_segment(mp4: Path, to: Path) -> None:
+    for src, dst in zip(segment_files(mp4), segment_files(to), strict=True):
+        src.rename(dst)
+
+
+def test_two_segments_swapped_by_renaming_are_misplaced(cams, tmp_path) -> None:
+    cam = cams["a"]
+    one, two = seg(cam, 0, 1), seg(cam, 0, 2)
+    parked = tmp_path / one.name
+    rename_segment(one, parked)
+    rename_segment(two, one)
+    rename_segment(parked, two)
+    assert check(cam) == {segment_problem(one, "misplaced"), segment_problem(two, "misplaced"),
+                          recording_problem(cam, 0, "segment_failed")}
+
+
+def test_a_segment_duplicated_into_the_recording_is_caught(cams) -> None:
+    cam = cams["a"]
+    original = seg(cam, 0, 1)
+    (cam.recording(0) / "again").mkdir()
+    for f in segment_files(original):
+        shutil.copy(f, cam.recording(0) / "again" / f.name)
+    assert check(cam) == {recording_problem(cam, 0, "duplicate_segment")}
+
+
+def test_a_segment_duplicated_under_a_new_name_is_misplaced(cams) -> None:
+    cam = cams["a"]
+    original, last = seg(cam, 0, 1), cam.segments(0)[-1]
+    copy = last.with_name(last.name.replace(last.stem[-4:], "9999"))
+    for src, dst in zip(segment_files(original), segment_files(copy), strict=True):
+        shutil.copy(src, dst)
+    assert check(cam) == {segment_problem(copy, "misplaced"),
+                          recording_problem(cam, 0, "segment_failed")}
+
+
+def put_in(mp4: Path, folder: Path) -> Path:
+    for f in segment_files(mp4):
+        shutil.copy(f, folder / f.name)
+    return folder / mp4.name
+
+
+def test_a_segment_of_another_recording_of_the_same_camera_is_foreign(cams) -> None:
+    cam = cams["a"]
+    intruder = put_in(seg(cam, 1, 0), cam.recording(0))
+    assert check(cam) == {segment_problem(intruder, "foreign_recording"),
+                          recording_problem(cam, 0, "segment_failed")}
+
+
+def test_a_segment_of_another_camera_is_foreign(cams, tmp_path) -> None:
+    cam, other = cams["a"], cams["b"]
+    intruder = put_in(seg(other, 0, 0), cam.recording(0))
+    # the data directory's key cannot have signed it
+    findings = verify([cam.data_dir])
+    assert problems(findings) == {segment_problem(intruder, "bad_signature"),
+                                  recording_problem(cam, 0, "segment_failed")}
+    assert other.device_id in next(f.detail for f in findings if f.path == str(intruder))
+    # with both cameras enrolled its signature checks out, and it is named for what it is
+    assert check(cam, enrol(tmp_path, cam, other)) == {
+        segment_problem(intruder, "foreign_device"), recording_problem(cam, 0, "segment_failed")}
+
+
+# -- a key swapped and everything re-signed ----------------------------------------------------
+
+def test_a_swapped_key_with_everything_resigned_is_caught_by_the_enrolled_key(
+        cams, tmp_path) -> None:
+    cam = cams["a"]
+    keys = enrol(tmp_path, cam)  # enrolled before the attack
+    resign_everything(cam.data_dir, Ed25519PrivateKey.generate(), claim_own_id=True)
+    # on its own the data directory is consistent: only an enrolled key can tell
+    assert check(cam) == set()
+    found = check(cam, keys)
+    assert {(kind, code) for kind, _, code in found} == {
+        ("segment", "unenrolled"), ("audit", "unenrolled"), ("key", "unenrolled"),
+        ("recording", "segment_failed")}
+    assert {(kind, path) for kind, path, _ in found if kind == "segment"} == {
+        ("segment", str(p)) for n in (0, 1) for p in cam.segments(n)}
+
+
+def test_a_swapped_key_that_keeps_the_device_id_is_the_wrong_key(cams, tmp_path) -> None:
+    cam = cams["a"]
+    keys = enrol(tmp_path, cam)
+    resign_everything(cam.data_dir, Ed25519PrivateKey.generate(), claim_own_id=False)
+    # without enrolment: the key does not belong to the device the manifests name
+    assert {(kind, code) for kind, _, code in check(cam)} == {
+        ("segment", "device_mismatch"), ("recording", "segment_failed")}
+    assert {(kind, code) for kind, _, code in check(cam, keys)} == {
+        ("segment", "wrong_key"), ("recording", "segment_failed"), ("audit", "unenrolled"),
+        ("key", "unenrolled")}
+
+
+# -- the audit log ---------------------------------------------------------------------------
+
+def entry_index(lines: list[bytes], event: str, nth: int = 0) -> int:
+    return [i for i, line in enumerate(lines) if json.loads(line)["event"] == event][nth]
+
+
+def test_an_audit_entry_removed_is_caught(cams) -> None:
+    cam = cams["a"]
+    lines = log_lines(cam)
+    del lines[entry_index(lines, "gesture")]
+    write_lines(cam, lines)
+    assert check(cam) == {log_problem(cam, "chain_broken", "audit"),
+                          log_problem(cam, "sequence", "audit")}
+
+
+def test_a_recording_start_removed_from_the_log_is_caught_twice(cams) -> None:
+    cam = cams["a"]
+    lines = log_lines(cam)
+    del lines[entry_index(lines, "recording_start", 1)]
+    write_lines(cam, lines)
+    assert check(cam) == {log_problem(cam, "chain_broken", "audit"),
+                          log_problem(cam, "sequence", "audit"), log_problem(cam, "not_in_log")}
+
+
+def test_an_audit_entry_edited_is_caught(cams) -> None:
+    cam = cams["a"]
+    edit_entry(cam, entry_index(log_lines(cam), "marker"),
+               lambda entry: entry["data"].update(note="nothing happened"))
+    assert check(cam) == {log_problem(cam, "bad_signature", "audit"),
+                          log_problem(cam, "chain_broken", "audit")}
+
+
+def test_audit_entries_reordered_are_caught(cams) -> None:
+    cam = cams["a"]
+    lines = log_lines(cam)
+    i = entry_index(lines, "recording_stop")
+    lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    write_lines(cam, lines)
+    assert check(cam) == {log_problem(cam, "chain_broken", "audit"),
+                          log_problem(cam, "sequence", "audit")}
+
+
+def test_a_checkpoint_edited_is_forged(cams) -> None:
+    cam = cams["a"]
+    edit_entry(cam, -1, lambda checkpoint: checkpoint["data"].update(entries=3))
+    assert check(cam) == {log_problem(cam, "forged_checkpoint", "audit"),
+                          log_problem(cam, "checkpoint_mismatch", "audit")}
+
+
+def test_a_checkpoint_appended_without_the_key_is_forged(cams) -> None:
+    cam = cams["a"]
+    lines = log_lines(cam)
+    last = json.loads(lines[-1])
+    forged = {**last, "seq": last["seq"] + 1, "prev": line_hash(lines[-1]), "sig": "",
+              "data": {"entries": last["seq"] + 1, "head": line_hash(lines[-1])}}
+    forged["sig"] = base64.b64encode(
+        Ed25519PrivateKey.generate().sign(signed_bytes(forged))).decode()
+    write_lines(cam, [*lines, canonical(forged)])
+    assert check(cam) == {log_problem(cam, "forged_checkpoint", "audit")}
+
+
+def test_a_checkpoint_that_vouches_for_another_chain_is_caught_even_when_signed(cams) -> None:
+    """Signed with the device's own key (as a firmware bug would): its content still counts."""
+    cam = cams["a"]
+    old_head = line_hash(log_lines(cam)[3])
+    edit_entry(cam, -1, lambda checkpoint: checkpoint["data"].update(head=old_head),
+               key=identity_of(cam.data_dir).private_key)
+    assert check(cam) == {log_problem(cam, "checkpoint_mismatch", "audit")}
+
+
+# -- time --------------------------------------------------------------------------------------
+
+def test_a_segment_that_starts_before_the_previous_ended_is_caught(cams) -> None:
+    """Only the key holder can do this (here: the device key, as a firmware bug would)."""
+    cam = cams["a"]
+    identity = identity_of(cam.data_dir)
+    mp4s = cam.segments(0)
+    prev = None
+    for i, mp4 in enumerate(mp4s):  # re-sign the chain with segment 2 starting 3 s early
+        manifest = Manifest.from_bytes(manifest_path(mp4).read_bytes())
+        if i == 2:
+            manifest = dataclasses.replace(manifest, start_utc=Manifest.from_bytes(
+                manifest_path(mp4s[1]).read_bytes()).start_utc)
+        manifest = dataclasses.replace(manifest, prev_manifest_sha256=prev)
+        prev = write_signed_manifest(identity, mp4, manifest)
+    found = check(cam)
+    assert recording_problem(cam, 0, "time_backwards") in found
+    assert {kind for kind, _, _ in found} <= {"recording", "log-vs-footage"}
+
+
+def test_a_segment_with_a_store_receipt_in_the_log_may_leave_the_camera(cams) -> None:
+    """The log's side only: once an ``upload_receipt`` names it, its absence is no tampering
+    for the log (the recording's own chain still sees the hole)."""
+    cam = cams["a"]
+    gone = seg(cam, 0, 2)
+    log = AuditLog(cam.log, SimClock(), identity_of(cam.data_dir).sign)
+    log.append("upload_receipt", "receipt from the store", kind="segment", file=gone.name,
+               recording_id=cam.recording(0).name)
+    log.close()
+    delete_segment(gone)
+    assert check(cam) == {recording_problem(cam, 0, "missing_segment")}
