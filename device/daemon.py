@@ -521,7 +521,6 @@ class Daemon:
     def on_enter_fault(self, event: EventData) -> None:
         self.fault = self.fault or event.kwargs.get("reason", "fault")
         self._camera_off()
-        self._signal("error")
 
     def on_enter_shutting_down(self, event: EventData) -> None:
         self._audit("power", event.kwargs.get("reason", "power off"), action="off")
@@ -551,6 +550,7 @@ class Daemon:
         self.hw.led.show(self.policy.led(self.state, self.flags["muted"], self.flags["stealth"],
                                          self.flags["camera_fault"]))
         active = {
+            "fault": self.state == "fault",
             "camera_fault": self.flags["camera_fault"] and self.state == "recording",
             "recording": self.state == "recording",
             "standby": self.state == "standby",

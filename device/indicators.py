@@ -39,6 +39,7 @@ REPEATING: dict[str, tuple[str, str, bool]] = {
     "low_battery": ("low_battery", "low_battery_interval_s", True),
     "clock_not_set": ("error", "error_interval_s", True),
     "camera_fault": ("error", "error_interval_s", True),
+    "fault": ("error", "error_interval_s", True),
     "standby": ("standby_reminder", "standby_reminder_s", False),
 }
 

@@ -14,14 +14,13 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.audit import AUDIT_LOG, AuditLog, canonical, line_hash, signed_bytes
+from device.audit import AUDIT_LOG, canonical, line_hash, signed_bytes
 from device.config import Config
 from device.evidence.findings import Finding
 from device.evidence.identity import (
@@ -36,15 +35,9 @@ from device.evidence.manifest import (
     Manifest,
     manifest_path,
     signature_path,
-    utc_time,
-    write_signed_manifest,
 )
-from device.fsutil import durable_rename
-from device.pipeline.segments import PART_SUFFIX
-from sim.clock import SimClock
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
-from tests.media import decode
 
 #: 4 s segments at 5 fps, tiny frames: a recording of a few segments takes a blink.
 CONFIG = tiny_config()
@@ -91,34 +84,13 @@ def cut_power(sim: Simulator, seconds: float) -> None:
 
 
 def recover(data_dir: Path, config: Config = CONFIG) -> list[Path]:
-    """What the daemon does at the next start (device/pipeline/recovery.py): each ``.part``
-    becomes the recording's final segment, signed, ``recovered`` and ``last``, and the audit
-    log says so."""
-    identity = identity_of(data_dir, config)
-    recovered = []
-    log = AuditLog(data_dir / AUDIT_LOG, SimClock(), identity.sign)
-    for part in sorted(data_dir.glob(f"recordings/*/*.mp4{PART_SUFFIX}")):
-        mp4 = part.with_name(part.name[: -len(PART_SUFFIX)])
-        index = int(mp4.stem.rsplit("-S", 1)[1])
-        prev_file = mp4.with_name(f"{mp4.stem.rsplit('-S', 1)[0]}-S{index - 1:04d}.mp4.json")
-        prev = Manifest.from_bytes(prev_file.read_bytes())
-        frames = len(decode(part).frame_times)
-        end = utc_time(prev.end_utc) + timedelta(seconds=frames / prev.fps)
-        digest = hashlib.sha256(part.read_bytes()).hexdigest()
-        manifest = dataclasses.replace(
-            prev, segment_index=index, file=mp4.name, sha256=digest, size=part.stat().st_size,
-            start_utc=prev.end_utc,
-            end_utc=end.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", duration_s=frames / prev.fps,
-            frame_count=frames, prev_manifest_sha256=hashlib.sha256(
-                prev_file.read_bytes()).hexdigest(), last=True, recovered=True,
-            pre_event_s=0.0, markers=(), gaps=())
-        write_signed_manifest(identity, mp4, manifest)
-        durable_rename(part, mp4)
-        log.append("segment_recovered", "interrupted segment recovered at start",
-                   recording_id=prev.recording_id, file=mp4.name, index=index)
-        recovered.append(mp4)
-    log.close()
-    return recovered
+    """The next start: the daemon recovers every interrupted segment
+    (device/pipeline/recovery.py) and says so in the audit log."""
+    sim = Simulator(config, data_dir)
+    sim.power_on()
+    results = list(sim.daemon.recovered)
+    sim.shutdown()
+    return [data_dir / "recordings" / r["recording_id"] / r["file"] for r in results]
 
 
 @dataclass

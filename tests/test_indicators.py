@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
+
 from device.config import Config
 from sim.clock import SimClock
 from sim.simulator import Simulator
@@ -110,3 +114,15 @@ def test_indicator_patterns_are_configuration(make_sim) -> None:
     sim.advance(1)
     assert sim.hw.buzzer.log.entries[-1].value[0].hz == 1000
     assert (sim.led.state.on_s, sim.led.state.off_s) == (0.25, 0.75)
+
+
+def test_a_fault_sounds_five_quick_beeps_every_20_s_until_it_clears(make_sim) -> None:
+    sim = make_sim()
+    sim.camera.unplug()
+    sim.advance(41)
+    assert sim.mode == "fault" and sim.led.state.colour == "red" and not sim.led.state.blinking
+    times = tone_times(sim, 2000.0, 9)
+    assert [b - a for a, b in itertools.pairwise(times)] == pytest.approx([20, 20])
+    sim.camera.replug()
+    sim.advance(41)
+    assert sim.mode == "buffering" and len(tone_times(sim, 2000.0, 9)) == 3
