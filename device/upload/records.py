@@ -1,0 +1,60 @@
+"""What the camera keeps about an upload, next to the footage (docs/FORMAT.md, "After upload").
+
+- ``NAME.mp4.receipt.json`` and ``NAME.mp4.receipt.sig``: the store's receipt, exactly as it
+  came, and its signature. Written (fsync, rename) before the MP4 is deleted; kept afterwards
+  with the manifest and its signature, so the camera can still show what it recorded, that the
+  chain was whole and which store took each segment.
+- ``NAME.mp4.quarantined.json``: the store refused the segment on integrity grounds; the
+  footage stays and is not offered again (delete this note to offer it again).
+- ``audit/receipts/SHA256.receipt.json`` (and ``.sig``): receipts for snapshots of the audit
+  log, which is never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from device.fsutil import atomic_write
+
+RECEIPT_SUFFIX = ".receipt.json"
+RECEIPT_SIG_SUFFIX = ".receipt.sig"
+QUARANTINED_SUFFIX = ".quarantined.json"
+AUDIT_RECEIPTS = Path("audit") / "receipts"
+
+
+def receipt_path(mp4: Path) -> Path:
+    return mp4.with_name(mp4.name + RECEIPT_SUFFIX)
+
+
+def receipt_signature_path(mp4: Path) -> Path:
+    return mp4.with_name(mp4.name + RECEIPT_SIG_SUFFIX)
+
+
+def quarantine_path(mp4: Path) -> Path:
+    return mp4.with_name(mp4.name + QUARANTINED_SUFFIX)
+
+
+def save_receipt(mp4: Path, raw: bytes, signature: bytes) -> None:
+    """Keep a segment's receipt durably; the caller deletes the MP4 only after this returns."""
+    atomic_write(receipt_path(mp4), raw)
+    atomic_write(receipt_signature_path(mp4), signature)
+
+
+def save_audit_receipt(data_dir: Path, sha256: str, raw: bytes, signature: bytes) -> Path:
+    folder = data_dir / AUDIT_RECEIPTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{sha256}{RECEIPT_SUFFIX}"
+    atomic_write(path, raw)
+    atomic_write(folder / f"{sha256}{RECEIPT_SIG_SUFFIX}", signature)
+    return path
+
+
+def mark_quarantined(mp4: Path, note: dict[str, Any]) -> None:
+    atomic_write(quarantine_path(mp4), (json.dumps(note, indent=2, sort_keys=True) + "\n")
+                 .encode())
+
+
+def is_quarantined(mp4: Path) -> bool:
+    return quarantine_path(mp4).exists()
