@@ -8,7 +8,12 @@ from pathlib import Path
 from device.upload.uploader import BACKOFF, IDLE
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
-from tests.evidence_store.conftest import Running, running, store_dir  # noqa: F401 (fixtures)
+from tests.evidence_store.conftest import (  # noqa: F401 (fixtures used by the tests here)
+    Running,
+    recorded,
+    running,
+    store_dir,
+)
 
 #: Chunks small enough that a segment takes several requests.
 CHUNK_KB = 4
