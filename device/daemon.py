@@ -489,6 +489,8 @@ class Daemon(DockingMixin):
         self.fault = self.fault_kind = None
         self._set_flag("dock_pending", False, "docked")
         self._camera_off()
+        if self.pipeline is not None:  # a recording stopped into the dock is on disk first
+            self.pipeline.sync()
         self.uploader.dock(self.identity)
 
     def on_exit_docked(self, event: EventData) -> None:

@@ -130,6 +130,7 @@ class Uploader:
         self.ask = ask
         self.backoff = Backoff(config.backoff_base_s, config.backoff_cap_s, rand)
         self.last_error: str | None = None
+        self._retrying = False  # last_error is a transient one: the next success clears it
         self.last_receipt: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._session: Session | None = None
@@ -150,6 +151,7 @@ class Uploader:
             return
         with self._lock:
             self._session = self._last = Session(identity)
+            self.last_error = None
         self.backoff.reset()
         self._wake.set()
 
@@ -212,7 +214,10 @@ class Uploader:
             return self._retry_later(session, f"local file problem: {exc}")
         except (KeyError, TypeError, ValueError) as exc:  # an answer not shaped as documented
             return self._retry_later(session, f"unexpected answer from the store: {exc!r}")
-        self.backoff.reset()
+        if result != BACKOFF:  # the store answered as documented
+            self.backoff.reset()
+            if self._retrying:
+                self._retrying, self.last_error = False, None
         return result
 
     def _work(self, session: Session) -> str:
@@ -478,7 +483,7 @@ class Uploader:
     def _retry_later(self, session: Session, message: str) -> str:
         delay = self.backoff.next_delay()
         session.retry_at = self.clock.monotonic() + delay
-        self.last_error = message
+        self.last_error, self._retrying = message, True
         log.info("upload: %s; retrying in %.1f s", message, delay)
         self._disconnect()
         self.clock.call_at(session.retry_at, self._wake.set)

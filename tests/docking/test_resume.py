@@ -93,7 +93,8 @@ def test_store_restarted_mid_upload_is_retried_with_backoff_and_resumed(make_sim
     assert drive(sim)[-1] == IDLE
     assert segments(sim) == []
     stored_exactly(running, recorded)
-    assert sim.daemon.status()["upload"]["state"] == "done"
+    status = sim.daemon.status()["upload"]
+    assert status["state"] == "done" and status["last_error"] is None
 
 
 def test_unenrolled_camera_keeps_everything_and_uploads_once_enrolled(make_sim,

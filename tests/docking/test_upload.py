@@ -53,3 +53,21 @@ def test_docked_camera_uploads_everything_and_deletes_only_with_receipts(make_si
     uploaded = [f for f in findings if f.status == "uploaded"]
     assert len(uploaded) == len(recorded) and not any("not checked" in f.detail
                                                       for f in uploaded)
+
+
+def test_docked_while_recording_uploads_the_whole_recording_once_it_stops(make_sim,
+                                                                         running: Running):
+    sim = make_sim(dock_config(running))
+    enrol(running, sim)
+    sim.button("record").double_press()
+    sim.advance(6.0)
+    sim.dock.dock()
+    sim.daemon.sync()
+    assert sim.mode == "recording" and sim.daemon.flags["dock_pending"]
+    assert sim.daemon.uploader.step() == IDLE  # nothing while it records
+    sim.button("record").hold(3.2)
+    sim.advance(3.5)
+    assert sim.mode == "docked"
+    assert drive(sim)[-1] == IDLE
+    stored = running.store.catalogue.all("SELECT segment_index, last FROM segments")
+    assert stored and stored[-1]["last"] and segments(sim) == []
