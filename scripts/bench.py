@@ -15,7 +15,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,18 +125,29 @@ def _copy_rate(source: Path, seconds: float) -> float:
     return copies * source.stat().st_size / (time.perf_counter() - start)
 
 
+@contextmanager
+def _store_on_loopback(root: Path) -> Iterator[tuple[Store, StoreHTTPServer]]:
+    """A new store in ``root/store``, served on a free loopback port until the block ends."""
+    (root / "store").mkdir()
+    init_store(root / "store")
+    store = Store(root / "store")
+    server = StoreHTTPServer(store)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield store, server
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()
+
+
 def store_upload(seconds: float) -> list[Row]:
     """Uploads into `bodycam store` over loopback (signed, fsynced, verified) vs a file copy,
     one camera and twenty at once."""
     data = os.urandom(64 << 20)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _store_on_loopback(Path(tmp)) as (store, server):
         root = Path(tmp)
-        (root / "store").mkdir()
-        init_store(root / "store")
-        store = Store(root / "store")
-        server = StoreHTTPServer(store)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
 
         def camera(n: int, segments: int, size: int) -> tuple[DeviceClient, list[Path]]:
             """An enrolled camera with ``segments`` signed segments of ``size`` bytes."""
@@ -157,22 +169,17 @@ def store_upload(seconds: float) -> list[Row]:
                 t.join()
             return time.perf_counter() - start
 
-        try:
-            single = [camera(0, max(2, round(seconds * 3)), len(data))]
-            upload_mbs = len(single[0][1]) * len(data) / upload_all(single) / 1e6
-            (root / "source.bin").write_bytes(data)
-            copy_mbs = _copy_rate(root / "source.bin", seconds) / 1e6
-            per_camera = max(1, round(seconds))
-            fleet = [camera(n, per_camera, 8 << 20) for n in range(1, 21)]
-            fleet_s = upload_all(fleet)
-            fleet_mbs = 20 * per_camera * (8 << 20) / fleet_s / 1e6
-            stored = store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"]
-            if stored != len(single[0][1]) + 20 * per_camera:
-                raise AssertionError(f"{stored} segments stored, some upload went missing")
-        finally:
-            server.shutdown()
-            server.server_close()
-            store.close()
+        single = [camera(0, max(2, round(seconds * 3)), len(data))]
+        upload_mbs = len(single[0][1]) * len(data) / upload_all(single) / 1e6
+        (root / "source.bin").write_bytes(data)
+        copy_mbs = _copy_rate(root / "source.bin", seconds) / 1e6
+        per_camera = max(1, round(seconds))
+        fleet = [camera(n, per_camera, 8 << 20) for n in range(1, 21)]
+        fleet_s = upload_all(fleet)
+        fleet_mbs = 20 * per_camera * (8 << 20) / fleet_s / 1e6
+        stored = store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"]
+        if stored != len(single[0][1]) + 20 * per_camera:
+            raise AssertionError(f"{stored} segments stored, some upload went missing")
     bitrate = _recorded_bitrate(320, 240)
     shift_bytes = 20 * 12 * 3600 * bitrate
     return [
@@ -196,14 +203,8 @@ def dock_fleet(seconds: float) -> list[Row]:
     minutes = max(2, round(seconds * 2))
     bitrate = _recorded_bitrate(320, 240)
     segment = os.urandom(int(bitrate * 60))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _store_on_loopback(Path(tmp)) as (store, server):
         root = Path(tmp)
-        (root / "store").mkdir()
-        init_store(root / "store")
-        store = Store(root / "store")
-        server = StoreHTTPServer(store)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
         config = Config().replace(camera={"width": 320, "height": 240, "fps": 30}, upload={
             "store_url": server.url, "store_public_key": str(root / "store" / "store.pub.pem")})
         fleet = []
@@ -235,9 +236,6 @@ def dock_fleet(seconds: float) -> list[Row]:
                 sim.daemon.exit_requested.wait(30)
                 sim.daemon.uploader.close()
                 sim.hw.close()
-            server.shutdown()
-            server.server_close()
-            store.close()
     total = 20 * minutes * len(segment)
     shift = 12 * 60 / minutes * took
     return [

@@ -48,14 +48,20 @@ def audit_bytes(sim: Simulator) -> int:
                if e["data"]["kind"] == "audit_log")
 
 
-def test_undocked_mid_file_and_docked_again_resumes_without_resending(make_sim,
-                                                                      running: Running):
+def mid_upload(make_sim, running: Running, sent: int) -> tuple[Simulator, dict[str, int]]:
+    """An enrolled camera with a recording, docked, ``sent`` chunks into its upload."""
     sim = make_sim(dock_config(running))
     enrol(running, sim)
     record(sim, 6.0)
     recorded = snapshot(sim)
     dock(sim)
-    step_until(sim, sent=3)
+    step_until(sim, sent)
+    return sim, recorded
+
+
+def test_undocked_mid_file_and_docked_again_resumes_without_resending(make_sim,
+                                                                      running: Running):
+    sim, recorded = mid_upload(make_sim, running, sent=3)
     first = sim.daemon.status()["upload"]["bytes_sent"]
     undock(sim)
     assert sim.daemon.uploader.step() == IDLE  # stops at once: no more requests
@@ -72,12 +78,7 @@ def test_undocked_mid_file_and_docked_again_resumes_without_resending(make_sim,
 
 def test_store_restarted_mid_upload_is_retried_with_backoff_and_resumed(make_sim,
                                                                         running: Running):
-    sim = make_sim(dock_config(running))
-    enrol(running, sim)
-    record(sim, 6.0)
-    recorded = snapshot(sim)
-    dock(sim)
-    step_until(sim, sent=2)
+    sim, recorded = mid_upload(make_sim, running, sent=2)
     port = running.server.server_address[1]
     running.stop()
     assert drive(sim)[-1] == BACKOFF
