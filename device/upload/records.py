@@ -16,6 +16,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from device.evidence.manifest import Manifest, sha256_file
+from device.evidence.receipt import Receipt, ReceiptError, verify_receipt
 from device.fsutil import atomic_write
 
 RECEIPT_SUFFIX = ".receipt.json"
@@ -58,3 +62,22 @@ def mark_quarantined(mp4: Path, note: dict[str, Any]) -> None:
 
 def is_quarantined(mp4: Path) -> bool:
     return quarantine_path(mp4).exists()
+
+
+def check_segment_receipt(raw: bytes, signature: bytes, store_key: Ed25519PublicKey, mp4: Path,
+                          manifest: Manifest, device_id: str) -> Receipt:
+    """The receipt, if it lets ``mp4`` be deleted: signed by the pinned store key, for this
+    device, file, recording, segment, size and signed SHA-256, and the file on the camera still
+    has that SHA-256. Raises :class:`ReceiptError` (one line) otherwise."""
+    try:
+        receipt = verify_receipt(raw, signature, store_key, manifest.sha256, device_id=device_id,
+                                 file=mp4.name, size=manifest.size, kind="segment")
+    except ValueError as exc:  # ReceiptError is one; anything else malformed counts the same
+        raise ReceiptError(str(exc)) from None
+    if (receipt.recording_id, receipt.segment_index) != (manifest.recording_id,
+                                                         manifest.segment_index):
+        raise ReceiptError(f"receipt is for {receipt.recording_id} segment "
+                           f"{receipt.segment_index}")
+    if sha256_file(mp4)[0] != receipt.sha256:
+        raise ReceiptError("the camera's copy no longer matches what the store holds")
+    return receipt

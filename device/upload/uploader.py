@@ -23,26 +23,18 @@ import binascii
 import hashlib
 import logging
 import math
-import os
 import random
-import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from device.audit import AUDIT_LOG
 from device.config import UploadSection
-from device.evidence.identity import DeviceIdentity, IdentityError, load_public_key
-from device.evidence.manifest import sha256_file
+from device.evidence.identity import DeviceIdentity
 from device.evidence.receipt import Receipt, ReceiptError, store_id_for, verify_receipt
 from device.evidence.store_client import (
-    DeviceClient,
-    StoreConnection,
     StoreHttpError,
     receipt_of,
 )
@@ -50,12 +42,15 @@ from device.fsutil import fsync_dir
 from device.recordings import recordings_dir
 from device.upload import settings as store_settings
 from device.upload.backoff import Backoff
+from device.upload.link import LinkError, open_link
 from device.upload.records import (
+    check_segment_receipt,
     is_quarantined,
     mark_quarantined,
     save_audit_receipt,
     save_receipt,
 )
+from device.upload.session import Session, log_snapshot
 from device.upload.work import Segment, pending_segments
 from hal.clock import Clock
 
@@ -65,60 +60,6 @@ log = logging.getLogger("bodycam.upload")
 IDLE, WAITING, BACKOFF = "idle", "waiting", "backoff"
 
 Ask = Callable[..., "Future[Any]"]
-
-
-@dataclass
-class Session:
-    """One stay in the dock."""
-
-    identity: DeviceIdentity
-    client: DeviceClient | None = None
-    store_key: Ed25519PublicKey | None = None
-    store_id: str = ""
-    ready: bool = False
-    queue: list[Segment] | None = None
-    current: Segment | None = None
-    upload: dict[str, Any] | None = None  # the store's status of the current upload
-    audit_upload: dict[str, Any] | None = None
-    audit_snapshot: tuple[int, str] | None = None
-    audit_done: bool = False
-    finished: bool = False
-    fatal: str | None = None
-    pending: tuple[Future[Any], Callable[[Future[Any]], str]] | None = None
-    retry_at: float = 0.0
-    #: Recordings not to go on with in this session (a segment failed: the chain stops there).
-    held_back: set[str] = field(default_factory=set)
-    bytes_sent: int = 0
-    uploaded: int = 0
-    receipts: int = 0
-    quarantined: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def log_snapshot(path: Path) -> tuple[int, str]:
-    """(size, SHA-256) of the audit log up to its last complete line: the daemon may be
-    appending, and the store must get a prefix that never changes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        end = pos = os.fstat(f.fileno()).st_size
-        while pos > 0:
-            size = min(1 << 16, pos)
-            f.seek(pos - size)
-            newline = f.read(size).rfind(b"\n")
-            if newline >= 0:
-                end = pos - size + newline + 1
-                break
-            pos -= size
-        else:
-            end = 0
-        f.seek(0)
-        left = end
-        while left:
-            block = f.read(min(1 << 20, left))
-            digest.update(block)
-            left -= len(block)
-    return end, digest.hexdigest()
 
 
 class Uploader:
@@ -196,21 +137,18 @@ class Uploader:
             self._active = session
         if session is None:
             return IDLE
-        if session.pending is not None:
-            future, then = session.pending
-            if not future.done():
-                return WAITING
-            session.pending = None
-            return then(future)
-        if session.fatal or session.finished:
+        if session.pending is not None and not session.pending[0].done():
+            return WAITING
+        if session.pending is None and (session.fatal or session.finished):
             return IDLE
-        if self.clock.monotonic() < session.retry_at:
+        if session.pending is None and self.clock.monotonic() < session.retry_at:
             return BACKOFF
         try:
-            result = self._work(session)
+            result = self._continue(session) if session.pending else self._work(session)
         except StoreHttpError as exc:
             return self._store_failed(session, exc)
         except OSError as exc:  # the camera's own files: one that vanished, a full disk
+            session.current = session.upload = None  # offered again at the next dock
             return self._retry_later(session, f"local file problem: {exc}")
         except (KeyError, TypeError, ValueError) as exc:  # an answer not shaped as documented
             return self._retry_later(session, f"unexpected answer from the store: {exc!r}")
@@ -219,6 +157,17 @@ class Uploader:
             if self._retrying:
                 self._retrying, self.last_error = False, None
         return result
+
+    def _continue(self, session: Session) -> str:
+        """The daemon has answered: go on from there (a refusal by it keeps everything)."""
+        assert session.pending is not None
+        future, then = session.pending
+        session.pending = None
+        if future.exception() is not None:
+            session.current = session.upload = None
+            return self._retry_later(session, f"the camera could not do what the upload "
+                                              f"needed: {future.exception()!r}")
+        return then(future)
 
     def _work(self, session: Session) -> str:
         if session.client is None:
@@ -234,6 +183,9 @@ class Uploader:
         if not session.audit_done:
             return self._advance_audit_log(session)
         session.finished = True
+        log.info("upload finished: %d segment(s), %.1f MB sent, %d quarantined, %d failed",
+                 session.uploaded, session.bytes_sent / 1e6, len(session.quarantined),
+                 len(session.failed))
         return self._audit(session, "upload_finished", "everything offered", "finished",
                            uploaded=session.uploaded, bytes_sent=session.bytes_sent,
                            quarantined=session.quarantined, failed=session.failed)
@@ -251,30 +203,14 @@ class Uploader:
         return self._await(session, future, then or (lambda f: result), result)
 
     # -- setting up ----------------------------------------------------------------------------
-    def _path(self, value: str) -> Path:
-        return self.data_dir / Path(value).expanduser()
-
     def _connect(self, session: Session) -> str:
-        """Load the pinned key (and certificate); a problem here is the configuration's, so
-        the session stops with it rather than retry."""
-        config = self.config
+        """A problem here is the configuration's: the session stops with it, no retries."""
         try:
-            session.store_key = load_public_key(self._path(config.store_public_key))
-            context = None
-            if config.tls_cert:
-                cert = self._path(config.tls_cert)
-                try:
-                    context = ssl.create_default_context(cafile=str(cert))
-                except (OSError, ssl.SSLError) as exc:
-                    raise IdentityError(f"upload.tls_cert {cert}: not a usable certificate "
-                                        f"({exc})") from None
-            connection = StoreConnection(config.store_url, config.timeout_s, context)
-        except (IdentityError, ValueError) as exc:
+            session.client, session.store_key = open_link(self.config, self.data_dir,
+                                                          session.identity, self.clock.wall)
+        except LinkError as exc:
             session.fatal = self.last_error = f"upload not possible: {exc}"
             return self._audit(session, "upload_error", session.fatal, "failed")
-        session.client = DeviceClient(connection, session.identity.private_key,
-                                      session.identity.device_id, clock=self.clock.wall,
-                                      chunk_bytes=config.chunk_kb * 1024)
         return "connected"
 
     def _handshake(self, session: Session) -> str:
@@ -349,18 +285,11 @@ class Uploader:
         """Check the receipt, keep it, audit it; the step after the audit entry deletes."""
         assert session.store_key is not None
         manifest = segment.manifest
+        raw, signature = receipt_of(status) or (b"", b"")
         try:
-            raw, signature = receipt_of(status) or (b"", b"")
-            receipt = verify_receipt(raw, signature, session.store_key, manifest.sha256,
-                                     device_id=session.identity.device_id,
-                                     file=segment.mp4.name, size=manifest.size, kind="segment")
-            if (receipt.recording_id, receipt.segment_index) != (manifest.recording_id,
-                                                                 manifest.segment_index):
-                raise ReceiptError(f"receipt is for {receipt.recording_id} segment "
-                                   f"{receipt.segment_index}")
-            if sha256_file(segment.mp4)[0] != receipt.sha256:
-                raise ReceiptError("the camera's copy no longer matches what the store holds")
-        except (ReceiptError, ValueError) as exc:
+            receipt = check_segment_receipt(raw, signature, session.store_key, segment.mp4,
+                                            manifest, session.identity.device_id)
+        except ReceiptError as exc:
             return self._give_up(session, segment, "upload_receipt_invalid",
                                  f"receipt not accepted, footage kept: {exc}", hold_back=False)
         save_receipt(segment.mp4, raw, signature)
@@ -374,7 +303,7 @@ class Uploader:
 
     def _delete(self, session: Session, segment: Segment, receipt: Receipt,
                 audited: Future[Any]) -> str:
-        if audited.exception() is not None or audited.result() is not True:
+        if audited.result() is not True:
             return self._give_up(session, segment, "upload_error",
                                  "the receipt could not be written to the audit log; "
                                  "footage kept", hold_back=False)
@@ -385,6 +314,8 @@ class Uploader:
         session.current = session.upload = None
         self.last_receipt = {"file": segment.mp4.name, "sha256": receipt.sha256,
                              "received_utc": receipt.received_utc, "store_id": receipt.store_id}
+        log.info("upload: %s in %s, receipt verified, local copy deleted", segment.mp4.name,
+                 receipt.store_id)
         return self._audit(session, "upload_deleted", "the store's receipt was verified",
                            "deleted", file=segment.mp4.name, sha256=receipt.sha256,
                            size=receipt.size)
@@ -407,6 +338,7 @@ class Uploader:
                  hold_back: bool = True) -> str:
         """Leave this segment (and, with ``hold_back``, the rest of its recording) for the
         next dock."""
+        log.warning("upload: %s kept: %s", segment.mp4.name, reason)
         session.failed.append(f"{segment.mp4.name}: {reason}")
         self.last_error = f"{segment.mp4.name}: {reason}"
         if hold_back:

@@ -140,6 +140,29 @@ def test_settings_from_the_store_are_applied_audited_and_kept(running: Running,
         again.shutdown()
 
 
+def test_settings_are_ignored_when_the_camera_says_so(running: Running, make_sim):
+    write_settings(running, {"indicators": {"reminder_interval_s": 60}})
+    sim = make_sim(dock_config(running, store_settings=False))
+    enrol(running, sim)
+    dock(sim)
+    assert drive(sim)[-1] == IDLE
+    assert sim.daemon.config.indicators.reminder_interval_s == 120
+    assert audit(sim, "setting") == []
+
+
+def test_settings_this_camera_cannot_take_are_refused_whole_and_audited(make_sim):
+    sim = make_sim()
+    dock(sim)
+    answer = sim.daemon.request("store_settings", store_id="store-x", settings={
+        "indicators": {"reminder_interval_s": 60}, "recording": {"warp": 9}})
+    sim.daemon.sync()
+    assert "unknown key recording.warp" in answer.result()["error"]
+    assert sim.daemon.config.indicators.reminder_interval_s == 120  # nothing of it applied
+    [entry] = audit(sim, "settings_refused")
+    assert "settings from the store" in entry["reason"]
+    assert not (sim.data_dir / store_settings.SAVED).exists()
+
+
 def test_store_refuses_to_serve_settings_a_camera_would_refuse(store_dir) -> None:
     directory, _ = store_dir
     (directory / CAMERA_SETTINGS).write_text('{"upload": {"store_url": "http://evil"}}')
