@@ -142,6 +142,59 @@ def _store_on_loopback(root: Path) -> Iterator[tuple[Store, StoreHTTPServer]]:
         store.close()
 
 
+def dock_fleet(seconds: float) -> list[Row]:
+    """Twenty simulated cameras docking at once, each emptying into one store end to end: the
+    daemon and the uploader on their own threads, receipts verified and audited, local copies
+    deleted. Each camera holds one-minute segments at the simulator's 320x240 bitrate."""
+    minutes = max(2, round(seconds * 2))
+    bitrate = _recorded_bitrate(320, 240)
+    segment = os.urandom(int(bitrate * 60))
+    with tempfile.TemporaryDirectory() as tmp, _store_on_loopback(Path(tmp)) as (store, server):
+        root = Path(tmp)
+        config = Config().replace(camera={"width": 320, "height": 240, "fps": 30}, upload={
+            "store_url": server.url, "store_public_key": str(root / "store" / "store.pub.pem")})
+        fleet = []
+        try:
+            for n in range(20):
+                sim = Simulator(config, root / f"cam{n:02d}")
+                sim.power_on()
+                identity = sim.daemon.identity
+                assert identity is not None
+                store.enrol(public_pem(identity.public_key))
+                for i in range(minutes):
+                    _synthetic_segment(identity, sim.data_dir / "recordings",
+                                       f"R{i + 1:06d}-{n:06x}", segment)
+                sim.daemon.start()  # the daemon's thread and the uploader's, as on a camera
+                fleet.append(sim)
+            start = time.perf_counter()
+            for sim in fleet:
+                sim.dock.dock()
+            while any(sim.daemon.uploader.status()["state"] != "done" for sim in fleet):
+                time.sleep(0.02)
+            took = time.perf_counter() - start
+            left = sum(len(list(sim.data_dir.glob("recordings/*/*.mp4"))) for sim in fleet)
+            stored = store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"]
+            if left or stored != 20 * minutes:
+                raise AssertionError(f"{stored} segments stored, {left} left on the cameras")
+        finally:
+            for sim in fleet:
+                sim.daemon.post("shutdown")
+                sim.daemon.exit_requested.wait(30)
+                sim.daemon.uploader.close()
+                sim.hw.close()
+    total = 20 * minutes * len(segment)
+    shift = 12 * 60 / minutes * took
+    return [
+        Row(f"dock: 20 cameras x {minutes} min of 320x240 into one store, end to end",
+            f"{took:.1f} s", f"{total / took / 1e6:.0f} MB/s aggregate; each receipt verified, "
+                             "audited, then the local copy deleted"),
+        Row("dock: 20 cameras x 12 h shift at 320x240, same path",
+            f"{shift / 60:.1f} min", f"extrapolated from the row above: "
+                                     f"{20 * 12 * 3600 * bitrate / 1e9:.1f} GB at "
+                                     f"{bitrate * 8 / 1e3:.0f} kbit/s"),
+    ]
+
+
 def store_upload(seconds: float) -> list[Row]:
     """Uploads into `bodycam store` over loopback (signed, fsynced, verified) vs a file copy,
     one camera and twenty at once."""
@@ -193,59 +246,6 @@ def store_upload(seconds: float) -> list[Row]:
             f"{shift_bytes / (fleet_mbs * 1e6) / 60:.1f} min",
             f"extrapolated: {shift_bytes / 1e9:.1f} GB at the simulator's "
             f"{bitrate * 8 / 1e3:.0f} kbit/s, at the rate above"),
-    ]
-
-
-def dock_fleet(seconds: float) -> list[Row]:
-    """Twenty simulated cameras docking at once, each emptying into one store end to end: the
-    daemon and the uploader on their own threads, receipts verified and audited, local copies
-    deleted. Each camera holds one-minute segments at the simulator's 320x240 bitrate."""
-    minutes = max(2, round(seconds * 2))
-    bitrate = _recorded_bitrate(320, 240)
-    segment = os.urandom(int(bitrate * 60))
-    with tempfile.TemporaryDirectory() as tmp, _store_on_loopback(Path(tmp)) as (store, server):
-        root = Path(tmp)
-        config = Config().replace(camera={"width": 320, "height": 240, "fps": 30}, upload={
-            "store_url": server.url, "store_public_key": str(root / "store" / "store.pub.pem")})
-        fleet = []
-        try:
-            for n in range(20):
-                sim = Simulator(config, root / f"cam{n:02d}")
-                sim.power_on()
-                identity = sim.daemon.identity
-                assert identity is not None
-                store.enrol(public_pem(identity.public_key))
-                for i in range(minutes):
-                    _synthetic_segment(identity, sim.data_dir / "recordings",
-                                       f"R{i + 1:06d}-{n:06x}", segment)
-                sim.daemon.start()  # the daemon's thread and the uploader's, as on a camera
-                fleet.append(sim)
-            start = time.perf_counter()
-            for sim in fleet:
-                sim.dock.dock()
-            while any(sim.daemon.uploader.status()["state"] != "done" for sim in fleet):
-                time.sleep(0.02)
-            took = time.perf_counter() - start
-            left = sum(len(list(sim.data_dir.glob("recordings/*/*.mp4"))) for sim in fleet)
-            stored = store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"]
-            if left or stored != 20 * minutes:
-                raise AssertionError(f"{stored} segments stored, {left} left on the cameras")
-        finally:
-            for sim in fleet:
-                sim.daemon.post("shutdown")
-                sim.daemon.exit_requested.wait(30)
-                sim.daemon.uploader.close()
-                sim.hw.close()
-    total = 20 * minutes * len(segment)
-    shift = 12 * 60 / minutes * took
-    return [
-        Row(f"dock: 20 cameras x {minutes} min of 320x240 into one store, end to end",
-            f"{took:.1f} s", f"{total / took / 1e6:.0f} MB/s aggregate; each receipt verified, "
-                             "audited, then the local copy deleted"),
-        Row("dock: 20 cameras x 12 h shift at 320x240, same path",
-            f"{shift / 60:.1f} min", f"extrapolated from the row above: "
-                                     f"{20 * 12 * 3600 * bitrate / 1e9:.1f} GB at "
-                                     f"{bitrate * 8 / 1e3:.0f} kbit/s"),
     ]
 
 

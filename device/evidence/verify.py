@@ -4,7 +4,7 @@ Every finding names the segment and the reason. Statuses:
 
 - ``ok``: hash, size, signature and chain position all check out;
 - ``uploaded``: the MP4 left the camera after the store's receipt for exactly those bytes; the
-  manifest, its signature and the receipt stay (docs/FORMAT.md, "After upload"). Counts as ok;
+  manifest, its signature and the receipt stay (docs/DOCKING.md). Counts as ok;
 - ``tampered``: something does not match what the device signed;
 - ``unsigned``: footage with no manifest or no signature;
 - ``unterminated``: a recording whose last segment is missing (possible power loss: not proof of
@@ -34,12 +34,9 @@ from device.evidence.manifest import (
     sha256_file,
     signature_path,
 )
-from device.evidence.receipt import Receipt, ReceiptError, verify_receipt
-from device.upload.records import receipt_path, receipt_signature_path
+from device.upload.records import kept_receipt
 
 SIGNATURE_LENGTH = 64
-#: Where a camera keeps the store key it pins (the default of ``upload.store_public_key``).
-STORE_KEY = "store.pub.pem"
 
 
 @dataclass(frozen=True)
@@ -62,12 +59,8 @@ class _Segment:
 
 def find_key(path: Path) -> Path | None:
     """The nearest ``device.pub.pem`` at or above ``path``: the data directory's public key."""
-    return _find(path, PUBLIC_KEY)
-
-
-def _find(path: Path, name: Path | str) -> Path | None:
     for folder in [path, *path.parents] if path.is_dir() else path.parents:
-        candidate = folder / name
+        candidate = folder / PUBLIC_KEY
         if candidate.is_file():
             return candidate
     return None
@@ -169,14 +162,13 @@ def _check_segment(mp4: Path, manifest_file: Path) -> tuple[_Segment | None, Fin
                                f"{device_id_for(key)}")
     if manifest.file != mp4.name:
         return bad("tampered", f"manifest describes {manifest.file}, not {mp4.name}")
-    segment = _Segment(mp4, manifest, hashlib.sha256(raw).hexdigest())
     if not mp4.exists():
-        problem = _check_receipt(mp4, manifest)
-        if problem is None or problem.startswith("receipt not checked"):
-            return segment, Finding(name, "uploaded", f"{manifest.recording_id} "
-                                    f"#{manifest.segment_index}: in the evidence store"
-                                    + (f" ({problem})" if problem else ""))
-        return bad("tampered", f"the MP4 the manifest describes is missing; {problem}")
+        uploaded, note = kept_receipt(mp4, manifest)
+        if not uploaded:
+            return bad("tampered", f"the MP4 the manifest describes is missing; {note}")
+        return _Segment(mp4, manifest, hashlib.sha256(raw).hexdigest()), Finding(
+            name, "uploaded", f"{manifest.recording_id} #{manifest.segment_index}: in the "
+                              f"evidence store" + (f" ({note})" if note else ""))
     digest, size = sha256_file(mp4)
     if size != manifest.size:
         return bad("tampered", f"size {size} bytes, manifest says {manifest.size}")
@@ -184,32 +176,8 @@ def _check_segment(mp4: Path, manifest_file: Path) -> tuple[_Segment | None, Fin
         return bad("tampered", "SHA-256 of the MP4 does not match the manifest")
     detail = (f"{manifest.recording_id} #{manifest.segment_index}: {manifest.frame_count} "
               f"frames, {manifest.duration_s:.1f} s, {manifest.start_utc}")
+    segment = _Segment(mp4, manifest, hashlib.sha256(raw).hexdigest())
     return segment, Finding(name, "ok", detail)
-
-
-def _check_receipt(mp4: Path, manifest: Manifest) -> str | None:
-    """None if a store receipt for exactly this manifest's bytes is kept next to it; else why
-    not. With the pinned ``store.pub.pem`` in the data directory its signature is checked too."""
-    try:
-        raw = receipt_path(mp4).read_bytes()
-        signature = receipt_signature_path(mp4).read_bytes()
-    except FileNotFoundError:
-        return "no store receipt for it either"
-    expected = {"sha256": manifest.sha256, "device_id": manifest.device_id, "file": mp4.name,
-                "size": manifest.size, "kind": "segment"}
-    store_key = _find(mp4.parent, STORE_KEY)
-    try:
-        if store_key is None:
-            receipt = Receipt.from_bytes(raw)
-            wrong = [k for k, v in expected.items() if getattr(receipt, k) != v]
-            if wrong:
-                raise ReceiptError(f"receipt {wrong[0]} does not match the manifest")
-            return f"receipt not checked against the store's key: no {STORE_KEY} found"
-        verify_receipt(raw, signature, load_public_key(store_key), manifest.sha256,
-                       **{k: v for k, v in expected.items() if k != "sha256"})
-    except (ReceiptError, IdentityError) as exc:
-        return f"store receipt not valid: {exc}"
-    return None
 
 
 def _check_chain(recording_id: str, segments: list[_Segment]) -> list[Finding]:

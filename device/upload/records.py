@@ -1,4 +1,4 @@
-"""What the camera keeps about an upload, next to the footage (docs/FORMAT.md, "After upload").
+"""What the camera keeps about an upload, next to the footage (docs/DOCKING.md).
 
 - ``NAME.mp4.receipt.json`` and ``NAME.mp4.receipt.sig``: the store's receipt, exactly as it
   came, and its signature. Written (fsync, rename) before the MP4 is deleted; kept afterwards
@@ -18,6 +18,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from device.evidence.identity import IdentityError, load_public_key
 from device.evidence.manifest import Manifest, sha256_file
 from device.evidence.receipt import Receipt, ReceiptError, verify_receipt
 from device.fsutil import atomic_write
@@ -26,6 +27,8 @@ RECEIPT_SUFFIX = ".receipt.json"
 RECEIPT_SIG_SUFFIX = ".receipt.sig"
 QUARANTINED_SUFFIX = ".quarantined.json"
 AUDIT_RECEIPTS = Path("audit") / "receipts"
+#: Where a camera keeps the store key it pins (the default of ``upload.store_public_key``).
+STORE_KEY = "store.pub.pem"
 
 
 def receipt_path(mp4: Path) -> Path:
@@ -81,3 +84,31 @@ def check_segment_receipt(raw: bytes, signature: bytes, store_key: Ed25519Public
     if sha256_file(mp4)[0] != receipt.sha256:
         raise ReceiptError("the camera's copy no longer matches what the store holds")
     return receipt
+
+
+def kept_receipt(mp4: Path, manifest: Manifest) -> tuple[bool, str]:
+    """For a verifier: may ``mp4`` be gone? (True, note) if a store receipt for exactly the
+    manifest's bytes is kept next to it (its signature checked with the ``store.pub.pem`` of
+    the data directory when there is one, which the note says if not); (False, why) if not."""
+    try:
+        raw = receipt_path(mp4).read_bytes()
+        signature = receipt_signature_path(mp4).read_bytes()
+    except FileNotFoundError:
+        return False, "no store receipt for it either"
+    expected = {"device_id": manifest.device_id, "file": mp4.name, "size": manifest.size,
+                "kind": "segment"}
+    store_key = next((folder / STORE_KEY for folder in mp4.parents
+                      if (folder / STORE_KEY).is_file()), None)
+    try:
+        if store_key is not None:
+            verify_receipt(raw, signature, load_public_key(store_key), manifest.sha256,
+                           **expected)
+            return True, ""
+        receipt = Receipt.from_bytes(raw)
+        wrong = [k for k, v in {**expected, "sha256": manifest.sha256}.items()
+                 if getattr(receipt, k) != v]
+        if wrong:
+            raise ReceiptError(f"receipt {wrong[0]} does not match the manifest")
+    except (ReceiptError, IdentityError) as exc:
+        return False, f"store receipt not valid: {exc}"
+    return True, f"receipt not checked against the store's key: no {STORE_KEY} found"
