@@ -89,6 +89,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"recording   {rec['id'] + ' for ' + format(rec['seconds'], '.1f') + ' s' if rec else '-'}",
         f"device      {status['device_id']}  {status['utc']}",
     ]
+    upload = status.get("upload")
+    if upload and upload["state"] != "off":
+        lines.append(f"upload      {upload['state']}: {upload['pending_segments']} segment(s) "
+                     f"on the camera, {upload['bytes_sent'] / 1e6:.1f} MB sent, "
+                     f"{upload['receipts']} receipt(s)"
+                     + (f"; last error: {upload['last_error']}" if upload["last_error"] else ""))
     print("\n".join(lines))
     return EXIT_OK
 

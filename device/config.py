@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 Pattern = tuple[tuple[float, float], ...]
 
@@ -159,6 +160,30 @@ class StorageSection:
                             "and a recording is finalised, MiB.", 0.0, 1e6)
 
 
+@dataclass(frozen=True)
+class UploadSection:
+    """Docking: where footage goes and how (docs/STORE.md, "For the camera-side uploader")."""
+
+    store_url: str = opt("", "Evidence store, http://HOST:PORT or https://HOST:PORT; empty: "
+                         "no uploads (the dock only charges).")
+    store_public_key: str = opt("store.pub.pem", "The store's public key (its store.pub.pem), "
+                                "pinned to check receipts; relative to the data directory.")
+    tls_cert: str = opt("", "For an https store: its certificate (PEM), pinned instead of the "
+                        "system's CAs; relative to the data directory. Empty: system CAs.")
+    chunk_kb: int = opt(1024, "Bytes per upload request, KiB (never more than the store "
+                        "accepts).", 4, 262144)
+    timeout_s: float = opt(30.0, "A store request that gets no answer for this long fails "
+                           "(and is retried).", 1.0, 600.0)
+    backoff_base_s: float = opt(2.0, "First retry delay after a failed request; it doubles "
+                                "with each failure...", 0.01, 3600.0)
+    backoff_cap_s: float = opt(300.0, "...up to this; each delay is jittered between half "
+                               "and all of it.", 0.01, 86400.0)
+    clock_tolerance_s: float = opt(1.0, "On dock the clock is set from the store when it is "
+                                   "off by more than this, or not set at all.", 0.0, 3600.0)
+    store_settings: bool = opt(True, "Apply the settings the store pushes on dock (each "
+                               "change audited); false: ignore them.")
+
+
 #: BCM GPIO numbers on the 40-pin header; 0 or -1 means "not fitted".
 _GPIO = (-1, 27)
 
@@ -234,11 +259,13 @@ class Config:
     triggers: TriggerSection = field(default_factory=TriggerSection)
     simulator: SimulatorSection = field(default_factory=SimulatorSection)
     pins: PinsSection = field(default_factory=PinsSection)
+    upload: UploadSection = field(default_factory=UploadSection)
 
-    def replace(self, **sections: dict[str, Any]) -> Config:
-        """A copy with keys changed, validated like a file: ``replace(camera={"fps": 15})``."""
+    def replace(self, source: str = "override", **sections: dict[str, Any]) -> Config:
+        """A copy with keys changed, validated like a file: ``replace(camera={"fps": 15})``.
+        ``source`` names where the changes came from in an error."""
         return _build({name: {**_section_dict(getattr(self, name)), **values}
-                       for name, values in sections.items()}, "override", base=self)
+                       for name, values in sections.items()}, source, base=self)
 
 
 def _section_dict(section: object) -> dict[str, Any]:
@@ -261,7 +288,8 @@ def _check(where: str, f: dataclasses.Field[Any], value: Any) -> Any:
             raise ConfigError(f"{where}: {value!r} is out of range {lo:g} to {hi:g}")
         return type(default)(value)
     if isinstance(default, str):
-        if not isinstance(value, str) or not value:
+        # An empty string is accepted only where it is the default ("not configured").
+        if not isinstance(value, str) or (not value and default):
             raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
         choices = meta.get("choices")
         if choices and value not in choices:
@@ -322,6 +350,25 @@ def _check_consistency(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: recording.segment_s ({config.recording.segment_s:g}) must "
                           f"be at least encoder.keyframe_interval_s "
                           f"({config.encoder.keyframe_interval_s:g})")
+    _check_upload(config.upload, source)
+
+
+def _check_upload(upload: UploadSection, source: str) -> None:
+    url = upload.store_url
+    if url:
+        parts = urlsplit(url)
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or (
+                parts.path not in ("", "/")) or parts.query:
+            raise ConfigError(f"{source}: upload.store_url {url!r} is not http(s)://HOST[:PORT]")
+    if upload.tls_cert and not url.startswith("https:"):
+        raise ConfigError(f"{source}: upload.tls_cert is set but upload.store_url is not https")
+    if upload.backoff_cap_s < upload.backoff_base_s:
+        raise ConfigError(f"{source}: upload.backoff_cap_s ({upload.backoff_cap_s:g}) must be at "
+                          f"least upload.backoff_base_s ({upload.backoff_base_s:g})")
 
 
 def load_config(path: Path | None = None) -> Config:

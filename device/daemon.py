@@ -24,6 +24,7 @@ from transitions import EventData, Machine
 
 from device.audit import AUDIT_LOG, AuditLog
 from device.config import Config
+from device.docking import DockingMixin
 from device.evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
 from device.gestures import GESTURES, GestureRecognizer
 from device.indicators import REPEATING, IndicatorPolicy
@@ -41,6 +42,8 @@ from device.pipeline.pipeline import (
 from device.pipeline.recovery import find_interrupted, find_unfinished, recover_all
 from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
+from device.upload.settings import load_saved
+from device.upload.uploader import Uploader
 from hal.clock import Timer
 from hal.hardware import Hardware
 
@@ -62,12 +65,16 @@ class Event:
     reply: Future[Any] | None = None
 
 
-class Daemon:
+class Daemon(DockingMixin):
     """The camera. ``state`` is the current mode (see ``device/modes.py``)."""
 
     state: str
 
     def __init__(self, hardware: Hardware, config: Config, data_dir: Path) -> None:
+        self.file_config = config  # settings from the store (device/upload/settings.py) go over it
+        config, settings_problem = load_saved(config, data_dir)
+        if settings_problem:
+            log.warning(settings_problem)
         self.hw = hardware
         self.clock = hardware.clock
         self.config = config
@@ -98,6 +105,7 @@ class Daemon:
                                                               reason="dock sensor")
         hardware.camera.on_fault = lambda why: self.post("camera_fault", reason=why)
         hardware.camera.on_restore = lambda: self.post("camera_restored", reason="camera back")
+        self.uploader = Uploader(config.upload, data_dir, self.clock, self.request)
         self.machine = Machine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="off", queued=True,
             send_event=True, auto_transitions=False, ignore_invalid_triggers=True,
@@ -147,6 +155,7 @@ class Daemon:
                 self.step(timeout=0.2)
         self._thread = threading.Thread(target=loop, name="daemon", daemon=True)
         self._thread.start()
+        self.uploader.start()
 
     def sync(self) -> None:
         """Return once every event posted so far is handled and the pipeline has caught up.
@@ -433,8 +442,7 @@ class Daemon:
         self._recover_interrupted()
         if self.pipeline is None:
             try:
-                self.pipeline = Pipeline(self.config, self.hw.camera, self.clock,
-                                         self.hw.storage.free_bytes, self._pipeline_emit)
+                self.pipeline = self._new_pipeline()
             except EncoderError as exc:
                 return "pipeline", str(exc)
         for kind, check in (("camera", self.hw.camera.self_test),
@@ -486,6 +494,12 @@ class Daemon:
         self.fault = self.fault_kind = None
         self._set_flag("dock_pending", False, "docked")
         self._camera_off()
+        if self.pipeline is not None:  # a recording stopped into the dock is on disk first
+            self.pipeline.sync()
+        self.uploader.dock(self.identity)
+
+    def on_exit_docked(self, event: EventData) -> None:
+        self.uploader.undock()
 
     def on_enter_recording(self, event: EventData) -> None:
         assert self.pipeline is not None and self.identity is not None
@@ -624,4 +638,5 @@ class Daemon:
             "utc": self.clock.utc_iso(),
             "clock_set": self.clock.wall_is_set,
             "data_dir": str(self.data_dir),
+            "upload": self.uploader.status(),
         }

@@ -66,6 +66,7 @@ class _ButtonState:
     taps: int = 0
     held: bool = False
     chorded: bool = False
+    down_at: float = 0.0
     hold_timer: Timer | None = None
     window_timer: Timer | None = None
 
@@ -104,6 +105,7 @@ class GestureRecognizer:
                     for chord in [st, *others]:
                         self._spoil(chord)
                     return
+                st.down_at = now
                 st.hold_timer = self.clock.call_later(self.config.hold_s,
                                                       lambda: self._hold(button))
             else:
@@ -115,7 +117,11 @@ class GestureRecognizer:
                     st.taps = 0
                     return
                 st.taps += 1
-                if not st.has_double:
+                if now - st.down_at >= self.config.hold_s:
+                    # released just as the hold timer fell due: it was held the full time
+                    st.taps = 0
+                    fire.append((button, "hold", now))
+                elif not st.has_double:
                     st.taps = 0
                     fire.append((button, "press", now))
                 elif st.taps >= 2:

@@ -6,6 +6,9 @@ clock that it moves forward by hand (``sim.clock.SimClock``) instead of sleeping
 A backend must provide :meth:`Clock.monotonic`, :meth:`Clock.wall` and :meth:`Clock.call_at`;
 :meth:`Clock.call_later` is derived. Timer callbacks must be short: they run on the clock's own
 thread (or, for a simulated clock, on the thread that moves time) and should only post work.
+
+A backend that can set the wall clock (the dock does, from the evidence store) overrides
+:meth:`Clock.set_wall`; the default refuses with :class:`ClockSetError`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+
+class ClockSetError(Exception):
+    """The wall clock could not be set; the message says why, in one line."""
 
 
 @dataclass(order=True)
@@ -57,6 +64,11 @@ class Clock(ABC):
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         return self.call_at(self.monotonic() + max(0.0, delay), callback)
+
+    def set_wall(self, wall: float) -> None:
+        """Set the wall clock to ``wall`` (Unix seconds, UTC) and mark it set. Monotonic time
+        and timers are not affected. Raises :class:`ClockSetError` where it cannot be done."""
+        raise ClockSetError(f"{type(self).__name__} cannot set the wall clock")
 
     def utc_iso(self, wall: float | None = None) -> str:
         """ISO-8601 UTC with a trailing Z and millisecond precision, as evidence uses."""
@@ -109,6 +121,22 @@ class SystemClock(Clock):
 
     def wall(self) -> float:
         return time.time()
+
+    #: How the system clock is set; a test replaces it rather than change the machine's time.
+    settime: Callable[[int, float], None] = staticmethod(time.clock_settime)
+
+    def set_wall(self, wall: float) -> None:
+        """Needs CAP_SYS_TIME (the systemd unit can grant it); without it the dock reports
+        the clock as not set and the camera signs its requests with the store's time."""
+        try:
+            type(self).settime(time.CLOCK_REALTIME, wall)
+        except PermissionError:
+            raise ClockSetError("setting the system clock needs CAP_SYS_TIME (run as root, add "
+                                "AmbientCapabilities=CAP_SYS_TIME to the unit, or let NTP set "
+                                "it)") from None
+        except OSError as exc:
+            raise ClockSetError(f"setting the system clock failed: {exc.strerror}") from None
+        self.wall_is_set = True
 
     def call_at(self, due: float, callback: Callable[[], None]) -> Timer:
         with self._cond:

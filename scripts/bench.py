@@ -16,7 +16,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import av
@@ -122,18 +123,82 @@ def _copy_rate(source: Path, seconds: float) -> float:
     return copies * source.stat().st_size / (time.perf_counter() - start)
 
 
+@contextmanager
+def _store_on_loopback(root: Path) -> Iterator[tuple[Store, StoreHTTPServer]]:
+    """A new store in ``root/store``, served on a free loopback port until the block ends."""
+    (root / "store").mkdir()
+    init_store(root / "store")
+    store = Store(root / "store")
+    server = StoreHTTPServer(store)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield store, server
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()
+
+
+def dock_fleet(seconds: float) -> list[Row]:
+    """Twenty simulated cameras docking at once, each emptying into one store end to end: the
+    daemon and the uploader on their own threads, receipts verified and audited, local copies
+    deleted. Each camera holds one-minute segments at the simulator's 320x240 bitrate."""
+    minutes = max(2, round(seconds * 2))
+    bitrate = _recorded_bitrate(320, 240)
+    segment = os.urandom(int(bitrate * 60))
+    with tempfile.TemporaryDirectory() as tmp, _store_on_loopback(Path(tmp)) as (store, server):
+        root = Path(tmp)
+        config = Config().replace(camera={"width": 320, "height": 240, "fps": 30}, upload={
+            "store_url": server.url, "store_public_key": str(root / "store" / "store.pub.pem")})
+        fleet = []
+        try:
+            for n in range(20):
+                sim = Simulator(config, root / f"cam{n:02d}")
+                sim.power_on()
+                identity = sim.daemon.identity
+                assert identity is not None
+                store.enrol(public_pem(identity.public_key))
+                for i in range(minutes):
+                    _synthetic_segment(identity, sim.data_dir / "recordings",
+                                       f"R{i + 1:06d}-{n:06x}", segment)
+                sim.daemon.start()  # the daemon's thread and the uploader's, as on a camera
+                fleet.append(sim)
+            start = time.perf_counter()
+            for sim in fleet:
+                sim.dock.dock()
+            while any(sim.daemon.uploader.status()["state"] != "done" for sim in fleet):
+                time.sleep(0.02)
+            took = time.perf_counter() - start
+            left = sum(len(list(sim.data_dir.glob("recordings/*/*.mp4"))) for sim in fleet)
+            stored = store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"]
+            if left or stored != 20 * minutes:
+                raise AssertionError(f"{stored} segments stored, {left} left on the cameras")
+        finally:
+            for sim in fleet:
+                sim.daemon.post("shutdown")
+                sim.daemon.exit_requested.wait(30)
+                sim.daemon.uploader.close()
+                sim.hw.close()
+    total = 20 * minutes * len(segment)
+    shift = 12 * 60 / minutes * took
+    return [
+        Row(f"dock: 20 cameras x {minutes} min of 320x240 into one store, end to end",
+            f"{took:.1f} s", f"{total / took / 1e6:.0f} MB/s aggregate; each receipt verified, "
+                             "audited, then the local copy deleted"),
+        Row("dock: 20 cameras x 12 h shift at 320x240, same path",
+            f"{shift / 60:.1f} min", f"extrapolated from the row above: "
+                                     f"{20 * 12 * 3600 * bitrate / 1e9:.1f} GB at "
+                                     f"{bitrate * 8 / 1e3:.0f} kbit/s"),
+    ]
+
+
 def store_upload(seconds: float) -> list[Row]:
     """Uploads into `bodycam store` over loopback (signed, fsynced, verified) vs a file copy,
     one camera and twenty at once."""
     data = os.urandom(64 << 20)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _store_on_loopback(Path(tmp)) as (store, server):
         root = Path(tmp)
-        (root / "store").mkdir()
-        init_store(root / "store")
-        store = Store(root / "store")
-        server = StoreHTTPServer(store)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
 
         def camera(n: int, segments: int, size: int) -> tuple[DeviceClient, list[Path]]:
             """An enrolled camera with ``segments`` signed segments of ``size`` bytes."""
@@ -155,22 +220,17 @@ def store_upload(seconds: float) -> list[Row]:
                 t.join()
             return time.perf_counter() - start
 
-        try:
-            single = [camera(0, max(2, round(seconds * 3)), len(data))]
-            upload_mbs = len(single[0][1]) * len(data) / upload_all(single) / 1e6
-            (root / "source.bin").write_bytes(data)
-            copy_mbs = _copy_rate(root / "source.bin", seconds) / 1e6
-            per_camera = max(1, round(seconds))
-            fleet = [camera(n, per_camera, 8 << 20) for n in range(1, 21)]
-            fleet_s = upload_all(fleet)
-            fleet_mbs = 20 * per_camera * (8 << 20) / fleet_s / 1e6
-            stored = store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"]
-            if stored != len(single[0][1]) + 20 * per_camera:
-                raise AssertionError(f"{stored} segments stored, some upload went missing")
-        finally:
-            server.shutdown()
-            server.server_close()
-            store.close()
+        single = [camera(0, max(2, round(seconds * 3)), len(data))]
+        upload_mbs = len(single[0][1]) * len(data) / upload_all(single) / 1e6
+        (root / "source.bin").write_bytes(data)
+        copy_mbs = _copy_rate(root / "source.bin", seconds) / 1e6
+        per_camera = max(1, round(seconds))
+        fleet = [camera(n, per_camera, 8 << 20) for n in range(1, 21)]
+        fleet_s = upload_all(fleet)
+        fleet_mbs = 20 * per_camera * (8 << 20) / fleet_s / 1e6
+        stored = store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"]
+        if stored != len(single[0][1]) + 20 * per_camera:
+            raise AssertionError(f"{stored} segments stored, some upload went missing")
     bitrate = _recorded_bitrate(320, 240)
     shift_bytes = 20 * 12 * 3600 * bitrate
     return [
@@ -251,6 +311,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **PIPELINE,
     "store": store_upload,
     "verify": verify_throughput,
+    "dock": dock_fleet,
 }
 
 

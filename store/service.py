@@ -5,12 +5,14 @@ translates requests. Layout of the directory (docs/STORE.md):
 
 - ``store.json`` settings; ``store.pub.pem`` the store's public key (cameras pin it);
 - ``keys/store.key`` the private key that signs receipts and export reports (0600);
+- ``camera-settings.json`` (optional) settings for docked cameras, served signed in ``/v1/info``;
 - ``catalogue.sqlite`` the catalogue; ``objects/`` the bytes by SHA-256; ``staging/`` uploads in
   progress; ``audit.jsonl`` the store's hash-chained audit log.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from device.config import Config
 from device.evidence.identity import (
     IdentityError,
     device_id_for,
@@ -28,6 +31,7 @@ from device.evidence.identity import (
 )
 from device.evidence.receipt import store_id_for
 from device.fsutil import atomic_write
+from device.upload import settings as camera_settings
 from store.auditlog import AuditLog
 from store.auth import RequestVerifier, check_operator, new_token, token_hash
 from store.catalogue import Catalogue
@@ -44,6 +48,7 @@ PRIVATE_KEY = Path("keys") / "store.key"
 PUBLIC_KEY = "store.pub.pem"
 CATALOGUE = "catalogue.sqlite"
 AUDIT = "audit.jsonl"
+CAMERA_SETTINGS = "camera-settings.json"
 MAX_CASE_REF = 128
 
 
@@ -91,6 +96,25 @@ def _load_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def _load_camera_settings(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
+    """The ``/v1/info`` fields for the camera settings file, checked now so that a mistake
+    stops the store with one line rather than being refused by every camera."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise StoreDirError(f"{path}: cannot read: {exc.strerror}") from None
+    signature = key.sign(camera_settings.SIGNING_PREFIX + raw)
+    try:
+        document = camera_settings.parse(raw, signature, key.public_key())
+        camera_settings.apply(Config(), document)
+    except camera_settings.SettingsError as exc:
+        raise StoreDirError(f"{path}: {exc}") from None
+    return {"camera_settings": base64.b64encode(raw).decode(),
+            "camera_settings_signature": base64.b64encode(signature).decode()}
+
+
 class Store:
     def __init__(self, directory: Path, clock: Clock = system_clock,
                  objects: ObjectStore | None = None) -> None:
@@ -100,6 +124,8 @@ class Store:
         self.public_key: Ed25519PublicKey = self.private_key.public_key()
         self.store_id = store_id_for(self.public_key)
         self.config = StoreConfig.load(directory / CONFIG)
+        self.camera_settings = _load_camera_settings(directory / CAMERA_SETTINGS,
+                                                     self.private_key)
         self.catalogue = Catalogue(directory / CATALOGUE)
         self.objects = objects or FilesystemObjectStore(directory / "objects")
         self.staging = Staging(directory / "staging")
@@ -127,7 +153,8 @@ class Store:
                 "clock_skew_s": self.config.clock_skew_s,
                 "max_chunk_bytes": self.config.max_chunk_bytes,
                 "max_segment_bytes": self.config.max_segment_bytes,
-                "max_audit_log_bytes": self.config.max_audit_log_bytes}
+                "max_audit_log_bytes": self.config.max_audit_log_bytes,
+                **self.camera_settings}
 
     # operators
     def check_operator(self, authorization: str | None) -> None:

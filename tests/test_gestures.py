@@ -103,3 +103,12 @@ def test_a_triple_press_is_a_double_then_a_press(rig) -> None:
                                  (0.6, True), (0.7, False)])
     clock.advance(1)
     assert [g for _, g, _ in seen] == ["double", "press"]
+
+
+def test_a_release_exactly_at_the_hold_time_is_a_hold(rig) -> None:
+    clock, rec, seen = rig
+    # the release is due at the same moment as the hold timer, and fires first
+    clock.call_at(3.0, lambda: rec.edge("record", False))
+    rec.edge("record", True)
+    clock.advance(4)
+    assert [g for _, g, _ in seen] == ["hold"]

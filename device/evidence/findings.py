@@ -26,6 +26,8 @@ STATUSES = {
 CODES: dict[str, tuple[str, str]] = {
     "ok": ("ok", "intact"),
     "recovered": ("ok", "intact; the recording ends with a segment recovered after power loss"),
+    "uploaded": ("ok", "in the evidence store: the MP4 left the camera after the store's "
+                       "receipt for exactly its bytes; manifest, signature and receipt kept"),
     # a segment's own files
     "part_file": ("interrupted", "a .part segment: the camera stopped while writing it"),
     "no_manifest": ("unsigned", "footage or a signature without its manifest"),

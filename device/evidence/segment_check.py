@@ -25,11 +25,12 @@ from device.evidence.manifest import (
 )
 from device.pipeline.segments import PART_SUFFIX
 from device.recordings import RECORDING_ID
+from device.upload.records import kept_receipt
 
 #: Timestamps are cut to the millisecond, so neighbours may seem to overlap by one.
 TIME_SLACK = timedelta(milliseconds=1)
 #: Failures that leave the manifest trustworthy and in its place: the chain still uses it.
-CHAINABLE = {"ok", "recovered", "missing_file", "size_mismatch", "hash_mismatch",
+CHAINABLE = {"ok", "recovered", "uploaded", "missing_file", "size_mismatch", "hash_mismatch",
              "time_backwards"}
 
 
@@ -125,7 +126,12 @@ def _content(mp4: Path, manifest: Manifest) -> tuple[str, str] | None:
     try:
         digest, size = sha256_file(mp4)
     except FileNotFoundError:
-        return "missing_file", f"{mp4.name} is missing; its manifest and signature are here"
+        uploaded, note = kept_receipt(mp4, manifest)  # docs/DOCKING.md
+        if uploaded:
+            return "uploaded", f"{mp4.name} is in the evidence store" + (
+                f" ({note})" if note else "")
+        return "missing_file", f"{mp4.name} is missing; its manifest and signature are here " \
+                               f"({note})"
     except OSError as exc:
         return "unreadable", f"cannot read {mp4.name}: {exc.strerror}"
     if size != manifest.size:

@@ -121,9 +121,10 @@ class Running:
     server: StoreHTTPServer = field(init=False)
     thread: threading.Thread = field(init=False)
 
-    def start(self) -> Running:
+    def start(self, port: int = 0) -> Running:
+        """Serve (again) on ``port``; 0 picks a free one."""
         self.store = Store(self.directory, clock=self.clock)
-        self.server = StoreHTTPServer(self.store, "127.0.0.1", 0)
+        self.server = StoreHTTPServer(self.store, "127.0.0.1", port)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,),
                                        daemon=True)
         self.thread.start()
@@ -138,6 +139,12 @@ class Running:
     @property
     def url(self) -> str:
         return self.server.url
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: the same URL, new process state."""
+        port = self.server.server_address[1]
+        self.stop()
+        self.start(port)
 
     def operator(self, token: str | None = None) -> OperatorClient:
         return OperatorClient(StoreConnection(self.url), token or self.token)

@@ -1,0 +1,97 @@
+"""Settings the store pushes to a docked camera (docs/STORE.md, "Camera settings").
+
+The store signs the document with its key (the one the camera pins for receipts), so settings
+cannot be injected by whoever sits between dock and store. Only behaviour may be pushed:
+recording, gestures, indicators, power, audit and triggers. What ties the camera to its hardware,
+its identity, its storage or its store (device, camera, encoder, storage, pins, upload,
+simulator) stays with the local configuration file.
+
+Precedence: defaults < the configuration file < the store's document. The document as applied is
+kept in ``DATA_DIR/state/store-settings.json`` and laid over the file again at every start; a
+new document replaces it whole, so a key the store no longer sends returns to the file's value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from device.config import Config, ConfigError
+from device.evidence.identity import verify_signature
+from device.fsutil import atomic_write
+
+PUSHABLE = ("recording", "gestures", "indicators", "power", "audit", "triggers")
+SAVED = Path("state") / "store-settings.json"
+#: Signed text = this prefix + the document's bytes, so no other store signature can pass for it.
+SIGNING_PREFIX = b"bodycam-settings-v1\n"
+
+Settings = dict[str, dict[str, Any]]
+
+
+class SettingsError(ValueError):
+    """The store's settings cannot be applied; nothing of them is. One line."""
+
+
+def parse(raw: bytes, signature: bytes, store_key: Ed25519PublicKey) -> Settings:
+    """The settings document, if the pinned store key signed it and it names only what a store
+    may set."""
+    if not verify_signature(store_key, signature, SIGNING_PREFIX + raw):
+        raise SettingsError("settings signature does not verify with the store's public key")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SettingsError(f"settings are not UTF-8 JSON ({exc})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise SettingsError("settings must be a JSON object of sections, each an object of keys")
+    refused = sorted(set(data) - set(PUSHABLE))
+    if refused:
+        raise SettingsError(f"settings name section [{refused[0]}], which only the camera's own "
+                            f"configuration may set (a store may set: {', '.join(PUSHABLE)})")
+    return data
+
+
+def apply(base: Config, settings: Settings) -> Config:
+    """``base`` (the configuration file) with the store's settings over it, validated whole."""
+    try:
+        return base.replace("settings from the store", **settings)
+    except ConfigError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def changes(old: Config, new: Config) -> list[dict[str, Any]]:
+    """Every key that differs, as ``{"key": "section.key", "old": ..., "new": ...}``."""
+    found = []
+    for section in dataclasses.fields(Config):
+        before, after = getattr(old, section.name), getattr(new, section.name)
+        for f in dataclasses.fields(before):
+            a, b = getattr(before, f.name), getattr(after, f.name)
+            if a != b:
+                found.append({"key": f"{section.name}.{f.name}", "old": a, "new": b})
+    return found
+
+
+def save(data_dir: Path, settings: Settings, store_id: str) -> None:
+    path = data_dir / SAVED
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, (json.dumps({"store_id": store_id, "settings": settings}, indent=2,
+                                   sort_keys=True) + "\n").encode())
+
+
+def load_saved(base: Config, data_dir: Path) -> tuple[Config, str | None]:
+    """``base`` with the kept store settings over it, and a one-line problem if they could not
+    be used (the camera then runs on its file alone rather than not at all)."""
+    path = data_dir / SAVED
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        settings = data["settings"]
+        if not isinstance(settings, dict) or set(settings) - set(PUSHABLE):
+            raise SettingsError("not a settings document")
+        return apply(base, settings), None
+    except FileNotFoundError:
+        return base, None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        return base, f"{path}: store settings not applied ({exc})"
