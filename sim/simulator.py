@@ -8,6 +8,7 @@ the daemon and the pipeline catch up after each step, so what a test sees is det
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,9 @@ class Simulator:
                     "next": entries[-1]["seq"] if entries else min(int(since),
                                                                    self.journal.seq),
                     "now": now, "led_phase_s": now - self.led.since,
-                    "status": self.daemon.status()}
+                    # the host's time when the phase was read: a viewer on this machine
+                    # adds the time the answer took to reach it
+                    "phase_at_unix": time.time(), "status": self.daemon.status()}
 
         def preview(request: dict[str, Any]) -> dict[str, Any]:
             """The newest watermarked frame as a base64 JPEG, unless ``after`` names it."""

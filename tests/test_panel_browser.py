@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ expect = playwright_api.expect
 Page = playwright_api.Page
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+BLINKING = "blinking {} (0.5s on / 0.5s off)"
 TIMEOUT_MS = 10_000
 pytestmark = pytest.mark.browser
 
@@ -64,6 +65,12 @@ def open_page(browser: object, panel: RunningPanel) -> Page:
     return page
 
 
+def expect_mode(page: Page, mode: str, led: str) -> None:
+    """The page shows ``mode`` and the LED pattern ``led`` (as the daemon describes it)."""
+    expect(page.locator("#mode")).to_have_attribute("data-mode", mode)
+    expect(page.locator("#led")).to_have_attribute("data-pattern", led)
+
+
 def advance(page: Page, seconds: float) -> None:
     """Move simulated time through the page's own command queue, after every edge sent so far."""
     page.evaluate("s => panel.advance(s)", seconds)
@@ -100,9 +107,10 @@ PIXELS = """() => {
 }"""
 
 
-def wait_for_new_preview(page: Page) -> None:
+def wait_for_new_preview(page: Page, meanwhile: Callable[[], None] = lambda: None) -> None:
     """Wait until the preview shows a different picture from the one it shows now."""
     before = page.evaluate(PIXELS)
+    meanwhile()
     page.wait_for_function(f"before => ({PIXELS})() !== before", arg=before)
 
 
@@ -124,28 +132,23 @@ def screenshot(page: Page, name: str) -> Path:
 
 def test_the_page_loads_with_the_preview_updating(browser: object, panel: RunningPanel) -> None:
     page = open_page(browser, panel)
-    expect(page.locator("#led")).to_have_attribute("data-pattern", "blinking green (0.5s on / "
-                                                                   "0.5s off)")
+    expect(page.locator("#led")).to_have_attribute("data-pattern", BLINKING.format("green"))
     seen_lit(page, ["green", "off"])
     advance(page, 0.5)  # the camera captures frames only as simulated time passes
     page.wait_for_function("() => document.getElementById('preview').naturalWidth === 320")
     for _ in range(2):  # each step of simulated time shows a new picture
-        before = page.evaluate(PIXELS)
-        advance(page, 0.5)
-        page.wait_for_function(f"before => ({PIXELS})() !== before", arg=before)
+        wait_for_new_preview(page, lambda: advance(page, 0.5))
     expect(page.locator("#preview-off")).to_be_hidden()
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_double_press_records_a_hold_stops_and_the_recording_verifies_and_plays(
+def test_double_press_records_fn_marks_a_hold_stops_and_the_recording_verifies_and_plays(
         browser: object, panel: RunningPanel) -> None:
     page = open_page(browser, panel)
     advance(page, 1.0)  # a second of pre-event footage
     double_press_record(page)
     advance(page, 0.5)
-    expect(page.locator("#mode")).to_have_attribute("data-mode", "recording")
-    expect(page.locator("#led")).to_have_attribute("data-pattern", "blinking red (0.5s on / "
-                                                                   "0.5s off)")
+    expect_mode(page, "recording", BLINKING.format("red"))
     seen_lit(page, ["red", "off"])
     expect(page.locator("#sound")).to_contain_text("880 Hz")  # two tones at start
     expect(page.locator("#vibe")).to_contain_text("vibration 0.2 s + 0.2 s")
@@ -153,7 +156,14 @@ def test_double_press_records_a_hold_stops_and_the_recording_verifies_and_plays(
     recording_id = panel.ok({"cmd": "status"})["status"]["recording"]["id"]
     item = page.locator(f'.recording[data-id="{recording_id}"]')
     expect(item).to_have_attribute("data-status", "recording")
-    advance(page, 2.0)
+    advance(page, 1.0)
+    page.mouse.move(*centre(page, "function"))  # a press of FN: a marker
+    page.mouse.down()
+    advance(page, 0.1)
+    page.mouse.up()
+    advance(page, 1.0)
+    expect(page.locator("#recording-line")).to_contain_text("1 marker(s)")
+    expect(page.locator("#led")).to_have_attribute("data-lit", "red")  # for the picture
     screenshot(page, "panel-recording.png")
 
     page.mouse.move(*centre(page, "record"))
@@ -164,6 +174,7 @@ def test_double_press_records_a_hold_stops_and_the_recording_verifies_and_plays(
     expect(page.locator("#sound")).to_contain_text("440 Hz 1 s")  # one long tone at stop
     expect(item).to_have_attribute("data-status", "verified")
     expect(item.locator(".badge")).to_have_text("verified")
+    expect(item.locator(".rec-meta")).to_contain_text("1 marker(s)")
 
     item.locator("button.play").first.click()
     page.wait_for_function("""() => {
@@ -186,19 +197,17 @@ def test_stealth_from_the_keyboard_turns_the_led_off_and_back(
     expect(page.locator('.flag[data-flag="stealth"]')).to_have_class("flag on")
     double_press_record(page)  # recording in stealth: still no light
     advance(page, 0.5)
-    expect(page.locator("#mode")).to_have_attribute("data-mode", "recording")
+    expect_mode(page, "recording", "off")
     expect(page.locator("#led")).to_have_attribute("data-lit", "off")
-    expect(page.locator("#led")).to_have_attribute("data-pattern", "off")
     page.keyboard.down("g")
     advance(page, 3.2)
     page.keyboard.up("g")
-    expect(page.locator("#led")).to_have_attribute("data-pattern", "blinking red (0.5s on / "
-                                                                   "0.5s off)")
+    expect(page.locator("#led")).to_have_attribute("data-pattern", BLINKING.format("red"))
 
 
 def cut_power_while_recording(page: Page, panel: RunningPanel) -> str:
     page.get_by_role("button", name="holster").click()
-    expect(page.locator("#mode")).to_have_attribute("data-mode", "recording")
+    expect_mode(page, "recording", BLINKING.format("red"))  # the LED is set last
     recording_id = panel.ok({"cmd": "status"})["status"]["recording"]["id"]
     advance(page, 2.0)  # a segment under way, not closed
     page.locator("#power-cut").click()
@@ -227,7 +236,7 @@ def test_a_power_cut_and_reboot_shows_the_recovered_recording(browser: object,
     page = open_page(browser, panel)
     recording_id = cut_power_while_recording(page, panel)
     item = page.locator(f'.recording[data-id="{recording_id}"]')
-    expect(item).to_have_attribute("data-status", "verified", timeout=3000)
+    expect(item).to_have_attribute("data-status", "verified", timeout=1500)
     expect(item.locator(".badge")).to_have_text("verified · recovered")
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -182,3 +184,24 @@ def test_a_second_simulator_on_the_same_data_is_refused(panel: RunningPanel,
         [sys.executable, "-m", "device.cli", "sim", "--headless", "--web-port", "0",
          "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert flags.returncode == 2 and "are for the browser panel" in flags.stderr
+
+
+def test_a_power_cut_kills_the_daemon_and_the_world_is_as_it_was_after_the_reboot(
+        panel: RunningPanel) -> None:
+    panel.ok({"cmd": "battery", "percent": 42})
+    panel.ok({"cmd": "dock"})
+    stream = EventStream(panel)
+    try:
+        stream.next()  # the snapshot
+        assert panel.ok({"cmd": "power_cut"})["daemon"] == "booting"
+        cut = stream.until("daemon", lambda d: d["state"] == "power_cut")
+        killed = re.search(r"daemon process (\d+) killed \(SIGKILL\)", cut["detail"])
+        assert killed is not None, cut
+        with pytest.raises(ProcessLookupError):  # gone, and reaped
+            os.kill(int(killed.group(1)), 0)
+        stream.until("daemon", lambda d: d["state"] == "running")
+        status = stream.until("status", lambda m: m["status"]["docked"])["status"]
+        assert status["mode"] == "docked" and status["battery_percent"] == pytest.approx(42, abs=1)
+    finally:
+        stream.close()
+    panel.ok({"cmd": "undock"})

@@ -36,6 +36,7 @@ class Hub:
         self.recordings = Recordings(data_dir)
         self.status: dict[str, Any] | None = None
         self.led_phase_s = 0.0
+        self.phase_at_unix = 0.0
         self.feed: deque[dict[str, Any]] = deque(maxlen=FEED_KEEP)
         self.audit_check: dict[str, Any] = {"status": "unknown", "detail": ""}
         self._subscribers: set[queue.Queue[Message | None]] = set()
@@ -51,6 +52,7 @@ class Hub:
             return {"panel": self.panel,
                     "daemon": {"state": self.daemon.state, "detail": self.daemon.detail},
                     "status": self.status, "led_phase_s": self.led_phase_s,
+                    "phase_at_unix": self.phase_at_unix,
                     "feed": list(self.feed), "audit": list(self.audit.entries),
                     "audit_check": self.audit_check, "recordings": self.recordings.items}
 
@@ -123,11 +125,13 @@ class Hub:
     def _take(self, reply: dict[str, Any]) -> None:
         with self._lock:
             self.status, self.led_phase_s = reply["status"], reply["led_phase_s"]
+            self.phase_at_unix = reply["phase_at_unix"]
             events = reply["events"]
             if events:
                 self.feed.extend(events)
                 self.publish("feed", events)
-            self.publish("status", {"status": self.status, "led_phase_s": self.led_phase_s})
+            self.publish("status", {"status": self.status, "led_phase_s": self.led_phase_s,
+                                    "phase_at_unix": self.phase_at_unix})
             self._refresh_files()
 
     def _refresh_files(self, force: bool = False) -> None:

@@ -68,10 +68,10 @@ class DaemonProcess:
         for line in proc.stdout:
             line = line.rstrip("\n")
             last = line or last
-            self.echo(line)
             if line.startswith(READY_PREFIX) and proc is self._proc:
                 self.ready.set()
                 self._set("running", f"daemon process {proc.pid} running")
+            self.echo(line)  # after: whoever reads this line finds the daemon running
         status = proc.wait()
         if proc.stdin is not None:
             proc.stdin.close()

@@ -126,7 +126,11 @@ function colourAt(led, phase) {
   return phase % (led.on_s + led.off_s) < led.on_s ? led.colour : led.alt;
 }
 
-function anchorLed(led, phase, now) {
+function anchorLed(led, phaseThen, phaseAt, now) {
+  // The phase was read when the daemon answered; add the time the answer took to get here
+  // (measured on this machine's clock, so trusted only when it looks like a transit time).
+  const transit = Date.now() / 1000 - phaseAt;
+  const phase = phaseThen + (transit > 0 && transit < 2 ? transit : 0);
   // Re-anchor when the pattern changes or device time moved and we drifted from its phase;
   // a virtual clock at rest keeps blinking in real time from where it stopped.
   const key = JSON.stringify(led);
@@ -219,6 +223,14 @@ function vibrate(pulses) {
 
 // -- rendering ---------------------------------------------------------------------------------
 const text = (id, value) => { $(id).textContent = value; };
+
+function el(tag, className, content = "", data = {}) {
+  const node = document.createElement(tag);
+  node.className = className;
+  node.textContent = content;
+  Object.assign(node.dataset, data);
+  return node;
+}
 const mmss = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
 const gib = (bytes) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
 
@@ -229,11 +241,9 @@ function renderPanel(panel) {
   $("clock-control").hidden = !panel.virtual_clock;
   const triggers = $("triggers");
   triggers.replaceChildren(...panel.triggers.map((name) => {
-    const b = document.createElement("button");
-    b.className = "action";
-    b.textContent = name;
-    b.addEventListener("click", () => command({ cmd: "trigger", name }));
-    return b;
+    const button = el("button", "action", name);
+    button.addEventListener("click", () => command({ cmd: "trigger", name }));
+    return button;
   }));
 }
 
@@ -268,13 +278,8 @@ function renderStatus(status) {
   text("recording-line", rec
     ? `recording ${rec.id} · ${rec.reason} · ${rec.segments} segment(s) closed · ${rec.markers} marker(s)${rec.pre_event ? " · with pre-event" : ""}`
     : status && status.last_recording ? `last: ${status.last_recording.id} (${status.last_recording.reason})` : "not recording");
-  $("flags").replaceChildren(...Object.entries(FLAG_NAMES).map(([flag, label]) => {
-    const span = document.createElement("span");
-    span.className = "flag" + (status && status.flags[flag] ? " on" : "");
-    span.dataset.flag = flag;
-    span.textContent = label;
-    return span;
-  }));
+  $("flags").replaceChildren(...Object.entries(FLAG_NAMES).map(([flag, label]) =>
+    el("span", "flag" + (status && status.flags[flag] ? " on" : ""), label, { flag })));
   const pct = status ? status.battery_percent : 0;
   $("battery-fill").style.width = `${pct}%`;
   $("battery-fill").classList.toggle("low", Boolean(status && status.flags.low_battery));
@@ -303,16 +308,11 @@ function renderFeed(entries, reset) {
   const feed = $("feed");
   if (reset) feed.replaceChildren();
   for (const e of entries) {
-    const li = document.createElement("li");
-    li.className = `k-${e.kind}`;
-    const t = document.createElement("span");
-    t.className = "t";
-    t.textContent = e.t === null ? "" : e.t.toFixed(2);
-    const what = document.createElement("span");
-    what.textContent = e.kind === "led" ? `LED ${e.led.text}`
+    const what = e.kind === "led" ? `LED ${e.led.text}`
       : e.kind === "tones" ? `♪ ${toneText(e.tones)}`
       : e.kind === "vibration" ? `≈ vibration ${vibeText(e.pulses)}` : e.text;
-    li.append(t, what);
+    const li = el("li", `k-${e.kind}`);
+    li.append(el("span", "t", e.t === null ? "" : e.t.toFixed(2)), el("span", "", what));
     feed.append(li);
   }
   while (feed.children.length > 120) feed.firstChild.remove();
@@ -332,25 +332,13 @@ function renderAudit(entries, reset) {
   const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 20;
   if (reset) list.replaceChildren();
   for (const e of entries) {
-    const li = document.createElement("li");
-    const seq = document.createElement("span");
-    seq.className = "seq";
-    seq.textContent = e.seq ?? "?";
-    const ev = document.createElement("span");
-    ev.className = "ev";
-    ev.textContent = e.event;
-    const why = document.createElement("span");
-    why.className = "why";
-    why.textContent = e.reason || "";
-    const data = Object.entries(e.data || {}).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
-    if (data) {
-      const d = document.createElement("span");
-      d.className = "data";
-      d.textContent = ` ${data}`;
-      why.append(d);
-    }
+    const data = Object.entries(e.data || {})
+      .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
+    const why = el("span", "why", e.reason || "");
+    if (data) why.append(el("span", "data", ` ${data}`));
+    const li = el("li", "");
     li.title = e.utc || "";
-    li.append(seq, ev, why);
+    li.append(el("span", "seq", String(e.seq ?? "?")), el("span", "ev", e.event), why);
     list.append(li);
   }
   while (list.children.length > 300) list.firstChild.remove();
@@ -367,56 +355,35 @@ function renderAuditCheck(check) {
 function renderRecordings(items) {
   state.recordings = items;
   $("recordings").replaceChildren(...items.map((rec) => {
-    const li = document.createElement("li");
-    li.className = "recording" + (state.playing && state.playing.startsWith(`/media/${rec.id}/`) ? " playing" : "");
-    li.dataset.id = rec.id;
-    li.dataset.status = rec.status;
-    const head = document.createElement("div");
-    head.className = "rec-head";
-    const id = document.createElement("span");
-    id.className = "rec-id";
-    id.textContent = rec.id;
-    const badge = document.createElement("span");
-    badge.className = "badge";
-    badge.dataset.status = rec.status;
-    badge.textContent = rec.recovered && rec.status === "verified" ? "verified · recovered" : rec.status;
-    head.append(id, badge);
-    const meta = document.createElement("div");
-    meta.className = "rec-meta";
-    meta.textContent = [rec.start_utc, rec.duration_s ? `${rec.duration_s.toFixed(1)} s` : null,
+    const playing = state.playing && state.playing.startsWith(`/media/${rec.id}/`);
+    const li = el("li", "recording" + (playing ? " playing" : ""), "", { id: rec.id, status: rec.status });
+    const head = el("div", "rec-head");
+    const label = rec.recovered && rec.status === "verified" ? "verified · recovered" : rec.status;
+    head.append(el("span", "rec-id", rec.id), el("span", "badge", label, { status: rec.status }));
+    const meta = [rec.start_utc, rec.duration_s ? `${rec.duration_s.toFixed(1)} s` : null,
       rec.reason, rec.markers ? `${rec.markers} marker(s)` : null].filter(Boolean).join(" · ");
-    li.append(head, meta);
+    li.append(head, el("div", "rec-meta", meta));
     if (rec.detail && rec.status !== "verified" && rec.status !== "recording") {
-      const detail = document.createElement("div");
-      detail.className = "rec-detail";
-      detail.textContent = rec.detail;
-      li.append(detail);
+      li.append(el("div", "rec-detail", rec.detail));
     }
-    const segments = document.createElement("div");
-    segments.className = "segments";
+    const segments = el("div", "segments");
+    const short = (name) => name.replace(`${rec.id}-`, "").replace(/\.mp4(\.part)?$/, "");
     for (const seg of rec.segments) {
-      const box = document.createElement("span");
-      box.className = "segment";
-      box.dataset.status = seg.status;
-      const play = document.createElement("button");
-      play.className = "play";
-      play.textContent = `▶ ${seg.file.replace(`${rec.id}-`, "").replace(".mp4", "")}`;
+      const box = el("span", "segment", "", { status: seg.status });
+      const play = el("button", "play", `▶ ${short(seg.file)}`);
       play.title = `${seg.status}: ${seg.detail}`;
       play.addEventListener("click", () => playSegment(rec, seg));
-      const download = document.createElement("a");
+      const download = el("a", "", "⤓");
       download.href = seg.url;
       download.download = seg.file;
-      download.textContent = "⤓";
       download.title = `download ${seg.file}`;
       box.append(play, download);
       segments.append(box);
     }
     for (const part of rec.parts) {
-      const box = document.createElement("span");
       const writing = rec.status === "recording";
-      box.className = "segment part";
-      box.dataset.status = writing ? "recording" : "interrupted";
-      box.textContent = `${writing ? "● writing" : "✕ interrupted"} ${part.replace(`${rec.id}-`, "").replace(".mp4.part", "")}`;
+      const box = el("span", "segment part", `${writing ? "● writing" : "✕ interrupted"} ${short(part)}`,
+        { status: writing ? "recording" : "interrupted" });
       box.title = writing ? "the segment being written" : "cut off by a power loss: recovered at boot";
       segments.append(box);
     }
@@ -483,14 +450,20 @@ function connect() {
   on("snapshot", (s) => {
     renderPanel(s.panel);
     renderDaemon(s.daemon);
-    if (s.status) { anchorLed(s.status.led, s.led_phase_s, null); renderStatus(s.status); }
+    if (s.status) {
+      anchorLed(s.status.led, s.led_phase_s, s.phase_at_unix, null);
+      renderStatus(s.status);
+    }
     renderFeed(s.feed, true);
     renderAudit(s.audit, true);
     renderAuditCheck(s.audit_check);
     renderRecordings(s.recordings);
   });
   on("daemon", renderDaemon);
-  on("status", (m) => { anchorLed(m.status.led, m.led_phase_s, m.status.utc); renderStatus(m.status); });
+  on("status", (m) => {
+    anchorLed(m.status.led, m.led_phase_s, m.phase_at_unix, m.status.utc);
+    renderStatus(m.status);
+  });
   on("feed", happened);
   on("audit", (entries) => renderAudit(entries, false));
   on("audit_check", renderAuditCheck);
