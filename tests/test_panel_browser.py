@@ -256,3 +256,13 @@ def test_the_real_clock_panel_blinks_in_step_with_the_daemon(browser: object,
         period = 1.0
         offset = (page_phase - daemon_phase) % period
         assert min(offset, period - offset) <= elapsed + 0.1, (page_phase, daemon_phase)
+
+        # A click quicker than the debounce time is still a press and a release, never a
+        # button left down (which would turn into a hold and stop the recording).
+        panel.ok({"cmd": "trigger", "name": "holster"})
+        expect_mode(page, "recording", BLINKING.format("red"))
+        page.mouse.move(*centre(page, "record"))
+        page.mouse.down()
+        page.mouse.up()
+        expect(page.locator(".feed li").filter(has_text="gesture: record press")).to_have_count(1)
+        assert panel.ok({"cmd": "status"})["status"]["mode"] == "recording"

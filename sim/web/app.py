@@ -33,6 +33,7 @@ def panel_info(config: Config, data_dir: Path, virtual_clock: bool) -> dict[str,
     """What the page needs to know that is not the daemon's status."""
     return {"virtual_clock": virtual_clock, "buttons": list(BUTTON_NAMES),
             "triggers": list(config.triggers.names), "hold_s": config.gestures.hold_s,
+            "debounce_s": config.gestures.debounce_s,
             "model": config.device.model, "serial": config.device.serial,
             "data_dir": str(data_dir), "preview_fps": PREVIEW_FPS,
             "camera": {"width": config.camera.width, "height": config.camera.height,

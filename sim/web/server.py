@@ -66,6 +66,9 @@ class PanelHandler(BaseHTTPRequestHandler):
     server: PanelServer
     protocol_version = "HTTP/1.1"
     server_version = "bodycam-panel"
+    # Headers and body go out in two writes; with Nagle on, a kept-alive connection waits for
+    # the client's delayed ACK (40 ms) before the body: every button edge would lag.
+    disable_nagle_algorithm = True
 
     # -- plumbing ------------------------------------------------------------------------------
     def log_message(self, format: str, *args: Any) -> None:

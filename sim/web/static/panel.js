@@ -50,12 +50,34 @@ function advance(seconds) {
 function edge(button, pressed) {
   const now = performance.now();
   if (state.panel?.virtual_clock && lastEdge !== null && !movedByHand) {
-    const gap = Math.min((now - lastEdge) / 1000, 30);
-    if (gap > 0) command({ cmd: "advance", seconds: Math.round(gap * 1000) / 1000 });
+    const gap = Math.min(Math.max((now - lastEdge) / 1000, minEdgeGap()), 30);
+    command({ cmd: "advance", seconds: Math.round(gap * 1000) / 1000 });
   }
   movedByHand = false;
   lastEdge = now;
   return command({ cmd: "edge", button, pressed });
+}
+
+// The recogniser takes two edges closer than its debounce time for contact bounce and drops the
+// second, even a real release, which leaves the button down until a hold fires. A finger is not
+// that quick; a mouse click or a tap can be. So each button's edges leave the page at least a
+// little more than the debounce time apart (on a virtual clock, the time moved does this).
+const minEdgeGap = () => (state.panel?.debounce_s ?? 0.03) + 0.02;
+const lastSent = new Map(); // button -> performance.now() of its last edge
+const queued = new Map(); // button -> the promise of its last delayed edge
+
+function buttonEdge(button, pressed) {
+  const send = () => { lastSent.set(button, performance.now()); edge(button, pressed); };
+  const due = () => (lastSent.get(button) ?? -Infinity) + minEdgeGap() * 1000 - performance.now();
+  if (state.panel?.virtual_clock || (!queued.has(button) && due() <= 0)) {
+    send();
+    return;
+  }
+  const next = (queued.get(button) || Promise.resolve()).then(() => new Promise((done) => {
+    setTimeout(() => { send(); done(); }, Math.max(0, due()));
+  }));
+  queued.set(button, next);
+  next.then(() => { if (queued.get(button) === next) queued.delete(button); });
 }
 
 // -- the physical buttons: pointer (mouse, touch, pen) and keyboard ----------------------------
@@ -66,14 +88,14 @@ function press(button, by) {
   held.set(button, by);
   buttonEl(button).classList.add("pressed");
   ensureAudio();
-  edge(button, true);
+  buttonEdge(button, true);
 }
 
 function release(button) {
   if (!held.has(button)) return;
   held.delete(button);
   buttonEl(button).classList.remove("pressed");
-  edge(button, false);
+  buttonEdge(button, false);
 }
 
 const buttonEl = (name) => document.querySelector(`.hw[data-button="${name}"]`);
