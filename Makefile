@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-## sim: run the simulated camera (keyboard panel in a terminal); ARGS="--headless" etc.
+## sim: run the simulated camera; open the address it prints. ARGS="--tui" for the terminal
+##      panel, ARGS="--headless" for a line per event, ARGS="--web-port 0" for any free port.
 sim: $(STAMP)
 	$(BIN)/bodycam sim $(ARGS)
 

@@ -47,11 +47,36 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from sim.app import run_simulator  # the composition root picks the backend
-
     config = _config(args)
-    return run_simulator(config, _data_dir(args, config), headless=args.headless,
-                         virtual_clock=args.virtual_clock)
+    if args.headless or args.tui:
+        if args.web_host is not None or args.web_port is not None:
+            raise CliError("--web-host and --web-port are for the browser panel, not "
+                           "--headless or --tui")
+        from sim.app import run_simulator  # the composition root picks the backend
+
+        return run_simulator(config, _data_dir(args, config), headless=args.headless,
+                             virtual_clock=args.virtual_clock, clock_unset=args.clock_unset,
+                             exit_with_stdin=args.exit_with_stdin)
+    from sim.web.app import DEFAULT_HOST, run_panel
+    from sim.web.panel import PanelError
+
+    try:
+        return run_panel(config, _data_dir(args, config), config_file=args.config,
+                         virtual_clock=args.virtual_clock, clock_unset=args.clock_unset,
+                         host=args.web_host or DEFAULT_HOST, port=args.web_port)
+    except PanelError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535 (0: any free "
+                                         f"one), got {text!r}")
+    return port
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -234,10 +259,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
 
-    p = sub.add_parser("sim", parents=[common], help="run the daemon on the simulator")
-    p.add_argument("--headless", action="store_true", help="no terminal display or keyboard")
+    p = sub.add_parser("sim", parents=[common],
+                       help="run the daemon on the simulator, with its panel in the browser")
+    view = p.add_mutually_exclusive_group()
+    view.add_argument("--headless", action="store_true",
+                      help="no panel: print what the camera shows, one line each")
+    view.add_argument("--tui", action="store_true",
+                      help="the panel in this terminal (keys press the buttons)")
+    p.add_argument("--web-host", metavar="HOST",
+                   help="address the browser panel listens on (default 127.0.0.1: this "
+                        "machine only)")
+    p.add_argument("--web-port", metavar="PORT", type=_port,
+                   help="its port (default 8470, or any free one if that is taken; 0: any)")
     p.add_argument("--virtual-clock", action="store_true",
                    help="time moves only with 'bodycam advance' (for scripts and tests)")
+    p.add_argument("--clock-unset", action="store_true",
+                   help="the simulated real-time clock has lost its time: boot with the "
+                        "clock not set")
+    p.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("run", parents=[common],

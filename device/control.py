@@ -45,6 +45,7 @@ class Controller:
         self.commands: dict[str, Handler] = {
             "status": self._status,
             "press": self._press,
+            "edge": self._edge,
             "marker": self._marker,
             "trigger": self._trigger,
             "shutdown": self._shutdown,
@@ -68,10 +69,7 @@ class Controller:
         return {"status": self.daemon.status()}
 
     def _press(self, request: dict[str, Any]) -> dict[str, Any]:
-        button, kind = request.get("button"), request.get("gesture", "press")
-        if button not in BUTTON_NAMES:
-            raise ControlError(f"unknown button {button!r} "
-                               f"(expected one of: {', '.join(BUTTON_NAMES)})")
+        button, kind = _button(request), request.get("gesture", "press")
         if kind not in GESTURE_KINDS:
             raise ControlError(f"unknown gesture {kind!r} "
                                f"(expected one of: {', '.join(GESTURE_KINDS)})")
@@ -95,6 +93,16 @@ class Controller:
         done.wait(timeout=REPLY_TIMEOUT_S)
         self.daemon.sync()
         return {"button": button, "gesture": kind, "mode": self.daemon.state}
+
+    def _edge(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One contact change, for a front end that has real key-down and key-up (the browser
+        panel): the recogniser, not the caller, decides what the presses mean."""
+        button, pressed = _button(request), request.get("pressed")
+        if not isinstance(pressed, bool):
+            raise ControlError(f"edge takes pressed: true (button down) or false (up), "
+                               f"got {pressed!r}")
+        self.daemon.gestures.edge(button, pressed)
+        return {"button": button, "pressed": pressed}
 
     def _hold(self, button: str, seconds: float) -> float:
         gestures, clock = self.daemon.gestures, self.daemon.clock
@@ -124,6 +132,14 @@ class Controller:
         if not self.daemon.exit_requested.wait(timeout=REPLY_TIMEOUT_S):
             raise ControlError("the daemon did not stop within 60 s")
         return {"mode": self.daemon.state}
+
+
+def _button(request: dict[str, Any]) -> str:
+    button = request.get("button")
+    if button not in BUTTON_NAMES:
+        raise ControlError(f"unknown button {button!r} "
+                           f"(expected one of: {', '.join(BUTTON_NAMES)})")
+    return str(button)
 
 
 class _RequestHandler(socketserver.StreamRequestHandler):

@@ -67,6 +67,8 @@ class _ButtonState:
     held: bool = False
     chorded: bool = False
     down_at: float = 0.0
+    raw: bool = False  # the contact's last reported level, bounce included
+    settle_timer: Timer | None = None
     hold_timer: Timer | None = None
     window_timer: Timer | None = None
 
@@ -87,13 +89,22 @@ class GestureRecognizer:
         self._buttons = {name: _ButtonState(has_double=(name, "double") in GESTURES)
                          for name in BUTTON_NAMES}
 
-    def edge(self, button: str, pressed: bool) -> None:
+    def edge(self, button: str, pressed: bool, settled: bool = False) -> None:
         now = self.clock.monotonic()
         fire: list[tuple[str, str, float]] = []
         with self._lock:
             st = self._buttons[button]
-            if pressed == st.down or now - st.last_edge < self.config.debounce_s:
-                return  # no change, or contact bounce
+            if not settled:
+                st.raw = pressed
+            if pressed == st.down:
+                return  # no change
+            if not settled and now - st.last_edge < self.config.debounce_s:
+                # Contact bounce, or a very quick real change: look again once the contact
+                # has settled, so a genuine release is never lost (no phantom hold).
+                if st.settle_timer is None:
+                    st.settle_timer = self.clock.call_at(st.last_edge + self.config.debounce_s,
+                                                         lambda: self._settle(button))
+                return
             st.last_edge = now
             st.down = pressed
             if pressed:
@@ -132,6 +143,13 @@ class GestureRecognizer:
                         self.config.double_press_window_s, lambda: self._window(button))
         for args in fire:
             self.emit(*args)
+
+    def _settle(self, button: str) -> None:
+        with self._lock:
+            st = self._buttons[button]
+            st.settle_timer = None
+            level = st.raw
+        self.edge(button, level, settled=True)
 
     @staticmethod
     def _spoil(st: _ButtonState) -> None:

@@ -1,14 +1,16 @@
-"""``bodycam sim``: the daemon on simulated hardware, with a live terminal panel or headless.
+"""``bodycam sim --headless`` and ``--tui``: the daemon on simulated hardware, in this process.
 
 Headless, every LED change, tone, vibration and mode change is printed as a line, so a script
-(or a person reading a log) sees what the camera showed. With a terminal, a panel redraws live
-and keys press the simulated buttons (see ``KEYS``).
+(or a person reading a log) sees what the camera showed. With ``--tui`` in a terminal, a panel
+redraws live and keys press the simulated buttons (see ``sim/tui.py``). The browser panel
+(``sim/web``, the default) runs this headless simulator as its child process.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 from device.config import Config
@@ -17,6 +19,7 @@ from device.service import announce_ready, open_control, power_off_on_signals, p
 from hal.clock import Clock, SystemClock
 from hal.indicators import LedState, Pulse, Tone
 from sim.clock import SimClock
+from sim.journal import JournalHandler
 from sim.simulator import Simulator
 
 
@@ -46,8 +49,13 @@ class _ClockFormatter(logging.Formatter):
 
 
 def run_simulator(config: Config, data_dir: Path, headless: bool = False,
-                  virtual_clock: bool = False) -> int:
+                  virtual_clock: bool = False, clock_unset: bool = False,
+                  exit_with_stdin: bool = False) -> int:
+    """``clock_unset``: the simulated real-time clock has lost its time (a flat RTC cell), so
+    the camera boots with its clock not set. ``exit_with_stdin``: power off cleanly when stdin
+    closes (the browser panel that started this process has gone)."""
     clock: Clock = SimClock() if virtual_clock else SystemClock()
+    clock.wall_is_set = not clock_unset
     t0 = clock.monotonic()
     interactive = not headless and sys.stdin.isatty() and sys.stdout.isatty()
     panel = None
@@ -75,6 +83,8 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
     except ControlError:
         clock.close()
         raise
+    journal_handler = JournalHandler(simulator.journal)
+    log.addHandler(journal_handler)
     print(f"bodycam simulator: {config.camera.width}x{config.camera.height} at "
           f"{config.camera.fps} fps, data in {data_dir}", flush=True)
     power_on(daemon)  # booted: the control line below means "ready"
@@ -83,6 +93,11 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
           flush=True)
     announce_ready(daemon)
     power_off_on_signals(daemon)
+    if exit_with_stdin:
+        def orphaned() -> None:
+            sys.stdin.read()
+            daemon.post("shutdown", reason="the panel that started the simulator has gone")
+        threading.Thread(target=orphaned, name="stdin", daemon=True).start()
     try:
         if panel is not None:
             panel.run(simulator)
@@ -92,5 +107,6 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
         server.stop()
         simulator.hw.close()
         log.removeHandler(handler)
+        log.removeHandler(journal_handler)
     print(f"camera off; footage in {data_dir / 'recordings'}", flush=True)
     return 0

@@ -55,6 +55,11 @@ class SimLed(StatusLed):
         self._since = self._clock.monotonic()
         self.log.add("led", state)
 
+    @property
+    def since(self) -> float:
+        """When the current pattern started: a viewer blinks in the same phase from it."""
+        return self._since
+
     def lit_at(self, t: float | None = None) -> str | None:
         """The colour visible at time ``t`` (now by default), or None when dark."""
         t = self._clock.monotonic() if t is None else t

@@ -7,6 +7,8 @@ the daemon and the pipeline catch up after each step, so what a test sees is det
 
 from __future__ import annotations
 
+import base64
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,11 @@ from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.devices import SimBattery, SimButton, SimDock, SimLed, SimStorage
 from sim.hardware import build_sim_hardware
+from sim.journal import Journal
+from sim.preview import Preview
+
+#: The longest an ``events`` request may wait for something to happen, seconds.
+MAX_EVENTS_WAIT_S = 30.0
 
 
 class Simulator:
@@ -33,10 +40,19 @@ class Simulator:
         self.config = config
         self.data_dir = data_dir
         self.clock = clock if clock is not None else SimClock()
+        #: Every LED pattern, tone and vibration (and whatever else is added), for viewers.
+        self.journal = Journal(self.clock)
+
+        def hear(kind: str, value: object) -> None:
+            self.journal.listener(kind, value)
+            if listener is not None:
+                listener(kind, value)
+
         cam = config.camera
         self.hw = build_sim_hardware(self.clock, data_dir, cam.width, cam.height, cam.fps,
-                                     listener)
+                                     hear)
         self.daemon = Daemon(self.hw, config, data_dir)
+        self.preview = Preview(self.daemon)
         self._battery_tick()
 
     def _battery_tick(self) -> None:
@@ -116,8 +132,9 @@ class Simulator:
             self.advance(float(seconds))
             return {"monotonic": self.clock.monotonic()}
 
-        def number(request: dict[str, Any], key: str, lo: float, hi: float) -> float:
-            value = request.get(key)
+        def number(request: dict[str, Any], key: str, lo: float, hi: float,
+                   default: float | None = None) -> float:
+            value = request.get(key, default)
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
                     lo <= value <= hi):
                 raise ControlError(f"{request['cmd']} takes {key} from {lo:g} to {hi:g}, "
@@ -156,5 +173,41 @@ class Simulator:
             self.daemon.sync()
             return {"mode": self.mode}
 
+        def clock(request: dict[str, Any]) -> dict[str, Any]:
+            """The real-time clock loses (or regains) its time. The watermark says so at once;
+            the daemon checks its clock at boot, as the camera does."""
+            is_set = request.get("set")
+            if not isinstance(is_set, bool):
+                raise ControlError(f"clock takes set: true or false, got {is_set!r}")
+            self.clock.wall_is_set = is_set
+            return {"clock_set": is_set}
+
+        def events(request: dict[str, Any]) -> dict[str, Any]:
+            """What happened after entry ``since``, waiting up to ``wait`` s for something;
+            with the status and the LED's phase, so a viewer blinks in step."""
+            since = number(request, "since", 0, float("inf"), default=0)
+            wait = number(request, "wait", 0, MAX_EVENTS_WAIT_S, default=0)
+            entries, missed = self.journal.since(int(since), wait)
+            now = self.clock.monotonic()
+            return {"boot": self.journal.boot, "events": entries, "missed": missed,
+                    "next": entries[-1]["seq"] if entries else min(int(since),
+                                                                   self.journal.seq),
+                    "now": now, "led_phase_s": now - self.led.since,
+                    # the host's time when the phase was read: a viewer on this machine
+                    # adds the time the answer took to reach it
+                    "phase_at_unix": time.time(), "status": self.daemon.status()}
+
+        def preview(request: dict[str, Any]) -> dict[str, Any]:
+            """The newest watermarked frame as a base64 JPEG, unless ``after`` names it."""
+            latest = self.preview.latest()
+            if latest is None:
+                return {"frame": None}
+            key, frame = latest
+            if request.get("after") == key:
+                return {"frame": key}
+            jpeg = self.preview.jpeg(key, frame)
+            return {"frame": key, "jpeg": base64.b64encode(jpeg).decode("ascii")}
+
         return {"advance": advance, "dock": dock, "undock": undock, "battery": battery,
-                "storage": storage, "camera": camera}
+                "storage": storage, "camera": camera, "clock": clock, "events": events,
+                "preview": preview}

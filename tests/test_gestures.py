@@ -112,3 +112,23 @@ def test_a_release_exactly_at_the_hold_time_is_a_hold(rig) -> None:
     rec.edge("record", True)
     clock.advance(4)
     assert [g for _, g, _ in seen] == ["hold"]
+
+
+def test_a_release_inside_the_debounce_time_is_not_lost(rig) -> None:
+    clock, rec, seen = rig
+    rec.edge("function", True)
+    clock.advance(0.01)
+    rec.edge("function", False)  # a 10 ms click: faster than the debounce time
+    clock.advance(5)
+    assert [g for _, g, _ in seen] == ["press"]  # a press, never a phantom hold
+
+
+def test_bounce_that_settles_pressed_stays_pressed(rig) -> None:
+    clock, rec, seen = rig
+    rec.edge("record", True)
+    clock.advance(0.005)
+    rec.edge("record", False)
+    clock.advance(0.005)
+    rec.edge("record", True)  # chatter, then held
+    clock.advance(3.5)
+    assert [g for _, g, _ in seen] == ["hold"]

@@ -258,6 +258,10 @@ class Pipeline:
         self.frames_in = 0
         self.frames_dropped = 0
         self.camera_on = False
+        #: The newest watermarked frame, for a viewer (the simulator's preview) to copy and
+        #: encode at its own pace on its own thread: publishing a reference costs this thread
+        #: nothing. The frame is final once published; nobody may modify its image.
+        self.latest_frame: Frame | None = None
         self._threads = [threading.Thread(target=self._encode_loop, name="encoder", daemon=True),
                          threading.Thread(target=self._record_loop, name="recorder", daemon=True)]
         for thread in self._threads:
@@ -312,6 +316,7 @@ class Pipeline:
                 if isinstance(item, Frame):
                     wall = clock.wall() - (clock.monotonic() - item.t_mono)
                     self.watermark.apply(item.image, wall, clock.wall_is_set)
+                    self.latest_frame = item
                     for packet in self.encoder.encode(item.image, item.t_mono, wall):
                         self.packets.put(packet)
                 elif isinstance(item, CameraRestarted):

@@ -1,0 +1,133 @@
+"""The browser panel as a newcomer starts it (``bodycam sim`` in a subprocess, which prints its
+address), plain HTTP helpers, and Debian's Chromium driven by Playwright.
+
+Nothing here sleeps: lines from the subprocess arrive through a queue that the test waits on
+with a timeout, and the simulator runs on its virtual clock where a test needs time to pass.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+CONFIG = """
+[camera]
+width = 320
+height = 240
+fps = 10
+[encoder]
+preset = "ultrafast"
+[recording]
+pre_event_s = 2
+segment_s = 4
+"""
+ADDRESS = re.compile(r"bodycam panel: (http://\S+/)")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+@dataclass
+class RunningPanel:
+    proc: subprocess.Popen[str]
+    data_dir: Path
+    url: str = ""
+    lines: list[str] = field(default_factory=list)
+    _queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for_line(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        """The next line matching ``pattern``, as the process prints it."""
+        regex = re.compile(pattern)
+        while True:
+            try:
+                line = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} within {timeout} s; "
+                                     f"output so far:\n" + "\n".join(self.lines)) from None
+            if line is None:
+                raise AssertionError(f"the panel exited ({self.proc.wait()}) before printing "
+                                     f"{pattern!r}:\n" + "\n".join(self.lines))
+            match = regex.search(line)
+            if match:
+                return match
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+    def command(self, payload: Any, headers: dict[str, str] | None = None
+                ) -> tuple[int, dict[str, Any]]:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        status, _, data = self.http("POST", "/api/command", body, {
+            "Content-Type": "application/json", **(headers or {})})
+        return status, json.loads(data)
+
+    def ok(self, payload: dict[str, Any]) -> dict[str, Any]:
+        status, reply = self.command(payload)
+        assert status == 200 and reply["ok"], reply
+        return reply
+
+    def http(self, method: str, path: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection(self.host, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+
+@contextmanager
+def running_panel(tmp: Path, *extra: str) -> Iterator[RunningPanel]:
+    """``bodycam sim --web-port 0`` until the camera has booted; powered off cleanly after."""
+    config = tmp / "bodycam.toml"
+    config.write_text(CONFIG)
+    data_dir = tmp / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "sim", "--web-port", "0", "--config", str(config),
+         "--data-dir", str(data_dir), *extra],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    panel = RunningPanel(proc, data_dir)
+    threading.Thread(target=panel._pump, daemon=True).start()
+    try:
+        panel.url = panel.wait_for_line(ADDRESS.pattern).group(1)
+        panel.wait_for_line(r"^control socket ")
+        yield panel
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def chromium_path() -> str | None:
+    chosen = os.environ.get("BODYCAM_CHROMIUM")
+    if chosen:
+        return chosen
+    return shutil.which("chromium") or shutil.which("chromium-browser")
