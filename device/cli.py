@@ -39,7 +39,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     config = _config(args)
     return run_simulator(config, _data_dir(args, config), headless=args.headless,
-                         virtual_clock=args.virtual_clock)
+                         virtual_clock=args.virtual_clock, serial=args.serial)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -48,7 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     try:
-        return run_pi(config, _data_dir(args, config), codec=args.codec)
+        return run_pi(config, _data_dir(args, config), codec=args.codec, serial=args.serial)
     except PiSetupError as exc:
         print(f"bodycam run: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -178,6 +178,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+def _serial_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--serial", metavar="SPEC",
+                        help="serve the serial console (docs/SERIAL.md) on pty, tcp:PORT, "
+                             "tcp:HOST:PORT, a device or a pyserial URL, or off; overrides "
+                             "serial.port of the config")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bodycam", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -191,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no terminal display or keyboard")
     p.add_argument("--virtual-clock", action="store_true",
                    help="time moves only with 'bodycam advance' (for scripts and tests)")
+    _serial_option(p)
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("run", parents=[common],
@@ -198,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default="auto",
                    help="H.264 encoder; auto: h264_v4l2m2m where it works, else libx264, "
                         "unless the configuration names another (default: auto)")
+    _serial_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", parents=[common], help="show the running camera's state")

@@ -23,6 +23,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from device.audit import AUDIT_LOG, AuditLog
+from device.bus import EventBus
 from device.config import Config
 from device.evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
 from device.gestures import GESTURES, GestureRecognizer
@@ -43,6 +44,7 @@ from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
 from hal.clock import Timer
 from hal.hardware import Hardware
+from hal.indicators import LedState
 
 log = logging.getLogger("bodycam")
 
@@ -84,6 +86,8 @@ class Daemon:
         self.last_recording: dict[str, Any] | None = None
         self.recovered: list[dict[str, Any]] = []
         self.history: deque[tuple[float, str]] = deque(maxlen=200)
+        #: What the camera did, for the serial console and other listeners (device/bus.py).
+        self.bus = EventBus(self.clock.monotonic)
         self.powered_off = threading.Event()
         self.exit_requested = threading.Event()
         self._exit_when_off = False
@@ -174,6 +178,7 @@ class Daemon:
     def _audit(self, event: str, reason: str = "", /, **data: Any) -> None:
         if self.audit is not None:
             self.audit.append(event, reason, **data)
+        self.bus.publish(event, {"reason": reason, **data})
 
     # -- inputs --------------------------------------------------------------------------------
     def _on_gesture(self, event: Event) -> bool:
@@ -443,7 +448,7 @@ class Daemon:
         interrupted = find_interrupted(self.data_dir)
         if not interrupted:
             return
-        self.hw.led.show(self.policy.recovering())
+        self._show_led(self.policy.recovering())
         for mp4 in interrupted:
             result = recover_segment(mp4, self.identity)
             self.recovered.append(result.__dict__)
@@ -542,8 +547,8 @@ class Daemon:
     # -- indicators ----------------------------------------------------------------------------
     def _refresh_indicators(self) -> None:
         """LED and repeating warnings follow the mode and flags (stealth silences all)."""
-        self.hw.led.show(self.policy.led(self.state, self.flags["muted"], self.flags["stealth"],
-                                         self.flags["camera_fault"]))
+        self._show_led(self.policy.led(self.state, self.flags["muted"], self.flags["stealth"],
+                                       self.flags["camera_fault"]))
         active = {
             "camera_fault": self.flags["camera_fault"] and self.state == "recording",
             "recording": self.state == "recording",
@@ -581,9 +586,19 @@ class Daemon:
         tones = self.policy.tones(signal)
         if tones:
             self.hw.buzzer.play(tones)
+            self.bus.publish("tones", {"signal": signal,
+                                       "tones": [[t.hz, t.seconds] for t in tones]})
         pulses = self.policy.vibration(signal)
         if pulses:
             self.hw.vibration.pulse(pulses)
+            self.bus.publish("vibration", {"signal": signal,
+                                           "pulses": [[p.on_s, p.off_s] for p in pulses]})
+
+    def _show_led(self, state: LedState) -> None:
+        """Tell the LED, and publish the change: the Pi's LED reports nothing by itself."""
+        if state != self.hw.led.state:
+            self.bus.publish("led", state.as_dict())
+        self.hw.led.show(state)
 
     def _cancel_timer(self, name: str) -> None:
         timer = self._timers.pop(name, None)

@@ -1,5 +1,5 @@
-"""What every backend's run loop does around the daemon: the control socket, power-on, signals
-and the systemd notify protocol. ``sim/app.py`` and ``hal/pi/app.py`` share it."""
+"""What every backend's run loop does around the daemon: the control socket, the serial console,
+power-on, signals and the systemd notify protocol. ``sim/app.py`` and ``hal/pi/app.py`` share it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from device.control import ControlError, Controller, ControlServer, Handler
 from device.daemon import Daemon
 from device.notify import Notifier
+from device.serial_console import ConsoleError, SerialConsole
 
 
 def open_control(daemon: Daemon, data_dir: Path,
@@ -18,6 +19,18 @@ def open_control(daemon: Daemon, data_dir: Path,
     try:
         return ControlServer(data_dir, Controller(daemon, extra=extra))
     except (ControlError, OSError) as exc:
+        raise ControlError(str(exc)) from None
+
+
+def open_serial(server: ControlServer, daemon: Daemon, spec: str,
+                baudrate: int) -> SerialConsole | None:
+    """The serial console on ``spec`` (None for ``off``), not yet serving. It shares the
+    control socket's :class:`Controller`, so both take the same commands."""
+    if spec == "off":
+        return None
+    try:
+        return SerialConsole(server.controller, daemon.bus, spec, baudrate)
+    except ConsoleError as exc:
         raise ControlError(str(exc)) from None
 
 

@@ -13,7 +13,13 @@ from pathlib import Path
 
 from device.config import Config
 from device.control import ControlError
-from device.service import announce_ready, open_control, power_off_on_signals, power_on
+from device.service import (
+    announce_ready,
+    open_control,
+    open_serial,
+    power_off_on_signals,
+    power_on,
+)
 from hal.clock import Clock, SystemClock
 from hal.indicators import LedState, Pulse, Tone
 from sim.clock import SimClock
@@ -46,7 +52,8 @@ class _ClockFormatter(logging.Formatter):
 
 
 def run_simulator(config: Config, data_dir: Path, headless: bool = False,
-                  virtual_clock: bool = False) -> int:
+                  virtual_clock: bool = False, serial: str | None = None) -> int:
+    """``serial`` (``pty``, ``tcp:PORT``, ...) overrides ``serial.port`` of the config."""
     clock: Clock = SimClock() if virtual_clock else SystemClock()
     t0 = clock.monotonic()
     interactive = not headless and sys.stdin.isatty() and sys.stdout.isatty()
@@ -75,10 +82,20 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
     except ControlError:
         clock.close()
         raise
+    try:
+        console = open_serial(server, daemon, serial or config.serial.port,
+                              config.serial.baudrate)
+    except ControlError:
+        server.stop()
+        clock.close()
+        raise
     print(f"bodycam simulator: {config.camera.width}x{config.camera.height} at "
           f"{config.camera.fps} fps, data in {data_dir}", flush=True)
     power_on(daemon)  # booted: the control line below means "ready"
     server.start()
+    if console is not None:
+        console.start()
+        print(f"serial console {console.url}", flush=True)
     print(f"control socket {server.path}  (try: bodycam status --data-dir {data_dir})",
           flush=True)
     announce_ready(daemon)
@@ -89,6 +106,8 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
         else:
             daemon.exit_requested.wait()
     finally:
+        if console is not None:
+            console.stop()
         server.stop()
         simulator.hw.close()
         log.removeHandler(handler)

@@ -15,6 +15,7 @@ from device.config import Config
 from device.control import ControlError, Handler
 from device.daemon import Daemon
 from hal.clock import Clock
+from hal.inputs import BUTTON_NAMES
 from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.devices import SimBattery, SimButton, SimDock, SimLed, SimStorage
@@ -150,5 +151,16 @@ class Simulator:
             self.daemon.sync()
             return {"mode": self.mode}
 
+        def button(request: dict[str, Any]) -> dict[str, Any]:
+            """An edge on the simulated contact itself (the test rig's relay), not an
+            injected gesture: debounce and timing are the recogniser's business."""
+            name, action = request.get("button"), request.get("action")
+            if name not in BUTTON_NAMES or action not in ("down", "up"):
+                raise ControlError(f"button takes a button ({', '.join(BUTTON_NAMES)}) and "
+                                   f"down or up, got {name!r} {action!r}")
+            self.button(name).down() if action == "down" else self.button(name).up()
+            self.daemon.sync()
+            return {"mode": self.mode}
+
         return {"advance": advance, "dock": dock, "undock": undock, "battery": battery,
-                "storage": storage, "camera": camera}
+                "storage": storage, "camera": camera, "button": button}

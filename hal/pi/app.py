@@ -19,6 +19,7 @@ from device.service import (
     announce_ready,
     describe_mode,
     open_control,
+    open_serial,
     power_off_on_signals,
     power_on,
 )
@@ -52,9 +53,10 @@ def responsive(daemon: Daemon) -> bool:
 def run_pi(config: Config, data_dir: Path, codec: str = "auto",
            pin_factory: Factory | None = None, clock: Clock | None = None,
            camera: Camera | None = None, notifier: Notifier | None = None,
-           power_supply: Path = SYSFS_POWER_SUPPLY) -> int:
+           power_supply: Path = SYSFS_POWER_SUPPLY, serial: str | None = None) -> int:
     """Run until powered off (power button hold, ``bodycam shutdown``, SIGTERM). Every
-    backend part may be injected; by default each is the board's own."""
+    backend part may be injected; by default each is the board's own. ``serial`` overrides
+    ``serial.port`` of the configuration."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("transitions").setLevel(logging.WARNING)
     config = with_codec(config, codec)
@@ -66,6 +68,13 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
     except BaseException:
         hw.close()  # release the GPIOs and the camera for the next attempt
         raise
+    try:
+        console = open_serial(server, daemon, serial or config.serial.port,
+                              config.serial.baudrate)
+    except BaseException:
+        server.stop()
+        hw.close()
+        raise
     triggers = hw.extras["triggers"]
     if isinstance(triggers, TriggerInputs):
         triggers.when_triggered = lambda name: daemon.post("trigger", name=name)
@@ -74,6 +83,9 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
              config.encoder.codec, data_dir)
     power_on(daemon)
     server.start()
+    if console is not None:
+        console.start()
+        log.info("serial console %s", console.url)
     notifier = announce_ready(daemon, notifier)
     heartbeat = Heartbeat(notifier, lambda: responsive(daemon), lambda: describe_mode(daemon))
     heartbeat.start()
@@ -84,6 +96,8 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
     finally:
         notifier.stopping("powering off")
         heartbeat.stop()
+        if console is not None:
+            console.stop()
         server.stop()
         hw.close()
     log.info("camera off; footage in %s", data_dir / "recordings")
