@@ -40,11 +40,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="longest wait for a board to answer after power returns (default 120)")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "rig(kind): needs a test rig (power, button); skipped "
-                                       "with the reason where the target has none")
-
-
 @pytest.fixture
 def target(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:

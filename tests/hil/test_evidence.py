@@ -56,6 +56,7 @@ def test_power_cut_while_recording_then_recovery(device: Device, target: Target)
              ("recovered", {"recording_id": recording}),
              ("mode", {"source": "booting", "dest": "buffering"}))
 
-    if target.data_dir is not None:
-        result = verify(target.data_dir / "recordings" / recording)
+    if target.data_dir is not None:  # the recording, and the audit log across the cut
+        result = verify(target.data_dir)
         assert result.returncode == 0 and "all intact" in result.stdout, result.stdout
+        assert f"{recording}-S0001.mp4" in result.stdout
