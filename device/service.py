@@ -5,32 +5,52 @@ from __future__ import annotations
 
 import signal
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
+from device.config import Config
 from device.control import ControlError, Controller, ControlServer, Handler
 from device.daemon import Daemon
 from device.notify import Notifier
 from device.serial_console import ConsoleError, SerialConsole
 
 
-def open_control(daemon: Daemon, data_dir: Path,
-                 extra: dict[str, Handler] | None = None) -> ControlServer:
-    """The control socket, not yet serving; any failure is one :class:`ControlError` line."""
-    try:
-        return ControlServer(data_dir, Controller(daemon, extra=extra))
-    except (ControlError, OSError) as exc:
-        raise ControlError(str(exc)) from None
+@dataclass
+class Consoles:
+    """Where commands come in: the control socket, and the serial console when one is
+    configured. Both share one :class:`Controller`, so they take the same commands."""
+
+    control: ControlServer
+    serial: SerialConsole | None
+
+    def start(self) -> None:
+        self.control.start()
+        if self.serial is not None:
+            self.serial.start()
+
+    def stop(self) -> None:
+        if self.serial is not None:  # first: a shutdown under way there still gets its answer
+            self.serial.stop()
+        self.control.stop()
 
 
-def open_serial(server: ControlServer, daemon: Daemon, spec: str,
-                baudrate: int) -> SerialConsole | None:
-    """The serial console on ``spec`` (None for ``off``), not yet serving. It shares the
-    control socket's :class:`Controller`, so both take the same commands."""
-    if spec == "off":
-        return None
+def open_consoles(daemon: Daemon, data_dir: Path, config: Config, serial: str | None = None,
+                  extra: dict[str, Handler] | None = None) -> Consoles:
+    """Both consoles, not yet serving; the serial one on ``serial``, else ``serial.port`` of
+    the configuration (``off``: none). Any failure is one :class:`ControlError` line, and
+    leaves nothing open."""
+    controller = Controller(daemon, extra=extra)
+    spec = serial or config.serial.port
     try:
-        return SerialConsole(server.controller, daemon.bus, spec, baudrate)
+        console = None if spec == "off" else SerialConsole(
+            controller, daemon.bus, spec, config.serial.baudrate)
     except ConsoleError as exc:
+        raise ControlError(str(exc)) from None
+    try:
+        return Consoles(ControlServer(data_dir, controller), console)
+    except (ControlError, OSError) as exc:
+        if console is not None:
+            console.stop()
         raise ControlError(str(exc)) from None
 
 

@@ -15,8 +15,7 @@ from device.config import Config
 from device.control import ControlError
 from device.service import (
     announce_ready,
-    open_control,
-    open_serial,
+    open_consoles,
     power_off_on_signals,
     power_on,
 )
@@ -78,25 +77,17 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
     simulator = Simulator(config, data_dir, clock=clock, listener=listener)
     daemon = simulator.daemon
     try:
-        server = open_control(daemon, data_dir, simulator.commands())
+        consoles = open_consoles(daemon, data_dir, config, serial, simulator.commands())
     except ControlError:
-        clock.close()
-        raise
-    try:
-        console = open_serial(server, daemon, serial or config.serial.port,
-                              config.serial.baudrate)
-    except ControlError:
-        server.stop()
         clock.close()
         raise
     print(f"bodycam simulator: {config.camera.width}x{config.camera.height} at "
           f"{config.camera.fps} fps, data in {data_dir}", flush=True)
     power_on(daemon)  # booted: the control line below means "ready"
-    server.start()
-    if console is not None:
-        console.start()
-        print(f"serial console {console.url}", flush=True)
-    print(f"control socket {server.path}  (try: bodycam status --data-dir {data_dir})",
+    consoles.start()
+    if consoles.serial is not None:
+        print(f"serial console {consoles.serial.url}", flush=True)
+    print(f"control socket {consoles.control.path}  (try: bodycam status --data-dir {data_dir})",
           flush=True)
     announce_ready(daemon)
     power_off_on_signals(daemon)
@@ -106,9 +97,7 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
         else:
             daemon.exit_requested.wait()
     finally:
-        if console is not None:
-            console.stop()
-        server.stop()
+        consoles.stop()
         simulator.hw.close()
         log.removeHandler(handler)
     print(f"camera off; footage in {data_dir / 'recordings'}", flush=True)

@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import random
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,8 +48,18 @@ def greeted(stream: BinaryIO) -> dict:
     return json.loads(line.split(b" ", 4)[4])
 
 
-def answers(stream: BinaryIO, count: int) -> list[bytes]:
-    """Read a raw stream until ``count`` answer lines have come; events are passed over."""
+@contextmanager
+def reached(listener: socket.socket) -> Iterator[tuple[BinaryIO, dict]]:
+    """The console that connected out to ``listener``: its stream, and its greeting."""
+    link, _ = listener.accept()
+    with link, link.makefile("rwb") as stream:
+        yield stream, greeted(stream)
+
+
+def exchange(stream: BinaryIO, requests: bytes, count: int) -> list[bytes]:
+    """Send ``requests``, then read until ``count`` answer lines; events are passed over."""
+    stream.write(requests)
+    stream.flush()
     found: list[bytes] = []
     while len(found) < count:
         line = stream.readline()
@@ -173,12 +186,9 @@ def test_the_console_reaches_out_to_a_pyserial_url(camera: Simulator) -> None:
         controller.settimeout(10)
         served = serve(camera, f"socket://127.0.0.1:{controller.getsockname()[1]}")
         try:
-            link, _ = controller.accept()
-            with link, link.makefile("rwb") as stream:
-                assert greeted(stream)["mode"] == "buffering"
-                stream.write(b"#v1 trigger lightbar\n")
-                stream.flush()
-                reply = answers(stream, 1)
+            with reached(controller) as (stream, hello):
+                assert hello["mode"] == "buffering"
+                reply = exchange(stream, b"#v1 trigger lightbar\n", 1)
         finally:
             served.stop()
     assert reply == [b'ok #v1 {"started": true, "mode": "recording"}\r\n']
@@ -199,15 +209,33 @@ def test_the_pi_backend_reports_its_led_and_tones_on_the_console(tmp_path: Path,
             power_supply=tmp_path, serial=f"socket://127.0.0.1:{bench.getsockname()[1]}")),
             daemon=True)
         runner.start()
-        link, _ = bench.accept()
-        with link, link.makefile("rwb") as stream:
-            assert greeted(stream)["backend"] == "pi"
-            stream.write(b"events\nshutdown\n")
-            stream.flush()
-            replies = answers(stream, 2)
+        with reached(bench) as (stream, hello):
+            assert hello["backend"] == "pi"
+            replies = exchange(stream, b"events\nshutdown\n", 2)
         runner.join(timeout=30)
     assert replies[0].startswith(b"ok {") and replies[1] == b'ok {"mode": "off"}\r\n'
     kept = [Event.from_dict(e) for e in json.loads(replies[0][3:])["events"]]
     in_order(kept, ("led", {"colour": "red"}), ("tones", {"signal": "boot_done"}),
              ("led", {"colour": "green", "on_s": 0.5}))
     assert result == [0]
+
+
+def test_a_serial_port_that_cannot_be_served_is_one_line(tmp_path: Path) -> None:
+    def sim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "device.cli", "sim", "--headless",
+                               "--data-dir", str(tmp_path / "d"), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    bad = sim("--serial", "tcp:http")
+    assert (bad.returncode, bad.stderr) == (1, "bodycam sim: error: serial console: expected "
+                                               "tcp:PORT or tcp:HOST:PORT with PORT 0-65535, "
+                                               "got 'tcp:http'\n")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        busy = sim("--serial", f"tcp:127.0.0.1:{taken.getsockname()[1]}")
+    assert busy.returncode == 1 and "cannot listen on 127.0.0.1:" in busy.stderr
+    config = tmp_path / "bodycam.toml"
+    config.write_text('[serial]\nport = "ttyUSB0"\n')
+    wrong = sim("--config", str(config))
+    assert wrong.returncode == 1 and wrong.stderr.startswith(
+        f"bodycam sim: error: {config}: serial.port: expected off, pty, tcp:PORT")
+    assert not (tmp_path / "d" / "control.sock").exists()

@@ -18,8 +18,7 @@ from device.notify import Heartbeat, Notifier
 from device.service import (
     announce_ready,
     describe_mode,
-    open_control,
-    open_serial,
+    open_consoles,
     power_off_on_signals,
     power_on,
 )
@@ -64,16 +63,9 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
                            camera=camera, power_supply=power_supply)
     try:
         daemon = Daemon(hw, config, data_dir)
-        server = open_control(daemon, data_dir)
+        consoles = open_consoles(daemon, data_dir, config, serial)
     except BaseException:
         hw.close()  # release the GPIOs and the camera for the next attempt
-        raise
-    try:
-        console = open_serial(server, daemon, serial or config.serial.port,
-                              config.serial.baudrate)
-    except BaseException:
-        server.stop()
-        hw.close()
         raise
     triggers = hw.extras["triggers"]
     if isinstance(triggers, TriggerInputs):
@@ -82,23 +74,20 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
              config.camera.width, config.camera.height, config.camera.fps,
              config.encoder.codec, data_dir)
     power_on(daemon)
-    server.start()
-    if console is not None:
-        console.start()
-        log.info("serial console %s", console.url)
+    consoles.start()
+    if consoles.serial is not None:
+        log.info("serial console %s", consoles.serial.url)
     notifier = announce_ready(daemon, notifier)
     heartbeat = Heartbeat(notifier, lambda: responsive(daemon), lambda: describe_mode(daemon))
     heartbeat.start()
     power_off_on_signals(daemon)
-    log.info("%s; control socket %s", describe_mode(daemon), server.path)
+    log.info("%s; control socket %s", describe_mode(daemon), consoles.control.path)
     try:
         daemon.powered_off.wait()  # a real camera that is off runs no process
     finally:
         notifier.stopping("powering off")
         heartbeat.stop()
-        if console is not None:
-            console.stop()
-        server.stop()
+        consoles.stop()
         hw.close()
     log.info("camera off; footage in %s", data_dir / "recordings")
     return 0

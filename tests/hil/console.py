@@ -41,6 +41,7 @@ class Console:
         self.port = serial.serial_for_url(url, timeout=timeout)
         self.events: list[Event] = []
         self._next_id = 0
+        self._partial = b""
 
     def close(self) -> None:
         self.port.close()
@@ -50,13 +51,19 @@ class Console:
         self.port.write(data)
         self.port.flush()
 
+    def discard_input(self) -> None:
+        """Drop what has arrived and not been read (a board's boot noise, half lines)."""
+        self.port.reset_input_buffer()
+        self._partial = b""
+
     def read_line(self, timeout: float | None = None) -> str | None:
         """One line (events are filed on the way), or None when ``timeout`` passed."""
         self.port.timeout = self.timeout if timeout is None else max(timeout, 0.001)
-        raw = self.port.readline()
-        if not raw.endswith(b"\n"):
-            assert not raw, f"a partial line before the timeout: {raw!r}"
+        raw = self._partial + self.port.readline()
+        if not raw.endswith(b"\n"):  # the timeout fell inside a line: the rest comes next
+            self._partial = raw
             return None
+        self._partial = b""
         line = raw.decode("ascii").rstrip("\r\n")
         if line.startswith("event "):
             _, seq, t, kind, data = line.split(" ", 4)

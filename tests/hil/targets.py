@@ -173,7 +173,7 @@ class BoardTarget(Target):
             try:
                 return Device(console)
             except AssertionError:
-                console.port.reset_input_buffer()  # boot noise, half lines
+                console.discard_input()
                 if time.monotonic() > deadline:
                     raise
 

@@ -41,6 +41,7 @@ def test_power_cut_while_recording_then_recovery(device: Device, target: Target)
     recording = device.status()["recording"]["id"]
     device.wait_for("segment", mark, recording_id=recording, last=False)
 
+    device.console.close()
     target.power_cut()
     target.power_restore()
     device = target.connect()
