@@ -117,7 +117,8 @@ class CameraMachine(RuleBasedStateMachine):
         if flags["stealth"] or self.sim.mode in ("off", "standby"):
             assert led.colour is None
         elif self.sim.mode == "recording" and flags["camera_fault"]:
-            assert led.colour == "red" and not led.blinking  # the error shows instead
+            # the error shows instead: solid red (alternating with blue when muted)
+            assert led.colour == "red" and (not led.blinking or (flags["muted"] and led.alt))
         elif self.sim.mode == "recording":
             assert led.colour == "red" and led.blinking
 
