@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: sim test bench lint clean
+.PHONY: sim test hil bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ sim: $(STAMP)
 ## test: the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+## hil: the hardware-in-the-loop suite, on the simulator (also part of `make test`);
+##      a board: ARGS="--hil-url /dev/ttyUSB0" (see README, Hardware-in-the-loop tests)
+hil: $(STAMP)
+	$(BIN)/python -m pytest tests/hil $(ARGS)
 
 ## bench: the benchmarks, printed as a table
 bench: $(STAMP)

@@ -56,7 +56,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
         return run_simulator(config, _data_dir(args, config), headless=args.headless,
                              virtual_clock=args.virtual_clock, clock_unset=args.clock_unset,
-                             exit_with_stdin=args.exit_with_stdin)
+                             exit_with_stdin=args.exit_with_stdin, serial=args.serial)
+    if args.serial is not None:
+        raise CliError("--serial goes with --headless or --tui (the browser panel's daemon "
+                       "serves no console)")
     from sim.web.app import DEFAULT_HOST, run_panel
     from sim.web.panel import PanelError
 
@@ -85,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     try:
-        return run_pi(config, _data_dir(args, config), codec=args.codec)
+        return run_pi(config, _data_dir(args, config), codec=args.codec, serial=args.serial)
     except PiSetupError as exc:
         print(f"bodycam run: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -250,6 +253,13 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serial_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--serial", metavar="SPEC",
+                        help="serve the serial console (docs/SERIAL.md) on pty, tcp:PORT, "
+                             "tcp:HOST:PORT, a device or a pyserial URL, or off; overrides "
+                             "serial.port of the config")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bodycam", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -277,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the simulated real-time clock has lost its time: boot with the "
                         "clock not set")
     p.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
+    _serial_option(p)
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("run", parents=[common],
@@ -284,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default="auto",
                    help="H.264 encoder; auto: h264_v4l2m2m where it works, else libx264, "
                         "unless the configuration names another (default: auto)")
+    _serial_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", parents=[common], help="show the running camera's state")

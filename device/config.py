@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hal.serial_ports import parse_port_spec
+
 Pattern = tuple[tuple[float, float], ...]
 
 
@@ -220,6 +222,18 @@ class PinsSection:
                                 "not fitted.", *_GPIO)
 
 
+@dataclass(frozen=True)
+class SerialSection:
+    """The serial console (docs/SERIAL.md): the test rig, a vehicle controller or a peer camera
+    drive the camera through it."""
+
+    port: str = opt("off", "Serial console: a device or pyserial URL (/dev/serial0 for the "
+                    "Pi's UART on header pins 8/10, /dev/ttyGS0 for a USB gadget, "
+                    "rfc2217://host:port), 'pty' (a pseudo-terminal, its path logged), "
+                    "'tcp:PORT' or 'tcp:HOST:PORT' (a TCP server), or 'off'.")
+    baudrate: int = opt(115200, "Serial console speed, for a real serial port.", 300, 4_000_000)
+
+
 #: Pins the prototype cannot work without: the four buttons and the red recording LED.
 REQUIRED_PINS = ("record", "function", "power", "program", "led_red")
 
@@ -260,6 +274,7 @@ class Config:
     simulator: SimulatorSection = field(default_factory=SimulatorSection)
     pins: PinsSection = field(default_factory=PinsSection)
     upload: UploadSection = field(default_factory=UploadSection)
+    serial: SerialSection = field(default_factory=SerialSection)
 
     def replace(self, source: str = "override", **sections: dict[str, Any]) -> Config:
         """A copy with keys changed, validated like a file: ``replace(camera={"fps": 15})``.
@@ -339,6 +354,10 @@ def _build(data: dict[str, Any], source: str, base: Config | None = None) -> Con
 
 def _check_consistency(config: Config, source: str) -> None:
     check_pins(config.pins, source)
+    try:
+        parse_port_spec(config.serial.port)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: serial.port: {exc}") from None
     cam = config.camera
     if cam.width % 2 or cam.height % 2:
         raise ConfigError(f"{source}: camera.width and camera.height must be even for H.264 "

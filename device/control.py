@@ -15,6 +15,7 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ class Controller:
             "marker": self._marker,
             "trigger": self._trigger,
             "shutdown": self._shutdown,
+            "version": self._version,
+            "events": self._events,
             **(extra or {}),
         }
 
@@ -127,6 +130,22 @@ class Controller:
         started = self.daemon.request("trigger", name=name).result(timeout=REPLY_TIMEOUT_S)
         return {"started": started, "mode": self.daemon.state}
 
+    def _version(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Who answers: a test suite picks how to wait (virtual clock or real) from this."""
+        daemon = self.daemon
+        return {"version": _package_version(), "backend": daemon.hw.name,
+                "model": daemon.config.device.model, "serial": daemon.config.device.serial,
+                "device_id": daemon.identity.device_id if daemon.identity else None,
+                "clock": "real" if daemon.clock.realtime else "virtual",
+                "commands": sorted(self.commands)}
+
+    def _events(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The events kept since ``since`` (a seq): how the boot went, to a late listener."""
+        since = request.get("since", 0)
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise ControlError(f"events since must be a whole number >= 0, got {since!r}")
+        return {"events": [e.as_dict() for e in self.daemon.bus.recent(since)]}
+
     def _shutdown(self, request: dict[str, Any]) -> dict[str, Any]:
         self.daemon.post("shutdown", reason="shutdown command")
         if not self.daemon.exit_requested.wait(timeout=REPLY_TIMEOUT_S):
@@ -190,6 +209,13 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.server_close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("bodycam")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _alive(path: Path) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from device.audit import AUDIT_LOG, AuditLog
+from device.bus import EventBus
 from device.config import Config
 from device.docking import DockingMixin
 from device.evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
@@ -46,6 +47,7 @@ from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
 from hal.clock import Timer
 from hal.hardware import Hardware
+from hal.indicators import LedState
 
 log = logging.getLogger("bodycam")
 
@@ -91,6 +93,8 @@ class Daemon(DockingMixin):
         self.last_recording: dict[str, Any] | None = None
         self.recovered: list[dict[str, Any]] = []
         self.history: deque[tuple[float, str]] = deque(maxlen=200)
+        #: What the camera did, for the serial console and other listeners (device/bus.py).
+        self.bus = EventBus(self.clock.monotonic)
         self.powered_off = threading.Event()
         self.exit_requested = threading.Event()
         self._exit_when_off = False
@@ -183,6 +187,7 @@ class Daemon(DockingMixin):
     def _audit(self, event: str, reason: str = "", /, **data: Any) -> None:
         if self.audit is not None:
             self.audit.append(event, reason, **data)
+        self.bus.publish(event, {"reason": reason, **data})
 
     # -- inputs --------------------------------------------------------------------------------
     def _on_gesture(self, event: Event) -> bool:
@@ -457,7 +462,7 @@ class Daemon(DockingMixin):
         assert self.identity is not None
         if not (find_interrupted(self.data_dir) or find_unfinished(self.data_dir)):
             return
-        self.hw.led.show(self.policy.recovering())
+        self._show_led(self.policy.recovering())
         for result in recover_all(self.data_dir, self.identity):
             self.recovered.append(result.__dict__)
             self._audit("recovered" if result.ok else "recovery_failed",
@@ -561,8 +566,8 @@ class Daemon(DockingMixin):
     # -- indicators ----------------------------------------------------------------------------
     def _refresh_indicators(self) -> None:
         """LED and repeating warnings follow the mode and flags (stealth silences all)."""
-        self.hw.led.show(self.policy.led(self.state, self.flags["muted"], self.flags["stealth"],
-                                         self.flags["camera_fault"]))
+        self._show_led(self.policy.led(self.state, self.flags["muted"], self.flags["stealth"],
+                                       self.flags["camera_fault"]))
         active = {
             "fault": self.state == "fault",
             "camera_fault": self.flags["camera_fault"] and self.state == "recording",
@@ -601,9 +606,19 @@ class Daemon(DockingMixin):
         tones = self.policy.tones(signal)
         if tones:
             self.hw.buzzer.play(tones)
+            self.bus.publish("tones", {"signal": signal,
+                                       "tones": [[t.hz, t.seconds] for t in tones]})
         pulses = self.policy.vibration(signal)
         if pulses:
             self.hw.vibration.pulse(pulses)
+            self.bus.publish("vibration", {"signal": signal,
+                                           "pulses": [[p.on_s, p.off_s] for p in pulses]})
+
+    def _show_led(self, state: LedState) -> None:
+        """Tell the LED, and publish the change: the Pi's LED reports nothing by itself."""
+        if state != self.hw.led.state:
+            self.bus.publish("led", state.as_dict())
+        self.hw.led.show(state)
 
     def _cancel_timer(self, name: str) -> None:
         timer = self._timers.pop(name, None)

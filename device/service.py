@@ -1,23 +1,56 @@
-"""What every backend's run loop does around the daemon: the control socket, power-on, signals
-and the systemd notify protocol. ``sim/app.py`` and ``hal/pi/app.py`` share it."""
+"""What every backend's run loop does around the daemon: the control socket, the serial console,
+power-on, signals and the systemd notify protocol. ``sim/app.py`` and ``hal/pi/app.py`` share it."""
 
 from __future__ import annotations
 
 import signal
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
+from device.config import Config
 from device.control import ControlError, Controller, ControlServer, Handler
 from device.daemon import Daemon
 from device.notify import Notifier
+from device.serial_console import ConsoleError, SerialConsole
 
 
-def open_control(daemon: Daemon, data_dir: Path,
-                 extra: dict[str, Handler] | None = None) -> ControlServer:
-    """The control socket, not yet serving; any failure is one :class:`ControlError` line."""
+@dataclass
+class Consoles:
+    """Where commands come in: the control socket, and the serial console when one is
+    configured. Both share one :class:`Controller`, so they take the same commands."""
+
+    control: ControlServer
+    serial: SerialConsole | None
+
+    def start(self) -> None:
+        self.control.start()
+        if self.serial is not None:
+            self.serial.start()
+
+    def stop(self) -> None:
+        if self.serial is not None:  # first: a shutdown under way there still gets its answer
+            self.serial.stop()
+        self.control.stop()
+
+
+def open_consoles(daemon: Daemon, data_dir: Path, config: Config, serial: str | None = None,
+                  extra: dict[str, Handler] | None = None) -> Consoles:
+    """Both consoles, not yet serving; the serial one on ``serial``, else ``serial.port`` of
+    the configuration (``off``: none). Any failure is one :class:`ControlError` line, and
+    leaves nothing open."""
+    controller = Controller(daemon, extra=extra)
+    spec = serial or config.serial.port
     try:
-        return ControlServer(data_dir, Controller(daemon, extra=extra))
+        console = None if spec == "off" else SerialConsole(
+            controller, daemon.bus, spec, config.serial.baudrate)
+    except ConsoleError as exc:
+        raise ControlError(str(exc)) from None
+    try:
+        return Consoles(ControlServer(data_dir, controller), console)
     except (ControlError, OSError) as exc:
+        if console is not None:
+            console.stop()
         raise ControlError(str(exc)) from None
 
 

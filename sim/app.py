@@ -15,7 +15,12 @@ from pathlib import Path
 
 from device.config import Config
 from device.control import ControlError
-from device.service import announce_ready, open_control, power_off_on_signals, power_on
+from device.service import (
+    announce_ready,
+    open_consoles,
+    power_off_on_signals,
+    power_on,
+)
 from hal.clock import Clock, SystemClock
 from hal.indicators import LedState, Pulse, Tone
 from sim.clock import SimClock
@@ -50,10 +55,11 @@ class _ClockFormatter(logging.Formatter):
 
 def run_simulator(config: Config, data_dir: Path, headless: bool = False,
                   virtual_clock: bool = False, clock_unset: bool = False,
-                  exit_with_stdin: bool = False) -> int:
+                  exit_with_stdin: bool = False, serial: str | None = None) -> int:
     """``clock_unset``: the simulated real-time clock has lost its time (a flat RTC cell), so
     the camera boots with its clock not set. ``exit_with_stdin``: power off cleanly when stdin
-    closes (the browser panel that started this process has gone)."""
+    closes (the browser panel that started this process has gone). ``serial`` (``pty``,
+    ``tcp:PORT``, ...) overrides ``serial.port`` of the config."""
     clock: Clock = SimClock() if virtual_clock else SystemClock()
     clock.wall_is_set = not clock_unset
     t0 = clock.monotonic()
@@ -79,7 +85,7 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
     simulator = Simulator(config, data_dir, clock=clock, listener=listener)
     daemon = simulator.daemon
     try:
-        server = open_control(daemon, data_dir, simulator.commands())
+        consoles = open_consoles(daemon, data_dir, config, serial, simulator.commands())
     except ControlError:
         clock.close()
         raise
@@ -88,8 +94,10 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
     print(f"bodycam simulator: {config.camera.width}x{config.camera.height} at "
           f"{config.camera.fps} fps, data in {data_dir}", flush=True)
     power_on(daemon)  # booted: the control line below means "ready"
-    server.start()
-    print(f"control socket {server.path}  (try: bodycam status --data-dir {data_dir})",
+    consoles.start()
+    if consoles.serial is not None:
+        print(f"serial console {consoles.serial.url}", flush=True)
+    print(f"control socket {consoles.control.path}  (try: bodycam status --data-dir {data_dir})",
           flush=True)
     announce_ready(daemon)
     power_off_on_signals(daemon)
@@ -104,7 +112,7 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
         else:
             daemon.exit_requested.wait()
     finally:
-        server.stop()
+        consoles.stop()
         simulator.hw.close()
         log.removeHandler(handler)
         log.removeHandler(journal_handler)

@@ -18,6 +18,7 @@ from device.control import ControlError, Handler
 from device.daemon import Daemon
 from device.evidence.identity import has_key, provision
 from hal.clock import Clock
+from hal.inputs import BUTTON_NAMES
 from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.devices import SimBattery, SimButton, SimDock, SimLed, SimStorage
@@ -182,7 +183,7 @@ class Simulator:
             self.clock.wall_is_set = is_set
             return {"clock_set": is_set}
 
-        def events(request: dict[str, Any]) -> dict[str, Any]:
+        def journal(request: dict[str, Any]) -> dict[str, Any]:
             """What happened after entry ``since``, waiting up to ``wait`` s for something;
             with the status and the LED's phase, so a viewer blinks in step."""
             since = number(request, "since", 0, float("inf"), default=0)
@@ -208,6 +209,19 @@ class Simulator:
             jpeg = self.preview.jpeg(key, frame)
             return {"frame": key, "jpeg": base64.b64encode(jpeg).decode("ascii")}
 
+
+        def button(request: dict[str, Any]) -> dict[str, Any]:
+            """An edge on the simulated contact itself (the test rig's relay), not an
+            injected gesture: debounce and timing are the recogniser's business."""
+            name, action = request.get("button"), request.get("action")
+            if name not in BUTTON_NAMES or action not in ("down", "up"):
+                raise ControlError(f"button takes a button ({', '.join(BUTTON_NAMES)}) and "
+                                   f"down or up, got {name!r} {action!r}")
+            self.button(name).down() if action == "down" else self.button(name).up()
+            self.daemon.sync()
+            return {"mode": self.mode}
+
         return {"advance": advance, "dock": dock, "undock": undock, "battery": battery,
-                "storage": storage, "camera": camera, "clock": clock, "events": events,
-                "preview": preview}
+                "storage": storage, "camera": camera, "clock": clock, "journal": journal,
+                "preview": preview, "button": button}
+

@@ -247,7 +247,7 @@ def test_the_real_clock_panel_blinks_in_step_with_the_daemon(browser: object,
         page.wait_for_function("() => document.getElementById('preview').naturalWidth > 0")
         wait_for_new_preview(page)  # real time passes by itself
         t0 = time.monotonic()
-        daemon_phase = control.request(panel.data_dir, {"cmd": "events", "since": 10**9})[
+        daemon_phase = control.request(panel.data_dir, {"cmd": "journal", "since": 10**9})[
             "led_phase_s"]
         page_phase = page.evaluate("() => (performance.now() - panel.state.ledAnchor) / 1000")
         elapsed = time.monotonic() - t0

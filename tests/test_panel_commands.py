@@ -29,9 +29,9 @@ def ok(ctl: Controller, **request: object) -> dict:
     ({"cmd": "edge", "button": "elbow", "pressed": True}, "unknown button 'elbow'"),
     ({"cmd": "edge", "button": "record"}, "edge takes pressed: true (button down) or false"),
     ({"cmd": "edge", "button": "record", "pressed": 1}, "got 1"),
-    ({"cmd": "events", "since": -1}, "events takes since from 0 to inf, got -1"),
-    ({"cmd": "events", "wait": 31}, "events takes wait from 0 to 30, got 31"),
-    ({"cmd": "events", "wait": "soon"}, "got 'soon'"),
+    ({"cmd": "journal", "since": -1}, "journal takes since from 0 to inf, got -1"),
+    ({"cmd": "journal", "wait": 31}, "journal takes wait from 0 to 30, got 31"),
+    ({"cmd": "journal", "wait": "soon"}, "got 'soon'"),
     ({"cmd": "clock", "set": "no"}, "clock takes set: true or false, got 'no'"),
 ])
 def test_bad_requests_get_one_line_errors(make_sim, request_: dict, error: str) -> None:
@@ -59,19 +59,19 @@ def test_edges_make_gestures_with_the_timing_the_caller_gives_them(make_sim) -> 
 def test_events_since_n_returns_what_happened_after_it_with_the_led_phase(make_sim) -> None:
     sim = make_sim()
     ctl = controller(sim)
-    first = ok(ctl, cmd="events", since=0)
+    first = ok(ctl, cmd="journal", since=0)
     kinds = [e["kind"] for e in first["events"]]
     assert kinds[:3] == ["led", "tones", "led"]  # solid red, boot tones, blinking green
     assert first["events"][-1]["led"]["text"].startswith("blinking green")
     assert first["status"]["mode"] == "buffering"
     cursor = first["next"]
-    assert ok(ctl, cmd="events", since=cursor)["events"] == []
+    assert ok(ctl, cmd="journal", since=cursor)["events"] == []
 
     sim.advance(0.3)
-    assert ok(ctl, cmd="events", since=cursor)["led_phase_s"] == pytest.approx(0.3)
+    assert ok(ctl, cmd="journal", since=cursor)["led_phase_s"] == pytest.approx(0.3)
     sim.button("record").double_press()
     sim.advance(1)
-    later = ok(ctl, cmd="events", since=cursor)
+    later = ok(ctl, cmd="journal", since=cursor)
     assert [e["kind"] for e in later["events"]] == ["tones", "vibration", "led"]
     assert later["events"][0]["tones"][0] == {"hz": 880.0, "seconds": 0.12}
     assert later["next"] == later["events"][-1]["seq"]
@@ -81,10 +81,10 @@ def test_events_since_n_returns_what_happened_after_it_with_the_led_phase(make_s
 def test_a_waiting_events_request_answers_the_moment_something_happens(make_sim) -> None:
     sim = make_sim()
     ctl = controller(sim)
-    cursor = ok(ctl, cmd="events", since=0)["next"]
+    cursor = ok(ctl, cmd="journal", since=0)["next"]
     replies: list[dict] = []
     waiter = threading.Thread(target=lambda: replies.append(
-        ctl.handle({"cmd": "events", "since": cursor, "wait": 30})))
+        ctl.handle({"cmd": "journal", "since": cursor, "wait": 30})))
     waiter.start()
     sim.journal.add("note", text="something happened")
     waiter.join(timeout=10)  # far less than the 30 s it would wait for nothing
@@ -123,6 +123,6 @@ def test_a_clock_that_lost_its_time_is_flagged_at_the_next_boot(make_sim) -> Non
     sim.advance(1)
     status = ok(ctl, cmd="status")["status"]
     assert status["flags"]["clock_not_set"] and not status["clock_set"]
-    tones = [[t["hz"] for t in e["tones"]] for e in ok(ctl, cmd="events", since=0)["events"]
+    tones = [[t["hz"] for t in e["tones"]] for e in ok(ctl, cmd="journal", since=0)["events"]
              if e["kind"] == "tones"]
     assert [2000.0, 0.0] * 4 + [2000.0] in tones[-2:]  # five quick beeps at boot

@@ -18,7 +18,7 @@ from device.notify import Heartbeat, Notifier
 from device.service import (
     announce_ready,
     describe_mode,
-    open_control,
+    open_consoles,
     power_off_on_signals,
     power_on,
 )
@@ -52,9 +52,10 @@ def responsive(daemon: Daemon) -> bool:
 def run_pi(config: Config, data_dir: Path, codec: str = "auto",
            pin_factory: Factory | None = None, clock: Clock | None = None,
            camera: Camera | None = None, notifier: Notifier | None = None,
-           power_supply: Path = SYSFS_POWER_SUPPLY) -> int:
+           power_supply: Path = SYSFS_POWER_SUPPLY, serial: str | None = None) -> int:
     """Run until powered off (power button hold, ``bodycam shutdown``, SIGTERM). Every
-    backend part may be injected; by default each is the board's own."""
+    backend part may be injected; by default each is the board's own. ``serial`` overrides
+    ``serial.port`` of the configuration."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("transitions").setLevel(logging.WARNING)
     config = with_codec(config, codec)
@@ -62,7 +63,7 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
                            camera=camera, power_supply=power_supply)
     try:
         daemon = Daemon(hw, config, data_dir)
-        server = open_control(daemon, data_dir)
+        consoles = open_consoles(daemon, data_dir, config, serial)
     except BaseException:
         hw.close()  # release the GPIOs and the camera for the next attempt
         raise
@@ -73,18 +74,20 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
              config.camera.width, config.camera.height, config.camera.fps,
              config.encoder.codec, data_dir)
     power_on(daemon)
-    server.start()
+    consoles.start()
+    if consoles.serial is not None:
+        log.info("serial console %s", consoles.serial.url)
     notifier = announce_ready(daemon, notifier)
     heartbeat = Heartbeat(notifier, lambda: responsive(daemon), lambda: describe_mode(daemon))
     heartbeat.start()
     power_off_on_signals(daemon)
-    log.info("%s; control socket %s", describe_mode(daemon), server.path)
+    log.info("%s; control socket %s", describe_mode(daemon), consoles.control.path)
     try:
         daemon.powered_off.wait()  # a real camera that is off runs no process
     finally:
         notifier.stopping("powering off")
         heartbeat.stop()
-        server.stop()
+        consoles.stop()
         hw.close()
     log.info("camera off; footage in %s", data_dir / "recordings")
     return 0

@@ -108,7 +108,7 @@ class Hub:
             if not self.daemon.ready.wait(timeout=0.5):
                 continue
             try:
-                reply = self.daemon.request({"cmd": "events", "since": cursor,
+                reply = self.daemon.request({"cmd": "journal", "since": cursor,
                                              "wait": HEARTBEAT_S}, timeout=HEARTBEAT_S + 10)
             except ControlError:
                 # Gone (a power cut, a shutdown): the supervisor clears ``ready`` in a moment.

@@ -1,0 +1,38 @@
+"""The HIL suite's board mode (``--hil-url``), run unchanged against a camera it did not start:
+a simulator serving its console on TCP stands in for a board on a USB-serial adapter. Without
+rig commands the rig tests are skipped, and say why."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.hil.targets import SIM_CONFIG
+
+
+def test_the_hil_suite_runs_unchanged_against_a_board(tmp_path: Path) -> None:
+    config = tmp_path / "bodycam.toml"
+    config.write_text(SIM_CONFIG)
+    data = tmp_path / "d"
+    board = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "sim", "--headless", "--virtual-clock",
+         "--serial", "tcp:127.0.0.1:0", "--config", str(config), "--data-dir", str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert board.stdout is not None
+        url = next(line.split()[2] for line in board.stdout
+                   if line.startswith("serial console "))
+        assert url.startswith("socket://127.0.0.1:")
+        suite = subprocess.run(
+            [sys.executable, "-m", "pytest", "tests/hil", "-p", "no:cacheprovider", "-rs",
+             "--hil-url", url, "--hil-data-dir", str(data), "--hil-timeout", "30"],
+            capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
+    finally:
+        board.terminate()
+        board.wait(timeout=30)
+    report = suite.stdout
+    assert suite.returncode == 0, report
+    assert "needs a power rig (cut and restore power): pass --hil-power-off" in report
+    assert "needs a button rig (press a real button): pass --hil-button" in report
+    assert " 8 passed, 2 skipped" in report, report
