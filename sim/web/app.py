@@ -84,7 +84,8 @@ def run_panel(config: Config, data_dir: Path, config_file: str | None = None,
           flush=True)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # Ctrl-C, a service stop, or the terminal closing: power the camera off cleanly.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda *_: stop.set())
     serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     hub.start()
