@@ -53,34 +53,45 @@ def _recording(folder: Path, config: Config) -> RecordingInfo:
                          identity, config.encoder.codec, cam.width, cam.height, cam.fps, True)
 
 
+def _bare_fps(config: Config, frames: list[Any], count: int) -> float:
+    encoder = H264Encoder(config)
+    start = time.perf_counter()
+    for i in range(count):
+        encoder.encode(frames[i % len(frames)], i / 30, 0.0)
+    return count / (time.perf_counter() - start)
+
+
+def _pipeline_fps(config: Config, frames: list[Any], count: int) -> float:
+    cam = config.camera
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = SimClock()  # not real time: a full queue makes the feeder wait, not drop
+        pipeline = Pipeline(config, SimCamera(clock, cam.width, cam.height, 30), clock,
+                            lambda: 1 << 50, lambda kind, **data: None)
+        pipeline.send(SetBuffering(True))
+        pipeline.send(StartRecording(_recording(Path(tmp), config), False, 0.0))
+        start = time.perf_counter()
+        for i in range(count):  # the camera: a fresh buffer per frame, as a sensor gives
+            pipeline.on_frame(Frame(frames[i % len(frames)].copy(), i / 30, i))
+        pipeline.send(StopRecording(0.0))
+        pipeline.sync()
+        fps = count / (time.perf_counter() - start)
+        pipeline.close()
+    return fps
+
+
 def throughput(seconds: float) -> list[Row]:
-    """The whole pipeline (watermark, encode, pre-event buffer, mux, fsync, sign) fed as fast as
-    it takes frames, against the bare encoder on the same frames."""
+    """The whole pipeline (camera buffer, watermark, encode, pre-event buffer, mux, fsync, sign)
+    fed as fast as it takes frames, against the bare encoder on the same frames; best of three
+    interleaved runs each, so a noisy neighbour does not decide the ratio."""
     rows = []
     for width, height in ((1280, 720), (1920, 1080)):
         config = _config(width, height)
         frames = _frames(width, height, 60)
         count = max(90, int(seconds * 30))
-
-        encoder = H264Encoder(config)
-        start = time.perf_counter()
-        for i in range(count):
-            encoder.encode(frames[i % len(frames)], i / 30, 0.0)
-        bare = count / (time.perf_counter() - start)
-
-        with tempfile.TemporaryDirectory() as tmp:
-            clock = SimClock()  # not real time: a full queue makes the feeder wait, not drop
-            pipeline = Pipeline(config, SimCamera(clock, width, height, 30), clock,
-                                lambda: 1 << 50, lambda kind, **data: None)
-            pipeline.send(SetBuffering(True))
-            pipeline.send(StartRecording(_recording(Path(tmp), config), False, 0.0))
-            start = time.perf_counter()
-            for i in range(count):
-                pipeline.on_frame(Frame(frames[i % len(frames)].copy(), i / 30, i))
-            pipeline.send(StopRecording(0.0))
-            pipeline.sync()
-            full = count / (time.perf_counter() - start)
-            pipeline.close()
+        bare = full = 0.0
+        for _ in range(3):
+            bare = max(bare, _bare_fps(config, frames, count))
+            full = max(full, _pipeline_fps(config, frames, count))
         rows += [Row(f"bare libx264 {config.encoder.preset}, {width}x{height}", f"{bare:.1f} fps"),
                  Row(f"full pipeline, {width}x{height}", f"{full:.1f} fps",
                      f"{full / bare:.0%} of bare (target >= 90%)")]
@@ -142,7 +153,7 @@ def press_latency(seconds: float) -> list[Row]:
 
     return [Row("press -> mode change (p50 / p99)",
                 f"{pct(to_mode, 50):.1f} / {pct(to_mode, 99):.1f} ms", "target p99 < 50 ms"),
-            Row("press -> first live frame on disk (p50 / p99)",
+            Row("press -> first live frame written to the segment (p50 / p99)",
                 f"{pct(to_frame, 50):.1f} / {pct(to_frame, 99):.1f} ms",
                 "target p99 < 50 ms (includes waiting for the next frame, <= 33 ms)")]
 
