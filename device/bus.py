@@ -1,8 +1,9 @@
-"""What the camera did, published to whoever listens: the serial console, tests, a future panel.
+"""What the camera did, published to whoever listens: the serial console, tests, the sim panel.
 
 The daemon publishes every audited event (mode, gesture, flag, marker, trigger, segment, fault,
-...) and what it told the LED, buzzer and vibration motor, so every backend reports the same
-stream; a backend's own listeners would report only what that backend happens to log.
+...), what it told the LED, buzzer and vibration motor, and its notes (``note``: the one-line log
+of what it did and why), so every backend reports the same stream; a backend's own listeners
+would report only what that backend happens to log.
 
 Publishers never wait for a subscriber: a callback runs on the publisher's thread, under the
 bus lock (so every subscriber sees events in ``seq`` order), and must only hand the event on,
@@ -13,6 +14,7 @@ so a console that attaches after boot can still see how the boot went.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -42,6 +44,9 @@ class EventBus:
     def __init__(self, now: Callable[[], float], keep: int = 200) -> None:
         self._now = now
         self._lock = threading.Lock()
+        self._published = threading.Condition(self._lock)
+        #: Changes with every process: a viewer holding a seq from another boot starts afresh.
+        self.boot = secrets.token_hex(4)
         self._subscribers: list[Subscriber] = []
         self._recent: deque[Published] = deque(maxlen=keep)
         self._seq = 0
@@ -56,6 +61,7 @@ class EventBus:
                     subscriber(event)
                 except Exception:  # a broken listener must not stop the camera
                     log.exception("event subscriber failed on %s", kind)
+            self._published.notify_all()
         return event
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
@@ -73,3 +79,19 @@ class EventBus:
         """Kept events with ``seq`` greater than ``since``, oldest first."""
         with self._lock:
             return [e for e in self._recent if e.seq > since]
+
+    @property
+    def seq(self) -> int:
+        """The newest event's ``seq`` (0 before the first)."""
+        with self._lock:
+            return self._seq
+
+    def wait(self, since: int, timeout: float) -> tuple[list[Published], bool]:
+        """Kept events after ``since``, waiting up to ``timeout`` s for one; and whether some
+        were lost (``since`` is older than what is kept, or from another boot)."""
+        with self._published:
+            if since > self._seq:  # a number from another boot
+                since = 0
+            self._published.wait_for(lambda: self._seq > since, timeout=timeout)
+            missed = bool(self._recent) and self._recent[0].seq > since + 1
+            return [e for e in self._recent if e.seq > since], missed

@@ -183,6 +183,7 @@ class Daemon(DockingMixin):
     def note(self, text: str) -> None:
         self.history.append((self.clock.monotonic(), text))
         log.info(text)
+        self.bus.publish("note", {"text": text})
 
     def _audit(self, event: str, reason: str = "", /, **data: Any) -> None:
         if self.audit is not None:
@@ -615,10 +616,12 @@ class Daemon(DockingMixin):
                                            "pulses": [[p.on_s, p.off_s] for p in pulses]})
 
     def _show_led(self, state: LedState) -> None:
-        """Tell the LED, and publish the change: the Pi's LED reports nothing by itself."""
-        if state != self.hw.led.state:
-            self.bus.publish("led", state.as_dict())
+        """Tell the LED, then publish the change: the Pi's LED reports nothing by itself, and a
+        viewer woken by the event reads the LED's new pattern and phase, not the old one."""
+        changed = state != self.hw.led.state
         self.hw.led.show(state)
+        if changed:
+            self.bus.publish("led", state.as_dict())
 
     def _cancel_timer(self, name: str) -> None:
         timer = self._timers.pop(name, None)

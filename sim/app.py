@@ -24,7 +24,6 @@ from device.service import (
 from hal.clock import Clock, SystemClock
 from hal.indicators import LedState, Pulse, Tone
 from sim.clock import SimClock
-from sim.journal import JournalHandler
 from sim.simulator import Simulator
 
 
@@ -89,8 +88,6 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
     except ControlError:
         clock.close()
         raise
-    journal_handler = JournalHandler(simulator.journal)
-    log.addHandler(journal_handler)
     print(f"bodycam simulator: {config.camera.width}x{config.camera.height} at "
           f"{config.camera.fps} fps, data in {data_dir}", flush=True)
     power_on(daemon)  # booted: the control line below means "ready"
@@ -115,6 +112,5 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
         consoles.stop()
         simulator.hw.close()
         log.removeHandler(handler)
-        log.removeHandler(journal_handler)
     print(f"camera off; footage in {data_dir / 'recordings'}", flush=True)
     return 0

@@ -23,7 +23,6 @@ from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.devices import SimBattery, SimButton, SimDock, SimLed, SimStorage
 from sim.hardware import build_sim_hardware
-from sim.journal import Journal
 from sim.preview import Preview
 
 #: The longest an ``events`` request may wait for something to happen, seconds.
@@ -41,17 +40,9 @@ class Simulator:
         self.config = config
         self.data_dir = data_dir
         self.clock = clock if clock is not None else SimClock()
-        #: Every LED pattern, tone and vibration (and whatever else is added), for viewers.
-        self.journal = Journal(self.clock)
-
-        def hear(kind: str, value: object) -> None:
-            self.journal.listener(kind, value)
-            if listener is not None:
-                listener(kind, value)
-
         cam = config.camera
         self.hw = build_sim_hardware(self.clock, data_dir, cam.width, cam.height, cam.fps,
-                                     hear)
+                                     listener)
         self.daemon = Daemon(self.hw, config, data_dir)
         self.preview = Preview(self.daemon)
         self._battery_tick()
@@ -184,15 +175,16 @@ class Simulator:
             return {"clock_set": is_set}
 
         def journal(request: dict[str, Any]) -> dict[str, Any]:
-            """What happened after entry ``since``, waiting up to ``wait`` s for something;
-            with the status and the LED's phase, so a viewer blinks in step."""
+            """The daemon's events (device/bus.py) after seq ``since``, waiting up to ``wait``
+            s for one: the ``events`` command as a long poll, with the status and the LED's
+            phase, so a viewer in another process blinks in step."""
             since = number(request, "since", 0, float("inf"), default=0)
             wait = number(request, "wait", 0, MAX_EVENTS_WAIT_S, default=0)
-            entries, missed = self.journal.since(int(since), wait)
+            bus = self.daemon.bus
+            events, missed = bus.wait(int(since), wait)
             now = self.clock.monotonic()
-            return {"boot": self.journal.boot, "events": entries, "missed": missed,
-                    "next": entries[-1]["seq"] if entries else min(int(since),
-                                                                   self.journal.seq),
+            return {"boot": bus.boot, "events": [e.as_dict() for e in events], "missed": missed,
+                    "next": events[-1].seq if events else min(int(since), bus.seq),
                     "now": now, "led_phase_s": now - self.led.since,
                     # the host's time when the phase was read: a viewer on this machine
                     # adds the time the answer took to reach it

@@ -1,5 +1,6 @@
 """The control commands the browser panel relies on, in process on the virtual clock: raw button
-edges, the event journal with its long poll, the preview frame and the real-time clock."""
+edges, the daemon's event bus as a long poll (``journal``), the preview frame and the real-time
+clock."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from device.control import Controller
 from sim.preview import frame_key
 from sim.simulator import Simulator
+from sim.web.hub import feed_entry
 
 
 def controller(sim: Simulator) -> Controller:
@@ -56,13 +58,19 @@ def test_edges_make_gestures_with_the_timing_the_caller_gives_them(make_sim) -> 
     assert sim.mode == "buffering"
 
 
-def test_events_since_n_returns_what_happened_after_it_with_the_led_phase(make_sim) -> None:
+def shown(reply: dict) -> list[dict]:
+    """What the camera showed, sounded and felt, from a ``journal`` reply of bus events."""
+    return [e for e in reply["events"] if e["kind"] in ("led", "tones", "vibration")]
+
+
+def test_journal_since_n_returns_the_bus_events_after_it_with_the_led_phase(make_sim) -> None:
     sim = make_sim()
     ctl = controller(sim)
     first = ok(ctl, cmd="journal", since=0)
-    kinds = [e["kind"] for e in first["events"]]
+    assert [e["seq"] for e in first["events"]] == list(range(1, sim.daemon.bus.seq + 1))
+    kinds = [e["kind"] for e in shown(first)]
     assert kinds[:3] == ["led", "tones", "led"]  # solid red, boot tones, blinking green
-    assert first["events"][-1]["led"]["text"].startswith("blinking green")
+    assert shown(first)[-1]["data"]["text"].startswith("blinking green")
     assert first["status"]["mode"] == "buffering"
     cursor = first["next"]
     assert ok(ctl, cmd="journal", since=cursor)["events"] == []
@@ -72,13 +80,28 @@ def test_events_since_n_returns_what_happened_after_it_with_the_led_phase(make_s
     sim.button("record").double_press()
     sim.advance(1)
     later = ok(ctl, cmd="journal", since=cursor)
-    assert [e["kind"] for e in later["events"]] == ["tones", "vibration", "led"]
-    assert later["events"][0]["tones"][0] == {"hz": 880.0, "seconds": 0.12}
+    assert [e["kind"] for e in shown(later)] == ["tones", "vibration", "led"]
+    assert shown(later)[0]["data"]["tones"][0] == [880.0, 0.12]
+    assert "gesture: record double -> start_recording" in [
+        e["data"]["text"] for e in later["events"] if e["kind"] == "note"]
     assert later["next"] == later["events"][-1]["seq"]
-    assert later["boot"] == first["boot"] and not later["missed"]
+    assert later["boot"] == first["boot"] == sim.daemon.bus.boot and not later["missed"]
 
 
-def test_a_waiting_events_request_answers_the_moment_something_happens(make_sim) -> None:
+def test_journal_says_what_was_missed_and_restarts_a_number_from_another_boot(
+        make_sim) -> None:
+    sim = make_sim()
+    bus = sim.daemon.bus
+    for n in range(300):  # more than the bus keeps
+        bus.publish("note", {"text": str(n)})
+    events, missed = bus.wait(0, 0)
+    assert missed and events[-1].seq == bus.seq
+    assert bus.wait(bus.seq - 1, 0) == ([events[-1]], False)
+    events, missed = bus.wait(10**9, 0)  # a newer number than this process has: a new boot
+    assert missed and events[-1].seq == bus.seq
+
+
+def test_a_waiting_journal_request_answers_the_moment_something_happens(make_sim) -> None:
     sim = make_sim()
     ctl = controller(sim)
     cursor = ok(ctl, cmd="journal", since=0)["next"]
@@ -86,10 +109,25 @@ def test_a_waiting_events_request_answers_the_moment_something_happens(make_sim)
     waiter = threading.Thread(target=lambda: replies.append(
         ctl.handle({"cmd": "journal", "since": cursor, "wait": 30})))
     waiter.start()
-    sim.journal.add("note", text="something happened")
+    sim.daemon.note("something happened")
     waiter.join(timeout=10)  # far less than the 30 s it would wait for nothing
     assert not waiter.is_alive()
-    assert [e["text"] for e in replies[0]["events"]] == ["something happened"]
+    assert [e["data"]["text"] for e in replies[0]["events"]] == ["something happened"]
+
+
+def test_the_hub_shows_bus_events_in_the_shapes_the_page_reads() -> None:
+    def event(kind: str, **data: object) -> dict:
+        return {"seq": 7, "t": 1.5, "kind": kind, "data": data}
+
+    led = {"colour": "green", "on_s": 0.5, "off_s": 0.5, "alt": None, "every_led": False,
+           "text": "blinking green"}
+    assert feed_entry(event("led", **led)) == {"seq": 7, "t": 1.5, "kind": "led", "led": led}
+    assert feed_entry(event("tones", signal="x", tones=[[880.0, 0.12]]))["tones"] == [
+        {"hz": 880.0, "seconds": 0.12}]
+    assert feed_entry(event("vibration", signal="x", pulses=[[0.2, 0.1]]))["pulses"] == [
+        {"on_s": 0.2, "off_s": 0.1}]
+    assert feed_entry(event("note", text="marker at now"))["text"] == "marker at now"
+    assert feed_entry(event("gesture", reason="record press")) is None  # the audit pane's
 
 
 def test_the_preview_is_the_watermarked_frame_and_is_sent_once(make_sim) -> None:
@@ -123,6 +161,6 @@ def test_a_clock_that_lost_its_time_is_flagged_at_the_next_boot(make_sim) -> Non
     sim.advance(1)
     status = ok(ctl, cmd="status")["status"]
     assert status["flags"]["clock_not_set"] and not status["clock_set"]
-    tones = [[t["hz"] for t in e["tones"]] for e in ok(ctl, cmd="journal", since=0)["events"]
-             if e["kind"] == "tones"]
+    tones = [[hz for hz, _ in e["data"]["tones"]]
+             for e in ok(ctl, cmd="journal", since=0)["events"] if e["kind"] == "tones"]
     assert [2000.0, 0.0] * 4 + [2000.0] in tones[-2:]  # five quick beeps at boot

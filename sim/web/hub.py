@@ -1,10 +1,10 @@
 """Pushes what the camera does to every open page, as it happens.
 
-One thread follows the daemon: it long-polls the control command ``events`` (which answers the
-moment the camera shows, sounds or logs something, and at the latest after ``HEARTBEAT_S`` with a
-fresh status for the battery and the clocks), then reads any new audit entries and looks at the
-recordings. Each page holds a queue; :meth:`Hub.subscribe` hands it a snapshot first, so a page
-opened late, or reconnecting, starts from the whole picture.
+One thread follows the daemon: it long-polls the control command ``journal`` (the daemon's event
+bus, device/bus.py, which answers the moment the camera shows, sounds or logs something, and at
+the latest after ``HEARTBEAT_S`` with a fresh status for the battery and the clocks), then reads
+any new audit entries and looks at the recordings. Each page holds a queue; :meth:`Hub.subscribe`
+hands it a snapshot first, so a page opened late, or reconnecting, starts from the whole picture.
 """
 
 from __future__ import annotations
@@ -26,6 +26,23 @@ QUEUE_LIMIT = 2000
 FEED_KEEP = 80
 
 Message = tuple[str, Any]
+
+
+def feed_entry(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A bus event as the page's feed shows it (panel.js: ``led``, ``tones`` as hz/seconds,
+    ``vibration`` as on_s/off_s pulses, ``note`` as text); None for the audited events, which
+    the page shows from the audit log itself."""
+    kind, data = event["kind"], event["data"]
+    head = {"seq": event["seq"], "t": event["t"], "kind": kind}
+    if kind == "led":
+        return {**head, "led": data}
+    if kind == "tones":
+        return {**head, "tones": [{"hz": hz, "seconds": s} for hz, s in data["tones"]]}
+    if kind == "vibration":
+        return {**head, "pulses": [{"on_s": on, "off_s": off} for on, off in data["pulses"]]}
+    if kind == "note":
+        return {**head, "text": data["text"]}
+    return None
 
 
 class Hub:
@@ -126,7 +143,7 @@ class Hub:
         with self._lock:
             self.status, self.led_phase_s = reply["status"], reply["led_phase_s"]
             self.phase_at_unix = reply["phase_at_unix"]
-            events = reply["events"]
+            events = [e for e in map(feed_entry, reply["events"]) if e is not None]
             if events:
                 self.feed.extend(events)
                 self.publish("feed", events)
