@@ -44,6 +44,12 @@ def test_run_loop_reports_ready_pings_the_watchdog_and_stops_cleanly(
             status = control.request(data, {"cmd": "status"})["status"]
             assert (status["mode"], status["led"]["colour"]) == ("buffering", "green")
             assert status["battery_percent"] == 100.0
+            # the holster contact closes: the edge (delivered on this thread by the mock pin)
+            # posts a trigger; a marker queued behind it only lands if the recording started
+            factory.pin(config.pins.trigger_holster).drive_low()
+            control.request(data, {"cmd": "marker", "note": "after the holster trigger"})
+            status = control.request(data, {"cmd": "status"})["status"]
+            assert status["recording"]["reason"] == "trigger:holster"
         finally:
             control.request(data, {"cmd": "shutdown"})
             runner.join(timeout=30)
