@@ -27,6 +27,12 @@ class ClockSetError(Exception):
     """The wall clock could not be set; the message says why, in one line."""
 
 
+def utc_iso(seconds: float) -> str:
+    """The evidence time format: ISO-8601 UTC, milliseconds, a trailing Z (manifests, audit
+    entries, the watermark, the store). ``device.evidence.manifest.utc_time`` parses it."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 @dataclass(order=True)
 class Timer:
     """A scheduled callback; :meth:`cancel` it to stop it from firing."""
@@ -72,8 +78,7 @@ class Clock(ABC):
 
     def utc_iso(self, wall: float | None = None) -> str:
         """ISO-8601 UTC with a trailing Z and millisecond precision, as evidence uses."""
-        stamp = self.wall() if wall is None else wall
-        return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return utc_iso(self.wall() if wall is None else wall)
 
     def close(self) -> None:  # noqa: B027 - optional hook for backends that own a thread
         """Release the clock's thread, if any."""

@@ -10,14 +10,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from hal.clock import utc_iso
+
 Clock = Callable[[], float]
 
 system_clock: Clock = time.time
 
-
-def utc_iso(stamp: float) -> str:
-    """ISO-8601 UTC with milliseconds and a trailing Z, as in segment manifests."""
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+__all__ = ["Clock", "parse_utc", "system_clock", "utc_iso"]
 
 
 def parse_utc(text: str) -> float:

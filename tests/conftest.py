@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from device.config import Config
+from device.config import Config, ConfigError, load_config
 from sim.simulator import Simulator
 
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -59,6 +59,17 @@ def sim(tmp_path: Path, config: Config) -> Iterator[Simulator]:
     yield simulator
     if simulator.mode != "off":
         simulator.shutdown()
+
+
+def config_error(tmp_path: Path, text: str) -> str:
+    """Load ``text`` as a configuration file: the error, which must be one line naming the file."""
+    path = tmp_path / "bodycam.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message and "\n" not in message, message
+    return message
 
 
 def have(tool: str) -> bool:

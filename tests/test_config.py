@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from device.config import Config, ConfigError, describe_defaults, load_config
+from tests.conftest import config_error
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -37,13 +38,7 @@ def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
     ("camera = 3\n", "[camera] must be a table"),
 ])
 def test_bad_configuration_names_the_key(tmp_path: Path, text: str, words: str) -> None:
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    message = str(err.value)
-    assert words in message
-    assert str(path) in message
-    assert "\n" not in message
+    assert words in config_error(tmp_path, text)
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from gpiozero.pins.mock import MockFactory
 from device.config import (
     REQUIRED_PINS,
     Config,
-    ConfigError,
     PinsSection,
     load_config,
     pin_keys,
 )
+from tests.conftest import config_error
 
 
 def test_default_pin_map_is_complete_and_conflict_free() -> None:
@@ -38,13 +38,7 @@ def test_default_pin_map_is_complete_and_conflict_free() -> None:
     ("[pins]\nled_active_high = 1\n", "pins.led_active_high: expected true or false"),
 ])
 def test_bad_pin_map_names_the_key(tmp_path: Path, text: str, words: str) -> None:
-    path = tmp_path / "bodycam.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    assert words in str(err.value)
-    assert str(path) in str(err.value)
-    assert "\n" not in str(err.value)
+    assert words in config_error(tmp_path, text)
 
 
 def test_unfitted_optional_pins_may_share_zero(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from device.pipeline.ringbuffer import PreEventBuffer
 from device.pipeline.segments import RecordingInfo, SegmentWriter, write_terminator
 from device.pipeline.watermark import Watermark
 from hal.camera import Camera, Frame
-from hal.clock import Clock
+from hal.clock import Clock, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class Recorder:
             return
         if self.writer is not None:
             self._close_segment(last=False)
-        self.gap = {"from_utc": Watermark.timestamp(cmd.wall), "reason": cmd.reason}
+        self.gap = {"from_utc": utc_iso(cmd.wall), "reason": cmd.reason}
 
     def _start(self, cmd: StartRecording) -> None:
         if self.info is not None:
@@ -175,30 +175,37 @@ class Recorder:
             if not packet.keyframe:
                 self.encoder.request_keyframe()
                 return
-            if self.free_bytes() < self.reserve:
-                self._finish(reason="storage full")
-                self.emit("storage_full")
+            if self._storage_full():
                 return
             self.info.directory.mkdir(parents=True, exist_ok=True)
             gaps: tuple[dict[str, object], ...] = ()
             if self.gap is not None:  # the camera came back: say what is missing, and why
-                gaps = ({**self.gap, "to_utc": Watermark.timestamp(packet.wall)},)
+                gaps = ({**self.gap, "to_utc": utc_iso(packet.wall)},)
                 self.gap = None
             self.extradata = parameter_sets(packet.data) or self.extradata
             self.writer = SegmentWriter(self.info, self.next_index, self.prev_sha, packet,
                                         self.config.recording.fsync_interval_s, gaps)
-            return
-        writer.write(packet, sync)
+        else:
+            writer.write(packet, sync)
         if self._live_from is not None and packet.t_mono >= self._live_from:
-            # the first frame captured after the press is on disk: press-to-record latency
+            # the first frame captured after the press is in the segment: press-to-record latency
             self._live_from = None
             self.emit("first_live_frame", recording_id=self.info.recording_id,
                       captured=packet.t_mono, written=self.now())
+        if writer is None:
+            return
         if writer.duration_s >= segment_s - 1 / self.info.fps:
             self.encoder.request_keyframe()
-        if packet.keyframe and self.free_bytes() < self.reserve:
-            self._finish(reason="storage full")
-            self.emit("storage_full")
+        if packet.keyframe:
+            self._storage_full()
+
+    def _storage_full(self) -> bool:
+        """Below the reserve: finalise the recording (never delete anything to make room)."""
+        if self.free_bytes() >= self.reserve:
+            return False
+        self._finish(reason="storage full")
+        self.emit("storage_full")
+        return True
 
     def _close_segment(self, last: bool) -> None:
         assert self.writer is not None and self.info is not None
@@ -229,7 +236,7 @@ class Recorder:
     def _terminate(self, wall: float) -> None:
         """Stopped while the camera was out: close the recording with a zero-frame segment."""
         assert self.info is not None
-        gap = ({**self.gap, "to_utc": Watermark.timestamp(wall)},) if self.gap else ()
+        gap = ({**self.gap, "to_utc": utc_iso(wall)},) if self.gap else ()
         manifest, sha = write_terminator(self.info, self.next_index, self.prev_sha,
                                          self.extradata, wall, gap)
         self.gap = None

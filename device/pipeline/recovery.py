@@ -42,8 +42,8 @@ from device.pipeline.segments import (
     publish,
     write_terminator,
 )
-from device.pipeline.watermark import Watermark
 from device.recordings import recordings_dir
+from hal.clock import utc_iso
 
 TORN_SUFFIX = ".torn"
 
@@ -135,7 +135,7 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     info = _info(pending, mp4, identity)
     if keep == 0:  # not one fragment landed: close the recording with a zero-frame segment
         start = float(pending["start_wall"])
-        gap = {"from_utc": Watermark.timestamp(start), "to_utc": Watermark.timestamp(start),
+        gap = {"from_utc": utc_iso(start), "to_utc": utc_iso(start),
                "reason": "power lost before the segment's first fragment was written"}
         write_terminator(info, int(pending["segment_index"]), pending["prev_manifest_sha256"],
                          bytes.fromhex(pending.get("extradata", "")), start,

@@ -30,7 +30,7 @@ from device.evidence.identity import DeviceIdentity
 from device.evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
 from device.fsutil import atomic_write, durable_rename
 from device.pipeline.packets import EncodedPacket, parameter_sets
-from device.pipeline.watermark import Watermark
+from hal.clock import utc_iso
 
 PART_SUFFIX = ".part"
 PENDING_SUFFIX = ".part.json"
@@ -75,8 +75,8 @@ def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path,
     return Manifest(
         device_id=ident.device_id, model=ident.model, serial=ident.serial,
         recording_id=info.recording_id, segment_index=index, file=mp4.name, sha256=digest,
-        size=size, start_utc=Watermark.timestamp(start_wall),
-        end_utc=Watermark.timestamp(start_wall + duration_s), duration_s=round(duration_s, 6),
+        size=size, start_utc=utc_iso(start_wall),
+        end_utc=utc_iso(start_wall + duration_s), duration_s=round(duration_s, 6),
         frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
         prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
         reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,

@@ -6,10 +6,10 @@ must be visible in the picture itself.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import cv2
 import numpy as np
+
+from hal.clock import utc_iso
 
 
 class Watermark:
@@ -21,13 +21,9 @@ class Watermark:
                                                 self.thickness)
         self.line_h = text_h + baseline + 6
 
-    @staticmethod
-    def timestamp(wall: float) -> str:
-        return datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
     def apply(self, image: np.ndarray, wall: float, clock_set: bool) -> None:
         """Draw the watermark in place, on a dark band at the bottom for legibility."""
-        text = f"{self.timestamp(wall)}  {self.label}"
+        text = f"{utc_iso(wall)}  {self.label}"
         if not clock_set:
             text += "  CLOCK NOT SET"
         h = image.shape[0]

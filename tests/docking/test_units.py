@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from device.config import Config, ConfigError, load_config
+from device.config import Config
 from device.evidence.verify import verify
 from device.upload.backoff import Backoff
 from device.upload.records import receipt_path
 from device.upload.uploader import log_snapshot
+from tests.conftest import config_error
 
 
 def test_backoff_doubles_to_its_cap_with_jitter_between_half_and_all() -> None:
@@ -35,11 +36,7 @@ def test_backoff_doubles_to_its_cap_with_jitter_between_half_and_all() -> None:
     ('[upload]\nchunk_kb = 1\n', "upload.chunk_kb: 1 is out of range"),
 ])
 def test_bad_upload_configuration_names_the_key(tmp_path: Path, text: str, words: str) -> None:
-    path = tmp_path / "bodycam.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    assert words in str(err.value) and str(path) in str(err.value)
+    assert words in config_error(tmp_path, text)
 
 
 def test_upload_defaults_mean_no_store() -> None:
