@@ -4,6 +4,7 @@ hostile hand edited (the list must still come, and never vouch for them)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -13,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from device.evidence.manifest import manifest_path, utc_time
+from device.evidence.manifest import Manifest, manifest_path, utc_time
+from device.evidence.timeline import recording_timeline
 from device.evidence.verify import verify
 from sim.web.recordings import summarise
 from tests.evidence import Marked, record_marked
@@ -134,3 +136,15 @@ def test_a_manifest_that_is_not_json_leaves_its_segment_without_marks(
     assert item["timeline"]["segments"][0]["end_s"] == 0
     assert {m["kind"] for m in item["timeline"]["marks"]} == {"marker", "gap"}
     assert all(m["segment"] != 0 for m in item["timeline"]["marks"])
+
+
+def test_a_gap_of_unknown_length_does_not_claim_one(marked: Marked) -> None:
+    """Recovery after a power cut notes a gap whose two ends are the same moment: what was lost
+    is not known, and the label does not say "0.0 s"."""
+    mp4 = sorted(marked.folder.glob("*.mp4"))[-1]
+    manifest = Manifest.from_bytes(manifest_path(mp4).read_bytes())
+    moment = manifest.start_utc
+    cut = dataclasses.replace(manifest, gaps=({"from_utc": moment, "to_utc": moment,
+                                               "reason": "power lost between two segments"},))
+    (gap,) = recording_timeline([(mp4.name, cut)])["marks"]
+    assert gap["missing_s"] == 0 and gap["label"] == "gap: power lost between two segments"

@@ -86,8 +86,9 @@ def recording_timeline(segments: Sequence[tuple[str, Manifest | None]]) -> dict[
             if isinstance(gap, dict):
                 missing = _missing_s(gap)
                 reason = _text(gap.get("reason"))
+                # a power cut's gap has no known length (from and to are the same moment)
                 mark("gap", position, 0.0,
-                     f"gap{' of ' + _span(missing) if missing is not None else ''}"
+                     f"gap{' of ' + _span(missing) if missing else ''}"
                      f"{': ' + reason if reason else ''}",
                      from_utc=_text(gap.get("from_utc")), to_utc=_text(gap.get("to_utc")),
                      missing_s=missing, reason=reason)
