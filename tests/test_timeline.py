@@ -89,6 +89,7 @@ HOSTILE = {
                                                    "note": ""}]},
     "gaps of the wrong types": lambda m: {**m, "gaps": [1, "x", {"from_utc": 5, "to_utc": []}]},
     "duration not a number": lambda m: {**m, "duration_s": float("nan")},
+    "counts not numbers": lambda m: {**m, "frame_count": float("nan"), "segment_index": [0]},
     "endless pre-event": lambda m: {**m, "pre_event_s": float("inf"), "reason": ["x"]},
     "negative times": lambda m: {**m, "pre_event_s": -4, "duration_s": -1,
                                  "markers": [{"utc": "x", "offset_s": -3, "note": "n"}]},

@@ -38,6 +38,10 @@ def seconds(value: object) -> float | None:
     return float(value) if math.isfinite(value) and value >= 0 else None
 
 
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
@@ -78,8 +82,8 @@ def recording_timeline(segments: Sequence[tuple[str, Manifest | None]]) -> dict[
         duration = (seconds(manifest.duration_s) if manifest else None) or 0.0
         out_segments.append({"file": file, "start_s": round(start, 3),
                              "end_s": round(start + duration, 3),
-                             "index": manifest.segment_index if manifest else None,
-                             "frames": manifest.frame_count if manifest else None})
+                             "index": _count(manifest.segment_index) if manifest else None,
+                             "frames": _count(manifest.frame_count) if manifest else None})
         if manifest is None:
             continue
         for gap in manifest.gaps:
