@@ -480,19 +480,6 @@ def test_a_data_directory_emptied_of_footage_and_log_is_not_intact(cams) -> None
     assert check(cam) == {no_log(cam)}
 
 
-def test_an_identity_naming_another_device_is_caught(cams) -> None:
-    cam, other = cams["a"], cams["b"]
-    shutil.copy(other.data_dir / IDENTITY, cam.data_dir / IDENTITY)
-    assert check(cam) == {identity_problem(cam, "identity_mismatch")}
-
-
-@pytest.mark.parametrize("content", [b"", b"{not json", b"[]", b'{"device_id": 7}', b"\xff\xfe"])
-def test_a_damaged_identity_is_one_finding_not_a_crash(cams, content: bytes) -> None:
-    cam = cams["a"]
-    (cam.data_dir / IDENTITY).write_bytes(content)
-    assert check(cam) == {identity_problem(cam, "identity_mismatch")}
-
-
 def test_a_folder_of_loose_segments_is_not_asked_for_a_log(cams, tmp_path) -> None:
     """Segments copied out on their own (no data directory around them) are checked as
     segments: nothing says a log should be with them."""
