@@ -480,3 +480,22 @@ def test_audit_receipts_without_a_store_key_are_not_checked_nor_accusing(cam: Do
     bad = [f for f in verify([cam.data_dir]) if not f.ok and f.kind == "audit"]
     assert "log_truncated" not in {f.code for f in bad}
     assert "no_store_key" in {f.code for f in bad}
+
+
+# -- the command line --------------------------------------------------------------------------
+
+def test_verify_store_key_on_the_command_line(cam: Docked, tmp_path: Path, capsys) -> None:
+    from device.cli import main
+
+    (cam.data_dir / STORE_KEY).unlink()
+    assert main(["verify", str(cam.data_dir)]) == 1
+    assert "no_store_key" in capsys.readouterr().out
+    assert main(["verify", str(cam.data_dir), "--store-key", str(cam.store_pem)]) == 0
+    assert "all intact" in capsys.readouterr().out
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"\x00garbage")
+    for bad in (junk, tmp_path / "missing.pem"):
+        assert main(["verify", str(cam.data_dir), "--store-key", str(bad)]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1 and "--store-key" in err
+        assert "Traceback" not in err
