@@ -499,3 +499,51 @@ def test_verify_store_key_on_the_command_line(cam: Docked, tmp_path: Path, capsy
         out, err = capsys.readouterr()
         assert out == "" and len(err.strip().splitlines()) == 1 and "--store-key" in err
         assert "Traceback" not in err
+
+
+# -- hostile receipt files: one finding each, never a crash ------------------------------------
+
+def _hostile(cam: Docked, receipt: Path, how: str) -> None:
+    sig = receipt.with_name(receipt.name.replace(RECEIPT_SUFFIX, RECEIPT_SIG_SUFFIX))
+    if how == "directory":
+        receipt.unlink()
+        receipt.mkdir()
+    elif how == "huge":
+        receipt.write_bytes(b" " * (1 << 20))
+    elif how == "garbage":
+        receipt.write_bytes(b"\xff\x00" * 100)
+    elif how == "no_signature":
+        sig.unlink()
+    elif how == "deep":  # signed by the real store: only its shape is hostile
+        raw = b"[" * 100_000 + b"]" * 100_000
+        receipt.write_bytes(raw)
+        sig.write_bytes(cam.store_private.sign(raw))
+
+
+HOW = ["directory", "huge", "garbage", "no_signature", "deep"]
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_hostile_segment_receipt_is_one_finding(cam: Docked, how: str) -> None:
+    mp4 = cam.manifests(0)[1]
+    _hostile(cam, receipt_path(mp4), how)
+    findings = verify([cam.data_dir])
+    [f] = [f for f in findings if f.path == str(mp4)]
+    assert not f.ok and "\n" not in f.detail
+    assert {p for p in problems(findings) if p[0] != "segment"} <= {
+        recording_failed(cam.recording(0))}
+    if how == "directory":  # cannot be read: not checked, not accused
+        assert (f.status, f.code) == ("error", "unreadable")
+        assert problems(findings) == {segment(mp4, "unreadable")}
+    else:
+        assert f.code == "missing_file"
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_hostile_audit_receipt_is_one_finding(cam: Docked, how: str) -> None:
+    newest = max(cam.audit_receipts(), key=lambda p: json.loads(p.read_bytes())["size"])
+    _hostile(cam, newest, how)
+    found = check(cam)
+    assert found == {("audit", str(cam.log), "bad_receipt")}
+    [f] = [f for f in verify([cam.data_dir]) if f.code == "bad_receipt"]
+    assert "\n" not in f.detail

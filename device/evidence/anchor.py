@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +43,26 @@ def _receipt_entries(records: list[dict[str, Any]], kind: str) -> list[dict[str,
     return found
 
 
-def unlogged_upload(records: list[dict[str, Any]], segment: Segment) -> str | None:
-    """Why the log does not vouch for ``segment``'s upload, or None if an entry does."""
-    manifest, name = segment.manifest, segment.mp4.name
-    kept = receipt_sha256(segment.mp4)
-    named = [d for d in _receipt_entries(records, "segment")
-             if d.get("file") == name and d.get("recording_id") == manifest.recording_id]
+def upload_entries(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The log's segment ``upload_receipt`` entries by (recording, file), read once."""
+    index: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for data in _receipt_entries(records, "segment"):
+        rec, name = data.get("recording_id"), data.get("file")
+        if isinstance(rec, str) and isinstance(name, str):
+            index[(rec, name)].append(data)
+    return index
+
+
+def unlogged_upload(entries: dict[tuple[str, str], list[dict[str, Any]]],
+                    segment: Segment) -> str | None:
+    """Why the log (its :func:`upload_entries`) does not vouch for ``segment``'s upload, or
+    None if an entry does: same file, recording, segment, SHA-256 and kept receipt."""
+    manifest = segment.manifest
+    named = entries.get((manifest.recording_id, segment.mp4.name), [])
     if not named:
         return "the audit log has no upload_receipt entry for it: the camera never accepted " \
                "this receipt"
+    kept = receipt_sha256(segment.mp4)
     for data in named:
         if data.get("sha256") == manifest.sha256 \
                 and data.get("segment_index", manifest.segment_index) == manifest.segment_index \
@@ -90,11 +102,15 @@ def check_log_anchor(log: Path, root: Path, home: DataDir,
     for path in kept:
         try:
             raw, signature = read_kept(path)
-            valid.append(verify_receipt(raw, signature, store.key,
-                                        path.name[: -len(RECEIPT_SUFFIX)],
-                                        device_id=home.device_id, file=AUDIT_LOG.name,
-                                        kind="audit_log"))
-        except (OSError, ReceiptError, ValueError, TypeError) as exc:
+            receipt = verify_receipt(raw, signature, store.key, path.name[: -len(RECEIPT_SUFFIX)],
+                                     device_id=home.device_id, file=AUDIT_LOG.name,
+                                     kind="audit_log")
+            if type(receipt.size) is not int or receipt.size < 0:
+                raise ReceiptError(f"receipt size {receipt.size!r} is not a length")
+            valid.append(receipt)
+        except OSError as exc:
+            invalid.append(f"{path.name}: cannot read it ({exc.strerror})")
+        except (ReceiptError, ValueError, TypeError) as exc:
             invalid.append(f"{path.name}: {exc}")
     if invalid:
         findings.append(bad("bad_receipt", f"{len(invalid)} kept store receipt(s) for this log "

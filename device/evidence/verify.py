@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.audit import AUDIT_LOG, AuditReport, verify_log
-from device.evidence.anchor import check_log_anchor, unlogged_upload
+from device.evidence.anchor import check_log_anchor, unlogged_upload, upload_entries
 from device.evidence.chain import check_recording
 from device.evidence.crosscheck import check_log_against_footage
 from device.evidence.findings import Finding, finding
@@ -161,8 +161,9 @@ def _vouch_for_uploads(findings: list[Finding], cam: _Camera,
                        records: list[dict[str, Any]]) -> None:
     """An MP4 gone with a store receipt must also have the ``upload_receipt`` entry the camera
     writes before deleting; else the segment is not uploaded (docs/DOCKING.md)."""
+    entries = upload_entries(records)
     for index, segment, claimed in cam.released:
-        why = unlogged_upload(records, segment)
+        why = unlogged_upload(entries, segment)
         if why is not None:
             if not records:
                 why = "there is no audit log to vouch for it"
