@@ -473,6 +473,34 @@ def test_the_public_key_identity_and_log_removed_are_caught_with_enrolled_keys(
     assert check(cam, keys) == {no_log(cam), identity_problem(cam)}
 
 
+def test_a_data_directory_stripped_of_key_identity_and_log_is_tampered_not_just_unchecked(
+        cams) -> None:
+    """Without --keys the footage cannot be checked (no key: an error), but the data directory
+    itself is short of what every camera has."""
+    cam = cams["b"]
+    for name in (PUBLIC_KEY, IDENTITY):
+        (cam.data_dir / name).unlink()
+    shutil.rmtree(cam.log.parent)
+    found = check(cam)
+    assert {no_log(cam), identity_problem(cam)} <= found
+    assert {code for _, _, code in found} == {"no_audit_log", "no_identity", "no_key"}
+
+
+def test_a_stripped_data_directory_moved_to_look_like_a_store_export_is_still_a_camera_s(
+        cams, tmp_path) -> None:
+    """A store export's devices/DEVICE_ID holds footage only; a camera's folder renamed so
+    keeps what only a camera has (here its state and private key)."""
+    cam = cams["a"]
+    device_id = cam.device_id
+    shutil.rmtree(cam.log.parent)
+    (cam.data_dir / IDENTITY).unlink()
+    disguised = tmp_path / "case" / "devices" / device_id
+    disguised.parent.mkdir(parents=True)
+    cam.data_dir.rename(disguised)
+    found = problems(verify([disguised.parent]))
+    assert ("audit", str(disguised / "audit" / "audit.jsonl"), "no_audit_log") in found
+
+
 def test_a_data_directory_emptied_of_footage_and_log_is_not_intact(cams) -> None:
     cam = cams["a"]
     shutil.rmtree(cam.data_dir / "recordings")

@@ -40,6 +40,7 @@ from device.evidence.manifest import MANIFEST_SUFFIX, SIGNATURE_SUFFIX
 from device.evidence.segment_check import Segment, check_segment, recording_hint
 from device.pipeline.segments import PART_SUFFIX
 from device.recordings import COUNTER, RECORDINGS
+from device.upload.records import RECEIPT_SUFFIX
 
 __all__ = ["SIGNATURE_LENGTH", "Finding", "KeyRing", "verify"]
 
@@ -132,12 +133,15 @@ EXPORT_DEVICES = "devices"
 
 def is_export_device_folder(root: Path) -> bool:
     """``devices/DEVICE_ID`` of a store export: the device's key and its recordings, nothing
-    of a camera's own (no log, identity, private key or state: the store never has them)."""
+    of a camera's own (no log, identity, private key, state or receipts: the store never
+    has them)."""
     if root.parent.name != EXPORT_DEVICES or not (root / PUBLIC_KEY).is_file():
         return False
-    home = load_data_dir(root)
-    return home.device_id == root.name and not any(
-        (root / name).exists() for name in CAMERA_FILES if name != RECORDINGS)
+    if load_data_dir(root).device_id != root.name or any(
+            (root / name).exists() for name in CAMERA_FILES if name != RECORDINGS):
+        return False
+    # an export holds every MP4 it lists: a receipt in place of one is a camera's
+    return not any((root / RECORDINGS).glob(f"*/*{RECEIPT_SUFFIX}"))
 
 
 def is_camera_dir(root: Path) -> bool:

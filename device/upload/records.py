@@ -115,7 +115,7 @@ def read_kept(path: Path) -> tuple[bytes, bytes]:
     return parts[0], parts[1]
 
 
-def kept_receipt(mp4: Path, manifest: Manifest, store: StoreKey | None,
+def kept_receipt(mp4: Path, manifest: Manifest, store: StoreKey | None = None,
                  manifest_sha256: str | None = None) -> tuple[str, str]:
     """For a verifier: may ``mp4`` be gone? A reason code and a note: ``uploaded`` if the
     receipt kept next to it verifies with the pinned store key (never one found beside the
