@@ -11,8 +11,10 @@ that really verifies the signature; anything else that fails is a bad signature.
 
 The store key that receipts must verify with is pinned in one place, never found beside the
 footage (:meth:`KeyRing.store_key_for`): ``--store-key FILE`` if given; else, with ``--keys DIR``,
-``DIR/store.pub.pem`` (the data directory's copy is no more trusted than its device key); else
-the data directory's own ``DATA_DIR/store.pub.pem``, at its root.
+``DIR/store.pub.pem`` if there is one; else the data directory's own ``DATA_DIR/store.pub.pem``,
+at its root. (That copy could be swapped like the data directory's device key; a receipt it
+verifies still needs the ``upload_receipt`` entry, with the receipt's hash, in the device-signed
+audit log, which an enrolled key anchors.)
 """
 
 from __future__ import annotations
@@ -100,7 +102,6 @@ class KeyRing:
         self.enrolled = enrolled
         self.store_key = store_key
         self.store_source = store_source
-        self.folder: Path | None = None
 
     @classmethod
     def from_dir(cls, folder: Path) -> KeyRing:
@@ -117,10 +118,8 @@ class KeyRing:
         if not enrolled:
             raise IdentityError(f"--keys {folder}: no enrolled public keys (*.pem) in it")
         store = folder / STORE_KEY
-        ring = (cls(enrolled, load_public_key(store), str(store)) if store.exists()
+        return (cls(enrolled, load_public_key(store), str(store)) if store.exists()
                 else cls(enrolled))
-        ring.folder = folder
-        return ring
 
     def with_store_key(self, store_key: Path | Ed25519PublicKey | None) -> KeyRing:
         """This ring with ``--store-key`` (a PEM file, or the key) taking precedence; an
@@ -131,18 +130,12 @@ class KeyRing:
             key, source = load_public_key(store_key), str(store_key)
         else:
             key, source = store_key, "the store key given"
-        ring = KeyRing(self.enrolled, key, source)
-        ring.folder = self.folder
-        return ring
+        return KeyRing(self.enrolled, key, source)
 
     def store_key_for(self, root: Path) -> StoreKey:
         """The one store key receipts in the data directory ``root`` must verify with."""
         if self.store_key is not None:
             return StoreKey(self.store_key, self.store_source)
-        if self.enrolled is not None:
-            where = self.folder / STORE_KEY if self.folder is not None else STORE_KEY
-            return StoreKey(None, problem=f"no store key to check receipts with: none among the "
-                                          f"enrolled keys ({where}) and no --store-key FILE")
         pinned = root / STORE_KEY
         if not pinned.exists():
             return StoreKey(None, problem=f"no store key to check receipts with: no pinned "

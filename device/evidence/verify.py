@@ -170,7 +170,7 @@ def _vouch_for_uploads(findings: list[Finding], cam: _Camera,
         why = unlogged_upload(entries, segment)
         if why is not None:
             if not records:
-                why = "there is no audit log to vouch for it"
+                why = "no readable audit log vouches for it"
             findings[index] = finding("segment", segment.mp4, "receipt_not_in_log",
                                       f"{segment.mp4.name} is gone with a store receipt, but "
                                       f"{why}")
