@@ -14,8 +14,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,7 @@ from sim.simulator import Simulator
 from store.config import StoreConfig
 from store.service import PRIVATE_KEY as STORE_PRIVATE_KEY
 from store.service import _load_private_key, init_store
+from tests.conftest import have
 from tests.docking.conftest import dock, dock_config, drive, record, undock
 from tests.evidence import identity_of, problems, recording_dirs
 from tests.evidence_store.conftest import START, MovableClock, Running
@@ -554,3 +557,34 @@ def test_a_hostile_audit_receipt_is_one_finding(cam: Docked, how: str) -> None:
     assert found == {("audit", str(cam.log), "bad_receipt")}
     [f] = [f for f in verify([cam.data_dir]) if f.code == "bad_receipt"]
     assert "\n" not in f.detail
+
+
+# -- docs/FORMAT.md, step 5, with the standard tools -------------------------------------------
+
+def receipts_walkthrough() -> str:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md").read_text()
+    [block] = re.findall(r"<!-- receipts -->\n```sh\n(.*?)```", text, flags=re.DOTALL)
+    return block
+
+
+def run_step5(cam: Docked) -> str:
+    env = {**os.environ, "DATA_DIR": str(cam.data_dir), "STORE_PUB": str(cam.store_pem)}
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", receipts_walkthrough()],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.skipif(not (have("openssl") and have("jq")), reason="openssl and jq needed")
+def test_step_5_of_the_walkthrough_checks_receipts_and_the_log(cam: Docked) -> None:
+    out = run_step5(cam)
+    uploaded = [p for n in (0, 1) for p in cam.manifests(n)]
+    assert "FAILED" not in out, out
+    assert out.count("OK uploaded ") == len(uploaded)
+    assert out.count("OK the log begins with") == len(cam.audit_receipts())
+    assert out.count("OK signed ") == len(uploaded) + len(cam.audit_receipts())
+    # a forged receipt, and a log cut behind a snapshot, fail it
+    upload_by_hand(cam, cam.manifests(2)[0], Ed25519PrivateKey.generate())
+    cam.log.write_bytes(b"".join(lines(cam)[:20]))
+    out = run_step5(cam)
+    assert "FAILED receipt signature" in out and "FAILED the log is cut" in out
