@@ -588,3 +588,27 @@ def test_step_5_of_the_walkthrough_checks_receipts_and_the_log(cam: Docked) -> N
     cam.log.write_bytes(b"".join(lines(cam)[:20]))
     out = run_step5(cam)
     assert "FAILED receipt signature" in out and "FAILED the log is cut" in out
+
+
+@pytest.mark.parametrize("change", [{"device_id": "bwv-" + "0" * 16}, {"file": "other.jsonl"},
+                                    {"kind": "segment"}, {"sha256": "ef" * 32}])
+def test_a_real_store_receipt_for_another_log_is_a_bad_receipt(
+        cam: Docked, change: dict[str, object]) -> None:
+    """Signed by the real store, but not for this camera's log (or not for the snapshot its
+    file name says): it anchors nothing, and it was put there."""
+    raw_log = b"".join(lines(cam)[:5])
+    receipt = Receipt(store_id=store_id_for(cam.store_private.public_key()), kind="audit_log",
+                      device_id=json.loads((cam.data_dir / IDENTITY).read_text())["device_id"],
+                      file="audit.jsonl", sha256=hashlib.sha256(raw_log).hexdigest(),
+                      size=len(raw_log), received_utc="2026-01-01T03:00:00.000Z")
+    name = receipt.sha256
+    body, sig = sign_receipt(cam.store_private, dataclasses.replace(receipt, **change))
+    folder = cam.data_dir / AUDIT_RECEIPTS
+    (folder / f"{name}{RECEIPT_SUFFIX}").write_bytes(body)
+    (folder / f"{name}{RECEIPT_SIG_SUFFIX}").write_bytes(sig)
+    assert check(cam) == {("audit", str(cam.log), "bad_receipt")}
+    # the control: the same receipt unchanged is a real anchor, and the log agrees with it
+    body, sig = sign_receipt(cam.store_private, receipt)
+    (folder / f"{name}{RECEIPT_SUFFIX}").write_bytes(body)
+    (folder / f"{name}{RECEIPT_SIG_SUFFIX}").write_bytes(sig)
+    assert check(cam) == set()
