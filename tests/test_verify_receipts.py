@@ -612,3 +612,18 @@ def test_a_real_store_receipt_for_another_log_is_a_bad_receipt(
     (folder / f"{name}{RECEIPT_SUFFIX}").write_bytes(body)
     (folder / f"{name}{RECEIPT_SIG_SUFFIX}").write_bytes(sig)
     assert check(cam) == set()
+
+
+def test_keys_dropped_in_a_recording_folder_do_not_make_it_a_data_directory_for_receipts(
+        cam: Docked) -> None:
+    """The device's own public key copied beside the footage, with a forger's store key: the
+    pinned store key is still the data directory's."""
+    mp4 = cam.manifests(2)[1]
+    forger = Ed25519PrivateKey.generate()
+    upload_by_hand(cam, mp4, forger)
+    shutil.copy(cam.data_dir / PUBLIC_KEY, cam.recording(2) / PUBLIC_KEY)
+    (cam.recording(2) / STORE_KEY).write_bytes(public_pem(forger.public_key()))
+    findings = verify([cam.data_dir])
+    [f] = [f for f in findings if f.kind == "segment" and f.path == str(mp4)]
+    assert f.code == "missing_file" and not any(f.ok for f in findings
+                                                if f.path == str(mp4))

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.evidence.identity import (
+    IDENTITY,
     PUBLIC_KEY,
     IdentityError,
     device_id_for,
@@ -47,6 +48,16 @@ def data_dir_of(path: Path) -> Path:
     if path.parent.parent.name == RECORDINGS.name:
         return path.parent.parent.parent
     return path.parent
+
+
+def pinning_root(root: Path) -> Path:
+    """The data directory whose pinned store key counts for ``root``: a folder inside another
+    data directory's ``recordings/`` is footage, whatever keys were dropped into it."""
+    for folder in root.parents:
+        if folder.name == RECORDINGS.name and any(
+                (folder.parent / name).exists() for name in (PUBLIC_KEY, IDENTITY)):
+            return folder.parent
+    return root
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,7 @@ class KeyRing:
         """The one store key receipts in the data directory ``root`` must verify with."""
         if self.store_key is not None:
             return StoreKey(self.store_key, self.store_source)
+        root = pinning_root(root)
         pinned = root / STORE_KEY
         if not pinned.exists():
             return StoreKey(None, problem=f"no store key to check receipts with: no pinned "
