@@ -60,8 +60,8 @@ def unlogged_upload(entries: dict[tuple[str, str], list[dict[str, Any]]],
     manifest = segment.manifest
     named = entries.get((manifest.recording_id, segment.mp4.name), [])
     if not named:
-        return "the audit log has no upload_receipt entry for it: the camera never accepted " \
-               "this receipt"
+        return "the audit log has no upload_receipt entry for it (the camera writes one " \
+               "before it deletes)"
     kept = receipt_sha256(segment.mp4)
     for data in named:
         if data.get("sha256") == manifest.sha256 \
