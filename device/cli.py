@@ -203,7 +203,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         keys = KeyRing.from_dir(Path(args.keys)) if args.keys else None
     except IdentityError as exc:
         raise CliError(str(exc)) from None
-    findings = verify(paths, keys)
+    try:
+        ring = (keys or KeyRing()).with_store_key(Path(args.store_key) if args.store_key
+                                                  else None)
+    except IdentityError as exc:
+        raise CliError(f"--store-key {exc}") from None
+    findings = verify(paths, ring)
     print(report.as_json(findings) if args.json else report.table(findings))
     return EXIT_OK if report.intact(findings) else EXIT_FAILED
 
@@ -348,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", metavar="DIR",
                    help="check against these enrolled device keys (*.pem, Ed25519), matched "
                         "by device id, instead of the key in the data directory")
+    p.add_argument("--store-key", metavar="FILE",
+                   help="check store receipts against this store public key (store.pub.pem) "
+                        "instead of the pinned one (DATA_DIR/store.pub.pem, or DIR/store.pub.pem "
+                        "with --keys)")
     p.add_argument("--json", action="store_true", help="a status and reason code per item")
     p.set_defaults(func=cmd_verify)
 
