@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from device.evidence.verify import verify
 from tests.conftest import have
 from tests.evidence_store.conftest import Camera, Running
 from tests.media import decode, ffprobe
+from tests.test_walkthrough import FORMAT_MD, walkthrough
 
 
 def frames(camera: Camera, recording: int | None = None) -> int:
@@ -83,3 +87,64 @@ def test_export_of_nothing_is_a_clear_error(running: Running, enrolled: Camera,
         running.operator().export(tmp_path / "none.zip", device_id=enrolled.device_id)
     assert err.value.status == 400
     assert not (tmp_path / "none.zip").exists()
+
+
+def walkthrough_on_export(zip_path: Path, device_id: str, recording_id: str,
+                          ) -> subprocess.CompletedProcess[str]:
+    """FORMAT.md's way into an export (``unzip`` it, point DATA_DIR at a device folder,
+    relative as a reader would type it), then its whole walk-through."""
+    unpack = re.search(r"```sh\n(unzip -q case\.zip -d case)\n"
+                       r"DATA_DIR=case/devices/bwv-[0-9a-f]+\n```",
+                       FORMAT_MD.read_text())
+    assert unpack, "FORMAT.md shows how to unpack an export"
+    script = f"{unpack.group(1)}\nDATA_DIR=case/devices/{device_id}\n{walkthrough()}"
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script],
+                          env={**os.environ, "REC": recording_id}, cwd=zip_path.parent,
+                          capture_output=True, text=True, timeout=120)
+
+
+needs_tools = pytest.mark.skipif(not all(map(have, ("openssl", "jq", "unzip"))),
+                                 reason="openssl, jq or unzip not installed")
+
+
+@needs_tools
+def test_format_md_walkthrough_on_a_store_export(running: Running, enrolled: Camera,
+                                                 tmp_path: Path) -> None:
+    running.upload_all(enrolled)
+    recording_id = enrolled.manifest(enrolled.segments(1)[0]).recording_id
+    running.operator().export(tmp_path / "case.zip", recording_id)
+    result = walkthrough_on_export(tmp_path / "case.zip", enrolled.device_id, recording_id)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "FAILED" not in out and "UNTERMINATED" not in out
+    for check in ("signature", "device", "name", "recording", "size", "sha256"):
+        assert f"OK {check}\n" in out
+    segments = len(enrolled.segments(1))
+    assert out.count("OK chained ") == out.count("OK footage ") == segments
+    assert "OK complete: " in out
+    assert "NO AUDIT LOG" in out and "OK chain:" not in out  # no false "OK chain: 0 lines"
+    assert f"OK report by {running.store.store_id}\n" in out and "OK report signed\n" in out
+    assert "OK export.mp4 is the one the report names" in out
+    assert out.count(".mp4: OK\n") == segments  # sha256sum -c of the report's segment list
+    assert "OK the store found every segment intact" in out
+
+
+@needs_tools
+def test_format_md_walkthrough_catches_a_tampered_export(running: Running, enrolled: Camera,
+                                                         tmp_path: Path) -> None:
+    running.upload_all(enrolled)
+    recording_id = enrolled.manifest(enrolled.segments(1)[0]).recording_id
+    running.operator().export(tmp_path / "case.zip", recording_id)
+    with zipfile.ZipFile(tmp_path / "case.zip") as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    mp4 = bytearray(files["export.mp4"])
+    mp4[len(mp4) // 2] ^= 0x40
+    files["export.mp4"] = bytes(mp4)
+    files["report.json"] = files["report.json"].replace(b'"all_verified": true',
+                                                        b'"all_verified": false')
+    with zipfile.ZipFile(tmp_path / "case.zip", "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    result = walkthrough_on_export(tmp_path / "case.zip", enrolled.device_id, recording_id)
+    assert "FAILED report signature" in result.stdout, result.stdout + result.stderr
+    assert "FAILED export.mp4" in result.stdout
