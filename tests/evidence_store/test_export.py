@@ -148,3 +148,22 @@ def test_format_md_walkthrough_catches_a_tampered_export(running: Running, enrol
     result = walkthrough_on_export(tmp_path / "case.zip", enrolled.device_id, recording_id)
     assert "FAILED report signature" in result.stdout, result.stdout + result.stderr
     assert "FAILED export.mp4" in result.stdout
+
+
+def test_the_report_names_files_as_they_are_in_the_zip(running: Running, enrolled: Camera,
+                                                       tmp_path: Path) -> None:
+    """Not in the store's temporary build folder, which is gone once the zip is sent."""
+    running.upload_all(enrolled)
+    recording_id = enrolled.manifest(enrolled.segments(1)[0]).recording_id
+    running.operator().export(tmp_path / "case.zip", recording_id)
+    with zipfile.ZipFile(tmp_path / "case.zip") as z:
+        names = set(z.namelist())
+        raw = z.read("report.json")
+    report = json.loads(raw)
+    assert str(running.directory) not in raw.decode() and "/tmp" not in raw.decode()
+    paths = [f["path"] for f in report["findings"]]
+    assert paths and all(not p.startswith("/") for p in paths), paths
+    prefix = f"devices/{enrolled.device_id}"
+    for path in paths:
+        assert path == prefix or path.startswith(prefix + "/"), path
+        assert path in names or any(n.startswith(path + "/") for n in names), path
