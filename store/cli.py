@@ -167,8 +167,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = client.quarantine()
         if args.json:
             _print(rows)
-        for q in [] if args.json else rows:
+            return EXIT_OK
+        for q in rows:
             print(f"Q{q['id']:<5} {q['device_id']}  {q['file']}  {q['reason']}")
+        print(f"{len(rows)} quarantined upload(s)")
         return EXIT_OK
     rows = client.recordings(args.device, args.since, args.until)
     if args.json:

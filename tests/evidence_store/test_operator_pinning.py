@@ -168,3 +168,16 @@ def test_an_unreadable_pin_is_one_line(content: bytes | None, running: Running,
     code, out, err = operator(capsys, "list", "--store-key", str(pin))
     assert code == 2 and out == "" and err.count("\n") == 1 and str(pin) in err, err
 
+
+
+def test_an_empty_quarantine_says_so(running: Running, env: pytest.MonkeyPatch,
+                                     capsys) -> None:
+    """The README's ``store list --quarantine`` on a store with nothing quarantined: a line that
+    says so, not silence (which reads as a hang or a failure)."""
+    env.setenv("BODYCAM_STORE_TOKEN", running.token)
+    env.setenv("BODYCAM_STORE_URL", running.url)
+    code, out, err = operator(capsys, "list", "--quarantine")
+    assert code == 0, err
+    assert out == "0 quarantined upload(s)\n"
+    code, out, _ = operator(capsys, "list", "--quarantine", "--json")
+    assert code == 0 and json.loads(out) == []
