@@ -118,6 +118,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"recording   {rec['id'] + ' for ' + format(rec['seconds'], '.1f') + ' s' if rec else '-'}",
         f"device      {status['device_id']}  {status['utc']}",
     ]
+    for r in status.get("recovered", []):  # what this boot found after a power cut
+        lines.append(f"recovered   {r['file']}: " + (
+            f"FAILED: {r['detail']}" if r["detail"] else
+            f"{r['frames']} frames kept, signed as recovered"
+            + (f" (torn tail of {r['torn_bytes']} bytes kept beside it)"
+               if r["torn_bytes"] else "")))
     upload = status.get("upload")
     if upload and upload["state"] != "off":
         lines.append(f"upload      {upload['state']}: {upload['pending_segments']} segment(s) "
