@@ -107,13 +107,20 @@ needs_tools = pytest.mark.skipif(not all(map(have, ("openssl", "jq", "unzip"))),
                                  reason="openssl, jq or unzip not installed")
 
 
-@needs_tools
-def test_format_md_walkthrough_on_a_store_export(running: Running, enrolled: Camera,
-                                                 tmp_path: Path) -> None:
+@pytest.fixture
+def case(running: Running, enrolled: Camera, tmp_path: Path) -> tuple[Path, str]:
+    """Recording 1 uploaded and exported to case.zip, as an operator does."""
     running.upload_all(enrolled)
     recording_id = enrolled.manifest(enrolled.segments(1)[0]).recording_id
     running.operator().export(tmp_path / "case.zip", recording_id)
-    result = walkthrough_on_export(tmp_path / "case.zip", enrolled.device_id, recording_id)
+    return tmp_path / "case.zip", recording_id
+
+
+@needs_tools
+def test_format_md_walkthrough_on_a_store_export(running: Running, enrolled: Camera,
+                                                 case: tuple[Path, str]) -> None:
+    zip_path, recording_id = case
+    result = walkthrough_on_export(zip_path, enrolled.device_id, recording_id)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "FAILED" not in out and "UNTERMINATED" not in out
@@ -130,33 +137,29 @@ def test_format_md_walkthrough_on_a_store_export(running: Running, enrolled: Cam
 
 
 @needs_tools
-def test_format_md_walkthrough_catches_a_tampered_export(running: Running, enrolled: Camera,
-                                                         tmp_path: Path) -> None:
-    running.upload_all(enrolled)
-    recording_id = enrolled.manifest(enrolled.segments(1)[0]).recording_id
-    running.operator().export(tmp_path / "case.zip", recording_id)
-    with zipfile.ZipFile(tmp_path / "case.zip") as z:
+def test_format_md_walkthrough_catches_a_tampered_export(enrolled: Camera,
+                                                         case: tuple[Path, str]) -> None:
+    zip_path, recording_id = case
+    with zipfile.ZipFile(zip_path) as z:
         files = {name: z.read(name) for name in z.namelist()}
     mp4 = bytearray(files["export.mp4"])
     mp4[len(mp4) // 2] ^= 0x40
     files["export.mp4"] = bytes(mp4)
     files["report.json"] = files["report.json"].replace(b'"all_verified": true',
                                                         b'"all_verified": false')
-    with zipfile.ZipFile(tmp_path / "case.zip", "w") as z:
+    with zipfile.ZipFile(zip_path, "w") as z:
         for name, data in files.items():
             z.writestr(name, data)
-    result = walkthrough_on_export(tmp_path / "case.zip", enrolled.device_id, recording_id)
+    result = walkthrough_on_export(zip_path, enrolled.device_id, recording_id)
     assert "FAILED report signature" in result.stdout, result.stdout + result.stderr
     assert "FAILED export.mp4" in result.stdout
 
 
 def test_the_report_names_files_as_they_are_in_the_zip(running: Running, enrolled: Camera,
-                                                       tmp_path: Path) -> None:
+                                                       case: tuple[Path, str]) -> None:
     """Not in the store's temporary build folder, which is gone once the zip is sent."""
-    running.upload_all(enrolled)
-    recording_id = enrolled.manifest(enrolled.segments(1)[0]).recording_id
-    running.operator().export(tmp_path / "case.zip", recording_id)
-    with zipfile.ZipFile(tmp_path / "case.zip") as z:
+    zip_path, _ = case
+    with zipfile.ZipFile(zip_path) as z:
         names = set(z.namelist())
         raw = z.read("report.json")
     report = json.loads(raw)
