@@ -530,9 +530,9 @@ class Daemon(DockingMixin):
 
     def on_exit_recording(self, event: EventData) -> None:
         assert self.pipeline is not None and self.recording is not None
-        self.pipeline.send(StopRecording(self.clock.wall()))
-        self._audit("recording_stop", event.kwargs.get("reason", event.event.name),
-                    recording_id=self.recording["id"])
+        reason = event.kwargs.get("reason", event.event.name)
+        self.pipeline.send(StopRecording(self.clock.wall(), reason))
+        self._audit("recording_stop", reason, recording_id=self.recording["id"])
         self.recording = None
         self._cancel_timer("confirm")
         self.flags["stop_pending"] = False

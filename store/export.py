@@ -95,7 +95,7 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
                          for s, offset in zip(segments, offsets, strict=True)],
             "timeline": timeline,
             "markers": [m for m in timeline if m["kind"] == "marker"],
-            "findings": [asdict(f) for f in findings],
+            "findings": [_in_zip(asdict(f), work) for f in findings],
             "all_verified": bool(findings) and all(f.ok for f in findings),
         }
         raw = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
@@ -108,6 +108,17 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
                        recordings=[[r["device_id"], r["recording_id"]] for r in recordings],
                        all_verified=report["all_verified"])
     return report
+
+
+def _in_zip(finding: dict[str, Any], work: Path) -> dict[str, Any]:
+    """A finding naming files as the zip holds them (``devices/ID/…``), not in the build
+    folder, which is deleted once the zip is written."""
+    root = str(work) + os.sep
+    path = Path(finding["path"])
+    if path.is_relative_to(work):
+        finding["path"] = path.relative_to(work).as_posix()
+    finding["detail"] = finding["detail"].replace(root, "")
+    return finding
 
 
 def _copy_originals(store: Store, recordings: list[dict[str, Any]],

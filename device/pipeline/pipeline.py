@@ -46,6 +46,7 @@ class StartRecording:
 @dataclass(frozen=True)
 class StopRecording:
     wall: float  # when the stop happened, for a recording that ends while the camera is out
+    reason: str = "stopped"  # what ended it ("record hold", "battery critical (2 %)", ...)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class Recorder:
         elif isinstance(item, StartRecording):
             self._start(item)
         elif isinstance(item, StopRecording):
-            self._finish(reason="stopped", wall=item.wall)
+            self._finish(reason=item.reason, wall=item.wall)
         elif isinstance(item, AddMarker) and self.info is not None:
             self.info.markers.append((item.t_mono, item.utc, item.note))
             if self.writer is not None:
