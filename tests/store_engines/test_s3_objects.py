@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("boto3")
 
-from store.objects_s3 import ObjectLockedError, S3Location, S3ObjectStore  # noqa: E402
+from store.objects_s3 import ObjectLockedError, S3Location, S3ObjectStore
 
 
 @pytest.fixture
@@ -41,6 +41,7 @@ def test_an_object_under_compliance_retention_cannot_be_deleted_or_shortened(
     assert objects.retention(sha)[0] == pytest.approx(until, abs=1)
     # Even asked directly, with the store's own credentials, the bucket refuses to shorten it.
     from botocore.exceptions import ClientError
+
     from store.objects_s3 import _utc
     with pytest.raises(ClientError, match="AccessDenied"):
         objects.s3.put_object_retention(
