@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,3 +51,40 @@ def s3_engine(tmp_path_factory) -> Iterator[dict[str, str]]:
 @pytest.fixture
 def bucket_name() -> str:
     return "bodycam-" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[str]:
+    """The DSN of a PostgreSQL server."""
+    if os.environ.get("BODYCAM_PG_DSN"):
+        yield os.environ["BODYCAM_PG_DSN"]
+        return
+    if not (shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))):
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql), and "
+                    "BODYCAM_PG_DSN is not set")
+    # Outside pytest's own 0700 folder: the cluster belongs to an unprivileged user under root.
+    directory = Path(tempfile.mkdtemp(prefix="bodycam-pg-"))
+    directory.chmod(0o755)
+    env = _env_from("postgres.sh", directory / "cluster")
+    try:
+        yield env["BODYCAM_PG_DSN"]
+    finally:
+        subprocess.run(["bash", str(ROOT / "scripts" / "postgres.sh"), "down",
+                        str(directory / "cluster")], capture_output=True, timeout=60, check=False)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_database(pg_engine) -> Iterator[str]:
+    """A fresh, empty database on the server, dropped afterwards."""
+    import psycopg
+
+    name = "bodycam_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_engine, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = pg_engine.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(pg_engine, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
