@@ -9,6 +9,7 @@ Every track is also extended ``hold`` frames before its first and after its last
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,7 @@ class Tracker:
         out: dict[int, list[tuple[int, Box]]] = {}
         for track in self.tracks:
             frames = sorted(track.found)
-            for a, b in zip(frames, frames[1:], strict=False):
+            for a, b in itertools.pairwise(frames):
                 for f in range(a, b):
                     out.setdefault(f, []).append((track.track_id, _lerp(
                         track.found[a], track.found[b], (f - a) / (b - a))))
