@@ -15,7 +15,7 @@ import av
 import cv2
 import numpy as np
 
-from device.evidence.identity import DeviceIdentity, create_identity
+from device.evidence.identity import DeviceIdentity, create_identity, public_pem
 from device.evidence.manifest import Manifest, sha256_file, write_signed_manifest
 from device.pipeline.segments import MP4_OPTIONS
 from sim.camera import SimCamera
@@ -90,9 +90,7 @@ def build_scene(root: Path, seconds: float = 4.0, segments: int = 2, audio: bool
     device_dir = root / "devices" / identity.device_id
     folder = device_dir / "recordings" / recording_id
     folder.mkdir(parents=True, exist_ok=True)
-    (device_dir / "device.pub.pem").write_bytes((device_home / "device.pub.pem").read_bytes()
-                                                if (device_home / "device.pub.pem").exists()
-                                                else b"")
+    (device_dir / "device.pub.pem").write_bytes(public_pem(identity.public_key))
     head = astronaut()[HEAD[1]:HEAD[1] + HEAD[3], HEAD[0]:HEAD[0] + HEAD[2]]
     patch = cv2.resize(head, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA)
     mirrored = cv2.flip(patch, 1)
