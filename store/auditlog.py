@@ -3,11 +3,14 @@
 Every entry names the SHA-256 of the previous line's bytes (``prev_sha256``, null on the first),
 so removing or editing an entry breaks the chain at that point: :func:`verify_chain` finds it.
 Entries record custody: enrolments, stored and quarantined uploads, flags, unflags, deletions and
-exports. Each append is fsynced before the action it records is reported as done.
+exports. Each append is fsynced before the action it records is reported as done. A local
+command (``bodycam store redact``) may append while the server runs: appends take an exclusive
+``flock`` and re-read the chain's end when the file grew under them, so neither breaks the chain.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -29,6 +32,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self._prev: str | None = None
         self._seq = 0
+        self._size = 0
         self._recover()
 
     def _recover(self) -> None:
@@ -42,7 +46,12 @@ class AuditLog:
                 f.write(b"\n")
                 os.fsync(f.fileno())
             data += b"\n"
+        self._follow(data)
+
+    def _follow(self, data: bytes) -> None:
+        """Take the chain's end from the file's bytes."""
         lines = data.splitlines()
+        self._size = len(data)
         if lines:
             self._prev = _line_hash(lines[-1])
             self._seq = len(lines)
@@ -50,15 +59,23 @@ class AuditLog:
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         """Write one entry durably and return it."""
         with self._lock:
-            entry = {**fields, "seq": self._seq + 1, "utc": utc_iso(self.clock()),
-                     "event": event, "prev_sha256": self._prev}
-            line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if os.fstat(fd).st_size != self._size:  # another process appended
+                    data = self.path.read_bytes()
+                    if data and not data.endswith(b"\n"):  # it died mid-line: keep, end it
+                        os.write(fd, b"\n")
+                        data += b"\n"
+                    self._follow(data)
+                entry = {**fields, "seq": self._seq + 1, "utc": utc_iso(self.clock()),
+                         "event": event, "prev_sha256": self._prev}
+                line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
                 os.write(fd, line + b"\n")
                 os.fsync(fd)
+                self._size += len(line) + 1
             finally:
-                os.close(fd)
+                os.close(fd)  # releases the lock
             self._prev = _line_hash(line)
             self._seq += 1
             return entry

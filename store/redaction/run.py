@@ -145,6 +145,10 @@ def redact(sources_root: Path, plan: Plan, out_dir: Path, private_key: Ed25519Pr
     if (out_dir / DERIVATION).exists() or (out_dir / REDACTED_MP4).exists():
         raise RedactionError(f"{out_dir} already holds a redacted copy; choose another --out")
     sources = collect_sources(sources_root)
+    first = sources[0].manifest
+    # the signed manifests' totals: refuse a plan outside the footage before decoding anything
+    plan.check(sum(s.manifest.frame_count for s in sources), first.width, first.height,
+               sum(s.manifest.duration_s for s in sources) + 1.0)
     detector = detector or FaceDetector()
     tracker = tracker or Tracker()
     method = method or Pixelate()

@@ -14,6 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from device.evidence.receipt import store_id_for
 from store.redaction.plan import Plan, build_plan
 from store.redaction.run import redact
+from tests.evidence_store.conftest import (  # noqa: F401  (the store's fixtures, reused)
+    camera,
+    enrolled,
+    recorded,
+    running,
+    store_dir,
+)
 from tests.redaction.scene import Scene, build_scene
 
 #: The audio the reviewer silences, in seconds of the copy.
