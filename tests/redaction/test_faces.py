@@ -8,10 +8,16 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from store.redaction.detector import Box, FaceDetector, iou
 from store.redaction.media import RATE
-from tests.redaction.conftest import SILENCE, Redacted
+from store.redaction.plan import build_plan
+from store.redaction.run import redact
+from store.redaction.tracker import Tracker
+from tests.redaction.conftest import NOW, SILENCE, Redacted
+from tests.redaction.scene import build_scene
 
 
 def decoded(paths: list[Path]) -> list[np.ndarray]:
@@ -93,3 +99,34 @@ def test_the_silenced_range_is_zeros_and_the_rest_is_sound(redacted: Redacted) -
     assert np.sqrt(np.mean(span(SILENCE[1] + 0.1, 2.9) ** 2)) > 0.1
     [silenced] = redacted.derivation["silenced"]
     assert silenced["silenced_from_s"] <= SILENCE[0] and silenced["silenced_to_s"] >= SILENCE[1]
+
+
+class Flaky(FaceDetector):
+    """The real detector, blind in some frames, as a real one is now and then."""
+
+    BLIND = frozenset({3, 4, 5, 9, 14})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        self.calls += 1
+        return [] if self.calls - 1 in self.BLIND else super().detect(image)
+
+
+@pytest.mark.parametrize("hold, flickers", [(15, False), (0, True)])
+def test_tracking_keeps_the_blur_where_the_detector_missed(tmp_path: Path, hold: int,
+                                                           flickers: bool) -> None:
+    """With the tracker's hold the face stays hidden in the frames the detector missed; with
+    no hold (the control) it shows in exactly those frames."""
+    scene = build_scene(tmp_path / "export", seconds=1.0, segments=1, audio=False)
+    plan = build_plan({"reviewer": "x"})
+    key = Ed25519PrivateKey.generate()
+    redact(scene.root, plan, tmp_path / "out", key, "store-x", NOW, detector=Flaky(),
+           tracker=Tracker(hold=hold))
+    after = decoded([tmp_path / "out" / "redacted.mp4"])
+    detector = FaceDetector()
+    shown = {f for f, (img, box) in enumerate(zip(after, scene.subject, strict=True))
+             if any(iou(b, box) > 0.0 for b in detector.detect(img))}
+    assert shown == (set(Flaky.BLIND) if flickers else set())
