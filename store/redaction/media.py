@@ -41,7 +41,7 @@ def frames(path: Path) -> Iterator[Picture]:
             for index, frame in enumerate(container.decode(stream)):
                 t = float(frame.pts * frame.time_base) if frame.pts is not None else index / 30
                 yield Picture(index, t, frame.to_ndarray(format="bgr24"))
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, IndexError) as exc:
         raise RedactionError(f"cannot decode the sources' video: {exc}") from None
 
 

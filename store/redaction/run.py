@@ -152,96 +152,107 @@ def redact(sources_root: Path, plan: Plan, out_dir: Path, private_key: Ed25519Pr
     detector = detector or FaceDetector()
     tracker = tracker or Tracker()
     method = method or Pixelate()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".redacting-") as tmp:
-        work = Path(tmp)
-        joined = work / "joined.mp4"
-        try:
-            offsets = remux([s.mp4 for s in sources], joined)
-        except (StoreError, av.error.FFmpegError) as exc:
-            raise RedactionError(f"cannot read the sources' video: {exc}") from None
-        # pass 1: find faces, and learn the footage's length
-        times: list[float] = []
-        for picture in frames(joined):
-            times.append(picture.time_s)
-            if plan.auto:
-                tracker.update(picture.index, detector.detect(picture.image))
-        if not times:
-            raise RedactionError("the sources hold no video frames")
-        width, height = sources[0].manifest.width, sources[0].manifest.height
-        fps = sources[0].manifest.fps
-        step = 1 / fps if fps > 0 else 0.0
-        duration = times[-1] + step
-        plan.check(len(times), width, height, duration)
-        auto = tracker.boxes(len(times)) if plan.auto else {}
-        sound = read_sound([s.mp4 for s in sources], offsets, duration)
-        silenced = []
-        for s in plan.silence:
-            a, b = silence_range(sound, s.from_s, min(s.to_s, duration))
-            silenced.append({"from_s": s.from_s, "to_s": s.to_s, "silenced_from_s": round(a, 6),
-                             "silenced_to_s": round(b, 6)})
-        # pass 2: redact and encode
-        blurred: dict[tuple[Any, ...], dict[int, Box]] = {}
-        sharp: dict[tuple[Any, ...], dict[int, Box]] = {}
-        adds = [(i, op) for i, op in enumerate(plan.boxes) if op.op == "add"]
-        exempt = [(i, op) for i, op in enumerate(plan.boxes) if op.op != "add"]
-        mp4 = work / REDACTED_MP4
-        writer = guarded("cannot write the redacted MP4",
-                         lambda: Writer(mp4, width, height, fps, sound))
-        for picture in frames(joined):
-            image = np.array(picture.image)
-            f = picture.index
-            for track_id, box in auto.get(f, []):
-                by = next((i for i, op in exempt if op.covers(f, box)), None)
-                grown = method.grow(box, width, height)
-                if by is not None:
-                    sharp.setdefault((("track", track_id), ("by_operation", by)), {})[f] = grown
-                    continue
-                method.apply(image, grown)
-                blurred.setdefault((("source", "auto"), ("track", track_id)), {})[f] = grown
-            for i, op in adds:
-                if op.first <= f <= op.last:
-                    method.apply(image, op.box)
-                    blurred.setdefault((("source", "reviewer"), ("operation", i)), {})[f] = (
-                        op.box)
-            guarded("cannot encode the redacted MP4", lambda p=picture, im=image: writer.add(p, im))
-        guarded("cannot finish the redacted MP4", writer.close)
-        digest, size = sha256_file(mp4)
-        starts = [float(o) for o in offsets]
-        entries = []
-        for i, s in enumerate(sources):
-            end = starts[i + 1] if i + 1 < len(starts) else float("inf")
-            mine = [n for n, t in enumerate(times) if starts[i] - 1e-6 <= t < end - 1e-6]
-            m = s.manifest
-            entries.append({
-                "device_id": m.device_id, "device_key_sha256": s.device_key_sha256,
-                "recording_id": m.recording_id, "segment_index": m.segment_index,
-                "file": m.file, "sha256": m.sha256, "size": m.size,
-                "manifest_sha256": s.manifest_sha256, "start_utc": m.start_utc,
-                "offset_s": round(starts[i], 6),
-                "frames": [mine[0], mine[-1]] if mine else None})
-        derivation = {
-            "format": FORMAT, "version": VERSION, "store_id": store_id, "created_utc": now_utc,
-            "reviewer": plan.reviewer,
-            "output": {"file": REDACTED_MP4, "sha256": digest, "size": size,
-                       "frame_count": len(times), "width": width, "height": height,
-                       "duration_s": round(duration, 6), **writer.describe(),
-                       "sound": "the sources' sound, silenced where listed" if sound.from_source
-                                else "silence (the sources have no sound)"},
-            "sources": entries,
-            "automatic": ({"detector": detector.describe(), "tracker": tracker.describe()}
-                          if plan.auto else None),
-            "method": method.describe(),
-            "operations": plan.operations(),
-            "blurred": _runs(blurred),
-            "left_sharp": _runs(sharp),
-            "silenced": silenced,
-        }
-        raw = to_bytes(derivation)
-        durable_rename(mp4, out_dir / REDACTED_MP4)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".redacting-") as tmp:
+            return _redact(Path(tmp), sources, plan, out_dir, private_key, store_id, now_utc,
+                           detector, tracker, method)
+    except OSError as exc:
+        raise RedactionError(f"{exc.filename or out_dir}: {exc.strerror}") from None
+
+
+def _redact(work: Path, sources: list[Source], plan: Plan, out_dir: Path,
+            private_key: Ed25519PrivateKey, store_id: str, now_utc: str,
+            detector: FaceDetector, tracker: Tracker, method: Pixelate) -> dict[str, Any]:
+    joined = work / "joined.mp4"
+    try:
+        offsets = remux([s.mp4 for s in sources], joined)
+    except (StoreError, av.error.FFmpegError, IndexError) as exc:
+        raise RedactionError(f"cannot read the sources' video: {exc or 'no video stream'}"
+                             ) from None
+    # pass 1: find faces, and learn the footage's length
+    times: list[float] = []
+    width, height = sources[0].manifest.width, sources[0].manifest.height
+    for picture in frames(joined):
+        times.append(picture.time_s)
+        height, width = picture.image.shape[:2]  # what was decoded, whatever was claimed
+        if plan.auto:
+            tracker.update(picture.index, detector.detect(picture.image))
+    if not times:
+        raise RedactionError("the sources hold no video frames")
+    fps = sources[0].manifest.fps
+    step = 1 / fps if fps > 0 else 0.0
+    duration = times[-1] + step
+    plan.check(len(times), width, height, duration)
+    auto = tracker.boxes(len(times)) if plan.auto else {}
+    sound = read_sound([s.mp4 for s in sources], offsets, duration)
+    silenced = []
+    for s in plan.silence:
+        a, b = silence_range(sound, s.from_s, min(s.to_s, duration))
+        silenced.append({"from_s": s.from_s, "to_s": s.to_s, "silenced_from_s": round(a, 6),
+                         "silenced_to_s": round(b, 6)})
+    # pass 2: redact and encode
+    blurred: dict[tuple[Any, ...], dict[int, Box]] = {}
+    sharp: dict[tuple[Any, ...], dict[int, Box]] = {}
+    adds = [(i, op) for i, op in enumerate(plan.boxes) if op.op == "add"]
+    exempt = [(i, op) for i, op in enumerate(plan.boxes) if op.op != "add"]
+    mp4 = work / REDACTED_MP4
+    writer = guarded("cannot write the redacted MP4",
+                     lambda: Writer(mp4, width, height, fps, sound))
+    for picture in frames(joined):
+        image = np.array(picture.image)
+        f = picture.index
+        for track_id, box in auto.get(f, []):
+            by = next((i for i, op in exempt if op.covers(f, box)), None)
+            grown = method.grow(box, width, height)
+            if by is not None:
+                sharp.setdefault((("track", track_id), ("by_operation", by)), {})[f] = grown
+                continue
+            method.apply(image, grown)
+            blurred.setdefault((("source", "auto"), ("track", track_id)), {})[f] = grown
+        for i, op in adds:
+            if op.first <= f <= op.last:
+                method.apply(image, op.box)
+                blurred.setdefault((("source", "reviewer"), ("operation", i)), {})[f] = (
+                    op.box)
+        guarded("cannot encode the redacted MP4", lambda p=picture, im=image: writer.add(p, im))
+    guarded("cannot finish the redacted MP4", writer.close)
+    digest, size = sha256_file(mp4)
+    starts = [float(o) for o in offsets]
+    entries = []
+    for i, s in enumerate(sources):
+        end = starts[i + 1] if i + 1 < len(starts) else float("inf")
+        mine = [n for n, t in enumerate(times) if starts[i] - 1e-6 <= t < end - 1e-6]
+        m = s.manifest
+        entries.append({
+            "device_id": m.device_id, "device_key_sha256": s.device_key_sha256,
+            "recording_id": m.recording_id, "segment_index": m.segment_index,
+            "file": m.file, "sha256": m.sha256, "size": m.size,
+            "manifest_sha256": s.manifest_sha256, "start_utc": m.start_utc,
+            "offset_s": round(starts[i], 6),
+            "frames": [mine[0], mine[-1]] if mine else None})
+    derivation = {
+        "format": FORMAT, "version": VERSION, "store_id": store_id, "created_utc": now_utc,
+        "reviewer": plan.reviewer,
+        "output": {"file": REDACTED_MP4, "sha256": digest, "size": size,
+                   "frame_count": len(times), "width": width, "height": height,
+                   "duration_s": round(duration, 6), **writer.describe(),
+                   "sound": "the sources' sound, silenced where listed" if sound.from_source
+                            else "silence (the sources have no sound)"},
+        "sources": entries,
+        "automatic": ({"detector": detector.describe(), "tracker": tracker.describe()}
+                      if plan.auto else None),
+        "method": method.describe(),
+        "operations": plan.operations(),
+        "blurred": _runs(blurred),
+        "left_sharp": _runs(sharp),
+        "silenced": silenced,
+    }
+    raw = to_bytes(derivation)
+    durable_rename(mp4, out_dir / REDACTED_MP4)
     atomic_write(out_dir / "store.pub.pem", public_pem(private_key.public_key()))
     atomic_write(out_dir / (DERIVATION + ".sig"), private_key.sign(raw))
-    atomic_write(out_dir / DERIVATION, raw)
+    atomic_write(out_dir / DERIVATION, raw)  # last: its presence means the copy is whole
     return derivation
 
 

@@ -182,6 +182,7 @@ def test_bad_inputs_get_one_line_errors(store_only: Path, tmp_path: Path,
         z.writestr("../../escaped.txt", "x")
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
     tampered = tmp_path / "tampered"
     import shutil
 
@@ -215,6 +216,7 @@ def test_bad_inputs_get_one_line_errors(store_only: Path, tmp_path: Path,
         "not an evidence store": ["redact", str(scene.root), "--dir", str(tmp_path / "nostore"),
                                   "--reviewer", "x", "--out", str(tmp_path / "o12")],
         "--store-key": ["check-redaction", str(tmp_path / "o1")],
+        "File exists": ["redact", str(scene.root), *base, "--out", str(tmp_path / "a-file")],
     }
     for says, argv in cases.items():
         err = one_line_error(capsys, store_main(argv))
