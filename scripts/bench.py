@@ -24,6 +24,7 @@ import av
 import numpy as np
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
+from bench_redaction import BENCHMARKS as REDACTION
 from bench_tlog import BENCHMARKS as TLOG
 
 from device.config import Config
@@ -314,6 +315,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "verify": verify_throughput,
     "dock": dock_fleet,
     **TLOG,
+    **REDACTION,
 }
 
 
