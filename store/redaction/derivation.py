@@ -61,9 +61,12 @@ def verify_derivation(folder: Path, store_key: Ed25519PublicKey,
                 "after signing, or signed by another store)"]
     try:
         derivation = json.loads(raw.decode("utf-8"))
-        assert isinstance(derivation, dict) and derivation.get("format") == FORMAT
+        if not isinstance(derivation, dict) or derivation.get("format") != FORMAT:
+            raise ValueError
         output, entries = derivation["output"], derivation["sources"]
-    except (ValueError, AssertionError, KeyError, TypeError, RecursionError):
+        if not isinstance(output, dict) or not isinstance(entries, list):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, RecursionError):
         return [f"{DERIVATION}: signed, but not a {FORMAT} manifest"]
     if derivation.get("version") != VERSION:
         return [f"{DERIVATION}: unsupported version {derivation.get('version')!r}"]

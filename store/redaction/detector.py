@@ -36,8 +36,11 @@ def load_cascade(name: str, folder: Path | None = None) -> tuple[cv2.CascadeClas
         raise RedactionError(
             f"face cascade {name} not found in {path.parent} (OpenCV {cv2.__version__}): "
             "it ships with opencv-python-headless 4.x (requirements.lock pins 4.11)")
-    cascade = cv2.CascadeClassifier(str(path))
-    if cascade.empty():
+    try:
+        cascade = cv2.CascadeClassifier(str(path))
+    except (cv2.error, SystemError):  # a file OpenCV's XML reader chokes on
+        cascade = None
+    if cascade is None or cascade.empty():
         raise RedactionError(f"face cascade {path} is not a readable OpenCV cascade")
     return cascade, hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -167,3 +167,18 @@ def test_the_openssl_walkthrough_catches_each_tampering(redacted: Redacted,
     assert f"FAILED source {swapped}: not the manifest the derivation names\n" in text
     flip_byte(out / "derivation.json", 200)
     assert "FAILED derivation signature\n" in run_walkthrough(out, sources, key_file).stdout
+
+
+@pytest.mark.parametrize("document", [b"[]", b'{"format": "bodycam.derivation"}',
+                                      b'{"format": "bodycam.derivation", "version": 1, '
+                                      b'"output": 3, "sources": {}}', b"\xff\xfe"])
+def test_a_signed_document_that_is_no_derivation_is_named(tmp_path: Path,
+                                                         document: bytes) -> None:
+    """Even signed by the store key, nonsense is a one-line problem, not a crash."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "derivation.json").write_bytes(document)
+    (tmp_path / "derivation.json.sig").write_bytes(key.sign(document))
+    [problem] = verify_derivation(tmp_path, key.public_key(), tmp_path)
+    assert problem.startswith("derivation.json: signed, but not a bodycam.derivation manifest")

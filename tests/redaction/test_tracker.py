@@ -1,8 +1,15 @@
 """The tracker: a face missed for a few frames keeps its blur, interpolated between finds and
-held after the last; two faces stay two tracks."""
+held after the last; two faces stay two tracks. And the detector's cascades: shipped, recorded,
+and a missing one named in one line."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from store.redaction import RedactionError
+from store.redaction.detector import FRONTAL, PROFILE, FaceDetector
 from store.redaction.tracker import Tracker
 
 
@@ -40,3 +47,22 @@ def test_two_faces_are_two_tracks_and_a_fast_move_stays_one() -> None:
         tracker.update(f, [(5 + 8 * f, 10, 40, 40), (200, 100, 40, 40)])
     assert len(tracker.tracks) == 2
     assert {len(t.found) for t in tracker.tracks} == {6}
+
+
+def test_a_missing_cascade_is_one_line_naming_the_package(tmp_path: Path) -> None:
+    """As with OpenCV 5.0, which ships no cascades."""
+    with pytest.raises(RedactionError) as exc:
+        FaceDetector(folder=tmp_path)
+    message = str(exc.value)
+    assert "haarcascade_frontalface_default.xml not found" in message
+    assert "opencv-python-headless 4.x" in message and "\n" not in message
+    (tmp_path / "haarcascade_frontalface_default.xml").write_text("<not a cascade/>")
+    with pytest.raises(RedactionError, match="not a readable OpenCV cascade"):
+        FaceDetector(folder=tmp_path)
+
+
+def test_the_shipped_cascades_are_found_and_recorded() -> None:
+    detector = FaceDetector()
+    described = detector.describe()
+    assert set(described["cascades_sha256"]) == {FRONTAL, PROFILE}
+    assert all(len(h) == 64 for h in described["cascades_sha256"].values())
