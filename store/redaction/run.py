@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -66,6 +67,10 @@ def unpacked(source: Path) -> Iterator[Path]:
                     if name.startswith("/") or ".." in parts or "\\" in name:
                         raise RedactionError(f"{source}: refusing zip member {name!r} (outside "
                                              "the export)")
+                unpacked_size = sum(info.file_size for info in z.infolist())
+                if unpacked_size > shutil.disk_usage(tmp).free:
+                    raise RedactionError(f"{source}: unpacks to {unpacked_size:,} bytes, more "
+                                         "than the free disk space")
                 z.extractall(tmp)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
             raise RedactionError(f"{source}: not a readable export zip ({exc})") from None
