@@ -236,3 +236,19 @@ def test_an_existing_copy_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(RedactionError, match="already holds a redacted copy"):
         redact(scene.root, plan, tmp_path / "out", key, "store-x", "2026-01-01T00:00:01.000Z")
     assert (tmp_path / "out" / "derivation.json").read_bytes() == before
+
+
+def test_a_zip_larger_than_the_free_disk_is_refused(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from store.redaction import run
+
+    archive = tmp_path / "case.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("report.json", "{}" * 1000)
+    monkeypatch.setattr(run.shutil, "disk_usage",
+                        lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100))
+    with pytest.raises(RedactionError, match="more than the free disk space"), \
+            unpacked(archive):
+        pass
