@@ -35,7 +35,8 @@ log = logging.getLogger("bodycam.store")
 
 MAX_JSON_BODY = 256 * 1024
 MAX_PEM_BODY = 16 * 1024
-CONTENT_RANGE = re.compile(r"bytes (\d{1,15})-(\d{1,15})/(\d{1,15})")
+CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})")
+CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
 SAFE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 UPLOAD = r"(?P<upload_id>[0-9a-f]{32})"
 
@@ -134,11 +135,15 @@ def _optional_device(data: dict[str, Any]) -> str | None:
 
 
 def recordings(store: Store, req: Request) -> Response:
-    return Response(200, store.recordings(req.query.get("device"), req.query.get("from"),
-                                          req.query.get("to")))
+    device = req.query.get("device") or None
+    if device is not None:
+        safe_name(device, "device")
+    return Response(200, store.recordings(device, req.query.get("from") or None,
+                                          req.query.get("to") or None))
 
 
 def run_retention(store: Store, req: Request) -> Response:
+    json_object(req.body or b"{}", set(), set())
     return Response(200, {"deleted": store.retention.step(store.clock())})
 
 
@@ -149,6 +154,10 @@ def make_export(store: Store, req: Request) -> Response:
     for name in ("recording_id", "device_id"):
         if selection[name] is not None:
             safe_name(selection[name], name)
+    for name in ("since", "until"):
+        if selection[name] is not None and not isinstance(selection[name], str):
+            raise bad_request(f"{'from' if name == 'since' else 'to'} must be a UTC time as "
+                              "text, such as 2026-01-31T08:00:00Z")
     store.exports_dir.mkdir(exist_ok=True)
     out = store.exports_dir / f"export-{secrets.token_hex(8)}.zip"
     exporter.export(store, out, **selection)
@@ -246,12 +255,15 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
     def _read_body(self, limit: int) -> bytes:
         if self.headers.get("Transfer-Encoding"):
             raise StoreError(411, "send a Content-Length, not Transfer-Encoding")
-        raw = self.headers.get("Content-Length")
-        if raw is None:
+        values = {v.strip() for v in self.headers.get_all("Content-Length") or ()}
+        if not values:
             self._body_read = True
             return b""
-        if not raw.isdigit():
-            raise bad_request(f"Content-Length {raw[:20]!r} is not a number")
+        if len(values) > 1:
+            raise bad_request("several different Content-Length headers")
+        raw = values.pop()
+        if not CONTENT_LENGTH.fullmatch(raw):
+            raise bad_request(f"Content-Length {raw[:20]!r} is not a whole number of bytes")
         length = int(raw)
         if length > limit:
             raise too_large(f"body of {length} bytes is over this endpoint's limit of {limit}")

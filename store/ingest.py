@@ -29,7 +29,7 @@ from device.evidence.receipt import Receipt, sign_receipt
 from device.evidence.verify import SIGNATURE_LENGTH
 from store.clock import parse_utc
 from store.errors import StoreError, bad_request, conflict, not_found, too_large
-from store.validate import SHA256_HEX, safe_name
+from store.validate import SHA256_HEX, parse_json, safe_name
 
 if TYPE_CHECKING:
     from store.service import Store
@@ -157,8 +157,9 @@ class Ingest:
     def _check_manifest(self, device_id: str, file: str, raw: bytes, signature: bytes,
                         ) -> Manifest:
         try:
+            parse_json(raw, f"manifest of {file}")  # hostile JSON is refused before parsing
             manifest = Manifest.from_bytes(raw, f"manifest of {file}")
-        except ManifestError as exc:
+        except (ManifestError, ValueError) as exc:
             raise Rejected(str(exc)) from None
         _check_types(manifest, file)
         if manifest.size > self.store.config.max_segment_bytes:

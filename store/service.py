@@ -135,7 +135,7 @@ class Store:
         self.custody_lock = threading.Lock()
         self._keys: dict[str, Ed25519PublicKey] = {}
         self.verifier = RequestVerifier(self.catalogue, clock, self.config.clock_skew_s,
-                                        self.device_key)
+                                        self.device_key, self.store_id)
         self.ingest = Ingest(self)
         self.retention = Retention(self)
 

@@ -88,7 +88,7 @@ class StoreConnection:
             self.close()
         try:
             data = json.loads(payload) if payload else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or hostile JSON (too deep, huge int)
             data = {"error": payload[:200].decode(errors="replace")}
         if response.status >= 400:
             body_json = data if isinstance(data, dict) else {}
@@ -100,15 +100,20 @@ class StoreConnection:
 
 
 class DeviceClient:
-    """Signed requests from one camera. ``clock`` gives the camera's UTC seconds; a camera whose
-    clock is unset can call :meth:`sync_clock` to sign with the store's time instead."""
+    """Signed requests from one camera to one store. ``clock`` gives the camera's UTC seconds; a
+    camera whose clock is unset can call :meth:`sync_clock` to sign with the store's time instead.
+
+    Every signature names ``store_id``, so a request is good at that store only. The camera
+    passes the id of its *pinned* store key (:func:`~device.evidence.receipt.store_id_for`); a
+    tool that pins nothing may leave it out and then signs for the store ``/v1/info`` names."""
 
     def __init__(self, connection: StoreConnection, private_key: Ed25519PrivateKey,
                  device_id: str, clock: Callable[[], float] = time.time,
-                 chunk_bytes: int = DEFAULT_CHUNK) -> None:
+                 chunk_bytes: int = DEFAULT_CHUNK, store_id: str | None = None) -> None:
         self.connection = connection
         self.private_key = private_key
         self.device_id = device_id
+        self.store_id = store_id
         self.clock = clock
         self.chunk_bytes = chunk_bytes
         self.clock_offset = 0.0
@@ -129,8 +134,10 @@ class DeviceClient:
 
     def request(self, method: str, target: str, body: bytes = b"",
                 headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        if not self.store_id:
+            self.store_id = str(self.connection.info()["store_id"])
         signed = sign_request(self.private_key, self.device_id, method, target, body,
-                              self.clock() + self.clock_offset)
+                              self.clock() + self.clock_offset, store_id=self.store_id)
         return self.connection.request(method, target, body, {**(headers or {}), **signed})
 
     def open_segment(self, mp4: Path) -> dict[str, Any]:
