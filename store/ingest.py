@@ -27,7 +27,7 @@ from device.evidence.identity import verify_signature
 from device.evidence.manifest import Manifest, ManifestError
 from device.evidence.receipt import Receipt, sign_receipt
 from device.evidence.verify import SIGNATURE_LENGTH
-from store.clock import parse_utc
+from store.clock import parse_utc, utc_iso
 from store.errors import StoreError, bad_request, conflict, not_found, too_large
 from store.validate import SHA256_HEX, parse_json, safe_name
 
@@ -266,9 +266,10 @@ class Ingest:
         manifest_sha = row["key"]
         store.objects.put_bytes(manifest_sha, row["manifest"])
         store.objects.put_file(store.staging.path(status.upload_id), digest)
+        received = store.clock()  # the store's time, which retention counts from
         receipt = Receipt(store_id=store.store_id, kind=SEGMENT, device_id=manifest.device_id,
                           file=manifest.file, sha256=digest, size=manifest.size,
-                          received_utc=store.now_utc(), recording_id=manifest.recording_id,
+                          received_utc=utc_iso(received), recording_id=manifest.recording_id,
                           segment_index=manifest.segment_index, manifest_sha256=manifest_sha)
         raw, sig = sign_receipt(store.private_key, receipt)
         start_s, end_s = parse_utc(manifest.start_utc), parse_utc(manifest.end_utc)
@@ -286,10 +287,11 @@ class Ingest:
                      manifest.start_utc, manifest.end_utc, start_s, end_s,
                      manifest.frame_count, manifest.width, manifest.height, int(manifest.last),
                      receipt.received_utc, raw, sig))
-                db.execute("INSERT INTO recordings (device_id, recording_id, start_s) VALUES "
-                           "(?, ?, ?) ON CONFLICT DO UPDATE SET start_s = MIN(start_s, "
-                           "excluded.start_s)",
-                           (manifest.device_id, manifest.recording_id, start_s))
+                db.execute("INSERT INTO recordings (device_id, recording_id, start_s, "
+                           "received_s) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                           "start_s = MIN(start_s, excluded.start_s), received_s = "
+                           "MAX(COALESCE(received_s, excluded.received_s), excluded.received_s)",
+                           (manifest.device_id, manifest.recording_id, start_s, received))
                 db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
                            (STORED, status.upload_id))
         except Rejected as exc:

@@ -267,8 +267,8 @@ class Store:
             "device_id = ? AND recording_id = ? ORDER BY segment_index", device_id, recording_id)
         indexes = [s["segment_index"] for s in segs]
         complete = bool(segs) and indexes == list(range(len(segs))) and bool(segs[-1]["last"])
-        keep_until = (None if row["case_ref"] else
-                      utc_iso(row["start_s"] + self.config.retention_s))
+        keep_until = (None if row["case_ref"] or row["received_s"] is None else
+                      utc_iso(row["received_s"] + self.config.retention_s))
         return {"device_id": device_id, "recording_id": recording_id,
                 "start_utc": segs[0]["start_utc"] if segs else None,
                 "end_utc": segs[-1]["end_utc"] if segs else None,
