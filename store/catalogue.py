@@ -13,6 +13,8 @@ is far below what that serves, and it keeps every multi-step change in one trans
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -62,10 +64,23 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 
+def _owner_only(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would use the umask, 0644); SQLite
+    gives its -wal and -shm files the database file's mode. An older catalogue is tightened."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for name in ("", "-wal", "-shm", "-journal"):
+        part = path.with_name(path.name + name)
+        with contextlib.suppress(FileNotFoundError):
+            if part.stat().st_mode & 0o077:
+                os.chmod(part, 0o600)
+
+
 class Catalogue:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
+        _owner_only(path)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from device.evidence import request_auth as ra
+from device.fsutil import private_dir
 from store import export as exporter
 from store.auth import DeviceRequest
 from store.errors import StoreError, bad_request, not_found, too_large
@@ -158,7 +159,7 @@ def make_export(store: Store, req: Request) -> Response:
         if selection[name] is not None and not isinstance(selection[name], str):
             raise bad_request(f"{'from' if name == 'since' else 'to'} must be a UTC time as "
                               "text, such as 2026-01-31T08:00:00Z")
-    store.exports_dir.mkdir(exist_ok=True)
+    private_dir(store.exports_dir)
     out = store.exports_dir / f"export-{secrets.token_hex(8)}.zip"
     exporter.export(store, out, **selection)
     return Response(200, file=out)

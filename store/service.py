@@ -30,7 +30,7 @@ from device.evidence.identity import (
     public_pem,
 )
 from device.evidence.receipt import store_id_for
-from device.fsutil import atomic_write
+from device.fsutil import atomic_write, private_dir
 from device.upload import settings as camera_settings
 from store.auditlog import AuditLog
 from store.auth import RequestVerifier, check_operator, new_token, token_hash
@@ -61,8 +61,8 @@ def init_store(directory: Path, config: StoreConfig | None = None) -> str:
     if (directory / PRIVATE_KEY).exists():
         raise StoreDirError(f"{directory} is already an evidence store (use --new-token to replace "
                         "the operator token)")
-    (directory / PRIVATE_KEY).parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory / PRIVATE_KEY.parent, 0o700)
+    private_dir(directory)
+    private_dir(directory / PRIVATE_KEY.parent)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
@@ -115,12 +115,26 @@ def _load_camera_settings(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
             "camera_settings_signature": base64.b64encode(signature).decode()}
 
 
+def _tighten(directory: Path) -> None:
+    """An older version left the store 0755/0644: make what it holds the owner's only. The
+    folders are enough to close every object; the files named here are the sensitive ones."""
+    for folder in (directory, directory / PRIVATE_KEY.parent, directory / "objects",
+                   directory / "staging", directory / "exports"):
+        if folder.is_dir():
+            private_dir(folder)
+    for name in (CONFIG, PUBLIC_KEY, AUDIT, CAMERA_SETTINGS, PRIVATE_KEY):
+        path = directory / name
+        if path.is_file() and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
 class Store:
     def __init__(self, directory: Path, clock: Clock = system_clock,
                  objects: ObjectStore | None = None) -> None:
         self.directory = directory
         self.clock = clock
         self.private_key = _load_private_key(directory / PRIVATE_KEY)
+        _tighten(directory)
         self.public_key: Ed25519PublicKey = self.private_key.public_key()
         self.store_id = store_id_for(self.public_key)
         self.config = StoreConfig.load(directory / CONFIG)
@@ -130,7 +144,7 @@ class Store:
         self.objects = objects or FilesystemObjectStore(directory / "objects")
         self.staging = Staging(directory / "staging")
         self.audit = AuditLog(directory / AUDIT, clock)
-        self.exports_dir = directory / "exports"
+        self.exports_dir = directory / "exports"  # made (0700) when an export starts
         #: Held by flag, unflag and retention, so a recording is never deleted while flagged.
         self.custody_lock = threading.Lock()
         self._keys: dict[str, Ed25519PublicKey] = {}

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.evidence.manifest import manifest_path, sha256_file, signature_path
 from device.evidence.request_auth import sign_request
+from device.fsutil import open_private
 
 DEFAULT_CHUNK = 4 << 20
 
@@ -75,7 +76,7 @@ class StoreConnection:
             conn.request(method, target, body=body, headers=all_headers)
             response = conn.getresponse()
             if stream_to is not None and response.status < 400:
-                with open(stream_to, "wb") as f:
+                with open_private(stream_to) as f:  # an export: evidence, the owner's only
                     while block := response.read(1 << 20):
                         f.write(block)
                 return response.status, None
