@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from device.evidence import request_auth as ra
 from device.fsutil import private_dir
 from store import export as exporter
-from store.auth import DeviceRequest
+from store.auth import NONCE, DeviceRequest
 from store.errors import StoreError, bad_request, not_found, too_large
 from store.ingest import UploadStatus
 from store.service import Store
@@ -75,6 +75,13 @@ Route = tuple[str, re.Pattern[str], str, Callable[[Store, Request], Response], i
 
 def _status(status: UploadStatus) -> Response:
     return Response(status.http_status, status.to_json())
+
+
+def info(store: Store, req: Request) -> Response:
+    nonce = req.query.get("nonce")
+    if nonce is not None and not NONCE.fullmatch(nonce):
+        raise bad_request("nonce must be 16-64 lowercase hex digits")
+    return Response(200, store.info(nonce))
 
 
 # device routes
@@ -166,7 +173,7 @@ def make_export(store: Store, req: Request) -> Response:
 
 
 ROUTES: list[Route] = [
-    ("GET", re.compile(r"/v1/info"), PUBLIC, lambda s, r: Response(200, s.info()), 0),
+    ("GET", re.compile(r"/v1/info"), PUBLIC, info, 0),
     ("POST", re.compile(r"/v1/segments"), DEVICE, open_segment, MAX_JSON_BODY),
     ("POST", re.compile(r"/v1/audit-logs"), DEVICE, open_audit_log, MAX_JSON_BODY),
     ("GET", re.compile(rf"/v1/uploads/{UPLOAD}"), DEVICE, upload_status, 0),

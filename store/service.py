@@ -30,6 +30,7 @@ from device.evidence.identity import (
     public_pem,
 )
 from device.evidence.receipt import store_id_for
+from device.evidence.request_auth import sign_time
 from device.fsutil import atomic_write, private_dir
 from device.upload import settings as camera_settings
 from store.auditlog import AuditLog
@@ -159,10 +160,15 @@ class Store:
     def now_utc(self) -> str:
         return utc_iso(self.clock())
 
-    def info(self) -> dict[str, Any]:
-        """What a camera needs before its first signed request: the time and the store key."""
-        now = self.clock()
-        return {"api": 1, "store_id": self.store_id, "utc": utc_iso(now), "time": now,
+    def info(self, nonce: str | None = None) -> dict[str, Any]:
+        """What a camera needs before its first signed request: the time and the store key.
+        With the camera's ``nonce`` the time is signed for it (``time_signature``), so the
+        camera can trust it enough to set its clock."""
+        now = round(self.clock(), 3)
+        signed = {} if nonce is None else {
+            "nonce": nonce, "time_signature": sign_time(self.private_key, self.store_id, nonce,
+                                                        now)}
+        return {"api": 1, "store_id": self.store_id, "utc": utc_iso(now), "time": now, **signed,
                 "store_public_key": public_pem(self.public_key).decode(),
                 "clock_skew_s": self.config.clock_skew_s,
                 "max_chunk_bytes": self.config.max_chunk_bytes,

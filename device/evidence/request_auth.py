@@ -23,10 +23,13 @@ camera and the store both use this module, so the text is built in one place.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import secrets
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from device.evidence.identity import verify_signature
 
 SCHEME = "bodycam-request-v2"
 STORE = "Bodycam-Store"
@@ -59,3 +62,31 @@ def sign_request(private_key: Ed25519PrivateKey, device_id: str, method: str, ta
                                                    body_sha256, store_id))
     return {STORE: store_id, DEVICE: device_id, TIMESTAMP: str(timestamp), NONCE: nonce,
             CONTENT_SHA256: body_sha256, SIGNATURE: base64.b64encode(signature).decode()}
+
+
+#: The store's signed answer to "what time is it?" (``GET /v1/info?nonce=N``): a camera sets its
+#: clock only from a time its pinned store key signed for the nonce it just sent, so neither
+#: another store's answer nor an old one moves the clock that stamps evidence.
+TIME_SCHEME = "bodycam-time-v1"
+
+
+def time_text(store_id: str, nonce: str, time: float) -> bytes:
+    """The exact bytes a store signs for its time: scheme, store id, the camera's nonce and the
+    time as Unix seconds with three decimals, joined by ``\\n``."""
+    return "\n".join([TIME_SCHEME, store_id, nonce, f"{time:.3f}"]).encode()
+
+
+def sign_time(private_key: Ed25519PrivateKey, store_id: str, nonce: str, time: float) -> str:
+    return base64.b64encode(private_key.sign(time_text(store_id, nonce, time))).decode()
+
+
+def verify_time(public_key: Ed25519PublicKey, store_id: str, nonce: str, time: float,
+                signature: object) -> bool:
+    """Whether ``signature`` (base64) is the pinned store's over this nonce and time."""
+    if not isinstance(signature, str):
+        return False
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return verify_signature(public_key, raw, time_text(store_id, nonce, time))

@@ -96,8 +96,9 @@ class StoreConnection:
             raise StoreHttpError(response.status, str(body_json.get("error", data)), body_json)
         return response.status, data
 
-    def info(self) -> dict[str, Any]:
-        return self.request("GET", "/v1/info")[1]
+    def info(self, nonce: str | None = None) -> dict[str, Any]:
+        """``GET /v1/info``; with ``nonce`` the store signs its time for it (``time_signature``)."""
+        return self.request("GET", "/v1/info" + (f"?nonce={nonce}" if nonce else ""))[1]
 
 
 class DeviceClient:
