@@ -72,7 +72,7 @@ def _owner_only(path: Path) -> None:
     for name in ("", "-wal", "-shm", "-journal"):
         part = path.with_name(path.name + name)
         with contextlib.suppress(FileNotFoundError):
-            if part.stat().st_mode & 0o077:
+            if part.stat().st_mode & 0o077 and part.stat().st_uid == os.getuid():
                 os.chmod(part, 0o600)
 
 

@@ -125,7 +125,7 @@ def _tighten(directory: Path) -> None:
             private_dir(folder)
     for name in (CONFIG, PUBLIC_KEY, AUDIT, CAMERA_SETTINGS, PRIVATE_KEY):
         path = directory / name
-        if path.is_file() and path.stat().st_mode & 0o077:
+        if path.is_file() and path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
             os.chmod(path, 0o600)
 
 

@@ -186,3 +186,29 @@ def test_idle_and_stalled_clients_do_not_stop_the_store_answering(running: Runni
         for sock in idle:
             sock.close()
 
+
+
+@pytest.mark.parametrize("body", [
+    DEEP_LIST[:16_000], b"\xff\xfe" * 100, b"",
+    b"-----BEGIN PUBLIC KEY-----\n" + b"A" * 15_000 + b"\n-----END PUBLIC KEY-----\n",
+    b"-----BEGIN PUBLIC KEY-----\n\xff\xff\n-----END PUBLIC KEY-----\n",
+    b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+])
+def test_hostile_enrolment_bodies_get_a_400(running: Running, body: bytes) -> None:
+    status, answer = send(running, "POST", "/v1/devices", body, bearer(running))
+    assert_refused(status, answer, repr(body[:30]))
+    assert running.store.devices() == []
+
+
+@pytest.mark.parametrize("name", ["Bodycam-Device", "Bodycam-Timestamp", "Bodycam-Nonce",
+                                  "Bodycam-Content-SHA256", "Bodycam-Signature", "Bodycam-Store"])
+@pytest.mark.parametrize("value", ["\u00e9\u00e8", "9" * 4300, "-1", "\u0661\u0662", "x" * 8000])
+def test_hostile_signature_headers_get_a_401(running: Running, enrolled: Camera, name: str,
+                                             value: str) -> None:
+    body = b"{}"
+    headers = {**signed(enrolled, running, "POST", "/v1/segments", body), name: value}
+    conn_headers = {k: v.encode("latin-1", "replace").decode("latin-1")
+                    for k, v in headers.items()}
+    status, answer = send(running, "POST", "/v1/segments", body, conn_headers)
+    assert status == 401, answer
+    assert_refused(status, answer, name)
