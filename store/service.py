@@ -295,6 +295,8 @@ class Store:
                 "segments": len(segs), "frames": sum(s["frame_count"] for s in segs),
                 "complete": complete, "case_ref": row["case_ref"],
                 "flagged_utc": row["flagged_utc"], "deleted_utc": row["deleted_utc"],
+                "received_utc": (None if row["received_s"] is None else
+                                 utc_iso(row["received_s"])),
                 "delete_after_utc": None if row["deleted_utc"] else keep_until}
 
     def quarantined(self) -> list[dict[str, Any]]:

@@ -43,6 +43,7 @@ def test_age_counts_from_the_store_receipt_not_the_camera_clock(running: Running
     listed = {r["recording_id"]: r for r in running.operator().recordings()}
     assert parse_utc(listed[first]["delete_after_utc"]) == pytest.approx(received + 31 * DAY,
                                                                          abs=1)
+    assert parse_utc(listed[second]["received_utc"]) == pytest.approx(received, abs=1)
     deleted = retention.step(received + 31 * DAY + 60)
     assert sorted(d["recording_id"] for d in deleted) == [first, second]
     assert not any(live_objects(running))
