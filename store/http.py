@@ -241,7 +241,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
             store.check_operator(self.headers.get("Authorization"))
         if limit == -1:
             limit = store.config.max_chunk_bytes
-        body = self._read_body(limit)
+        body = self._read_body(limit, method)
         if device is not None and hashlib.sha256(body).hexdigest() != device.body_sha256:
             raise bad_request(f"body does not match its {ra.CONTENT_SHA256} header")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -260,11 +260,13 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
                                   f"{', '.join(allowed)})")
         raise not_found(f"no such endpoint: {method} {path[:80]} (see docs/STORE.md)")
 
-    def _read_body(self, limit: int) -> bytes:
+    def _read_body(self, limit: int, method: str) -> bytes:
         if self.headers.get("Transfer-Encoding"):
             raise StoreError(411, "send a Content-Length, not Transfer-Encoding")
         values = {v.strip() for v in self.headers.get_all("Content-Length") or ()}
         if not values:
+            if method in ("POST", "PUT"):  # a body of unknown length: never read it as a request
+                raise StoreError(411, f"{method} needs a Content-Length (0 for no body)")
             self._body_read = True
             return b""
         if len(values) > 1:
