@@ -30,4 +30,9 @@ def parse_utc(text: object) -> float:
         raise ValueError(f"{text!r} is not an ISO-8601 time such as 2026-01-31T08:00:00Z") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    seconds = parsed.timestamp()
+    try:
+        utc_iso(seconds)  # every time the store keeps must be one it can write out again
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is outside the years 1-9999 in UTC") from None
+    return seconds

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 SEGMENT, AUDIT_LOG = "segment", "audit_log"
 OPEN, STORED, QUARANTINED = "open", "stored", "quarantined"
 MAX_MANIFEST_BYTES = 64 * 1024
+MAX_INTEGER = (1 << 63) - 1
 
 
 @dataclass
@@ -94,8 +95,9 @@ def _check_types(manifest: Manifest, file: str) -> None:
         value = getattr(manifest, name)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise Rejected(f"manifest of {file}: {name} is {value!r}, not of the right type")
-    if manifest.segment_index < 0 or manifest.size < 0:
-        raise Rejected(f"manifest of {file}: negative segment_index or size")
+    for name in ("segment_index", "size", "frame_count", "width", "height"):
+        if not 0 <= getattr(manifest, name) <= MAX_INTEGER:  # the catalogue holds 64 bits
+            raise Rejected(f"manifest of {file}: {name} is out of range 0..{MAX_INTEGER}")
     if not SHA256_HEX.fullmatch(manifest.sha256) or not (
             manifest.prev_manifest_sha256 is None
             or SHA256_HEX.fullmatch(manifest.prev_manifest_sha256)):

@@ -15,6 +15,7 @@ import pytest
 
 from device.evidence.manifest import signature_path
 from device.evidence.request_auth import sign_request
+from device.evidence.store_client import StoreHttpError
 from tests.evidence_store.conftest import Camera, Running
 from tests.evidence_store.test_api_checks import send
 
@@ -212,3 +213,30 @@ def test_hostile_signature_headers_get_a_401(running: Running, enrolled: Camera,
     status, answer = send(running, "POST", "/v1/segments", body, conn_headers)
     assert status == 401, answer
     assert_refused(status, answer, name)
+
+
+@pytest.mark.parametrize("change", [
+    {"segment_index": 10 ** 30}, {"width": 2 ** 63}, {"frame_count": 10 ** 4000},
+    {"height": -(2 ** 70)}, {"start_utc": "0001-01-01T00:00:00+14:00"},
+    {"end_utc": "9999-12-31T23:59:59-14:00"}, {"start_utc": "2026-01-01T00:00:00\u0000"},
+], ids=lambda c: next(iter(c)))
+def test_a_hostile_manifest_signed_by_the_enrolled_key_is_refused_and_harms_nothing(
+        running: Running, enrolled: Camera, change: dict) -> None:
+    """The device itself signs manifests with values the catalogue cannot hold (integers past
+    64 bits, times outside years 1-9999 UTC): refused or quarantined with a reason, and the
+    store goes on (listing, retention, an honest upload)."""
+    from dataclasses import replace
+
+    from device.evidence.manifest import write_signed_manifest
+
+    mp4 = enrolled.segments(2)[0]
+    write_signed_manifest(enrolled.identity, mp4, replace(enrolled.manifest(mp4), **change))
+    client = running.client(enrolled)
+    try:
+        status = client.upload_segment(mp4)
+        assert status["state"] == "quarantined" and status["reason"], status
+    except StoreHttpError as exc:
+        assert 400 <= exc.status < 500 and "internal error" not in str(exc), exc
+    assert running.store.retention.step(running.clock() + 400 * 86400) is not None
+    assert isinstance(running.operator().recordings(), list)
+    assert client.upload_segment(enrolled.segments(1)[0])["state"] == "stored"
