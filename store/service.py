@@ -117,10 +117,9 @@ def _load_camera_settings(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
 
 
 def _tighten(directory: Path) -> None:
-    """An older version left the store 0755/0644: make what it holds the owner's only. The
-    folders are enough to close every object; the files named here are the sensitive ones."""
-    for folder in (directory, directory / PRIVATE_KEY.parent, directory / "objects",
-                   directory / "staging", directory / "exports"):
+    """An older version left the store 0755/0644: make what it holds the owner's only (the
+    object store, staging and catalogue tighten their own; a 0700 folder closes what is in it)."""
+    for folder in (directory, directory / PRIVATE_KEY.parent, directory / "exports"):
         if folder.is_dir():
             private_dir(folder)
     for name in (CONFIG, PUBLIC_KEY, AUDIT, CAMERA_SETTINGS, PRIVATE_KEY):
