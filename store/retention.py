@@ -15,6 +15,7 @@ crash part-way leaves rows marked but not purged, which the next step finishes.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ from store.clock import utc_iso
 
 if TYPE_CHECKING:
     from store.service import Store
+
+log = logging.getLogger("bodycam.store")
 
 
 class Retention:
@@ -90,7 +93,11 @@ class Retention:
 
 
 def run_periodically(retention: Retention, interval_s: float, stop: threading.Event) -> None:
-    """``store serve``'s retention thread: a step now, then every ``interval_s`` until ``stop``."""
+    """``store serve``'s retention thread: a step now, then every ``interval_s`` until ``stop``.
+    A pass that fails is logged and the next one runs: retention must not stop for good."""
     while not stop.is_set():
-        retention.step(retention.store.clock())
+        try:
+            retention.step(retention.store.clock())
+        except Exception:
+            log.exception("store: retention pass failed; trying again in %.0f s", interval_s)
         stop.wait(interval_s)

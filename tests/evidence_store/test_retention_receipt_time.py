@@ -99,3 +99,33 @@ def test_a_catalogue_from_before_receipt_time_retention_counts_from_stored_utc(
     assert retention.step(running.clock()) == []
     assert retention.step(received + 31 * DAY - 60) == []
     assert len(retention.step(received + 31 * DAY + 60)) == 2
+
+
+def test_a_failed_retention_pass_does_not_end_the_retention_thread(running: Running,
+                                                                   enrolled: Camera,
+                                                                   caplog) -> None:
+    """``serve`` keeps applying retention after a pass fails (a disk error, say): it is logged
+    and the next pass runs."""
+    import threading
+
+    from store.retention import run_periodically
+
+    running.upload_all(enrolled)
+    retention = running.store.retention
+    real_step = retention.step
+    stop = threading.Event()
+    calls: list[float] = []
+
+    def step(now: float) -> list:
+        calls.append(now)
+        if len(calls) == 1:
+            raise OSError(5, "Input/output error")
+        stop.set()
+        return real_step(now + 40 * DAY)
+
+    retention.step = step  # type: ignore[method-assign]
+    run_periodically(retention, 0.0, stop)
+    assert len(calls) == 2
+    assert "retention pass failed" in caplog.text
+    assert running.store.catalogue.one("SELECT COUNT(*) AS n FROM recordings WHERE "
+                                       "deleted_utc IS NOT NULL")["n"] == 2
