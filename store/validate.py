@@ -48,7 +48,8 @@ def base64_field(value: Any, field: str) -> bytes:
 #: Deeper than any document the API takes; checked before parsing so the parser never recurses
 #: far (a deep body would otherwise end in RecursionError, a 500).
 MAX_JSON_DEPTH = 32
-STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 BRACKETS = re.compile(r"[][{}]")
 
 
@@ -70,7 +71,8 @@ def parse_json(raw: bytes, what: str = "body") -> Any:
             raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         data = json.loads(text, parse_constant=_no_constant)
-        json.dumps(data, ensure_ascii=False).encode("utf-8")  # no lone surrogate (\\ud800)
+        if SURROGATE.search(text):  # a pair is one character; a lone half cannot be stored
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
     except json.JSONDecodeError as exc:
         raise ValueError(f"{what} is not JSON ({exc})") from None
     except (ValueError, RecursionError) as exc:  # a huge integer, NaN, Infinity, a surrogate
