@@ -27,6 +27,7 @@ from device.bus import EventBus
 from device.config import Config
 from device.docking import DockingMixin
 from device.evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
+from device.fsutil import private_dir
 from device.gestures import GESTURES, GestureRecognizer
 from device.indicators import REPEATING, IndicatorPolicy
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
@@ -73,6 +74,7 @@ class Daemon(DockingMixin):
     state: str
 
     def __init__(self, hardware: Hardware, config: Config, data_dir: Path) -> None:
+        private_dir(data_dir)  # evidence, keys and the audit log: the owner's only (0700)
         self.file_config = config  # settings from the store (device/upload/settings.py) go over it
         config, settings_problem = load_saved(config, data_dir)
         if settings_problem:

@@ -23,6 +23,7 @@ from typing import Any
 
 from device.config import Config
 from device.evidence.manifest import Manifest
+from device.fsutil import private_dir
 from device.pipeline.encoder import H264Encoder
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from device.pipeline.ringbuffer import PreEventBuffer
@@ -178,7 +179,7 @@ class Recorder:
                 return
             if self._storage_full():
                 return
-            self.info.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.info.directory)
             gaps: tuple[dict[str, object], ...] = ()
             if self.gap is not None:  # the camera came back: say what is missing, and why
                 gaps = ({**self.gap, "to_utc": utc_iso(packet.wall)},)

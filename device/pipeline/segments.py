@@ -28,7 +28,7 @@ import av
 
 from device.evidence.identity import DeviceIdentity
 from device.evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
-from device.fsutil import atomic_write, durable_rename
+from device.fsutil import atomic_write, durable_rename, open_private
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from hal.clock import utc_iso
 
@@ -121,7 +121,7 @@ class SegmentWriter:
         self.frames = 0
         self.gaps = gaps
         self.write_pending()
-        self._file = open(self.part, "wb")  # noqa: SIM115 - closed in close()
+        self._file = open_private(self.part)  # closed in close(); 0600 whatever the umask
         self._container, self._stream = _open_muxer(self._file, info, parameter_sets(first.data))
         self._time_base = Fraction(1, info.fps)
         self._synced_at = first.t_mono
@@ -204,7 +204,7 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
     why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
-    with open(part_path(mp4), "wb") as file:
+    with open_private(part_path(mp4)) as file:
         container, _ = _open_muxer(file, info, extradata)
         container.start_encoding()
         container.close()
