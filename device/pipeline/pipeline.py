@@ -136,7 +136,7 @@ class Recorder:
         if self.info is None or self.gap is not None:
             return
         if self.writer is not None:
-            self._close_segment(last=False)
+            self._close_segment(last=False, until=cmd.wall)
         self.gap = {"from_utc": utc_iso(cmd.wall), "reason": cmd.reason}
 
     def _start(self, cmd: StartRecording) -> None:
@@ -169,7 +169,7 @@ class Recorder:
         writer = self.writer
         segment_s = self.config.recording.segment_s
         if writer is not None and packet.keyframe and writer.duration_s >= segment_s:
-            self._close_segment(last=False)
+            self._close_segment(last=False, until=packet.wall)
             writer = None
         if writer is None:
             if not packet.keyframe:
@@ -207,9 +207,9 @@ class Recorder:
         self.emit("storage_full")
         return True
 
-    def _close_segment(self, last: bool) -> None:
+    def _close_segment(self, last: bool, until: float | None = None) -> None:
         assert self.writer is not None and self.info is not None
-        manifest, sha = self.writer.close(last=last)
+        manifest, sha = self.writer.close(last=last, until=until)
         self.writer = None
         self._published(manifest, sha, last)
 
