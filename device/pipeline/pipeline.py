@@ -114,6 +114,13 @@ class Recorder:
         return self.info is not None
 
     def handle(self, item: EncodedPacket | object) -> None:
+        try:
+            self._handle(item)
+        except OSError as exc:  # ENOSPC from a full card, EIO from a failing one
+            self._write_failed(exc)
+        self.buffered_s = self.ring.duration_s
+
+    def _handle(self, item: EncodedPacket | object) -> None:
         if isinstance(item, EncodedPacket):
             self._packet(item)
         elif isinstance(item, SetBuffering):
@@ -130,7 +137,21 @@ class Recorder:
                 self.writer.write_pending()
         elif isinstance(item, CameraLost):
             self._camera_lost(item)
-        self.buffered_s = self.ring.duration_s
+
+    def _write_failed(self, exc: OSError) -> None:
+        """A write, fsync or rename failed. The open segment is left as far as it got (its
+        ``.part`` and pending record), for the daemon to finalise as after a power cut once
+        the card takes writes again; the recording ends; the daemon is told (a storage fault,
+        which clears when space returns)."""
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+        if self.info is not None:
+            info, segments = self.info, self.segments
+            self.info = None
+            self.emit("recording_closed", recording_id=info.recording_id, segments=segments,
+                      reason=f"storage error ({exc.strerror or exc})")
+        self.emit("storage_error", error=str(exc))
 
     def _camera_lost(self, cmd: CameraLost) -> None:
         if self.info is None or self.gap is not None:

@@ -17,8 +17,8 @@ A ``.part`` found at start is an interrupted segment: ``device/pipeline/recovery
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +28,7 @@ import av
 
 from device.evidence.identity import DeviceIdentity
 from device.evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
-from device.fsutil import atomic_write, durable_rename
+from device.fsutil import atomic_write, durable_rename, fsync, open_stream
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from hal.clock import utc_iso
 
@@ -127,12 +127,18 @@ class SegmentWriter:
         self.frames = 0
         self.gaps = gaps
         self.write_pending()
-        self._file = open(self.part, "wb")  # noqa: SIM115 - closed in close()
-        self._container, self._stream = _open_muxer(self._file, info, parameter_sets(first.data))
+        self._file = open_stream(self.part)  # closed in close() or abort()
         self._time_base = Fraction(1, info.fps)
         self._synced_at = first.t_mono
         self._synced_size = 0
-        self.write(first)
+        try:
+            self._container, self._stream = _open_muxer(self._file, info,
+                                                        parameter_sets(first.data))
+            self.write(first)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._file.close()
+            raise
 
     def write_pending(self) -> None:
         """Durably note what recovery would need; rewritten when a marker is added."""
@@ -177,7 +183,7 @@ class SegmentWriter:
         self._file.flush()
         size = self._file.tell()
         if size != self._synced_size:
-            os.fsync(self._file.fileno())
+            fsync(self._file.fileno())
             self._synced_size = size
         self._synced_at = now
 
@@ -193,7 +199,7 @@ class SegmentWriter:
         ``until``: see :meth:`end_wall`."""
         self._container.close()
         self._file.flush()
-        os.fsync(self._file.fileno())
+        fsync(self._file.fileno())
         self._file.close()
         digest, size = sha256_file(self.part)
         manifest = build_manifest(
@@ -203,10 +209,11 @@ class SegmentWriter:
         return manifest, publish(self.info, self.path, manifest)
 
     def abort(self) -> None:
-        """Close the files without publishing (the daemon is dying); recovery takes it up."""
-        try:
+        """Close the files without publishing (the daemon is dying, or the card refused a
+        write); recovery takes it up. Never raises: the muxer or the file may be broken."""
+        with contextlib.suppress(Exception):
             self._container.close()
-        finally:
+        with contextlib.suppress(Exception):
             self._file.close()
 
 
@@ -218,12 +225,12 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
     why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
-    with open(part_path(mp4), "wb") as file:
+    with open_stream(part_path(mp4)) as file:
         container, _ = _open_muxer(file, info, extradata)
         container.start_encoding()
         container.close()
         file.flush()
-        os.fsync(file.fileno())
+        fsync(file.fileno())
     digest, size = sha256_file(part_path(mp4))
     manifest = build_manifest(info, index, prev, mp4, digest=digest, size=size, start_wall=wall,
                               frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True,

@@ -1,0 +1,261 @@
+"""A real full card (ENOSPC from the filesystem) and a failing one (EIO): the segment being
+written is finalised as far as it got, the camera faults rather than dies, it records again
+once space returns, and every recording still verifies (nothing honest is flagged).
+
+Failures are made for real: on a small tmpfs where the machine lets a test mount one, and
+everywhere through the fault seam of ``device/fsutil.py`` (tests/faults.py), at each write
+path in turn: the segment, its manifest and signature, the rename into place, the pending
+record, the recording counter, the audit log, fsync, and recovery at boot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from device.evidence.verify import verify
+from sim.simulator import Simulator
+from tests.conftest import tiny_config
+from tests.evidence import cut_power
+from tests.faults import Faults, fill, injected, small_filesystem
+from tests.media import decode, segments
+
+CONFIG = tiny_config(power={"poll_s": 1.0})
+
+
+def boot(data_dir: Path, config=CONFIG) -> Simulator:
+    sim = Simulator(config, data_dir)
+    sim.power_on()
+    return sim
+
+
+def not_ok(data_dir: Path) -> list:
+    return [f for f in verify([data_dir]) if not f.ok]
+
+
+def leftovers(data_dir: Path) -> list[str]:
+    """Files a failed write must not leave behind (temporary files hold space)."""
+    return sorted(p.name for p in data_dir.rglob("*.tmp"))
+
+
+def audit_events(data_dir: Path) -> list[dict]:
+    """The log's entries (a torn line, kept as it is, is not one)."""
+    found = []
+    for line in (data_dir / "audit" / "audit.jsonl").read_text().splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            found.append(json.loads(line))
+    return found
+
+
+def assert_finalised(data_dir: Path) -> None:
+    """Nothing open is left, every kept segment plays and matches its manifest, all verify."""
+    assert not list(data_dir.glob("recordings/*/*.part")), "left open"
+    assert not list(data_dir.glob("recordings/*/*.part.json")), "pending record left"
+    for mp4 in segments(data_dir):
+        manifest = json.loads(Path(str(mp4) + ".json").read_text())
+        assert len(decode(mp4).frame_times) == manifest["frame_count"]
+    assert not not_ok(data_dir), not_ok(data_dir)
+    assert not leftovers(data_dir), leftovers(data_dir)
+
+
+def records_again(sim: Simulator) -> None:
+    """Back to a recording-capable mode: a new recording runs and closes normally."""
+    assert sim.mode == "buffering", (sim.mode, sim.daemon.fault)
+    before = len(segments(sim.data_dir))
+    sim.button("record").double_press()
+    sim.advance(5)
+    assert sim.mode == "recording"
+    sim.button("record").hold(3.2)
+    sim.advance(3.5)
+    assert sim.mode == "buffering"
+    assert len(segments(sim.data_dir)) > before
+
+
+# -- a real full filesystem ----------------------------------------------------------------------
+
+def test_a_really_full_card_faults_then_records_again_when_space_returns(tmp_path: Path
+                                                                        ) -> None:
+    """No simulated level: the filesystem itself says ENOSPC (reserve 0, so the free-space
+    check does not see it coming)."""
+    config = tiny_config(camera={"width": 320, "height": 240, "fps": 30},
+                         storage={"reserve_mb": 0, "low_mb": 0}, power={"poll_s": 1.0},
+                         encoder={"preset": "ultrafast", "crf": 18})
+    with small_filesystem(tmp_path / "card", "4m") as card:
+        sim = boot(card / "d", config)
+        filler = fill(card, leave=500_000)
+        sim.button("record").double_press()
+        for _ in range(30):
+            sim.advance(1)
+            if sim.mode != "recording":
+                break
+        assert sim.mode == "fault" and sim.daemon.fault_kind == "storage", sim.daemon.fault
+        assert "No space left" in (sim.daemon.fault or "")
+        sim.advance(3)
+        assert sim.mode == "fault"  # still full: it waits
+        filler.unlink()  # space is back
+        sim.advance(1.5)
+        assert sim.daemon.fault is None
+        records_again(sim)
+        sim.shutdown()
+        assert_finalised(sim.data_dir)
+        assert any(e["event"] == "recovered" for e in audit_events(sim.data_dir))
+
+
+# -- every write path, through the seam ----------------------------------------------------------
+
+#: (what fails, the fault). ``where`` picks the file by name; writes of the segment itself
+#: go through the muxer, the rest through device/fsutil.py.
+SEGMENT_PATHS = {
+    "segment data": Faults(where=".mp4.part"),
+    "segment data, part-written": Faults(where=".mp4.part", partial=700),
+    "segment fsync (EIO)": Faults(ops=("fsync",), error=errno.EIO, where=".mp4.part"),
+    "manifest": Faults(where=".mp4.json.tmp"),
+    "signature": Faults(where=".json.sig.tmp"),
+    "manifest rename": Faults(ops=("rename",), where=".mp4.json"),
+    "signature rename": Faults(ops=("rename",), where=".json.sig"),
+    "segment rename": Faults(ops=("rename",), where="-S0001.mp4"),
+    "pending record": Faults(where=".part.json.tmp"),
+    "directory fsync (EIO)": Faults(ops=("fsync",), error=errno.EIO, where="/recordings/R"),
+    "everything (full card)": Faults(ops=("write", "fsync", "rename")),
+}
+
+
+@pytest.mark.parametrize("name", list(SEGMENT_PATHS))
+def test_a_write_failing_mid_recording_is_finalised_and_the_camera_comes_back(
+        tmp_path: Path, name: str) -> None:
+    faults = SEGMENT_PATHS[name]
+    sim = boot(tmp_path / "d")
+    sim.button("record").double_press()
+    sim.advance(5)  # segment 0 closed, segment 1 open
+    with injected(faults):
+        sim.advance(5)  # segment 1 closes at 8 s (or lands a fragment before)
+        assert faults.failed, "the fault never fired"
+        if faults.ops == ("write", "fsync", "rename"):  # a full card: it waits for space
+            assert sim.mode == "fault" and sim.daemon.fault_kind == "storage"
+            sim.advance(2)
+            assert sim.mode == "fault"
+        # (a fault on one path alone clears as soon as recovery writes what it must)
+        faults.clear()
+        sim.advance(1.5)
+    faulted = [e for e in audit_events(sim.data_dir) if e["event"] == "fault"]
+    assert faulted and faulted[0]["data"]["kind"] == "storage"
+    assert faulted[0]["reason"].startswith("storage error: ")
+    records_again(sim)
+    sim.shutdown()
+    assert_finalised(sim.data_dir)
+    first = sorted((sim.data_dir / "recordings").iterdir())[0]
+    kept = json.loads(sorted(first.glob("*.mp4.json"))[-1].read_text())
+    assert kept["last"], "the interrupted recording is closed"
+    assert json.loads(sorted(first.glob("*.mp4.json"))[0].read_text())["frame_count"] > 0
+
+
+def test_the_recording_counter_failing_starts_nothing_and_the_camera_comes_back(
+        tmp_path: Path) -> None:
+    sim = boot(tmp_path / "d")
+    with injected(Faults(where="recording_counter")) as faults:
+        sim.button("record").double_press()
+        sim.advance(1)
+        assert faults.failed and sim.mode == "fault", sim.mode
+        assert "recording counter" in (sim.daemon.fault or "")
+        faults.clear()
+        sim.advance(1.5)
+    records_again(sim)
+    sim.shutdown()
+    assert_finalised(sim.data_dir)
+
+
+def test_the_audit_log_failing_alone_loses_nothing_and_the_recording_goes_on(tmp_path: Path
+                                                                            ) -> None:
+    sim = boot(tmp_path / "d")
+    sim.button("record").double_press()
+    sim.advance(2)
+    with injected(Faults(where="audit.jsonl", partial=30)) as faults:
+        sim.advance(5)  # segment 0 closes: its audit entry cannot be written
+        sim.button("function").press()  # a marker, also audited
+        sim.advance(1)
+        assert faults.failed and sim.mode == "recording"
+        faults.clear()
+    sim.button("record").hold(3.2)
+    sim.advance(3.5)
+    sim.shutdown()
+    assert_finalised(sim.data_dir)
+    names = [e["event"] for e in audit_events(sim.data_dir)]
+    assert "torn_line" in names and names.count("segment") == len(segments(sim.data_dir))
+    assert "marker" in names and names[-1] == "checkpoint"
+
+
+def test_a_checkpoint_due_on_a_full_card_is_written_when_space_returns(tmp_path: Path) -> None:
+    config = tiny_config(power={"poll_s": 1.0}, audit={"checkpoint_interval_s": 2.0})
+    sim = boot(tmp_path / "d", config)
+    with injected(Faults(where="audit.jsonl")) as faults:
+        sim.advance(3)
+        assert faults.failed
+        faults.clear()
+    sim.advance(0.5)
+    sim.daemon.audit.flush()
+    sim.shutdown()
+    assert not not_ok(sim.data_dir), not_ok(sim.data_dir)
+    reasons = [e["reason"] for e in audit_events(sim.data_dir) if e["event"] == "checkpoint"]
+    assert reasons.count("interval") >= 1 and reasons[-1] == "shutdown"
+
+
+@pytest.mark.parametrize("ops", [("write",), ("rename",), ("write", "fsync", "rename")])
+def test_recovery_at_boot_on_a_full_card_waits_for_space_then_finishes(tmp_path: Path,
+                                                                       ops: tuple) -> None:
+    sim = boot(tmp_path / "d")
+    cut_power(sim, 6.3)  # segment 1 left open
+    with injected(Faults(ops=ops, where="/recordings/")) as faults:
+        sim = boot(tmp_path / "d")
+        assert faults.failed and sim.mode == "fault", sim.mode
+        assert sim.daemon.fault_kind == "storage" and "recovery" in (sim.daemon.fault or "")
+        sim.advance(2)
+        assert sim.mode == "fault"
+        faults.clear()
+        sim.advance(1.5)
+    records_again(sim)
+    sim.shutdown()
+    assert_finalised(sim.data_dir)
+
+
+def test_a_torn_audit_log_on_a_full_card_at_boot_settles_once_space_returns(tmp_path: Path
+                                                                            ) -> None:
+    sim = boot(tmp_path / "d")
+    sim.shutdown()
+    with open(tmp_path / "d" / "audit" / "audit.jsonl", "ab") as f:
+        f.write(b'{"torn')  # the last run was cut mid-write, and the card is full now
+    with injected(Faults(where="audit.jsonl")) as faults:
+        sim = boot(tmp_path / "d")  # no traceback: the entries wait in memory
+        assert faults.failed and sim.mode == "buffering", sim.mode
+        faults.clear()
+    records_again(sim)
+    sim.shutdown()
+    assert_finalised(sim.data_dir)
+    assert "torn_line" in [e["event"] for e in audit_events(sim.data_dir)]
+
+
+def test_a_published_segment_whose_pending_record_was_left_is_not_overwritten(tmp_path: Path
+                                                                              ) -> None:
+    """Renamed into place, then the card failed (or the power went) before the pending
+    record was dropped: recovery must keep the segment, not close the recording over it."""
+    sim = boot(tmp_path / "d")
+    sim.button("record").double_press()
+    sim.advance(5)
+    (pending,) = sim.data_dir.glob("recordings/*/*-S0001.mp4.part.json")
+    saved = tmp_path / "pending"
+    shutil.copy(pending, saved)
+    sim.advance(5)  # segment 1 is published
+    sim.button("record").hold(3.2)
+    sim.advance(3.5)
+    sim.shutdown()
+    mp4 = pending.with_name(pending.name[: -len(".part.json")])
+    published = mp4.read_bytes(), Path(str(mp4) + ".json").read_bytes()
+    shutil.copy(saved, pending)
+    sim = boot(tmp_path / "d")
+    sim.shutdown()
+    assert (mp4.read_bytes(), Path(str(mp4) + ".json").read_bytes()) == published
+    assert_finalised(sim.data_dir)
