@@ -716,6 +716,7 @@ class Daemon(DockingMixin):
             "last_recording": self.last_recording,
             "recovered": list(self.recovered),
             "audit_entries": self.audit.seq if self.audit else None,
+            "audit_error": self.audit.error if self.audit else None,
             "utc": self.clock.utc_iso(),
             "clock_set": self.clock.wall_is_set,
             "data_dir": str(self.data_dir),

@@ -179,6 +179,7 @@ def test_the_audit_log_failing_alone_loses_nothing_and_the_recording_goes_on(tmp
         sim.button("function").press()  # a marker, also audited
         sim.advance(1)
         assert faults.failed and sim.mode == "recording"
+        assert "No space left" in sim.daemon.status()["audit_error"]
         faults.clear()
     sim.button("record").hold(3.2)
     sim.advance(3.5)
@@ -259,3 +260,21 @@ def test_a_published_segment_whose_pending_record_was_left_is_not_overwritten(tm
     sim.shutdown()
     assert (mp4.read_bytes(), Path(str(mp4) + ".json").read_bytes()) == published
     assert_finalised(sim.data_dir)
+
+
+def test_a_marker_whose_pending_record_cannot_be_rewritten_is_kept_and_recording_goes_on(
+        tmp_path: Path) -> None:
+    sim = boot(tmp_path / "d")
+    sim.button("record").double_press()
+    sim.advance(1)
+    with injected(Faults(where=".part.json.tmp", sticky=False)) as faults:
+        sim.button("function").press()
+        sim.advance(1)
+        assert faults.failed and sim.mode == "recording"
+    sim.button("record").hold(3.2)
+    sim.advance(3.5)
+    sim.shutdown()
+    assert_finalised(sim.data_dir)
+    first = json.loads(Path(str(segments(sim.data_dir)[0]) + ".json").read_text())
+    assert len(first["markers"]) == 1
+    assert sim.daemon.status()["audit_error"] is None

@@ -12,6 +12,7 @@ thread alone does file I/O and holds no lock while it does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sys
@@ -134,7 +135,10 @@ class Recorder:
         elif isinstance(item, AddMarker) and self.info is not None:
             self.info.markers.append((item.t_mono, item.utc, item.note))
             if self.writer is not None:
-                self.writer.write_pending()
+                # Only for recovery after a power cut: the marker goes into the manifest at
+                # close anyway, so a card refusing this small file does not end the recording.
+                with contextlib.suppress(OSError):
+                    self.writer.write_pending()
         elif isinstance(item, CameraLost):
             self._camera_lost(item)
 
