@@ -278,3 +278,25 @@ def test_a_marker_whose_pending_record_cannot_be_rewritten_is_kept_and_recording
     first = json.loads(Path(str(segments(sim.data_dir)[0]) + ".json").read_text())
     assert len(first["markers"]) == 1
     assert sim.daemon.status()["audit_error"] is None
+
+
+def test_a_closing_segment_that_cannot_be_written_leaves_the_recording_closable(
+        tmp_path: Path) -> None:
+    """Stopped while the sensor is out, the recording ends in a zero-frame segment; if the
+    card refuses that one, what it began must not block closing the recording later."""
+    sim = boot(tmp_path / "d")
+    sim.button("record").double_press()
+    sim.advance(5)
+    sim.camera.unplug()
+    sim.advance(1)
+    with injected(Faults(where="-S0002.mp4")) as faults:
+        sim.button("record").hold(3.2)
+        sim.advance(3.5)
+        assert faults.failed and sim.mode == "fault", sim.mode
+        faults.clear()
+        sim.camera.replug()
+        sim.advance(1.5)
+    sim.shutdown()
+    assert_finalised(sim.data_dir)
+    final = json.loads(Path(str(segments(sim.data_dir)[-1]) + ".json").read_text())
+    assert final["last"] and final["frame_count"] == 0

@@ -225,12 +225,19 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
     why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
-    with open_stream(part_path(mp4)) as file:
-        container, _ = _open_muxer(file, info, extradata)
-        container.start_encoding()
-        container.close()
-        file.flush()
-        fsync(file.fileno())
+    try:
+        with open_stream(part_path(mp4)) as file:
+            container, _ = _open_muxer(file, info, extradata)
+            container.start_encoding()
+            container.close()
+            file.flush()
+            fsync(file.fileno())
+    except BaseException:
+        # No footage and no pending record: a .part left here would block closing the
+        # recording later (recovery's terminate), so it goes; it is made again then.
+        with contextlib.suppress(OSError):
+            part_path(mp4).unlink()
+        raise
     digest, size = sha256_file(part_path(mp4))
     manifest = build_manifest(info, index, prev, mp4, digest=digest, size=size, start_wall=wall,
                               frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True,
