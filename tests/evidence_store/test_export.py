@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.identity import load_public_key, verify_signature
+from device.evidence.identity import load_identity, load_public_key, verify_signature
+from device.evidence.manifest import utc_time
 from device.evidence.store_client import StoreHttpError
 from device.evidence.verify import verify
 from tests.conftest import have
+from tests.evidence import Marked, record_marked
 from tests.evidence_store.conftest import Camera, Running
 from tests.media import decode, ffprobe
 
@@ -83,3 +85,41 @@ def test_export_of_nothing_is_a_clear_error(running: Running, enrolled: Camera,
         running.operator().export(tmp_path / "none.zip", device_id=enrolled.device_id)
     assert err.value.status == 400
     assert not (tmp_path / "none.zip").exists()
+
+
+@pytest.fixture(scope="module")
+def marked(tmp_path_factory: pytest.TempPathFactory) -> Marked:
+    """A recording with pre-event footage, two markers (one with a note) and a gap."""
+    return record_marked(tmp_path_factory.mktemp("marked") / "data")
+
+
+def test_the_report_lists_the_markers_at_their_place_in_the_export(
+        running: Running, marked: Marked, tmp_path: Path) -> None:
+    camera = Camera(marked.folder.parent.parent,
+                    load_identity(marked.folder.parent.parent, "BWV-OPEN-1", "SIM00001"))
+    running.operator().enrol(camera.pub_pem)
+    (recording_id,) = running.upload_all(camera)
+    running.operator().export(tmp_path / "case.zip", recording_id)
+    out = unpack(tmp_path / "case.zip", tmp_path / "case")
+    report = json.loads((out / "report.json").read_text())
+    offsets = {s["file"]: s["export_offset_s"] for s in report["segments"]}
+
+    markers = report["markers"]
+    assert [m["note"] for m in markers] == [note for _, note in marked.markers]
+    assert markers == [m for m in report["timeline"] if m["kind"] == "marker"]
+    start = utc_time(report["segments"][0]["start_utc"])
+    decoded = decode(out / "export.mp4")
+    for mark in markers:
+        assert mark["recording_id"] == recording_id
+        assert mark["export_at_s"] == pytest.approx(offsets[mark["file"]] + mark["segment_s"],
+                                                    abs=0.001)
+        # before the gap, a place in export.mp4 is capture time since the first frame
+        assert mark["export_at_s"] == pytest.approx(
+            (utc_time(mark["utc"]) - start).total_seconds(), abs=0.002)
+        assert min(abs(t - mark["export_at_s"]) for t in decoded.frame_times) < 1 / 30
+    kinds = [m["kind"] for m in report["timeline"]]
+    assert kinds == ["pre_event", "press", "marker", "marker", "gap"]
+    pre, press = report["timeline"][:2]
+    assert pre["export_at_s"] == 0 and pre["export_to_s"] == press["export_at_s"] > 0
+    gap = report["timeline"][-1]
+    assert gap["export_at_s"] == offsets[gap["file"]] and "sensor" in gap["reason"]
