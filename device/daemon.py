@@ -449,6 +449,9 @@ class Daemon(DockingMixin):
         elif kind == "storage_full":
             self._storage_full()
         elif kind == "storage_error":
+            if event.data["recording_id"] is not None:
+                self.note(f"recording {event.data['recording_id']} cut by a storage error; "
+                          f"it is closed once the card takes writes again")
             self._storage_error(event.data["error"])
         elif kind == "pipeline_error":
             self._fail("pipeline", f"{event.data['stage']}: {event.data['error']}")

@@ -21,8 +21,8 @@ from device import fsutil
 class Faults:
     """Fail the ``after + 1``-th matching operation, and (``sticky``: a full card) every later
     one until :meth:`clear`. ``partial``: the failing write first puts down that many bytes,
-    as a card with a few bytes left does. ``where``: only targets whose name contains it
-    (a descriptor's target is ``fd``: its file is looked up)."""
+    as a card with a few bytes left does. ``where``/``ends``: only targets whose name contains
+    / ends with it (a descriptor's file is looked up)."""
 
     ops: tuple[str, ...] = ("write",)
     error: int = errno.ENOSPC
@@ -30,6 +30,7 @@ class Faults:
     partial: int = 0
     sticky: bool = True
     where: str = ""
+    ends: str = ""
     seen: int = 0
     failed: list[str] = field(default_factory=list)
     armed: bool = True
@@ -59,7 +60,8 @@ class Faults:
         return target
 
     def _matches(self, target: str) -> bool:
-        return self.where in self._name(target)
+        name = self._name(target)
+        return self.where in name and name.endswith(self.ends)
 
 
 @contextlib.contextmanager

@@ -118,7 +118,7 @@ SEGMENT_PATHS = {
     "signature": Faults(where=".json.sig.tmp"),
     "manifest rename": Faults(ops=("rename",), where=".mp4.json"),
     "signature rename": Faults(ops=("rename",), where=".json.sig"),
-    "segment rename": Faults(ops=("rename",), where="-S0001.mp4"),
+    "segment rename": Faults(ops=("rename",), ends="-S0001.mp4"),
     "pending record": Faults(where=".part.json.tmp"),
     "directory fsync (EIO)": Faults(ops=("fsync",), error=errno.EIO, where="/recordings/R"),
     "everything (full card)": Faults(ops=("write", "fsync", "rename")),
