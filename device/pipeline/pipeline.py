@@ -146,15 +146,20 @@ class Recorder:
         """A write, fsync or rename failed. The open segment is left as far as it got (its
         ``.part`` and pending record), for the daemon to finalise as after a power cut once
         the card takes writes again; the recording ends; the daemon is told (a storage fault,
-        which clears when space returns). The recording is not reported closed: like one cut
-        by a power loss, recovery closes it (a segment signed but not yet renamed may still
-        join it then)."""
+        which clears when space returns). With a segment left open the recording is not
+        reported closed: like one cut by a power loss, recovery closes it (a segment signed but
+        not yet renamed may still join it then). With none, it is closed here with the
+        segments it has (recovery adds a closing segment if it needs one)."""
+        left_open = self.writer is not None
         if self.writer is not None:
             self.writer.abort()
             self.writer = None
-        recording_id = self.info.recording_id if self.info is not None else None
-        self.info = None
-        self.emit("storage_error", error=str(exc), recording_id=recording_id)
+        info, self.info = self.info, None
+        if info is not None and not left_open:
+            self.emit("recording_closed", recording_id=info.recording_id,
+                      segments=self.segments, reason=f"storage error ({exc.strerror or exc})")
+        self.emit("storage_error", error=str(exc),
+                  recording_id=info.recording_id if info is not None else None)
 
     def _camera_lost(self, cmd: CameraLost) -> None:
         if self.info is None or self.gap is not None:
