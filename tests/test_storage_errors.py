@@ -336,19 +336,48 @@ def calls_in_a_recording(tmp_path_factory: pytest.TempPathFactory) -> int:
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(where=st.floats(0.0, 0.95), partial=st.sampled_from([0, 0, 1, 333]),
-       error=st.sampled_from([errno.ENOSPC, errno.ENOSPC, errno.EIO]))
+       error=st.sampled_from([errno.ENOSPC, errno.ENOSPC, errno.EIO]), sticky=st.booleans())
 def test_the_card_filling_at_any_write_of_a_recording_loses_nothing(
         tmp_path_factory: pytest.TempPathFactory, calls_in_a_recording: int, where: float,
-        partial: int, error: int) -> None:
-    """Whichever write, fsync or rename the card refuses first (and all after it, until space
-    returns), the camera faults, comes back, and every recording verifies."""
+        partial: int, error: int, sticky: bool) -> None:
+    """Whichever write, fsync or rename the card refuses first (and, ``sticky``, all after it
+    until space returns; else that one alone), the camera faults or carries on, comes back,
+    and every recording verifies."""
     sim = boot(tmp_path_factory.mktemp("any") / "d")
     # (the count varies by a call or two between runs: the last few are left out)
     faults = Faults(ops=("write", "fsync", "rename"), error=error, partial=partial,
-                    after=int(where * calls_in_a_recording))
+                    after=int(where * calls_in_a_recording), sticky=sticky)
     with injected(faults):
         record_through(sim)
         assert faults.failed
+        faults.clear()
+        sim.advance(1.5)
+    records_again(sim)
+    sim.shutdown()
+    assert_finalised(sim.data_dir)
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.floats(0.5, 9.0), where=st.floats(0.0, 0.95),
+       error=st.sampled_from([errno.ENOSPC, errno.EIO]), sticky=st.booleans())
+def test_the_card_failing_at_any_write_of_recovery_at_boot_loses_nothing(
+        tmp_path_factory: pytest.TempPathFactory, cut: float, where: float, error: int,
+        sticky: bool) -> None:
+    """Power lost mid-recording; at the next start the card refuses one of recovery's writes
+    (or all of them from there on): the camera waits in a storage fault, then finishes."""
+    data_dir = tmp_path_factory.mktemp("boot") / "d"
+    sim = boot(data_dir)
+    cut_power(sim, cut)
+    scratch = tmp_path_factory.mktemp("scratch") / "d"
+    shutil.copytree(data_dir, scratch)
+    counter = Counter()
+    with injected(counter):  # type: ignore[arg-type]
+        boot(scratch).shutdown()
+    faults = Faults(ops=("write", "fsync", "rename"), error=error, sticky=sticky,
+                    after=int(where * counter.calls))
+    with injected(faults):
+        sim = boot(data_dir)
         faults.clear()
         sim.advance(1.5)
     records_again(sim)
