@@ -35,7 +35,7 @@ def test_lines_become_control_requests(line: str, request_: dict) -> None:
 
 def test_a_board_refuses_simulator_commands_by_name() -> None:
     board = {"status", "version", "press", "marker", "trigger", "events", "shutdown"}
-    with pytest.raises(protocol.BadLine, match="not available on this camera: 'dock'") as bad:
+    with pytest.raises(protocol.BadLine, match='not available on this camera: "dock"') as bad:
         protocol.parse("#4 dock", board)
     assert bad.value.rid == "#4"
     assert "advance" not in " ".join(protocol.usage(board))
