@@ -9,6 +9,7 @@ A bad request gets an error line and never disturbs the device.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import math
@@ -41,6 +42,10 @@ IDLE_S = 10.0
 #: Threads working on requests that may wait; the loop answers the quick ones itself.
 WORKERS = 8
 INLINE = frozenset({"status", "version", "events"})
+#: Gestures have workers of their own, so no other command (a long poll, a slow one) can
+#: hold one up.
+GESTURES = frozenset({"press", "edge", "button", "trigger"})
+GESTURE_WORKERS = 4
 #: The longest hold a request may ask for.
 MAX_HOLD_S = 30.0
 #: What each built-in command takes besides "cmd"; anything else is refused by name. An extra
@@ -264,6 +269,9 @@ def encode(reply: dict[str, Any]) -> bytes:
                                                  "(logged)"}).encode() + b"\n"
 
 
+_turns = itertools.count()
+
+
 class _Client:
     """One connection: what it sent but was not yet answered, what waits to be sent back."""
 
@@ -276,6 +284,7 @@ class _Client:
         "out",
         "sock",
         "splitter",
+        "turn",
         "watching",
     )
 
@@ -288,6 +297,7 @@ class _Client:
         self.eof = False  # the client will send no more
         self.closing = False  # close once ``out`` is sent
         self.last = now  # the last complete request, or bytes sent: idle time counts from it
+        self.turn = next(_turns)  # the same, in order: who was idle longest when times tie
         self.watching = 0  # the selector events registered for it
 
 
@@ -339,6 +349,8 @@ class ControlServer:
         self._clients: set[_Client] = set()
         self._answers: deque[tuple[_Client, dict[str, Any]]] = deque()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="control-work")
+        self._gesture_pool = ThreadPoolExecutor(max_workers=GESTURE_WORKERS,
+                                                thread_name_prefix="control-gesture")
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
 
@@ -364,7 +376,8 @@ class ControlServer:
             self._thread.join(timeout=STOP_S + 2)
         else:
             self._close_all()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._gesture_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -423,14 +436,14 @@ class ControlServer:
                 continue
             client = _Client(sock, self.clock.monotonic())
             self._clients.add(client)
-            self._watch(client)
+            self._ready(client, selectors.EVENT_READ)  # a request already sent: take it now
 
     def _evict(self) -> bool:
         """Close the client idle longest, to make room; False if every one is busy."""
         idle = [c for c in self._clients if not c.busy]
         if not idle:
             return False
-        oldest = min(idle, key=lambda c: c.last)
+        oldest = min(idle, key=lambda c: c.turn)
         self._close(oldest, f"closed to make room: {self.max_connections} clients were "
                             f"connected and this one was idle longest")
         return True
@@ -467,7 +480,7 @@ class ControlServer:
                 lines = client.splitter.feed(data)
                 if lines:
                     client.lines.extend(lines)
-                    client.last = self.clock.monotonic()
+                    self._touch(client)
         self._pump(client)
 
     def _pump(self, client: _Client) -> None:
@@ -483,7 +496,7 @@ class ControlServer:
                     self._close(client)
                     return
                 del client.out[:sent]
-                client.last = self.clock.monotonic()
+                self._touch(client)
                 if client.out:
                     break
             if client.closing or client.busy or not client.lines or self._stopping.is_set():
@@ -497,6 +510,9 @@ class ControlServer:
             return
         self._watch(client)
 
+    def _touch(self, client: _Client) -> None:
+        client.last, client.turn = self.clock.monotonic(), next(_turns)
+
     def _start(self, client: _Client, raw: bytes | None) -> None:
         request = parse_request(raw)
         if isinstance(request, str):
@@ -505,7 +521,8 @@ class ControlServer:
             client.out += encode(self._handle(request))
         else:
             client.busy = True
-            self._pool.submit(self._work, client, request)
+            pool = self._gesture_pool if request["cmd"] in GESTURES else self._pool
+            pool.submit(self._work, client, request)
 
     def _work(self, client: _Client, request: dict[str, Any]) -> None:
         self._answers.append((client, self._handle(request)))
