@@ -116,7 +116,7 @@ def advance(server: ControlServer, seconds: float) -> None:
     helper = Client(server)
     assert helper.request({"cmd": "advance", "seconds": seconds})["ok"]
     helper.close()
-    server.wake()
+    server.wake()  # at once, not within the loop's second
 
 
 # -- the reported cases --------------------------------------------------------------------
@@ -340,7 +340,9 @@ def test_every_argument_of_every_command_refuses_bad_values(server: ControlServe
                                                             camera: Simulator) -> None:
     client = Client(server)
     before = client.request({"cmd": "status"})["status"]
-    for cmd, takes in command_params(server).items():
+    params = command_params(server)
+    assert sum(len(takes) for takes in params.values()) >= 18
+    for cmd, takes in params.items():
         for param in takes:
             for value in BAD_VALUES:
                 if good_for(cmd, param, value):
