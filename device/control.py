@@ -36,7 +36,11 @@ SOCKET_NAME = "control.sock"
 MAX_REQUEST = 64 * 1024
 REPLY_TIMEOUT_S = 60.0
 #: Clients connected at once (fewer where the process has few file descriptors).
-MAX_CONNECTIONS = 64
+MAX_CONNECTIONS = 256
+#: Connections the kernel queues before the loop takes them. A burst of this many clients gets
+#: in at once, and ``request`` waits its turn past a full queue; a longer queue would only make
+#: a new client wait behind more of a flood (the loop takes some 10,000 a second).
+BACKLOG = 128
 #: A client that sends no complete request (or takes no answer) for this long is closed.
 IDLE_S = 10.0
 #: Threads working on requests that may wait; the loop answers the quick ones itself.
@@ -284,6 +288,7 @@ class _Client:
         "out",
         "sock",
         "splitter",
+        "spoke",
         "turn",
         "watching",
     )
@@ -298,6 +303,7 @@ class _Client:
         self.closing = False  # close once ``out`` is sent
         self.last = now  # the last complete request, or bytes sent: idle time counts from it
         self.turn = next(_turns)  # the same, in order: who was idle longest when times tie
+        self.spoke = False  # it has sent a complete request
         self.watching = 0  # the selector events registered for it
 
 
@@ -332,7 +338,7 @@ class ControlServer:
         old = os.umask(0o177)
         try:
             self._listener.bind(str(self.path))
-            self._listener.listen(socket.SOMAXCONN)
+            self._listener.listen(BACKLOG)
         except OSError:
             self._listener.close()
             raise
@@ -346,7 +352,8 @@ class ControlServer:
         self._selector.register(self._listener, selectors.EVENT_READ, "listener")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._accepting = True
-        self._clients: set[_Client] = set()
+        self._clients: dict[_Client, None] = {}  # in the order they came
+        self._silent: dict[_Client, None] = {}  # those that never sent a request, likewise
         self._answers: deque[tuple[_Client, dict[str, Any]]] = deque()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="control-work")
         self._gesture_pool = ThreadPoolExecutor(max_workers=GESTURE_WORKERS,
@@ -435,18 +442,30 @@ class ControlServer:
                                       f"requests under way; try again")
                 continue
             client = _Client(sock, self.clock.monotonic())
-            self._clients.add(client)
+            self._clients[client] = None
+            self._silent[client] = None
             self._ready(client, selectors.EVENT_READ)  # a request already sent: take it now
 
     def _evict(self) -> bool:
-        """Close the client idle longest, to make room; False if every one is busy."""
-        idle = [c for c in self._clients if not c.busy]
-        if not idle:
-            return False
-        oldest = min(idle, key=lambda c: c.turn)
-        self._close(oldest, f"closed to make room: {self.max_connections} clients were "
-                            f"connected and this one was idle longest")
-        return True
+        """Close the client idle longest, to make room; False if every one is busy. Clients
+        that never sent a request go first (a half-open flood); one whose request has just
+        arrived is taken up instead of being let go, and the next is looked at."""
+        for _ in range(8):
+            oldest = next(iter(self._silent), None)  # at once, however many are connected
+            if oldest is None or oldest.busy or oldest.lines or oldest.out or oldest.eof:
+                idle = [c for c in self._clients if not (c.busy or c.lines or c.out or c.eof)]
+                if not idle:
+                    return False
+                oldest = min(idle, key=lambda c: (c.spoke, c.turn))
+            turn = oldest.turn
+            self._ready(oldest, selectors.EVENT_READ)  # one last look at what it sent
+            if oldest not in self._clients:
+                return True  # it had gone: room made
+            if oldest.turn == turn and not (oldest.busy or oldest.lines or oldest.out):
+                self._close(oldest, f"closed to make room: {self.max_connections} clients "
+                                    f"were connected and this one was idle longest")
+                return True
+        return False
 
     def _stop_accepting(self) -> None:
         if self._accepting:
@@ -480,6 +499,8 @@ class ControlServer:
                 lines = client.splitter.feed(data)
                 if lines:
                     client.lines.extend(lines)
+                    client.spoke = True
+                    self._silent.pop(client, None)
                     self._touch(client)
         self._pump(client)
 
@@ -557,7 +578,8 @@ class ControlServer:
         client.watching = wanted
 
     def _close(self, client: _Client, why: str | None = None) -> None:
-        self._clients.discard(client)
+        self._clients.pop(client, None)
+        self._silent.pop(client, None)
         if client.watching:
             self._selector.unregister(client.sock)
             client.watching = 0
@@ -608,6 +630,21 @@ def _alive(path: Path) -> bool:
     return True
 
 
+def _connect(s: socket.socket, path: Path, timeout: float) -> None:
+    """Connect, waiting while the daemon's queue of new connections is full (a flood of other
+    clients): a Unix socket then refuses at once, with EAGAIN, rather than waiting its turn."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            s.connect(str(path))
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the daemon at {path} took no new connection within "
+                                   f"{timeout:g} s") from None
+            time.sleep(0.002)
+
+
 def request(data_dir: Path, payload: dict[str, Any], timeout: float = REPLY_TIMEOUT_S + 5
             ) -> dict[str, Any]:
     """Send one request to the daemon in ``data_dir``; raises :class:`ControlError`."""
@@ -615,12 +652,12 @@ def request(data_dir: Path, payload: dict[str, Any], timeout: float = REPLY_TIME
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         try:
-            s.connect(str(path))
+            _connect(s, path, timeout)
         except (FileNotFoundError, ConnectionRefusedError):
             raise ControlError(f"no daemon running in {data_dir} (no one listening on "
                                f"{path}); start one with 'bodycam sim'") from None
         except OSError as exc:
-            raise ControlError(f"cannot reach the daemon at {path}: {exc.strerror}") from None
+            raise ControlError(f"cannot reach the daemon at {path}: {plain(exc)}") from None
         s.sendall(json.dumps(payload).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):

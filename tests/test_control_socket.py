@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import struct
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -17,7 +18,15 @@ from typing import Any
 import pytest
 
 from device import control
-from device.control import GESTURE_WORKERS, IDLE_S, WORKERS, Controller, ControlServer
+from device.control import (
+    BACKLOG,
+    GESTURE_WORKERS,
+    IDLE_S,
+    WORKERS,
+    ControlError,
+    Controller,
+    ControlServer,
+)
 from device.service import power_on
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
@@ -54,13 +63,24 @@ def server(camera: Simulator) -> Iterator[ControlServer]:
 
 
 def connect(server: ControlServer, blocking: bool = True) -> socket.socket:
+    """A connection that waits in the kernel (up to WAIT_S, as a socket option) while the
+    server's queue of new connections is full; not ``blocking``: one that fails at once then.
+    (Python's own timeouts make a Unix socket's connect fail at once, too.)"""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if blocking:
-        sock.settimeout(WAIT_S)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(WAIT_S), 0))
         sock.connect(str(server.path))
+        sock.settimeout(WAIT_S)
     else:
         sock.setblocking(False)
         sock.connect(str(server.path))
+    return sock
+
+
+def half_open(server: ControlServer) -> socket.socket:
+    """A flooder's connection, never used."""
+    sock = connect(server)
+    sock.setblocking(False)
     return sock
 
 
@@ -125,7 +145,7 @@ def test_a_flood_of_idle_connections_keeps_threads_bounded_and_status_answered(
     """3,000 half-open connections once made 2,877 threads and a status that took minutes;
     now the threads stay few, the oldest idle client makes room, and status is answered."""
     before = threads()
-    flood = [connect(server, blocking=False) for _ in range(600)]
+    flood = [half_open(server) for _ in range(600)]
     try:
         client = Client(server)
         reply = client.request({"cmd": "status"})
@@ -148,30 +168,58 @@ def test_a_flood_of_idle_connections_keeps_threads_bounded_and_status_answered(
 def test_evicted_and_timed_out_clients_are_told_why(camera: Simulator) -> None:
     server = serve(camera, max_connections=4)
     try:
-        first = Client(server)
-        assert first.request({"cmd": "status"})["ok"]
-        others = [Client(server) for _ in range(4)]
-        assert others[-1].request({"cmd": "version"})["ok"]  # all four are served
-        evicted = first.rest()
+        talker = Client(server)
+        assert talker.request({"cmd": "status"})["ok"]
+        silent = Client(server)
+        silent.send(b'{"cmd": ')  # half a request is no request
+        others = [Client(server) for _ in range(2)]
+        assert others[-1].request({"cmd": "version"})["ok"]  # four: all served
+        newcomer = Client(server)  # the fifth makes room: the oldest that never asked goes
+        assert newcomer.request({"cmd": "version"})["ok"]
+        evicted = silent.rest()
         assert len(evicted) == 1 and "closed to make room" in error(evicted[0])
-        # time passes (the last client moves the clock): the three others fall idle
-        assert others[-1].request({"cmd": "advance", "seconds": IDLE_S + 1})["ok"]
-        for other in others[:-1]:
+        # time passes (the newcomer moves the clock): the others fall idle and are closed
+        assert newcomer.request({"cmd": "advance", "seconds": IDLE_S + 1})["ok"]
+        for other in [talker, *others]:
             last = other.rest()
             assert len(last) == 1 and f"no complete request for {IDLE_S:g} s" in error(last[0])
             other.close()
-        assert others[-1].request({"cmd": "status"})["ok"]  # it was busy, then answered
+        assert newcomer.request({"cmd": "status"})["ok"]  # it was busy, then answered
         assert server.connections == 1
     finally:
         server.stop()
 
 
+def test_a_client_that_asked_is_kept_over_one_that_never_did(camera: Simulator) -> None:
+    """At the cap, a client that sent a request (here before it was even accepted) is
+    answered and kept; one that sent nothing makes room, though it came later."""
+    server = ControlServer(camera.data_dir, Controller(camera.daemon, camera.commands()),
+                           max_connections=2)
+    try:
+        early = connect(server, blocking=False)
+        early.sendall(b'{"cmd": "status"}\n')
+        silent = connect(server, blocking=False)
+        late = connect(server, blocking=False)
+        server.start()  # accepts all three: early's request is read before anyone is let go
+        for sock in (early, silent, late):
+            sock.setblocking(True)
+            sock.settimeout(WAIT_S)
+        with early.makefile("rb") as stream:
+            assert json.loads(stream.readline())["ok"]
+        with silent.makefile("rb") as stream:
+            assert "closed to make room" in error(json.loads(stream.readline()))
+        for sock in (early, silent, late):
+            sock.close()
+    finally:
+        server.stop()
+
+
 def test_a_burst_of_clients_all_get_answers(camera: Simulator) -> None:
-    """A listen backlog of 5 made bursts of clients fail: 200 connect before the server takes
-    any, each sends its request, and each gets its answer."""
+    """A listen backlog of 5 made bursts of clients fail: a full backlog of clients connect
+    before the server takes any, each sends its request, and each gets its answer."""
     server = ControlServer(camera.data_dir, Controller(camera.daemon, camera.commands()))
     try:
-        burst = [connect(server, blocking=False) for _ in range(200)]  # none accepted yet
+        burst = [connect(server, blocking=False) for _ in range(BACKLOG)]  # none accepted yet
         for sock in burst:
             sock.sendall(b'{"cmd": "status"}\n')
         server.start()
@@ -184,6 +232,31 @@ def test_a_burst_of_clients_all_get_answers(camera: Simulator) -> None:
             sock.close()
     finally:
         server.stop()
+
+
+def test_clients_beyond_the_backlog_wait_their_turn(camera: Simulator,
+                                                    server: ControlServer) -> None:
+    """More clients at once than the kernel queues: ``bodycam status`` (control.request)
+    waits for room instead of failing with "Resource temporarily unavailable"."""
+    flood = [half_open(server) for _ in range(BACKLOG)]
+    replies: list[Any] = []
+
+    def ask() -> None:
+        try:
+            replies.append(control.request(camera.data_dir, {"cmd": "status"}, timeout=WAIT_S))
+        except ControlError as exc:
+            replies.append(exc)
+
+    askers = [threading.Thread(target=ask) for _ in range(3 * BACKLOG // 2)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(WAIT_S)
+    for sock in flood:
+        sock.close()
+    assert len(replies) == len(askers)
+    assert all(isinstance(r, dict) and r["status"]["mode"] == "buffering" for r in replies), [
+        r for r in replies if not isinstance(r, dict)][:3]
 
 
 @pytest.mark.parametrize("raw, words", [
