@@ -304,8 +304,16 @@ class Config:
     def replace(self, source: str = "override", **sections: dict[str, Any]) -> Config:
         """A copy with keys changed, validated like a file: ``replace(camera={"fps": 15})``.
         ``source`` names where the changes came from in an error."""
-        return _build({name: {**_section_dict(getattr(self, name)), **values}
-                       for name, values in sections.items()}, source, base=self)
+        merged: dict[str, Any] = {}
+        for name, values in sections.items():
+            current = getattr(self, name, None) if name in _SECTIONS else None
+            # Anything but a table over a known section is left for _build to name.
+            merged[name] = ({**_section_dict(current), **values}
+                            if current is not None and isinstance(values, dict) else values)
+        return _build(merged, source, base=self)
+
+
+_SECTIONS = frozenset(f.name for f in dataclasses.fields(Config))
 
 
 def _section_dict(section: object) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import queue
 import resource
 import selectors
 import socket
@@ -21,7 +22,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -355,9 +355,9 @@ class ControlServer:
         self._clients: dict[_Client, None] = {}  # in the order they came
         self._silent: dict[_Client, None] = {}  # those that never sent a request, likewise
         self._answers: deque[tuple[_Client, dict[str, Any]]] = deque()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="control-work")
-        self._gesture_pool = ThreadPoolExecutor(max_workers=GESTURE_WORKERS,
-                                                thread_name_prefix="control-gesture")
+        self._pool = _Workers(workers, "control-work")
+        self._gesture_pool = _Workers(GESTURE_WORKERS, "control-gesture")
+        self._resume_at = 0.0  # out of file descriptors: accept again from then on
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
 
@@ -377,6 +377,8 @@ class ControlServer:
     def stop(self) -> None:
         """Stop taking clients and requests; answers under way are still sent (the shutdown
         command's among them), for at most a few seconds."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         self.wake()
         if self._thread.is_alive():
@@ -384,7 +386,7 @@ class ControlServer:
         else:
             self._close_all()
         for pool in (self._pool, self._gesture_pool):
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -407,7 +409,7 @@ class ControlServer:
                         with contextlib.suppress(OSError):
                             self._wake_r.recv(4096)
                     else:
-                        self._ready(key.data, mask)
+                        self._serve_client(key.data, mask)
                 while self._answers:
                     client, reply = self._answers.popleft()
                     client.busy = False
@@ -417,6 +419,14 @@ class ControlServer:
             log.exception("control socket: the server loop stopped")
         finally:
             self._close_all()
+
+    def _serve_client(self, client: _Client, mask: int) -> None:
+        try:
+            self._ready(client, mask)
+        except Exception:  # one client's trouble is not the others'
+            log.exception("control socket: a client broke the loop's step; closing it")
+            with contextlib.suppress(Exception):
+                self._close(client)
 
     def _timeout(self) -> float:
         """Until the next client falls idle; at most a second, as the clock may be moved."""
@@ -432,9 +442,10 @@ class ControlServer:
             except BlockingIOError:
                 return
             except OSError as exc:  # out of file descriptors: make room, or wait for it
-                log.warning("control socket: cannot accept a client: %s", plain(exc))
                 if not self._evict():
+                    log.warning("control socket: cannot accept a client: %s", plain(exc))
                     self._stop_accepting()
+                    self._resume_at = time.monotonic() + 0.2
                 return
             sock.setblocking(False)
             if len(self._clients) >= self.max_connections and not self._evict():
@@ -478,7 +489,7 @@ class ControlServer:
             if now - client.last >= self.idle_s:
                 self._close(client, f"no complete request for {self.idle_s:g} s: closed")
         if not self._accepting and not self._stopping.is_set() and (
-                len(self._clients) < self.max_connections):
+                len(self._clients) < self.max_connections) and time.monotonic() >= self._resume_at:
             self._selector.register(self._listener, selectors.EVENT_READ, "listener")
             self._accepting = True
 
@@ -543,7 +554,7 @@ class ControlServer:
         else:
             client.busy = True
             pool = self._gesture_pool if request["cmd"] in GESTURES else self._pool
-            pool.submit(self._work, client, request)
+            pool.submit(lambda: self._work(client, request))
 
     def _work(self, client: _Client, request: dict[str, Any]) -> None:
         self._answers.append((client, self._handle(request)))
@@ -596,6 +607,40 @@ class ControlServer:
         for sock in (self._listener, self._wake_r, self._wake_w):
             sock.close()
         self._selector.close()
+
+
+class _Workers:
+    """Up to ``size`` daemon threads, started as work comes: a command still waiting when the
+    process ends (a long poll, a marker for a daemon that stopped) does not hold up its exit."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self.size, self.name = size, name
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            start = self._idle == 0 and self._threads < self.size
+            if start:
+                self._threads += 1
+            else:
+                self._idle -= 1 if self._idle else 0
+        self._jobs.put(job)
+        if start:
+            threading.Thread(target=self._run, name=f"{self.name}-{self._threads}",
+                             daemon=True).start()
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job()
+            with self._lock:
+                self._idle += 1
+
+    def close(self) -> None:
+        for _ in range(self.size):
+            self._jobs.put(None)
 
 
 def _send_and_close(sock: socket.socket, why: str) -> None:

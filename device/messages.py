@@ -57,9 +57,10 @@ def _spell(value: Any, toml: bool, limit: int) -> str:
 
 def plain(exc: BaseException) -> str:
     """An exception's message in plain words: an OS error's text without its number or class
-    name (with the file it concerns), a certificate failure's reason, else its own text."""
+    name (with the file it concerns), a certificate failure's reason (with OpenSSL's name for
+    it, which people search for), else its own first line."""
     if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
-        return f"certificate verify failed: {exc.verify_message}"
+        return f"certificate not trusted: {exc.verify_message} ({exc.reason})"
     if isinstance(exc, TimeoutError):
         return "timed out"
     if isinstance(exc, OSError) and exc.strerror:

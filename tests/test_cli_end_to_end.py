@@ -115,7 +115,7 @@ def test_bad_input_gets_one_line_errors(daemon, tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "invalid choice: 'elbow'" in unknown.stderr
     assert len(unknown.stderr.strip().splitlines()) == 1
     hold = bodycam("press", "record", "--hold", "-1", data_dir=data_dir, check=False)
-    assert hold.returncode == 1 and "hold seconds" in hold.stderr
+    assert hold.returncode == 2 and "more than 0 and at most 30" in hold.stderr  # as "abc"
 
     nobody = bodycam("status", data_dir=tmp_path / "empty", check=False)
     assert nobody.returncode == 1 and "no daemon running" in nobody.stderr

@@ -235,3 +235,14 @@ def test_store_settings_take_the_same_checks() -> None:
     with pytest.raises(ConfigError, match="a number of more than 50 digits is out of range"):
         Config().replace(camera={"fps": 10 ** 5000})
 
+
+
+def test_overrides_that_are_not_tables_are_named() -> None:
+    """``Config.replace`` (the store's settings come through it) with a section that is not a
+    table, or not a section: one ConfigError, not a TypeError or an AttributeError."""
+    with pytest.raises(ConfigError, match=r"^override: \[gestures\] must be a table of keys$"):
+        Config().replace(gestures=5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^override: unknown section \[bogus\]"):
+        Config().replace(bogus={"a": 1})
+    with pytest.raises(ConfigError, match=r"^override: unknown key camera.3 "):
+        Config().replace(camera={3: 1})  # type: ignore[dict-item]

@@ -5,6 +5,7 @@ other, whatever is wrong with it, and grammar that fits the count."""
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,10 @@ def test_os_errors_are_their_plain_words(tmp_path: Path) -> None:
         "/x: No such file or directory")
     assert plain(TimeoutError()) == "timed out"
     assert plain(ValueError("bad\nsecond line")) == "bad"
+    refused = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] ...")
+    refused.verify_message, refused.reason = "self-signed certificate", "CERTIFICATE_VERIFY_FAILED"
+    assert plain(refused) == ("certificate not trusted: self-signed certificate "
+                              "(CERTIFICATE_VERIFY_FAILED)")
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
