@@ -26,6 +26,7 @@ import av
 import numpy as np
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
+from bench_tlog import BENCHMARKS as TLOG
 
 from device import control
 from device.config import Config
@@ -429,6 +430,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "verify": verify_throughput,
     "dock": dock_fleet,
     "control": control_flood,
+    **TLOG,
 }
 
 
