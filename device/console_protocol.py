@@ -55,7 +55,7 @@ def _number(name: str, what: str, text: str) -> float:
 
 
 def _whole(name: str, what: str, text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
         raise BadLine(f"{name}: {what} must be a whole number >= 0, got {_show(text)}")
     return int(text)
 
