@@ -3,7 +3,10 @@
 A Unix stream socket ``control.sock`` in the data directory (mode 0600: only the camera's own
 user may drive it). One JSON object per line each way: a request ``{"cmd": "press", "button":
 "record", "gesture": "double"}`` gets ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
-A bad request gets an error line and never disturbs the device.
+A bad request gets an error line and never disturbs the device: a line that is not JSON, not
+UTF-8 or over 64 KiB, NaN, infinity or a number of more than 20 digits, an argument a command
+does not take. One thread serves every client (:class:`ControlServer`), so a flood of them
+costs no threads and never holds up ``status`` or a gesture.
 """
 
 from __future__ import annotations
