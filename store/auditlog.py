@@ -59,7 +59,7 @@ class AuditLog:
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         """Write one entry durably and return it."""
         with self._lock:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if os.fstat(fd).st_size != self._size:  # another process appended
