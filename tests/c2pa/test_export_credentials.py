@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from device.evidence.store_client import StoreHttpError
 from device.evidence.verify import verify
 from store.c2pa_sign import (
     EVIDENCE_LABEL,
@@ -169,3 +170,16 @@ def test_the_credentials_command_refuses_a_trust_anchor_that_is_no_ca(tmp_path: 
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_damaged_credentials_stop_the_export_with_one_line(
+        running: Running, enrolled: Camera, tmp_path: Path) -> None:
+    running.upload_all(enrolled)
+    (running.directory / CA_KEY).write_bytes(b"overwritten")
+    recording_id = enrolled.manifest(enrolled.segments(1)[0]).recording_id
+    with pytest.raises(StoreHttpError, match=r"C2PA credentials: .*c2pa-ca\.key: unreadable") \
+            as raised:
+        running.operator().export(tmp_path / "case.zip", recording_id)
+    assert raised.value.status == 500 and "\n" not in str(raised.value)
+    assert not (tmp_path / "case.zip").exists()
+    assert list((running.directory / "exports").iterdir()) == []  # nothing half-built left
