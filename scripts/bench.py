@@ -22,6 +22,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from bench_c2pa import BENCHMARKS as C2PA
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
 from bench_tlog import BENCHMARKS as TLOG
@@ -314,6 +315,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "verify": verify_throughput,
     "dock": dock_fleet,
     **TLOG,
+    **C2PA,
 }
 
 

@@ -136,9 +136,6 @@ def sign_export(store: Store, mp4: Path, segments: list[dict[str, Any]]) -> dict
                         "re-encoding")
     except (CredentialsError, ContentCredentialsError) as exc:
         raise StoreError(500, f"C2PA credentials: {exc}") from None
-    if not read.trusted:
-        raise StoreError(500, f"C2PA credentials of {mp4.name} do not verify after signing "
-                              f"({read.state}: {', '.join(read.failures)})")
     (mp4.parent / CA_CERT.name).write_bytes(credentials.trust_anchor_pem)
     return {"file": mp4.name, "manifest": read.manifest.get("label"),
             "trust_anchor": CA_CERT.name, "state": read.state,
@@ -195,8 +192,12 @@ def sign_derived(mp4: Path, *, ingredient: Path, actions: list[dict[str, Any]],
 
 def _sign(source: Path, dest: Path, credentials: Credentials, manifest: dict[str, Any],
           ingredient: tuple[Path, dict[str, Any]] | None) -> ReadBack:
-    """Sign ``source`` into a temporary beside ``dest``, fsync, rename: ``dest`` is either
-    the old file or the whole signed one."""
+    """Sign ``source`` into a temporary beside ``dest``, read it back, fsync, rename: ``dest``
+    is either the old file or the whole signed one, and only a signed file that verifies
+    under the store's CA ever replaces it. (c2pa's own check after signing is off: it would
+    hash the file a second time for what this read-back checks anyway.)"""
+    settings = _settings(credentials.trust_anchor_pem)
+    settings["verify"]["verify_after_sign"] = False
     fd, name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".c2pa.tmp")
     tmp = Path(name)
     try:
@@ -204,7 +205,7 @@ def _sign(source: Path, dest: Path, credentials: Credentials, manifest: dict[str
             info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ED25519, credentials.chain_pem,
                                        credentials.signing_key_pem, None)
             with c2pa.Signer.from_info(info) as signer, \
-                    c2pa.Context.from_dict(_settings(credentials.trust_anchor_pem)) as context, \
+                    c2pa.Context.from_dict(settings) as context, \
                     c2pa.Builder(manifest, context) as builder:
                 if ingredient is not None:
                     with open(ingredient[0], "rb") as parent:
@@ -220,12 +221,17 @@ def _sign(source: Path, dest: Path, credentials: Credentials, manifest: dict[str
         except OSError as exc:
             raise ContentCredentialsError(f"{source.name}: cannot sign: {exc.strerror}") \
                 from None
+        read = read_credentials(tmp, credentials.trust_anchor_pem)
+        if not read.trusted:
+            raise ContentCredentialsError(
+                f"{source.name}: signed, but the result does not verify under the store's CA "
+                f"({read.state}: {', '.join(read.failures) or 'no failure code'})")
         durable_rename(tmp, dest)
     finally:
         if fd >= 0:
             os.close(fd)
         tmp.unlink(missing_ok=True)
-    return read_credentials(dest, credentials.trust_anchor_pem)
+    return read
 
 
 def read_credentials(path: Path, trust_anchor_pem: bytes | None = None) -> ReadBack:

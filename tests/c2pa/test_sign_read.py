@@ -208,11 +208,15 @@ def test_derived_actions_must_be_named(original: Path, tmp_path: Path, creds: Cr
 
 def test_an_action_c2pa_refuses_is_a_one_line_error(original: Path, tmp_path: Path,
                                                     creds: Credentials) -> None:
+    """c2pa signs it, but its reader calls the result malformed: nothing is replaced."""
     derived = reencode(original, tmp_path / "derived.mp4")
-    with pytest.raises(ContentCredentialsError, match="cannot sign") as raised:
+    before = derived.read_bytes()
+    with pytest.raises(ContentCredentialsError,
+                       match=r"does not verify .*assertion\.action\.malformed") as raised:
         sign_derived(derived, ingredient=original, credentials=creds,
                      actions=[{"action": "c2pa.created"}])  # "created" cannot follow "opened"
     assert "\n" not in str(raised.value)
+    assert derived.read_bytes() == before
     assert sorted(p.name for p in tmp_path.glob("*.tmp")) == []
 
 
