@@ -11,7 +11,8 @@ signed: a camera's segments stay byte for byte as the camera signed them.
   remuxed by the store without re-encoding) and an ``org.bodycam.evidence`` assertion naming
   every device-signed segment by SHA-256, so the credentials lead back to the cameras' own
   signatures;
-- :func:`sign_derived` a copy made from a signed export (a redacted MP4): action
+- :func:`sign_derived` a copy made from a signed export (a redacted MP4; the credentials are
+  :func:`credentials_for` the store): action
   ``c2pa.opened`` on the original, which it names as its ``parentOf`` ingredient, then the
   caller's actions (``c2pa.edited``, ...);
 - :func:`read_credentials` reads with c2pa's own Reader, trusting only the given CA (the
@@ -120,11 +121,16 @@ def _one_line(exc: BaseException) -> str:
     return "; ".join(part.strip() for part in str(exc).splitlines() if part.strip()) or repr(exc)
 
 
+def credentials_for(store: Store) -> Credentials:
+    """The store's C2PA credentials, made now if it has none (a store older than them)."""
+    return ensure_credentials(store.directory, store.clock(), store.store_id)
+
+
 def sign_export(store: Store, mp4: Path, segments: list[dict[str, Any]]) -> dict[str, Any]:
     """Sign an export's MP4 in place (making the store's CA at its first export) and put the
     trust anchor beside it as ``c2pa-ca.pem``; return the report's ``c2pa`` entry."""
     try:
-        credentials = ensure_credentials(store.directory, store.clock(), store.store_id)
+        credentials = credentials_for(store)
         devices = sorted({s["device_id"] for s in segments})
         evidence = {"store_id": store.store_id, "segments": [
             {k: s[k] for k in ("device_id", "recording_id", "segment_index", "file", "sha256",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,28 @@ def test_a_second_writer_never_replaces_the_first_ones_file(tmp_path: Path) -> N
     _create_once(tmp_path / "ca.key", b"second", mode=0o600)
     assert (tmp_path / "ca.key").read_bytes() == b"first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ca.key"]  # no temporaries left
+
+
+def test_exports_racing_to_make_the_ca_all_sign_under_the_one_on_disk(tmp_path: Path) -> None:
+    barrier = threading.Barrier(6)
+    made: list[Credentials] = []
+
+    def first_export() -> None:
+        barrier.wait()
+        made.append(ensure_credentials(tmp_path, NOW, "store-1"))
+
+    threads = [threading.Thread(target=first_export) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    on_disk = ensure_credentials(tmp_path, NOW, "store-1")
+    assert len(made) == 6
+    for creds in made:
+        assert creds.ca_cert == on_disk.ca_cert
+        assert creds.signing_key_pem == on_disk.signing_key_pem
+        creds.signing_cert.verify_directly_issued_by(on_disk.ca_cert)
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_an_ageing_signing_certificate_is_reissued_under_the_same_ca_and_key(

@@ -18,11 +18,12 @@ from device.evidence.verify import verify
 from store.c2pa_sign import (
     EVIDENCE_LABEL,
     ContentCredentialsError,
+    credentials_for,
     read_credentials,
     sign_derived,
 )
 from store.credentials import CA_CERT, CA_KEY, SIGNING_CERT, SIGNING_KEY, ensure_credentials
-from tests.c2pa.conftest import flip_byte, frame_count, reencode
+from tests.c2pa.conftest import boxes, flip_byte, frame_count, reencode
 from tests.evidence_store.conftest import Camera, Running
 
 STORE = [sys.executable, "-m", "store.cli"]
@@ -64,6 +65,10 @@ def test_export_mp4_carries_trusted_credentials_naming_the_devices_segments(
     assert report["c2pa"]["trust_anchor"] == "c2pa-ca.pem" and report["c2pa"]["state"] == \
         "Trusted"
     assert frame_count(out / "export.mp4") == report["export_mp4"]["frame_count"]
+    # a non-fragmented MP4 that still starts playing at once: the manifest, then moov, then mdat
+    kinds = [b[0] for b in boxes(out / "export.mp4")]
+    assert "moof" not in kinds and kinds.index("uuid") < kinds.index("moov") < kinds.index(
+        "mdat")
 
 
 def test_the_devices_segments_in_the_export_get_no_credentials(
@@ -103,7 +108,7 @@ def test_every_export_chains_to_the_same_ca(running: Running, enrolled: Camera,
 def test_a_redacted_copy_of_the_export_names_it_as_parent(
         running: Running, enrolled: Camera, tmp_path: Path) -> None:
     out = export(running, enrolled, tmp_path)
-    creds = ensure_credentials(running.directory, running.clock(), running.store.store_id)
+    creds = credentials_for(running.store)
     redacted = reencode(out / "export.mp4", tmp_path / "redacted.mp4")
     sign_derived(redacted, ingredient=out / "export.mp4", credentials=creds,
                  actions=[{"action": "c2pa.edited", "description": "faces blurred"}])
