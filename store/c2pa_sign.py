@@ -71,8 +71,8 @@ class ReadBack:
     @property
     def actions(self) -> list[dict[str, Any]]:
         return [action for assertion in self.manifest.get("assertions", [])
-                if assertion["label"].startswith("c2pa.actions")
-                for action in assertion["data"].get("actions", [])]
+                if str(assertion.get("label", "")).startswith("c2pa.actions")
+                for action in assertion.get("data", {}).get("actions", [])]
 
     @property
     def ingredients(self) -> list[dict[str, Any]]:
@@ -80,8 +80,8 @@ class ReadBack:
 
     def assertion(self, label: str) -> dict[str, Any] | None:
         for assertion in self.manifest.get("assertions", []):
-            if assertion["label"] == label:
-                return assertion["data"]
+            if assertion.get("label") == label:
+                return assertion.get("data")
         return None
 
     def summary(self) -> dict[str, Any]:
@@ -94,7 +94,7 @@ class ReadBack:
                 "signed_by": {"issuer": info.get("issuer"),
                               "common_name": info.get("common_name"),
                               "alg": info.get("alg")},
-                "actions": [a["action"] for a in self.actions],
+                "actions": [a.get("action") for a in self.actions],
                 "ingredients": [{"title": i.get("title"), "relationship": i.get("relationship"),
                                  "manifest": i.get("active_manifest")}
                                 for i in self.ingredients]}
@@ -261,12 +261,17 @@ def read_credentials(path: Path, trust_anchor_pem: bytes | None = None) -> ReadB
     except c2pa.C2paError as exc:
         raise ContentCredentialsError(f"{path}: not readable as a C2PA-signed MP4: "
                                       f"{_one_line(exc)}") from None
-    manifests = store.get("manifests", {})
-    active = manifests.get(store.get("active_manifest", ""))
-    if active is None:
+    except ValueError as exc:  # c2pa's JSON: not expected to happen, but never a traceback
+        raise ContentCredentialsError(f"{path}: c2pa's report is not JSON ({exc})") from None
+    manifests = store.get("manifests") or {}
+    active = manifests.get(store.get("active_manifest") or "")
+    if not isinstance(active, dict):
         raise ContentCredentialsError(f"{path}: C2PA data without an active manifest")
-    results = store.get("validation_results", {}).get("activeManifest", {})
-    return ReadBack(state=store.get("validation_state", INVALID), manifest=active,
-                    failures=[s["code"] for s in results.get("failure", [])],
-                    successes=[s["code"] for s in results.get("success", [])],
-                    manifests=manifests)
+    results = (store.get("validation_results") or {}).get("activeManifest") or {}
+    return ReadBack(state=store.get("validation_state") or INVALID, manifest=active,
+                    failures=_codes(results.get("failure")),
+                    successes=_codes(results.get("success")), manifests=manifests)
+
+
+def _codes(statuses: list[dict[str, Any]] | None) -> list[str]:
+    return [str(s.get("code")) for s in statuses or []]

@@ -107,6 +107,33 @@ def test_one_edited_byte_is_a_hash_mismatch(tmp_path: Path, creds: Credentials, 
     assert "assertion.bmffHash.mismatch" in read.failures, read.failures
 
 
+def test_credentials_moved_onto_other_footage_are_a_hash_mismatch(tmp_path: Path,
+                                                                  creds: Credentials) -> None:
+    """The manifest box of one signed export put into another: it no longer describes it."""
+    first = make_mp4(tmp_path / "first.mp4", FASTSTART)
+    second = make_mp4(tmp_path / "second.mp4", FASTSTART, frames=FRAMES - 5)
+    sign(first, creds)
+    sign(second, creds)
+    _, at, size = next(b for b in boxes(first) if b[0] == "uuid")
+    manifest_box = first.read_bytes()[at:at + size]
+    _, at2, size2 = next(b for b in boxes(second) if b[0] == "uuid")
+    data = second.read_bytes()
+    forged = tmp_path / "forged.mp4"
+    forged.write_bytes(data[:at2] + manifest_box + data[at2 + size2:])
+    read = read_credentials(forged, creds.trust_anchor_pem)
+    assert not read.trusted and "assertion.bmffHash.mismatch" in read.failures, read.failures
+
+
+def test_one_edited_byte_of_a_redacted_copy_is_a_hash_mismatch(
+        original: Path, tmp_path: Path, creds: Credentials) -> None:
+    redacted = reencode(original, tmp_path / "redacted.mp4")
+    sign_derived(redacted, ingredient=original, credentials=creds,
+                 actions=[{"action": "c2pa.edited", "description": "faces blurred"}])
+    flip_byte(redacted, "mdat")
+    read = read_credentials(redacted, creds.trust_anchor_pem)
+    assert read.state == "Invalid" and "assertion.bmffHash.mismatch" in read.failures
+
+
 def test_a_byte_that_breaks_the_mp4s_structure_is_a_one_line_error(
         tmp_path: Path, creds: Credentials) -> None:
     """A damaged box size: c2pa cannot even walk the file, and says so in one line."""
