@@ -11,10 +11,9 @@ signed: a camera's segments stay byte for byte as the camera signed them.
   remuxed by the store without re-encoding) and an ``org.bodycam.evidence`` assertion naming
   every device-signed segment by SHA-256, so the credentials lead back to the cameras' own
   signatures;
-- :func:`sign_derived` a copy made from a signed export (a redacted MP4; the credentials are
-  :func:`credentials_for` the store): action
-  ``c2pa.opened`` on the original, which it names as its ``parentOf`` ingredient, then the
-  caller's actions (``c2pa.edited``, ...);
+- :func:`sign_derived` a copy made from a signed export, such as a redacted MP4, with
+  :func:`credentials_for` the store: action ``c2pa.opened`` on the original, which it names
+  as its ``parentOf`` ingredient, then the caller's actions (``c2pa.edited``, ...);
 - :func:`read_credentials` reads with c2pa's own Reader, trusting only the given CA (the
   store's ``c2pa-ca.pem``), and returns the validation state and status codes.
 

@@ -30,6 +30,7 @@ from device.evidence.store_client import StoreConnection, StoreHttpError
 from device.fsutil import atomic_write
 from store.auditlog import verify_chain
 from store.config import StoreConfig, StoreConfigError
+from store.credentials import CA_CERT
 from store.operator_client import OperatorClient
 from store.service import AUDIT, Store, StoreDirError, init_store, new_operator_token
 
@@ -94,6 +95,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         token = init_store(directory, config)
         print(f"evidence store created in {directory} (retention {args.retention_days:g} days); "
               f"cameras pin {directory / 'store.pub.pem'}")
+        print(f"C2PA trust anchor for exported MP4s: {directory / CA_CERT}")
     if args.token_file:
         atomic_write(Path(args.token_file), (token + "\n").encode(), mode=0o600)
         print(f"operator token written to {args.token_file} (keep it secret)")

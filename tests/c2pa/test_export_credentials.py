@@ -177,6 +177,14 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
+def test_store_init_on_the_command_line_names_the_trust_anchor(tmp_path: Path) -> None:
+    done = subprocess.run([*STORE, "init", "--dir", str(tmp_path / "store"), "--token-file",
+                           str(tmp_path / "token")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"C2PA trust anchor for exported MP4s: {tmp_path / 'store' / CA_CERT}" in done.stdout
+    assert (tmp_path / "store" / CA_CERT).read_bytes().startswith(b"-----BEGIN CERTIFICATE")
+
+
 def test_damaged_credentials_stop_the_export_with_one_line(
         running: Running, enrolled: Camera, tmp_path: Path) -> None:
     running.upload_all(enrolled)
