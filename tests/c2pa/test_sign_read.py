@@ -4,11 +4,14 @@ the export's kind (moov first) and the camera's kind (fragmented), an original a
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from store.c2pa_sign import (
@@ -20,7 +23,7 @@ from store.c2pa_sign import (
     sign_derived,
     sign_original,
 )
-from store.credentials import Credentials, ensure_credentials
+from store.credentials import CA_KEY, Credentials, ensure_credentials
 from tests.c2pa.conftest import (
     FASTSTART,
     FRAGMENTED,
@@ -277,3 +280,21 @@ def test_signing_what_is_not_an_mp4_fails_cleanly(tmp_path: Path, creds: Credent
     assert "\n" not in str(raised.value)
     assert junk.read_bytes() == b"not a video at all" * 10
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4", "store"]
+
+
+def test_an_expired_signing_certificate_is_refused_in_one_line(
+        store_credentials: tuple[Path, Credentials], tmp_path: Path) -> None:
+    directory, creds = store_credentials
+    ca_key = serialization.load_pem_private_key((directory / CA_KEY).read_bytes(), None)
+    leaf = creds.signing_cert
+    ended = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    expired = x509.CertificateBuilder(
+        issuer_name=leaf.issuer, subject_name=leaf.subject, public_key=leaf.public_key(),
+        serial_number=x509.random_serial_number(), not_valid_before=ended - datetime.timedelta(
+            days=30), not_valid_after=ended, extensions=list(leaf.extensions)).sign(ca_key, None)
+    old = Credentials(creds.ca_cert, expired, creds.signing_key)
+    mp4 = make_mp4(tmp_path / "export.mp4", FASTSTART)
+    before = mp4.read_bytes()
+    with pytest.raises(ContentCredentialsError, match=r"cannot sign: .*not valid") as raised:
+        sign(mp4, old)
+    assert "\n" not in str(raised.value) and mp4.read_bytes() == before
