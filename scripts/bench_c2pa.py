@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
+import timeit
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -34,13 +36,8 @@ def _noise_mp4(path: Path, options: dict[str, str]) -> int:
     return path.stat().st_size
 
 
-def _best(runs: int, work) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def _best(runs: int, work: Callable[[], object]) -> float:
+    return min(timeit.repeat(work, number=1, repeat=runs))
 
 
 def c2pa_credentials(seconds: float) -> list[Row]:
