@@ -43,7 +43,7 @@ from device.evidence.manifest import (
 )
 from device.evidence.timeline import recording_timeline
 from device.evidence.verify import verify
-from device.fsutil import durable_rename
+from device.fsutil import durable_rename, open_private, private_dir
 from store.c2pa_sign import sign_export
 from store.errors import StoreError, bad_request, not_found
 
@@ -77,7 +77,7 @@ def select(store: Store, recording_id: str | None = None, device_id: str | None 
 def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
     """Write the export zip to ``out`` (durably, by rename); return the report."""
     recordings = select(store, **selection)
-    store.exports_dir.mkdir(exist_ok=True)
+    private_dir(store.exports_dir)
     with tempfile.TemporaryDirectory(dir=store.exports_dir) as tmp:
         work = Path(tmp)
         segments = _copy_originals(store, recordings, work)
@@ -231,13 +231,14 @@ def remux(inputs: list[Path], output: Path) -> list[Fraction]:
 def _zip(work: Path, out: Path) -> None:
     """Zip ``work`` (video stored as is: it does not compress) to ``out`` via a temporary."""
     tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
-        for path in sorted(work.rglob("*")):
-            if path.is_file():
-                compress = zipfile.ZIP_DEFLATED if path.suffix in (".json", ".pem") else None
-                z.write(path, path.relative_to(work).as_posix(),
-                        compress_type=compress or zipfile.ZIP_STORED)
-    with open(tmp, "rb") as f:
+    with open_private(tmp) as f:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
+            for path in sorted(work.rglob("*")):
+                if path.is_file():
+                    compress = zipfile.ZIP_DEFLATED if path.suffix in (".json", ".pem") else None
+                    z.write(path, path.relative_to(work).as_posix(),
+                            compress_type=compress or zipfile.ZIP_STORED)
+        f.flush()
         os.fsync(f.fileno())
     durable_rename(tmp, out)
 

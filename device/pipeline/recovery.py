@@ -31,7 +31,13 @@ from typing import Any
 import av
 
 from device.evidence.identity import DeviceIdentity
-from device.evidence.manifest import Manifest, Marker, manifest_path, sha256_file
+from device.evidence.manifest import (
+    Manifest,
+    Marker,
+    manifest_path,
+    sha256_file,
+    signature_path,
+)
 from device.fsutil import atomic_write, durable_rename
 from device.pipeline.segments import (
     PART_SUFFIX,
@@ -113,10 +119,13 @@ def find_interrupted(data_dir: Path) -> list[Path]:
 def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     part = mp4.with_name(mp4.name + PART_SUFFIX)
     recording_id = mp4.parent.name
-    if manifest_path(mp4).exists() and part.exists():  # signed, not renamed: finish it
+    if manifest_path(mp4).exists() and signature_path(mp4).exists():
+        # signed, not renamed (or renamed, its pending record not yet dropped): finish it
         existing = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name)
-        if sha256_file(part)[0] == existing.sha256:
+        if part.exists() and sha256_file(part)[0] == existing.sha256:
             durable_rename(part, mp4)
+        if not part.exists() and mp4.exists() and sha256_file(mp4)[0] == existing.sha256:
+            pending_path(mp4).unlink(missing_ok=True)
             return Recovered(mp4.name, recording_id, existing.frame_count, existing.size, 0)
     try:
         pending = json.loads(pending_path(mp4).read_text())

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.evidence.manifest import Manifest, sha256_file
 from device.evidence.receipt import SIGNATURE_LENGTH, Receipt, ReceiptError, verify_receipt
-from device.fsutil import atomic_write
+from device.fsutil import atomic_write, private_dir
 
 if TYPE_CHECKING:
     from device.evidence.keyring import StoreKey
@@ -54,7 +54,7 @@ def save_receipt(mp4: Path, raw: bytes, signature: bytes) -> None:
 
 def save_audit_receipt(data_dir: Path, sha256: str, raw: bytes, signature: bytes) -> Path:
     folder = data_dir / AUDIT_RECEIPTS
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     path = folder / f"{sha256}{RECEIPT_SUFFIX}"
     atomic_write(path, raw)
     atomic_write(folder / f"{sha256}{RECEIPT_SIG_SUFFIX}", signature)
