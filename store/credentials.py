@@ -4,12 +4,14 @@ C2PA Content Credentials need an X.509 chain that ends in a CA the reader trusts
 self-signed leaf is refused. The store therefore is its own small PKI:
 
 - ``c2pa-ca.pem`` the force root CA (published: the trust anchor a court, a defence expert or
-  any C2PA reader is given), its key ``keys/c2pa-ca.key`` (0600);
-- ``keys/c2pa-signing.pem`` the signing certificate it issued, its key ``keys/c2pa-signing.key``
-  (0600). The certificate follows c2pa-rs's profile for a claim signer: X.509 v3, Key Usage
-  critical with only ``digitalSignature``, Basic Constraints ``CA:FALSE``, Extended Key Usage
+  any C2PA reader is given, and in every export zip), its key ``keys/c2pa-ca.key``;
+- ``keys/c2pa-signing.pem`` the signing certificate it issued, its key ``keys/c2pa-signing.key``.
+  The certificate follows c2pa-rs's profile for a claim signer: X.509 v3, Key Usage critical
+  with only ``digitalSignature``, Basic Constraints ``CA:FALSE``, Extended Key Usage
   ``emailProtection`` and ``documentSigning`` (never ``anyExtendedKeyUsage``), subject and
   authority key identifiers.
+
+Every file is 0600 and ``keys/`` 0700, whatever the umask, like the rest of the store.
 
 Ed25519 throughout, like the store's and the cameras' keys. ``bodycam store init`` makes them;
 a store made before that gets them at its first export. Files are created once and never
@@ -32,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from device.fsutil import durable_rename, fsync_dir, write_synced
+from device.fsutil import durable_rename, fsync_dir, private_dir, write_synced
 
 CA_CERT = Path("c2pa-ca.pem")
 CA_KEY = Path("keys") / "c2pa-ca.key"
@@ -82,8 +84,7 @@ def ensure_credentials(directory: Path, now: float, store_id: str = "",
 
     ``now`` is the store's clock; the certificates are also valid at the wall clock, since
     that is what C2PA readers check them against (there is no timestamp authority offline)."""
-    (directory / "keys").mkdir(parents=True, exist_ok=True)
-    os.chmod(directory / "keys", 0o700)
+    private_dir(directory / CA_KEY.parent)
     ca_key = _load_or_create_key(directory / CA_KEY)
     ca_cert = _load_cert(directory / CA_CERT)
     if ca_cert is None:
@@ -235,7 +236,7 @@ def _synced_temp(path: Path, data: bytes, mode: int) -> Path:
     return Path(tmp)
 
 
-def _create_once(path: Path, data: bytes, mode: int = 0o644) -> None:
+def _create_once(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Create ``path`` durably unless it exists: a hard link never replaces a file, so when
     two writers race the first one's copy stays and the second's is dropped."""
     tmp = _synced_temp(path, data, mode)
@@ -248,5 +249,5 @@ def _create_once(path: Path, data: bytes, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
-def _replace(path: Path, data: bytes, mode: int = 0o644) -> None:
+def _replace(path: Path, data: bytes, mode: int = 0o600) -> None:
     durable_rename(_synced_temp(path, data, mode), path)

@@ -5,6 +5,7 @@ they age, and refused with one line when damaged."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import stat
 import threading
 from pathlib import Path
@@ -36,8 +37,8 @@ NOW = 1.78e9
 def test_store_init_makes_the_force_ca_and_a_signing_certificate(
         store_credentials: tuple[Path, Credentials]) -> None:
     directory, creds = store_credentials
-    for key in (CA_KEY, SIGNING_KEY):
-        assert stat.S_IMODE((directory / key).stat().st_mode) == 0o600, key
+    for part in (CA_KEY, SIGNING_KEY, CA_CERT, SIGNING_CERT):
+        assert stat.S_IMODE((directory / part).stat().st_mode) == 0o600, part
     assert stat.S_IMODE((directory / "keys").stat().st_mode) == 0o700
     assert (directory / CA_CERT).read_bytes() == creds.trust_anchor_pem
     store = Store(directory)
@@ -48,6 +49,18 @@ def test_store_init_makes_the_force_ca_and_a_signing_certificate(
         store.close()
     assert isinstance(creds.ca_cert.public_key(), Ed25519PublicKey)
     assert isinstance(creds.signing_cert.public_key(), Ed25519PublicKey)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_credentials_are_owner_only_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        ensure_credentials(tmp_path / "store", NOW, "store-1")
+    finally:
+        os.umask(old)
+    for path in [tmp_path / "store" / "keys", *(tmp_path / "store").rglob("*")]:
+        want = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == want, path
 
 
 def test_the_ca_is_a_ca_and_only_signs_certificates(
