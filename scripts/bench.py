@@ -24,6 +24,7 @@ from typing import Any
 
 import av
 import numpy as np
+from bench_c2pa import BENCHMARKS as C2PA
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
 from bench_tlog import BENCHMARKS as TLOG
@@ -431,6 +432,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "dock": dock_fleet,
     "control": control_flood,
     **TLOG,
+    **C2PA,
 }
 
 
