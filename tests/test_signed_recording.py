@@ -47,7 +47,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sim.button("record").double_press()
     sim.advance(1.0)
     shutil.copy(open_pending(sim.data_dir), saved / "other_segment")
-    sim.advance(6.0)  # segment 2 is open (2 s pre-event, 4 s segments)
+    while not open_pending(sim.data_dir).name.endswith("S0002.mp4.part.json"):
+        sim.advance(0.5)
     shutil.copy(open_pending(sim.data_dir), saved / "before_marker")
     sim.button("function").press()
     sim.advance(2.5)
@@ -62,15 +63,12 @@ class Card:
 
     data_dir: Path
     saved: Path
+    #: the interrupted segment, as it will be named once recovered
+    mp4: Path
 
     @property
     def folder(self) -> Path:
-        return sorted(p for p in (self.data_dir / "recordings").iterdir())[1]
-
-    @property
-    def mp4(self) -> Path:
-        return open_pending(self.data_dir).with_name(
-            open_pending(self.data_dir).name.removesuffix(".part.json"))
+        return self.mp4.parent
 
     def file(self, suffix: str) -> Path:
         return self.mp4.with_name(self.mp4.name + suffix)
@@ -100,7 +98,10 @@ class Card:
 @pytest.fixture
 def card(template: Path, tmp_path: Path) -> Card:
     shutil.copytree(template, tmp_path / "card")
-    return Card(tmp_path / "card" / "data", tmp_path / "card" / "saved")
+    data_dir = tmp_path / "card" / "data"
+    pending = open_pending(data_dir)
+    return Card(data_dir, tmp_path / "card" / "saved",
+                pending.with_name(pending.name.removesuffix(".part.json")))
 
 
 def boot(data_dir: Path) -> list[dict]:
@@ -176,12 +177,12 @@ def test_bytes_landed_but_not_yet_signed_are_kept_aside_unverified(card: Card) -
 
 
 def test_bytes_appended_after_the_cut_are_never_vouched_for(card: Card) -> None:
-    original = card.part.read_bytes()
+    original, signed = card.part.read_bytes(), card.signed_end()
     with open(card.part, "ab") as f:
         f.write(b"\x00\x00\x00\x10mdatFORGED!!")
     [result] = boot(card.data_dir)
     assert result["detail"] == ""
-    assert card.mp4.read_bytes() == original[:card.signed_end() if card.log.exists() else None]
+    assert card.mp4.read_bytes() == original[:signed]
     torn = card.file(".torn").read_bytes()
     assert torn.endswith(b"FORGED!!")  # kept, named unverified, not in the signed MP4
     assert b"FORGED" not in card.mp4.read_bytes()
