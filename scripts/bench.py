@@ -24,6 +24,7 @@ import av
 import numpy as np
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
+from bench_powerloss import BENCHMARKS as POWER_LOSS
 
 from device.config import Config
 from device.evidence.identity import (
@@ -312,6 +313,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "store": store_upload,
     "verify": verify_throughput,
     "dock": dock_fleet,
+    **POWER_LOSS,
 }
 
 

@@ -16,6 +16,8 @@ import pytest
 
 from device.evidence.manifest import Manifest, manifest_path, write_signed_manifest
 from device.evidence.verify import verify
+from device.pipeline import segments
+from device.pipeline.recovery import recover_segment
 from sim.simulator import Simulator
 from tests.evidence import CONFIG, identity_of, lose_power, problems
 
@@ -280,3 +282,38 @@ def test_a_fragment_log_line_edited_is_refused(card: Card) -> None:
     lines[1] = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode() + b"\n"
     card.log.write_bytes(b"".join(lines))
     refused(card, "line 2")
+
+
+def test_a_recovery_cut_while_closing_with_a_terminator_keeps_the_first_bytes_set_aside(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing of the segment was signed (the cut came before its first signature), so
+    recovery sets its bytes aside and closes the recording with a zero-frame segment; the
+    power goes again while that is written. The next try must not overwrite what it set aside
+    with the half-written terminator."""
+    sim = Simulator(CONFIG.replace(recording={"pre_event_s": 0.0}), tmp_path / "d")
+    sim.power_on()
+    sim.button("record").double_press()
+    sim.advance(0.5)
+    sim.daemon.sync()
+    lose_power(sim)
+    pending = open_pending(tmp_path / "d")
+    mp4 = pending.with_name(pending.name.removesuffix(".part.json"))
+    Path(f"{mp4}.part.sigs").write_bytes(b"")  # no line written before the cut
+    original = Path(f"{mp4}.part").read_bytes()
+    identity = identity_of(tmp_path / "d")
+
+    def cut(*args: object) -> str:
+        raise OSError("the power went")
+
+    monkeypatch.setattr(segments, "publish", cut)
+    with pytest.raises(OSError):
+        recover_segment(mp4, identity)
+    monkeypatch.undo()
+    assert recover_segment(mp4, identity).ok
+    assert mp4.with_name(mp4.name + ".torn").read_bytes() == original
+    manifest = json.loads(manifest_path(mp4).read_text())
+    assert manifest["frame_count"] == 0 and manifest["recovered"] and manifest["last"]
+    assert manifest["recovery"]["unverified_bytes"] == len(original)
+    findings = verify([tmp_path / "d"])
+    assert all(f.ok for f in findings if f.kind != "audit" and f.kind != "log-vs-footage"), \
+        problems(findings)

@@ -129,7 +129,7 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     torn = data[keep:]
     aside = mp4.with_name(mp4.name + TORN_SUFFIX)
     if torn:
-        atomic_write(aside, torn)  # kept, never dropped, never vouched for
+        _set_aside(aside, torn)  # kept, never dropped, never vouched for
         with open(part, "r+b") as f:
             f.truncate(keep)
             f.flush()
@@ -160,6 +160,19 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
         recovered=True)
     publish(info, mp4, dataclasses.replace(manifest, recovery=recovery))
     return Recovered(mp4.name, info.recording_id, frames, keep, len(torn))
+
+
+def _set_aside(aside: Path, torn: bytes) -> None:
+    """Save ``torn`` in ``aside``, or beside it as ``.torn.1``, ``.torn.2`` … when an earlier
+    attempt already set other bytes aside there (a recovery cut while writing its terminator
+    segment): nothing set aside is ever overwritten."""
+    candidate, n = aside, 0
+    while candidate.exists():
+        if candidate.read_bytes() == torn:
+            return  # this attempt's bytes, saved before it was cut
+        n += 1
+        candidate = aside.with_name(f"{aside.name}.{n}")
+    atomic_write(candidate, torn)
 
 
 def _recovery(signed: bytes, aside: Path) -> dict[str, Any]:
