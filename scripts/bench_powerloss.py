@@ -73,7 +73,7 @@ def power_loss(seconds: float, kills: int = 0) -> list[Row]:
     recovery may itself be cut), the rest while recording for a random 0.3 to 9 s."""
     kills = kills or max(40, int(seconds * 8))
     rng = random.Random(20261201)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_KEEP")) as tmp:
         config, data_dir = Path(tmp) / "bodycam.toml", Path(tmp) / "data"
         config.write_text(CONFIG)
         closed: dict[str, str] = {}
@@ -118,6 +118,9 @@ def power_loss(seconds: float, kills: int = 0) -> list[Row]:
             losses.append(killed_at - _wall(final.end_utc))
             aside += (final.recovery or {}).get("unverified_bytes", 0)
         parts = list(data_dir.glob("recordings/*/*.part"))
+        if os.environ.get("BENCH_KEEP"):  # to look into a failure
+            os.rename(data_dir, Path(os.environ["BENCH_KEEP"]) / "kept")
+    codes = sorted({f"{f.kind}:{f.code}" for f in not_ok})
     over = sum(loss > KEYFRAME_INTERVAL_S + SLACK_S for loss in losses)
     verdict = "ok" if not (lost or tampered or not_ok or parts or over) else "FAILED"
     return [
@@ -127,7 +130,7 @@ def power_loss(seconds: float, kills: int = 0) -> list[Row]:
         Row("power loss: closed segments lost or changed", f"{len(lost)}", "target: 0"),
         Row("power loss: findings tampered / not ok after the last boot",
             f"{len(tampered)} / {len(not_ok)}", f"{len(findings)} findings; .part left: "
-                                                f"{len(parts)}"),
+                                                f"{len(parts)}; {', '.join(codes) or 'all ok'}"),
         Row("power loss: footage lost per cut, median / max",
             f"{statistics.median(losses):.2f} / {max(losses):.2f} s",
             f"time of the kill minus the recovered end; {over} cuts over one keyframe interval "

@@ -317,3 +317,15 @@ def test_a_recovery_cut_while_closing_with_a_terminator_keeps_the_first_bytes_se
     findings = verify([tmp_path / "d"])
     assert all(f.ok for f in findings if f.kind != "audit" and f.kind != "log-vs-footage"), \
         problems(findings)
+
+
+def test_a_signed_manifest_whose_recovery_is_not_an_object_is_invalid(card: Card) -> None:
+    """Only the key holder can write one (a firmware bug): a clear finding, no traceback."""
+    boot(card.data_dir)
+    manifest = json.loads(manifest_path(card.mp4).read_text())
+    manifest["recovery"] = [1, 2]
+    raw = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    manifest_path(card.mp4).write_bytes(raw)
+    Path(f"{card.mp4}.json.sig").write_bytes(identity_of(card.data_dir).sign(raw))
+    found = problems(verify([card.data_dir]))
+    assert ("segment", str(card.mp4), "manifest_invalid") in found, found

@@ -94,6 +94,8 @@ class Manifest:
         unknown = set(data) - names
         if unknown:
             raise ManifestError(f"{where}: unknown fields {sorted(unknown)}")
+        if not isinstance(data.get("recovery") or {}, dict):
+            raise ManifestError(f"{where}: recovery is not a JSON object")
         try:
             data["markers"] = tuple(Marker(**m) for m in data.get("markers", ()))
             data["gaps"] = tuple(data.get("gaps", ()))
