@@ -31,19 +31,8 @@ from device.evidence.manifest import Manifest, manifest_path, signature_path
 from device.evidence.pending import FragmentLog
 from device.evidence.verify import verify
 from tests.simproc import sim_command, start_sim
+from tests.test_recovery import CONFIG  # 160x120 at 10 fps, 4 s segments, 1 s GOP
 
-CONFIG = """
-[camera]
-width = 160
-height = 120
-fps = 10
-[encoder]
-preset = "ultrafast"
-keyframe_interval_s = 1.0
-[recording]
-segment_s = 4
-pre_event_s = 2
-"""
 KEYFRAME_INTERVAL_S = 1.0
 #: a frame's own duration plus the capture-to-disk latency (as in tests/test_recovery.py)
 SLACK_S = 0.15

@@ -245,7 +245,10 @@ def replace_fragment_bytes(part: Path) -> None:
 
 
 def truncate_signed(part: Path) -> None:
-    part.write_bytes(part.read_bytes()[:-10])
+    """Into the bytes of the first fragment (not the last landing, which a power cut may
+    leave short of its signature)."""
+    first = json.loads(part.with_name(part.name + ".sigs").read_bytes().splitlines()[1])
+    part.write_bytes(part.read_bytes()[:first["end"] - 10])
 
 
 def delete_fragment_log(part: Path) -> None:

@@ -10,13 +10,17 @@ An open segment ``NAME.mp4`` is three files (docs/FORMAT.md):
   (``rev``, and ``prev_record``, the hash of the one it replaced: it is rewritten when a
   marker is set);
 - ``NAME.mp4.part.sigs``, the *fragment log*: append-only, one signed line each time bytes land
-  in the ``.part`` (after they are fsynced) and each time the pending record is rewritten:
-  ``end`` (bytes landed), ``sha256`` (of the ``.part``'s first ``end`` bytes) and ``record``
-  (the hash of the pending record then in force).
+  in the ``.part`` and each time the pending record is rewritten: ``end`` (bytes landed),
+  ``sha256`` (of the ``.part``'s first ``end`` bytes) and ``record`` (the hash of the pending
+  record then in force). A fragment's line is written as soon as its bytes are (so a process
+  killed a moment later leaves it signed), then the bytes are fsynced, then the line.
 
 :func:`examine` checks the three against each other. The bytes the last valid line signed are
 vouched for; bytes after it are *unverified* (a write the power cut, or bytes appended later);
-anything that contradicts a signature is tampering, and recovery signs none of it.
+anything that contradicts a signature is tampering, and recovery signs none of it. One thing
+a power cut can do honestly: make the last line durable before all of its bytes reached the
+card. So a ``.part`` that ends short of the *last* line's ``end`` (and holds every earlier
+line's bytes) is vouched for up to the line before; the rest is unverified.
 """
 
 from __future__ import annotations
@@ -77,11 +81,20 @@ class FragmentLog:
         self.fd = os.open(fragment_log_path(mp4), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         fsync_dir(mp4.parent)
 
-    def append(self, end: int, sha256: str, record: str) -> None:
-        line = _sign({"file": self.file, "n": self.lines, "end": end, "sha256": sha256,
-                      "record": record}, self.sign)
-        write_synced(self.fd, canonical(line) + b"\n")
+    def append(self, end: int, sha256: str, record: str, sync: bool = True) -> None:
+        """One signed line; fsynced now, or with :meth:`sync` once the bytes it signs are."""
+        line = canonical(_sign({"file": self.file, "n": self.lines, "end": end,
+                                "sha256": sha256, "record": record}, self.sign)) + b"\n"
+        if sync:
+            write_synced(self.fd, line)
+        else:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self.fd, view):]
         self.lines += 1
+
+    def sync(self) -> None:
+        os.fsync(self.fd)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -168,10 +181,15 @@ def _check_log(mp4: Path, part: Path, record: dict[str, Any], log: Path, verify:
     if record_hash(record) != newest and record.get("prev_record") != newest:
         return Examined(None, problem=f"{mp4.name}.part.json is not the pending record the "
                                       f"fragment log signed last (an older revision, replayed)")
-    problem = _check_bytes(part, lines)
+    size = part.stat().st_size if part.exists() else 0
+    last = lines[-1]["end"] if lines else 0
+    # The last landing's line may have reached the card before all of its bytes (a power cut
+    # between the two fsyncs): then only the lines before it vouch; its bytes are unverified.
+    vouched = [e for e in lines if e["end"] < last] if last > size else lines
+    problem = _check_bytes(part, vouched)
     if problem:
         return Examined(None, problem=problem)
-    return Examined(record, lines[-1]["end"] if lines else 0)
+    return Examined(record, vouched[-1]["end"] if vouched else 0)
 
 
 def _check_bytes(part: Path, lines: list[dict[str, Any]]) -> str:

@@ -219,22 +219,27 @@ class SegmentWriter:
         self._file.flush()
         size = self._file.tell()
         if size != self._synced_size:
-            os.fsync(self._file.fileno())
             self._synced_size = size
-            self._sign_landed()
+            signed = self._sign_landed()  # at once: a process killed now leaves it signed
+            os.fsync(self._file.fileno())  # the bytes are durable first,
+            if signed and self._log is not None:
+                self._log.sync()  # then their signature
         self._synced_at = now
 
-    def _sign_landed(self) -> None:
-        """Sign what landed since the last signature (fsynced already), up to the end of its
-        last whole box: the bytes are read back from the file, so what is signed is what the
-        card holds. About a keyframe interval's bytes, one Ed25519 signature."""
+    def _sign_landed(self) -> bool:
+        """Sign what landed since the last signature, up to the end of its last whole box:
+        the bytes are read back from the file, so what is signed is what the file holds.
+        About a keyframe interval's bytes, one Ed25519 signature; the line is fsynced by the
+        caller after the bytes (docs/FORMAT.md, "An open segment")."""
         assert self._log is not None
         landed = os.pread(self._reader, self._synced_size - self._signed_end, self._signed_end)
         whole = max((end for _, end in mp4_boxes(landed)), default=0)
         if whole:
             self._signed.update(landed[:whole])
             self._signed_end += whole
-            self._log.append(self._signed_end, self._signed.hexdigest(), self._record)
+            self._log.append(self._signed_end, self._signed.hexdigest(), self._record,
+                             sync=False)
+        return bool(whole)
 
     def close(self, last: bool) -> tuple[Manifest, str]:
         """Finish, sign and publish the segment; returns its manifest and the manifest's hash."""
