@@ -59,9 +59,9 @@ class AuditLog:
         self.path = path
         self.clock = clock
         self.signer = signer
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.seq, self.head, torn = self._scan()
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if torn is not None:
             lineno, raw = torn
             os.write(self._fd, b"\n")  # terminate the torn line; its bytes stay as they were

@@ -27,6 +27,7 @@ from device.bus import EventBus
 from device.config import Config
 from device.docking import DockingMixin
 from device.evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
+from device.fsutil import private_dir
 from device.gestures import GESTURES, GestureRecognizer
 from device.indicators import REPEATING, IndicatorPolicy
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
@@ -73,6 +74,7 @@ class Daemon(DockingMixin):
     state: str
 
     def __init__(self, hardware: Hardware, config: Config, data_dir: Path) -> None:
+        private_dir(data_dir)  # evidence, keys and the audit log: the owner's only (0700)
         self.file_config = config  # settings from the store (device/upload/settings.py) go over it
         config, settings_problem = load_saved(config, data_dir)
         if settings_problem:
@@ -530,9 +532,9 @@ class Daemon(DockingMixin):
 
     def on_exit_recording(self, event: EventData) -> None:
         assert self.pipeline is not None and self.recording is not None
-        self.pipeline.send(StopRecording(self.clock.wall()))
-        self._audit("recording_stop", event.kwargs.get("reason", event.event.name),
-                    recording_id=self.recording["id"])
+        reason = event.kwargs.get("reason", event.event.name)
+        self.pipeline.send(StopRecording(self.clock.wall(), reason))
+        self._audit("recording_stop", reason, recording_id=self.recording["id"])
         self.recording = None
         self._cancel_timer("confirm")
         self.flags["stop_pending"] = False

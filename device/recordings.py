@@ -11,7 +11,7 @@ import re
 import secrets
 from pathlib import Path
 
-from device.fsutil import atomic_write
+from device.fsutil import atomic_write, private_dir
 
 RECORDINGS = Path("recordings")
 COUNTER = Path("state") / "recording_counter"
@@ -28,7 +28,7 @@ def recordings_dir(data_dir: Path) -> Path:
 def next_recording_id(data_dir: Path) -> str:
     """Allocate the next recording id, durably, so a crash never hands one out twice."""
     path = data_dir / COUNTER
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         last = int(path.read_text().strip() or 0)
     except FileNotFoundError:

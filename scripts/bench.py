@@ -25,6 +25,7 @@ import numpy as np
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
 from bench_powerloss import BENCHMARKS as POWER_LOSS
+from bench_tlog import BENCHMARKS as TLOG
 
 from device.config import Config
 from device.evidence.identity import (
@@ -314,6 +315,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "verify": verify_throughput,
     "dock": dock_fleet,
     **POWER_LOSS,
+    **TLOG,
 }
 
 

@@ -78,7 +78,8 @@ class FragmentLog:
         self.file = mp4.name
         self.sign = sign
         self.lines = 0
-        self.fd = os.open(fragment_log_path(mp4), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.fd = os.open(fragment_log_path(mp4), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(self.fd, 0o600)  # the owner's only, as every file the camera writes
         fsync_dir(mp4.parent)
 
     def append(self, end: int, sha256: str, record: str, sync: bool = True) -> None:

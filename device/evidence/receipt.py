@@ -52,6 +52,8 @@ class Receipt:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ReceiptError(f"receipt is not UTF-8 JSON ({exc})") from None
+        except RecursionError:
+            raise ReceiptError("receipt is nested too deeply to be one") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ReceiptError(f"receipt is not a {FORMAT} object")
         if data.get("version") != VERSION:

@@ -23,6 +23,7 @@ from typing import Any
 
 from device.config import Config
 from device.evidence.manifest import Manifest
+from device.fsutil import private_dir
 from device.pipeline.encoder import H264Encoder
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from device.pipeline.ringbuffer import PreEventBuffer
@@ -46,6 +47,7 @@ class StartRecording:
 @dataclass(frozen=True)
 class StopRecording:
     wall: float  # when the stop happened, for a recording that ends while the camera is out
+    reason: str = "stopped"  # what ended it ("record hold", "battery critical (2 %)", ...)
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class Recorder:
         elif isinstance(item, StartRecording):
             self._start(item)
         elif isinstance(item, StopRecording):
-            self._finish(reason="stopped", wall=item.wall)
+            self._finish(reason=item.reason, wall=item.wall)
         elif isinstance(item, AddMarker) and self.info is not None:
             self.info.markers.append((item.t_mono, item.utc, item.note))
             if self.writer is not None:
@@ -177,7 +179,7 @@ class Recorder:
                 return
             if self._storage_full():
                 return
-            self.info.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.info.directory)
             gaps: tuple[dict[str, object], ...] = ()
             if self.gap is not None:  # the camera came back: say what is missing, and why
                 gaps = ({**self.gap, "to_utc": utc_iso(packet.wall)},)

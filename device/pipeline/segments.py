@@ -41,7 +41,7 @@ from device.evidence.pending import (
     record_hash,
     signed_record,
 )
-from device.fsutil import atomic_write, durable_rename
+from device.fsutil import atomic_write, durable_rename, open_private
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from hal.clock import utc_iso
 
@@ -160,7 +160,7 @@ class SegmentWriter:
         self._log: FragmentLog | None = None
         self.write_pending()
         self._log = FragmentLog(self.path, info.identity.sign)  # before the .part exists
-        self._file = open(self.part, "wb")  # noqa: SIM115 - closed in close()
+        self._file = open_private(self.part)  # closed in close(); 0600 whatever the umask
         self._reader = os.open(self.part, os.O_RDONLY)
         self._signed_end, self._signed = 0, hashlib.sha256()
         self._container, self._stream = _open_muxer(self._file, info, parameter_sets(first.data))
@@ -277,7 +277,7 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
     why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
-    with open(part_path(mp4), "wb") as file:
+    with open_private(part_path(mp4)) as file:
         container, _ = _open_muxer(file, info, extradata)
         container.start_encoding()
         container.close()
