@@ -7,14 +7,25 @@ loss (the simulator), then edited the way an attacker with the card could.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from device.evidence.identity import create_identity, verify_signature
 from device.evidence.manifest import Manifest, manifest_path, write_signed_manifest
+from device.evidence.pending import (
+    FragmentLog,
+    encode_record,
+    examine,
+    record_hash,
+    signed_record,
+)
 from device.evidence.verify import verify
 from device.pipeline import segments
 from device.pipeline.recovery import recover_segment
@@ -344,3 +355,34 @@ def test_a_signed_manifest_whose_recovery_is_not_an_object_is_invalid(card: Card
     Path(f"{card.mp4}.json.sig").write_bytes(identity_of(card.data_dir).sign(raw))
     found = problems(verify([card.data_dir]))
     assert ("segment", str(card.mp4), "manifest_invalid") in found, found
+
+
+def test_a_fragment_log_line_the_card_refused_leaves_the_log_readable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The card fails mid-line (ENOSPC): the error is raised for the recorder to handle, the
+    torn line stays the last one (no line is appended after it), and what was signed before
+    is still vouched for, never reported as tampered."""
+    identity = create_identity(tmp_path, "BWV-OPEN-1", "SIM00001")
+    mp4 = tmp_path / "R000001-aaaaaa-S0000.mp4"
+    part, pending = Path(f"{mp4}.part"), Path(f"{mp4}.part.json")
+    part.write_bytes(b"A" * 100)
+    record = signed_record({}, mp4.name, identity.device_id, 0, None, identity.sign)
+    pending.write_bytes(encode_record(record))
+    log = FragmentLog(mp4, identity.sign)
+    log.append(50, hashlib.sha256(b"A" * 50).hexdigest(), record_hash(record))
+    write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError):
+        log.append(100, hashlib.sha256(b"A" * 100).hexdigest(), record_hash(record), sync=False)
+    monkeypatch.undo()
+    log.append(100, hashlib.sha256(b"A" * 100).hexdigest(), record_hash(record))
+    log.sync()
+    log.close()
+    state = examine(mp4, part, pending,
+                    lambda sig, data, _: verify_signature(identity.public_key, sig, data))
+    assert (state.problem, state.signed_end) == ("", 50)

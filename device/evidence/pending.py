@@ -78,24 +78,40 @@ class FragmentLog:
         self.file = mp4.name
         self.sign = sign
         self.lines = 0
+        self.broken = False  # a line was refused: no more are written (see append)
         self.fd = os.open(fragment_log_path(mp4), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.fchmod(self.fd, 0o600)  # the owner's only, as every file the camera writes
         fsync_dir(mp4.parent)
 
     def append(self, end: int, sha256: str, record: str, sync: bool = True) -> None:
-        """One signed line; fsynced now, or with :meth:`sync` once the bytes it signs are."""
+        """One signed line; fsynced now, or with :meth:`sync` once the bytes it signs are.
+
+        A write the card refuses may leave part of a line: then the log is closed to further
+        lines (the error still raised), so that torn line stays its last, which recovery
+        ignores; what was signed before it is still vouched for."""
+        if self.broken:
+            return
         line = canonical(_sign({"file": self.file, "n": self.lines, "end": end,
                                 "sha256": sha256, "record": record}, self.sign)) + b"\n"
-        if sync:
-            write_synced(self.fd, line)
-        else:
-            view = memoryview(line)
-            while view:
-                view = view[os.write(self.fd, view):]
+        try:
+            if sync:
+                write_synced(self.fd, line)
+            else:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(self.fd, view):]
+        except OSError:
+            self.broken = True
+            raise
         self.lines += 1
 
     def sync(self) -> None:
-        os.fsync(self.fd)
+        if not self.broken:
+            try:
+                os.fsync(self.fd)
+            except OSError:
+                self.broken = True
+                raise
 
     def close(self) -> None:
         os.close(self.fd)

@@ -220,8 +220,10 @@ class SegmentWriter:
         size = self._file.tell()
         if size != self._synced_size:
             self._synced_size = size
-            signed = self._sign_landed()  # at once: a process killed now leaves it signed
-            os.fsync(self._file.fileno())  # the bytes are durable first,
+            try:
+                signed = self._sign_landed()  # at once: a process killed now leaves it signed
+            finally:
+                os.fsync(self._file.fileno())  # the bytes are durable first (signed or not),
             if signed and self._log is not None:
                 self._log.sync()  # then their signature
         self._synced_at = now
