@@ -158,6 +158,7 @@ def test_an_honest_cut_is_recovered_with_exactly_the_signed_bytes(card: Card) ->
     assert manifest["recovery"]["signed_bytes"] == signed
     assert manifest["recovery"]["signed_fragments"] >= 2
     assert manifest["recovery"]["unverified_bytes"] == part_size - signed
+    assert manifest["recovery"]["unverified_fragments"] == 0
     assert [m["note"] for m in manifest["markers"]] == [""]  # the marker set before the cut
     assert not card.pending.exists() and not card.log.exists()
     findings = verify([card.data_dir])
@@ -185,6 +186,7 @@ def test_bytes_landed_but_not_yet_signed_are_kept_aside_unverified(card: Card) -
     assert torn.read_bytes() == original[vouched:]
     recovery = json.loads(manifest_path(card.mp4).read_text())["recovery"]
     assert recovery["unverified_bytes"] == len(original) - vouched > 0
+    assert recovery["unverified_fragments"] == 1
     assert recovery["unverified_file"] == torn.name
     assert all(f.ok for f in verify([card.data_dir]))
 

@@ -182,6 +182,7 @@ def _recovery(signed: bytes, aside: Path) -> dict[str, Any]:
     return {"signed_bytes": len(signed),
             "signed_fragments": sum(kind == b"moof" for kind, _ in mp4_boxes(signed)),
             "unverified_bytes": len(unverified),
+            "unverified_fragments": sum(kind == b"moof" for kind, _ in mp4_boxes(unverified)),
             "unverified_file": aside.name if unverified else None,
             "unverified_sha256": hashlib.sha256(unverified).hexdigest() if unverified else None}
 
