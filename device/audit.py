@@ -26,11 +26,13 @@ import contextlib
 import hashlib
 import json
 import os
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from device import fsutil
 from hal.clock import Clock
 
 AUDIT_LOG = Path("audit") / "audit.jsonl"
@@ -38,6 +40,8 @@ GENESIS = "0" * 64
 UNSIGNED = ""
 
 Signer = Callable[[bytes], bytes]
+#: An entry not yet written: event, reason, data (None: a checkpoint's), mono, utc.
+Pending = tuple[str, str, dict[str, Any] | None, float, str]
 Verifier = Callable[[bytes, bytes], bool]
 
 
@@ -54,27 +58,42 @@ def signed_bytes(entry: dict[str, Any]) -> bytes:
     return canonical({**entry, "sig": UNSIGNED})
 
 
+#: Entries kept in memory while the log cannot be written (a full card); past this many the
+#: oldest are dropped and an ``entries_lost`` entry says how many.
+BACKLOG = 10_000
+
+
 class AuditLog:
+    """Appends entries; a write that fails (ENOSPC, EIO) never glues two lines together.
+
+    An entry takes its ``seq``, ``prev`` and signature when it is written; its ``mono`` and
+    ``utc`` when it happened. One that cannot be written waits in memory, in order, and is
+    written before the next one; a line the failed write left part-written is terminated and
+    acknowledged by a ``torn_line`` entry first, exactly as one torn by a crash is at start.
+    """
+
     def __init__(self, path: Path, clock: Clock, signer: Signer | None = None) -> None:
         self.path = path
         self.clock = clock
         self.signer = signer
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.seq, self.head, torn = self._scan()
+        self.seq, self.head, self._lines, self._size = self._scan()
+        #: why the last write failed, until one succeeds
+        self.error: str | None = None
+        self._waiting: deque[Pending] = deque()
+        self._acks: deque[Pending] = deque()  # torn lines to acknowledge, before anything else
+        self._lost = 0
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        if torn is not None:
-            lineno, raw = torn
-            os.write(self._fd, b"\n")  # terminate the torn line; its bytes stay as they were
-            self.head = line_hash(raw)
-            self.append("torn_line", "found at start: the previous run stopped mid-write",
-                        line=lineno, sha256=self.head, length=len(raw))
+        with contextlib.suppress(OSError):  # a full card at start: retried at the next append
+            self._settle("found at start: the previous run stopped mid-write")
+        self.flush()
 
-    def _scan(self) -> tuple[int, str, tuple[int, bytes] | None]:
-        """Last sequence number, chain head, and a torn final line if there is one."""
+    def _scan(self) -> tuple[int, str, int, int]:
+        """Last sequence number, chain head, complete lines and their bytes."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return 0, GENESIS, None
+            return 0, GENESIS, 0, 0
         lines = raw.split(b"\n")
         tail = lines.pop()  # after the final newline: b"" unless the last line is torn
         seq, head = 0, GENESIS
@@ -84,27 +103,120 @@ class AuditLog:
             with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError, AttributeError,
                                      ValueError, TypeError):
                 seq = max(seq, int(json.loads(line).get("seq", seq)))
-        torn = (len(lines) + 1, tail) if tail else None
-        return seq, head, torn
+        return seq, head, len(lines), len(raw) - len(tail)
+
+    def _settle(self, why: str) -> None:
+        """Bytes past the last whole line (a torn write) are terminated, kept as they are, and
+        acknowledged by the next entry written, so that entry starts on a line of its own."""
+        size = os.fstat(self._fd).st_size
+        if size == self._size:
+            return
+        raw = self._tail(size)
+        fsutil.write_all(self._fd, b"\n")  # its bytes stay as they were
+        self._lines, self._size = self._lines + 1, size + 1
+        if self._whole_entry(raw):  # all but the newline was down: it is the next entry
+            self.seq, self.head = self.seq + 1, line_hash(raw)
+            if self._waiting:
+                self._waiting.popleft()
+            return
+        self.head = line_hash(raw)
+        self._acks.append(("torn_line", why, {"line": self._lines, "sha256": self.head,
+                                                     "length": len(raw)},
+                                  self.clock.monotonic(), self.clock.utc_iso()))
+
+    def _whole_entry(self, raw: bytes) -> bool:
+        """Is ``raw`` the entry this log was writing, complete (only its newline missing)?"""
+        try:
+            entry = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return False
+        return (isinstance(entry, dict) and canonical(entry) == raw
+                and entry.get("seq") == self.seq + 1 and entry.get("prev") == self.head)
+
+    def _tail(self, size: int) -> bytes:
+        with open(self.path, "rb") as f:
+            f.seek(self._size)
+            return f.read(size - self._size)
 
     def append(self, event: str, reason: str = "", **data: Any) -> dict[str, Any]:
-        """Write one entry durably and return it."""
-        self.seq += 1
-        entry = {"seq": self.seq, "mono": round(self.clock.monotonic(), 6),
-                 "utc": self.clock.utc_iso(), "event": event, "reason": reason, "data": data,
-                 "prev": self.head, "sig": UNSIGNED}
-        if self.signer is not None:
-            entry["sig"] = base64.b64encode(self.signer(signed_bytes(entry))).decode()
-        line = canonical(entry)
-        os.write(self._fd, line + b"\n")
-        os.fsync(self._fd)
-        self.head = line_hash(line)
-        return entry
+        """Write one entry durably and return it. Raises ``OSError`` when the log cannot be
+        written; the entry then waits and is written, in order, before the next one."""
+        return self._enqueue(event, reason, data)
 
     def checkpoint(self, reason: str) -> dict[str, Any]:
-        return self.append("checkpoint", reason, entries=self.seq + 1, head=self.head)
+        """Vouches for the chain as it stands when the checkpoint is written."""
+        return self._enqueue("checkpoint", reason, None)
+
+    def flush(self) -> bool:
+        """Write what waits; True when nothing does (``error`` says why otherwise)."""
+        try:
+            self._drain()
+        except OSError:
+            return False
+        return True
+
+    def _enqueue(self, event: str, reason: str, data: dict[str, Any] | None
+                 ) -> dict[str, Any]:
+        if len(self._waiting) >= BACKLOG:
+            self._waiting.popleft()
+            self._lost += 1
+        self._waiting.append((event, reason, data, round(self.clock.monotonic(), 6),
+                              self.clock.utc_iso()))
+        return self._drain()
+
+    def _drain(self) -> dict[str, Any]:
+        """Acknowledge a torn line, say what overflowed, then write what waits, in order."""
+        entry: dict[str, Any] = {}
+        try:
+            self._settle("a write failed part-way (storage full or failing)")
+            while self._acks:
+                self._commit(self._acks)
+            if self._lost:
+                lost: deque[Pending] = deque([(
+                    "entries_lost", "the log could not be written and its backlog overflowed",
+                    {"count": self._lost}, self.clock.monotonic(), self.clock.utc_iso())])
+                self._commit(lost)
+                self._lost = 0
+            while self._waiting:
+                entry = self._commit(self._waiting)
+        except OSError as exc:
+            self.error = f"{exc.strerror or exc} ({self.path.name})"
+            raise
+        self.error = None
+        return entry
+
+    def _commit(self, queue: deque[Pending]) -> dict[str, Any]:
+        """Write the first of ``queue``; it leaves the queue once it is in the file."""
+        seq = self.seq
+        try:
+            return self._write(*queue[0])
+        finally:
+            if self.seq != seq:  # it is in the file (even if its fsync failed)
+                queue.popleft()
+
+    def _write(self, event: str, reason: str, data: dict[str, Any] | None, mono: float,
+               utc: str) -> dict[str, Any]:
+        if data is None:  # a checkpoint: the chain as it is now
+            data = {"entries": self.seq + 1, "head": self.head}
+        entry = {"seq": self.seq + 1, "mono": round(mono, 6), "utc": utc, "event": event,
+                 "reason": reason, "data": data, "prev": self.head, "sig": UNSIGNED}
+        if self.signer is not None:
+            entry["sig"] = base64.b64encode(self.signer(signed_bytes(entry))).decode()
+        line = canonical(entry) + b"\n"
+        try:
+            fsutil.write_all(self._fd, line)
+        except OSError:
+            if os.fstat(self._fd).st_size != self._size + len(line):
+                raise  # nothing, or part of it, is down: _settle deals with a part
+        # The whole line is in the file: it is the log's next entry, even if fsync fails.
+        self.seq, self.head = entry["seq"], line_hash(line[:-1])
+        self._lines, self._size = self._lines + 1, self._size + len(line)
+        fsutil.fsync(self._fd)
+        return entry
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._drain()
         os.close(self._fd)
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from device.audit import canonical, signed_bytes
-from device.fsutil import fsync_dir, write_synced
+from device.fsutil import fsync, fsync_dir, write_all, write_synced
 
 FORMAT = "bodycam.pending"
 FRAGMENT_LOG_SUFFIX = ".part.sigs"
@@ -94,12 +94,7 @@ class FragmentLog:
         line = canonical(_sign({"file": self.file, "n": self.lines, "end": end,
                                 "sha256": sha256, "record": record}, self.sign)) + b"\n"
         try:
-            if sync:
-                write_synced(self.fd, line)
-            else:
-                view = memoryview(line)
-                while view:
-                    view = view[os.write(self.fd, view):]
+            (write_synced if sync else write_all)(self.fd, line)
         except OSError:
             self.broken = True
             raise
@@ -108,7 +103,7 @@ class FragmentLog:
     def sync(self) -> None:
         if not self.broken:
             try:
-                os.fsync(self.fd)
+                fsync(self.fd)
             except OSError:
                 self.broken = True
                 raise

@@ -38,7 +38,13 @@ from typing import Any
 import av
 
 from device.evidence.identity import DeviceIdentity, verify_signature
-from device.evidence.manifest import Manifest, Marker, manifest_path, sha256_file
+from device.evidence.manifest import (
+    Manifest,
+    Marker,
+    manifest_path,
+    sha256_file,
+    signature_path,
+)
 from device.evidence.pending import FRAGMENT_LOG_SUFFIX, examine
 from device.fsutil import atomic_write, durable_rename
 from device.pipeline.segments import (
@@ -111,13 +117,18 @@ def find_interrupted(data_dir: Path) -> list[Path]:
 def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     part = mp4.with_name(mp4.name + PART_SUFFIX)
     recording_id = mp4.parent.name
-    if manifest_path(mp4).exists() and (part.exists() or mp4.exists()):
+    if manifest_path(mp4).exists() and signature_path(mp4).exists():
+        # signed, not renamed (or renamed, its pending record not yet dropped): finish it
         existing = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name)
         if part.exists() and sha256_file(part)[0] == existing.sha256:
-            durable_rename(part, mp4)  # signed, not renamed: finish it
-        if not part.exists():  # published: what it left beside it is no longer needed
-            drop_pending(mp4)
+            durable_rename(part, mp4)
+        if not part.exists() and mp4.exists() and sha256_file(mp4)[0] == existing.sha256:
+            drop_pending(mp4)  # published: what it left beside it is no longer needed
             return Recovered(mp4.name, recording_id, existing.frame_count, existing.size, 0)
+    if mp4.exists() and not part.exists():  # never write over footage in place
+        return Recovered(mp4.name, recording_id, 0, 0, 0,
+                         f"{mp4.name} is in place but not as a signed manifest describes it; "
+                         f"its pending record is left as it is")
     state = examine(mp4, part, pending_path(mp4), lambda sig, data, _: verify_signature(
         identity.public_key, sig, data))
     pending = state.record

@@ -20,6 +20,7 @@ A ``.part`` found at start is an interrupted segment: ``device/pipeline/recovery
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -41,7 +42,7 @@ from device.evidence.pending import (
     record_hash,
     signed_record,
 )
-from device.fsutil import atomic_write, durable_rename, open_private
+from device.fsutil import atomic_write, durable_rename, fsync, open_stream
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from hal.clock import utc_iso
 
@@ -101,14 +102,20 @@ def mp4_boxes(data: bytes) -> Iterator[tuple[bytes, int]]:
 def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path, *,
                    digest: str, size: int, start_wall: float, frames: int, duration_s: float,
                    markers: tuple[Marker, ...], gaps: tuple[dict[str, Any], ...], last: bool,
-                   recovered: bool = False) -> Manifest:
-    """The one place a segment's manifest is assembled (live, terminator or recovered)."""
+                   recovered: bool = False, end_wall: float | None = None) -> Manifest:
+    """The one place a segment's manifest is assembled (live, terminator or recovered).
+
+    ``end_wall``: when the last frame's picture ended, by the capture clock. Without it (a
+    segment rebuilt from its file alone) the end is the start plus the slot span, which runs
+    ahead of capture when frames came late or fast; the manifest then says so
+    (``capture_times`` false) and the verifier only asks its start to be in order."""
     ident = info.identity
+    end = start_wall + duration_s if end_wall is None else max(start_wall, end_wall)
     return Manifest(
         device_id=ident.device_id, model=ident.model, serial=ident.serial,
         recording_id=info.recording_id, segment_index=index, file=mp4.name, sha256=digest,
-        size=size, start_utc=utc_iso(start_wall),
-        end_utc=utc_iso(start_wall + duration_s), duration_s=round(duration_s, 6),
+        size=size, start_utc=utc_iso(start_wall), capture_times=end_wall is not None,
+        end_utc=utc_iso(end), duration_s=round(duration_s, 6),
         frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
         prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
         reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,
@@ -160,14 +167,20 @@ class SegmentWriter:
         self._log: FragmentLog | None = None
         self.write_pending()
         self._log = FragmentLog(self.path, info.identity.sign)  # before the .part exists
-        self._file = open_private(self.part)  # closed in close(); 0600 whatever the umask
+        self._file = open_stream(self.part)  # closed in close() or abort(); 0600
         self._reader = os.open(self.part, os.O_RDONLY)
         self._signed_end, self._signed = 0, hashlib.sha256()
-        self._container, self._stream = _open_muxer(self._file, info, parameter_sets(first.data))
         self._time_base = Fraction(1, info.fps)
         self._synced_at = first.t_mono
         self._synced_size = 0
-        self.write(first)
+        try:
+            self._container, self._stream = _open_muxer(self._file, info,
+                                                        parameter_sets(first.data))
+            self.write(first)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._close_files()
+            raise
 
     def write_pending(self) -> None:
         """Durably note what recovery would need, signed; rewritten when a marker is added
@@ -223,7 +236,7 @@ class SegmentWriter:
             try:
                 signed = self._sign_landed()  # at once: a process killed now leaves it signed
             finally:
-                os.fsync(self._file.fileno())  # the bytes are durable first (signed or not),
+                fsync(self._file.fileno())  # the bytes are durable first (signed or not),
             if signed and self._log is not None:
                 self._log.sync()  # then their signature
         self._synced_at = now
@@ -243,8 +256,16 @@ class SegmentWriter:
                              sync=False)
         return bool(whole)
 
-    def close(self, last: bool) -> tuple[Manifest, str]:
-        """Finish, sign and publish the segment; returns its manifest and the manifest's hash."""
+    def end_wall(self, until: float | None) -> float:
+        """When the last frame's picture ends: one frame interval after its capture, but never
+        after ``until`` (the capture of the next segment's first frame, or the moment the camera
+        was lost), so an honest recording's segments never overlap."""
+        end = self.last.wall + 1 / self.info.fps
+        return end if until is None else min(end, until)
+
+    def close(self, last: bool, until: float | None = None) -> tuple[Manifest, str]:
+        """Finish, sign and publish the segment; returns its manifest and the manifest's hash.
+        ``until``: see :meth:`end_wall`."""
         self._container.close()
         self._sync(self.last.t_mono)  # the last fragment is signed too, should publishing fail
         self._close_files()
@@ -252,23 +273,27 @@ class SegmentWriter:
         manifest = build_manifest(
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
-            markers=self._markers(), gaps=self.gaps, last=last)
+            markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until))
         return manifest, publish(self.info, self.path, manifest)
 
     def abort(self) -> None:
-        """Close the files without publishing (the daemon is dying); recovery takes it up.
-        The fragment the muxer still held is written out, fsynced and signed like any other."""
-        try:
+        """Close the files without publishing (the daemon is dying, or the card refused a
+        write); recovery takes it up. Never raises: the muxer or the file may be broken. The
+        fragment the muxer still held is written out, fsynced and signed like any other."""
+        with contextlib.suppress(Exception):
             self._container.close()
             self._sync(self.last.t_mono)
-        finally:
+        with contextlib.suppress(Exception):
             self._close_files()
 
     def _close_files(self) -> None:
-        self._file.close()
-        os.close(self._reader)
-        if self._log is not None:
-            self._log.close()
+        """Each closed even if another fails (the card may refuse the flush of one)."""
+        try:
+            self._file.close()
+        finally:
+            os.close(self._reader)
+            if self._log is not None:
+                self._log.close()
 
 
 def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradata: bytes,
@@ -279,15 +304,22 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
     why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
-    with open_private(part_path(mp4)) as file:
-        container, _ = _open_muxer(file, info, extradata)
-        container.start_encoding()
-        container.close()
-        file.flush()
-        os.fsync(file.fileno())
+    try:
+        with open_stream(part_path(mp4)) as file:
+            container, _ = _open_muxer(file, info, extradata)
+            container.start_encoding()
+            container.close()
+            file.flush()
+            fsync(file.fileno())
+    except BaseException:
+        # No footage and no pending record: a .part left here would block closing the
+        # recording later (recovery's terminate), so it goes; it is made again then.
+        with contextlib.suppress(OSError):
+            part_path(mp4).unlink()
+        raise
     digest, size = sha256_file(part_path(mp4))
     manifest = build_manifest(info, index, prev, mp4, digest=digest, size=size, start_wall=wall,
                               frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True,
-                              recovered=recovered)
+                              recovered=recovered, end_wall=wall)
     manifest = dataclasses.replace(manifest, recovery=recovery)
     return manifest, publish(info, mp4, manifest)
