@@ -122,8 +122,9 @@ def power_loss(seconds: float, kills: int = 0) -> list[Row]:
                                                 f"{len(parts)}; {', '.join(codes) or 'all ok'}"),
         Row("power loss: footage lost per cut, median / max",
             f"{statistics.median(losses):.2f} / {max(losses):.2f} s",
-            f"time of the kill minus the recovered end; {over} cuts over one keyframe interval "
-            f"+ {SLACK_S:g} s; {aside} bytes set aside unverified in all"),
+            f"time of the kill minus the recovered end (frames still queued for the encoder "
+            f"count as lost); {over} cuts over one keyframe interval + {SLACK_S:g} s; {aside} "
+            f"bytes set aside unverified in all; load average {os.getloadavg()[0]:.1f}"),
     ]
 
 
