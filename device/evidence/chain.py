@@ -28,8 +28,10 @@ def check_recording(folder: Path, recording_id: str, segments: list[Segment],
     findings = []
     suspect = {int(m.group(1)) for name in failed if (m := SEGMENT_INDEX.search(name))}
     if failed:
-        findings.append(bad("segment_failed", f"{', '.join(sorted(failed))} failed their "
-                                              f"checks; the chain is checked around them"))
+        one = len(failed) == 1
+        findings.append(bad("segment_failed", f"{', '.join(sorted(failed))} failed "
+                                              f"{'its' if one else 'their'} checks; the chain "
+                                              f"is checked around {'it' if one else 'them'}"))
     by_index: dict[int, list[Segment]] = defaultdict(list)
     for seg in segments:
         by_index[seg.manifest.segment_index].append(seg)
