@@ -27,6 +27,7 @@ import numpy as np
 from bench_c2pa import BENCHMARKS as C2PA
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
+from bench_powerloss import BENCHMARKS as POWER_LOSS
 from bench_tlog import BENCHMARKS as TLOG
 
 from device import control
@@ -431,6 +432,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "verify": verify_throughput,
     "dock": dock_fleet,
     "control": control_flood,
+    **POWER_LOSS,
     **TLOG,
     **C2PA,
 }

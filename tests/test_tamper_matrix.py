@@ -231,6 +231,56 @@ def test_the_recovered_end_deleted_is_unterminated_again(cams) -> None:
     assert check(cam) == {recording_problem(cam, 1, "no_last_segment")}
 
 
+def edit_pending(part: Path) -> None:
+    pending = part.with_name(part.name + ".json")
+    record = json.loads(pending.read_text())
+    record["start_wall"] -= 3600.0  # an hour earlier
+    pending.write_text(json.dumps(record, indent=1))
+
+
+def replace_fragment_bytes(part: Path) -> None:
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    part.write_bytes(bytes(data))
+
+
+def truncate_signed(part: Path) -> None:
+    """Into the bytes of the first fragment (not the last landing, which a power cut may
+    leave short of its signature)."""
+    first = json.loads(part.with_name(part.name + ".sigs").read_bytes().splitlines()[1])
+    part.write_bytes(part.read_bytes()[:first["end"] - 10])
+
+
+def delete_fragment_log(part: Path) -> None:
+    part.with_name(part.name + ".sigs").unlink()
+
+
+@pytest.mark.parametrize("attack", [edit_pending, replace_fragment_bytes, truncate_signed,
+                                    delete_fragment_log])
+def test_a_part_edited_after_the_power_cut_is_tampered_and_never_signed(cams, attack) -> None:
+    """Between the cut and the next boot (docs/FORMAT.md, "An open segment")."""
+    cam = cams["c"]
+    part = next(cam.recording(1).glob("*.part"))
+    attack(part)
+    expected = {segment_problem(part.with_suffix(""), "part_tampered"),
+                recording_problem(cam, 1, "segment_failed")}
+    assert check(cam) == expected
+    assert recover(cam.data_dir) == [part.with_suffix("")]  # tried, and refused
+    assert part.exists() and not manifest_path(part.with_suffix("")).exists()
+    assert check(cam) == expected
+
+
+def test_bytes_appended_to_a_part_after_the_cut_are_set_aside_unverified(cams) -> None:
+    cam = cams["c"]
+    part = next(cam.recording(1).glob("*.part"))
+    original = part.read_bytes()
+    part.write_bytes(original + b"\x00\x00\x00\x0cmdatXXXX")
+    [recovered] = recover(cam.data_dir)
+    assert recovered.read_bytes() == original
+    assert recovered.with_name(recovered.name + ".torn").read_bytes().endswith(b"mdatXXXX")
+    assert check(cam) == set()
+
+
 def rename_segment(mp4: Path, to: Path) -> None:
     for src, dst in zip(segment_files(mp4), segment_files(to), strict=True):
         src.rename(dst)

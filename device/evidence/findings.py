@@ -30,6 +30,9 @@ CODES: dict[str, tuple[str, str]] = {
                        "receipt for exactly its bytes; manifest, signature and receipt kept"),
     # a segment's own files
     "part_file": ("interrupted", "a .part segment: the camera stopped while writing it"),
+    "part_tampered": ("tampered", "a .part segment whose signed pending record or fragment "
+                                  "signatures contradict its files: edited after the camera "
+                                  "stopped"),
     "no_manifest": ("unsigned", "footage or a signature without its manifest"),
     "no_signature": ("unsigned", "a manifest without its signature"),
     "bad_signature": ("tampered", "the signature does not verify: bytes changed after signing"),

@@ -69,10 +69,16 @@ class Manifest:
     capture_times: bool = False
     format: str = FORMAT
     version: int = VERSION
+    #: on a segment recovered after power loss: what its fragment signatures vouched for and
+    #: what was set aside unverified (docs/FORMAT.md). Absent (None) otherwise, and on older data.
+    recovery: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
-        """Canonical bytes: sorted keys, two-space indent, a final newline."""
+        """Canonical bytes: sorted keys, two-space indent, a final newline. A field added
+        after version 1 is left out while unset, so such manifests stay as they were."""
         data = asdict(self)
+        if data["recovery"] is None:
+            del data["recovery"]
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
     @classmethod
@@ -91,6 +97,8 @@ class Manifest:
         unknown = set(data) - names
         if unknown:
             raise ManifestError(f"{where}: unknown fields {sorted(unknown)}")
+        if not isinstance(data.get("recovery") or {}, dict):
+            raise ManifestError(f"{where}: recovery is not a JSON object")
         try:
             data["markers"] = tuple(Marker(**m) for m in data.get("markers", ()))
             data["gaps"] = tuple(data.get("gaps", ()))

@@ -23,7 +23,8 @@ from device.evidence.manifest import (
     signature_path,
     utc_time,
 )
-from device.pipeline.segments import PART_SUFFIX
+from device.evidence.pending import examine
+from device.pipeline.segments import PART_SUFFIX, pending_path
 from device.recordings import RECORDING_ID
 from device.upload.records import kept_receipt
 
@@ -70,8 +71,7 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
         return Checked(finding("segment", mp4, code, detail), segment)
 
     if not mp4.exists() and part.exists():
-        return bad("part_file", f"{part.name}: the camera stopped while writing it; the daemon "
-                                f"recovers it at its next start")
+        return bad(*_interrupted(mp4, part, home, ring))
     if not manifest_file.exists():
         return bad("no_manifest", f"no manifest {manifest_file.name}")
     if not sig_file.exists():
@@ -98,10 +98,34 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
     if problem is not None:
         return bad(*problem, segment=segment)
     code = "recovered" if manifest.recovered else "ok"
+    aside = (manifest.recovery or {}).get("unverified_bytes")
     return bad(code, f"{manifest.recording_id} #{manifest.segment_index}: "
                      f"{manifest.frame_count} frames, {manifest.duration_s:.1f} s from "
                      f"{manifest.start_utc}" + (", recovered after power loss"
-                                                if manifest.recovered else ""), segment)
+                                                if manifest.recovered else "")
+               + (f"; {aside} bytes found after its last fragment signature were set aside in "
+                  f"{manifest.recovery.get('unverified_file')}, unverified"
+                  if aside and manifest.recovery else ""), segment)
+
+
+def _interrupted(mp4: Path, part: Path, home: DataDir, ring: KeyRing) -> tuple[str, str]:
+    """A ``.part``: do its signed pending record and fragment log (device/evidence/pending.py)
+    still match it, or was it edited after the camera stopped?"""
+    stopped = f"{part.name}: the camera stopped while writing it"
+    if ring.enrolled is None and home.key is None:
+        return "part_file", f"{stopped}; the daemon recovers it at its next start"
+
+    def valid(signature: bytes, data: bytes, claimed: str | None) -> bool:
+        signer = authenticate(ring, home, data, signature, claimed).device_id
+        return signer is not None and signer == claimed
+
+    state = examine(mp4, part, pending_path(mp4), valid)
+    if state.problem:
+        return "part_tampered", f"{stopped}, and since then {state.problem}"
+    if state.record is None:
+        return "part_file", f"{stopped}; {state.unsigned}, so recovery leaves it as it is"
+    return "part_file", (f"{stopped}; {state.signed_end} bytes were signed as they landed: the "
+                         f"daemon recovers those at its next start")
 
 
 def _placement(mp4: Path, manifest: Manifest, signer: str,
