@@ -22,15 +22,17 @@ One thread (the daemon's) appends; each entry is written and fsynced before ``ap
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from device.bounded import MAX_LINE, BadJSON, Line, lines, loads, not_regular, open_regular
+from device.recordings import recording_number
 from hal.clock import Clock
 
 AUDIT_LOG = Path("audit") / "audit.jsonl"
@@ -54,38 +56,101 @@ def signed_bytes(entry: dict[str, Any]) -> bytes:
     return canonical({**entry, "sig": UNSIGNED})
 
 
+@dataclass
+class _Scan:
+    """What the daemon learns from its log at start."""
+
+    seq: int = 0
+    head: str = GENESIS
+    bad: list[dict[str, Any]] = field(default_factory=list)
+    torn: Line | None = None
+
+
+def _set_aside(path: Path) -> dict[str, Any] | None:
+    """A log that is not a regular file (a FIFO, a folder, a link to /dev/zero) cannot be read
+    or appended to: it is renamed, never deleted, and a new log begun."""
+    try:
+        why = not_regular(path)
+    except FileNotFoundError:
+        return None
+    if why is None:
+        return None
+    n = 1
+    while os.path.lexists(aside := path.with_name(f"{path.name}.refused-{n}")):
+        n += 1
+    os.rename(path, aside)
+    return {"was": why, "set_aside_as": aside.name}
+
+
+def _entry(line: Line) -> dict[str, Any] | None:
+    """A line's entry, if it is a JSON object within the bounds."""
+    if line.data is None:
+        return None
+    try:
+        entry = loads(line.data, f"line {line.number}", MAX_LINE)
+    except BadJSON:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
 class AuditLog:
     def __init__(self, path: Path, clock: Clock, signer: Signer | None = None) -> None:
         self.path = path
         self.clock = clock
         self.signer = signer
+        #: the highest recording number a recording_start entry names (device/recordings.py)
+        self.highest_recording = 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.seq, self.head, torn = self._scan()
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if torn is not None:
-            lineno, raw = torn
+        refused = _set_aside(path)
+        scan = self._scan()
+        self.seq, self.head = scan.seq, scan.head
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        if scan.torn is not None:
+            torn = scan.torn
             os.write(self._fd, b"\n")  # terminate the torn line; its bytes stay as they were
-            self.head = line_hash(raw)
+            self.head = torn.sha256
             self.append("torn_line", "found at start: the previous run stopped mid-write",
-                        line=lineno, sha256=self.head, length=len(raw))
+                        line=torn.number, sha256=torn.sha256, length=torn.length)
+        if refused is not None:
+            self.append("audit_log_refused", "found at start: the log was not a regular file; "
+                        "set aside and a new log begun", **refused)
+        if scan.bad:
+            self.append("bad_lines", "found at start: lines at the end of the log that are not "
+                        "entries; kept as they are, the chain continues after them",
+                        lines=scan.bad[:20], count=len(scan.bad))
 
-    def _scan(self) -> tuple[int, str, tuple[int, bytes] | None]:
-        """Last sequence number, chain head, and a torn final line if there is one."""
+    def _scan(self) -> _Scan:
+        """Last sequence number, chain head, the lines after the last entry that are none, and
+        a torn final line if there is one. Streams the log in bounded pieces: whatever it holds
+        (a line of a gigabyte, 100,000 nested arrays, NaN), the camera boots."""
+        scan = _Scan()
         try:
-            raw = self.path.read_bytes()
+            f = open_regular(self.path)
         except FileNotFoundError:
-            return 0, GENESIS, None
-        lines = raw.split(b"\n")
-        tail = lines.pop()  # after the final newline: b"" unless the last line is torn
-        seq, head = 0, GENESIS
-        for line in lines:
-            head = line_hash(line)
-            # A damaged line is the verifier's to report; the chain still passes through it.
-            with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError, AttributeError,
-                                     ValueError, TypeError):
-                seq = max(seq, int(json.loads(line).get("seq", seq)))
-        torn = (len(lines) + 1, tail) if tail else None
-        return seq, head, torn
+            return scan
+        with f:
+            for line in lines(f):
+                if not line.terminated:
+                    scan.torn = line
+                    break
+                scan.head = line.sha256
+                entry = _entry(line)
+                if entry is None:  # the verifier reports it; the chain still passes through it
+                    scan.bad.append({"line": line.number, "sha256": line.sha256,
+                                     "length": line.length})
+                    continue
+                scan.bad = []
+                seq = entry.get("seq")
+                if isinstance(seq, int) and not isinstance(seq, bool) and seq > scan.seq:
+                    scan.seq = seq
+                self._saw(entry)
+        return scan
+
+    def _saw(self, entry: dict[str, Any]) -> None:
+        if entry.get("event") == "recording_start" and isinstance(entry.get("data"), dict):
+            number = recording_number(entry["data"].get("recording_id"))
+            if number is not None and number > self.highest_recording:
+                self.highest_recording = number
 
     def append(self, event: str, reason: str = "", **data: Any) -> dict[str, Any]:
         """Write one entry durably and return it."""
@@ -99,6 +164,7 @@ class AuditLog:
         os.write(self._fd, line + b"\n")
         os.fsync(self._fd)
         self.head = line_hash(line)
+        self._saw(entry)
         return entry
 
     def checkpoint(self, reason: str) -> dict[str, Any]:
@@ -121,6 +187,13 @@ ISSUES = {
 }
 
 
+#: Issues of one kind kept with their text; the rest are counted.
+MAX_ISSUES_KEPT = 100
+#: Lines that are no entry held at once waiting for a torn_line entry to acknowledge them (an
+#: honest log has at most one: the next start acknowledges it).
+MAX_UNACKNOWLEDGED = 1000
+
+
 @dataclass(frozen=True)
 class AuditIssue:
     code: str  # a key of ISSUES
@@ -137,6 +210,8 @@ class AuditReport:
     closed: bool = False
     #: every line that parsed as an entry, in order (for checking the log against the footage)
     records: list[dict[str, Any]] = field(default_factory=list)
+    #: issue code -> how many (``issues`` keeps only the first few of each)
+    counts: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -147,64 +222,69 @@ class AuditReport:
         return [issue.text for issue in self.issues]
 
     def problem(self, code: str, line: int, text: str) -> None:
-        self.issues.append(AuditIssue(code, line, text))
+        """Keep the first few of each kind (a hostile log may have millions); count them all."""
+        self.counts[code] += 1
+        if self.counts[code] <= MAX_ISSUES_KEPT:
+            self.issues.append(AuditIssue(code, line, text))
 
 
 def verify_log(path: Path, verify_sig: Verifier | None) -> AuditReport:
-    """Check the chain, the sequence, every signature and the checkpoints; never modifies."""
+    """Check the chain, the sequence, every signature and the checkpoints; never modifies.
+    Streams the log: a line over :data:`~device.bounded.MAX_LINE` bytes, or one that is no
+    JSON object within the bounds, is a line that is not an entry. Raises
+    :class:`device.bounded.Refused` if the log is not a regular file."""
     report = AuditReport()
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    tail = lines.pop()
-    if tail:
-        report.problem("torn_tail", len(lines) + 1,
-                       f"line {len(lines) + 1}: unterminated last line (torn write not yet "
-                       f"acknowledged, or edited)")
-        lines.append(tail)
     head, seq = GENESIS, 0
     torn_ok: dict[int, str] = {}
     last_event = None
-    for number, line in enumerate(lines, start=1):
-        where = f"line {number}"
-        try:
-            entry = json.loads(line)
-            if not isinstance(entry, dict):
-                raise ValueError("not an object")
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-            torn_ok.setdefault(number, line_hash(line))
-            head = line_hash(line)
-            last_event = "torn"
-            continue
-        report.entries += 1
-        report.records.append(entry)
-        if entry.get("prev") != head:
-            report.problem("chain_broken", number,
-                           f"{where} (seq {entry.get('seq')}): chain broken, previous entry was "
-                           f"edited, removed or reordered")
-        if entry.get("seq") != seq + 1:
-            report.problem("sequence", number,
-                           f"{where}: sequence {entry.get('seq')} follows {seq}")
-        if canonical(entry) != line:
-            report.problem("not_canonical", number,
-                           f"{where}: not in canonical form (re-serialised by hand?)")
-        seq = entry.get("seq", seq) if isinstance(entry.get("seq"), int) else seq
-        checkpoint = entry.get("event") == "checkpoint"
-        if verify_sig is not None and not _signed(entry, verify_sig):
-            report.problem("forged_checkpoint" if checkpoint else "bad_signature", number,
-                           f"{where} (seq {entry.get('seq')}): "
-                           f"{'checkpoint ' if checkpoint else ''}signature does not verify "
-                           f"with the device key")
-        if entry.get("event") == "torn_line":
-            torn_line = _data(entry).get("line")
-            if torn_ok.get(torn_line) == _data(entry).get("sha256"):
-                report.notes.append(f"line {torn_line}: torn by a crash, acknowledged at "
-                                    f"seq {entry['seq']}")
-                torn_ok.pop(torn_line)
-        if checkpoint:
-            report.checkpoints += 1
-            _check_checkpoint(report, number, entry, head)
-        head = line_hash(line)
-        last_event = entry.get("event")
+    with open_regular(path) as f:
+        for line in lines(f):
+            number, where = line.number, f"line {line.number}"
+            if not line.terminated:
+                report.problem("torn_tail", number,
+                               f"line {number}: unterminated last line (torn write not yet "
+                               f"acknowledged, or edited)")
+            entry = _entry(line)
+            if entry is None:
+                if len(torn_ok) < MAX_UNACKNOWLEDGED:
+                    torn_ok.setdefault(number, line.sha256)
+                else:
+                    report.problem("not_an_entry", number, f"line {number}: not a JSON entry")
+                head = line.sha256
+                last_event = "torn"
+                continue
+            assert line.data is not None
+            report.entries += 1
+            report.records.append(entry)
+            if entry.get("prev") != head:
+                report.problem("chain_broken", number,
+                               f"{where} (seq {_short(entry.get('seq'))}): chain broken, previous "
+                               f"entry was edited, removed or reordered")
+            if entry.get("seq") != seq + 1:
+                report.problem("sequence", number,
+                               f"{where}: sequence {_short(entry.get('seq'))} follows {seq}")
+            if canonical(entry) != line.data:
+                report.problem("not_canonical", number,
+                               f"{where}: not in canonical form (re-serialised by hand?)")
+            seq = entry["seq"] if isinstance(entry.get("seq"), int) else seq
+            checkpoint = entry.get("event") == "checkpoint"
+            if verify_sig is not None and not _signed(entry, verify_sig):
+                report.problem("forged_checkpoint" if checkpoint else "bad_signature", number,
+                               f"{where} (seq {_short(entry.get('seq'))}): "
+                               f"{'checkpoint ' if checkpoint else ''}signature does not verify "
+                               f"with the device key")
+            if entry.get("event") == "torn_line":
+                torn_line = _data(entry).get("line")
+                if isinstance(torn_line, int) and torn_ok.get(torn_line) == _data(entry).get(
+                        "sha256"):
+                    report.notes.append(f"line {torn_line}: torn by a crash, acknowledged at "
+                                        f"seq {_short(entry.get('seq'))}")
+                    torn_ok.pop(torn_line)
+            if checkpoint:
+                report.checkpoints += 1
+                _check_checkpoint(report, number, entry, head)
+            head = line.sha256
+            last_event = entry.get("event")
     for number in sorted(torn_ok):
         report.problem("not_an_entry", number,
                        f"line {number}: not a JSON entry and not acknowledged as torn")
@@ -212,6 +292,12 @@ def verify_log(path: Path, verify_sig: Verifier | None) -> AuditReport:
     if not report.closed:
         report.notes.append("log does not end with a checkpoint (camera running, or power lost)")
     return report
+
+
+def _short(value: object) -> str:
+    """A value from the log for a one-line message, cut short."""
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _data(entry: dict[str, Any]) -> dict[str, Any]:

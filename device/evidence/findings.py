@@ -32,6 +32,11 @@ CODES: dict[str, tuple[str, str]] = {
     "part_file": ("interrupted", "a .part segment: the camera stopped while writing it"),
     "no_manifest": ("unsigned", "footage or a signature without its manifest"),
     "no_signature": ("unsigned", "a manifest without its signature"),
+    "not_a_file": ("tampered", "a symlink, folder, FIFO or device where the camera writes a "
+                               "regular file (not followed, not read)"),
+    "too_large": ("tampered", "a file far larger than the camera writes (not read whole)"),
+    "nested_data_dir": ("tampered", "a device key inside another data directory's recordings: "
+                                    "what is beside it is checked as the outer camera's"),
     "bad_signature": ("tampered", "the signature does not verify: bytes changed after signing"),
     "wrong_key": ("tampered", "signed by the data directory's key, not the enrolled one"),
     "unenrolled": ("unenrolled", "no enrolled key for the device, or signed by an unenrolled key"),
@@ -54,6 +59,10 @@ CODES: dict[str, tuple[str, str]] = {
                                  "an audit entry's prev the previous line"),
     "after_last": ("tampered", "segments after the one marked last (or recovered)"),
     "no_last_segment": ("unterminated", "no segment marked last: possible power loss"),
+    "duplicate_recording": ("tampered", "two recordings with the same number: the camera "
+                                        "never hands one out twice"),
+    "recording_order": ("tampered", "the audit log starts recordings whose numbers do not "
+                                    "increase"),
     # the audit log and the footage
     "no_key": ("error", "no public key to check against"),
     "bad_key": ("error", "the key file is not a readable Ed25519 public key"),

@@ -10,15 +10,18 @@ own, or the enrolled ones (:mod:`keyring`). Findings carry a status and a reason
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from device.audit import AUDIT_LOG, AuditReport, verify_log
+from device.bounded import Refused, kind_of
 from device.evidence.chain import check_recording
 from device.evidence.crosscheck import check_log_against_footage
 from device.evidence.findings import Finding, finding
-from device.evidence.identity import IDENTITY, verify_signature
+from device.evidence.identity import IDENTITY, PUBLIC_KEY, verify_signature
 from device.evidence.keyring import (
     SIGNATURE_LENGTH,
     DataDir,
@@ -27,8 +30,10 @@ from device.evidence.keyring import (
     load_data_dir,
 )
 from device.evidence.manifest import MANIFEST_SUFFIX, SIGNATURE_SUFFIX
+from device.evidence.numbering import check_numbering
 from device.evidence.segment_check import Segment, check_segment, recording_hint
 from device.pipeline.segments import PART_SUFFIX
+from device.recordings import RECORDINGS
 
 __all__ = ["SIGNATURE_LENGTH", "Finding", "KeyRing", "verify"]
 
@@ -52,6 +57,8 @@ class _Camera:
     failed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     #: recording id -> the folder its first segment was found in
     folders: dict[str, Path] = field(default_factory=dict)
+    #: the audit log's entries, once it has been read
+    records: list[dict[str, Any]] = field(default_factory=list)
 
 
 def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
@@ -70,9 +77,9 @@ def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
             cameras[root] = _Camera(load_data_dir(root))
         return cameras[root]
 
-    segments, logs = _collect(paths)
-    findings: list[Finding] = []
-    for mp4 in sorted(segments):
+    found = _collect(paths)
+    findings: list[Finding] = _strays(found)
+    for mp4 in sorted(found.segments):
         cam = camera(data_dir_of(mp4))
         checked = check_segment(mp4, cam.home, ring)
         findings.append(checked.finding)
@@ -85,7 +92,13 @@ def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
             rec = checked.segment.manifest.recording_id
             cam.chains[rec].append(checked.segment)
             cam.footage[rec][mp4.name] = checked.segment
-    for log in logs:
+    for key in found.keys:
+        root = data_dir_of(key)
+        if root != key.parent:
+            findings.append(finding("key", key, "nested_data_dir",
+                                    f"a device key inside the data directory {root}: the "
+                                    f"files beside it are checked as {root}'s"))
+    for log in found.logs:
         camera(log.parent.parent if log.parent.name == AUDIT_LOG.parent.name
                else log.parent).log = log
     for root, cam in sorted(cameras.items()):
@@ -94,26 +107,101 @@ def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
             if rec and folder is not None and whole(folder):
                 findings.extend(check_recording(folder, rec, cam.chains[rec], cam.failed[rec]))
         findings.extend(_check_camera(root, cam, ring, whole(root)))
+        if whole(root):
+            findings.extend(check_numbering(root, cam.log, set(cam.present) | set(cam.footage),
+                                            cam.records))
     return findings
 
 
-def _collect(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Segments (as ``NAME.mp4``, whichever of its files was found) and audit logs, each once
-    however many of the paths lead to it."""
-    segments: dict[Path, Path] = {}
-    logs: dict[Path, Path] = {}
+def _strays(found: _Found) -> list[Finding]:
+    """Links and special files among the recordings, and folders that could not be read."""
+    findings = [finding("file", path, "not_a_file", f"{what}, not a regular file: not followed")
+                for path, what in found.strays]
+    findings.extend(finding("file", path, "unreadable", f"cannot list it: {why}")
+                    for path, why in found.unlisted)
+    return findings
+
+
+@dataclass
+class _Found:
+    """What a walk of the paths found, each once however many of the paths lead to it."""
+
+    segments: list[Path] = field(default_factory=list)  # as NAME.mp4, whichever file was found
+    logs: list[Path] = field(default_factory=list)
+    keys: list[Path] = field(default_factory=list)  # every device.pub.pem below a given folder
+    #: symlinks and special files in recordings that are no evidence file: (path, what it is)
+    strays: list[tuple[Path, str]] = field(default_factory=list)
+    #: folders that could not be listed: (path, why)
+    unlisted: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _collect(paths: list[Path]) -> _Found:
+    """Walk the paths without following a symlink inside them (a loop, or a link out of the
+    data directory, is reported, not entered) and without de-duplicating by what a link points
+    to: a link is an item of its own, so the file it names is never blamed for it."""
+    found = _Found()
+    seen: set[str] = set()
+
+    def add(bucket: list[Path], item: Path) -> None:
+        key = os.path.abspath(item)
+        if key not in seen:
+            seen.add(key)
+            bucket.append(item)
+
+    def classify(f: Path, regular: bool) -> bool:
+        """File ``f`` as a segment's or log file; False if its name is neither."""
+        if f.name == AUDIT_LOG.name:
+            add(found.logs, f)
+            return True
+        if f.name == PUBLIC_KEY.name:
+            add(found.keys, f)
+            return True
+        for ending in SEGMENT_FILES:
+            if f.name.endswith(ending):
+                add(found.segments, f.with_name(f.name[: -len(ending)] + ".mp4"))
+                return True
+        return regular
+
     for path in paths:
-        files = (f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
-        for f in files:
-            if f.name == AUDIT_LOG.name:
-                logs.setdefault(f.resolve(), f)
+        if not path.is_dir():
+            classify(path, True)
+            continue
+        stack = [path]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as exc:
+                found.unlisted.append((folder, exc.strerror or str(exc)))
                 continue
-            for ending in SEGMENT_FILES:
-                if f.name.endswith(ending):
-                    mp4 = f.with_name(f.name[: -len(ending)] + ".mp4")
-                    segments.setdefault(mp4.resolve(), mp4)
-                    break
-    return list(segments.values()), list(logs.values())
+            for entry in entries:
+                f = Path(entry.path)
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    regular = entry.is_file(follow_symlinks=False)
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except OSError as exc:
+                    found.unlisted.append((f, exc.strerror or str(exc)))
+                    continue
+                if is_dir:
+                    stack.append(f)
+                    if f.name == AUDIT_LOG.name or any(f.name.endswith(e)
+                                                       for e in SEGMENT_FILES):
+                        classify(f, False)  # a folder named like evidence: checked, refused
+                    continue
+                if not classify(f, regular) and RECORDINGS.name in f.parent.parts:
+                    what = kind_of(mode)
+                    if entry.is_symlink():
+                        what += f" to {_link_target(f)}"
+                    found.strays.append((f, what))
+    return found
+
+
+def _link_target(link: Path) -> str:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return "?"
 
 
 def _check_camera(root: Path, cam: _Camera, ring: KeyRing, whole: bool) -> list[Finding]:
@@ -133,6 +221,7 @@ def _check_camera(root: Path, cam: _Camera, ring: KeyRing, whole: bool) -> list[
         return findings
     audit, report = _check_audit(cam.log, home, ring)
     findings.extend(audit)
+    cam.records = report.records if report is not None else []
     if whole and report is not None:
         findings.extend(check_log_against_footage(cam.log, report.records, cam.footage,
                                                   cam.present))
@@ -145,6 +234,8 @@ def _check_audit(log: Path, home: DataDir, ring: KeyRing) -> tuple[list[Finding]
     try:
         report = verify_log(log, None if key is None else
                             lambda sig, data: verify_signature(key, sig, data))
+    except Refused as exc:
+        return [finding("audit", log, exc.code, f"{log.name} is {exc.strerror}: not read")], None
     except OSError as exc:
         return [finding("audit", log, "unreadable", f"cannot read it: {exc.strerror}")], None
     findings = []
@@ -157,7 +248,8 @@ def _check_audit(log: Path, home: DataDir, ring: KeyRing) -> tuple[list[Finding]
     for issue in report.issues:
         by_code[issue.code].append(issue.text)
     for code, texts in by_code.items():
-        more = f" (and {len(texts) - 1} more)" if len(texts) > 1 else ""
+        count = max(len(texts), report.counts[code])
+        more = f" (and {count - 1} more)" if count > 1 else ""
         findings.append(finding("audit", log, code, texts[0] + more))
     if not findings:
         notes = "".join(f"; {note}" for note in report.notes)
