@@ -510,7 +510,8 @@ class Daemon(DockingMixin):
     def on_enter_recording(self, event: EventData) -> None:
         assert self.pipeline is not None and self.identity is not None
         reason = event.kwargs.get("reason", "button")
-        recording_id = next_recording_id(self.data_dir)
+        recording_id = next_recording_id(  # never a number the log already started
+            self.data_dir, self.audit.highest_recording if self.audit is not None else 0)
         cam = self.config.camera
         info = RecordingInfo(
             recording_id=recording_id,

@@ -1,0 +1,614 @@
+"""Hostile files: whatever is put on the card in place of evidence, the verifier names it in one
+line and never hangs or crashes, and the camera still boots, records and keeps a valid chain.
+
+Issue 11, items 3-6: a data directory planted inside another's recordings, recording numbers
+reused, symlinks and special files, and hostile JSON; with the neighbours of each. Every case
+runs under :func:`bounded`, so a hang fails the test instead of stopping the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from device.audit import AUDIT_LOG, AuditLog, canonical, verify_log
+from device.bounded import MAX_DEPTH, BadJSON, Refused, lines, loads, read_json, read_regular
+from device.cli import main
+from device.evidence.findings import CODES, Finding
+from device.evidence.identity import PUBLIC_KEY
+from device.evidence.keyring import KeyRing, data_dir_of
+from device.evidence.manifest import Manifest, ManifestError, manifest_path, signature_path
+from device.evidence.verify import verify
+from device.recordings import COUNTER, next_recording_id, recording_number
+from sim.simulator import Simulator
+from tests.evidence import (
+    CONFIG,
+    Camera,
+    copy_template,
+    identity_of,
+    log_lines,
+    problems,
+    record,
+    recording_dirs,
+    segment_files,
+    template_fixture,
+    tree_digest,
+    write_lines,
+)
+
+template = template_fixture()
+T = TypeVar("T")
+#: Long enough for anything here to finish many times over; a hang never finishes.
+BOUND_S = float(os.environ.get("HOSTILE_BOUND_S", "120"))
+
+
+def bounded(fn: Callable[[], T], seconds: float = BOUND_S) -> T:
+    """``fn()``, failing the test if it has not returned within ``seconds`` (it runs in a
+    daemon thread, so a hang is reported, not waited for)."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(fn())
+        except BaseException as exc:  # re-raised in the test's thread
+            error.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s: it hangs"
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def check(paths: list[Path], keys: KeyRing | None = None) -> set[tuple[str, str, str]]:
+    """The problems verify finds, bounded in time, every one a known code in one line."""
+    findings = bounded(lambda: verify(paths, keys))
+    assert_one_line(findings)
+    return problems(findings)
+
+
+def assert_one_line(findings: list[Finding]) -> None:
+    for f in findings:
+        assert f.code in CODES and "\n" not in f.detail and len(f.detail) < 400, f
+
+
+@pytest.fixture
+def cams(template: Path, tmp_path: Path) -> dict[str, Camera]:
+    return copy_template(template, tmp_path / "copy")
+
+
+def seg(cam: Camera, recording: int, index: int) -> Path:
+    return cam.segments(recording)[index]
+
+
+def seg_problem(path: Path, code: str) -> tuple[str, str, str]:
+    return ("segment", str(path), code)
+
+
+def rec_problem(cam: Camera, n: int, code: str) -> tuple[str, str, str]:
+    return ("recording", str(cam.recording(n)), code)
+
+
+def resign(cam: Camera, mp4: Path, raw: bytes) -> None:
+    """Put ``raw`` in as the manifest, signed with the camera's own key (what only the key
+    holder, or a firmware bug, could do): the content itself must then be judged."""
+    manifest_path(mp4).write_bytes(raw)
+    signature_path(mp4).write_bytes(identity_of(cam.data_dir).sign(raw))
+
+
+def manifest_dict(mp4: Path) -> dict[str, Any]:
+    return json.loads(manifest_path(mp4).read_bytes())
+
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+
+
+# -- the bounded reader itself -----------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, says", [
+    (NESTED, "nested more than"),
+    (b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), "nested more than"),
+    (b'{"a": NaN}', "NaN is not a JSON number"),
+    (b'{"a": Infinity}', "Infinity is not a JSON number"),
+    (b'{"a": -Infinity}', "-Infinity is not a JSON number"),
+    (b'{"a": 1e999}', "out of range"),
+    (b'{"a": ' + b"9" * 4300 + b"}", "digits"),
+    (b'{"a": ' + b"9" * 5000 + b"}", "digits"),
+    (b'{"a": "\xff\xfe"}', "not UTF-8"),
+    (b'{"a": ', "not UTF-8 JSON"),
+    (b"", "not UTF-8 JSON"),
+])
+def test_hostile_json_is_one_line_error_never_a_traceback(raw: bytes, says: str) -> None:
+    with pytest.raises(BadJSON) as caught:
+        loads(raw, "x.json")
+    message = str(caught.value)
+    assert says in message and message.startswith("x.json: ") and "\n" not in message
+
+
+def test_what_the_camera_writes_passes_the_bounds() -> None:
+    value = {"a": [1, 2.5, {"b": [None, True, "é"]}], "n": 2**63, "f": -0.001}
+    assert loads(json.dumps(value).encode(), "x") == value
+    deep = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert loads(deep.encode(), "x") == json.loads(deep)
+
+
+def test_a_document_over_its_size_is_refused_without_being_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    with open(big, "wb") as f:
+        f.truncate(150 * 1024 * 1024)  # sparse: 150 MB that cost nothing to make
+    with pytest.raises(Refused) as caught:
+        read_json(big)
+    assert caught.value.code == "too_large" and "157286400 bytes" in str(caught.value)
+
+
+def special_files(tmp_path: Path) -> dict[str, Path]:
+    """A FIFO, a symlink to /dev/zero, a folder, a socket and a dangling or looping link."""
+    made = {"fifo": tmp_path / "fifo", "zero": tmp_path / "zero", "dir": tmp_path / "dir",
+            "socket": tmp_path / "sock", "loop": tmp_path / "loop"}
+    os.mkfifo(made["fifo"])
+    made["zero"].symlink_to("/dev/zero")
+    made["dir"].mkdir()
+    unix_socket(made["socket"])
+    made["loop"].symlink_to(made["loop"])
+    return made
+
+
+def unix_socket(path: Path) -> None:
+    """A socket file at ``path`` (bound in a short folder: socket paths are limited to ~100)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as short:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(f"{short}/s")
+        sock.close()
+        os.rename(f"{short}/s", path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "dir", "socket", "loop"])
+def test_special_files_are_refused_not_read(tmp_path: Path, kind: str) -> None:
+    path = special_files(tmp_path)[kind]
+    with pytest.raises(Refused) as caught:
+        bounded(lambda: read_regular(path, 1024))
+    assert caught.value.code == "not_a_file" and "not a regular file" in str(caught.value)
+
+
+def test_lines_keep_memory_bounded_but_hash_everything(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    log.write_bytes(b"short\n" + b"x" * 3000 + b"\ntorn")
+    with open(log, "rb") as f:
+        got = list(lines(f, limit=1000))
+    assert [(g.number, g.data, g.length, g.terminated) for g in got] == [
+        (1, b"short", 5, True), (2, None, 3000, True), (3, b"torn", 4, False)]
+    import hashlib
+    assert got[1].sha256 == hashlib.sha256(b"x" * 3000).hexdigest()
+
+
+# -- item 6: hostile JSON in a manifest ---------------------------------------------------------
+
+def mutate(field: str, value: Any) -> Callable[[dict[str, Any]], bytes]:
+    def edit(manifest: dict[str, Any]) -> bytes:
+        manifest[field] = value
+        return json.dumps(manifest).encode()
+    return edit
+
+
+def raw_edit(old: bytes, new: bytes) -> Callable[[dict[str, Any]], bytes]:
+    def edit(manifest: dict[str, Any]) -> bytes:
+        raw = json.dumps(manifest, sort_keys=True).encode()
+        assert old in raw
+        return raw.replace(old, new, 1)
+    return edit
+
+
+HOSTILE_MANIFESTS: dict[str, Callable[[dict[str, Any]], bytes]] = {
+    "100,000 nested arrays": lambda m: NESTED,
+    "nested arrays in a field": lambda m: json.dumps(m).encode()[:-1] + b', "gaps": '
+                                         + NESTED + b"}",
+    "NaN duration": raw_edit(b'"duration_s": ', b'"duration_s": NaN, "x": '),
+    "Infinity fps": mutate("fps", float("inf")),
+    "4300-digit size": raw_edit(b'"size": ', b'"size": ' + b"9" * 4300 + b', "x": '),
+    "4000-digit segment index": raw_edit(b'"segment_index": ',
+                                         b'"segment_index": ' + b"9" * 4000 + b', "x": '),
+    "huge segment index": mutate("segment_index", 10**15),
+    "negative size": mutate("size", -1),
+    "string for an int": mutate("segment_index", "2"),
+    "string size": mutate("size", "100"),
+    "bool for an int": mutate("frame_count", True),
+    "int for a bool": mutate("last", 1),
+    "number for a string": mutate("start_utc", 17),
+    "list for a string": mutate("device_id", ["x"]),
+    "marker not an object": mutate("markers", [1]),
+    "marker with a list time": mutate("markers", [{"utc": [], "offset_s": 1.0}]),
+    "gap not an object": mutate("gaps", ["x"]),
+    "not UTF-8": lambda m: json.dumps(m).encode().replace(b'"codec": "', b'"codec": "\xff', 1),
+    "an array": lambda m: b"[]",
+    "a string": lambda m: b'"manifest"',
+    "version true": mutate("version", True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_MANIFESTS))
+def test_a_hostile_manifest_is_one_line_never_a_crash(cams, name: str) -> None:
+    """Signed with the device's key, the content is judged: manifest_invalid. Unsigned (the
+    attacker has no key) it is a bad signature. Either way nothing else is blamed."""
+    cam = cams["a"]
+    mp4 = seg(cam, 0, 1)
+    raw = HOSTILE_MANIFESTS[name](manifest_dict(mp4))
+    with pytest.raises(ManifestError) as caught:
+        Manifest.from_bytes(raw, "m.json")
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
+    resign(cam, mp4, raw)
+    found = check([cam.data_dir])
+    assert seg_problem(mp4, "manifest_invalid") in found
+    assert {kind for kind, path, _ in found if path != str(mp4)} <= {"recording",
+                                                                     "log-vs-footage"}
+    signature_path(mp4).write_bytes(b"\0" * 64)
+    assert seg_problem(mp4, "bad_signature") in check([cam.data_dir])
+
+
+def test_a_150_mb_manifest_is_too_large_and_not_read(cams) -> None:
+    cam = cams["a"]
+    mp4 = seg(cam, 0, 1)
+    with open(manifest_path(mp4), "r+b") as f:
+        f.truncate(150 * 1024 * 1024)  # sparse
+    assert check([cam.data_dir]) == {seg_problem(mp4, "too_large"),
+                                     rec_problem(cam, 0, "segment_failed")}
+
+
+def test_a_huge_signature_file_is_a_bad_signature_read_no_further(cams) -> None:
+    cam = cams["a"]
+    mp4 = seg(cam, 0, 1)
+    sig = signature_path(mp4)
+    good = sig.read_bytes()
+    with open(sig, "r+b") as f:
+        f.truncate(2 * 1024**3)  # sparse: 2 GB, of which the first 64 bytes are the signature
+        f.write(good)
+    assert check([cam.data_dir]) == {seg_problem(mp4, "bad_signature"),
+                                     rec_problem(cam, 0, "segment_failed")}
+
+
+# -- item 5: symlinks and special files ---------------------------------------------------------
+
+def test_a_segment_symlinked_to_another_blames_the_link_not_the_real_file(cams) -> None:
+    cam = cams["a"]
+    real, link = seg(cam, 0, 1), seg(cam, 0, 2)
+    link.unlink()
+    link.symlink_to(real.name)
+    found = check([cam.data_dir])
+    assert found == {seg_problem(link, "not_a_file"), rec_problem(cam, 0, "segment_failed")}
+
+
+@pytest.mark.parametrize("which", ["mp4", "manifest", "signature"])
+@pytest.mark.parametrize("kind", ["fifo", "zero", "dir", "socket", "loop"])
+def test_a_special_file_in_place_of_a_segments_file_never_hangs(cams, tmp_path, which: str,
+                                                                kind: str) -> None:
+    cam = cams["a"]
+    mp4 = seg(cam, 0, 3)
+    victim = {"mp4": mp4, "manifest": manifest_path(mp4), "signature": signature_path(mp4)}[which]
+    special = special_files(tmp_path)
+    victim.unlink()
+    os.rename(special[kind], victim)
+    assert check([cam.data_dir]) == {seg_problem(mp4, "not_a_file"),
+                                     rec_problem(cam, 0, "segment_failed")}
+
+
+def test_a_symlink_to_dev_zero_given_directly_never_hangs(tmp_path: Path) -> None:
+    link = tmp_path / "R000001-abcdef-S0000.mp4"
+    link.symlink_to("/dev/zero")
+    found = check([link])
+    assert ("segment", str(link), "not_a_file") in found
+
+
+def test_a_symlinked_folder_or_a_loop_in_recordings_is_reported_not_followed(cams) -> None:
+    cam, other = cams["a"], cams["b"]
+    loop = cam.recording(0) / "loop"
+    outside = cam.data_dir / "recordings" / other.recording(0).name
+    outside.symlink_to(other.recording(0))
+    loop.symlink_to("..")
+    found = check([cam.data_dir])
+    assert found == {("file", str(outside), "not_a_file"), ("file", str(loop), "not_a_file")}
+
+
+def test_a_folder_named_like_a_segment_is_not_a_file(cams) -> None:
+    cam = cams["a"]
+    fake = cam.recording(0) / "R000001-000000-S0099.mp4"
+    fake.mkdir()
+    found = check([cam.data_dir])
+    assert seg_problem(fake, "not_a_file") in found
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "dir", "loop"])
+def test_a_special_file_as_the_audit_log_never_hangs(cams, tmp_path, kind: str) -> None:
+    cam = cams["a"]
+    special = special_files(tmp_path)[kind]
+    cam.log.unlink()
+    os.rename(special, cam.log)
+    found = check([cam.data_dir])
+    assert ("audit", str(cam.log), "not_a_file") in found
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "dir"])
+def test_a_special_file_as_the_device_key_never_hangs(cams, tmp_path, kind: str) -> None:
+    cam = cams["a"]
+    key = cam.data_dir / PUBLIC_KEY
+    key.unlink()
+    os.rename(special_files(tmp_path)[kind], key)
+    found = check([cam.data_dir])
+    assert found and {code for _, _, code in found} <= {"bad_key", "not_a_file"}
+
+
+def test_an_unlistable_folder_is_one_line(cams, monkeypatch) -> None:
+    """Root reads everything, so the folder's listing is made to fail as permissions would."""
+    cam = cams["a"]
+    real = os.scandir
+    bad = cam.recording(1)
+
+    def scandir(path: Any) -> Any:
+        if Path(path) == bad:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    found = check([cam.data_dir])
+    assert ("file", str(bad), "unreadable") in found
+
+
+def test_untouched_evidence_with_a_socket_and_relative_paths_is_intact(cams, monkeypatch) -> None:
+    cam = cams["a"]
+    unix_socket(cam.data_dir / "control.sock")  # the running daemon's control socket
+    assert check([cam.data_dir]) == set()
+    monkeypatch.chdir(cam.data_dir / "recordings")
+    assert check([Path(cam.recording(0).name)]) == set()
+    assert data_dir_of(Path(cam.recording(0).name) / "x.mp4") == cam.data_dir
+
+
+# -- item 3: a data directory inside another --------------------------------------------------
+
+def plant(source: Camera, into: Path) -> Path:
+    """Another camera's recording and key put in, as a data directory of its own would be."""
+    into.mkdir(parents=True)
+    shutil.copytree(source.recording(0), into / "recordings" / source.recording(0).name)
+    shutil.copy(source.data_dir / PUBLIC_KEY, into / PUBLIC_KEY)
+    return into
+
+
+@pytest.mark.parametrize("where", ["recordings/planted", "recordings/R000001-000000/deeper",
+                                   "elsewhere"])
+def test_another_cameras_recording_planted_with_its_key_is_caught(cams, tmp_path,
+                                                                  where: str) -> None:
+    cam, other = cams["a"], cams["b"]
+    planted = plant(other, cam.data_dir / where)
+    segments = sorted((planted / "recordings").rglob("*.mp4"))
+    nested = ("key", str(planted / PUBLIC_KEY), "nested_data_dir")
+    found = check([cam.data_dir])
+    assert nested in found
+    assert {seg_problem(mp4, "bad_signature") for mp4 in segments} <= found
+    enrolled = tmp_path / "enrolled"
+    enrolled.mkdir()
+    shutil.copy(cam.data_dir / PUBLIC_KEY, enrolled / "a.pem")
+    shutil.copy(other.data_dir / PUBLIC_KEY, enrolled / "b.pem")
+    found = check([cam.data_dir], KeyRing.from_dir(enrolled))
+    assert nested in found
+    assert {seg_problem(mp4, "foreign_device") for mp4 in segments} <= found
+
+
+def test_a_key_planted_in_recordings_does_not_change_which_key_checks_the_footage(cams) -> None:
+    cam, other = cams["a"], cams["b"]
+    planted = cam.data_dir / "recordings" / PUBLIC_KEY
+    shutil.copy(other.data_dir / PUBLIC_KEY, planted)
+    assert check([cam.data_dir]) == {("key", str(planted), "nested_data_dir")}
+
+
+# -- item 4: recording numbers ---------------------------------------------------------------
+
+def numbers(data_dir: Path) -> list[int]:
+    return [n for d in recording_dirs(data_dir) if (n := recording_number(d.name)) is not None]
+
+
+def boot(data_dir: Path) -> Simulator:
+    sim = Simulator(CONFIG, data_dir)
+    bounded(sim.power_on)
+    assert sim.mode == "buffering", sim.daemon.fault
+    return sim
+
+
+@pytest.mark.parametrize("counter", ["0\n", "", "garbage\n", "-7\n", None, "fifo"])
+def test_a_rolled_back_or_damaged_counter_never_reuses_a_number(cams, counter: str | None) -> None:
+    cam = cams["a"]
+    path = cam.data_dir / COUNTER
+    path.unlink()
+    if counter == "fifo":
+        os.mkfifo(path)
+    elif counter is not None:
+        path.write_text(counter)
+    sim = boot(cam.data_dir)
+    bounded(lambda: record(sim, 5.0))
+    sim.shutdown()
+    assert numbers(cam.data_dir) == [1, 2, 3]
+    assert check([cam.data_dir]) == set()
+
+
+def test_the_audit_log_keeps_numbers_unique_when_the_folders_are_gone(cams) -> None:
+    """Every folder gone (say, emptied after upload) and the counter rolled back: the log's
+    recording_start entries still say which numbers were handed out."""
+    cam = cams["b"]
+    shutil.rmtree(cam.data_dir / "recordings")
+    (cam.data_dir / COUNTER).write_text("0\n")
+    sim = boot(cam.data_dir)
+    bounded(lambda: record(sim, 5.0))
+    sim.shutdown()
+    assert numbers(cam.data_dir) == [2]
+
+
+def test_next_recording_id_takes_the_highest_of_counter_folders_and_log(tmp_path: Path) -> None:
+    (tmp_path / "recordings" / "R000041-abcdef").mkdir(parents=True)
+    (tmp_path / "recordings" / "notes").mkdir()
+    assert recording_number(next_recording_id(tmp_path)) == 42
+    assert recording_number(next_recording_id(tmp_path, seen=99)) == 100
+    assert (tmp_path / COUNTER).read_text() == "100\n"
+
+
+def reuse_a_number(cam: Camera, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    """What the old firmware did with a counter rolled back: hand out R000001 again."""
+    (cam.data_dir / COUNTER).write_text("0\n")
+    monkeypatch.setattr("device.recordings.highest_recording", lambda data_dir: 0)
+    sim = boot(cam.data_dir)
+    assert sim.daemon.audit is not None
+    sim.daemon.audit.highest_recording = 0
+    bounded(lambda: record(sim, 5.0))
+    sim.shutdown()
+    return sim
+
+
+def test_two_recordings_with_the_same_number_are_reported(cams, monkeypatch) -> None:
+    cam = cams["a"]
+    reuse_a_number(cam, monkeypatch)
+    assert numbers(cam.data_dir) == [1, 1, 2]
+    found = check([cam.data_dir])
+    assert found == {("recording", str(cam.data_dir / "recordings"), "duplicate_recording"),
+                     ("audit", str(cam.log), "recording_order")}
+
+
+def test_a_number_reused_after_its_folder_left_is_still_out_of_order_in_the_log(
+        cams, monkeypatch) -> None:
+    cam = cams["b"]
+    shutil.rmtree(cam.recording(0))
+    (cam.data_dir / COUNTER).write_text("0\n")
+    sim = boot(cam.data_dir)
+    assert sim.daemon.audit is not None
+    sim.daemon.audit.highest_recording = 0  # as the old firmware, which did not read the log
+    bounded(lambda: record(sim, 5.0))
+    sim.shutdown()
+    found = check([cam.data_dir])
+    assert ("audit", str(cam.log), "recording_order") in found
+    assert ("recording", str(cam.data_dir / "recordings"), "duplicate_recording") in found
+
+
+# -- item 6: hostile audit lines, for the verifier and for the camera at boot -----------------
+
+HOSTILE_LINES: dict[str, bytes] = {
+    "100,000 nested arrays": NESTED,
+    "nested in an entry": b'{"data":' + NESTED + b',"seq":99}',
+    "NaN": b'{"seq": NaN}',
+    "a 300-digit seq": b'{"event":"x","seq":' + b"9" * 300 + b"}",
+    "a 5000-digit seq": b'{"event":"x","seq":' + b"9" * 5000 + b"}",
+    "a huge single line": b"a" * (5 * 1024 * 1024),
+    "not UTF-8": b'{"event":"\xff\xfe"}',
+    "an array": b"[1,2,3]",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_LINES))
+def test_a_hostile_audit_line_is_a_finding_and_the_camera_still_boots_and_records(
+        cams, name: str) -> None:
+    cam = cams["a"]
+    write_lines(cam, [*log_lines(cam), HOSTILE_LINES[name]])
+    found = check([cam.data_dir])
+    assert found == {("audit", str(cam.log), "not_an_entry")}
+    before = numbers(cam.data_dir)
+    sim = boot(cam.data_dir)
+    bounded(lambda: record(sim, 5.0))
+    sim.shutdown()
+    assert numbers(cam.data_dir) == [*before, before[-1] + 1]
+    # the chain goes on through the bad line; it is noted at boot and still reported
+    assert check([cam.data_dir]) == {("audit", str(cam.log), "not_an_entry")}
+    noted = [json.loads(line) for line in log_lines(cam) if b'"bad_lines"' in line]
+    assert len(noted) == 1 and noted[0]["data"]["count"] == 1
+
+
+def test_a_hostile_line_in_the_middle_does_not_stop_the_boot(cams) -> None:
+    cam = cams["a"]
+    lines_ = log_lines(cam)
+    write_lines(cam, [*lines_[:5], NESTED, *lines_[5:]])
+    sim = boot(cam.data_dir)
+    sim.shutdown()
+    found = check([cam.data_dir])
+    assert ("audit", str(cam.log), "not_an_entry") in found
+    assert {code for _, _, code in found} <= {"not_an_entry", "chain_broken"}
+
+
+def test_a_huge_torn_tail_is_acknowledged_at_boot(cams) -> None:
+    cam = cams["a"]
+    cam.log.write_bytes(cam.log.read_bytes() + b"x" * (5 * 1024 * 1024))  # no newline
+    assert check([cam.data_dir]) == {("audit", str(cam.log), "torn_tail"),
+                                      ("audit", str(cam.log), "not_an_entry")}
+    boot(cam.data_dir).shutdown()
+    assert check([cam.data_dir]) == set()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "dir", "loop"])
+def test_the_camera_boots_and_records_with_a_special_file_as_its_log(cams, tmp_path,
+                                                                     kind: str) -> None:
+    """The thing is set aside (renamed, never deleted) and a new log, a valid chain, begun."""
+    cam = cams["a"]
+    cam.log.unlink()
+    os.rename(special_files(tmp_path)[kind], cam.log)
+    sim = boot(cam.data_dir)
+    bounded(lambda: record(sim, 5.0))
+    sim.shutdown()
+    assert os.path.lexists(cam.log.with_name("audit.jsonl.refused-1"))
+    report = verify_log(cam.log, None)
+    assert report.ok and report.closed
+    assert json.loads(log_lines(cam)[0])["event"] == "audit_log_refused"
+    found = check([cam.data_dir])  # the old recordings are no longer in the (new) log
+    assert {code for _, _, code in found} == {"not_in_log"}
+
+
+def test_a_log_of_many_bad_lines_keeps_few_issues(cams) -> None:
+    cam = cams["a"]
+    with open(cam.log, "ab") as f:
+        f.write(b"{}\n" * 200_000)
+    report = bounded(lambda: verify_log(cam.log, None))
+    assert len(report.issues) <= 2 * 100 and report.counts["sequence"] == 200_000
+    found = check([cam.data_dir])
+    audit = {code for kind, _, code in found if kind == "audit"}
+    assert audit == {"chain_broken", "sequence", "bad_signature"}
+
+
+def test_boot_scan_of_a_log_made_by_audit_log_is_unchanged(tmp_path: Path) -> None:
+    """The streaming scan agrees with what was written: seq, head, numbers."""
+    from sim.clock import SimClock
+    log = AuditLog(tmp_path / AUDIT_LOG, SimClock())
+    log.append("recording_start", "button", recording_id="R000007-abcdef")
+    log.append("mode", "x")
+    head, seq = log.head, log.seq
+    log.close()
+    again = AuditLog(tmp_path / AUDIT_LOG, SimClock())
+    assert (again.seq, again.head, again.highest_recording) == (seq, head, 7)
+    again.close()
+    assert canonical({"a": 1}) == b'{"a":1}'
+
+
+# -- the command line: one line each, never a traceback -------------------------------------
+
+def test_the_cli_reports_a_hostile_tree_in_one_line_each(cams, tmp_path, capsys) -> None:
+    cam = cams["a"]
+    made = special_files(tmp_path)
+    zero, fifo, nested, fine = seg(cam, 0, 0), seg(cam, 0, 1), seg(cam, 1, 0), seg(cam, 0, 2)
+    zero.unlink()
+    os.rename(made["zero"], zero)
+    signature_path(fifo).unlink()
+    os.rename(made["fifo"], signature_path(fifo))
+    resign(cam, nested, NESTED)
+    write_lines(cam, [*log_lines(cam), NESTED])
+    before = tree_digest(cam.data_dir)
+    code = bounded(lambda: main(["verify", "--json", str(cam.data_dir)]))
+    out, err = capsys.readouterr()
+    assert code == 1 and err == "" and "Traceback" not in out
+    report = json.loads(out)
+    bad = {(f["path"], f["code"]) for f in report["findings"] if f["status"] != "ok"}
+    assert {(str(zero), "not_a_file"), (str(fifo), "not_a_file"),
+            (str(nested), "manifest_invalid"), (str(cam.log), "not_an_entry")} <= bad
+    assert (str(fine), "ok") in {(f["path"], f["code"]) for f in report["findings"]}
+    assert tree_digest(cam.data_dir) == before  # it only reads
+    assert all(f.is_file() for f in segment_files(fine))
