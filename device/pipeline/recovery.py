@@ -20,9 +20,9 @@ Each step is idempotent, so a crash during recovery is recovered by the next sta
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,8 +30,15 @@ from typing import Any
 
 import av
 
+from device.bounded import BadJSON, open_regular, read_json, read_regular
 from device.evidence.identity import DeviceIdentity
-from device.evidence.manifest import Manifest, Marker, manifest_path, sha256_file
+from device.evidence.manifest import (
+    MAX_MANIFEST,
+    Manifest,
+    Marker,
+    manifest_path,
+    sha256_file,
+)
 from device.fsutil import atomic_write, durable_rename
 from device.pipeline.segments import (
     PART_SUFFIX,
@@ -114,16 +121,16 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     part = mp4.with_name(mp4.name + PART_SUFFIX)
     recording_id = mp4.parent.name
     if manifest_path(mp4).exists() and part.exists():  # signed, not renamed: finish it
-        existing = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name)
+        existing = Manifest.from_bytes(read_regular(manifest_path(mp4), MAX_MANIFEST), mp4.name)
         if sha256_file(part)[0] == existing.sha256:
             durable_rename(part, mp4)
             return Recovered(mp4.name, recording_id, existing.frame_count, existing.size, 0)
     try:
-        pending = json.loads(pending_path(mp4).read_text())
-    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        pending = read_json(pending_path(mp4))
+    except (OSError, BadJSON) as exc:
         return Recovered(mp4.name, recording_id, 0, 0, 0,
                          f"no usable pending record ({exc.__class__.__name__}); left as .part")
-    data = part.read_bytes() if part.exists() else b""
+    data = _read_part(part) if part.exists() else b""
     keep = complete_prefix(data)
     torn = data[keep:]
     if torn:
@@ -176,7 +183,11 @@ def find_unfinished(data_dir: Path) -> list[Path]:
             continue
         manifests = sorted(folder.glob("*.mp4.json"))
         if manifests:
-            newest = Manifest.from_bytes(manifests[-1].read_bytes(), manifests[-1].name)
+            try:
+                newest = Manifest.from_bytes(read_regular(manifests[-1], MAX_MANIFEST),
+                                             manifests[-1].name)
+            except (OSError, ValueError):
+                continue  # not the camera's: the verifier reports it; recovery leaves it be
             if not newest.last:
                 unfinished.append(manifests[-1])
     return unfinished
@@ -184,7 +195,7 @@ def find_unfinished(data_dir: Path) -> list[Path]:
 
 def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
     """Close an unfinished recording with a zero-frame, recovered segment after its newest."""
-    raw = manifest_file.read_bytes()
+    raw = read_regular(manifest_file, MAX_MANIFEST)
     newest = Manifest.from_bytes(raw, manifest_file.name)
     mp4 = manifest_file.with_name(newest.file)
     if newest.device_id != identity.device_id:
@@ -206,5 +217,24 @@ def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
 
 def recover_all(data_dir: Path, identity: DeviceIdentity) -> list[Recovered]:
     """Every interrupted segment, then every recording cut between segments."""
-    results = [recover_segment(mp4, identity) for mp4 in find_interrupted(data_dir)]
-    return results + [terminate(m, identity) for m in find_unfinished(data_dir)]
+    results = [_safely(recover_segment, mp4, identity) for mp4 in find_interrupted(data_dir)]
+    return results + [_safely(terminate, m, identity) for m in find_unfinished(data_dir)]
+
+
+def _safely(recover: Callable[[Path, DeviceIdentity], Recovered], path: Path,
+            identity: DeviceIdentity) -> Recovered:
+    """Whatever was put in place of an interrupted segment's files (a FIFO, a record with
+    fields missing or of the wrong type), the camera still boots: the files are left as they
+    are, and the audit log says why."""
+    try:
+        return recover(path, identity)
+    except (OSError, ValueError, KeyError, TypeError, av.error.FFmpegError) as exc:
+        why = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return Recovered(path.name, path.parent.name, 0, 0, 0,
+                         f"cannot recover it ({exc.__class__.__name__}: {why}); left as it is")
+
+
+def _read_part(part: Path) -> bytes:
+    """A .part's bytes, if it is a regular file (a FIFO would block the boot forever)."""
+    with open_regular(part) as f:
+        return f.read()

@@ -18,9 +18,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from device.bounded import MAX_DOCUMENT, read_head, read_regular
 from device.evidence.identity import IdentityError, load_public_key
 from device.evidence.manifest import Manifest, sha256_file
-from device.evidence.receipt import Receipt, ReceiptError, verify_receipt
+from device.evidence.receipt import SIGNATURE_LENGTH, Receipt, ReceiptError, verify_receipt
 from device.fsutil import atomic_write
 
 RECEIPT_SUFFIX = ".receipt.json"
@@ -91,10 +92,12 @@ def kept_receipt(mp4: Path, manifest: Manifest) -> tuple[bool, str]:
     manifest's bytes is kept next to it (its signature checked with the ``store.pub.pem`` of
     the data directory when there is one, which the note says if not); (False, why) if not."""
     try:
-        raw = receipt_path(mp4).read_bytes()
-        signature = receipt_signature_path(mp4).read_bytes()
+        raw = read_regular(receipt_path(mp4), MAX_DOCUMENT)
+        signature = read_head(receipt_signature_path(mp4), SIGNATURE_LENGTH + 1)
     except FileNotFoundError:
         return False, "no store receipt for it either"
+    except OSError as exc:  # a FIFO, a link, a huge file: not read, and not a receipt
+        return False, f"store receipt not read: {exc.strerror}"
     expected = {"device_id": manifest.device_id, "file": mp4.name, "size": manifest.size,
                 "kind": "segment"}
     store_key = next((folder / STORE_KEY for folder in mp4.parents

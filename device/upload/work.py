@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.evidence.manifest import Manifest, ManifestError, manifest_path, signature_path
+from device.bounded import read_regular
+from device.evidence.manifest import (
+    MAX_MANIFEST,
+    Manifest,
+    ManifestError,
+    manifest_path,
+    signature_path,
+)
 from device.recordings import recordings_dir
 from device.upload.records import is_quarantined
 
@@ -43,7 +50,8 @@ def pending_segments(data_dir: Path) -> tuple[list[Segment], list[str]]:
             problems.append(f"{mp4.name}: no signature next to it; not uploaded")
             continue
         try:
-            manifest = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name + ".json")
+            manifest = Manifest.from_bytes(read_regular(manifest_path(mp4), MAX_MANIFEST),
+                                           mp4.name + ".json")
         except (OSError, ManifestError) as exc:
             problems.append(f"{mp4.name}: manifest unreadable ({exc}); not uploaded")
             continue

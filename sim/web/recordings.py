@@ -7,11 +7,11 @@ again only when its files change (not while the open segment merely grows).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from device.bounded import read_json
 from device.evidence.manifest import MANIFEST_SUFFIX
 from device.evidence.verify import Finding, verify
 from device.recordings import recordings_dir
@@ -39,7 +39,7 @@ def _signature(folder: Path) -> tuple[tuple[str, int], ...]:
 def _manifest(mp4: Path) -> dict[str, Any]:
     """The manifest's fields for display (the verifier decides whether to trust them)."""
     try:
-        data = json.loads(mp4.with_name(mp4.name + MANIFEST_SUFFIX).read_text())
+        data = read_json(mp4.with_name(mp4.name + MANIFEST_SUFFIX))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
