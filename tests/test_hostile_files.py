@@ -612,3 +612,108 @@ def test_the_cli_reports_a_hostile_tree_in_one_line_each(cams, tmp_path, capsys)
     assert (str(fine), "ok") in {(f["path"], f["code"]) for f in report["findings"]}
     assert tree_digest(cam.data_dir) == before  # it only reads
     assert all(f.is_file() for f in segment_files(fine))
+
+
+# -- the camera's own reading at boot: recovery of a hostile interrupted segment -------------
+
+def interrupted_files(cam: Camera) -> dict[str, Path]:
+    folder = cam.recording(1)
+    part = next(folder.glob("*.mp4.part"))
+    return {"part": part, "pending": part.with_name(part.name + ".json"),
+            "manifest": sorted(cam.recording(0).glob("*.mp4.json"))[-1]}
+
+
+PENDING_RECORDS: dict[str, Callable[[Path, Path], None]] = {
+    "nested": lambda p, tmp: p.write_bytes(NESTED),
+    "NaN": lambda p, tmp: p.write_bytes(p.read_bytes().replace(b'"fps": ', b'"fps": NaN, "x": ')),
+    "empty object": lambda p, tmp: p.write_bytes(b"{}"),
+    "a string index": lambda p, tmp: p.write_text(json.dumps(
+        {**json.loads(p.read_bytes()), "segment_index": "x"})),
+    "markers wrong": lambda p, tmp: p.write_text(json.dumps(
+        {**json.loads(p.read_bytes()), "markers": [1]})),
+    "not UTF-8": lambda p, tmp: p.write_bytes(b'{"\xff": 1}'),
+    "fifo": lambda p, tmp: (p.unlink(), os.rename(special_files(tmp)["fifo"], p)),
+    "dev zero": lambda p, tmp: (p.unlink(), os.rename(special_files(tmp)["zero"], p)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PENDING_RECORDS))
+def test_a_hostile_pending_record_never_stops_the_boot(cams, tmp_path, name: str) -> None:
+    cam = cams["c"]
+    files = interrupted_files(cam)
+    PENDING_RECORDS[name](files["pending"], tmp_path)
+    sim = boot(cam.data_dir)
+    [result] = sim.daemon.recovered
+    assert result["detail"] and "\n" not in result["detail"]
+    bounded(lambda: record(sim, 5.0))
+    sim.shutdown()
+    assert os.path.lexists(files["part"]) and os.path.lexists(files["pending"])  # left as is
+    assert numbers(cam.data_dir)[-1] == 3
+
+
+@pytest.mark.parametrize("which, kind", [("part", "fifo"), ("part", "zero"), ("part", "dir"),
+                                         ("manifest", "fifo"), ("manifest", "zero"),
+                                         ("manifest", "nested")])
+def test_a_special_or_hostile_file_in_a_recording_never_stops_the_boot(cams, tmp_path,
+                                                                     which: str,
+                                                                     kind: str) -> None:
+    cam = cams["c"]
+    victim = interrupted_files(cam)[which]
+    victim.unlink()
+    if kind == "nested":
+        victim.write_bytes(NESTED)
+    else:
+        os.rename(special_files(tmp_path)[kind], victim)
+    sim = boot(cam.data_dir)
+    bounded(lambda: record(sim, 5.0))
+    sim.shutdown()
+    assert numbers(cam.data_dir)[-1] == 3
+    found = check([cam.data_dir])  # and the verifier names it
+    assert any(path in (str(victim), str(victim).removesuffix(".json"),
+                        str(victim).removesuffix(".part")) for _, path, _ in found)
+
+
+def test_a_hostile_receipt_kept_beside_an_uploaded_segment_is_one_line(cams, tmp_path) -> None:
+    from device.upload.records import receipt_path, receipt_signature_path
+    cam = cams["a"]
+    mp4 = seg(cam, 0, 2)
+    mp4.unlink()  # as if uploaded
+    os.rename(special_files(tmp_path)["fifo"], receipt_path(mp4))
+    receipt_signature_path(mp4).write_bytes(b"\0" * 64)
+    found = check([cam.data_dir])
+    assert seg_problem(mp4, "missing_file") in found
+    receipt_path(mp4).unlink()
+    receipt_path(mp4).write_bytes(NESTED)
+    findings = bounded(lambda: verify([cam.data_dir]))
+    detail = next(f.detail for f in findings if f.path == str(mp4))
+    assert "receipt" in detail and "nested" in detail
+
+
+@pytest.mark.parametrize("raw", [NESTED, b'{"recording": {"segment_s": NaN}}',
+                                 b'{"recording": {"segment_s": ' + b"9" * 5000 + b"}}",
+                                 b'{"\xff": {}}'])
+def test_hostile_store_settings_are_one_line_errors(tmp_path: Path, raw: bytes) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from device.upload.settings import SAVED, SIGNING_PREFIX, SettingsError, load_saved, parse
+    key = Ed25519PrivateKey.generate()
+    with pytest.raises(SettingsError) as caught:
+        parse(raw, key.sign(SIGNING_PREFIX + raw), key.public_key())
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("settings: ")
+    saved = tmp_path / SAVED
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(raw)
+    config, problem = load_saved(CONFIG, tmp_path)
+    assert config == CONFIG and problem is not None and "\n" not in problem
+    saved.unlink()
+    os.mkfifo(saved)
+    config, problem = bounded(lambda: load_saved(CONFIG, tmp_path))
+    assert config == CONFIG and problem is not None and "FIFO" in problem
+
+
+def test_a_hostile_receipt_from_the_store_is_a_receipt_error() -> None:
+    from device.evidence.receipt import Receipt, ReceiptError
+    for raw in (NESTED, b'{"size": NaN}', b'{"size": ' + b"9" * 5000 + b"}"):
+        with pytest.raises(ReceiptError) as caught:
+            Receipt.from_bytes(raw)
+        assert str(caught.value).startswith("receipt: ") and "\n" not in str(caught.value)
