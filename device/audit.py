@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from device.bounded import MAX_LINE, BadJSON, Line, lines, loads, not_regular, open_regular
+from device.fsutil import set_aside
 from device.recordings import recording_number
 from hal.clock import Clock
 
@@ -75,10 +76,7 @@ def _set_aside(path: Path) -> dict[str, Any] | None:
         return None
     if why is None:
         return None
-    n = 1
-    while os.path.lexists(aside := path.with_name(f"{path.name}.refused-{n}")):
-        n += 1
-    os.rename(path, aside)
+    aside = set_aside(path)
     return {"was": why, "set_aside_as": aside.name}
 
 

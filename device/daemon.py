@@ -440,11 +440,17 @@ class Daemon(DockingMixin):
             self.identity, key_problem = None, str(exc)
         # Without the key nothing is written, not even the audit log: none of it could be
         # signed. The fault shows on the LED, the tones and in status.
+        audit_problem = None
         if self.identity is not None:
-            self.audit = AuditLog(self.data_dir / AUDIT_LOG, self.clock, self.identity.sign)
+            try:  # whatever the log holds it is read in bounds; only the card itself can fail
+                self.audit = AuditLog(self.data_dir / AUDIT_LOG, self.clock, self.identity.sign)
+            except OSError as exc:
+                audit_problem = f"audit log {self.data_dir / AUDIT_LOG}: {exc.strerror or exc}"
         self._set_flag("clock_not_set", not self.clock.wall_is_set, "clock checked at boot")
         if key_problem is not None:
             return "key", key_problem
+        if audit_problem is not None:
+            return "storage", audit_problem
         self._recover_interrupted()
         if self.pipeline is None:
             try:

@@ -41,3 +41,13 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 def durable_rename(src: Path, dst: Path) -> None:
     os.replace(src, dst)
     fsync_dir(dst.parent)
+
+
+def set_aside(path: Path) -> Path:
+    """Rename ``path`` out of the way, durably, as ``NAME.refused-N`` (never deleted): for a
+    FIFO, folder or link found where the camera keeps a file it must read and write."""
+    n = 1
+    while os.path.lexists(aside := path.with_name(f"{path.name}.refused-{n}")):
+        n += 1
+    durable_rename(path, aside)
+    return aside

@@ -12,8 +12,8 @@ import re
 import secrets
 from pathlib import Path
 
-from device.bounded import read_regular
-from device.fsutil import atomic_write
+from device.bounded import not_regular, read_regular
+from device.fsutil import atomic_write, set_aside
 
 RECORDINGS = Path("recordings")
 COUNTER = Path("state") / "recording_counter"
@@ -55,6 +55,8 @@ def next_recording_id(data_dir: Path, seen: int = 0) -> str:
     """
     path = data_dir / COUNTER
     path.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(path) and not_regular(path) is not None:
+        set_aside(path)  # a folder or FIFO in its place: renamed, never deleted
     try:
         last = int(read_regular(path, 64).decode("ascii").strip() or 0)
     except FileNotFoundError:
@@ -64,3 +66,4 @@ def next_recording_id(data_dir: Path, seen: int = 0) -> str:
     number = max(last, highest_recording(data_dir), seen) + 1
     atomic_write(path, f"{number}\n".encode())
     return f"R{number:06d}-{secrets.token_hex(3)}"
+

@@ -92,6 +92,13 @@ class Finding:
         return self.status == "ok"
 
 
+#: A detail is one line of at most this many characters, whatever a hostile file put in it.
+MAX_DETAIL = 500
+
+
 def finding(kind: str, item: object, code: str, detail: str) -> Finding:
     """A finding whose status follows from its code."""
+    detail = " ".join(detail.splitlines())
+    if len(detail) > MAX_DETAIL:
+        detail = detail[: MAX_DETAIL - 3] + "..."
     return Finding(str(item), CODES[code][0], detail, code, kind)
