@@ -717,3 +717,56 @@ def test_a_hostile_receipt_from_the_store_is_a_receipt_error() -> None:
         with pytest.raises(ReceiptError) as caught:
             Receipt.from_bytes(raw)
         assert str(caught.value).startswith("receipt: ") and "\n" not in str(caught.value)
+
+
+def test_a_folder_in_place_of_the_counter_is_set_aside_and_numbers_go_on(cams) -> None:
+    cam = cams["a"]
+    counter = cam.data_dir / COUNTER
+    counter.unlink()
+    counter.mkdir()
+    sim = boot(cam.data_dir)
+    bounded(lambda: record(sim, 5.0))
+    sim.shutdown()
+    assert numbers(cam.data_dir) == [1, 2, 3]
+    assert counter.read_text() == "3\n" and counter.with_name(counter.name + ".refused-1").is_dir()
+
+
+def test_an_audit_log_the_card_cannot_open_faults_the_camera_instead_of_hanging(
+        cams, monkeypatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("device.daemon.AuditLog", broken)
+    sim = Simulator(CONFIG, cams["a"].data_dir)
+    bounded(sim.power_on)
+    assert sim.mode == "fault" and "Input/output error" in (sim.daemon.fault or "")
+    sim.shutdown()
+
+
+def test_a_signed_segment_index_of_millions_costs_a_few_lines(cams) -> None:
+    cam = cams["a"]
+    mp4 = seg(cam, 1, 2)  # the last segment of recording 1
+    manifest = manifest_dict(mp4)
+    manifest["segment_index"] = 9_999_999
+    resign(cam, mp4, json.dumps(manifest).encode())
+    findings = bounded(lambda: verify([cam.data_dir]))
+    missing = [f for f in findings if f.code == "missing_segment" and f.kind == "recording"]
+    assert 1 < len(missing) <= 21 and "more segments are missing" in missing[-1].detail
+
+
+def test_a_finding_is_one_bounded_line_whatever_went_into_it() -> None:
+    from device.evidence.findings import MAX_DETAIL, finding
+    f = finding("segment", "x", "misplaced", "renamed: its manifest describes " +
+                "a\nb" * 10_000)
+    assert "\n" not in f.detail and len(f.detail) == MAX_DETAIL
+
+
+def test_recovery_never_writes_through_a_symlinked_folder(cams) -> None:
+    """Camera C's interrupted recording, linked into camera A's recordings: A's boot must not
+    recover (write into) a folder that is not its own."""
+    a, c = cams["a"], cams["c"]
+    link = a.data_dir / "recordings" / c.recording(1).name
+    link.symlink_to(c.recording(1))
+    before = tree_digest(c.data_dir)
+    boot(a.data_dir).shutdown()
+    assert tree_digest(c.data_dir) == before

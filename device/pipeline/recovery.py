@@ -113,7 +113,8 @@ def find_interrupted(data_dir: Path) -> list[Path]:
     before the file was created), as the final ``NAME.mp4`` path it should get."""
     found = {p.with_name(p.name[: -len(suffix)])
              for suffix in (PART_SUFFIX, PENDING_SUFFIX)
-             for p in recordings_dir(data_dir).glob("*/*.mp4" + suffix)}
+             for p in recordings_dir(data_dir).glob("*/*.mp4" + suffix)
+             if not p.parent.is_symlink()}  # a linked folder is not this camera's to write
     return sorted(found)
 
 
@@ -178,7 +179,8 @@ def find_unfinished(data_dir: Path) -> list[Path]:
     """Recordings whose newest segment is not their last and that have nothing in progress:
     the power went between closing one segment and opening the next."""
     unfinished = []
-    for folder in sorted(p for p in recordings_dir(data_dir).glob("*") if p.is_dir()):
+    for folder in sorted(p for p in recordings_dir(data_dir).glob("*")
+                         if p.is_dir() and not p.is_symlink()):
         if any(folder.glob("*" + PART_SUFFIX)) or any(folder.glob("*" + PENDING_SUFFIX)):
             continue
         manifests = sorted(folder.glob("*.mp4.json"))
