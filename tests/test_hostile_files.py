@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from device.audit import AUDIT_LOG, AuditLog, canonical, verify_log
 from device.bounded import MAX_DEPTH, BadJSON, Refused, lines, loads, read_json, read_regular
 from device.cli import main
-from device.evidence.findings import CODES, Finding
+from device.evidence.findings import CODES, MAX_DETAIL, Finding
 from device.evidence.identity import PUBLIC_KEY
 from device.evidence.keyring import KeyRing, data_dir_of
 from device.evidence.manifest import Manifest, ManifestError, manifest_path, signature_path
@@ -81,7 +83,7 @@ def check(paths: list[Path], keys: KeyRing | None = None) -> set[tuple[str, str,
 
 def assert_one_line(findings: list[Finding]) -> None:
     for f in findings:
-        assert f.code in CODES and "\n" not in f.detail and len(f.detail) < 400, f
+        assert f.code in CODES and "\n" not in f.detail and len(f.detail) <= MAX_DETAIL, f
 
 
 @pytest.fixture
@@ -770,3 +772,95 @@ def test_recovery_never_writes_through_a_symlinked_folder(cams) -> None:
     before = tree_digest(c.data_dir)
     boot(a.data_dir).shutdown()
     assert tree_digest(c.data_dir) == before
+
+
+# -- wrong types anywhere: hypothesis puts hostile values in real entries and manifests -------
+
+HOSTILE_VALUES = st.sampled_from([None, True, 0, -1, 2**63, 1.5, "", "x" * 5000, [], [1, [2]],
+                                  {}, {"a": []}, ["R000001-abcdef"], "R000001-abcdef",
+                                  "../../etc/passwd", "\n"])
+
+
+@pytest.fixture(scope="module")
+def shared(template: Path) -> Any:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield copy_template(template, Path(tmp) / "copy")
+
+
+def replace_somewhere(value: dict[str, Any], choice: int, hostile: Any) -> str:
+    """Put ``hostile`` at one of the keys of ``value`` or of its ``data`` (chosen by
+    ``choice``); return which."""
+    places = [(value, k) for k in value] + [(value["data"], k) for k in value.get("data", {})
+                                             if isinstance(value.get("data"), dict)]
+    target, key = places[choice % len(places)]
+    target[key] = hostile
+    return key
+
+
+FUZZ = settings(max_examples=40, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(line=st.integers(0, 10**6), choice=st.integers(0, 10**6), hostile=HOSTILE_VALUES)
+def test_an_audit_entry_with_any_field_of_any_type_is_a_finding_never_a_crash(
+        shared, line: int, choice: int, hostile: Any) -> None:
+    cam = shared["a"]
+    original = cam.log.read_bytes()
+    try:
+        entries = log_lines(cam)
+        entry = json.loads(entries[line % len(entries)])
+        replace_somewhere(entry, choice, hostile)
+        write_lines(cam, [*entries, canonical(entry)])
+        found = check([cam.data_dir])
+        assert found and {kind for kind, _, _ in found} <= {"audit", "log-vs-footage",
+                                                             "recording"}
+    finally:
+        cam.log.write_bytes(original)
+
+
+@FUZZ
+@given(index=st.integers(0, 4), choice=st.integers(0, 10**6), hostile=HOSTILE_VALUES)
+def test_a_signed_manifest_with_any_field_of_any_type_is_a_finding_never_a_crash(
+        shared, index: int, choice: int, hostile: Any) -> None:
+    cam = shared["a"]
+    mp4 = seg(cam, 0, index)
+    saved = {f: f.read_bytes() for f in (manifest_path(mp4), signature_path(mp4))}
+    try:
+        manifest = manifest_dict(mp4)
+        key = replace_somewhere(manifest, choice, hostile)
+        resign(cam, mp4, json.dumps(manifest).encode())
+        findings = bounded(lambda: verify([cam.data_dir]))
+        assert_one_line(findings)
+        assert len([f for f in findings if f.path == str(mp4)]) == 1
+        if key in ("segment_index", "size", "sha256", "file", "recording_id", "device_id",
+                   "format", "version", "last", "prev_manifest_sha256"):
+            # what binds the segment to its bytes, name and chain: a change is always caught
+            changed = manifest[key] != json.loads(saved[manifest_path(mp4)])[key]
+            assert not changed or not all(f.ok for f in findings)
+    finally:
+        for f, data in saved.items():
+            f.write_bytes(data)
+
+
+@pytest.mark.parametrize("which", ["mp4", "manifest", "signature", "log"])
+def test_a_file_that_cannot_be_read_is_unreadable_in_one_line(cams, monkeypatch,
+                                                              which: str) -> None:
+    """Root reads everything, so opening is made to fail as a file of mode 000 would."""
+    cam = cams["a"]
+    mp4 = seg(cam, 1, 0)
+    victim = {"mp4": mp4, "manifest": manifest_path(mp4), "signature": signature_path(mp4),
+              "log": cam.log}[which]
+    real = os.open
+
+    def guarded(path: Any, *args: Any, **kwargs: Any) -> int:
+        if os.fspath(path) == str(victim):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", guarded)
+    findings = bounded(lambda: verify([cam.data_dir]))
+    assert_one_line(findings)
+    item = str(cam.log) if which == "log" else str(mp4)
+    [bad] = [f for f in findings if f.path == item and not f.ok]
+    assert bad.code == "unreadable" and "Permission denied" in bad.detail
