@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ MAX_LINE = 4 * 1024 * 1024
 MAX_DEPTH = 32
 #: Digits of an integer: sizes, counters and sequence numbers fit in 20.
 MAX_INT_DIGITS = 24
-#: Read and hashed in pieces of this size.
+#: Lines are read in pieces of this size.
 CHUNK = 1024 * 1024
 
 
@@ -117,14 +118,11 @@ def digest_regular(path: Path, limit: int | None = None) -> tuple[str, int]:
         size = os.fstat(f.fileno()).st_size
         if limit is not None and size > limit:
             return "", size
-        digest = hashlib.sha256()
-        total = 0
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-            total += len(chunk)
-            if limit is not None and total > limit:
-                return "", total
-        return digest.hexdigest(), total
+        digest = hashlib.file_digest(f, "sha256")
+        return digest.hexdigest(), f.tell()
+
+
+_SUSPECT_NUMBER = re.compile(rb"\d{%d}|[eE][-+]?\d{3}" % (MAX_INT_DIGITS + 1))
 
 
 def _int(text: str) -> int:
@@ -169,8 +167,13 @@ def loads(raw: bytes, where: str, limit: int = MAX_DOCUMENT) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadJSON(f"{where}: not UTF-8 JSON (byte {exc.start} is not UTF-8)") from None
+    # Numbers are checked one by one only where one could be out of bounds (a long digit run or
+    # a three-digit exponent), and nesting only where there are brackets enough: the camera's
+    # own lines take the fast path.
+    hooks: dict[str, Any] = {"parse_int": _int, "parse_float": _float} if _SUSPECT_NUMBER.search(
+        raw) else {}
     try:
-        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        value = json.loads(text, parse_constant=_constant, **hooks)
     except json.JSONDecodeError as exc:
         raise BadJSON(f"{where}: not UTF-8 JSON ({exc.msg}: line {exc.lineno} column "
                       f"{exc.colno})") from None
@@ -178,7 +181,7 @@ def loads(raw: bytes, where: str, limit: int = MAX_DOCUMENT) -> Any:
         raise BadJSON(f"{where}: nested more than {MAX_DEPTH} deep") from None
     except ValueError as exc:  # from the number hooks (and int's own digit limit)
         raise BadJSON(f"{where}: not UTF-8 JSON ({str(exc).splitlines()[0]})") from None
-    if _depth(value) > MAX_DEPTH:
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise BadJSON(f"{where}: nested more than {MAX_DEPTH} deep")
     return value
 
