@@ -57,13 +57,19 @@ def signed_bytes(entry: dict[str, Any]) -> bytes:
     return canonical({**entry, "sig": UNSIGNED})
 
 
+#: Bad lines at the end of the log named one by one in the ``bad_lines`` entry at boot.
+BAD_LINES_NAMED = 20
+
+
 @dataclass
 class _Scan:
     """What the daemon learns from its log at start."""
 
     seq: int = 0
     head: str = GENESIS
+    #: the lines after the last entry that are none: the first few, and how many
     bad: list[dict[str, Any]] = field(default_factory=list)
+    bad_count: int = 0
     torn: Line | None = None
 
 
@@ -112,10 +118,10 @@ class AuditLog:
         if refused is not None:
             self.append("audit_log_refused", "found at start: the log was not a regular file; "
                         "set aside and a new log begun", **refused)
-        if scan.bad:
+        if scan.bad_count:
             self.append("bad_lines", "found at start: lines at the end of the log that are not "
                         "entries; kept as they are, the chain continues after them",
-                        lines=scan.bad[:20], count=len(scan.bad))
+                        lines=scan.bad, count=scan.bad_count)
 
     def _scan(self) -> _Scan:
         """Last sequence number, chain head, the lines after the last entry that are none, and
@@ -134,10 +140,12 @@ class AuditLog:
                 scan.head = line.sha256
                 entry = _entry(line)
                 if entry is None:  # the verifier reports it; the chain still passes through it
-                    scan.bad.append({"line": line.number, "sha256": line.sha256,
-                                     "length": line.length})
+                    scan.bad_count += 1
+                    if len(scan.bad) < BAD_LINES_NAMED:
+                        scan.bad.append({"line": line.number, "sha256": line.sha256,
+                                         "length": line.length})
                     continue
-                scan.bad = []
+                scan.bad, scan.bad_count = [], 0
                 seq = entry.get("seq")
                 if isinstance(seq, int) and not isinstance(seq, bool) and seq > scan.seq:
                     scan.seq = seq

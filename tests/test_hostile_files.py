@@ -864,3 +864,13 @@ def test_a_file_that_cannot_be_read_is_unreadable_in_one_line(cams, monkeypatch,
     item = str(cam.log) if which == "log" else str(mp4)
     [bad] = [f for f in findings if f.path == item and not f.ok]
     assert bad.code == "unreadable" and "Permission denied" in bad.detail
+
+
+def test_many_bad_lines_at_the_end_are_named_a_few_and_counted(cams) -> None:
+    cam = cams["b"]
+    with open(cam.log, "ab") as f:
+        f.write(b"not json\n" * 50_000)
+    boot(cam.data_dir).shutdown()
+    [note] = [json.loads(line) for line in log_lines(cam) if b'"bad_lines"' in line]
+    assert note["data"]["count"] == 50_000 and len(note["data"]["lines"]) == 20
+    assert check([cam.data_dir]) == {("audit", str(cam.log), "not_an_entry")}
