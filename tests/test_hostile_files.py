@@ -874,3 +874,21 @@ def test_many_bad_lines_at_the_end_are_named_a_few_and_counted(cams) -> None:
     [note] = [json.loads(line) for line in log_lines(cam) if b'"bad_lines"' in line]
     assert note["data"]["count"] == 50_000 and len(note["data"]["lines"]) == 20
     assert check([cam.data_dir]) == {("audit", str(cam.log), "not_an_entry")}
+
+
+@pytest.mark.parametrize("name", ["recordings", "audit"])
+def test_a_symlinked_recordings_or_audit_folder_is_reported_not_followed(cams, name: str) -> None:
+    cam, other = cams["a"], cams["b"]
+    folder = cam.data_dir / name
+    shutil.rmtree(folder)
+    folder.symlink_to(other.data_dir / name)
+    found = check([cam.data_dir])
+    assert ("file", str(folder), "not_a_file") in found
+    assert not any(str(other.data_dir) in path for _, path, _ in found)
+
+
+def test_a_fifo_given_inside_a_single_recording_folder_is_reported(cams) -> None:
+    cam = cams["a"]
+    os.mkfifo(cam.recording(0) / "notes")
+    assert check([cam.recording(0)]) == {("file", str(cam.recording(0) / "notes"),
+                                          "not_a_file")}

@@ -33,7 +33,7 @@ from device.evidence.manifest import MANIFEST_SUFFIX, SIGNATURE_SUFFIX
 from device.evidence.numbering import check_numbering
 from device.evidence.segment_check import Segment, check_segment, recording_hint
 from device.pipeline.segments import PART_SUFFIX
-from device.recordings import RECORDINGS
+from device.recordings import RECORDING_ID, RECORDINGS
 
 __all__ = ["SIGNATURE_LENGTH", "Finding", "KeyRing", "verify"]
 
@@ -189,12 +189,21 @@ def _collect(paths: list[Path]) -> _Found:
                                                        for e in SEGMENT_FILES):
                         classify(f, False)  # a folder named like evidence: checked, refused
                     continue
-                if not classify(f, regular) and RECORDINGS.name in f.parent.parts:
+                if not classify(f, regular) and _in_evidence(path, f):
                     what = kind_of(mode)
                     if entry.is_symlink():
                         what += f" to {_link_target(f)}"
                     found.strays.append((f, what))
     return found
+
+
+def _in_evidence(root: Path, f: Path) -> bool:
+    """Is ``f`` (found below ``root``) footage's or the log's place, where the camera writes
+    only regular files and folders: ``recordings/`` or ``audit/`` (or themselves), or a
+    recording's folder? (``control.sock`` beside them is the daemon's socket.)"""
+    parts = (root.name, *f.relative_to(root).parts)
+    return (RECORDINGS.name in parts or AUDIT_LOG.parent.name in parts
+            or RECORDING_ID.fullmatch(f.parent.name) is not None)
 
 
 def _link_target(link: Path) -> str:
