@@ -204,11 +204,12 @@ def mutate(field: str, value: Any) -> Callable[[dict[str, Any]], bytes]:
     return edit
 
 
-def raw_edit(old: bytes, new: bytes) -> Callable[[dict[str, Any]], bytes]:
+def set_raw(field: str, literal: bytes) -> Callable[[dict[str, Any]], bytes]:
+    """The manifest with ``field`` set to ``literal`` as written (``NaN``, a 4,300-digit
+    number: what json.dumps would never write), every other field as it was."""
     def edit(manifest: dict[str, Any]) -> bytes:
-        raw = json.dumps(manifest, sort_keys=True).encode()
-        assert old in raw
-        return raw.replace(old, new, 1)
+        manifest[field] = "@@"
+        return json.dumps(manifest, sort_keys=True).encode().replace(b'"@@"', literal, 1)
     return edit
 
 
@@ -216,11 +217,13 @@ HOSTILE_MANIFESTS: dict[str, Callable[[dict[str, Any]], bytes]] = {
     "100,000 nested arrays": lambda m: NESTED,
     "nested arrays in a field": lambda m: json.dumps(m).encode()[:-1] + b', "gaps": '
                                          + NESTED + b"}",
-    "NaN duration": raw_edit(b'"duration_s": ', b'"duration_s": NaN, "x": '),
+    "NaN duration": set_raw("duration_s", b"NaN"),
+    "-Infinity pre-event": set_raw("pre_event_s", b"-Infinity"),
+    "1e999 duration": set_raw("duration_s", b"1e999"),
     "Infinity fps": mutate("fps", float("inf")),
-    "4300-digit size": raw_edit(b'"size": ', b'"size": ' + b"9" * 4300 + b', "x": '),
-    "4000-digit segment index": raw_edit(b'"segment_index": ',
-                                         b'"segment_index": ' + b"9" * 4000 + b', "x": '),
+    "4300-digit size": set_raw("size", b"9" * 4300),
+    "4000-digit segment index": set_raw("segment_index", b"9" * 4000),
+    "30-digit frame count": set_raw("frame_count", b"9" * 30),
     "huge segment index": mutate("segment_index", 10**15),
     "negative size": mutate("size", -1),
     "string for an int": mutate("segment_index", "2"),
