@@ -93,8 +93,12 @@ def open_regular(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def read_regular(path: Path, limit: int) -> bytes:
-    """All of a regular file of at most ``limit`` bytes (never more is read)."""
+def read_regular(path: Path, limit: int, follow: bool = False) -> bytes:
+    """All of a regular file of at most ``limit`` bytes (never more is read). With ``follow``
+    a symlink is followed to what it names, which must itself be a regular file (for keys an
+    operator may link into place; evidence is never followed)."""
+    if follow:
+        path = Path(os.path.realpath(path))
     with open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit:

@@ -895,3 +895,18 @@ def test_a_fifo_given_inside_a_single_recording_folder_is_reported(cams) -> None
     os.mkfifo(cam.recording(0) / "notes")
     assert check([cam.recording(0)]) == {("file", str(cam.recording(0) / "notes"),
                                           "not_a_file")}
+
+
+def test_an_enrolled_key_may_be_a_symlink_to_a_key_but_never_to_a_device(cams, tmp_path) -> None:
+    """The enrolled keys are the operator's, not evidence: a link to a key file is followed;
+    one to /dev/zero or a FIFO is refused in one line."""
+    from device.evidence.identity import IdentityError
+    cam = cams["a"]
+    enrolled = tmp_path / "enrolled"
+    enrolled.mkdir()
+    (enrolled / "a.pem").symlink_to(cam.data_dir / PUBLIC_KEY)
+    assert check([cam.data_dir], KeyRing.from_dir(enrolled)) == set()
+    (enrolled / "b.pem").symlink_to("/dev/zero")
+    with pytest.raises(IdentityError) as caught:
+        bounded(lambda: KeyRing.from_dir(enrolled))
+    assert "not a regular file" in str(caught.value) and "\n" not in str(caught.value)

@@ -53,7 +53,7 @@ MAX_KEY_FILE = 64 * 1024
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     try:
-        data = read_regular(path, MAX_KEY_FILE)
+        data = read_regular(path, MAX_KEY_FILE, follow=True)
     except OSError as exc:
         raise IdentityError(f"{path}: not a readable PEM public key ({exc.strerror})") from None
     return public_key_from_pem(data, str(path))
@@ -121,7 +121,7 @@ def load_identity(data_dir: Path, model: str, serial: str) -> DeviceIdentity:
     """Load the device key; raise :class:`IdentityError` (one-line reason) if it is unusable."""
     path = data_dir / PRIVATE_KEY
     try:
-        key = serialization.load_pem_private_key(read_regular(path, MAX_KEY_FILE),
+        key = serialization.load_pem_private_key(read_regular(path, MAX_KEY_FILE, follow=True),
                                                  password=None)
     except FileNotFoundError:
         raise IdentityError(f"{path}: device key missing (run 'bodycam provision')") from None
