@@ -22,17 +22,26 @@ One thread (the daemon's) appends; each entry is written and fsynced before ``ap
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device.bounded import MAX_LINE, BadJSON, Line, lines, loads, not_regular, open_regular
-from device.fsutil import set_aside
+from device import fsutil
+from device.bounded import (
+    MAX_LINE,
+    BadJSON,
+    Line,
+    lines,
+    loads,
+    not_regular,
+    open_regular,
+)
 from device.recordings import recording_number
 from hal.clock import Clock
 
@@ -41,6 +50,8 @@ GENESIS = "0" * 64
 UNSIGNED = ""
 
 Signer = Callable[[bytes], bytes]
+#: An entry not yet written: event, reason, data (None: a checkpoint's), mono, utc.
+Pending = tuple[str, str, dict[str, Any] | None, float, str]
 Verifier = Callable[[bytes, bytes], bool]
 
 
@@ -57,6 +68,11 @@ def signed_bytes(entry: dict[str, Any]) -> bytes:
     return canonical({**entry, "sig": UNSIGNED})
 
 
+#: Entries kept in memory while the log cannot be written (a full card); past this many the
+#: oldest are dropped and an ``entries_lost`` entry says how many.
+BACKLOG = 10_000
+
+
 #: Bad lines at the end of the log named one by one in the ``bad_lines`` entry at boot.
 BAD_LINES_NAMED = 20
 
@@ -67,10 +83,11 @@ class _Scan:
 
     seq: int = 0
     head: str = GENESIS
+    lines: int = 0  # complete lines
+    size: int = 0  # their bytes, newlines included
     #: the lines after the last entry that are none: the first few, and how many
     bad: list[dict[str, Any]] = field(default_factory=list)
     bad_count: int = 0
-    torn: Line | None = None
 
 
 def _set_aside(path: Path) -> dict[str, Any] | None:
@@ -82,51 +99,63 @@ def _set_aside(path: Path) -> dict[str, Any] | None:
         return None
     if why is None:
         return None
-    aside = set_aside(path)
+    aside = fsutil.set_aside(path)
     return {"was": why, "set_aside_as": aside.name}
 
 
 def _entry(line: Line) -> dict[str, Any] | None:
     """A line's entry, if it is a JSON object within the bounds."""
-    if line.data is None:
-        return None
+    return None if line.data is None else _parse(line.data, line.number)
+
+
+def _parse(raw: bytes, number: int) -> dict[str, Any] | None:
     try:
-        entry = loads(line.data, f"line {line.number}", MAX_LINE)
+        entry = loads(raw, f"line {number}", MAX_LINE)
     except BadJSON:
         return None
     return entry if isinstance(entry, dict) else None
 
 
 class AuditLog:
+    """Appends entries; a write that fails (ENOSPC, EIO) never glues two lines together.
+
+    An entry takes its ``seq``, ``prev`` and signature when it is written; its ``mono`` and
+    ``utc`` when it happened. One that cannot be written waits in memory, in order, and is
+    written before the next one; a line the failed write left part-written is terminated and
+    acknowledged by a ``torn_line`` entry first, exactly as one torn by a crash is at start.
+    """
+
     def __init__(self, path: Path, clock: Clock, signer: Signer | None = None) -> None:
         self.path = path
         self.clock = clock
         self.signer = signer
         #: the highest recording number a recording_start entry names (device/recordings.py)
         self.highest_recording = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         refused = _set_aside(path)
         scan = self._scan()
-        self.seq, self.head = scan.seq, scan.head
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        if scan.torn is not None:
-            torn = scan.torn
-            os.write(self._fd, b"\n")  # terminate the torn line; its bytes stay as they were
-            self.head = torn.sha256
-            self.append("torn_line", "found at start: the previous run stopped mid-write",
-                        line=torn.number, sha256=torn.sha256, length=torn.length)
-        if refused is not None:
-            self.append("audit_log_refused", "found at start: the log was not a regular file; "
-                        "set aside and a new log begun", **refused)
-        if scan.bad_count:
-            self.append("bad_lines", "found at start: lines at the end of the log that are not "
-                        "entries; kept as they are, the chain continues after them",
-                        lines=scan.bad, count=scan.bad_count)
+        self.seq, self.head, self._lines, self._size = scan.seq, scan.head, scan.lines, scan.size
+        #: why the last write failed, until one succeeds
+        self.error: str | None = None
+        self._waiting: deque[Pending] = deque()
+        self._acks: deque[Pending] = deque()  # torn lines to acknowledge, before anything else
+        self._lost = 0
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with contextlib.suppress(OSError):  # a full card at start: retried at the next append
+            self._settle("found at start: the previous run stopped mid-write")
+            if refused is not None:
+                self.append("audit_log_refused", "found at start: the log was not a regular "
+                            "file; set aside and a new log begun", **refused)
+            if scan.bad_count:
+                self.append("bad_lines", "found at start: lines at the end of the log that are "
+                            "not entries; kept as they are, the chain continues after them",
+                            lines=scan.bad, count=scan.bad_count)
+        self.flush()
 
     def _scan(self) -> _Scan:
-        """Last sequence number, chain head, the lines after the last entry that are none, and
-        a torn final line if there is one. Streams the log in bounded pieces: whatever it holds
-        (a line of a gigabyte, 100,000 nested arrays, NaN), the camera boots."""
+        """Last sequence number, chain head, complete lines and their bytes, and the lines
+        after the last entry that are none. Streams the log in bounded pieces: whatever it
+        holds (a line of a gigabyte, 100,000 nested arrays, NaN), the camera boots."""
         scan = _Scan()
         try:
             f = open_regular(self.path)
@@ -135,9 +164,9 @@ class AuditLog:
         with f:
             for line in lines(f):
                 if not line.terminated:
-                    scan.torn = line
-                    break
-                scan.head = line.sha256
+                    break  # a torn tail: _settle terminates and acknowledges it
+                scan.head, scan.lines, scan.size = line.sha256, line.number, \
+                    scan.size + line.length + 1
                 entry = _entry(line)
                 if entry is None:  # the verifier reports it; the chain still passes through it
                     scan.bad_count += 1
@@ -158,25 +187,128 @@ class AuditLog:
             if number is not None and number > self.highest_recording:
                 self.highest_recording = number
 
+    def _settle(self, why: str) -> None:
+        """Bytes past the last whole line (a torn write) are terminated, kept as they are, and
+        acknowledged by the next entry written, so that entry starts on a line of its own."""
+        size = os.fstat(self._fd).st_size
+        if size == self._size:
+            return
+        start, length = self._size, size - self._size
+        raw = self._tail(size) if length <= MAX_LINE else None  # longer: hashed, never kept
+        torn_hash = line_hash(raw) if raw is not None else self._tail_hash(start, length)
+        fsutil.write_all(self._fd, b"\n")  # its bytes stay as they were
+        self._lines, self._size = self._lines + 1, size + 1
+        if raw is not None and self._whole_entry(raw):  # all but the newline was down
+            self.seq, self.head = self.seq + 1, line_hash(raw)
+            if self._waiting:
+                self._waiting.popleft()
+            return
+        self.head = torn_hash
+        self._acks.append(("torn_line", why, {"line": self._lines, "sha256": self.head,
+                                                     "length": length},
+                                  self.clock.monotonic(), self.clock.utc_iso()))
+
+    def _whole_entry(self, raw: bytes) -> bool:
+        """Is ``raw`` the entry this log was writing, complete (only its newline missing)?"""
+        entry = _parse(raw, self._lines)
+        return (entry is not None and canonical(entry) == raw
+                and entry.get("seq") == self.seq + 1 and entry.get("prev") == self.head)
+
+    def _tail(self, size: int) -> bytes:
+        with open_regular(self.path) as f:
+            f.seek(self._size)
+            return f.read(size - self._size)
+
+    def _tail_hash(self, start: int, length: int) -> str:
+        """The SHA-256 of ``length`` bytes from ``start``, read in pieces."""
+        digest = hashlib.sha256()
+        with open_regular(self.path) as f:
+            f.seek(start)
+            while length > 0 and (chunk := f.read(min(length, 1 << 20))):
+                digest.update(chunk)
+                length -= len(chunk)
+        return digest.hexdigest()
+
     def append(self, event: str, reason: str = "", **data: Any) -> dict[str, Any]:
-        """Write one entry durably and return it."""
-        self.seq += 1
-        entry = {"seq": self.seq, "mono": round(self.clock.monotonic(), 6),
-                 "utc": self.clock.utc_iso(), "event": event, "reason": reason, "data": data,
-                 "prev": self.head, "sig": UNSIGNED}
-        if self.signer is not None:
-            entry["sig"] = base64.b64encode(self.signer(signed_bytes(entry))).decode()
-        line = canonical(entry)
-        os.write(self._fd, line + b"\n")
-        os.fsync(self._fd)
-        self.head = line_hash(line)
-        self._saw(entry)
-        return entry
+        """Write one entry durably and return it. Raises ``OSError`` when the log cannot be
+        written; the entry then waits and is written, in order, before the next one."""
+        return self._enqueue(event, reason, data)
 
     def checkpoint(self, reason: str) -> dict[str, Any]:
-        return self.append("checkpoint", reason, entries=self.seq + 1, head=self.head)
+        """Vouches for the chain as it stands when the checkpoint is written."""
+        return self._enqueue("checkpoint", reason, None)
+
+    def flush(self) -> bool:
+        """Write what waits; True when nothing does (``error`` says why otherwise)."""
+        try:
+            self._drain()
+        except OSError:
+            return False
+        return True
+
+    def _enqueue(self, event: str, reason: str, data: dict[str, Any] | None
+                 ) -> dict[str, Any]:
+        if len(self._waiting) >= BACKLOG:
+            self._waiting.popleft()
+            self._lost += 1
+        self._waiting.append((event, reason, data, round(self.clock.monotonic(), 6),
+                              self.clock.utc_iso()))
+        return self._drain()
+
+    def _drain(self) -> dict[str, Any]:
+        """Acknowledge a torn line, say what overflowed, then write what waits, in order."""
+        entry: dict[str, Any] = {}
+        try:
+            self._settle("a write failed part-way (storage full or failing)")
+            while self._acks:
+                self._commit(self._acks)
+            if self._lost:
+                lost: deque[Pending] = deque([(
+                    "entries_lost", "the log could not be written and its backlog overflowed",
+                    {"count": self._lost}, self.clock.monotonic(), self.clock.utc_iso())])
+                self._commit(lost)
+                self._lost = 0
+            while self._waiting:
+                entry = self._commit(self._waiting)
+        except OSError as exc:
+            self.error = f"{exc.strerror or exc} ({self.path.name})"
+            raise
+        self.error = None
+        return entry
+
+    def _commit(self, queue: deque[Pending]) -> dict[str, Any]:
+        """Write the first of ``queue``; it leaves the queue once it is in the file."""
+        seq = self.seq
+        try:
+            return self._write(*queue[0])
+        finally:
+            if self.seq != seq:  # it is in the file (even if its fsync failed)
+                queue.popleft()
+
+    def _write(self, event: str, reason: str, data: dict[str, Any] | None, mono: float,
+               utc: str) -> dict[str, Any]:
+        if data is None:  # a checkpoint: the chain as it is now
+            data = {"entries": self.seq + 1, "head": self.head}
+        entry = {"seq": self.seq + 1, "mono": round(mono, 6), "utc": utc, "event": event,
+                 "reason": reason, "data": data, "prev": self.head, "sig": UNSIGNED}
+        if self.signer is not None:
+            entry["sig"] = base64.b64encode(self.signer(signed_bytes(entry))).decode()
+        line = canonical(entry) + b"\n"
+        try:
+            fsutil.write_all(self._fd, line)
+        except OSError:
+            if os.fstat(self._fd).st_size != self._size + len(line):
+                raise  # nothing, or part of it, is down: _settle deals with a part
+        # The whole line is in the file: it is the log's next entry, even if fsync fails.
+        self.seq, self.head = entry["seq"], line_hash(line[:-1])
+        self._lines, self._size = self._lines + 1, self._size + len(line)
+        self._saw(entry)
+        fsutil.fsync(self._fd)
+        return entry
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._drain()
         os.close(self._fd)
 
 

@@ -126,6 +126,7 @@ def digest_regular(path: Path, limit: int | None = None) -> tuple[str, int]:
         return digest.hexdigest(), f.tell()
 
 
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SUSPECT_NUMBER = re.compile(rb"\d{%d}|[eE][-+]?\d{3}" % (MAX_INT_DIGITS + 1))
 
 
@@ -187,6 +188,11 @@ def loads(raw: bytes, where: str, limit: int = MAX_DOCUMENT) -> Any:
         raise BadJSON(f"{where}: not UTF-8 JSON ({str(exc).splitlines()[0]})") from None
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise BadJSON(f"{where}: nested more than {MAX_DEPTH} deep")
+    if _SURROGATE.search(raw):  # an escaped lone half of a pair: no UTF-8 can hold it
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadJSON(f"{where}: not UTF-8 JSON (a lone surrogate escape)") from None
     return value
 
 

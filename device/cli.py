@@ -28,6 +28,7 @@ from device.evidence.identity import (
     public_pem,
 )
 from device.evidence.verify import KeyRing, verify
+from device.fsutil import atomic_write
 from hal.inputs import BUTTON_NAMES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -117,6 +118,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"recording   {rec['id'] + ' for ' + format(rec['seconds'], '.1f') + ' s' if rec else '-'}",
         f"device      {status['device_id']}  {status['utc']}",
     ]
+    for r in status.get("recovered", []):  # what this boot found after a power cut
+        lines.append(f"recovered   {r['file']}: " + (
+            f"FAILED: {r['detail']}" if r["detail"] else
+            f"{r['frames']} frames kept, signed as recovered"
+            + (f" (torn tail of {r['torn_bytes']} bytes kept beside it)"
+               if r["torn_bytes"] else "")))
     upload = status.get("upload")
     if upload and upload["state"] != "off":
         lines.append(f"upload      {upload['state']}: {upload['pending_segments']} segment(s) "
@@ -203,7 +210,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         keys = KeyRing.from_dir(Path(args.keys)) if args.keys else None
     except IdentityError as exc:
         raise CliError(str(exc)) from None
-    findings = verify(paths, keys)
+    try:
+        ring = (keys or KeyRing()).with_store_key(Path(args.store_key) if args.store_key
+                                                  else None)
+    except IdentityError as exc:
+        raise CliError(f"--store-key {exc}") from None
+    findings = verify(paths, ring)
     print(report.as_json(findings) if args.json else report.table(findings))
     return EXIT_OK if report.intact(findings) else EXIT_FAILED
 
@@ -234,10 +246,15 @@ def cmd_export_key(args: argparse.Namespace) -> int:
         print(pem.decode(), end="")
         return EXIT_OK
     out = Path(args.out)
-    if out.is_dir():
+    # "enrolled/" names a directory even before it exists (Path() drops the slash): make it
+    if args.out.endswith(("/", os.sep)) or out.is_dir():
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot make directory {out}: {exc.strerror}") from None
         out = out / f"{device_id_for(key)}.pem"
     try:
-        out.write_bytes(pem)
+        atomic_write(out, pem)
     except OSError as exc:
         raise CliError(f"cannot write {out}: {exc.strerror}") from None
     print(f"{out}: public key of {device_id_for(key)}, fingerprint SHA256:{fingerprint(key)}")
@@ -348,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", metavar="DIR",
                    help="check against these enrolled device keys (*.pem, Ed25519), matched "
                         "by device id, instead of the key in the data directory")
+    p.add_argument("--store-key", metavar="FILE",
+                   help="check store receipts against this store public key (store.pub.pem) "
+                        "instead of the pinned one (DATA_DIR/store.pub.pem, or DIR/store.pub.pem "
+                        "with --keys)")
     p.add_argument("--json", action="store_true", help="a status and reason code per item")
     p.set_defaults(func=cmd_verify)
 
@@ -366,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-key", parents=[common],
                        help="print the device's public key (PEM) for enrolment in a store")
     p.add_argument("--out", metavar="PATH",
-                   help="write it to PATH instead (a directory: PATH/DEVICE_ID.pem)")
+                   help="write it to PATH instead (an existing directory, or one ending "
+                        "in / that is made if missing: PATH/DEVICE_ID.pem)")
     p.set_defaults(func=cmd_export_key)
 
     p = sub.add_parser("config", help="print every configuration key with its default")

@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 
 from device.bounded import not_regular, read_regular
-from device.fsutil import atomic_write, set_aside
+from device.fsutil import atomic_write, private_dir, set_aside
 
 RECORDINGS = Path("recordings")
 COUNTER = Path("state") / "recording_counter"
@@ -54,7 +54,7 @@ def next_recording_id(data_dir: Path, seen: int = 0) -> str:
     the camera reuse a number.
     """
     path = data_dir / COUNTER
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     if os.path.lexists(path) and not_regular(path) is not None:
         set_aside(path)  # a folder or FIFO in its place: renamed, never deleted
     try:

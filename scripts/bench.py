@@ -24,6 +24,7 @@ import av
 import numpy as np
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
+from bench_tlog import BENCHMARKS as TLOG
 
 from device.audit import AuditLog, verify_log
 from device.config import Config
@@ -334,6 +335,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "verify": verify_throughput,
     "audit": audit_log_reading,
     "dock": dock_fleet,
+    **TLOG,
 }
 
 

@@ -7,7 +7,8 @@
 #   - apt packages: picamera2 (the CSI camera through libcamera), lgpio (gpiozero's pin factory
 #     on Bookworm), venv support, ffmpeg and openssl (to check recordings by hand)
 #   - a virtual environment in $PREFIX/venv made with --system-site-packages, so it sees apt's
-#     python3-picamera2 and python3-lgpio, with bodycam installed into it
+#     python3-picamera2 and python3-lgpio, with bodycam installed into it from requirements.lock
+#     (exact versions, every file's hash checked: the same set CI tests)
 #   - a system user "bodycam" in the gpio, video (camera) and dialout (serial console) groups
 #   - the configuration /etc/bodycam/bodycam.toml (kept if it exists)
 #   - the data directory /var/lib/bodycam (footage, the device key, the control socket)
@@ -23,8 +24,9 @@ CONF=$CONF_DIR/bodycam.toml
 DATA_DIR=/var/lib/bodycam
 SERVICE_USER=bodycam
 UNIT=/etc/systemd/system/bodycam.service
-# apt's simplejpeg (used by picamera2) is built against NumPy 1.x; NumPy 2 in the venv breaks it.
-NUMPY_PIN=${BODYCAM_NUMPY_PIN:-numpy>=1.26,<2}
+# The exact versions to install, with their hashes ('make lock' refreshes it). It keeps NumPy on
+# 1.x: apt's simplejpeg (used by picamera2) is built against NumPy 1.x and NumPy 2 breaks it.
+LOCK=requirements.lock
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 START=1
 
@@ -42,6 +44,9 @@ done
 
 [[ $EUID -eq 0 ]] || die "run as root: sudo $0"
 [[ -f $SRC/pyproject.toml ]] || die "$SRC is not a bodycam checkout (no pyproject.toml)"
+[[ -f $SRC/$LOCK ]] || die "$SRC/$LOCK is missing: the checkout is incomplete"
+[[ -z ${BODYCAM_NUMPY_PIN:-} ]] ||
+    echo "install-pi: BODYCAM_NUMPY_PIN is ignored: $LOCK pins every version" >&2
 command -v apt-get >/dev/null || die "apt-get not found: this script is for Raspberry Pi OS"
 command -v systemctl >/dev/null || die "systemctl not found: this script needs systemd"
 
@@ -55,7 +60,9 @@ apt-get install -y --no-install-recommends \
 step "virtual environment $PREFIX/venv"
 install -d -m 0755 "$PREFIX"
 [[ -x $PREFIX/venv/bin/python ]] || python3 -m venv --system-site-packages "$PREFIX/venv"
-"$PREFIX/venv/bin/pip" install --quiet --disable-pip-version-check "$NUMPY_PIN" "$SRC"
+"$PREFIX/venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+    -r "$SRC/$LOCK"
+"$PREFIX/venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "$SRC"
 install -m 0644 "$SRC/README.md" "$PREFIX/README.md"
 BODYCAM=$PREFIX/venv/bin/bodycam
 "$BODYCAM" --help >/dev/null || die "$BODYCAM does not run"

@@ -87,8 +87,11 @@ class SimCamera(Camera):
         y = int(abs(((index * 5) % (2 * (h - box))) - (h - box)))
         cv2.rectangle(img, (x, y), (x + box, y + box), (255, 255, 255), -1)
         scale = max(0.5, h / 720)
-        cv2.putText(img, f"frame {index:07d}  t={t_mono:10.3f}s", (int(20 * scale), int(h * 0.62)),
-                    cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), max(1, int(2 * scale)), cv2.LINE_AA)
+        # "capture t": when the frame was captured, on the device's monotonic clock (uptime),
+        # not the wall time the watermark shows below it
+        label = f"frame {index:07d}  capture t={t_mono:.3f}s"
+        cv2.putText(img, label, (int(20 * scale), int(h * 0.62)), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (0, 0, 0), max(1, int(2 * scale)), cv2.LINE_AA)
         return img
 
     def _schedule(self) -> None:

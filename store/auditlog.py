@@ -53,7 +53,7 @@ class AuditLog:
             entry = {**fields, "seq": self._seq + 1, "utc": utc_iso(self.clock()),
                      "event": event, "prev_sha256": self._prev}
             line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line + b"\n")
                 os.fsync(fd)

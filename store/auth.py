@@ -1,10 +1,12 @@
 """Who may do what: devices sign each request with their enrolled key; operators hold a token.
 
-Device requests follow :mod:`device.evidence.request_auth`. The store accepts one when the device
-is enrolled, its timestamp is within ``clock_skew_s`` of the store clock, the nonce has not been
-used by that device (nonces are remembered for twice the tolerance, longer than a timestamp stays
-acceptable) and the Ed25519 signature verifies with the enrolled key. The body is then checked
-against the signed hash by the server once it has read it.
+Device requests follow :mod:`device.evidence.request_auth`. The store accepts one when it is
+addressed to this store (``Bodycam-Store``, and the signature is checked over this store's own
+id, whatever the header says), the device is enrolled, its timestamp is within
+``clock_skew_s`` of the store clock, the nonce has not been used by that device (nonces are
+remembered for twice the tolerance, longer than a timestamp stays acceptable) and the Ed25519
+signature verifies with the enrolled key. The body is then checked against the signed hash by
+the server once it has read it.
 
 The operator token is made at ``bodycam store init``; only its SHA-256 is kept (it is 256 random
 bits, so a fast hash is enough), and it is compared in constant time.
@@ -69,7 +71,8 @@ class DeviceRequest:
 
 class RequestVerifier:
     def __init__(self, catalogue: Catalogue, clock: Clock, skew_s: float,
-                 key_for: Callable[[str], Ed25519PublicKey | None]) -> None:
+                 key_for: Callable[[str], Ed25519PublicKey | None], store_id: str) -> None:
+        self.store_id = store_id
         self.catalogue = catalogue
         self.clock = clock
         self.skew_s = skew_s
@@ -83,6 +86,9 @@ class RequestVerifier:
             if not value:
                 raise unauthorised(f"device request needs header {name} (see docs/STORE.md)")
             values[name] = value.strip()
+        if values[ra.STORE] != self.store_id:
+            raise unauthorised(f"request is signed for store {values[ra.STORE][:40]!r}, this is "
+                               f"{self.store_id}: refused (a request is valid for one store)")
         device_id, nonce = values[ra.DEVICE], values[ra.NONCE]
         body_sha256, stamp = values[ra.CONTENT_SHA256].lower(), values[ra.TIMESTAMP]
         if not DEVICE_ID.fullmatch(device_id):
@@ -104,7 +110,8 @@ class RequestVerifier:
             signature = base64.b64decode(values[ra.SIGNATURE], validate=True)
         except (binascii.Error, ValueError):
             raise unauthorised(f"{ra.SIGNATURE} is not base64") from None
-        signed = ra.canonical_request(method, target, device_id, int(stamp), nonce, body_sha256)
+        signed = ra.canonical_request(method, target, device_id, int(stamp), nonce, body_sha256,
+                                      self.store_id)
         if not verify_signature(key, signature, signed):
             raise unauthorised(f"{ra.SIGNATURE} does not verify with the enrolled key of "
                                f"{device_id}")

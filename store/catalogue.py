@@ -2,7 +2,9 @@
 
 Devices and their enrolled keys, seen request nonces, uploads in progress, stored segments and
 device audit logs with the receipts the store gave for them, recordings with their evidence flag,
-and quarantine. Object bytes live in the object store; rows name them by SHA-256.
+and quarantine. Object bytes live in the object store; rows name them by SHA-256. A recording's
+``received_s`` is when the store received its latest segment, by the store's clock: retention
+counts from it.
 
 One connection, serialised by a lock: the store's write rate (a few requests per second per dock)
 is far below what that serves, and it keeps every multi-step change in one transaction. WAL and
@@ -11,12 +13,16 @@ is far below what that serves, and it keeps every multi-step change in one trans
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from store.clock import parse_utc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,7 +51,7 @@ CREATE TABLE IF NOT EXISTS segments (
 CREATE INDEX IF NOT EXISTS segments_manifest ON segments (device_id, manifest_sha256);
 CREATE TABLE IF NOT EXISTS recordings (
     device_id TEXT NOT NULL, recording_id TEXT NOT NULL, start_s REAL NOT NULL,
-    case_ref TEXT, flagged_utc TEXT, deleted_utc TEXT,
+    case_ref TEXT, flagged_utc TEXT, deleted_utc TEXT, received_s REAL,
     PRIMARY KEY (device_id, recording_id));
 CREATE TABLE IF NOT EXISTS audit_logs (
     device_id TEXT NOT NULL, sha256 TEXT NOT NULL, file TEXT NOT NULL, size INTEGER NOT NULL,
@@ -58,15 +64,44 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 
+def _owner_only(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would use the umask, 0644); SQLite
+    gives its -wal and -shm files the database file's mode. An older catalogue is tightened."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for name in ("", "-wal", "-shm", "-journal"):
+        part = path.with_name(path.name + name)
+        with contextlib.suppress(FileNotFoundError):
+            if part.stat().st_mode & 0o077 and part.stat().st_uid == os.getuid():
+                os.chmod(part, 0o600)
+
+
 class Catalogue:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
+        _owner_only(path)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._add_received_s()
+
+    def _add_received_s(self) -> None:
+        """A catalogue from before retention counted from receipt time: add ``received_s`` and
+        fill it from the segments' ``stored_utc``, the store's own clock when each arrived."""
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(recordings)")}
+        if "received_s" in columns:
+            return
+        latest: dict[tuple[str, str], float] = {}
+        for row in self._db.execute("SELECT device_id, recording_id, stored_utc FROM segments"):
+            key = (row["device_id"], row["recording_id"])
+            latest[key] = max(latest.get(key, float("-inf")), parse_utc(row["stored_utc"]))
+        with self.tx() as db:
+            db.execute("ALTER TABLE recordings ADD COLUMN received_s REAL")
+            db.executemany("UPDATE recordings SET received_s = ? WHERE device_id = ? AND "
+                           "recording_id = ?", [(t, *k) for k, t in latest.items()])
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

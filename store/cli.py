@@ -2,9 +2,10 @@
 
 ``init`` and ``serve`` work on the store directory (``--dir``, default ``$BODYCAM_STORE_DIR``,
 else ``./bodycam-store``). Operator commands talk to a running store over HTTP (``--url``,
-default ``$BODYCAM_STORE_URL``, else http://127.0.0.1:8470) with the operator token
-(``$BODYCAM_STORE_TOKEN`` or ``--token-file``). ``audit`` checks the store's audit log chain
-locally.
+default ``$BODYCAM_STORE_URL``, else http://127.0.0.1:8471, not the panel's 8470) with the
+operator token (``$BODYCAM_STORE_TOKEN`` or ``--token-file``), which they send only once the
+address answers as a bodycam store, and as the one pinned by ``--store-key`` (default
+``$BODYCAM_STORE_KEY``) when one is. ``audit`` checks the store's audit log chain locally.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from device.cliutil import EXIT_USAGE, OneLineParser
+from device.evidence.identity import IdentityError, public_key_from_pem
 from device.evidence.store_client import StoreConnection, StoreHttpError
 from device.fsutil import atomic_write
 from store.auditlog import verify_chain
@@ -28,7 +32,8 @@ from store.config import StoreConfig, StoreConfigError
 from store.operator_client import OperatorClient
 from store.service import AUDIT, Store, StoreDirError, init_store, new_operator_token
 
-DEFAULT_PORT = 8470
+#: Not the browser panel's 8470: the operator's token must never go to the panel by default.
+DEFAULT_PORT = 8471
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -53,8 +58,23 @@ def _operator(args: argparse.Namespace) -> OperatorClient:
                             "(the token 'bodycam store init' printed)")
     url = args.url or os.environ.get("BODYCAM_STORE_URL") or f"http://127.0.0.1:{DEFAULT_PORT}"
     try:
-        return OperatorClient(StoreConnection(url), token)
+        connection = StoreConnection(url)
     except ValueError as exc:
+        raise StoreCliError(str(exc)) from None
+    return OperatorClient(connection, token, _pinned_key(args))
+
+
+def _pinned_key(args: argparse.Namespace) -> Ed25519PublicKey | None:
+    """The store key the operator expects (``--store-key``, else ``$BODYCAM_STORE_KEY``)."""
+    chosen = args.store_key or os.environ.get("BODYCAM_STORE_KEY")
+    if not chosen:
+        return None
+    where = "--store-key" if args.store_key else "$BODYCAM_STORE_KEY"
+    try:
+        return public_key_from_pem(Path(chosen).read_bytes(), f"{where} {chosen}")
+    except OSError as exc:
+        raise StoreCliError(f"{where} {chosen}: {exc.strerror}") from None
+    except IdentityError as exc:
         raise StoreCliError(str(exc)) from None
 
 
@@ -147,8 +167,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = client.quarantine()
         if args.json:
             _print(rows)
-        for q in [] if args.json else rows:
+            return EXIT_OK
+        for q in rows:
             print(f"Q{q['id']:<5} {q['device_id']}  {q['file']}  {q['reason']}")
+        print(f"{len(rows)} quarantined upload(s)")
         return EXIT_OK
     rows = client.recordings(args.device, args.since, args.until)
     if args.json:
@@ -202,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       f"http://127.0.0.1:{DEFAULT_PORT})")
     remote.add_argument("--token-file", help="file holding the operator token (default: "
                                              "$BODYCAM_STORE_TOKEN)")
+    remote.add_argument("--store-key", metavar="PEM",
+                        help="the store's store.pub.pem: send the token only to that store "
+                             "(default: $BODYCAM_STORE_KEY)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=OneLineParser)
 

@@ -15,7 +15,7 @@ MiB = 1 << 20
 
 #: key -> (minimum, maximum, meaning)
 LIMITS: dict[str, tuple[float, float, str]] = {
-    "retention_days": (0.001, 36500, "days after recording that unflagged footage is deleted"),
+    "retention_days": (0.001, 36500, "days after receipt that unflagged footage is deleted"),
     "retention_interval_s": (1, 86400, "how often 'store serve' applies retention"),
     "clock_skew_s": (1, 86400, "accepted difference between a device's clock and the store's"),
     "max_chunk_bytes": (1024, 256 * MiB, "largest body of one upload request"),

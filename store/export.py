@@ -12,7 +12,9 @@ The zip holds:
   segments, manifests and signatures, laid out like a camera's data directory so
   ``bodycam verify devices/DEVICE_ID`` (or sha256sum and openssl) checks them;
 - ``report.json`` (findings of the verifier, where each segment sits in ``export.mp4``, flags and
-  receipts) with ``report.json.sig``, signed by the store key in ``store.pub.pem``.
+  receipts, and each recording's timeline: where the pre-event footage ends and the recording
+  was started, every marker with its note, every gap, each at its time in ``export.mp4``) with
+  ``report.json.sig``, signed by the store key in ``store.pub.pem``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,16 @@ from typing import TYPE_CHECKING, Any
 import av
 
 from device.evidence.identity import public_pem
-from device.evidence.manifest import manifest_path, sha256_file, signature_path
+from device.evidence.manifest import (
+    Manifest,
+    ManifestError,
+    manifest_path,
+    sha256_file,
+    signature_path,
+)
+from device.evidence.timeline import recording_timeline
 from device.evidence.verify import verify
-from device.fsutil import durable_rename
+from device.fsutil import durable_rename, open_private, private_dir
 from store.errors import StoreError, bad_request, not_found
 
 if TYPE_CHECKING:
@@ -64,7 +73,7 @@ def select(store: Store, recording_id: str | None = None, device_id: str | None 
 def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
     """Write the export zip to ``out`` (durably, by rename); return the report."""
     recordings = select(store, **selection)
-    store.exports_dir.mkdir(exist_ok=True)
+    private_dir(store.exports_dir)
     with tempfile.TemporaryDirectory(dir=store.exports_dir) as tmp:
         work = Path(tmp)
         segments = _copy_originals(store, recordings, work)
@@ -72,6 +81,7 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
         offsets = remux([work / s["path"] for s in segments], work / EXPORT_MP4)
         findings = verify([work / "devices"])
         digest, size = sha256_file(work / EXPORT_MP4)
+        timeline = export_timeline(work, segments, offsets)
         report = {
             "format": REPORT_FORMAT, "version": 1, "store_id": store.store_id,
             "created_utc": store.now_utc(), "selection": selection,
@@ -83,7 +93,9 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
             "segments": [{**{k: v for k, v in s.items() if k != "path"},
                           "export_offset_s": round(float(offset), 6)}
                          for s, offset in zip(segments, offsets, strict=True)],
-            "findings": [asdict(f) for f in findings],
+            "timeline": timeline,
+            "markers": [m for m in timeline if m["kind"] == "marker"],
+            "findings": [_in_zip(asdict(f), work) for f in findings],
             "all_verified": bool(findings) and all(f.ok for f in findings),
         }
         raw = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
@@ -96,6 +108,17 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
                        recordings=[[r["device_id"], r["recording_id"]] for r in recordings],
                        all_verified=report["all_verified"])
     return report
+
+
+def _in_zip(finding: dict[str, Any], work: Path) -> dict[str, Any]:
+    """A finding naming files as the zip holds them (``devices/ID/…``), not in the build
+    folder, which is deleted once the zip is written."""
+    root = str(work) + os.sep
+    path = Path(finding["path"])
+    if path.is_relative_to(work):
+        finding["path"] = path.relative_to(work).as_posix()
+    finding["detail"] = finding["detail"].replace(root, "")
+    return finding
 
 
 def _copy_originals(store: Store, recordings: list[dict[str, Any]],
@@ -127,6 +150,35 @@ def _copy_originals(store: Store, recordings: list[dict[str, Any]],
                 "width": row["width"], "height": row["height"],
                 "stored_utc": row["stored_utc"]})
     return segments
+
+
+def export_timeline(work: Path, segments: list[dict[str, Any]],
+                    offsets: list[Fraction]) -> list[dict[str, Any]]:
+    """Every recording's marks (:mod:`device.evidence.timeline`), each also at its time in
+    ``export.mp4`` (``export_at_s``, and ``export_to_s`` for an interval), in playing order."""
+    by_recording: dict[tuple[str, str], list[tuple[dict[str, Any], Fraction]]] = {}
+    for seg, offset in zip(segments, offsets, strict=True):
+        by_recording.setdefault((seg["device_id"], seg["recording_id"]), []).append((seg, offset))
+    marks = []
+    for (device_id, recording_id), placed in by_recording.items():
+        manifests = []
+        for seg, _ in placed:
+            try:
+                manifest: Manifest | None = Manifest.from_bytes(
+                    manifest_path(work / seg["path"]).read_bytes())
+            except ManifestError:  # the findings say so; its segment has no marks
+                manifest = None
+            manifests.append((seg["file"], manifest))
+        for mark in recording_timeline(manifests)["marks"]:
+            seg, offset = placed[mark["segment"]]
+            shift = float(offset) - (mark["at_s"] - mark["segment_s"])
+            marks.append({"device_id": device_id, "recording_id": recording_id,
+                          "segment_index": seg["segment_index"], "file": seg["file"],
+                          **{k: v for k, v in mark.items() if k != "segment"},
+                          "export_at_s": round(float(offset) + mark["segment_s"], 3),
+                          **({"export_to_s": round(mark["to_s"] + shift, 3)}
+                             if "to_s" in mark else {})})
+    return sorted(marks, key=lambda m: m["export_at_s"])
 
 
 def _check_same_picture(segments: list[dict[str, Any]]) -> None:
@@ -173,13 +225,14 @@ def remux(inputs: list[Path], output: Path) -> list[Fraction]:
 def _zip(work: Path, out: Path) -> None:
     """Zip ``work`` (video stored as is: it does not compress) to ``out`` via a temporary."""
     tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
-        for path in sorted(work.rglob("*")):
-            if path.is_file():
-                compress = zipfile.ZIP_DEFLATED if path.suffix in (".json", ".pem") else None
-                z.write(path, path.relative_to(work).as_posix(),
-                        compress_type=compress or zipfile.ZIP_STORED)
-    with open(tmp, "rb") as f:
+    with open_private(tmp) as f:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
+            for path in sorted(work.rglob("*")):
+                if path.is_file():
+                    compress = zipfile.ZIP_DEFLATED if path.suffix in (".json", ".pem") else None
+                    z.write(path, path.relative_to(work).as_posix(),
+                            compress_type=compress or zipfile.ZIP_STORED)
+        f.flush()
         os.fsync(f.fileno())
     durable_rename(tmp, out)
 

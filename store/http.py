@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from device.evidence import request_auth as ra
+from device.fsutil import private_dir
 from store import export as exporter
-from store.auth import DeviceRequest
+from store.auth import NONCE, DeviceRequest
 from store.errors import StoreError, bad_request, not_found, too_large
 from store.ingest import UploadStatus
 from store.service import Store
@@ -35,7 +36,8 @@ log = logging.getLogger("bodycam.store")
 
 MAX_JSON_BODY = 256 * 1024
 MAX_PEM_BODY = 16 * 1024
-CONTENT_RANGE = re.compile(r"bytes (\d{1,15})-(\d{1,15})/(\d{1,15})")
+CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})")
+CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
 SAFE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 UPLOAD = r"(?P<upload_id>[0-9a-f]{32})"
 
@@ -73,6 +75,13 @@ Route = tuple[str, re.Pattern[str], str, Callable[[Store, Request], Response], i
 
 def _status(status: UploadStatus) -> Response:
     return Response(status.http_status, status.to_json())
+
+
+def info(store: Store, req: Request) -> Response:
+    nonce = req.query.get("nonce")
+    if nonce is not None and not NONCE.fullmatch(nonce):
+        raise bad_request("nonce must be 16-64 lowercase hex digits")
+    return Response(200, store.info(nonce))
 
 
 # device routes
@@ -134,11 +143,15 @@ def _optional_device(data: dict[str, Any]) -> str | None:
 
 
 def recordings(store: Store, req: Request) -> Response:
-    return Response(200, store.recordings(req.query.get("device"), req.query.get("from"),
-                                          req.query.get("to")))
+    device = req.query.get("device") or None
+    if device is not None:
+        safe_name(device, "device")
+    return Response(200, store.recordings(device, req.query.get("from") or None,
+                                          req.query.get("to") or None))
 
 
 def run_retention(store: Store, req: Request) -> Response:
+    json_object(req.body or b"{}", set(), set())
     return Response(200, {"deleted": store.retention.step(store.clock())})
 
 
@@ -149,14 +162,18 @@ def make_export(store: Store, req: Request) -> Response:
     for name in ("recording_id", "device_id"):
         if selection[name] is not None:
             safe_name(selection[name], name)
-    store.exports_dir.mkdir(exist_ok=True)
+    for name in ("since", "until"):
+        if selection[name] is not None and not isinstance(selection[name], str):
+            raise bad_request(f"{'from' if name == 'since' else 'to'} must be a UTC time as "
+                              "text, such as 2026-01-31T08:00:00Z")
+    private_dir(store.exports_dir)
     out = store.exports_dir / f"export-{secrets.token_hex(8)}.zip"
     exporter.export(store, out, **selection)
     return Response(200, file=out)
 
 
 ROUTES: list[Route] = [
-    ("GET", re.compile(r"/v1/info"), PUBLIC, lambda s, r: Response(200, s.info()), 0),
+    ("GET", re.compile(r"/v1/info"), PUBLIC, info, 0),
     ("POST", re.compile(r"/v1/segments"), DEVICE, open_segment, MAX_JSON_BODY),
     ("POST", re.compile(r"/v1/audit-logs"), DEVICE, open_audit_log, MAX_JSON_BODY),
     ("GET", re.compile(rf"/v1/uploads/{UPLOAD}"), DEVICE, upload_status, 0),
@@ -224,7 +241,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
             store.check_operator(self.headers.get("Authorization"))
         if limit == -1:
             limit = store.config.max_chunk_bytes
-        body = self._read_body(limit)
+        body = self._read_body(limit, method)
         if device is not None and hashlib.sha256(body).hexdigest() != device.body_sha256:
             raise bad_request(f"body does not match its {ra.CONTENT_SHA256} header")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -243,15 +260,20 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
                                   f"{', '.join(allowed)})")
         raise not_found(f"no such endpoint: {method} {path[:80]} (see docs/STORE.md)")
 
-    def _read_body(self, limit: int) -> bytes:
+    def _read_body(self, limit: int, method: str) -> bytes:
         if self.headers.get("Transfer-Encoding"):
             raise StoreError(411, "send a Content-Length, not Transfer-Encoding")
-        raw = self.headers.get("Content-Length")
-        if raw is None:
+        values = {v.strip() for v in self.headers.get_all("Content-Length") or ()}
+        if not values:
+            if method in ("POST", "PUT"):  # a body of unknown length: never read it as a request
+                raise StoreError(411, f"{method} needs a Content-Length (0 for no body)")
             self._body_read = True
             return b""
-        if not raw.isdigit():
-            raise bad_request(f"Content-Length {raw[:20]!r} is not a number")
+        if len(values) > 1:
+            raise bad_request("several different Content-Length headers")
+        raw = values.pop()
+        if not CONTENT_LENGTH.fullmatch(raw):
+            raise bad_request(f"Content-Length {raw[:20]!r} is not a whole number of bytes")
         length = int(raw)
         if length > limit:
             raise too_large(f"body of {length} bytes is over this endpoint's limit of {limit}")

@@ -27,9 +27,9 @@ from device.evidence.identity import verify_signature
 from device.evidence.manifest import Manifest, ManifestError
 from device.evidence.receipt import Receipt, sign_receipt
 from device.evidence.verify import SIGNATURE_LENGTH
-from store.clock import parse_utc
+from store.clock import parse_utc, utc_iso
 from store.errors import StoreError, bad_request, conflict, not_found, too_large
-from store.validate import SHA256_HEX, safe_name
+from store.validate import SHA256_HEX, parse_json, safe_name
 
 if TYPE_CHECKING:
     from store.service import Store
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 SEGMENT, AUDIT_LOG = "segment", "audit_log"
 OPEN, STORED, QUARANTINED = "open", "stored", "quarantined"
 MAX_MANIFEST_BYTES = 64 * 1024
+MAX_INTEGER = (1 << 63) - 1
 
 
 @dataclass
@@ -94,8 +95,9 @@ def _check_types(manifest: Manifest, file: str) -> None:
         value = getattr(manifest, name)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise Rejected(f"manifest of {file}: {name} is {value!r}, not of the right type")
-    if manifest.segment_index < 0 or manifest.size < 0:
-        raise Rejected(f"manifest of {file}: negative segment_index or size")
+    for name in ("segment_index", "size", "frame_count", "width", "height"):
+        if not 0 <= getattr(manifest, name) <= MAX_INTEGER:  # the catalogue holds 64 bits
+            raise Rejected(f"manifest of {file}: {name} is out of range 0..{MAX_INTEGER}")
     if not SHA256_HEX.fullmatch(manifest.sha256) or not (
             manifest.prev_manifest_sha256 is None
             or SHA256_HEX.fullmatch(manifest.prev_manifest_sha256)):
@@ -157,8 +159,9 @@ class Ingest:
     def _check_manifest(self, device_id: str, file: str, raw: bytes, signature: bytes,
                         ) -> Manifest:
         try:
+            parse_json(raw, f"manifest of {file}")  # hostile JSON is refused before parsing
             manifest = Manifest.from_bytes(raw, f"manifest of {file}")
-        except ManifestError as exc:
+        except (ManifestError, ValueError) as exc:
             raise Rejected(str(exc)) from None
         _check_types(manifest, file)
         if manifest.size > self.store.config.max_segment_bytes:
@@ -265,9 +268,10 @@ class Ingest:
         manifest_sha = row["key"]
         store.objects.put_bytes(manifest_sha, row["manifest"])
         store.objects.put_file(store.staging.path(status.upload_id), digest)
+        received = store.clock()  # the store's time, which retention counts from
         receipt = Receipt(store_id=store.store_id, kind=SEGMENT, device_id=manifest.device_id,
                           file=manifest.file, sha256=digest, size=manifest.size,
-                          received_utc=store.now_utc(), recording_id=manifest.recording_id,
+                          received_utc=utc_iso(received), recording_id=manifest.recording_id,
                           segment_index=manifest.segment_index, manifest_sha256=manifest_sha)
         raw, sig = sign_receipt(store.private_key, receipt)
         start_s, end_s = parse_utc(manifest.start_utc), parse_utc(manifest.end_utc)
@@ -285,10 +289,11 @@ class Ingest:
                      manifest.start_utc, manifest.end_utc, start_s, end_s,
                      manifest.frame_count, manifest.width, manifest.height, int(manifest.last),
                      receipt.received_utc, raw, sig))
-                db.execute("INSERT INTO recordings (device_id, recording_id, start_s) VALUES "
-                           "(?, ?, ?) ON CONFLICT DO UPDATE SET start_s = MIN(start_s, "
-                           "excluded.start_s)",
-                           (manifest.device_id, manifest.recording_id, start_s))
+                db.execute("INSERT INTO recordings (device_id, recording_id, start_s, "
+                           "received_s) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                           "start_s = MIN(start_s, excluded.start_s), received_s = "
+                           "MAX(COALESCE(received_s, excluded.received_s), excluded.received_s)",
+                           (manifest.device_id, manifest.recording_id, start_s, received))
                 db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
                            (STORED, status.upload_id))
         except Rejected as exc:

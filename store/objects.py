@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import BinaryIO
 
-from device.fsutil import atomic_write, fsync_dir
+from device.fsutil import atomic_write, fsync_dir, open_private, private_dir
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -67,16 +67,20 @@ class ObjectStore(ABC):
             return f.read()
 
     def copy_to(self, sha256: str, dest: Path) -> None:
-        with self.open(sha256) as src, open(dest, "wb") as dst:
+        with self.open(sha256) as src, open_private(dest) as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
 
 
 class FilesystemObjectStore(ObjectStore):
-    """``ROOT/ab/abcdef...``: one read-only file per object, written by rename and fsync."""
+    """``ROOT/ab/abcdef...``: one read-only file per object (0400, in 0700 folders: the
+    owner's only), written by rename and fsync."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        private_dir(root)
+        for folder in root.iterdir():  # at most 256: an older store made them 0755
+            if folder.is_dir() and folder.stat().st_mode & 0o077:
+                private_dir(folder)
 
     def path(self, sha256: str) -> Path:
         check_name(sha256)
@@ -87,17 +91,19 @@ class FilesystemObjectStore(ObjectStore):
         if dest.exists():
             path.unlink()
             return
-        dest.parent.mkdir(exist_ok=True)
-        os.chmod(path, 0o444)
+        private_dir(dest.parent)
+        os.chmod(path, 0o400)
         try:
             os.replace(path, dest)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
             tmp = dest.with_name(dest.name + ".tmp")
-            shutil.copyfile(path, tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
+            with open(path, "rb") as src, open_private(tmp) as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.chmod(tmp, 0o400)
             os.replace(tmp, dest)
             path.unlink()
         fsync_dir(dest.parent)
@@ -105,8 +111,8 @@ class FilesystemObjectStore(ObjectStore):
     def put_bytes(self, sha256: str, data: bytes) -> None:
         dest = self.path(sha256)
         if not dest.exists():
-            dest.parent.mkdir(exist_ok=True)
-            atomic_write(dest, data, mode=0o444)
+            private_dir(dest.parent)
+            atomic_write(dest, data, mode=0o400)
 
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path(sha256), "rb")

@@ -1,6 +1,9 @@
 """The operator's side of the HTTP API: enrol, flag, unflag, list, retention, export.
 
-Requests carry ``Authorization: Bearer TOKEN`` (the token ``bodycam store init`` printed).
+Requests carry ``Authorization: Bearer TOKEN`` (the token ``bodycam store init`` printed). Before
+the first one, the client asks ``GET /v1/info`` (public, no token) and sends the token only if
+the answer is a bodycam store whose id its key makes, and, when a key is pinned, that key: a
+panel, another service or another store on the address gets nothing secret.
 """
 
 from __future__ import annotations
@@ -10,17 +13,68 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from device.evidence.store_client import StoreConnection
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from device.evidence.identity import IdentityError, public_key_from_pem, public_pem
+from device.evidence.receipt import store_id_for
+from device.evidence.store_client import StoreConnection, StoreHttpError
 from device.fsutil import durable_rename
 
 
+class NotTheStore(StoreHttpError):
+    """The address does not answer as the (pinned) evidence store: no token was sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
+
+
 class OperatorClient:
-    def __init__(self, connection: StoreConnection, token: str) -> None:
+    def __init__(self, connection: StoreConnection, token: str,
+                 pinned_key: Ed25519PublicKey | None = None) -> None:
         self.connection = connection
         self.token = token
+        self.pinned_key = pinned_key
+        self.store_id: str | None = None  # known once the store has been checked
+
+    @property
+    def url(self) -> str:
+        c = self.connection
+        return f"{c.scheme}://{c.host}" + (f":{c.port}" if c.port else "")
+
+    def check_store(self) -> str:
+        """The store's id, once ``/v1/info`` shows it is a bodycam store (the pinned one, if
+        pinned); else :class:`NotTheStore`. Nothing secret is sent to ask."""
+        if self.store_id is not None:
+            return self.store_id
+        not_a_store = f"{self.url} is not a bodycam evidence store"
+        try:
+            info = self.connection.info()
+        except StoreHttpError as exc:
+            if not exc.status:
+                raise
+            raise NotTheStore(f"{not_a_store} (GET /v1/info answered {exc.status}); is --url "
+                              f"or $BODYCAM_STORE_URL right?") from None
+        pem = info.get("store_public_key") if isinstance(info, dict) else None
+        try:
+            key = public_key_from_pem(pem.encode() if isinstance(pem, str) else b"")
+        except IdentityError:
+            raise NotTheStore(f"{not_a_store} (its /v1/info has no store key); is --url or "
+                              f"$BODYCAM_STORE_URL right?") from None
+        store_id = store_id_for(key)
+        if info.get("api") != 1 or info.get("store_id") != store_id:
+            raise NotTheStore(f"{not_a_store} (its /v1/info names store "
+                              f"{str(info.get('store_id'))[:40]!r}, which its key does not "
+                              f"make)")
+        if self.pinned_key is not None and public_pem(key) != public_pem(self.pinned_key):
+            raise NotTheStore(f"{self.url} is {store_id}, not the pinned store "
+                              f"{store_id_for(self.pinned_key)} (--store-key or "
+                              f"$BODYCAM_STORE_KEY); no token sent")
+        self.store_id = store_id
+        return store_id
 
     def request(self, method: str, target: str, body: bytes = b"",
                 stream_to: Path | None = None) -> Any:
+        self.check_store()
         headers = {"Authorization": f"Bearer {self.token}"}
         return self.connection.request(method, target, body, headers, stream_to)[1]
 

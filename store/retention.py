@@ -1,9 +1,12 @@
-"""Retention: unflagged recordings are deleted ``retention_days`` after they were recorded.
+"""Retention: unflagged recordings are deleted ``retention_days`` after the store received them.
 
-Age counts from the recording's first frame (the manifests' ``start_utc``), not from its upload,
-so a camera docked late does not extend what the policy allows. A recording flagged as evidence
-is kept until it is unflagged. :meth:`Retention.step` does one pass at the time it is given, so a
-test moves the clock instead of waiting, and ``bodycam store serve`` calls it periodically.
+Age counts from what the store knows: its own clock when the recording's latest segment arrived
+(``received_s``, the time in its receipt), never from the time a camera claims. A camera whose
+clock was unset writes UTC times years in the past; counted from those, its footage would go at
+the first pass after upload, when the camera has already deleted its copy. A recording flagged
+as evidence is kept until it is unflagged. :meth:`Retention.step` does one pass at the time it
+is given, so a test moves the clock instead of waiting, and ``bodycam store serve`` calls it
+periodically.
 
 Each deletion is written to the store's audit log (with every segment's hash) *before* any
 object goes, then the catalogue marks the segments deleted, then the objects are removed; a
@@ -12,6 +15,7 @@ crash part-way leaves rows marked but not purged, which the next step finishes.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +23,8 @@ from store.clock import utc_iso
 
 if TYPE_CHECKING:
     from store.service import Store
+
+log = logging.getLogger("bodycam.store")
 
 
 class Retention:
@@ -32,17 +38,18 @@ class Retention:
         deleted = []
         with store.custody_lock:
             due = store.catalogue.all(
-                "SELECT r.device_id, r.recording_id, r.start_s FROM recordings r WHERE "
-                "r.case_ref IS NULL AND r.start_s <= ? AND EXISTS (SELECT 1 FROM segments s "
-                "WHERE s.device_id = r.device_id AND s.recording_id = r.recording_id AND "
-                "s.deleted_utc IS NULL) ORDER BY r.start_s", cutoff)
+                "SELECT r.device_id, r.recording_id, r.start_s, r.received_s FROM recordings r "
+                "WHERE r.case_ref IS NULL AND r.received_s IS NOT NULL AND r.received_s <= ? "
+                "AND EXISTS (SELECT 1 FROM segments s WHERE s.device_id = r.device_id AND "
+                "s.recording_id = r.recording_id AND s.deleted_utc IS NULL) "
+                "ORDER BY r.received_s", cutoff)
             for rec in due:
                 deleted.append(self._delete(rec["device_id"], rec["recording_id"],
-                                            rec["start_s"], now))
+                                            rec["start_s"], rec["received_s"], now))
         self.purge()
         return deleted
 
-    def _delete(self, device_id: str, recording_id: str, start_s: float,
+    def _delete(self, device_id: str, recording_id: str, start_s: float, received_s: float,
                 now: float) -> dict[str, Any]:
         store = self.store
         segments = store.catalogue.all(
@@ -51,7 +58,8 @@ class Retention:
             device_id, recording_id)
         entry = store.audit.append(
             "retention_delete", device_id=device_id, recording_id=recording_id,
-            recorded_utc=utc_iso(start_s), retention_days=store.config.retention_days,
+            recorded_utc=utc_iso(start_s), received_utc=utc_iso(received_s),
+            retention_days=store.config.retention_days,
             segments=[{"segment_index": s["segment_index"], "file": s["file"],
                        "sha256": s["sha256"], "manifest_sha256": s["manifest_sha256"]}
                       for s in segments])
@@ -63,7 +71,8 @@ class Retention:
             db.execute("UPDATE recordings SET deleted_utc = ? WHERE device_id = ? AND "
                        "recording_id = ?", (entry["utc"], device_id, recording_id))
         return {"device_id": device_id, "recording_id": recording_id,
-                "recorded_utc": utc_iso(start_s), "segments": len(segments),
+                "recorded_utc": utc_iso(start_s), "received_utc": utc_iso(received_s),
+                "segments": len(segments),
                 "deleted_utc": entry["utc"], "audit_seq": entry["seq"], "now": utc_iso(now)}
 
     def purge(self) -> int:
@@ -84,7 +93,11 @@ class Retention:
 
 
 def run_periodically(retention: Retention, interval_s: float, stop: threading.Event) -> None:
-    """``store serve``'s retention thread: a step now, then every ``interval_s`` until ``stop``."""
+    """``store serve``'s retention thread: a step now, then every ``interval_s`` until ``stop``.
+    A pass that fails is logged and the next one runs: retention must not stop for good."""
     while not stop.is_set():
-        retention.step(retention.store.clock())
+        try:
+            retention.step(retention.store.clock())
+        except Exception:
+            log.exception("store: retention pass failed; trying again in %.0f s", interval_s)
         stop.wait(interval_s)

@@ -30,7 +30,8 @@ from device.evidence.identity import (
     public_pem,
 )
 from device.evidence.receipt import store_id_for
-from device.fsutil import atomic_write
+from device.evidence.request_auth import sign_time
+from device.fsutil import atomic_write, private_dir
 from device.upload import settings as camera_settings
 from store.auditlog import AuditLog
 from store.auth import RequestVerifier, check_operator, new_token, token_hash
@@ -61,8 +62,8 @@ def init_store(directory: Path, config: StoreConfig | None = None) -> str:
     if (directory / PRIVATE_KEY).exists():
         raise StoreDirError(f"{directory} is already an evidence store (use --new-token to replace "
                         "the operator token)")
-    (directory / PRIVATE_KEY).parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory / PRIVATE_KEY.parent, 0o700)
+    private_dir(directory)
+    private_dir(directory / PRIVATE_KEY.parent)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
@@ -115,12 +116,25 @@ def _load_camera_settings(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
             "camera_settings_signature": base64.b64encode(signature).decode()}
 
 
+def _tighten(directory: Path) -> None:
+    """An older version left the store 0755/0644: make what it holds the owner's only (the
+    object store, staging and catalogue tighten their own; a 0700 folder closes what is in it)."""
+    for folder in (directory, directory / PRIVATE_KEY.parent, directory / "exports"):
+        if folder.is_dir():
+            private_dir(folder)
+    for name in (CONFIG, PUBLIC_KEY, AUDIT, CAMERA_SETTINGS, PRIVATE_KEY):
+        path = directory / name
+        if path.is_file() and path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+            os.chmod(path, 0o600)
+
+
 class Store:
     def __init__(self, directory: Path, clock: Clock = system_clock,
                  objects: ObjectStore | None = None) -> None:
         self.directory = directory
         self.clock = clock
         self.private_key = _load_private_key(directory / PRIVATE_KEY)
+        _tighten(directory)
         self.public_key: Ed25519PublicKey = self.private_key.public_key()
         self.store_id = store_id_for(self.public_key)
         self.config = StoreConfig.load(directory / CONFIG)
@@ -130,12 +144,12 @@ class Store:
         self.objects = objects or FilesystemObjectStore(directory / "objects")
         self.staging = Staging(directory / "staging")
         self.audit = AuditLog(directory / AUDIT, clock)
-        self.exports_dir = directory / "exports"
+        self.exports_dir = directory / "exports"  # made (0700) when an export starts
         #: Held by flag, unflag and retention, so a recording is never deleted while flagged.
         self.custody_lock = threading.Lock()
         self._keys: dict[str, Ed25519PublicKey] = {}
         self.verifier = RequestVerifier(self.catalogue, clock, self.config.clock_skew_s,
-                                        self.device_key)
+                                        self.device_key, self.store_id)
         self.ingest = Ingest(self)
         self.retention = Retention(self)
 
@@ -145,10 +159,15 @@ class Store:
     def now_utc(self) -> str:
         return utc_iso(self.clock())
 
-    def info(self) -> dict[str, Any]:
-        """What a camera needs before its first signed request: the time and the store key."""
-        now = self.clock()
-        return {"api": 1, "store_id": self.store_id, "utc": utc_iso(now), "time": now,
+    def info(self, nonce: str | None = None) -> dict[str, Any]:
+        """What a camera needs before its first signed request: the time and the store key.
+        With the camera's ``nonce`` the time is signed for it (``time_signature``), so the
+        camera can trust it enough to set its clock."""
+        now = round(self.clock(), 3)
+        signed = {} if nonce is None else {
+            "nonce": nonce, "time_signature": sign_time(self.private_key, self.store_id, nonce,
+                                                        now)}
+        return {"api": 1, "store_id": self.store_id, "utc": utc_iso(now), "time": now, **signed,
                 "store_public_key": public_pem(self.public_key).decode(),
                 "clock_skew_s": self.config.clock_skew_s,
                 "max_chunk_bytes": self.config.max_chunk_bytes,
@@ -267,14 +286,16 @@ class Store:
             "device_id = ? AND recording_id = ? ORDER BY segment_index", device_id, recording_id)
         indexes = [s["segment_index"] for s in segs]
         complete = bool(segs) and indexes == list(range(len(segs))) and bool(segs[-1]["last"])
-        keep_until = (None if row["case_ref"] else
-                      utc_iso(row["start_s"] + self.config.retention_s))
+        keep_until = (None if row["case_ref"] or row["received_s"] is None else
+                      utc_iso(row["received_s"] + self.config.retention_s))
         return {"device_id": device_id, "recording_id": recording_id,
                 "start_utc": segs[0]["start_utc"] if segs else None,
                 "end_utc": segs[-1]["end_utc"] if segs else None,
                 "segments": len(segs), "frames": sum(s["frame_count"] for s in segs),
                 "complete": complete, "case_ref": row["case_ref"],
                 "flagged_utc": row["flagged_utc"], "deleted_utc": row["deleted_utc"],
+                "received_utc": (None if row["received_s"] is None else
+                                 utc_iso(row["received_s"])),
                 "delete_after_utc": None if row["deleted_utc"] else keep_until}
 
     def quarantined(self) -> list[dict[str, Any]]:

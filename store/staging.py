@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from device.evidence.manifest import sha256_file
-from device.fsutil import fsync_dir, write_synced
+from device.fsutil import fsync_dir, private_dir, write_synced
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -23,7 +23,7 @@ class Staging:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        private_dir(root)
 
     def path(self, upload_id: str) -> Path:
         if not UPLOAD_ID.fullmatch(upload_id):

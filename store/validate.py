@@ -20,8 +20,8 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 def safe_name(value: Any, field: str) -> str:
     if not isinstance(value, str) or not SAFE_NAME.fullmatch(value) or ".." in value:
-        shown = value[:60] if isinstance(value, str) else value
-        raise bad_request(f"{field} {shown!r} is not a safe name (letters, digits, '.', '_', '-'; "
+        shown = repr(value[:60] if isinstance(value, str) else value)[:62]
+        raise bad_request(f"{field} {shown} is not a safe name (letters, digits, '.', '_', '-'; "
                           "at most 128; no '..' or '/')")
     return value
 
@@ -45,17 +45,53 @@ def base64_field(value: Any, field: str) -> bytes:
         raise bad_request(f"{field} must be base64") from None
 
 
+#: Deeper than any document the API takes; checked before parsing so the parser never recurses
+#: far (a deep body would otherwise end in RecursionError, a 500).
+MAX_JSON_DEPTH = 32
+STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+BRACKETS = re.compile(r"[][{}]")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(raw: bytes, what: str = "body") -> Any:
+    """Strict JSON from the network: UTF-8, no NaN/Infinity, at most ``MAX_JSON_DEPTH`` deep,
+    integers of at most 4300 digits; anything else is a ValueError naming what was wrong."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} is not UTF-8 (byte {exc.start})") from None
+    depth = 0
+    for bracket in BRACKETS.findall(STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+        if SURROGATE.search(text):  # a pair is one character; a lone half cannot be stored
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # a huge integer, NaN, Infinity, a surrogate
+        raise ValueError(f"{what} is not acceptable JSON ({str(exc)[:120]})") from None
+    return data
+
+
 def json_object(body: bytes, allowed: set[str], required: set[str]) -> dict[str, Any]:
     """A JSON object body with no unknown and no missing keys."""
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad_request(f"body is not UTF-8 JSON ({exc.__class__.__name__}: {exc})") from None
+        data = parse_json(body)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
     if not isinstance(data, dict):
         raise bad_request("body must be a JSON object")
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise bad_request(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        raise bad_request(f"unknown field {unknown[0][:40]!r} (allowed: "
+                          f"{', '.join(sorted(allowed))})")
     missing = sorted(required - set(data))
     if missing:
         raise bad_request(f"missing field {missing[0]!r}")

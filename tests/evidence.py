@@ -237,3 +237,44 @@ def rewrite_log(log: Path, key: Ed25519PrivateKey,
         out.append(line)
         head = line_hash(line)
     log.write_bytes(b"".join(line + b"\n" for line in out))
+
+
+@dataclass
+class Marked:
+    """A recording with everything its timeline shows, and when each thing happened (device
+    monotonic seconds, on the simulator's virtual clock)."""
+
+    folder: Path
+    markers: list[tuple[float, str]]  # (when, note)
+    unplugged: float
+    replugged: float
+
+
+def record_marked(data_dir: Path) -> Marked:
+    """Pre-event footage, a double-press, a marker with a note in segment 0, one without in
+    segment 1, the sensor out for a second (a gap), a hold to stop: 1 s pre-event, 2 s segments
+    at 30 fps."""
+    config = Config().replace(camera={"width": 160, "height": 120, "fps": 30},
+                              recording={"pre_event_s": 1.0, "segment_s": 2.0},
+                              encoder={"preset": "ultrafast"})
+    sim = Simulator(config, data_dir)
+    sim.power_on()
+    sim.advance(1.5)
+    sim.button("record").double_press()
+    markers = []
+    for wait, note in ((0.5, "suspect left"), (2.0, "")):
+        sim.advance(wait)
+        sim.daemon.post("marker", note=note)
+        sim.daemon.sync()
+        markers.append((sim.clock.monotonic(), note))
+    sim.advance(0.5)
+    unplugged = sim.clock.monotonic()
+    sim.camera.unplug()
+    sim.advance(1.0)
+    replugged = sim.clock.monotonic()
+    sim.camera.replug()
+    sim.advance(1.0)
+    sim.button("record").hold(3.2)
+    sim.advance(3.5)
+    sim.shutdown()
+    return Marked(recording_dirs(data_dir)[0], markers, unplugged, replugged)

@@ -126,6 +126,75 @@ def running_panel(tmp: Path, *extra: str) -> Iterator[RunningPanel]:
                 proc.wait()
 
 
+class EventStream:
+    """The page's view: server-sent events read as they arrive (with a timeout, no polling)."""
+
+    def __init__(self, panel: RunningPanel, timeout: float = 15.0) -> None:
+        self.conn = http.client.HTTPConnection(panel.host, timeout=timeout)
+        self.conn.request("GET", "/events")
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200
+        assert self.response.getheader("Content-Type") == "text/event-stream"
+
+    def next(self) -> tuple[str, Any]:
+        kind, data = "", ""
+        while True:
+            line = self.response.fp.readline().decode().rstrip("\n")
+            if line.startswith("event: "):
+                kind = line[len("event: "):]
+            elif line.startswith("data: "):
+                data = line[len("data: "):]
+            elif line == "" and kind:
+                return kind, json.loads(data)
+
+    def until(self, kind: str, check: Any = lambda data: True) -> Any:
+        while True:
+            got, data = self.next()
+            if got == kind and check(data):
+                return data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@dataclass
+class MarkedRecording:
+    """A recording made through the panel with everything its timeline shows, and when each
+    thing happened (device monotonic seconds on the virtual clock)."""
+
+    id: str
+    started: float
+    markers: list[tuple[float, str]]
+    unplugged: float
+    replugged: float
+
+
+def record_marked(panel: RunningPanel, stream: EventStream) -> MarkedRecording:
+    """Pre-event footage, a trigger, a marker with a note, one without in the next segment
+    (4 s segments), the sensor out for a second (a gap), a hold to stop; returns once the
+    panel lists the recording as verified."""
+    def now(seconds: float) -> float:
+        return float(panel.ok({"cmd": "advance", "seconds": seconds})["monotonic"])
+
+    started = now(3.0)  # the 2 s pre-event buffer is full
+    panel.ok({"cmd": "trigger", "name": "holster"})
+    recording_id = panel.ok({"cmd": "status"})["status"]["recording"]["id"]
+    markers = []
+    for wait, note in ((1.0, "door kicked in"), (4.0, "")):
+        markers.append((now(wait), note))
+        panel.ok({"cmd": "marker", "note": note})
+    unplugged = now(0.5)
+    panel.ok({"cmd": "camera", "action": "unplug"})
+    replugged = now(1.0)
+    panel.ok({"cmd": "camera", "action": "replug"})
+    now(1.5)
+    panel.ok({"cmd": "press", "button": "record", "gesture": "hold", "seconds": 3.2})
+    now(4.0)
+    stream.until("recordings", lambda items: any(
+        r["id"] == recording_id and r["status"] == "verified" for r in items))
+    return MarkedRecording(recording_id, started, markers, unplugged, replugged)
+
+
 def chromium_path() -> str | None:
     chosen = os.environ.get("BODYCAM_CHROMIUM")
     if chosen:

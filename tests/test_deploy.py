@@ -55,6 +55,19 @@ def test_unit_is_a_notify_service_with_watchdog_and_restart() -> None:
     assert "PrivateDevices" not in s  # it would hide /dev/gpiochip* and the camera
 
 
+def test_unit_runs_in_a_writable_working_directory_for_lgpio() -> None:
+    """ProtectSystem=strict makes / read-only; lgpio's notification pipe goes in the working
+    directory (or LG_WD), so both must name a directory the unit itself makes writable."""
+    s = unit_settings()
+    assert s["ProtectSystem"] == "strict"
+    writable = [f"/run/{s['RuntimeDirectory']}"] if "RuntimeDirectory" in s else []
+    writable += [f"/var/lib/{s['StateDirectory']}"] if "StateDirectory" in s else []
+    assert s.get("WorkingDirectory") in writable
+    environment = [line.split("=", 1)[1] for line in UNIT.read_text().splitlines()
+                   if line.startswith("Environment=")]
+    assert f"LG_WD={s['WorkingDirectory']}" in environment
+
+
 @pytest.mark.skipif(not have("systemd-analyze"), reason="systemd-analyze is not installed")
 def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     # verify insists that ExecStart exists: point it at this environment's bodycam.

@@ -185,3 +185,28 @@ def test_storage_full_finalises_the_recording_and_faults_without_deleting(make_s
     sim.storage.limit_bytes = None
     sim.advance(sim.config.power.poll_s + 1)
     assert sim.mode == "buffering"
+
+
+@pytest.mark.parametrize(("end", "why"), [
+    ("battery", "battery critical (2 %)"), ("hold", "record hold"), ("shutdown", "shutdown")])
+def test_a_closed_recording_says_why_it_ended(make_sim, end: str, why: str) -> None:
+    """Not a bare "stopped": the panel's "last:" line (status ``last_recording``), the
+    daemon's note (the headless line) and the audit log's recording_closed entry name what
+    ended it."""
+    sim = make_sim()
+    bring_to(sim, "recording")
+    if end == "battery":
+        sim.battery.level = 2.5
+        sim.advance(sim.config.power.poll_s + 1)
+    elif end == "hold":
+        sim.button("record").hold(3.2)
+        sim.advance(3.5)
+    else:
+        sim.shutdown()
+    assert sim.daemon.last_recording is not None
+    assert sim.daemon.last_recording["reason"] == why
+    lines = (sim.data_dir / "audit" / "audit.jsonl").read_text().splitlines()
+    closed = [json.loads(line) for line in lines if '"event":"recording_closed"' in line]
+    assert [c["reason"] for c in closed] == [why]
+    note = next(text for _, text in sim.daemon.history if text.startswith("recording "))
+    assert note.endswith(f"segment(s), {why}"), note

@@ -9,6 +9,7 @@ page's DOWN and UP still define the hold. Screenshots land in ``artifacts/`` (gi
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,15 @@ from pathlib import Path
 import pytest
 
 from device import control
-from tests.panel_harness import CHROMIUM_FLAGS, RunningPanel, chromium_path, running_panel
+from tests.panel_harness import (
+    CHROMIUM_FLAGS,
+    EventStream,
+    MarkedRecording,
+    RunningPanel,
+    chromium_path,
+    record_marked,
+    running_panel,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api",
                                      reason="playwright is not installed (pip install playwright)")
@@ -53,8 +62,27 @@ def panel(tmp_path: Path) -> Iterator[RunningPanel]:
         yield running
 
 
-def open_page(browser: object, panel: RunningPanel) -> Page:
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})  # type: ignore[attr-defined]
+@pytest.fixture(scope="module")
+def marked(tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[RunningPanel, MarkedRecording]]:
+    """One simulator for the tests that only look: a recording with pre-event footage, markers
+    (one with a note) and a gap, made through the control commands (no browser needed)."""
+    with running_panel(tmp_path_factory.mktemp("marked"), "--virtual-clock") as running:
+        stream = EventStream(running)
+        try:
+            made = record_marked(running, stream)
+        finally:
+            stream.close()
+        yield running, made
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def open_page(browser: object, panel: RunningPanel,
+              viewport: dict[str, int] | None = None) -> Page:
+    page = browser.new_page(  # type: ignore[attr-defined]
+        viewport=viewport or {"width": 1500, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -264,3 +292,99 @@ def test_the_real_clock_panel_blinks_in_step_with_the_daemon(browser: object,
         page.mouse.up()
         expect(page.locator(".feed li").filter(has_text="gesture: record press")).to_have_count(1)
         assert panel.ok({"cmd": "status"})["status"]["mode"] == "recording"
+
+
+def listed(panel: RunningPanel, recording_id: str) -> dict:
+    state = panel.http("GET", "/api/state")[2]
+    return next(r for r in json.loads(state)["recordings"] if r["id"] == recording_id)
+
+
+SEEKED = """([url, seconds, frame]) => {
+    const v = document.getElementById('player');
+    return v.src.endsWith(url) && v.readyState >= 1 && !v.seeking
+        && Math.abs(v.currentTime - seconds) <= frame;
+}"""
+
+
+def test_the_timeline_shows_the_marks_and_a_click_seeks_the_player_there(
+        browser: object, marked: tuple[RunningPanel, MarkedRecording]) -> None:
+    panel, made = marked
+    page = open_page(browser, panel)
+    timeline = listed(panel, made.id)["timeline"]
+    box = page.locator(f'.timeline[data-id="{made.id}"]')
+    items = box.locator(".tl-item")
+    expect(items).to_have_count(len(timeline["marks"]))
+    assert [items.nth(i).get_attribute("data-kind") for i in range(items.count())] == [
+        "pre_event", "press", "marker", "marker", "gap"]
+    expect(items.nth(2)).to_contain_text("door kicked in")
+    expect(items.nth(4)).to_contain_text("gap of 1.")
+    expect(box.locator(".tl-seg")).to_have_count(len(timeline["segments"]))
+    expect(box.locator(".tl-span[data-kind='pre_event']")).to_have_count(1)
+    frame = 1 / 10
+    first, second = (m for m in timeline["marks"] if m["kind"] == "marker")
+    items.nth(2).click()  # the first marker, from the list
+    url = timeline["segments"][first["segment"]]["url"]
+    page.wait_for_function(SEEKED, arg=[url, first["segment_s"], frame])
+    assert page.evaluate("document.getElementById('player').paused")  # shown, not run past
+    expect(box.locator(".tl-head")).to_be_visible()
+    screenshot(page, "panel-timeline.png")
+    # the second marker, on the bar: it lies in the next segment, which the player loads
+    box.locator(".tl-mark[data-kind='marker']").nth(1).click()
+    url = timeline["segments"][second["segment"]]["url"]
+    page.wait_for_function(SEEKED, arg=[url, second["segment_s"], frame])
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def inside(box: dict | None, width: int, height: int) -> bool:
+    return box is not None and box["x"] >= 0 and box["y"] >= 0 and (
+        box["x"] + box["width"] <= width and box["y"] + box["height"] <= height)
+
+
+def test_on_a_phone_the_camera_its_led_the_mode_and_record_are_on_the_first_screen(
+        browser: object, marked: tuple[RunningPanel, MarkedRecording]) -> None:
+    panel, _ = marked
+    page = open_page(browser, panel, PHONE)
+    assert page.evaluate("window.scrollY") == 0
+    for selector in (".camera .shell", "#led", "#mode", ".hw-record", "#led-text"):
+        box = page.locator(selector).bounding_box()
+        assert inside(box, PHONE["width"], PHONE["height"]), (selector, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # the header is one line, and shows the device id whole
+    device_id = panel.ok({"cmd": "status"})["status"]["device_id"]
+    expect(page.locator("#device-id")).to_have_text(device_id)
+    header = page.locator(".topbar").bounding_box()
+    assert header is not None and header["height"] < 50, header
+    for selector in (".brand-mark", "#device-id", "#device-time", "#speaker", "#connection"):
+        box = page.locator(selector).bounding_box()
+        assert inside(box, PHONE["width"], int(header["y"] + header["height"])), (selector, box)
+    assert page.evaluate("""() => { const e = document.getElementById('device-id');
+        return e.scrollWidth <= e.clientWidth; }""")
+    shown = page.locator("#device-time").inner_text()  # as rendered: the time of day
+    assert re.fullmatch(r"\d\d:\d\d:\d\dZ", shown), shown
+    screenshot(page, "panel-phone.png")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_clocks_say_what_they_are_and_led_lines_are_in_their_colour(
+        browser: object, marked: tuple[RunningPanel, MarkedRecording]) -> None:
+    panel, _ = marked
+    page = open_page(browser, panel)
+    expect(page.locator(".clock")).to_contain_text("camera clock")
+    expect(page.locator(".feed-head")).to_contain_text("uptime")
+    expect(page.locator(".feed li .t").last).to_have_text(re.compile(r"^\d+\.\d\d s$"))
+    panel.ok({"cmd": "trigger", "name": "peer"})
+    expect(page.locator("#rec-badge")).to_contain_text("recording time")
+
+    def colour(led: str) -> tuple[int, ...]:
+        line = page.locator(".feed li.k-led").filter(has_text=led).last
+        expect(line).to_be_visible()
+        rgb = line.evaluate("e => getComputedStyle(e).color")
+        return tuple(int(n) for n in re.findall(r"\d+", rgb)[:3])
+
+    r, g, b = colour("LED blinking green")
+    assert g > r + 60 and g > b + 60, (r, g, b)
+    r, g, b = colour("LED blinking red")
+    assert r > g + 60 and r > b + 60, (r, g, b)
+    swatch = page.locator(".feed li.k-led").filter(has_text="blinking red").last.locator(
+        ".swatch").first
+    assert swatch.get_attribute("data-colour") == "red"

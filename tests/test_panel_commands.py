@@ -164,3 +164,16 @@ def test_a_clock_that_lost_its_time_is_flagged_at_the_next_boot(make_sim) -> Non
     tones = [[hz for hz, _ in e["data"]["tones"]]
              for e in ok(ctl, cmd="journal", since=0)["events"] if e["kind"] == "tones"]
     assert [2000.0, 0.0] * 4 + [2000.0] in tones[-2:]  # five quick beeps at boot
+
+
+def test_the_test_pattern_says_its_time_is_the_capture_time(monkeypatch: pytest.MonkeyPatch,
+                                                           make_sim) -> None:
+    """The pattern's clock is the frame's capture time on the monotonic clock; it says so
+    (the watermark under it is the wall time)."""
+    import sim.camera
+    drawn: list[str] = []
+    real = sim.camera.cv2.putText
+    monkeypatch.setattr(sim.camera.cv2, "putText",
+                        lambda img, text, *a, **k: (drawn.append(text), real(img, text, *a, **k)))
+    make_sim().camera.render(12, 388.5361)
+    assert drawn == ["frame 0000012  capture t=388.536s"]

@@ -4,7 +4,6 @@ request gets a clear error without disturbing the camera."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -16,44 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.panel_harness import RunningPanel, running_panel
+from tests.panel_harness import EventStream, RunningPanel, record_marked, running_panel
 
 
 @pytest.fixture(scope="module")
 def panel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPanel]:
     with running_panel(tmp_path_factory.mktemp("panel"), "--virtual-clock") as running:
         yield running
-
-
-class EventStream:
-    """The page's view: server-sent events read as they arrive (with a timeout, no polling)."""
-
-    def __init__(self, panel: RunningPanel, timeout: float = 15.0) -> None:
-        self.conn = http.client.HTTPConnection(panel.host, timeout=timeout)
-        self.conn.request("GET", "/events")
-        self.response = self.conn.getresponse()
-        assert self.response.status == 200
-        assert self.response.getheader("Content-Type") == "text/event-stream"
-
-    def next(self) -> tuple[str, Any]:
-        kind, data = "", ""
-        while True:
-            line = self.response.fp.readline().decode().rstrip("\n")
-            if line.startswith("event: "):
-                kind = line[len("event: "):]
-            elif line.startswith("data: "):
-                data = line[len("data: "):]
-            elif line == "" and kind:
-                return kind, json.loads(data)
-
-    def until(self, kind: str, check: Any = lambda data: True) -> Any:
-        while True:
-            got, data = self.next()
-            if got == kind and check(data):
-                return data
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def record_and_stop(panel: RunningPanel, stream: EventStream) -> list[dict[str, Any]]:
@@ -206,3 +174,38 @@ def test_a_power_cut_kills_the_daemon_and_the_world_is_as_it_was_after_the_reboo
     finally:
         stream.close()
     panel.ok({"cmd": "undock"})
+
+
+def test_each_recording_lists_its_timeline(panel: RunningPanel) -> None:
+    """Pre-event, the start, markers with their notes and a gap, from the signed manifests of
+    a recording the simulator made, at their places in playing time."""
+    stream = EventStream(panel)
+    try:
+        made = record_marked(panel, stream)
+    finally:
+        stream.close()
+    status, _, body = panel.http("GET", "/api/state")
+    assert status == 200
+    (item,) = [r for r in json.loads(body)["recordings"] if r["id"] == made.id]
+    timeline = item["timeline"]
+    segments = timeline["segments"]
+    assert [s["url"] for s in segments] == [s["url"] for s in item["segments"]]
+    assert all(s["status"] == "ok" for s in segments)
+    marks = timeline["marks"]
+    assert [m["kind"] for m in marks] == ["pre_event", "press", "marker", "marker", "gap"]
+    pre, press, first, second, gap = marks
+    assert pre["at_s"] == 0 and pre["to_s"] == press["at_s"]
+    assert 1.0 <= press["at_s"] <= 3.0  # 2 s asked for, from the keyframe before it
+    assert press["reason"] == "trigger:holster"
+    for mark, (when, note) in zip((first, second), made.markers, strict=True):
+        assert mark["note"] == note and mark["verified"]
+        # before the gap, a place in playing time is device time since the press, plus
+        # the pre-event footage before it (to within a frame at 10 fps)
+        assert mark["at_s"] == pytest.approx(press["at_s"] + when - made.started, abs=0.101)
+        seg = segments[mark["segment"]]
+        assert mark["at_s"] == pytest.approx(seg["start_s"] + mark["segment_s"], abs=0.002)
+    assert first["segment"] == 0 and second["segment"] == 1
+    assert "door kicked in" in first["label"]
+    assert gap["segment_s"] == 0 and gap["at_s"] == segments[gap["segment"]]["start_s"]
+    assert gap["missing_s"] == pytest.approx(made.replugged - made.unplugged, abs=0.101)
+    assert timeline["duration_s"] == segments[-1]["end_s"]

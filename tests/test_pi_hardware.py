@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gpiozero import BadPinFactory, DigitalOutputDevice
+from gpiozero import BadPinFactory, Device, DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from device.config import Config, ConfigError, GestureSection, PinsSection
@@ -252,3 +253,59 @@ def test_no_camera_boots_into_a_named_fault_not_a_crash(tmp_path: Path) -> None:
         assert hw.camera.self_test().startswith("no camera: ")
     finally:
         hw.close()
+
+
+#: What python3-lgpio does at import: open the notification pipe its C library made in the
+#: working directory (gpiozero #1106, lg #22). In a read-only working directory there is none.
+FAKE_LGPIO = "_file = open('.lgd-nfy-3', 'rb')\n"
+
+
+def default_factory_hardware(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             lgpio_source: str | None) -> str:
+    """Build the hardware on gpiozero's own default pin factory, as ``bodycam run`` does on a
+    Pi, with an lgpio that behaves as given (None: not installed); return the error."""
+    for module in ("lgpio", "gpiozero.pins.lgpio"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    monkeypatch.delenv("LG_WD", raising=False)
+    monkeypatch.setattr(Device, "pin_factory", None)
+    if lgpio_source is not None:
+        site = tmp_path / "site"
+        site.mkdir()
+        (site / "lgpio.py").write_text(lgpio_source)
+        monkeypatch.syspath_prepend(str(site))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    config = Config().replace(camera={"width": 320, "height": 240})
+    with pytest.raises(PiSetupError) as err:
+        build_pi_hardware(config, tmp_path / "data", clock=SimClock(),
+                          camera=SimCamera(SimClock(), 320, 240, 30),
+                          power_supply=tmp_path / "no-sysfs")
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_lgpio_without_a_writable_working_directory_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    message = default_factory_hardware(tmp_path, monkeypatch, FAKE_LGPIO)
+    assert "install python3-lgpio" not in message  # it is installed: that is not the fault
+    assert ".lgd-nfy-3" in message and str(tmp_path / "cwd") in message
+    assert "writable working directory" in message and "LG_WD" in message
+
+
+def test_lgpio_missing_still_says_install_it(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if "dist-packages" not in p])
+    message = default_factory_hardware(tmp_path, monkeypatch, None)
+    assert "install python3-lgpio" in message and "No module named 'lgpio'" in message
+
+
+def test_lgpio_failing_otherwise_names_its_error(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    message = default_factory_hardware(tmp_path, monkeypatch,
+                                       "raise PermissionError(13, 'Permission denied', "
+                                       "'/dev/gpiochip0')\n")
+    assert "lgpio" in message and "/dev/gpiochip0" in message
+    assert "install python3-lgpio" not in message

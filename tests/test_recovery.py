@@ -215,3 +215,29 @@ def test_power_lost_between_two_segments_closes_the_recording(interrupted: Path,
     assert final["gaps"][0]["reason"] == "power lost between two segments"
     findings = verify([data_dir])
     assert findings and all(f.ok for f in findings), [f for f in findings if not f.ok]
+
+
+def test_text_status_reports_what_was_recovered(interrupted: Path, tmp_path: Path) -> None:
+    """After a power cut the README's plain ``bodycam status`` says what the boot recovered,
+    as ``--json`` does, and a failed recovery with its reason."""
+    config = tmp_path / "bodycam.toml"
+    config.write_text(CONFIG)
+    data_dir = tmp_path / "d"
+    shutil.copytree(interrupted, data_dir)
+    broken = data_dir / "recordings" / "R000009-aaaaaa" / "R000009-aaaaaa-S0000.mp4.part"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"\x00\x00\x00\x10garbage")
+    proc = start_sim(data_dir, config)
+    try:
+        text = bodycam("status", data_dir=data_dir).stdout
+        recovered = cli(data_dir, "status", "--json")["recovered"]
+    finally:
+        cli(data_dir, "shutdown")
+        proc.wait(timeout=30)
+    good = next(r for r in recovered if not r["detail"])
+    bad = next(r for r in recovered if r["detail"])
+    lines = [line for line in text.splitlines() if line.startswith("recovered")]
+    assert len(lines) == 2, text
+    assert any(good["file"] in line and f"{good['frames']} frames" in line for line in lines)
+    assert any(bad["file"] in line and "FAILED" in line and bad["detail"] in line
+               for line in lines), lines

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device.audit import AuditLog, canonical, line_hash, signed_bytes
-from device.evidence.identity import PUBLIC_KEY
+from device.evidence.identity import IDENTITY, PUBLIC_KEY
 from device.evidence.keyring import KeyRing
 from device.evidence.manifest import (
     Manifest,
@@ -424,6 +424,103 @@ def test_a_segment_with_a_store_receipt_in_the_log_may_leave_the_camera(cams) ->
     log.close()
     delete_segment(gone)
     assert check(cam) == {recording_problem(cam, 0, "missing_segment")}
+
+
+# -- the data directory's own files (issue 11, item 2) ---------------------------------------
+
+def identity_problem(cam: Camera, code: str = "no_identity") -> tuple[str, str, str]:
+    return ("key", str(cam.data_dir / IDENTITY), code)
+
+
+def no_log(cam: Camera) -> tuple[str, str, str]:
+    return ("audit", str(cam.log), "no_audit_log")
+
+
+def test_the_audit_log_removed_with_the_identity_is_still_caught(cams) -> None:
+    cam = cams["a"]
+    shutil.rmtree(cam.log.parent)
+    (cam.data_dir / IDENTITY).unlink()
+    assert check(cam) == {no_log(cam), identity_problem(cam)}
+
+
+def test_the_identity_removed_is_caught(cams) -> None:
+    cam = cams["a"]
+    (cam.data_dir / IDENTITY).unlink()
+    assert check(cam) == {identity_problem(cam)}
+
+
+def test_the_audit_log_removed_alone_is_caught(cams) -> None:
+    cam = cams["b"]
+    cam.log.unlink()
+    assert check(cam) == {no_log(cam)}
+
+
+def test_the_whole_audit_folder_and_the_state_removed_are_caught(cams) -> None:
+    cam = cams["a"]
+    for folder in ("audit", "state"):
+        shutil.rmtree(cam.data_dir / folder)
+    (cam.data_dir / IDENTITY).unlink()
+    assert check(cam) == {no_log(cam), identity_problem(cam)}
+
+
+def test_the_public_key_identity_and_log_removed_are_caught_with_enrolled_keys(
+        cams, tmp_path) -> None:
+    """Footage that still verifies against the enrolled key, in a data directory stripped of
+    everything that says whose it is."""
+    cam = cams["b"]
+    keys = enrol(tmp_path, cam)
+    for name in (PUBLIC_KEY, IDENTITY):
+        (cam.data_dir / name).unlink()
+    shutil.rmtree(cam.log.parent)
+    assert check(cam, keys) == {no_log(cam), identity_problem(cam)}
+
+
+def test_a_data_directory_stripped_of_key_identity_and_log_is_tampered_not_just_unchecked(
+        cams) -> None:
+    """Without --keys the footage cannot be checked (no key: an error), but the data directory
+    itself is short of what every camera has."""
+    cam = cams["b"]
+    for name in (PUBLIC_KEY, IDENTITY):
+        (cam.data_dir / name).unlink()
+    shutil.rmtree(cam.log.parent)
+    found = check(cam)
+    assert {no_log(cam), identity_problem(cam)} <= found
+    assert {code for _, _, code in found} == {"no_audit_log", "no_identity", "no_key"}
+
+
+def test_a_stripped_data_directory_moved_to_look_like_a_store_export_is_still_a_camera_s(
+        cams, tmp_path) -> None:
+    """A store export's devices/DEVICE_ID holds footage only; a camera's folder renamed so
+    keeps what only a camera has (here its state and private key)."""
+    cam = cams["a"]
+    device_id = cam.device_id
+    shutil.rmtree(cam.log.parent)
+    (cam.data_dir / IDENTITY).unlink()
+    disguised = tmp_path / "case" / "devices" / device_id
+    disguised.parent.mkdir(parents=True)
+    cam.data_dir.rename(disguised)
+    found = problems(verify([disguised.parent]))
+    assert ("audit", str(disguised / "audit" / "audit.jsonl"), "no_audit_log") in found
+
+
+def test_a_data_directory_emptied_of_footage_and_log_is_not_intact(cams) -> None:
+    cam = cams["a"]
+    shutil.rmtree(cam.data_dir / "recordings")
+    shutil.rmtree(cam.log.parent)
+    assert check(cam) == {no_log(cam)}
+
+
+def test_a_folder_of_loose_segments_is_not_asked_for_a_log(cams, tmp_path) -> None:
+    """Segments copied out on their own (no data directory around them) are checked as
+    segments: nothing says a log should be with them."""
+    cam = cams["a"]
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for mp4 in cam.segments(0):
+        put_in(mp4, loose)
+    shutil.copy(cam.data_dir / PUBLIC_KEY, loose / PUBLIC_KEY)
+    findings = verify([loose])
+    assert findings and all(f.ok for f in findings), problems(findings)
 
 
 # -- hostile files (issue 11): each bounded in time, so a hang fails instead of stopping ------

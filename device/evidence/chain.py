@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from device.evidence.findings import Finding, finding
-from device.evidence.manifest import ManifestError, utc_time
+from device.evidence.manifest import Manifest, ManifestError, utc_time
 from device.evidence.segment_check import TIME_SLACK, Segment
 from device.recordings import SEGMENT_INDEX
 
@@ -89,13 +89,21 @@ def _link(prev: Segment | None, seg: Segment, index: int) -> list[tuple[str, str
         problems.append(("chain_broken", f"segment {index} does not name segment {index - 1}'s "
                                          f"manifest as its predecessor"))
     if seg.manifest.clock_set and prev.manifest.clock_set:
-        try:
-            backwards = utc_time(seg.manifest.start_utc) + TIME_SLACK < utc_time(
-                prev.manifest.end_utc)
-        except ManifestError:
-            backwards = False  # the segment's own check reports an unreadable time
-        if backwards:
-            problems.append(("time_backwards", f"segment {index} starts "
-                                               f"({seg.manifest.start_utc}) before segment "
-                                               f"{index - 1} ends ({prev.manifest.end_utc})"))
+        problems.extend(_time_order(prev.manifest, seg.manifest, index))
     return problems
+
+
+def _time_order(prev: Manifest, seg: Manifest, index: int) -> list[tuple[str, str]]:
+    """Capture times only move forward: a segment starts no earlier than the one before it
+    ended. Where the one before gives its end by frame slots (``capture_times`` false: older
+    firmware, or rebuilt after power loss), that end may honestly run past the next start, so
+    only the starts must be in order."""
+    end, what = (prev.end_utc, "ends") if prev.capture_times else (prev.start_utc, "starts")
+    try:
+        backwards = utc_time(seg.start_utc) + TIME_SLACK < utc_time(end)
+    except ManifestError:
+        return []  # the segment's own check reports an unreadable time
+    if not backwards:
+        return []
+    return [("time_backwards", f"segment {index} starts ({seg.start_utc}) before segment "
+                               f"{index - 1} {what} ({end})")]

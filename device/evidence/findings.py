@@ -45,7 +45,12 @@ CODES: dict[str, tuple[str, str]] = {
     "foreign_device": ("tampered", "footage of another device in this data directory"),
     "foreign_recording": ("tampered", "a segment of another recording in this one's folder"),
     "misplaced": ("tampered", "a file renamed: its manifest describes another name"),
-    "missing_file": ("tampered", "the MP4 a manifest describes is not there"),
+    "missing_file": ("tampered", "the MP4 a manifest describes is not there (and no valid "
+                                 "store receipt for it)"),
+    "no_store_key": ("error", "a store receipt that cannot be checked: no pinned store key "
+                              "(DATA_DIR/store.pub.pem, or --store-key / --keys DIR)"),
+    "receipt_not_in_log": ("tampered", "an MP4 gone with a store receipt, but the audit log has "
+                                       "no upload_receipt entry for that receipt and SHA-256"),
     "size_mismatch": ("tampered", "the MP4's size differs from its manifest (truncated?)"),
     "hash_mismatch": ("tampered", "the MP4's SHA-256 differs from its manifest"),
     "time_backwards": ("tampered", "a segment ends before it starts, or starts before the "
@@ -68,6 +73,16 @@ CODES: dict[str, tuple[str, str]] = {
     "bad_key": ("error", "the key file is not a readable Ed25519 public key"),
     "unreadable": ("error", "a file could not be read"),
     "no_audit_log": ("tampered", "a camera's data directory without its audit log"),
+    "no_identity": ("tampered", "a camera's data directory without its identity.json or "
+                                "device.pub.pem"),
+    "log_truncated": ("tampered", "the audit log is shorter than a snapshot of it the store "
+                                  "acknowledged (a kept receipt): its end was removed"),
+    "log_diverged": ("tampered", "the audit log's start differs from a snapshot of it the "
+                                 "store acknowledged: it was rewritten"),
+    "receipt_missing": ("tampered", "the audit log records a store receipt for itself that is "
+                                    "not kept in audit/receipts/"),
+    "bad_receipt": ("tampered", "a kept store receipt for the audit log that does not verify "
+                                "with the pinned store key or names another device or file"),
     "not_in_log": ("tampered", "footage the audit log never started or never recorded"),
     "log_mismatch": ("tampered", "a manifest differs from the one the audit log recorded"),
     "no_segments": ("unterminated", "a recording the log started, with no segment and no close: "

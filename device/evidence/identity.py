@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from device.bounded import read_regular
-from device.fsutil import atomic_write
+from device.fsutil import atomic_write, private_dir
 
 PRIVATE_KEY = Path("keys") / "device.key"
 PUBLIC_KEY = Path("device.pub.pem")
@@ -104,8 +104,7 @@ def device_id_for(public_key: Ed25519PublicKey) -> str:
 def create_identity(data_dir: Path, model: str, serial: str) -> DeviceIdentity:
     """Make a new key and identity; the caller has checked that none exists."""
     key = Ed25519PrivateKey.generate()
-    (data_dir / PRIVATE_KEY).parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir / PRIVATE_KEY.parent, 0o700)
+    private_dir(data_dir / PRIVATE_KEY.parent)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     atomic_write(data_dir / PRIVATE_KEY, pem, mode=0o600)
@@ -150,7 +149,7 @@ def provision(data_dir: Path, model: str, serial: str, force: bool = False) -> D
                                 f"({_describe_existing(data_dir)}); 'bodycam provision --force' "
                                 f"replaces it")
         _retire(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     return create_identity(data_dir, model, serial)
 
 
@@ -166,9 +165,9 @@ def _retire(data_dir: Path) -> None:
         name = device_id_for(load_public_key(data_dir / PUBLIC_KEY))
     except IdentityError:
         return  # nothing checkable to keep: no readable public key
-    (data_dir / RETIRED_KEYS).mkdir(parents=True, exist_ok=True)
-    atomic_write(data_dir / RETIRED_KEYS / f"{name}.pub.pem", read_regular(data_dir / PUBLIC_KEY,
-                                                                      MAX_KEY_FILE))
+    private_dir(data_dir / RETIRED_KEYS)
+    atomic_write(data_dir / RETIRED_KEYS / f"{name}.pub.pem",
+                 read_regular(data_dir / PUBLIC_KEY, MAX_KEY_FILE, follow=True))
 
 
 def load_or_create_identity(data_dir: Path, model: str, serial: str,

@@ -8,6 +8,13 @@ swapped and everything re-signed: the attacker's key is not enrolled.
 
 A reason is only as specific as the evidence for it: "unenrolled" or "wrong key" needs a key
 that really verifies the signature; anything else that fails is a bad signature.
+
+The store key that receipts must verify with is pinned in one place, never found beside the
+footage (:meth:`KeyRing.store_key_for`): ``--store-key FILE`` if given; else, with ``--keys DIR``,
+``DIR/store.pub.pem`` if there is one; else the data directory's own ``DATA_DIR/store.pub.pem``,
+at its root. (That copy could be swapped like the data directory's device key; a receipt it
+verifies still needs the ``upload_receipt`` entry, with the receipt's hash, in the device-signed
+audit log, which an enrolled key anchors.)
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.evidence.identity import (
+    IDENTITY,
     PUBLIC_KEY,
     IdentityError,
     device_id_for,
@@ -27,6 +35,7 @@ from device.evidence.identity import (
     verify_signature,
 )
 from device.recordings import RECORDINGS
+from device.upload.records import STORE_KEY
 
 SIGNATURE_LENGTH = 64
 
@@ -46,14 +55,35 @@ def data_dir_of(path: Path) -> Path:
     return path.parent
 
 
+def pinning_root(root: Path) -> Path:
+    """The data directory whose pinned store key counts for ``root``: a folder inside another
+    data directory's ``recordings/`` is footage, whatever keys were dropped into it."""
+    for folder in root.parents:
+        if folder.name == RECORDINGS.name and any(
+                (folder.parent / name).exists() for name in (PUBLIC_KEY, IDENTITY)):
+            return folder.parent
+    return root
+
+
+@dataclass(frozen=True)
+class StoreKey:
+    """The pinned store key receipts are checked with, and where it came from; or, when
+    ``key`` is None, why there is none (one line, saying how to give one)."""
+
+    key: Ed25519PublicKey | None
+    source: str = ""
+    problem: str = ""
+
+
 @dataclass(frozen=True)
 class DataDir:
-    """A data directory as the verifier sees it: where it is and the key it holds."""
+    """A data directory as the verifier sees it: where it is and the keys it holds."""
 
     root: Path
     key: Ed25519PublicKey | None
     problem_code: str = "ok"  # no_key or bad_key when ``key`` is None
     problem: str = ""
+    store: StoreKey | None = None  # set by the verifier (KeyRing.store_key_for)
 
     @property
     def key_file(self) -> Path:
@@ -80,23 +110,58 @@ def _raw(key: Ed25519PublicKey) -> bytes:
 
 
 class KeyRing:
-    """The enrolled device keys, by device id; empty means "trust each data directory's key"."""
+    """The enrolled device keys, by device id; empty means "trust each data directory's key".
+    ``store_key``, when given, is the store key for every data directory."""
 
-    def __init__(self, enrolled: dict[str, Ed25519PublicKey] | None = None) -> None:
+    def __init__(self, enrolled: dict[str, Ed25519PublicKey] | None = None,
+                 store_key: Ed25519PublicKey | None = None, store_source: str = "") -> None:
         self.enrolled = enrolled
+        self.store_key = store_key
+        self.store_source = store_source
 
     @classmethod
     def from_dir(cls, folder: Path) -> KeyRing:
-        """Every ``*.pem`` in ``folder``; anything but an Ed25519 public key is an error."""
+        """Every ``*.pem`` in ``folder``; anything but an Ed25519 public key is an error.
+        ``store.pub.pem`` among them is the store's key, not a device's."""
         if not folder.is_dir():
             raise IdentityError(f"--keys {folder}: not a directory of enrolled public keys")
         enrolled = {}
         for pem in sorted(folder.glob("*.pem")):
+            if pem.name == STORE_KEY:
+                continue
             key = load_public_key(pem)
             enrolled[device_id_for(key)] = key
         if not enrolled:
             raise IdentityError(f"--keys {folder}: no enrolled public keys (*.pem) in it")
-        return cls(enrolled)
+        store = folder / STORE_KEY
+        return (cls(enrolled, load_public_key(store), str(store)) if store.exists()
+                else cls(enrolled))
+
+    def with_store_key(self, store_key: Path | Ed25519PublicKey | None) -> KeyRing:
+        """This ring with ``--store-key`` (a PEM file, or the key) taking precedence; an
+        unusable file raises :class:`IdentityError` naming it."""
+        if store_key is None:
+            return self
+        if isinstance(store_key, Path):
+            key, source = load_public_key(store_key), str(store_key)
+        else:
+            key, source = store_key, "the store key given"
+        return KeyRing(self.enrolled, key, source)
+
+    def store_key_for(self, root: Path) -> StoreKey:
+        """The one store key receipts in the data directory ``root`` must verify with."""
+        if self.store_key is not None:
+            return StoreKey(self.store_key, self.store_source)
+        root = pinning_root(root)
+        pinned = root / STORE_KEY
+        if not pinned.exists():
+            return StoreKey(None, problem=f"no store key to check receipts with: no pinned "
+                                          f"{STORE_KEY} at the data directory's root {root} "
+                                          f"(give --store-key FILE)")
+        try:
+            return StoreKey(load_public_key(pinned), str(pinned))
+        except IdentityError as exc:
+            return StoreKey(None, problem=f"{exc} (give --store-key FILE)")
 
     def key_for(self, device_id: str | None) -> Ed25519PublicKey | None:
         return (self.enrolled or {}).get(device_id or "")

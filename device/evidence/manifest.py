@@ -83,6 +83,9 @@ class Manifest:
     pre_event_s: float = 0.0
     markers: tuple[Marker, ...] = field(default_factory=tuple)
     gaps: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    #: True: ``end_utc`` is a capture time too (docs/FORMAT.md). Older manifests (and a
+    #: segment rebuilt after power loss) took it from the frame slots, which may run ahead.
+    capture_times: bool = False
     format: str = FORMAT
     version: int = VERSION
 

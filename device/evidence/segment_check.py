@@ -32,8 +32,8 @@ from device.upload.records import kept_receipt
 #: Timestamps are cut to the millisecond, so neighbours may seem to overlap by one.
 TIME_SLACK = timedelta(milliseconds=1)
 #: Failures that leave the manifest trustworthy and in its place: the chain still uses it.
-CHAINABLE = {"ok", "recovered", "uploaded", "missing_file", "size_mismatch", "hash_mismatch",
-             "time_backwards"}
+CHAINABLE = {"ok", "recovered", "uploaded", "no_store_key", "unreadable", "missing_file",
+             "size_mismatch", "hash_mismatch", "time_backwards"}
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,8 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
     if manifest is None:
         return bad("manifest_invalid", f"signed, but {invalid}")
     segment = Segment(mp4, manifest, hashlib.sha256(raw).hexdigest())
-    problem = _placement(mp4, manifest, signer.device_id, home) or _content(mp4, manifest)
+    problem = (_placement(mp4, manifest, signer.device_id, home)
+               or _content(mp4, manifest, home, segment.manifest_sha256))
     if problem is not None:
         return bad(*problem, segment=segment)
     code = "recovered" if manifest.recovered else "ok"
@@ -142,18 +143,21 @@ def _placement(mp4: Path, manifest: Manifest, signer: str,
     return None
 
 
-def _content(mp4: Path, manifest: Manifest) -> tuple[str, str] | None:
+def _content(mp4: Path, manifest: Manifest, home: DataDir,
+             manifest_sha256: str) -> tuple[str, str] | None:
     """Are the MP4's bytes and the manifest's times what the device signed?"""
     try:
         # Never more than the signed size (and one byte) is read: a larger file is a mismatch.
         digest, size = digest_regular(mp4, manifest.size)
     except FileNotFoundError:
-        uploaded, note = kept_receipt(mp4, manifest)  # docs/DOCKING.md
-        if uploaded:
-            return "uploaded", f"{mp4.name} is in the evidence store" + (
-                f" ({note})" if note else "")
-        return "missing_file", f"{mp4.name} is missing; its manifest and signature are here " \
-                               f"({note})"
+        # docs/DOCKING.md: gone with a receipt from the pinned store key (the verifier checks
+        # the audit log's upload_receipt entry for it as well)
+        code, note = kept_receipt(mp4, manifest, home.store, manifest_sha256)
+        if code == "uploaded":
+            return code, f"{mp4.name} is in the evidence store ({note})"
+        if code == "no_store_key":
+            return code, f"{mp4.name} left the camera; {note}"
+        return code, f"{mp4.name} is missing; its manifest and signature are here ({note})"
     except Refused as exc:
         return exc.code, f"{mp4.name} is {exc.strerror}"
     except OSError as exc:

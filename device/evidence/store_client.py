@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.evidence.manifest import manifest_path, sha256_file, signature_path
 from device.evidence.request_auth import sign_request
+from device.fsutil import open_private
 
 DEFAULT_CHUNK = 4 << 20
 
@@ -75,7 +76,7 @@ class StoreConnection:
             conn.request(method, target, body=body, headers=all_headers)
             response = conn.getresponse()
             if stream_to is not None and response.status < 400:
-                with open(stream_to, "wb") as f:
+                with open_private(stream_to) as f:  # an export: evidence, the owner's only
                     while block := response.read(1 << 20):
                         f.write(block)
                 return response.status, None
@@ -88,27 +89,33 @@ class StoreConnection:
             self.close()
         try:
             data = json.loads(payload) if payload else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or hostile JSON (too deep, huge int)
             data = {"error": payload[:200].decode(errors="replace")}
         if response.status >= 400:
             body_json = data if isinstance(data, dict) else {}
             raise StoreHttpError(response.status, str(body_json.get("error", data)), body_json)
         return response.status, data
 
-    def info(self) -> dict[str, Any]:
-        return self.request("GET", "/v1/info")[1]
+    def info(self, nonce: str | None = None) -> dict[str, Any]:
+        """``GET /v1/info``; with ``nonce`` the store signs its time for it (``time_signature``)."""
+        return self.request("GET", "/v1/info" + (f"?nonce={nonce}" if nonce else ""))[1]
 
 
 class DeviceClient:
-    """Signed requests from one camera. ``clock`` gives the camera's UTC seconds; a camera whose
-    clock is unset can call :meth:`sync_clock` to sign with the store's time instead."""
+    """Signed requests from one camera to one store. ``clock`` gives the camera's UTC seconds; a
+    camera whose clock is unset can call :meth:`sync_clock` to sign with the store's time instead.
+
+    Every signature names ``store_id``, so a request is good at that store only. The camera
+    passes the id of its *pinned* store key (:func:`~device.evidence.receipt.store_id_for`); a
+    tool that pins nothing may leave it out and then signs for the store ``/v1/info`` names."""
 
     def __init__(self, connection: StoreConnection, private_key: Ed25519PrivateKey,
                  device_id: str, clock: Callable[[], float] = time.time,
-                 chunk_bytes: int = DEFAULT_CHUNK) -> None:
+                 chunk_bytes: int = DEFAULT_CHUNK, store_id: str | None = None) -> None:
         self.connection = connection
         self.private_key = private_key
         self.device_id = device_id
+        self.store_id = store_id
         self.clock = clock
         self.chunk_bytes = chunk_bytes
         self.clock_offset = 0.0
@@ -129,8 +136,10 @@ class DeviceClient:
 
     def request(self, method: str, target: str, body: bytes = b"",
                 headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        if not self.store_id:
+            self.store_id = str(self.connection.info()["store_id"])
         signed = sign_request(self.private_key, self.device_id, method, target, body,
-                              self.clock() + self.clock_offset)
+                              self.clock() + self.clock_offset, store_id=self.store_id)
         return self.connection.request(method, target, body, {**(headers or {}), **signed})
 
     def open_segment(self, mp4: Path) -> dict[str, Any]:

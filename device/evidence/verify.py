@@ -3,25 +3,34 @@
 For every path given (segment files, recording folders, data directories) it checks each
 segment on its own (:mod:`segment_check`), each recording whose folder was given as a whole
 (:mod:`chain`), each audit log (:func:`device.audit.verify_log`) and, for each data directory
-given as a whole, the log against the footage (:mod:`crosscheck`). Keys: the data directory's
-own, or the enrolled ones (:mod:`keyring`). Findings carry a status and a reason code
-(:mod:`findings`).
+given as a whole, the log against the footage (:mod:`crosscheck`) and against the store's
+receipts (:mod:`anchor`). Keys: the data directory's own, or the enrolled ones; the store key
+pinned in one place (:mod:`keyring`). A camera's data directory given whole must hold its audit
+log and its identity. Findings carry a status and a reason code (:mod:`findings`).
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from device.audit import AUDIT_LOG, AuditReport, verify_log
 from device.bounded import Refused, kind_of
+from device.evidence.anchor import check_log_anchor, unlogged_upload, upload_entries
 from device.evidence.chain import check_recording
 from device.evidence.crosscheck import check_log_against_footage
 from device.evidence.findings import Finding, finding
-from device.evidence.identity import IDENTITY, PUBLIC_KEY, verify_signature
+from device.evidence.identity import (
+    IDENTITY,
+    PRIVATE_KEY,
+    PUBLIC_KEY,
+    verify_signature,
+)
 from device.evidence.keyring import (
     SIGNATURE_LENGTH,
     DataDir,
@@ -33,7 +42,8 @@ from device.evidence.manifest import MANIFEST_SUFFIX, SIGNATURE_SUFFIX
 from device.evidence.numbering import check_numbering
 from device.evidence.segment_check import Segment, check_segment, recording_hint
 from device.pipeline.segments import PART_SUFFIX
-from device.recordings import RECORDING_ID, RECORDINGS
+from device.recordings import COUNTER, RECORDING_ID, RECORDINGS
+from device.upload.records import RECEIPT_SUFFIX
 
 __all__ = ["SIGNATURE_LENGTH", "Finding", "KeyRing", "verify"]
 
@@ -57,13 +67,17 @@ class _Camera:
     failed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     #: recording id -> the folder its first segment was found in
     folders: dict[str, Path] = field(default_factory=dict)
-    #: the audit log's entries, once it has been read
-    records: list[dict[str, Any]] = field(default_factory=list)
+    #: segments whose MP4 left the camera with a receipt: (index of their finding, segment,
+    #: recording claimed), for the audit log to vouch for
+    released: list[tuple[int, Segment, str]] = field(default_factory=list)
 
 
-def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
-    """Check everything under ``paths``; one finding per item and problem."""
-    ring = keys or KeyRing()
+def verify(paths: list[Path], keys: KeyRing | None = None,
+           store_key: Path | Ed25519PublicKey | None = None) -> list[Finding]:
+    """Check everything under ``paths``; one finding per item and problem. ``store_key``
+    (``--store-key``): the store key receipts must verify with, instead of the pinned one
+    (docs/FORMAT.md); a file that is not one raises IdentityError."""
+    ring = (keys or KeyRing()).with_store_key(store_key)
     roots = [p.absolute() for p in paths if p.is_dir()]
 
     def whole(folder: Path) -> bool:
@@ -74,7 +88,7 @@ def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
 
     def camera(root: Path) -> _Camera:
         if root not in cameras:
-            cameras[root] = _Camera(load_data_dir(root))
+            cameras[root] = _Camera(replace(load_data_dir(root), store=ring.store_key_for(root)))
         return cameras[root]
 
     found = _collect(paths)
@@ -92,6 +106,8 @@ def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
             rec = checked.segment.manifest.recording_id
             cam.chains[rec].append(checked.segment)
             cam.footage[rec][mp4.name] = checked.segment
+            if checked.finding.code in ("uploaded", "no_store_key"):
+                cam.released.append((len(findings) - 1, checked.segment, claimed))
     for key in found.keys:
         root = data_dir_of(key)
         if root != key.parent:
@@ -101,16 +117,76 @@ def verify(paths: list[Path], keys: KeyRing | None = None) -> list[Finding]:
     for log in found.logs:
         camera(log.parent.parent if log.parent.name == AUDIT_LOG.parent.name
                else log.parent).log = log
+    _stripped_cameras(roots, cameras, camera)
     for root, cam in sorted(cameras.items()):
+        own, records = _check_camera(root, cam, ring, whole(root))
+        if records is not None or (whole(root) and is_camera_dir(root)):
+            _vouch_for_uploads(findings, cam, records or [])
         for rec in sorted(set(cam.chains) | set(cam.failed)):
             folder = cam.folders.get(rec)
             if rec and folder is not None and whole(folder):
                 findings.extend(check_recording(folder, rec, cam.chains[rec], cam.failed[rec]))
-        findings.extend(_check_camera(root, cam, ring, whole(root)))
+        findings.extend(own)
         if whole(root):
             findings.extend(check_numbering(root, cam.log, set(cam.present) | set(cam.footage),
-                                            cam.records))
+                                            records or []))
     return findings
+
+
+#: What a camera's data directory holds that a folder of segments (or a store export's device
+#: folder) does not. Any one of them makes it a camera's: then its audit log and its identity
+#: must be there too, whatever else is missing.
+CAMERA_FILES = (RECORDINGS, AUDIT_LOG.parent, IDENTITY, PRIVATE_KEY.parent, COUNTER.parent)
+#: Of those, what only a camera that has run has (a provisioned one has its key and identity).
+RUN_FILES = (RECORDINGS, AUDIT_LOG.parent, COUNTER.parent)
+#: A store export lays out each device's footage as ``devices/DEVICE_ID/`` (store/export.py).
+EXPORT_DEVICES = "devices"
+
+
+def is_export_device_folder(root: Path) -> bool:
+    """``devices/DEVICE_ID`` of a store export: the device's key and its recordings, nothing
+    of a camera's own (no log, identity, private key, state or receipts: the store never
+    has them)."""
+    if root.parent.name != EXPORT_DEVICES or not (root / PUBLIC_KEY).is_file():
+        return False
+    if load_data_dir(root).device_id != root.name or any(
+            (root / name).exists() for name in CAMERA_FILES if name != RECORDINGS):
+        return False
+    # an export holds every MP4 it lists: a receipt in place of one is a camera's
+    return not any((root / RECORDINGS).glob(f"*/*{RECEIPT_SUFFIX}"))
+
+
+def is_camera_dir(root: Path) -> bool:
+    """Is ``root`` a camera's data directory (rather than loose segments or an export)?"""
+    return not is_export_device_folder(root) and any(
+        (root / name).exists() for name in CAMERA_FILES)
+
+
+def _stripped_cameras(roots: list[Path], cameras: dict[Path, _Camera],
+                      camera: Any) -> None:
+    """A data directory given whole with neither footage nor log left in it is still
+    checked (for its log and identity), if it shows that the camera ran."""
+    known = {root.resolve() for root in cameras}
+    for root in roots:
+        if root.resolve() not in known and any((root / name).exists() for name in RUN_FILES) \
+                and is_camera_dir(root):
+            camera(root)
+
+
+def _vouch_for_uploads(findings: list[Finding], cam: _Camera,
+                       records: list[dict[str, Any]]) -> None:
+    """An MP4 gone with a store receipt must also have the ``upload_receipt`` entry the camera
+    writes before deleting; else the segment is not uploaded (docs/DOCKING.md)."""
+    entries = upload_entries(records)
+    for index, segment, claimed in cam.released:
+        why = unlogged_upload(entries, segment)
+        if why is not None:
+            if not records:
+                why = "no readable audit log vouches for it"
+            findings[index] = finding("segment", segment.mp4, "receipt_not_in_log",
+                                      f"{segment.mp4.name} is gone with a store receipt, but "
+                                      f"{why}")
+            cam.failed[claimed].append(segment.mp4.name)
 
 
 def _strays(found: _Found) -> list[Finding]:
@@ -213,10 +289,15 @@ def _link_target(link: Path) -> str:
         return "?"
 
 
-def _check_camera(root: Path, cam: _Camera, ring: KeyRing, whole: bool) -> list[Finding]:
-    """The key (against the enrolled ones), the audit log and the log against the footage."""
+def _check_camera(root: Path, cam: _Camera, ring: KeyRing,
+                  whole: bool) -> tuple[list[Finding], list[dict[str, Any]] | None]:
+    """The key (against the enrolled ones), the identity, the audit log, the log against the
+    footage and against the store's receipts. Also returns the log's entries (None: no log)."""
     findings = []
     home = cam.home
+    camera_dir = whole and is_camera_dir(root)
+    if camera_dir:
+        findings.extend(_check_identity(root, home))
     if ring.enrolled is not None and home.key is not None and (whole or cam.log):
         findings.append(
             finding("key", home.key_file, "ok", f"the key enrolled for {home.device_id}")
@@ -224,22 +305,42 @@ def _check_camera(root: Path, cam: _Camera, ring: KeyRing, whole: bool) -> list[
             finding("key", home.key_file, "unenrolled", f"this data directory's key (device "
                                                         f"{home.device_id}) is not enrolled"))
     if cam.log is None:
-        if whole and (root / IDENTITY).exists():
+        if camera_dir:
             findings.append(finding("audit", root / AUDIT_LOG, "no_audit_log",
                                     "a camera's data directory without its audit log"))
-        return findings
-    audit, report = _check_audit(cam.log, home, ring)
+        return findings, None
+    audit, report = _check_audit(cam.log, home, ring, _footage_device(cam))
     findings.extend(audit)
-    cam.records = report.records if report is not None else []
-    if whole and report is not None:
+    if report is None:
+        return findings, None
+    findings.extend(check_log_anchor(cam.log, root, home, report.records))
+    if whole:
         findings.extend(check_log_against_footage(cam.log, report.records, cam.footage,
                                                   cam.present))
-    return findings
+    return findings, report.records
 
 
-def _check_audit(log: Path, home: DataDir, ring: KeyRing) -> tuple[list[Finding],
-                                                                    AuditReport | None]:
-    key = ring.key_for(home.device_id) if ring.enrolled is not None else home.key
+def _check_identity(root: Path, home: DataDir) -> list[Finding]:
+    """A camera's data directory holds its identity: identity.json and device.pub.pem (both
+    are made at provisioning and never removed)."""
+    missing = [str(name) for name in (IDENTITY, PUBLIC_KEY) if not (root / name).exists()]
+    if missing:
+        return [finding("key", root / IDENTITY, "no_identity", f"a camera's data directory "
+                                                               f"without its "
+                                                               f"{' and '.join(missing)}")]
+    return []
+
+
+def _footage_device(cam: _Camera) -> str | None:
+    """With the data directory's key gone: the one device its verified footage is of."""
+    devices = {seg.manifest.device_id for segs in cam.footage.values() for seg in segs.values()}
+    return devices.pop() if len(devices) == 1 else None
+
+
+def _check_audit(log: Path, home: DataDir, ring: KeyRing,
+                 device_id: str | None = None) -> tuple[list[Finding], AuditReport | None]:
+    key = (ring.key_for(home.device_id or device_id) if ring.enrolled is not None
+           else home.key)
     try:
         report = verify_log(log, None if key is None else
                             lambda sig, data: verify_signature(key, sig, data))

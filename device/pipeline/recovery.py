@@ -30,7 +30,7 @@ from typing import Any
 
 import av
 
-from device.bounded import BadJSON, open_regular, read_json, read_regular
+from device.bounded import BadJSON, Refused, open_regular, read_json, read_regular
 from device.evidence.identity import DeviceIdentity
 from device.evidence.manifest import (
     MAX_MANIFEST,
@@ -38,6 +38,7 @@ from device.evidence.manifest import (
     Marker,
     manifest_path,
     sha256_file,
+    signature_path,
 )
 from device.fsutil import atomic_write, durable_rename
 from device.pipeline.segments import (
@@ -121,10 +122,14 @@ def find_interrupted(data_dir: Path) -> list[Path]:
 def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     part = mp4.with_name(mp4.name + PART_SUFFIX)
     recording_id = mp4.parent.name
-    if manifest_path(mp4).exists() and part.exists():  # signed, not renamed: finish it
-        existing = Manifest.from_bytes(read_regular(manifest_path(mp4), MAX_MANIFEST), mp4.name)
-        if sha256_file(part)[0] == existing.sha256:
+    if manifest_path(mp4).exists() and signature_path(mp4).exists():
+        # signed, not renamed (or renamed, its pending record not yet dropped): finish it
+        existing = Manifest.from_bytes(read_regular(manifest_path(mp4), MAX_MANIFEST),
+                                      mp4.name)
+        if part.exists() and sha256_file(part)[0] == existing.sha256:
             durable_rename(part, mp4)
+        if not part.exists() and mp4.exists() and sha256_file(mp4)[0] == existing.sha256:
+            pending_path(mp4).unlink(missing_ok=True)
             return Recovered(mp4.name, recording_id, existing.frame_count, existing.size, 0)
     try:
         pending = read_json(pending_path(mp4))
@@ -230,7 +235,8 @@ def _safely(recover: Callable[[Path, DeviceIdentity], Recovered], path: Path,
     are, and the audit log says why."""
     try:
         return recover(path, identity)
-    except (OSError, ValueError, KeyError, TypeError, av.error.FFmpegError) as exc:
+    except (Refused, ValueError, KeyError, TypeError, av.error.FFmpegError) as exc:
+        # (any other OSError is the card's: the daemon retries when it recovers)
         why = str(exc).splitlines()[0][:200] if str(exc) else ""
         return Recovered(path.name, path.parent.name, 0, 0, 0,
                          f"cannot recover it ({exc.__class__.__name__}: {why}); left as it is")

@@ -17,8 +17,8 @@ A ``.part`` found at start is an interrupted segment: ``device/pipeline/recovery
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +28,7 @@ import av
 
 from device.evidence.identity import DeviceIdentity
 from device.evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
-from device.fsutil import atomic_write, durable_rename
+from device.fsutil import atomic_write, durable_rename, fsync, open_stream
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from hal.clock import utc_iso
 
@@ -69,14 +69,20 @@ def pending_path(mp4: Path) -> Path:
 def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path, *,
                    digest: str, size: int, start_wall: float, frames: int, duration_s: float,
                    markers: tuple[Marker, ...], gaps: tuple[dict[str, Any], ...], last: bool,
-                   recovered: bool = False) -> Manifest:
-    """The one place a segment's manifest is assembled (live, terminator or recovered)."""
+                   recovered: bool = False, end_wall: float | None = None) -> Manifest:
+    """The one place a segment's manifest is assembled (live, terminator or recovered).
+
+    ``end_wall``: when the last frame's picture ended, by the capture clock. Without it (a
+    segment rebuilt from its file alone) the end is the start plus the slot span, which runs
+    ahead of capture when frames came late or fast; the manifest then says so
+    (``capture_times`` false) and the verifier only asks its start to be in order."""
     ident = info.identity
+    end = start_wall + duration_s if end_wall is None else max(start_wall, end_wall)
     return Manifest(
         device_id=ident.device_id, model=ident.model, serial=ident.serial,
         recording_id=info.recording_id, segment_index=index, file=mp4.name, sha256=digest,
-        size=size, start_utc=utc_iso(start_wall),
-        end_utc=utc_iso(start_wall + duration_s), duration_s=round(duration_s, 6),
+        size=size, start_utc=utc_iso(start_wall), capture_times=end_wall is not None,
+        end_utc=utc_iso(end), duration_s=round(duration_s, 6),
         frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
         prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
         reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,
@@ -121,12 +127,18 @@ class SegmentWriter:
         self.frames = 0
         self.gaps = gaps
         self.write_pending()
-        self._file = open(self.part, "wb")  # noqa: SIM115 - closed in close()
-        self._container, self._stream = _open_muxer(self._file, info, parameter_sets(first.data))
+        self._file = open_stream(self.part)  # closed in close() or abort(); 0600
         self._time_base = Fraction(1, info.fps)
         self._synced_at = first.t_mono
         self._synced_size = 0
-        self.write(first)
+        try:
+            self._container, self._stream = _open_muxer(self._file, info,
+                                                        parameter_sets(first.data))
+            self.write(first)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._file.close()
+            raise
 
     def write_pending(self) -> None:
         """Durably note what recovery would need; rewritten when a marker is added."""
@@ -171,28 +183,37 @@ class SegmentWriter:
         self._file.flush()
         size = self._file.tell()
         if size != self._synced_size:
-            os.fsync(self._file.fileno())
+            fsync(self._file.fileno())
             self._synced_size = size
         self._synced_at = now
 
-    def close(self, last: bool) -> tuple[Manifest, str]:
-        """Finish, sign and publish the segment; returns its manifest and the manifest's hash."""
+    def end_wall(self, until: float | None) -> float:
+        """When the last frame's picture ends: one frame interval after its capture, but never
+        after ``until`` (the capture of the next segment's first frame, or the moment the camera
+        was lost), so an honest recording's segments never overlap."""
+        end = self.last.wall + 1 / self.info.fps
+        return end if until is None else min(end, until)
+
+    def close(self, last: bool, until: float | None = None) -> tuple[Manifest, str]:
+        """Finish, sign and publish the segment; returns its manifest and the manifest's hash.
+        ``until``: see :meth:`end_wall`."""
         self._container.close()
         self._file.flush()
-        os.fsync(self._file.fileno())
+        fsync(self._file.fileno())
         self._file.close()
         digest, size = sha256_file(self.part)
         manifest = build_manifest(
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
-            markers=self._markers(), gaps=self.gaps, last=last)
+            markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until))
         return manifest, publish(self.info, self.path, manifest)
 
     def abort(self) -> None:
-        """Close the files without publishing (the daemon is dying); recovery takes it up."""
-        try:
+        """Close the files without publishing (the daemon is dying, or the card refused a
+        write); recovery takes it up. Never raises: the muxer or the file may be broken."""
+        with contextlib.suppress(Exception):
             self._container.close()
-        finally:
+        with contextlib.suppress(Exception):
             self._file.close()
 
 
@@ -204,14 +225,21 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
     why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
-    with open(part_path(mp4), "wb") as file:
-        container, _ = _open_muxer(file, info, extradata)
-        container.start_encoding()
-        container.close()
-        file.flush()
-        os.fsync(file.fileno())
+    try:
+        with open_stream(part_path(mp4)) as file:
+            container, _ = _open_muxer(file, info, extradata)
+            container.start_encoding()
+            container.close()
+            file.flush()
+            fsync(file.fileno())
+    except BaseException:
+        # No footage and no pending record: a .part left here would block closing the
+        # recording later (recovery's terminate), so it goes; it is made again then.
+        with contextlib.suppress(OSError):
+            part_path(mp4).unlink()
+        raise
     digest, size = sha256_file(part_path(mp4))
     manifest = build_manifest(info, index, prev, mp4, digest=digest, size=size, start_wall=wall,
                               frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True,
-                              recovered=recovered)
+                              recovered=recovered, end_wall=wall)
     return manifest, publish(info, mp4, manifest)

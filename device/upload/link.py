@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.config import UploadSection
 from device.evidence.identity import DeviceIdentity, IdentityError, load_public_key
+from device.evidence.receipt import store_id_for
 from device.evidence.store_client import DeviceClient, StoreConnection
 
 
@@ -29,7 +30,8 @@ def config_path(data_dir: Path, value: str) -> Path:
 
 def open_link(config: UploadSection, data_dir: Path, identity: DeviceIdentity,
               wall: Callable[[], float]) -> tuple[DeviceClient, Ed25519PublicKey]:
-    """A client signing as ``identity`` (with ``wall`` time), and the pinned store key."""
+    """A client signing as ``identity`` (with ``wall`` time) for the store of the pinned key,
+    and that key: requests are bound to the store the camera trusts, not to one that answers."""
     try:
         store_key = load_public_key(config_path(data_dir, config.store_public_key))
     except IdentityError as exc:
@@ -46,5 +48,5 @@ def open_link(config: UploadSection, data_dir: Path, identity: DeviceIdentity,
     except ValueError as exc:
         raise LinkError(f"upload.store_url: {exc}") from None
     client = DeviceClient(connection, identity.private_key, identity.device_id, clock=wall,
-                          chunk_bytes=config.chunk_kb * 1024)
+                          chunk_bytes=config.chunk_kb * 1024, store_id=store_id_for(store_key))
     return client, store_key

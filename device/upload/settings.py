@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from device.bounded import BadJSON, loads, read_json
 from device.config import Config, ConfigError
 from device.evidence.identity import verify_signature
-from device.fsutil import atomic_write
+from device.fsutil import atomic_write, private_dir
 
 PUSHABLE = ("recording", "gestures", "indicators", "power", "audit", "triggers")
 SAVED = Path("state") / "store-settings.json"
@@ -77,7 +77,7 @@ def changes(old: Config, new: Config) -> list[dict[str, Any]]:
 
 def save(data_dir: Path, settings: Settings, store_id: str) -> None:
     path = data_dir / SAVED
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     atomic_write(path, (json.dumps({"store_id": store_id, "settings": settings}, indent=2,
                                    sort_keys=True) + "\n").encode())
 

@@ -24,6 +24,7 @@ import hashlib
 import logging
 import math
 import random
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -34,6 +35,7 @@ from device.audit import AUDIT_LOG
 from device.config import UploadSection
 from device.evidence.identity import DeviceIdentity
 from device.evidence.receipt import Receipt, ReceiptError, store_id_for, verify_receipt
+from device.evidence.request_auth import verify_time
 from device.evidence.store_client import (
     StoreHttpError,
     receipt_of,
@@ -216,7 +218,8 @@ class Uploader:
     def _handshake(self, session: Session) -> str:
         """Is it our store? Then its clock, then its settings, each applied by the daemon."""
         assert session.client is not None and session.store_key is not None
-        info = session.client.connection.info()
+        nonce = secrets.token_hex(16)
+        info = session.client.connection.info(nonce)
         received = self.clock.monotonic()
         expected = store_id_for(session.store_key)
         if info.get("store_id") != expected:
@@ -224,8 +227,22 @@ class Uploader:
                                               f"{info.get('store_id')}, but the pinned key "
                                               f"(upload.store_public_key) is {expected}'s")
         session.store_id = expected
-        future = self.ask("store_time", time=float(info["time"]), at=received,
-                          store_id=expected)
+        store_time = float(info["time"])
+        if not verify_time(session.store_key, expected, nonce, store_time,
+                           info.get("time_signature")):
+            # Another store's answer, an old one replayed, or a time changed on the way: it
+            # must not stamp evidence. Requests are still signed with it (the store refuses
+            # them if it is wrong), so an honest but older store keeps working.
+            reason = ("the store's time is not signed by the pinned key for this dock: "
+                      "clock not set from it")
+            store_now = store_time + self.clock.monotonic() - received
+            unset: Future[Any] = Future()
+            unset.set_result({"set": False, "error": reason, "store_now": store_now})
+            return self._audit(session, "clock", reason, "info",
+                               then=lambda f: self._clock_answered(session, info, unset),
+                               action="not set", store_id=expected,
+                               delta_s=round(store_now - self.clock.wall(), 3))
+        future = self.ask("store_time", time=store_time, at=received, store_id=expected)
         return self._await(session, future, lambda f: self._clock_answered(session, info, f),
                            "info")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from gpiozero import (
     Device,
     DigitalInputDevice,
     DigitalOutputDevice,
+    PinFactoryFallback,
     PinPWMUnsupported,
     TonalBuzzer,
 )
@@ -68,6 +71,35 @@ class PiHardware(Hardware):
         self.devices.clear()
 
 
+def _replay_except_fallbacks(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Hand every warning but gpiozero's pin-factory fallbacks on; return those fallbacks'
+    texts ("Falling back from lgpio: ..."), which say why the default factory failed."""
+    fallbacks = []
+    for w in caught:
+        if issubclass(w.category, PinFactoryFallback):
+            fallbacks.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return fallbacks
+
+
+def _no_gpio(exc: BadPinFactory, fallbacks: list[str]) -> str:
+    """What actually failed: lgpio missing, or lgpio present but failing (for example without a
+    writable working directory for its notification pipe: gpiozero #1106, lg #22)."""
+    lgpio = next((f.split(":", 1)[1].strip() for f in fallbacks
+                  if f.startswith("Falling back from lgpio:")), None)
+    if lgpio is None or "No module named 'lgpio'" in lgpio:
+        why = f"lgpio: {lgpio}" if lgpio else str(exc)
+        return (f"no GPIO access ({why}); on a Raspberry Pi install python3-lgpio, elsewhere "
+                f"set GPIOZERO_PIN_FACTORY=mock")
+    if ".lgd-nfy" in lgpio:
+        where = os.environ.get("LG_WD") or os.getcwd()
+        return (f"no GPIO access: lgpio cannot open its notification pipe in {where} "
+                f"({lgpio}); it needs a writable working directory (WorkingDirectory= in "
+                f"the systemd unit, or LG_WD)")
+    return f"no GPIO access: lgpio failed: {lgpio}"
+
+
 class _Gpio:
     """Makes gpiozero devices on one pin factory, remembering them so a failure frees all."""
 
@@ -79,10 +111,14 @@ class _Gpio:
     def make(self, keys: tuple[str, ...], build: Callable[..., D], **kwargs: Any) -> D:
         numbers = [getattr(self.pins, key) for key in keys]
         try:
-            device = build(*numbers, pin_factory=self.factory, **kwargs)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    device = build(*numbers, pin_factory=self.factory, **kwargs)
+                finally:
+                    fallbacks = _replay_except_fallbacks(caught)
         except BadPinFactory as exc:
-            raise PiSetupError(f"no GPIO access ({exc}); on a Raspberry Pi install "
-                               f"python3-lgpio, elsewhere set GPIOZERO_PIN_FACTORY=mock") from None
+            raise PiSetupError(_no_gpio(exc, fallbacks)) from None
         except Exception as exc:  # gpiozero, lgpio and RPi.GPIO each raise their own
             names = ", ".join(f"pins.{key} (BCM {n})" for key, n in zip(keys, numbers,
                                                                         strict=True))

@@ -17,6 +17,7 @@ from typing import Any
 
 from device.config import Config
 from device.control import ControlError, request, socket_path
+from device.fsutil import private_dir
 from hal.inputs import BUTTON_NAMES
 from sim.web.hub import Hub
 from sim.web.panel import Panel, PanelError
@@ -52,7 +53,7 @@ def _listen(host: str, port: int | None, make: Any) -> PanelServer:
 def run_panel(config: Config, data_dir: Path, config_file: str | None = None,
               virtual_clock: bool = False, clock_unset: bool = False,
               host: str = DEFAULT_HOST, port: int | None = None) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     with contextlib.suppress(ControlError):  # the child would say so too, less visibly
         request(data_dir, {"cmd": "status"}, timeout=5)
         raise PanelError(f"a daemon is already running on {socket_path(data_dir)}")

@@ -11,13 +11,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from device.bounded import read_json
-from device.evidence.manifest import MANIFEST_SUFFIX
+from device.bounded import read_regular
+from device.evidence.manifest import MANIFEST_SUFFIX, MAX_MANIFEST, Manifest, ManifestError
+from device.evidence.timeline import recording_timeline, seconds
 from device.evidence.verify import Finding, verify
 from device.recordings import recordings_dir
 
-#: Worst first: a recording shows the first of these that any of its findings has.
-STATUS_ORDER = ("tampered", "unsigned", "interrupted", "unterminated")
+#: Worst first: a recording shows the first of these that any of its findings has; "verified"
+#: only when every finding is ``ok`` (one that could not be checked is an ``error``).
+STATUS_ORDER = ("tampered", "unsigned", "unenrolled", "error", "interrupted", "unterminated")
 
 
 def media_url(recording_id: str, name: str) -> str:
@@ -36,33 +38,53 @@ def _signature(folder: Path) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(items))
 
 
-def _manifest(mp4: Path) -> dict[str, Any]:
-    """The manifest's fields for display (the verifier decides whether to trust them)."""
+def _manifest(mp4: Path) -> Manifest | None:
+    """The segment's manifest, when it is one (the verifier decides whether to trust it)."""
     try:
-        data = read_json(mp4.with_name(mp4.name + MANIFEST_SUFFIX))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return Manifest.from_bytes(read_regular(mp4.with_name(mp4.name + MANIFEST_SUFFIX),
+                                                      MAX_MANIFEST))
+    except (OSError, ManifestError):
+        return None
+
+
+def _shown(value: object, kind: type) -> Any:
+    """A manifest field as the page shows it; None when it is not of its kind (a damaged or
+    hostile manifest must not break the list, and the verifier says what is wrong with it)."""
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 def summarise(folder: Path, findings: list[Finding]) -> dict[str, Any]:
     recording_id = folder.name
-    segments, parts = [], []
+    segments: list[dict[str, Any]] = []
+    manifests: list[tuple[str, Manifest | None]] = []
     by_path = {Path(f.path).name: f for f in findings}
     for mp4 in sorted(folder.glob("*.mp4")):
         finding = by_path.get(mp4.name)
         manifest = _manifest(mp4)
+        manifests.append((mp4.name, manifest))
         segments.append({
             "file": mp4.name, "url": media_url(recording_id, mp4.name),
             "status": finding.status if finding else "unknown",
             "detail": finding.detail if finding else "",
-            "duration_s": manifest.get("duration_s"), "frames": manifest.get("frame_count"),
-            "start_utc": manifest.get("start_utc"), "recovered": bool(manifest.get("recovered")),
-            "markers": len(manifest.get("markers") or ()), "reason": manifest.get("reason"),
+            "duration_s": None, "frames": None, "start_utc": None, "recovered": False,
+            "markers": 0, "reason": None,
         })
+        if manifest is not None:
+            segments[-1].update(
+                duration_s=seconds(manifest.duration_s),
+                frames=_shown(manifest.frame_count, int),
+                start_utc=_shown(manifest.start_utc, str),
+                recovered=manifest.recovered is True, markers=len(manifest.markers),
+                reason=_shown(manifest.reason, str))
+    timeline = recording_timeline(manifests)
+    for seg, shown in zip(timeline["segments"], segments, strict=True):
+        seg.update(url=shown["url"], status=shown["status"])
+    for mark in timeline["marks"]:  # what the verifier does not vouch for, the page says so
+        mark["verified"] = timeline["segments"][mark["segment"]]["status"] == "ok"
     parts = sorted(p.name for p in folder.glob("*.part"))
-    statuses = {f.status for f in findings}
-    status = next((s for s in STATUS_ORDER if s in statuses), "verified" if segments else "empty")
+    statuses = {f.status for f in findings if not f.ok}
+    status = next((s for s in (*STATUS_ORDER, *sorted(statuses)) if s in statuses),
+                  "verified" if segments else "empty")
     problem = next((f.detail for f in findings if f.status == status), "")
     first = segments[0] if segments else {}
     return {
@@ -71,6 +93,7 @@ def summarise(folder: Path, findings: list[Finding]) -> dict[str, Any]:
         "duration_s": round(sum(s["duration_s"] or 0 for s in segments), 3),
         "recovered": any(s["recovered"] for s in segments),
         "markers": sum(s["markers"] for s in segments),
+        "timeline": timeline,
     }
 
 

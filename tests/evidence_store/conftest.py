@@ -151,7 +151,8 @@ class Running:
 
     def client(self, camera: Camera, chunk: int = CHUNK) -> DeviceClient:
         return DeviceClient(StoreConnection(self.url), camera.identity.private_key,
-                            camera.device_id, clock=self.clock, chunk_bytes=chunk)
+                            camera.device_id, clock=self.clock, chunk_bytes=chunk,
+                            store_id=self.store.store_id)
 
     def upload_all(self, camera: Camera) -> list[str]:
         """Upload every segment of the camera; return its recording ids, oldest first."""

@@ -37,7 +37,7 @@ def send(running: Running, method: str, target: str, body: bytes = b"",
 def signed(camera: Camera, running: Running, method: str, target: str,
            body: bytes = b"") -> dict[str, str]:
     return sign_request(camera.identity.private_key, camera.device_id, method, target, body,
-                        running.clock())
+                        running.clock(), store_id=running.store.store_id)
 
 
 def segment_body(camera: Camera, file: str | None = None) -> bytes:
@@ -59,7 +59,8 @@ def test_a_replayed_request_is_refused(running: Running, enrolled: Camera) -> No
 def test_a_stale_or_future_timestamp_is_refused(running: Running, enrolled: Camera) -> None:
     for skew in (-301, 301):
         headers = sign_request(enrolled.identity.private_key, enrolled.device_id, "GET",
-                               "/v1/uploads/" + "0" * 32, b"", running.clock() + skew)
+                               "/v1/uploads/" + "0" * 32, b"", running.clock() + skew,
+                               store_id=running.store.store_id)
         status, answer = send(running, "GET", "/v1/uploads/" + "0" * 32, headers=headers)
         assert status == 401 and TIMESTAMP in answer["error"]
 

@@ -1,4 +1,5 @@
-"""Retention on an injected clock: unflagged goes at 31 days, flagged stays; all audited."""
+"""Retention on an injected clock: unflagged goes 31 days after the store received it, flagged
+stays; all audited."""
 
 from __future__ import annotations
 
@@ -24,17 +25,17 @@ def test_unflagged_deleted_at_31_days_flagged_kept_and_both_audited(running: Run
                                                                     enrolled: Camera) -> None:
     kept, dropped = running.upload_all(enrolled)
     running.operator().flag(kept, "CASE-2026-0042")
-    recorded = running.store.catalogue.one("SELECT MIN(start_s) AS s FROM segments")["s"]
+    received = running.store.catalogue.one("SELECT MAX(received_s) AS s FROM recordings")["s"]
     retention = running.store.retention
 
-    assert retention.step(recorded + 31 * DAY - 60) == []
+    assert retention.step(received + 31 * DAY - 60) == []
     assert all(running.store.objects.exists(sha) for sha in objects_of(running, dropped))
 
-    deleted = retention.step(recorded + 31 * DAY + 60)
+    deleted = retention.step(received + 31 * DAY + 60)
     assert [d["recording_id"] for d in deleted] == [dropped]
     assert not any(running.store.objects.exists(sha) for sha in objects_of(running, dropped))
     assert all(running.store.objects.exists(sha) for sha in objects_of(running, kept))
-    assert retention.step(recorded + 400 * DAY) == []  # flagged: kept however long
+    assert retention.step(received + 400 * DAY) == []  # flagged: kept however long
 
     listed = {r["recording_id"]: r for r in running.operator().recordings()}
     assert listed[dropped]["deleted_utc"] and listed[kept]["case_ref"] == "CASE-2026-0042"
@@ -45,7 +46,7 @@ def test_unflagged_deleted_at_31_days_flagged_kept_and_both_audited(running: Run
     assert count == len(events) and problems == []
 
     running.operator().unflag(kept)
-    assert [d["recording_id"] for d in retention.step(recorded + 400 * DAY)] == [kept]
+    assert [d["recording_id"] for d in retention.step(received + 400 * DAY)] == [kept]
     assert ("unflag", kept) in [(e["event"], e.get("recording_id"))
                                 for e in running.store.audit.entries()]
 
@@ -55,9 +56,9 @@ def test_retention_period_is_configurable(running: Running, enrolled: Camera) ->
     (running.directory / "store.json").write_bytes(StoreConfig(retention_days=7).to_bytes())
     running.stop()
     running.start()
-    recorded = running.store.catalogue.one("SELECT MIN(start_s) AS s FROM segments")["s"]
-    assert running.store.retention.step(recorded + 6 * DAY) == []
-    assert len(running.store.retention.step(recorded + 8 * DAY)) == 2
+    received = running.store.catalogue.one("SELECT MAX(received_s) AS s FROM recordings")["s"]
+    assert running.store.retention.step(received + 6 * DAY) == []
+    assert len(running.store.retention.step(received + 8 * DAY)) == 2
 
 
 def test_a_deleted_recording_cannot_be_flagged(running: Running, enrolled: Camera) -> None:

@@ -71,7 +71,7 @@ def test_a_chunk_cut_off_mid_body_is_not_kept(running: Running, enrolled: Camera
     data = mp4.read_bytes()[status["received"]:status["received"] + 10000]
     target = f"/v1/uploads/{status['upload_id']}"
     headers = sign_request(enrolled.identity.private_key, enrolled.device_id, "PUT", target,
-                           data, running.clock())
+                           data, running.clock(), store_id=running.store.store_id)
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     end = status["received"] + len(data) - 1
     with socket.create_connection(running.server.server_address[:2]) as sock:

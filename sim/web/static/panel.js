@@ -13,7 +13,7 @@ const FLAG_NAMES = { stealth: "stealth", muted: "muted", low_battery: "low batte
 const state = {
   panel: null, daemon: { state: "booting", detail: "" }, status: null,
   led: null, ledKey: "", ledAnchor: 0, ledNow: null, received: 0,
-  recordings: [], playing: null,
+  recordings: [], playing: null, playingRec: null,
 };
 
 // -- commands: one at a time, in order (a button's DOWN must reach the camera before its UP) --
@@ -197,7 +197,7 @@ function ensureAudio() {
 $("speaker").addEventListener("click", () => {
   soundOn = !soundOn;
   if (soundOn) ensureAudio();
-  $("speaker").textContent = soundOn ? "♪ laptop sound on" : "♪ laptop sound off";
+  document.querySelector(".speaker-text").textContent = soundOn ? " laptop sound on" : " laptop sound off";
   $("speaker").dataset.on = String(soundOn);
 });
 
@@ -254,6 +254,8 @@ function el(tag, className, content = "", data = {}) {
   return node;
 }
 const mmss = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
+// A place in a recording, to a tenth of a second: 1:05.3
+const at = (s) => { const t = Math.round(s * 10) / 10; return `${mmss(t)}.${Math.round(t * 10) % 10}`; };
 const gib = (bytes) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
 
 function renderPanel(panel) {
@@ -314,7 +316,27 @@ function renderStatus(status) {
   text("buffer-text", status ? `${status.buffered_s.toFixed(1)} s` : "—");
   text("frames-text", status ? `${status.frames_captured}${status.frames_dropped ? ` (${status.frames_dropped} dropped)` : ""}` : "—");
   text("device-id", status && status.device_id ? status.device_id : "—");
-  text("device-time", status ? `${status.utc}${status.clock_set ? "" : " (clock not set)"}` : "—");
+  renderClock(status);
+}
+
+// The camera's clock: the whole UTC time on a wide screen, the time of day on a phone (the
+// parts in .long are hidden there), so the header stays one line.
+function renderClock(status) {
+  const clock = $("device-time");
+  clock.replaceChildren();
+  if (!status) { clock.textContent = "—"; return; }
+  const parts = /^(.*T)(\d\d:\d\d:\d\d)(\.\d+)?Z$/.exec(status.utc);
+  if (parts) {
+    clock.append(el("span", "long", parts[1]), parts[2], el("span", "long", parts[3] || ""), "Z");
+  } else {
+    clock.append(status.utc);
+  }
+  if (!status.clock_set) {
+    const warn = el("span", "clock-warn", " ⚠");
+    warn.append(el("span", "long", " clock not set"));
+    warn.title = "the camera's clock was not set: its footage says CLOCK NOT SET";
+    clock.append(warn);
+  }
 }
 
 function tick() { // the recording timer between status messages (real clock only)
@@ -334,7 +356,18 @@ function renderFeed(entries, reset) {
       : e.kind === "tones" ? `♪ ${toneText(e.tones)}`
       : e.kind === "vibration" ? `≈ vibration ${vibeText(e.pulses)}` : e.text;
     const li = el("li", `k-${e.kind}`);
-    li.append(el("span", "t", e.t === null ? "" : e.t.toFixed(2)), el("span", "", what));
+    const line = el("span", "what", what);
+    if (e.kind === "led") { // in the colour it says, with a swatch of each colour it shows
+      li.dataset.colour = e.led.colour || "off";
+      const swatches = el("span", "swatches");
+      for (const c of [e.led.colour, e.led.alt].filter(Boolean)) {
+        swatches.append(el("span", "swatch", "", { colour: c }));
+      }
+      line.prepend(swatches);
+    }
+    const t = el("span", "t", e.t === null ? "" : `${e.t.toFixed(2)} s`);
+    t.title = "camera uptime: seconds on its monotonic clock since it booted";
+    li.append(t, line);
     feed.append(li);
   }
   while (feed.children.length > 120) feed.firstChild.remove();
@@ -410,16 +443,128 @@ function renderRecordings(items) {
       segments.append(box);
     }
     li.append(segments);
+    if (rec.timeline && rec.timeline.marks.length) li.append(renderTimeline(rec));
     return li;
   }));
+  moveHead();
 }
+
+// -- a recording's timeline: the server reads it from the signed manifests (timeline.py); the
+// page only draws it. Each mark has a kind, a place (at_s, and to_s for a span) in playing
+// time, the segment it lies in and a label; kinds the page has no style for still show.
+const MARK_SYMBOLS = { pre_event: "◧", press: "▶", marker: "◆", gap: "✕" };
+
+function renderTimeline(rec) {
+  const tl = rec.timeline;
+  const total = Math.max(tl.duration_s, 0.001);
+  const pct = (s) => `${Math.min(100, Math.max(0, (s / total) * 100))}%`;
+  const box = el("div", "timeline", "", { id: rec.id });
+  const bar = el("div", "tl-bar");
+  bar.title = "click to play from there";
+  tl.segments.forEach((seg, i) => {
+    const part = el("div", "tl-seg" + (seg.url === state.playing ? " playing" : ""), "",
+      { status: seg.status, index: String(i) });
+    part.style.left = pct(seg.start_s);
+    part.style.width = pct(seg.end_s - seg.start_s);
+    part.title = `${seg.file}: ${at(seg.start_s)} to ${at(seg.end_s)}`;
+    bar.append(part);
+  });
+  const list = el("ol", "tl-list");
+  for (const mark of tl.marks) {
+    const data = { kind: mark.kind, at: String(mark.at_s), verified: String(mark.verified !== false) };
+    const label = `${at(mark.at_s)} ${mark.label}${mark.verified === false ? " (not verified)" : ""}`;
+    if (mark.to_s !== undefined) { // a span: drawn under the marks, not clickable on the bar
+      const span = el("div", "tl-span", "", data);
+      span.style.left = pct(mark.at_s);
+      span.style.width = pct(mark.to_s - mark.at_s);
+      span.title = label;
+      bar.append(span);
+    } else {
+      const tick = el("button", "tl-mark", "", data);
+      tick.style.left = pct(mark.at_s);
+      tick.title = label;
+      tick.setAttribute("aria-label", label);
+      tick.addEventListener("click", (e) => { e.stopPropagation(); seekTo(rec, mark.segment, mark.segment_s); });
+      bar.append(tick);
+    }
+    const item = el("button", "tl-item", "", data);
+    item.append(el("span", "tl-symbol", MARK_SYMBOLS[mark.kind] || "•"),
+      el("span", "tl-time", at(mark.at_s)), el("span", "tl-label", mark.label));
+    if (mark.verified === false) item.append(el("span", "tl-unverified", "not verified"));
+    item.addEventListener("click", () => seekTo(rec, mark.segment, mark.segment_s));
+    const li = el("li", "");
+    li.append(item);
+    list.append(li);
+  }
+  bar.append(el("div", "tl-head"));
+  bar.addEventListener("click", (e) => { // anywhere on the bar: play from that place
+    const rect = bar.getBoundingClientRect();
+    const t = ((e.clientX - rect.left) / rect.width) * total;
+    const i = tl.segments.findLastIndex((seg) => seg.start_s <= t && seg.end_s > seg.start_s);
+    if (i >= 0) seekTo(rec, i, Math.min(t - tl.segments[i].start_s, tl.segments[i].end_s - tl.segments[i].start_s));
+  });
+  const scale = el("div", "tl-scale");
+  scale.append(el("span", "", "0:00.0"), el("span", "", at(tl.duration_s)));
+  box.append(bar, scale, list);
+  return box;
+}
+
+// Show a place of a recording in the player: its segment's file, at that many seconds in. A
+// player that was playing goes on playing from there; otherwise it shows that frame, paused.
+function seekTo(rec, index, seconds) {
+  const seg = rec.timeline.segments[index];
+  const player = $("player");
+  const shown = rec.segments.find((s) => s.url === seg.url) || seg;
+  const go = () => { player.currentTime = seconds; };
+  if (state.playing !== seg.url) {
+    state.playing = seg.url;
+    state.playingRec = rec.id;
+    player.src = seg.url;
+    player.addEventListener("loadedmetadata", go, { once: true });
+    caption(shown);
+    renderRecordings(state.recordings);
+  } else {
+    go();
+  }
+}
+
+function caption(seg) {
+  text("player-caption", `${seg.file} · ${seg.status}${seg.detail ? ": " + seg.detail : ""}`);
+}
+
+// The playhead: where the player is, on its recording's timeline.
+function moveHead() {
+  const player = $("player");
+  for (const head of document.querySelectorAll(".tl-head")) head.hidden = true;
+  const rec = state.recordings.find((r) => r.id === state.playingRec);
+  if (!rec || !rec.timeline) return;
+  const seg = rec.timeline.segments.find((s) => s.url === state.playing);
+  const head = document.querySelector(`.timeline[data-id="${rec.id}"] .tl-head`);
+  if (!seg || !head) return;
+  head.hidden = false;
+  const t = seg.start_s + (player.currentTime || 0);
+  head.style.left = `${Math.min(100, (t / Math.max(rec.timeline.duration_s, 0.001)) * 100)}%`;
+}
+$("player").addEventListener("timeupdate", moveHead);
+$("player").addEventListener("seeked", moveHead);
+// At the end of a segment, the next one plays: a recording plays through.
+$("player").addEventListener("ended", () => {
+  const rec = state.recordings.find((r) => r.id === state.playingRec);
+  const segs = rec && rec.timeline ? rec.timeline.segments : [];
+  const i = segs.findIndex((s) => s.url === state.playing);
+  const next = segs.slice(i + 1).find((s) => s.end_s > s.start_s);
+  if (i >= 0 && next) {
+    playSegment(rec, rec.segments.find((s) => s.url === next.url) || next);
+  }
+});
 
 function playSegment(rec, seg) {
   const player = $("player");
   state.playing = seg.url;
+  state.playingRec = rec.id;
   player.src = seg.url;
   player.play().catch(() => {}); // a format the browser cannot play still offers the download
-  text("player-caption", `${seg.file} · ${seg.status}${seg.detail ? ": " + seg.detail : ""}`);
+  caption(seg);
   renderRecordings(state.recordings);
 }
 
