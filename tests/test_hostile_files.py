@@ -690,8 +690,9 @@ def test_a_hostile_receipt_kept_beside_an_uploaded_segment_is_one_line(cams, tmp
     mp4.unlink()  # as if uploaded
     os.rename(special_files(tmp_path)["fifo"], receipt_path(mp4))
     receipt_signature_path(mp4).write_bytes(b"\0" * 64)
-    found = check([cam.data_dir])
-    assert seg_problem(mp4, "missing_file") in found
+    found = check([cam.data_dir])  # never read (it would block): not checked, not accused
+    assert seg_problem(mp4, "unreadable") in found
+    assert ("file", str(receipt_path(mp4)), "not_a_file") in found
     receipt_path(mp4).unlink()
     receipt_path(mp4).write_bytes(b"[" * 5000 + b"]" * 5000)
     findings = bounded(lambda: verify([cam.data_dir]))
