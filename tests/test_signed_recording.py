@@ -388,3 +388,16 @@ def test_a_fragment_log_line_the_card_refused_leaves_the_log_readable(
     state = examine(mp4, part, pending,
                     lambda sig, data, _: verify_signature(identity.public_key, sig, data))
     assert (state.problem, state.signed_end) == ("", 50)
+
+
+@pytest.mark.parametrize("which", ["log", "part", "pending"])
+def test_a_fifo_in_place_of_a_cut_segments_file_never_blocks_the_boot(card: Card,
+                                                                       which: str) -> None:
+    """A FIFO has no writer, so opening it to read would wait for ever: the camera must still
+    boot (and sign nothing for that segment)."""
+    target = getattr(card, which)
+    target.unlink()
+    os.mkfifo(target)
+    [result] = boot(card.data_dir)
+    assert not card.mp4.exists() and target.exists()
+    assert result is not None

@@ -36,10 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from device.audit import canonical, signed_bytes
+from device.bounded import MAX_LINE, BadJSON, loads, open_regular, read_json, read_regular
 from device.fsutil import fsync, fsync_dir, write_all, write_synced
 
 FORMAT = "bodycam.pending"
 FRAGMENT_LOG_SUFFIX = ".part.sigs"
+#: A fragment log holds a line of about 300 bytes per landed fragment (one a second): 16 MiB is
+#: over 14 hours of one segment, far past any configured length. Larger is not the camera's.
+MAX_FRAGMENT_LOG = 16 * 1024 * 1024
 #: (signature, signed bytes, device id the record names) -> does it verify
 Verifier = Callable[[bytes, bytes, str | None], bool]
 _LINE_KEYS = {"file", "n", "end", "sha256", "record", "sig"}
@@ -136,10 +140,10 @@ def _decode_sig(entry: dict[str, Any]) -> bytes | None:
 def examine(mp4: Path, part: Path, pending: Path, verify: Verifier) -> Examined:
     """Check ``mp4``'s pending record, fragment log and ``.part`` against each other."""
     try:
-        record = json.loads(pending.read_bytes())
+        record = read_json(pending)
     except FileNotFoundError:
         return Examined(None, unsigned="no usable pending record (FileNotFoundError)")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, BadJSON) as exc:
         return Examined(None, problem=f"{pending.name} is not a readable JSON record "
                                       f"({exc.__class__.__name__})")
     if not isinstance(record, dict):
@@ -169,14 +173,14 @@ def _check_log(mp4: Path, part: Path, record: dict[str, Any], log: Path, verify:
                claimed: Any) -> Examined:
     """Every complete line signed and in order, and the ``.part`` holding what each signed."""
     try:
-        pieces = log.read_bytes().split(b"\n")
+        pieces = read_regular(log, MAX_FRAGMENT_LOG).split(b"\n")
     except OSError as exc:
         return Examined(None, problem=f"cannot read {log.name}: {exc.strerror}")
     lines: list[dict[str, Any]] = []
     for number, raw in enumerate(pieces[:-1], 1):  # the last piece: torn or empty, ignored
         try:
-            entry = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            entry = loads(raw, log.name, MAX_LINE)
+        except BadJSON:
             entry = None
         sig = _decode_sig(entry) if isinstance(entry, dict) else None
         if (not isinstance(entry, dict) or set(entry) != _LINE_KEYS or sig is None
@@ -207,9 +211,11 @@ def _check_log(mp4: Path, part: Path, record: dict[str, Any], log: Path, verify:
 def _check_bytes(part: Path, lines: list[dict[str, Any]]) -> str:
     """"" when the ``.part`` starts with exactly the bytes each line signed."""
     try:
-        f = open(part, "rb")  # noqa: SIM115 - closed below
+        f = open_regular(part)  # never a FIFO: that would block the boot
     except FileNotFoundError:
         f = None
+    except OSError as exc:
+        return f"cannot read {part.name}: {exc.strerror}"
     try:
         size = os.fstat(f.fileno()).st_size if f else 0
         digest, at = hashlib.sha256(), 0

@@ -9,17 +9,19 @@ the recording it was taken from look damaged.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from device.bounded import Refused, digest_regular, not_regular, read_head, read_regular
 from device.evidence.findings import Finding, finding
-from device.evidence.keyring import DataDir, KeyRing, authenticate
+from device.evidence.keyring import SIGNATURE_LENGTH, DataDir, KeyRing, authenticate
 from device.evidence.manifest import (
+    MAX_MANIFEST,
     Manifest,
     ManifestError,
     manifest_path,
-    sha256_file,
     signature_path,
     utc_time,
 )
@@ -54,6 +56,11 @@ class Checked:
         return self.segment is not None and self.finding.code in CHAINABLE
 
 
+def _exists(path: Path) -> bool:
+    """Something is there (a symlink counts, even a dangling one)."""
+    return os.path.lexists(path)
+
+
 def recording_hint(mp4: Path) -> str | None:
     """The recording a file claims by its folder or name (untrusted: for attributing failures)."""
     for name in (mp4.parent.name, mp4.name):
@@ -70,16 +77,30 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
     def bad(code: str, detail: str, segment: Segment | None = None) -> Checked:
         return Checked(finding("segment", mp4, code, detail), segment)
 
-    if not mp4.exists() and part.exists():
+    for path in (mp4, manifest_file, sig_file, part):
+        try:
+            why = not_regular(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return bad("unreadable", f"cannot look at {path.name}: {exc.strerror}")
+        if why is not None:  # the camera writes regular files only; never read through it
+            return bad("not_a_file", f"{path.name} is {why}")
+    if not _exists(mp4) and _exists(part):
         return bad(*_interrupted(mp4, part, home, ring))
-    if not manifest_file.exists():
+    if not _exists(manifest_file):
         return bad("no_manifest", f"no manifest {manifest_file.name}")
-    if not sig_file.exists():
+    if not _exists(sig_file):
         return bad("no_signature", f"no signature {sig_file.name}")
     try:
-        raw, signature = manifest_file.read_bytes(), sig_file.read_bytes()
+        raw = read_regular(manifest_file, MAX_MANIFEST)
+        # One byte more than a signature is enough to tell a longer file is none.
+        signature = read_head(sig_file, SIGNATURE_LENGTH + 1)
+    except Refused as exc:
+        return bad(exc.code, f"{Path(exc.filename).name}: {exc.strerror}")
     except OSError as exc:
-        return bad("unreadable", f"cannot read {exc.filename}: {exc.strerror}")
+        return bad("unreadable", f"cannot read {Path(exc.filename or mp4).name}: "
+                                 f"{exc.strerror}")
     manifest: Manifest | None = None
     invalid = ""
     try:
@@ -150,7 +171,8 @@ def _content(mp4: Path, manifest: Manifest, home: DataDir,
              manifest_sha256: str) -> tuple[str, str] | None:
     """Are the MP4's bytes and the manifest's times what the device signed?"""
     try:
-        digest, size = sha256_file(mp4)
+        # Never more than the signed size (and one byte) is read: a larger file is a mismatch.
+        digest, size = digest_regular(mp4, manifest.size)
     except FileNotFoundError:
         # docs/DOCKING.md: gone with a receipt from the pinned store key (the verifier checks
         # the audit log's upload_receipt entry for it as well)
@@ -160,6 +182,8 @@ def _content(mp4: Path, manifest: Manifest, home: DataDir,
         if code == "no_store_key":
             return code, f"{mp4.name} left the camera; {note}"
         return code, f"{mp4.name} is missing; its manifest and signature are here ({note})"
+    except Refused as exc:
+        return exc.code, f"{mp4.name} is {exc.strerror}"
     except OSError as exc:
         return "unreadable", f"cannot read {mp4.name}: {exc.strerror}"
     if size != manifest.size:

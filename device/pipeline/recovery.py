@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,8 +38,10 @@ from typing import Any
 
 import av
 
+from device.bounded import Refused, open_regular, read_regular
 from device.evidence.identity import DeviceIdentity, verify_signature
 from device.evidence.manifest import (
+    MAX_MANIFEST,
     Manifest,
     Marker,
     manifest_path,
@@ -110,7 +113,8 @@ def find_interrupted(data_dir: Path) -> list[Path]:
     before the file was created), as the final ``NAME.mp4`` path it should get."""
     found = {p.with_name(p.name[: -len(suffix)])
              for suffix in (PART_SUFFIX, PENDING_SUFFIX, FRAGMENT_LOG_SUFFIX)
-             for p in recordings_dir(data_dir).glob("*/*.mp4" + suffix)}
+             for p in recordings_dir(data_dir).glob("*/*.mp4" + suffix)
+             if not p.parent.is_symlink()}  # a linked folder is not this camera's to write
     return sorted(found)
 
 
@@ -119,7 +123,8 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     recording_id = mp4.parent.name
     if manifest_path(mp4).exists() and signature_path(mp4).exists():
         # signed, not renamed (or renamed, its pending record not yet dropped): finish it
-        existing = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name)
+        existing = Manifest.from_bytes(read_regular(manifest_path(mp4), MAX_MANIFEST),
+                                      mp4.name)
         if part.exists() and sha256_file(part)[0] == existing.sha256:
             durable_rename(part, mp4)
         if not part.exists() and mp4.exists() and sha256_file(mp4)[0] == existing.sha256:
@@ -135,7 +140,7 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     if pending is None:
         return Recovered(mp4.name, recording_id, 0, 0, 0,
                          f"{state.problem or state.unsigned}; left as .part")
-    data = part.read_bytes() if part.exists() else b""
+    data = _read_part(part) if part.exists() else b""
     keep = state.signed_end  # a whole box boundary: the camera signs whole boxes only
     torn = data[keep:]
     aside = mp4.with_name(mp4.name + TORN_SUFFIX)
@@ -210,12 +215,17 @@ def find_unfinished(data_dir: Path) -> list[Path]:
     """Recordings whose newest segment is not their last and that have nothing in progress:
     the power went between closing one segment and opening the next."""
     unfinished = []
-    for folder in sorted(p for p in recordings_dir(data_dir).glob("*") if p.is_dir()):
+    for folder in sorted(p for p in recordings_dir(data_dir).glob("*")
+                         if p.is_dir() and not p.is_symlink()):
         if any(folder.glob("*" + PART_SUFFIX)) or any(folder.glob("*" + PENDING_SUFFIX)):
             continue
         manifests = sorted(folder.glob("*.mp4.json"))
         if manifests:
-            newest = Manifest.from_bytes(manifests[-1].read_bytes(), manifests[-1].name)
+            try:
+                newest = Manifest.from_bytes(read_regular(manifests[-1], MAX_MANIFEST),
+                                             manifests[-1].name)
+            except (OSError, ValueError):
+                continue  # not the camera's: the verifier reports it; recovery leaves it be
             if not newest.last:
                 unfinished.append(manifests[-1])
     return unfinished
@@ -223,7 +233,7 @@ def find_unfinished(data_dir: Path) -> list[Path]:
 
 def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
     """Close an unfinished recording with a zero-frame, recovered segment after its newest."""
-    raw = manifest_file.read_bytes()
+    raw = read_regular(manifest_file, MAX_MANIFEST)
     newest = Manifest.from_bytes(raw, manifest_file.name)
     mp4 = manifest_file.with_name(newest.file)
     if newest.device_id != identity.device_id:
@@ -245,5 +255,25 @@ def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
 
 def recover_all(data_dir: Path, identity: DeviceIdentity) -> list[Recovered]:
     """Every interrupted segment, then every recording cut between segments."""
-    results = [recover_segment(mp4, identity) for mp4 in find_interrupted(data_dir)]
-    return results + [terminate(m, identity) for m in find_unfinished(data_dir)]
+    results = [_safely(recover_segment, mp4, identity) for mp4 in find_interrupted(data_dir)]
+    return results + [_safely(terminate, m, identity) for m in find_unfinished(data_dir)]
+
+
+def _safely(recover: Callable[[Path, DeviceIdentity], Recovered], path: Path,
+            identity: DeviceIdentity) -> Recovered:
+    """Whatever was put in place of an interrupted segment's files (a FIFO, a record with
+    fields missing or of the wrong type), the camera still boots: the files are left as they
+    are, and the audit log says why."""
+    try:
+        return recover(path, identity)
+    except (Refused, ValueError, KeyError, TypeError, av.error.FFmpegError) as exc:
+        # (any other OSError is the card's: the daemon retries when it recovers)
+        why = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return Recovered(path.name, path.parent.name, 0, 0, 0,
+                         f"cannot recover it ({exc.__class__.__name__}: {why}); left as it is")
+
+
+def _read_part(part: Path) -> bytes:
+    """A .part's bytes, if it is a regular file (a FIFO would block the boot forever)."""
+    with open_regular(part) as f:
+        return f.read()
