@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -435,6 +436,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(exc, CliError) else EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`bodycam ... | head`): no error of ours. Point stdout at
+        # /dev/null so the flush at exit does not raise again; exit as a tool killed by
+        # SIGPIPE does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -572,7 +572,8 @@ class Daemon(DockingMixin):
         assert self.pipeline is not None and self.identity is not None
         reason = event.kwargs.get("reason", "button")
         try:
-            recording_id = next_recording_id(self.data_dir)
+            recording_id = next_recording_id(  # never a number the log already started
+                self.data_dir, self.audit.highest_recording if self.audit is not None else 0)
         except OSError as exc:  # the counter could not be written: nothing starts
             self._storage_error(f"recording counter: {exc}")
             return

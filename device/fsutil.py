@@ -131,3 +131,13 @@ def open_private(path: Path) -> BinaryIO:
     """``open(path, "wb")`` for a private file: 0600 whatever the umask, writes through the
     :data:`fault` seam."""
     return open_stream(path)
+
+
+def set_aside(path: Path) -> Path:
+    """Rename ``path`` out of the way, durably, as ``NAME.refused-N`` (never deleted): for a
+    FIFO, folder or link found where the camera keeps a file it must read and write."""
+    n = 1
+    while os.path.lexists(aside := path.with_name(f"{path.name}.refused-{n}")):
+        n += 1
+    durable_rename(path, aside)
+    return aside

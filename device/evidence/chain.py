@@ -17,6 +17,9 @@ from device.evidence.manifest import Manifest, ManifestError, utc_time
 from device.evidence.segment_check import TIME_SLACK, Segment
 from device.recordings import SEGMENT_INDEX
 
+#: Missing segments named one by one; beyond these, one line counts the rest.
+MAX_MISSING_LISTED = 20
+
 
 def check_recording(folder: Path, recording_id: str, segments: list[Segment],
                     failed: list[str]) -> list[Finding]:
@@ -44,10 +47,13 @@ def check_recording(folder: Path, recording_id: str, segments: list[Segment],
                                                      f"{', '.join(str(s.mp4) for s in copies)}"))
     final = max(by_index)
     prev: Segment | None = None
+    missing = 0
     for index in range(final + 1):
         if index not in by_index:
             if index not in suspect:  # else its file is here but failed: reported already
-                findings.append(bad("missing_segment", f"segment {index} is missing"))
+                missing += 1
+                if missing <= MAX_MISSING_LISTED:  # a signed index of millions: one line
+                    findings.append(bad("missing_segment", f"segment {index} is missing"))
             prev = None
             continue
         seg = by_index[index][0]
@@ -57,6 +63,9 @@ def check_recording(folder: Path, recording_id: str, segments: list[Segment],
             findings.append(bad("after_last", f"segment {index} is {why}, yet segments up to "
                                               f"{final} follow it"))
         prev = seg
+    if missing > MAX_MISSING_LISTED:
+        findings.append(bad("missing_segment", f"and {missing - MAX_MISSING_LISTED} more "
+                                               f"segments are missing, up to #{final}"))
     end = by_index[final][0].manifest
     if not end.last and not any(i > final for i in suspect):
         findings.append(bad("no_last_segment", f"unterminated: possible power loss (no "

@@ -3,14 +3,17 @@
 Life of a segment ``NAME.mp4``:
 
 1. at open, ``NAME.mp4.part.json`` records what is already known (recording, index, previous
-   manifest's hash, start time, markers so far), written durably: recovery needs it if the power
-   goes;
+   manifest's hash, start time, markers so far), signed and written durably: recovery needs it
+   if the power goes; then the fragment log ``NAME.mp4.part.sigs`` is created
+   (``device/evidence/pending.py``);
 2. packets are muxed (PyAV, no re-encoding) into ``NAME.mp4.part`` as fragmented MP4, a fragment
    per keyframe interval; the file is fsynced whenever a fragment lands and at least every
-   ``fsync_interval_s``, so a power cut loses at most the fragment being built;
+   ``fsync_interval_s``, so a power cut loses at most the fragment being built; each time bytes
+   have landed, the hash of everything landed so far is signed into the fragment log, so
+   recovery vouches only for bytes the camera signed before the cut;
 3. on close the muxer is finished and the file fsynced; the manifest and its signature are
    written (each durably); ``NAME.mp4.part`` is renamed to ``NAME.mp4``, the directory fsynced,
-   and the pending record dropped.
+   and the fragment log and pending record dropped.
 
 A ``.part`` found at start is an interrupted segment: ``device/pipeline/recovery.py``.
 """
@@ -18,7 +21,11 @@ A ``.part`` found at start is an interrupted segment: ``device/pipeline/recovery
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
+import hashlib
+import os
+import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +35,13 @@ import av
 
 from device.evidence.identity import DeviceIdentity
 from device.evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
+from device.evidence.pending import (
+    FragmentLog,
+    encode_record,
+    fragment_log_path,
+    record_hash,
+    signed_record,
+)
 from device.fsutil import atomic_write, durable_rename, fsync, open_stream
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from hal.clock import utc_iso
@@ -66,6 +80,25 @@ def pending_path(mp4: Path) -> Path:
     return mp4.with_name(mp4.name + PENDING_SUFFIX)
 
 
+def mp4_boxes(data: bytes) -> Iterator[tuple[bytes, int]]:
+    """(type, end offset) of each whole top-level box of MP4 bytes, until one is torn."""
+    offset = 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        header = 8
+        if size == 1:
+            if offset + 16 > len(data):
+                return
+            size = struct.unpack(">Q", data[offset + 8:offset + 16])[0]
+            header = 16
+        elif size == 0:
+            size = len(data) - offset
+        if size < header or offset + size > len(data):
+            return  # torn box
+        offset += size
+        yield kind, offset
+
+
 def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path, *,
                    digest: str, size: int, start_wall: float, frames: int, duration_s: float,
                    markers: tuple[Marker, ...], gaps: tuple[dict[str, Any], ...], last: bool,
@@ -93,10 +126,14 @@ def publish(info: RecordingInfo, mp4: Path, manifest: Manifest) -> str:
     """Sign the manifest, then rename the ``.part`` into place; returns the manifest's hash."""
     sha = write_signed_manifest(info.identity, mp4, manifest)
     durable_rename(part_path(mp4), mp4)
-    pending = pending_path(mp4)
-    if pending.exists():
-        pending.unlink()
+    drop_pending(mp4)
     return sha
+
+
+def drop_pending(mp4: Path) -> None:
+    """Once ``mp4`` is published its manifest speaks for it: the open segment's records go."""
+    fragment_log_path(mp4).unlink(missing_ok=True)
+    pending_path(mp4).unlink(missing_ok=True)
 
 
 def _open_muxer(file: Any, info: RecordingInfo, extradata: bytes) -> tuple[Any, Any]:
@@ -126,8 +163,13 @@ class SegmentWriter:
         self.last = first
         self.frames = 0
         self.gaps = gaps
+        self._rev, self._record = -1, ""
+        self._log: FragmentLog | None = None
         self.write_pending()
+        self._log = FragmentLog(self.path, info.identity.sign)  # before the .part exists
         self._file = open_stream(self.part)  # closed in close() or abort(); 0600
+        self._reader = os.open(self.part, os.O_RDONLY)
+        self._signed_end, self._signed = 0, hashlib.sha256()
         self._time_base = Fraction(1, info.fps)
         self._synced_at = first.t_mono
         self._synced_size = 0
@@ -137,12 +179,13 @@ class SegmentWriter:
             self.write(first)
         except BaseException:
             with contextlib.suppress(Exception):
-                self._file.close()
+                self._close_files()
             raise
 
     def write_pending(self) -> None:
-        """Durably note what recovery would need; rewritten when a marker is added."""
-        record = {"recording_id": self.info.recording_id, "segment_index": self.index,
+        """Durably note what recovery would need, signed; rewritten when a marker is added
+        (and the fragment log told, so an older revision put back is caught)."""
+        fields = {"recording_id": self.info.recording_id, "segment_index": self.index,
                   "prev_manifest_sha256": self.prev, "start_wall": self.first.wall,
                   "start_mono": self.first.t_mono, "reason": self.info.reason,
                   "pre_event_s": self.info.pre_event_s, "clock_set": self.info.clock_set,
@@ -150,7 +193,13 @@ class SegmentWriter:
                   "extradata": parameter_sets(self.first.data).hex(),
                   "markers": [list(m) for m in self.info.markers if m[0] >= self.first.t_mono],
                   "gaps": list(self.gaps)}
-        atomic_write(pending_path(self.path), json.dumps(record, indent=1).encode())
+        self._rev += 1
+        record = signed_record(fields, self.path.name, self.info.identity.device_id, self._rev,
+                               self._record or None, self.info.identity.sign)
+        atomic_write(pending_path(self.path), encode_record(record))
+        self._record = record_hash(record)
+        if self._log is not None:
+            self._log.append(self._signed_end, self._signed.hexdigest(), self._record)
 
     def _markers(self) -> tuple[Marker, ...]:
         start = self.first.t_mono
@@ -183,9 +232,29 @@ class SegmentWriter:
         self._file.flush()
         size = self._file.tell()
         if size != self._synced_size:
-            fsync(self._file.fileno())
             self._synced_size = size
+            try:
+                signed = self._sign_landed()  # at once: a process killed now leaves it signed
+            finally:
+                fsync(self._file.fileno())  # the bytes are durable first (signed or not),
+            if signed and self._log is not None:
+                self._log.sync()  # then their signature
         self._synced_at = now
+
+    def _sign_landed(self) -> bool:
+        """Sign what landed since the last signature, up to the end of its last whole box:
+        the bytes are read back from the file, so what is signed is what the file holds.
+        About a keyframe interval's bytes, one Ed25519 signature; the line is fsynced by the
+        caller after the bytes (docs/FORMAT.md, "An open segment")."""
+        assert self._log is not None
+        landed = os.pread(self._reader, self._synced_size - self._signed_end, self._signed_end)
+        whole = max((end for _, end in mp4_boxes(landed)), default=0)
+        if whole:
+            self._signed.update(landed[:whole])
+            self._signed_end += whole
+            self._log.append(self._signed_end, self._signed.hexdigest(), self._record,
+                             sync=False)
+        return bool(whole)
 
     def end_wall(self, until: float | None) -> float:
         """When the last frame's picture ends: one frame interval after its capture, but never
@@ -198,9 +267,8 @@ class SegmentWriter:
         """Finish, sign and publish the segment; returns its manifest and the manifest's hash.
         ``until``: see :meth:`end_wall`."""
         self._container.close()
-        self._file.flush()
-        fsync(self._file.fileno())
-        self._file.close()
+        self._sync(self.last.t_mono)  # the last fragment is signed too, should publishing fail
+        self._close_files()
         digest, size = sha256_file(self.part)
         manifest = build_manifest(
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
@@ -210,16 +278,27 @@ class SegmentWriter:
 
     def abort(self) -> None:
         """Close the files without publishing (the daemon is dying, or the card refused a
-        write); recovery takes it up. Never raises: the muxer or the file may be broken."""
+        write); recovery takes it up. Never raises: the muxer or the file may be broken. The
+        fragment the muxer still held is written out, fsynced and signed like any other."""
         with contextlib.suppress(Exception):
             self._container.close()
+            self._sync(self.last.t_mono)
         with contextlib.suppress(Exception):
+            self._close_files()
+
+    def _close_files(self) -> None:
+        """Each closed even if another fails (the card may refuse the flush of one)."""
+        try:
             self._file.close()
+        finally:
+            os.close(self._reader)
+            if self._log is not None:
+                self._log.close()
 
 
 def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradata: bytes,
-                     wall: float, gaps: tuple[dict[str, Any], ...], recovered: bool = False
-                     ) -> tuple[Manifest, str]:
+                     wall: float, gaps: tuple[dict[str, Any], ...], recovered: bool = False,
+                     recovery: dict[str, Any] | None = None) -> tuple[Manifest, str]:
     """A zero-frame closing segment, for a recording that ended with no footage left to put
     in its last segment (stopped while the camera was out; power lost before the segment's
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
@@ -242,4 +321,5 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     manifest = build_manifest(info, index, prev, mp4, digest=digest, size=size, start_wall=wall,
                               frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True,
                               recovered=recovered, end_wall=wall)
+    manifest = dataclasses.replace(manifest, recovery=recovery)
     return manifest, publish(info, mp4, manifest)
