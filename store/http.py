@@ -455,7 +455,8 @@ class StoreH11Protocol(H11Protocol):
         self.transport.close()
 
 
-def server_config(app: Any, **options: Any) -> uvicorn.Config:
+def server_config(app: Any, config_class: type[uvicorn.Config] = uvicorn.Config,
+                  **options: Any) -> uvicorn.Config:
     """uvicorn's settings for the store, in this process or in workers (:mod:`store.workers`).
     Logging stays the caller's: uvicorn must not reconfigure it."""
     settings: dict[str, Any] = {
@@ -463,7 +464,7 @@ def server_config(app: Any, **options: Any) -> uvicorn.Config:
         "log_config": None, "access_log": False, "server_header": False,
         "headers": [SERVER_HEADER], "timeout_keep_alive": KEEP_ALIVE_S,
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES, "timeout_graceful_shutdown": 5}
-    return uvicorn.Config(app, **{**settings, **options})
+    return config_class(app, **{**settings, **options})
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -8,16 +8,32 @@ for real and SIGKILLs the worker that is serving a camera mid-upload.
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from device.evidence.identity import load_public_key
+from device.evidence.manifest import sha256_file
 from device.evidence.receipt import verify_receipt
 from device.evidence.store_client import DeviceClient, StoreConnection
+from device.upload.uploader import BACKOFF, IDLE
+from sim.clock import SimClock
+from sim.simulator import Simulator
 from store.auditlog import AuditLog, verify_chain
-from store.service import AUDIT, Store
+from store.config import StoreConfig
+from store.operator_client import OperatorClient
+from store.service import AUDIT, Store, init_store
+from tests.conftest import tiny_config
+from tests.docking.conftest import audit, dock, drive, record
+from tests.docking.test_resume import snapshot, step_until
 from tests.evidence_store.conftest import CHUNK, Camera, Running
 
 
@@ -107,3 +123,117 @@ def test_a_second_worker_client_uses_its_own_connection(running: Running, second
                           enrolled.device_id, clock=running.clock, chunk_bytes=CHUNK)
     assert client.upload_segment(enrolled.segments()[0])["state"] == "stored"
     assert running.store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"] == 1
+
+
+# -- bodycam store serve --workers 2, for real ------------------------------------------------
+STORE = [sys.executable, "-m", "store.cli"]
+
+
+def _workers(parent: int) -> list[int]:
+    """The parent's worker processes (uvicorn spawns them; not multiprocessing's helpers)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    workers = []
+    for pid in map(int, children):
+        with contextlib.suppress(FileNotFoundError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                workers.append(pid)
+    return workers
+
+
+def _serving(workers: list[int], port: int) -> list[int]:
+    """The workers holding an established connection on the store's ``port``."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":  # ESTABLISHED
+            inodes.add(f"socket:[{fields[9]}]")
+    serving = []
+    for pid in workers:
+        with contextlib.suppress(FileNotFoundError):
+            links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+            if links & inodes:
+                serving.append(pid)
+    return serving
+
+
+def _poll(condition, what: str, seconds: float = 30.0):
+    """Wait for state another process changes (bounded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"{what}: not within {seconds:.0f} s")
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    directory.mkdir()
+    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024))
+    server = subprocess.Popen([*STORE, "serve", "--dir", str(directory), "--port", "0",
+                               "--workers", "2"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line and "2 worker processes" in line, line
+        url = line.split("listening on ")[1].split(",")[0]
+        port = int(url.rsplit(":", 1)[1])
+        workers = _poll(lambda: len(_workers(server.pid)) == 2 and _workers(server.pid),
+                        "two workers")
+
+        clock = SimClock(epoch=time.time())  # the store runs on the real clock
+        sim = Simulator(tiny_config(upload={
+            "store_url": url, "store_public_key": str(directory / "store.pub.pem"),
+            "chunk_kb": 4, "backoff_base_s": 1.0, "backoff_cap_s": 8.0}),
+            tmp_path / "camera", clock=clock)
+        sim.power_on()
+        try:
+            operator = StoreConnection(url)
+            OperatorClient(operator, token).enrol((sim.data_dir / "device.pub.pem").read_bytes())
+            operator.close()  # from now on the camera's is the only connection
+            record(sim, 6.0)
+            recorded = snapshot(sim)
+            assert len(recorded) >= 2
+            dock(sim)
+            step_until(sim, 3)  # three chunks of the first segment are in
+            victim = _poll(lambda: _serving(workers, port), "a worker serving the camera")
+            assert len(victim) == 1
+            os.kill(victim[0], signal.SIGKILL)
+            _poll(lambda: victim[0] not in _workers(server.pid), "the killed worker gone")
+
+            results = drive(sim)  # the dead connection: the uploader backs off
+            assert results == [BACKOFF], results
+            for _ in range(20):  # and docks its upload again, to whichever worker answers
+                if results[-1] == IDLE:
+                    break
+                sim.advance(10.0)
+                results = drive(sim)
+            assert results[-1] == IDLE and "resync" not in results, results
+            receipts = [e["data"] for e in audit(sim, "upload_receipt")
+                        if e["data"]["kind"] == "segment"]
+            assert sorted(r["sha256"] for r in receipts) == sorted(recorded)
+            # uvicorn's supervisor brings the worker count back
+            _poll(lambda: len(_workers(server.pid)) == 2, "a replacement worker")
+        finally:
+            sim.shutdown()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+
+    store = Store(directory)
+    try:
+        key = store.public_key
+        rows = store.catalogue.all("SELECT * FROM segments")
+        assert sorted((r["sha256"], r["size"]) for r in rows) == sorted(recorded.items())
+        for row in rows:  # each stored once, byte for byte, with a receipt that verifies
+            assert sha256_file(store.objects.path(row["sha256"]))[0] == row["sha256"]
+            verify_receipt(row["receipt"], row["receipt_signature"], key, row["sha256"],
+                           device_id=row["device_id"], file=row["file"])
+        uploads = store.catalogue.all("SELECT state FROM uploads WHERE kind = 'segment'")
+        assert [u["state"] for u in uploads] == ["stored"] * len(recorded)  # resumed, not anew
+        assert store.quarantined() == []
+    finally:
+        store.close()
+    assert verify_chain(directory / AUDIT)[1] == []
