@@ -439,7 +439,7 @@ class StoreH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
         refusal = getattr(self.conn, "refusal", None)
         status = refusal.error_status_hint if refusal is not None else 400
-        reason = str(refusal or msg or "malformed request")
+        reason = str(refusal or msg or "malformed request")[:160]  # it may quote the request
         if reason == "Receive buffer too long":
             reason = f"request line and headers are over {MAX_HEAD_BYTES // 1024} KiB"
         payload = error_body(status, f"bad HTTP request: {reason}")
