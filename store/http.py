@@ -442,7 +442,10 @@ class StoreH11Protocol(H11Protocol):
         reason = str(refusal or msg or "malformed request")[:160]  # it may quote the request
         if reason == "Receive buffer too long":
             reason = f"request line and headers are over {MAX_HEAD_BYTES // 1024} KiB"
-        payload = error_body(status, f"bad HTTP request: {reason}")
+        message = f"bad HTTP request: {reason}"
+        if "Transfer-Encoding" in reason:  # as the routes answer chunked bodies
+            status, message = 411, "send a Content-Length, not Transfer-Encoding"
+        payload = error_body(status, message)
         head = h11.Response(status_code=status, reason=HTTPStatus(status).phrase.encode(),
                             headers=[(b"content-type", b"application/json"),
                                      (b"content-length", str(len(payload)).encode()),
