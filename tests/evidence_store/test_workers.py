@@ -11,6 +11,8 @@ import base64
 import contextlib
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -23,7 +25,8 @@ import pytest
 from device.evidence.identity import load_public_key
 from device.evidence.manifest import sha256_file
 from device.evidence.receipt import verify_receipt
-from device.evidence.store_client import DeviceClient, StoreConnection
+from device.evidence.request_auth import sign_request
+from device.evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
 from device.upload.uploader import BACKOFF, IDLE
 from sim.clock import SimClock
 from sim.simulator import Simulator
@@ -166,19 +169,31 @@ def _poll(condition, what: str, seconds: float = 30.0):
     raise AssertionError(f"{what}: not within {seconds:.0f} s")
 
 
+@contextlib.contextmanager
+def serve(directory: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    server = subprocess.Popen([*STORE, "serve", "--dir", str(directory), "--port", "0", *args],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "listening on " in line, line
+        yield server, line.split("listening on ")[1].split(",")[0]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            assert server.wait(timeout=30) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
     directory = tmp_path / "store"
     directory.mkdir()
     token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024))
-    server = subprocess.Popen([*STORE, "serve", "--dir", str(directory), "--port", "0",
-                               "--workers", "2"], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert "listening on http://127.0.0.1:" in line and "2 worker processes" in line, line
-        url = line.split("listening on ")[1].split(",")[0]
+    with serve(directory, "--workers", "2") as (server, url):
         port = int(url.rsplit(":", 1)[1])
         workers = _poll(lambda: len(_workers(server.pid)) == 2 and _workers(server.pid),
                         "two workers")
@@ -218,9 +233,6 @@ def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
             _poll(lambda: len(_workers(server.pid)) == 2, "a replacement worker")
         finally:
             sim.shutdown()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 0
 
     store = Store(directory)
     try:
@@ -236,4 +248,84 @@ def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
         assert store.quarantined() == []
     finally:
         store.close()
+    assert verify_chain(directory / AUDIT)[1] == []
+
+
+@pytest.mark.slow
+def test_workers_serve_https_to_a_camera_that_pins_the_certificate(tmp_path: Path) -> None:
+    from tests.evidence_store.test_tls import self_signed
+
+    directory = tmp_path / "store"
+    directory.mkdir()
+    init_store(directory)
+    cert, key = self_signed(tmp_path, "store")
+    with serve(directory, "--workers", "2", "--tls-cert", str(cert), "--tls-key", str(key)) \
+            as (_, url):
+        assert url.startswith("https://127.0.0.1:")
+        pinned = ssl.create_default_context(cafile=str(cert))
+        for _ in range(4):  # new connections, whichever worker takes each
+            connection = StoreConnection(url, ssl_context=pinned)
+            assert connection.info()["store_id"].startswith("store-")
+            connection.close()
+        impostor, _ = self_signed(tmp_path, "impostor")
+        wrong = ssl.create_default_context(cafile=str(impostor))
+        with pytest.raises(StoreHttpError, match="CERTIFICATE_VERIFY_FAILED"):
+            StoreConnection(url, ssl_context=wrong).info()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "--workers 0: give 1 to 64 worker processes"),
+    (["--workers", "two"], "--workers: invalid int value"),
+])
+def test_a_wrong_worker_count_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    directory = tmp_path / "store"
+    directory.mkdir()
+    init_store(directory)
+    result = subprocess.run([*STORE, "serve", "--dir", str(directory), "--port", "0", *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_a_chunk_arrives_keeps_none_of_it(tmp_path: Path,
+                                                                camera: Camera) -> None:
+    """SIGKILL while a chunk's body is half sent: the store keeps what it had before the chunk,
+    and the camera's upload resumes on another worker and is stored whole."""
+    directory = tmp_path / "store"
+    directory.mkdir()
+    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024))
+    with serve(directory, "--workers", "2") as (server, url):
+        port = int(url.rsplit(":", 1)[1])
+        workers = _poll(lambda: len(_workers(server.pid)) == 2 and _workers(server.pid),
+                        "two workers")
+        operator = StoreConnection(url)
+        OperatorClient(operator, token).enrol(camera.pub_pem)
+        operator.close()
+        client = DeviceClient(StoreConnection(url), camera.identity.private_key,
+                              camera.device_id, chunk_bytes=CHUNK)
+        mp4 = camera.segments()[0]
+        status = client.send(client.open_segment(mp4), mp4, max_chunks=1)
+        client.connection.close()
+        assert status["received"] == CHUNK
+        chunk = mp4.read_bytes()[CHUNK:2 * CHUNK]
+        target = f"/v1/uploads/{status['upload_id']}"
+        headers = sign_request(camera.identity.private_key, camera.device_id, "PUT", target,
+                               chunk, time.time(), store_id=client.store_id)
+        head = "".join(f"{k}: {v}\r\n" for k, v in {
+            **headers, "Host": "x", "Content-Length": str(len(chunk)),
+            "Content-Range": f"bytes {CHUNK}-{2 * CHUNK - 1}/{status['size']}"}.items())
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as half:
+            half.sendall(f"PUT {target} HTTP/1.1\r\n{head}\r\n".encode() + chunk[:CHUNK // 2])
+            victim = _poll(lambda: _serving(workers, port), "the worker reading the chunk")
+            assert len(victim) == 1
+            os.kill(victim[0], signal.SIGKILL)
+            assert half.recv(100) == b""  # the connection died with the worker
+        assert client.status(status["upload_id"])["received"] == CHUNK  # nothing of it kept
+        final = client.upload_segment(mp4)
+        assert final["state"] == "stored", final
+        verify_receipt(base64.b64decode(final["receipt"]),
+                       base64.b64decode(final["receipt_signature"]),
+                       load_public_key(directory / "store.pub.pem"),
+                       camera.manifest(mp4).sha256, device_id=camera.device_id, file=mp4.name)
     assert verify_chain(directory / AUDIT)[1] == []
