@@ -473,7 +473,9 @@ def server_config(app: Any, config_class: type[uvicorn.Config] = uvicorn.Config,
 def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound now (so port 0 has its number before serving starts)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP said, not left 0: asyncio sets TCP_NODELAY only on sockets that say it, and
+    # without it an answer's headers and body (two writes) wait out delayed ACKs (~40 ms each).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

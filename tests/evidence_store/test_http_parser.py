@@ -60,3 +60,13 @@ def test_a_head_never_finished_is_closed_and_a_stalled_body_gets_a_408(
         while block := stalled.recv(4096):
             reply += block
     assert reply.startswith(b"HTTP/1.1 408 ") and b"did not arrive" in reply, reply
+
+
+def test_the_listening_socket_says_tcp_so_answers_are_not_delayed() -> None:
+    """asyncio turns Nagle off (TCP_NODELAY) only on sockets whose protocol is IPPROTO_TCP; with
+    proto 0 every answer's second write waited for the client's delayed ACK."""
+    sock = store.http.listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
