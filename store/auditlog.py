@@ -8,10 +8,13 @@ exports. Each append is fsynced before the action it records is reported as done
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,45 +25,74 @@ def _line_hash(line: bytes) -> str:
     return hashlib.sha256(line).hexdigest()
 
 
+def _last_line(fd: int, size: int) -> bytes:
+    """The file's last line with its newline, if it has one, read from the end."""
+    end, block = size, b""
+    while end > 0:
+        start = max(0, end - 8192)
+        block = os.pread(fd, end - start, start) + block
+        end = start
+        cut = block.rfind(b"\n", 0, len(block) - 1)
+        if cut >= 0:
+            return block[cut + 1:]
+    return block
+
+
 class AuditLog:
+    """Appends from several worker processes make one chain: each append holds an exclusive
+    ``flock`` on the file and, if another process wrote since, continues after its last line."""
+
     def __init__(self, path: Path, clock: Clock) -> None:
         self.path = path
         self.clock = clock
         self._lock = threading.Lock()
         self._prev: str | None = None
         self._seq = 0
-        self._recover()
+        self._size = 0
+        if path.exists():
+            with self._locked() as fd:
+                self._sync(fd)
 
-    def _recover(self) -> None:
-        """Continue the chain after the last line; a torn last line is kept and chained over."""
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd closes
+            yield fd
+        finally:
+            os.close(fd)
+
+    def _sync(self, fd: int) -> None:
+        """Continue the chain after the last line; a torn last line is kept and chained over."""
+        size = os.fstat(fd).st_size
+        if size == self._size:
             return
-        if data and not data.endswith(b"\n"):
-            with open(self.path, "ab") as f:
-                f.write(b"\n")
-                os.fsync(f.fileno())
-            data += b"\n"
-        lines = data.splitlines()
-        if lines:
-            self._prev = _line_hash(lines[-1])
-            self._seq = len(lines)
+        last = _last_line(fd, size)
+        if last and not last.endswith(b"\n"):  # a write cut short by a crash
+            os.write(fd, b"\n")
+            os.fsync(fd)
+            size += 1
+        try:
+            seq = json.loads(last)["seq"]
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                raise TypeError(seq)
+        except (ValueError, TypeError, KeyError):  # torn or edited: count the lines
+            seq = len(os.pread(fd, size, 0).splitlines())
+        self._prev = _line_hash(last.rstrip(b"\n")) if last else None
+        self._seq, self._size = seq, size
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         """Write one entry durably and return it."""
-        with self._lock:
+        with self._lock, self._locked() as fd:
+            self._sync(fd)
             entry = {**fields, "seq": self._seq + 1, "utc": utc_iso(self.clock()),
                      "event": event, "prev_sha256": self._prev}
             line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line + b"\n")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            os.write(fd, line + b"\n")
+            os.fsync(fd)
             self._prev = _line_hash(line)
             self._seq += 1
+            self._size += len(line) + 1
             return entry
 
     def entries(self) -> list[dict[str, Any]]:
