@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,20 +135,48 @@ def _copy_rate(source: Path, seconds: float) -> float:
     return copies * source.stat().st_size / (time.perf_counter() - start)
 
 
+#: ``--workers N``: the store benchmarks run against ``bodycam store serve --workers N`` (a
+#: subprocess) instead of one in-process server.
+WORKERS = 0
+
+
+@dataclass
+class _Served:
+    url: str
+
+
 @contextmanager
-def _store_on_loopback(root: Path) -> Iterator[tuple[Store, StoreHTTPServer]]:
-    """A new store in ``root/store``, served on a free loopback port until the block ends."""
+def _store_on_loopback(root: Path) -> Iterator[tuple[Store, StoreHTTPServer | _Served]]:
+    """A new store in ``root/store``, served on a free loopback port until the block ends.
+    With :data:`WORKERS` the server is ``store serve --workers N``; the benchmark's own
+    ``Store`` then works on the same directory as one more process (enrolling, counting)."""
     (root / "store").mkdir()
     init_store(root / "store")
     store = Store(root / "store")
-    server = StoreHTTPServer(store)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    if WORKERS:
+        server = subprocess.Popen([sys.executable, "-m", "store.cli", "serve", "--dir",
+                                   str(root / "store"), "--port", "0", "--workers",
+                                   str(WORKERS)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert server.stdout is not None
+            line = server.stdout.readline()
+            if "listening on " not in line:
+                raise RuntimeError(f"store serve did not start: {line!r}")
+            yield store, _Served(line.split("listening on ")[1].split(",")[0])
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+            store.close()
+        return
+    http = StoreHTTPServer(store)
+    thread = threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield store, server
+        yield store, http
     finally:
-        server.shutdown()
-        server.server_close()
+        http.shutdown()
+        http.server_close()
         store.close()
 
 
@@ -466,13 +495,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(BENCHMARKS))
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="store and dock: serve the store as 'store serve --workers N'")
     args = parser.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     rows: list[Row] = []
     for name, bench in BENCHMARKS.items():
         if args.only in (None, name):
             rows.extend(bench(args.seconds))
     width = max(len(r.benchmark) for r in rows)
-    print(f"machine: {machine()}\n")
+    print(f"machine: {machine()}")
+    print(f"store: {f'bodycam store serve --workers {WORKERS}' if WORKERS else 'in-process'}\n")
     print(f"| {'benchmark':<{width}} | {'result':>12} | note")
     print(f"|{'-' * (width + 2)}|{'-' * 14}|------")
     for r in rows:

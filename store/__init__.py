@@ -9,7 +9,9 @@ Modules: :mod:`store.service` (the store as one object), :mod:`store.ingest` (up
 verification), :mod:`store.auth` (device signatures, the operator token), :mod:`store.objects`
 (content-addressed storage behind an interface), :mod:`store.staging` (uploads in progress),
 :mod:`store.catalogue` (SQLite), :mod:`store.auditlog` (the store's hash-chained log),
-:mod:`store.retention`, :mod:`store.export`, :mod:`store.http` (the server),
+:mod:`store.retention`, :mod:`store.export`, :mod:`store.http` (the ASGI app and the
+in-process server), :mod:`store.workers` (``serve --workers N``), :mod:`store.locks` (locks
+across workers),
 :mod:`store.validate` and :mod:`store.errors` (what comes from the network and what goes back),
 :mod:`store.config`, :mod:`store.clock`, :mod:`store.operator_client` and :mod:`store.cli`.
 """

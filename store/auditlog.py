@@ -3,9 +3,7 @@
 Every entry names the SHA-256 of the previous line's bytes (``prev_sha256``, null on the first),
 so removing or editing an entry breaks the chain at that point: :func:`verify_chain` finds it.
 Entries record custody: enrolments, stored and quarantined uploads, flags, unflags, deletions and
-exports. Each append is fsynced before the action it records is reported as done. A local
-command (``bodycam store redact``) may append while the server runs: appends take an exclusive
-``flock`` and re-read the chain's end when the file grew under them, so neither breaks the chain.
+exports. Each append is fsynced before the action it records is reported as done.
 """
 
 from __future__ import annotations
@@ -15,6 +13,8 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,23 @@ def _line_hash(line: bytes) -> str:
     return hashlib.sha256(line).hexdigest()
 
 
+def _last_line(fd: int, size: int) -> bytes:
+    """The file's last line with its newline, if it has one, read from the end."""
+    end, block = size, b""
+    while end > 0:
+        start = max(0, end - 8192)
+        block = os.pread(fd, end - start, start) + block
+        end = start
+        cut = block.rfind(b"\n", 0, len(block) - 1)
+        if cut >= 0:
+            return block[cut + 1:]
+    return block
+
+
 class AuditLog:
+    """Appends from several worker processes make one chain: each append holds an exclusive
+    ``flock`` on the file and, if another process wrote since, continues after its last line."""
+
     def __init__(self, path: Path, clock: Clock) -> None:
         self.path = path
         self.clock = clock
@@ -33,51 +49,50 @@ class AuditLog:
         self._prev: str | None = None
         self._seq = 0
         self._size = 0
-        self._recover()
+        if path.exists():
+            with self._locked() as fd:
+                self._sync(fd)
 
-    def _recover(self) -> None:
-        """Continue the chain after the last line; a torn last line is kept and chained over."""
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return
-        if data and not data.endswith(b"\n"):
-            with open(self.path, "ab") as f:
-                f.write(b"\n")
-                os.fsync(f.fileno())
-            data += b"\n"
-        self._follow(data)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd closes
+            yield fd
+        finally:
+            os.close(fd)
 
-    def _follow(self, data: bytes) -> None:
-        """Take the chain's end from the file's bytes."""
-        lines = data.splitlines()
-        self._size = len(data)
-        if lines:
-            self._prev = _line_hash(lines[-1])
-            self._seq = len(lines)
+    def _sync(self, fd: int) -> None:
+        """Continue the chain after the last line; a torn last line is kept and chained over."""
+        size = os.fstat(fd).st_size
+        if size == self._size:
+            return
+        last = _last_line(fd, size)
+        if last and not last.endswith(b"\n"):  # a write cut short by a crash
+            os.write(fd, b"\n")
+            os.fsync(fd)
+            size += 1
+        try:
+            seq = json.loads(last)["seq"]
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                raise TypeError(seq)
+        except (ValueError, TypeError, KeyError):  # torn or edited: count the lines
+            seq = len(os.pread(fd, size, 0).splitlines())
+        self._prev = _line_hash(last.rstrip(b"\n")) if last else None
+        self._seq, self._size = seq, size
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         """Write one entry durably and return it."""
-        with self._lock:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                if os.fstat(fd).st_size != self._size:  # another process appended
-                    data = self.path.read_bytes()
-                    if data and not data.endswith(b"\n"):  # it died mid-line: keep, end it
-                        os.write(fd, b"\n")
-                        data += b"\n"
-                    self._follow(data)
-                entry = {**fields, "seq": self._seq + 1, "utc": utc_iso(self.clock()),
-                         "event": event, "prev_sha256": self._prev}
-                line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
-                os.write(fd, line + b"\n")
-                os.fsync(fd)
-                self._size += len(line) + 1
-            finally:
-                os.close(fd)  # releases the lock
+        with self._lock, self._locked() as fd:
+            self._sync(fd)
+            entry = {**fields, "seq": self._seq + 1, "utc": utc_iso(self.clock()),
+                     "event": event, "prev_sha256": self._prev}
+            line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+            os.write(fd, line + b"\n")
+            os.fsync(fd)
             self._prev = _line_hash(line)
             self._seq += 1
+            self._size += len(line) + 1
             return entry
 
     def entries(self) -> list[dict[str, Any]]:

@@ -108,29 +108,46 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from store.http import StoreHTTPServer, tls_context
+    from store.http import StoreHTTPServer, listen, tls_context
     from store.retention import run_periodically
+    from store.workers import serve_workers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(message)s")
     if bool(args.tls_cert) != bool(args.tls_key):
         raise StoreCliError("--tls-cert and --tls-key go together")
+    if not 1 <= args.workers <= 64:
+        raise StoreCliError(f"--workers {args.workers}: give 1 to 64 worker processes")
     try:
         tls = tls_context(Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
     except (OSError, ssl.SSLError) as exc:
         raise StoreCliError(f"TLS certificate or key unusable: {exc}") from None
     store = Store(_dir(args))
     try:
-        server = StoreHTTPServer(store, args.host, args.port, tls)
+        if args.workers == 1:
+            server = StoreHTTPServer(store, args.host, args.port, tls)
+            sock = server.socket
+        else:
+            sock = listen(args.host, args.port)
     except OSError as exc:
         store.close()
         raise StoreCliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    host, port = sock.getsockname()[:2]
+    url = f"{'https' if tls else 'http'}://{f'[{host}]' if ':' in host else host}:{port}"
+    print(f"bodycam store {store.store_id}: listening on {url}, data in {store.directory}"
+          + (f", {args.workers} worker processes" if args.workers > 1 else ""), flush=True)
+    if args.workers > 1:
+        try:
+            serve_workers(store, sock, args.workers,
+                          (args.tls_cert, args.tls_key) if args.tls_cert else None)
+        finally:
+            sock.close()
+            store.close()
+        return EXIT_OK
     stop = threading.Event()
     retention = threading.Thread(target=run_periodically, name="retention", daemon=True,
                                  args=(store.retention, store.config.retention_interval_s, stop))
     retention.start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"bodycam store {store.store_id}: listening on {server.url}, data in "
-          f"{store.directory}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -317,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes serving requests (default 1); any worker serves any "
+                        "request of any upload")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("enrol", parents=[remote], help="allow a device key to upload")

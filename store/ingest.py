@@ -18,8 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import threading
-from collections import defaultdict
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,12 +106,10 @@ def _check_types(manifest: Manifest, file: str) -> None:
 class Ingest:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._locks_guard = threading.Lock()
 
-    def _lock(self, upload_id: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks[upload_id]
+    def _lock(self, upload_id: str) -> AbstractContextManager[object]:
+        """One request at a time works on an upload, whichever worker process it reached."""
+        return self.store.staging.lock(upload_id)
 
     # opening
     def open_segment(self, device_id: str, file: str, manifest_raw: bytes,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from store.config import StoreConfig
 from store.credentials import ensure_credentials
 from store.errors import bad_request, conflict, not_found
 from store.ingest import Ingest
+from store.locks import FileLock
 from store.objects import FilesystemObjectStore, ObjectStore
 from store.retention import Retention
 from store.staging import Staging
@@ -148,8 +148,9 @@ class Store:
         self.staging = Staging(directory / "staging")
         self.audit = AuditLog(directory / AUDIT, clock)
         self.exports_dir = directory / "exports"  # made (0700) when an export starts
-        #: Held by flag, unflag and retention, so a recording is never deleted while flagged.
-        self.custody_lock = threading.Lock()
+        #: Held by flag, unflag and retention, so a recording is never deleted while flagged;
+        #: a file lock, so it holds across the worker processes serving this directory.
+        self.custody_lock = FileLock(directory / "custody.lock")
         self._keys: dict[str, Ed25519PublicKey] = {}
         self.verifier = RequestVerifier(self.catalogue, clock, self.config.clock_skew_s,
                                         self.device_key, self.store_id)

@@ -8,22 +8,30 @@ to the object store (or to quarantine). Names are upload ids the store made, nev
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 from pathlib import Path
 
 from device.evidence.manifest import sha256_file
 from device.fsutil import fsync_dir, private_dir, write_synced
+from store.locks import FileLock
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class Staging:
-    """Not locked: the caller serialises work on one upload."""
+    """The caller serialises work on one upload with :meth:`lock`, which holds across worker
+    processes; :meth:`append` also checks and writes under the staging file's own ``flock``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         private_dir(root)
+        private_dir(root / "locks")
+
+    def lock(self, upload_id: str) -> FileLock:
+        """Held while one request works on the upload, in whichever worker it arrived."""
+        return FileLock(self.root / "locks" / self.path(upload_id).name)
 
     def path(self, upload_id: str) -> Path:
         if not UPLOAD_ID.fullmatch(upload_id):
@@ -41,6 +49,7 @@ class Staging:
         path = self.path(upload_id)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             end = os.lseek(fd, 0, os.SEEK_END)
             if end != offset:
                 raise ValueError(f"staging file holds {end} bytes, not {offset}")

@@ -1,8 +1,9 @@
 """Fixtures for the evidence store: real segments from the simulator, a real store on loopback.
 
 The simulator records once per session (two recordings, small frames, 2 s segments); each test
-copies that camera data directory. Stores run a real ``StoreHTTPServer`` on 127.0.0.1 with a
-clock the test moves.
+copies that camera data directory. Stores run a real ``StoreHTTPServer`` (the store's ASGI app
+on uvicorn, in this process) on 127.0.0.1 with a clock the test moves; several workers are
+tested for real in test_workers.py.
 """
 
 from __future__ import annotations

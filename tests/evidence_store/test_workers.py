@@ -1,0 +1,331 @@
+"""Several workers on one store: any worker serves any request of any upload.
+
+Two :class:`Store` objects on one directory stand for two worker processes (each opens its own
+catalogue connection, audit log and locks); the last test runs ``bodycam store serve --workers 2``
+for real and SIGKILLs the worker that is serving a camera mid-upload.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from device.evidence.identity import load_public_key
+from device.evidence.manifest import sha256_file
+from device.evidence.receipt import verify_receipt
+from device.evidence.request_auth import sign_request
+from device.evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
+from device.upload.uploader import BACKOFF, IDLE
+from sim.clock import SimClock
+from sim.simulator import Simulator
+from store.auditlog import AuditLog, verify_chain
+from store.config import StoreConfig
+from store.operator_client import OperatorClient
+from store.service import AUDIT, Store, init_store
+from tests.conftest import tiny_config
+from tests.docking.conftest import audit, dock, drive, record
+from tests.docking.test_resume import snapshot, step_until
+from tests.evidence_store.conftest import CHUNK, Camera, Running
+
+
+@pytest.fixture
+def second(running: Running) -> Iterator[Running]:
+    """Another worker on the same store directory and clock."""
+    other = Running(running.directory, running.token, running.clock).start()
+    yield other
+    other.stop()
+
+
+def test_chunks_of_one_upload_alternate_between_two_workers(running: Running, second: Running,
+                                                            enrolled: Camera) -> None:
+    clients = [running.client(enrolled), second.client(enrolled)]
+    key = load_public_key(running.directory / "store.pub.pem")
+    turn = 0
+    for mp4 in enrolled.segments():
+        status = clients[turn % 2].open_segment(mp4)
+        while status["state"] == "open":
+            turn += 1
+            status = clients[turn % 2].send(status, mp4, max_chunks=1)
+        assert status["state"] == "stored", status
+        verify_receipt(base64.b64decode(status["receipt"]),
+                       base64.b64decode(status["receipt_signature"]), key,
+                       enrolled.manifest(mp4).sha256, device_id=enrolled.device_id,
+                       file=mp4.name)
+        # the other worker answers for it with the same receipt
+        again = clients[(turn + 1) % 2].open_segment(mp4)
+        assert again["receipt"] == status["receipt"]
+    assert turn > 2 * len(enrolled.segments())  # the chunks really went to both
+    count, problems = verify_chain(running.directory / AUDIT)
+    assert problems == [] and count >= len(enrolled.segments()) + 1
+
+
+def test_audit_log_written_by_two_processes_stays_one_chain(tmp_path) -> None:
+    path = tmp_path / "audit.jsonl"
+    logs = [AuditLog(path, lambda: 0.0), AuditLog(path, lambda: 0.0)]
+    for i in range(6):
+        logs[i % 3 == 0].append("event", n=i)
+    count, problems = verify_chain(path)
+    assert (count, problems) == (6, [])
+    assert [e["n"] for e in logs[0].entries()] == list(range(6))
+
+
+def _blocks(action, holder) -> bool:
+    """Whether ``action`` waits while ``holder`` (a context manager) is held, and then runs."""
+    done = threading.Event()
+    with holder:
+        worker = threading.Thread(target=lambda: (action(), done.set()), daemon=True)
+        worker.start()
+        waited = not done.wait(0.3)
+    assert done.wait(10), "never ran after the lock was released"
+    worker.join(10)
+    return waited
+
+
+def test_one_upload_is_worked_on_by_one_worker_at_a_time(running: Running, second: Running,
+                                                         enrolled: Camera) -> None:
+    mp4 = enrolled.segments()[0]
+    status = running.client(enrolled).open_segment(mp4)
+    data = mp4.read_bytes()[:CHUNK]
+    assert _blocks(lambda: second.store.ingest.append(enrolled.device_id, status["upload_id"],
+                                                      0, status["size"], data),
+                   running.store.ingest._lock(status["upload_id"]))
+    assert running.store.ingest.status(enrolled.device_id, status["upload_id"]).received \
+        == len(data)
+
+
+def test_custody_is_held_across_workers(running: Running, second: Running) -> None:
+    """A flag on one worker and retention on another never interleave (evidence kept)."""
+    assert _blocks(lambda: second.store.retention.step(second.clock()),
+                   running.store.custody_lock)
+
+
+def test_a_store_opened_again_on_the_same_directory_shares_the_catalogue(
+        running: Running, enrolled: Camera) -> None:
+    other = Store(running.directory, clock=running.clock)
+    try:
+        assert [d["device_id"] for d in other.devices()] == [enrolled.device_id]
+    finally:
+        other.close()
+
+
+def test_a_second_worker_client_uses_its_own_connection(running: Running, second: Running,
+                                                        enrolled: Camera) -> None:
+    client = DeviceClient(StoreConnection(second.url), enrolled.identity.private_key,
+                          enrolled.device_id, clock=running.clock, chunk_bytes=CHUNK)
+    assert client.upload_segment(enrolled.segments()[0])["state"] == "stored"
+    assert running.store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"] == 1
+
+
+# -- bodycam store serve --workers 2, for real ------------------------------------------------
+STORE = [sys.executable, "-m", "store.cli"]
+
+
+def _workers(parent: int) -> list[int]:
+    """The parent's worker processes (uvicorn spawns them; not multiprocessing's helpers)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    workers = []
+    for pid in map(int, children):
+        with contextlib.suppress(FileNotFoundError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                workers.append(pid)
+    return workers
+
+
+def _serving(workers: list[int], port: int) -> list[int]:
+    """The workers holding an established connection on the store's ``port``."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":  # ESTABLISHED
+            inodes.add(f"socket:[{fields[9]}]")
+    serving = []
+    for pid in workers:
+        with contextlib.suppress(FileNotFoundError):
+            links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+            if links & inodes:
+                serving.append(pid)
+    return serving
+
+
+def _poll(condition, what: str, seconds: float = 30.0):
+    """Wait for state another process changes (bounded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"{what}: not within {seconds:.0f} s")
+
+
+@contextlib.contextmanager
+def serve(directory: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    server = subprocess.Popen([*STORE, "serve", "--dir", str(directory), "--port", "0", *args],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "listening on " in line, line
+        yield server, line.split("listening on ")[1].split(",")[0]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            assert server.wait(timeout=30) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    directory.mkdir()
+    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024))
+    with serve(directory, "--workers", "2") as (server, url):
+        port = int(url.rsplit(":", 1)[1])
+        workers = _poll(lambda: len(_workers(server.pid)) == 2 and _workers(server.pid),
+                        "two workers")
+
+        clock = SimClock(epoch=time.time())  # the store runs on the real clock
+        sim = Simulator(tiny_config(upload={
+            "store_url": url, "store_public_key": str(directory / "store.pub.pem"),
+            "chunk_kb": 4, "backoff_base_s": 1.0, "backoff_cap_s": 8.0}),
+            tmp_path / "camera", clock=clock)
+        sim.power_on()
+        try:
+            operator = StoreConnection(url)
+            OperatorClient(operator, token).enrol((sim.data_dir / "device.pub.pem").read_bytes())
+            operator.close()  # from now on the camera's is the only connection
+            record(sim, 6.0)
+            recorded = snapshot(sim)
+            assert len(recorded) >= 2
+            dock(sim)
+            step_until(sim, 3)  # three chunks of the first segment are in
+            victim = _poll(lambda: _serving(workers, port), "a worker serving the camera")
+            assert len(victim) == 1
+            os.kill(victim[0], signal.SIGKILL)
+            _poll(lambda: victim[0] not in _workers(server.pid), "the killed worker gone")
+
+            results = drive(sim)  # the dead connection: the uploader backs off
+            assert results == [BACKOFF], results
+            for _ in range(20):  # and docks its upload again, to whichever worker answers
+                if results[-1] == IDLE:
+                    break
+                sim.advance(10.0)
+                results = drive(sim)
+            assert results[-1] == IDLE and "resync" not in results, results
+            receipts = [e["data"] for e in audit(sim, "upload_receipt")
+                        if e["data"]["kind"] == "segment"]
+            assert sorted(r["sha256"] for r in receipts) == sorted(recorded)
+            # uvicorn's supervisor brings the worker count back
+            _poll(lambda: len(_workers(server.pid)) == 2, "a replacement worker")
+        finally:
+            sim.shutdown()
+
+    store = Store(directory)
+    try:
+        key = store.public_key
+        rows = store.catalogue.all("SELECT * FROM segments")
+        assert sorted((r["sha256"], r["size"]) for r in rows) == sorted(recorded.items())
+        for row in rows:  # each stored once, byte for byte, with a receipt that verifies
+            assert sha256_file(store.objects.path(row["sha256"]))[0] == row["sha256"]
+            verify_receipt(row["receipt"], row["receipt_signature"], key, row["sha256"],
+                           device_id=row["device_id"], file=row["file"])
+        uploads = store.catalogue.all("SELECT state FROM uploads WHERE kind = 'segment'")
+        assert [u["state"] for u in uploads] == ["stored"] * len(recorded)  # resumed, not anew
+        assert store.quarantined() == []
+    finally:
+        store.close()
+    assert verify_chain(directory / AUDIT)[1] == []
+
+
+@pytest.mark.slow
+def test_workers_serve_https_to_a_camera_that_pins_the_certificate(tmp_path: Path) -> None:
+    from tests.evidence_store.test_tls import self_signed
+
+    directory = tmp_path / "store"
+    directory.mkdir()
+    init_store(directory)
+    cert, key = self_signed(tmp_path, "store")
+    with serve(directory, "--workers", "2", "--tls-cert", str(cert), "--tls-key", str(key)) \
+            as (_, url):
+        assert url.startswith("https://127.0.0.1:")
+        pinned = ssl.create_default_context(cafile=str(cert))
+        for _ in range(4):  # new connections, whichever worker takes each
+            connection = StoreConnection(url, ssl_context=pinned)
+            assert connection.info()["store_id"].startswith("store-")
+            connection.close()
+        impostor, _ = self_signed(tmp_path, "impostor")
+        wrong = ssl.create_default_context(cafile=str(impostor))
+        with pytest.raises(StoreHttpError, match="CERTIFICATE_VERIFY_FAILED"):
+            StoreConnection(url, ssl_context=wrong).info()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "--workers 0: give 1 to 64 worker processes"),
+    (["--workers", "two"], "--workers: invalid int value"),
+])
+def test_a_wrong_worker_count_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    directory = tmp_path / "store"
+    directory.mkdir()
+    init_store(directory)
+    result = subprocess.run([*STORE, "serve", "--dir", str(directory), "--port", "0", *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_a_chunk_arrives_keeps_none_of_it(tmp_path: Path,
+                                                                camera: Camera) -> None:
+    """SIGKILL while a chunk's body is half sent: the store keeps what it had before the chunk,
+    and the camera's upload resumes on another worker and is stored whole."""
+    directory = tmp_path / "store"
+    directory.mkdir()
+    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024))
+    with serve(directory, "--workers", "2") as (server, url):
+        port = int(url.rsplit(":", 1)[1])
+        workers = _poll(lambda: len(_workers(server.pid)) == 2 and _workers(server.pid),
+                        "two workers")
+        operator = StoreConnection(url)
+        OperatorClient(operator, token).enrol(camera.pub_pem)
+        operator.close()
+        client = DeviceClient(StoreConnection(url), camera.identity.private_key,
+                              camera.device_id, chunk_bytes=CHUNK)
+        mp4 = camera.segments()[0]
+        status = client.send(client.open_segment(mp4), mp4, max_chunks=1)
+        client.connection.close()
+        assert status["received"] == CHUNK
+        chunk = mp4.read_bytes()[CHUNK:2 * CHUNK]
+        target = f"/v1/uploads/{status['upload_id']}"
+        headers = sign_request(camera.identity.private_key, camera.device_id, "PUT", target,
+                               chunk, time.time(), store_id=client.store_id)
+        head = "".join(f"{k}: {v}\r\n" for k, v in {
+            **headers, "Host": "x", "Content-Length": str(len(chunk)),
+            "Content-Range": f"bytes {CHUNK}-{2 * CHUNK - 1}/{status['size']}"}.items())
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as half:
+            half.sendall(f"PUT {target} HTTP/1.1\r\n{head}\r\n".encode() + chunk[:CHUNK // 2])
+            victim = _poll(lambda: _serving(workers, port), "the worker reading the chunk")
+            assert len(victim) == 1
+            os.kill(victim[0], signal.SIGKILL)
+            assert half.recv(100) == b""  # the connection died with the worker
+        assert client.status(status["upload_id"])["received"] == CHUNK  # nothing of it kept
+        final = client.upload_segment(mp4)
+        assert final["state"] == "stored", final
+        verify_receipt(base64.b64decode(final["receipt"]),
+                       base64.b64decode(final["receipt_signature"]),
+                       load_public_key(directory / "store.pub.pem"),
+                       camera.manifest(mp4).sha256, device_id=camera.device_id, file=mp4.name)
+    assert verify_chain(directory / AUDIT)[1] == []
