@@ -29,6 +29,7 @@ from bench_c2pa import BENCHMARKS as C2PA
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
 from bench_powerloss import BENCHMARKS as POWER_LOSS
+from bench_redaction import BENCHMARKS as REDACTION
 from bench_tlog import BENCHMARKS as TLOG
 
 from device import control
@@ -485,6 +486,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "control": control_flood,
     **POWER_LOSS,
     **TLOG,
+    **REDACTION,
     **C2PA,
 }
 

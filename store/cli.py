@@ -6,6 +6,8 @@ default ``$BODYCAM_STORE_URL``, else http://127.0.0.1:8471, not the panel's 8470
 operator token (``$BODYCAM_STORE_TOKEN`` or ``--token-file``), which they send only once the
 address answers as a bodycam store, and as the one pinned by ``--store-key`` (default
 ``$BODYCAM_STORE_KEY``) when one is. ``audit`` checks the store's audit log chain locally;
+``redact`` makes a redacted copy signed by the store key (so it runs where the store directory
+is) and ``check-redaction`` checks one with nothing but the store's public key.
 ``credentials`` reads an MP4's C2PA Content Credentials (no store needed).
 """
 
@@ -32,6 +34,7 @@ from store.auditlog import verify_chain
 from store.config import StoreConfig, StoreConfigError
 from store.credentials import CA_CERT
 from store.operator_client import OperatorClient
+from store.redaction import RedactionError
 from store.service import AUDIT, Store, StoreDirError, init_store, new_operator_token
 
 #: Not the browser panel's 8470: the operator's token must never go to the panel by default.
@@ -234,6 +237,54 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_FAILED if problems else EXIT_OK
 
 
+def cmd_redact(args: argparse.Namespace) -> int:
+    from store.redaction.plan import (
+        BOX_OPS,
+        build_plan,
+        load_plan,
+        parse_box_spec,
+        parse_silence_spec,
+    )
+    from store.redaction.run import redact_in_store
+
+    plan = build_plan(load_plan(Path(args.plan)) if args.plan else {}, args.reviewer)
+    plan.boxes += [parse_box_spec(op, spec) for op in BOX_OPS for spec in getattr(args, op)]
+    plan.silence += [parse_silence_spec(spec) for spec in args.silence]
+    plan.auto = plan.auto and not args.no_auto
+    store = Store(_dir(args))
+    try:
+        derivation = redact_in_store(store, Path(args.source) if args.source else None,
+                                     args.recording, args.device, plan, Path(args.out))
+    finally:
+        store.close()
+    frames, boxes = derivation["output"]["frame_count"], len(derivation["blurred"])
+    print(f"redacted copy written to {args.out}: redacted.mp4 ({frames} frames, {boxes} "
+          f"blurred box range(s), {len(derivation['silenced'])} silenced range(s)), "
+          "derivation.json signed by the store")
+    return EXIT_OK
+
+
+def cmd_check_redaction(args: argparse.Namespace) -> int:
+    from store.redaction.derivation import verify_derivation
+    from store.redaction.run import unpacked
+
+    key = _pinned_key(args)
+    if key is None:
+        raise StoreCliError("name the store's public key: --store-key store.pub.pem")
+    if args.sources:
+        with unpacked(Path(args.sources)) as root:
+            problems = verify_derivation(Path(args.folder), key, root)
+    else:
+        problems = verify_derivation(Path(args.folder), key)
+    for problem in problems:
+        print(f"FAILED {problem}")
+    if not problems:
+        print("OK the redacted copy is the one the store signed" +
+              (", made from the device-signed sources" if args.sources else
+               " (sources not checked: --sources EXPORT)"))
+    return EXIT_FAILED if problems else EXIT_OK
+
+
 def cmd_credentials(args: argparse.Namespace) -> int:
     """Read an MP4's C2PA Content Credentials with c2pa's Reader; 0 only when intact and
     signed under the given trust anchor (the export's c2pa-ca.pem)."""
@@ -324,6 +375,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retention", parents=[remote], help="apply retention now")
     p.set_defaults(func=cmd_retention)
 
+    p = sub.add_parser("redact", parents=[local],
+                       help="a redacted copy: faces blurred, audio silenced, signed derivation")
+    p.add_argument("source", metavar="EXPORT", nargs="?",
+                   help="a store export (zip or unpacked folder); or use --recording")
+    p.add_argument("--recording", metavar="RECORDING_ID", help="a recording in the store")
+    p.add_argument("--device", help="device id, if the recording id is ambiguous")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for redacted.mp4 and "
+                                                                 "derivation.json")
+    p.add_argument("--reviewer", help="who reviewed the redaction (or \"reviewer\" in --plan)")
+    p.add_argument("--plan", metavar="PLAN.json", help="the reviewer's boxes and silences")
+    for op, what in (("add", "blur this box over these frames"),
+                     ("remove", "drop automatic boxes centred in it (a false find)"),
+                     ("keep", "leave faces centred in it sharp (the requester's own)")):
+        p.add_argument(f"--{op}", action="append", default=[], metavar="FIRST-LAST:X,Y,W,H",
+                       help=what)
+    p.add_argument("--silence", action="append", default=[], metavar="FROM-TO",
+                   help="silence the sound from FROM to TO seconds")
+    p.add_argument("--no-auto", action="store_true", help="no automatic face pass")
+    p.set_defaults(func=cmd_redact)
+
+    p = sub.add_parser("check-redaction", help="check a redacted copy against the store key")
+    p.add_argument("folder", metavar="DIR", help="holding redacted.mp4 and derivation.json")
+    p.add_argument("--store-key", metavar="PEM", help="the store's store.pub.pem (default: "
+                                                      "$BODYCAM_STORE_KEY)")
+    p.add_argument("--sources", metavar="EXPORT", help="the export it was made from: check "
+                                                       "the sources against their devices")
+    p.set_defaults(func=cmd_check_redaction)
+
     p = sub.add_parser("audit", parents=[local], help="check the store's audit log chain")
     p.set_defaults(func=cmd_audit)
 
@@ -339,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (StoreCliError, StoreDirError, StoreConfigError, StoreHttpError) as exc:
+    except (StoreCliError, StoreDirError, StoreConfigError, StoreHttpError,
+            RedactionError) as exc:
         print(f"bodycam store {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, StoreCliError) else EXIT_FAILED
 
