@@ -4,10 +4,15 @@ Every entry names the SHA-256 of the previous line's bytes (``prev_sha256``, nul
 so removing or editing an entry breaks the chain at that point: :func:`verify_chain` finds it.
 Entries record custody: enrolments, stored and quarantined uploads, flags, unflags, deletions and
 exports. Each append is fsynced before the action it records is reported as done.
+
+Several workers (processes on one store directory) append to one file: each append holds an
+exclusive ``flock`` on it and, when another worker wrote since, continues the chain from the
+file's last line, so the chain stays one chain.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -29,6 +34,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self._prev: str | None = None
         self._seq = 0
+        self._end = 0  # the file's size after this worker's last look at it
         self._recover()
 
     def _recover(self) -> None:
@@ -46,21 +52,43 @@ class AuditLog:
         if lines:
             self._prev = _line_hash(lines[-1])
             self._seq = len(lines)
+        self._end = len(data)
+
+    def _follow(self, fd: int, size: int) -> None:
+        """Another worker appended: take the chain from the file's last line (its ``seq``)."""
+        tail = os.pread(fd, min(size, 1 << 20), max(0, size - (1 << 20)))
+        last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        try:
+            seq = json.loads(last)["seq"]
+            if not isinstance(seq, int):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):  # a torn or odd line: count them all
+            self._recover()
+            return
+        self._prev, self._seq, self._end = _line_hash(last), seq, size
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         """Write one entry durably and return it."""
         with self._lock:
-            entry = {**fields, "seq": self._seq + 1, "utc": utc_iso(self.clock()),
-                     "event": event, "prev_sha256": self._prev}
-            line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # other workers' appends; released by close
+                size = os.fstat(fd).st_size
+                if size != self._end:
+                    if size and os.pread(fd, 1, size - 1) != b"\n":
+                        os.write(fd, b"\n")  # a torn last line is kept and chained over
+                        size += 1
+                    self._follow(fd, size)
+                entry = {**fields, "seq": self._seq + 1, "utc": utc_iso(self.clock()),
+                         "event": event, "prev_sha256": self._prev}
+                line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
                 os.write(fd, line + b"\n")
                 os.fsync(fd)
             finally:
                 os.close(fd)
             self._prev = _line_hash(line)
             self._seq += 1
+            self._end = size + len(line) + 1
             return entry
 
     def entries(self) -> list[dict[str, Any]]:
