@@ -125,6 +125,17 @@ class CatalogueQueries:
             "manifest_sha256 = ?1) UNION ALL SELECT 1 FROM quarantine WHERE content_sha256 = ?1 "
             "UNION ALL SELECT 1 FROM audit_logs WHERE sha256 = ?1 LIMIT 1", sha256) is not None
 
+    def object_referenced_elsewhere(self, sha256: str, device_id: str,
+                                    recording_id: str) -> bool:
+        """Whether a live row other than this recording's segments names this object (the same
+        bytes in another recording, quarantine or an audit log), so deleting the recording
+        leaves it."""
+        return self.one(
+            "SELECT 1 FROM segments WHERE deleted_utc IS NULL AND (sha256 = ?1 OR "
+            "manifest_sha256 = ?1) AND NOT (device_id = ?2 AND recording_id = ?3) UNION ALL "
+            "SELECT 1 FROM quarantine WHERE content_sha256 = ?1 UNION ALL SELECT 1 FROM "
+            "audit_logs WHERE sha256 = ?1 LIMIT 1", sha256, device_id, recording_id) is not None
+
     def object_held(self, sha256: str) -> bool:
         """Whether a flagged recording names this object (its legal hold must stay)."""
         return self.one(

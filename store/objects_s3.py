@@ -28,9 +28,9 @@ from store.objects import ObjectStore, check_name
 
 #: Single PUTs up to this size; larger files go in multipart parts of this size.
 PART_BYTES = 64 << 20
-#: A retention date must be at least this far in the gateway's future to be set (it refuses a
-#: date in its past): one nearer than that has already passed by the time the object lands.
-LOCK_MARGIN_S = 60.0
+#: A retention date must be in the gateway's future to be set (it refuses one in its past);
+#: one less than this ahead has passed by the time the object lands.
+LOCK_MARGIN_S = 1.0
 
 log = logging.getLogger("bodycam.store")
 

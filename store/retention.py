@@ -81,6 +81,8 @@ class Retention:
         if not store.objects.locks:
             return False
         for sha in self._objects(device_id, recording_id):
+            if store.catalogue.object_referenced_elsewhere(sha, device_id, recording_id):
+                continue  # stays for the other row; the bucket's view of it does not matter
             reason = store.objects.delete_refusal(sha)
             if reason is not None:
                 log.warning("store: retention of %s/%s refused by the bucket: object %s %s",
