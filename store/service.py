@@ -161,10 +161,12 @@ def choose_engines(directory: Path, catalogue: str | None, objects: str | None) 
             raise StoreDirError(f"--{key} {_shown(value)}: this store's {key} is "
                                 f"{_shown(current)} (store.json); a store does not change "
                                 "engines on a restart")
+    meta: list[Any] = []
     if "catalogue" in changes and (directory / CATALOGUE).exists():
         local = Catalogue(directory / CATALOGUE)
         try:
             used = local.one("SELECT 1 FROM devices UNION ALL SELECT 1 FROM uploads LIMIT 1")
+            meta = local.all("SELECT key, value FROM meta WHERE key <> ?", "schema_version")
         finally:
             local.close()
         if used:
@@ -174,6 +176,14 @@ def choose_engines(directory: Path, catalogue: str | None, objects: str | None) 
     if "objects" in changes and any((directory / "objects").glob("*/*")):
         raise StoreDirError(f"--objects {new.objects}: this store already holds objects in "
                             f"{directory / 'objects'}; they are not moved by a flag")
+    if meta:  # the operator token init made goes along (unless that catalogue has its own)
+        catalogue = open_catalogue(directory, new)
+        try:
+            for row in meta:
+                if catalogue.get_meta(row["key"]) is None:
+                    catalogue.set_meta(row["key"], row["value"])
+        finally:
+            catalogue.close()
     atomic_write(directory / CONFIG, new.to_bytes())
 
 

@@ -316,3 +316,53 @@ def test_flag_and_retention_at_the_same_instant_on_two_workers(make_store, camer
     deleted = [(e["device_id"], e["recording_id"]) for e in events(a, "retention_delete")]
     assert len(deleted) == len(set(deleted)) == 2 * len(cams) - sum(outcomes.values())
     assert verify_chain(a.audit.path)[1] == []
+
+
+def test_serve_with_catalogue_and_objects_on_the_engines(engines, tmp_path, camera) -> None:
+    """``bodycam store serve --catalogue postgresql://... --objects s3://BUCKET``: the choice is
+    recorded in store.json, the keys come from the environment, and uploads land in the bucket
+    under COMPLIANCE retention with their rows in PostgreSQL."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from device.evidence.store_client import DeviceClient, StoreConnection
+    from store.operator_client import OperatorClient
+
+    directory = tmp_path / "store"
+    env = {**os.environ, "BODYCAM_STORE_DIR": str(directory)}
+    subprocess.run([sys.executable, "-m", "store.cli", "init", "--token-file",
+                    str(tmp_path / "token")], env=env, check=True, capture_output=True,
+                   timeout=60)
+    token = (tmp_path / "token").read_text().strip()
+    server = subprocess.Popen([sys.executable, "-m", "store.cli", "serve", "--port", "0",
+                               "--catalogue", engines["catalogue"],
+                               "--objects", engines["objects"]],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line, server.stderr.read() if \
+            server.poll() is not None else line
+        url = line.split("listening on ")[1].split(",")[0]
+        OperatorClient(StoreConnection(url), token).enrol(camera.pub_pem)
+        client = DeviceClient(StoreConnection(url), camera.identity.private_key,
+                              camera.device_id)
+        mp4 = camera.segments()[0]
+        assert client.upload_segment(mp4)["state"] == "stored"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+    saved = json.loads((directory / "store.json").read_text())
+    assert (saved["catalogue"], saved["objects"]) == (engines["catalogue"], engines["objects"])
+    assert "SECRET" not in json.dumps(saved).upper()  # no key in the file
+    store = Store(directory, clock=MovableClock(time.time()))
+    try:
+        row = store.catalogue.one("SELECT sha256, stored_utc FROM segments")
+        assert store.objects.read_bytes(row["sha256"]) == mp4.read_bytes()
+        until, held = store.objects.retention(row["sha256"])
+        assert until is not None and until > time.time() + 30 * DAY and not held
+    finally:
+        store.close()
