@@ -125,7 +125,10 @@ class _Transaction:
 class PostgresCatalogue(CatalogueQueries):
     """The catalogue's interface (:class:`store.catalogue.Catalogue`) on a PostgreSQL server."""
 
-    def __init__(self, dsn: str, *, max_connections: int = 8) -> None:
+    def __init__(self, dsn: str, *, max_connections: int = 16,
+                 wait_s: float = 120.0) -> None:
+        """``max_connections`` per worker; a request waits up to ``wait_s`` for one (writes
+        queue on the write lock holding theirs, so a burst of docks waits rather than fails)."""
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -138,7 +141,7 @@ class PostgresCatalogue(CatalogueQueries):
             raise ConnectionError(f"catalogue {_redacted(dsn)}: cannot connect ({reason})") \
                 from None
         self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=max_connections, open=False,
+            dsn, min_size=1, max_size=max_connections, open=False, timeout=wait_s,
             kwargs={"autocommit": True, "row_factory": row_factory,
                     "cursor_factory": psycopg.ClientCursor})
         try:
