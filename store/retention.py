@@ -166,10 +166,13 @@ class Retention:
         if not names:
             self._abort_incomplete(now)
             return []
-        rows = {r["upload_id"]: r for r in store.catalogue.all(
-            "SELECT upload_id, device_id, file, state, created_utc, touched_s FROM uploads "
-            "WHERE state = ? OR upload_id IN (" + ", ".join("?" * len(names)) + ")",
-            "open", *sorted(names))}
+        rows: dict[str, Any] = {}
+        ordered = sorted(names)
+        for i in range(0, len(ordered), 500):  # within every SQLite's parameter limit
+            batch = ordered[i:i + 500]
+            rows.update((r["upload_id"], r) for r in store.catalogue.all(
+                "SELECT upload_id, device_id, file, state, created_utc, touched_s FROM uploads "
+                "WHERE upload_id IN (" + ", ".join("?" * len(batch)) + ")", *batch))
         removed = []
         for upload_id in sorted(names):
             row = rows.get(upload_id)

@@ -358,10 +358,16 @@ class Store:
                 db.execute("UPDATE recordings SET case_ref = ?, flagged_utc = ? WHERE "
                            "device_id = ? AND recording_id = ?",
                            (case_ref, now, device_id, recording_id))
-            held = self._hold(device_id, recording_id, True)
-            self.audit.append("flag", device_id=device_id, recording_id=recording_id,
-                              case_ref=case_ref, previous_case_ref=row["case_ref"],
-                              **({"legal_hold": held} if self.objects.locks else {}))
+            held: int | str = 0
+            try:
+                held = self._hold(device_id, recording_id, True)
+            except Exception as exc:  # the flag stands (retention obeys it); say what failed
+                held = f"failed: {exc}"
+                raise
+            finally:
+                self.audit.append("flag", device_id=device_id, recording_id=recording_id,
+                                  case_ref=case_ref, previous_case_ref=row["case_ref"],
+                                  **({"legal_hold": held} if self.objects.locks else {}))
         return self.recording(device_id, recording_id)
 
     def unflag(self, recording_id: str, device_id: str | None = None) -> dict[str, Any]:
@@ -375,10 +381,17 @@ class Store:
                     raise conflict(f"recording {recording_id} is not flagged")
                 db.execute("UPDATE recordings SET case_ref = NULL, flagged_utc = NULL WHERE "
                            "device_id = ? AND recording_id = ?", (device_id, recording_id))
-            lifted = self._hold(device_id, recording_id, False)
-            self.audit.append("unflag", device_id=device_id, recording_id=recording_id,
-                              previous_case_ref=row["case_ref"],
-                              **({"legal_hold_lifted": lifted} if self.objects.locks else {}))
+            lifted: int | str = 0
+            try:
+                lifted = self._hold(device_id, recording_id, False)
+            except Exception as exc:  # a hold left on only delays deletion (refused, audited)
+                lifted = f"failed: {exc}"
+                raise
+            finally:
+                self.audit.append("unflag", device_id=device_id, recording_id=recording_id,
+                                  previous_case_ref=row["case_ref"],
+                                  **({"legal_hold_lifted": lifted} if self.objects.locks
+                                     else {}))
         return self.recording(device_id, recording_id)
 
     def _hold(self, device_id: str, recording_id: str, on: bool) -> int:
