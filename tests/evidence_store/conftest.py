@@ -170,7 +170,7 @@ class Running:
 START = EPOCH + 3600.0
 
 
-@pytest.fixture(params=["embedded", "engines"])
+@pytest.fixture(params=["embedded", pytest.param("engines", marks=pytest.mark.engines)])
 def store_backend(request: pytest.FixtureRequest,
                   monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The store's engines as ``store.json`` keys: none (embedded), or PostgreSQL + S3."""
