@@ -86,3 +86,19 @@ def test_a_store_in_use_is_not_moved_to_other_engines_by_a_flag(tmp_path: Path, 
     err = capsys.readouterr().err.strip()
     assert code == 1 and "already holds a catalogue" in err and len(err.splitlines()) == 1
     assert json.loads((directory / "store.json").read_text())["catalogue"] == "sqlite"
+
+
+def test_an_unreachable_bucket_is_one_line_without_the_keys(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    monkeypatch.setenv("BODYCAM_S3_ENDPOINT", "http://127.0.0.1:1")
+    monkeypatch.setenv("BODYCAM_S3_ACCESS_KEY", "AKIA-not-shown")
+    monkeypatch.setenv("BODYCAM_S3_SECRET_KEY", "secret-not-shown")
+    directory = tmp_path / "s"
+    init_store(directory)
+    config = json.loads((directory / "store.json").read_text())
+    (directory / "store.json").write_text(json.dumps({**config, "objects": "s3://evidence"}))
+    with pytest.raises(StoreDirError) as err:
+        Store(directory)
+    message = str(err.value)
+    assert message.startswith("objects s3://evidence at http://127.0.0.1:1:")
+    assert "\n" not in message and "not-shown" not in message
