@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from device import control
 from device.cliutil import OneLineParser as _Parser
 from device.config import Config, ConfigError, describe_defaults, load_config
+from device.control import MAX_HOLD_S
 from device.evidence import report
 from device.evidence.identity import (
     PRIVATE_KEY,
@@ -29,6 +33,7 @@ from device.evidence.identity import (
 )
 from device.evidence.verify import KeyRing, verify
 from device.fsutil import atomic_write
+from device.messages import show
 from hal.inputs import BUTTON_NAMES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -79,8 +84,32 @@ def _port(text: str) -> int:
         port = -1
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535 (0: any free "
-                                         f"one), got {text!r}")
+                                         f"one), got {show(text)}")
     return port
+
+
+def _float(text: str) -> float | None:
+    """A finite number from the command line, or None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _number_type(what: str, lo: float, hi: float, lo_open: bool = False
+                 ) -> Callable[[str], float]:
+    """An argparse type for a number in a range: a bad one is a usage error (exit 2) in plain
+    words, as every other bad argument is, rather than the daemon's refusal (exit 1)."""
+    low = f"more than {lo:g}" if lo_open else f"from {lo:g}"
+    span = f"{low} and at most {hi:g}" if lo_open else f"{low} to {hi:g}"
+
+    def convert(text: str) -> float:
+        value = _float(text)
+        if value is None or value < lo or value > hi or (lo_open and value == lo):
+            raise argparse.ArgumentTypeError(f"expected {what} {span}, got {show(text)}")
+        return value
+    return convert
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -181,10 +210,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise CliError(f"expected a number or 'real', got {text!r}") from None
+    value = _float(text)
+    if value is None or value < 0:
+        raise CliError(f'expected a number of MiB >= 0 or "real", got {show(text)}')
+    return value
 
 
 def cmd_advance(args: argparse.Namespace) -> int:
@@ -324,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"one of: {', '.join(BUTTON_NAMES)}")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--double", action="store_true", help="double-press")
-    how.add_argument("--hold", type=float, metavar="SECONDS", help="hold for SECONDS")
+    how.add_argument("--hold", type=_number_type("seconds", 0, MAX_HOLD_S, lo_open=True),
+                     metavar="SECONDS", help=f"hold for SECONDS (at most {MAX_HOLD_S:g})")
     p.set_defaults(func=cmd_press)
 
     p = sub.add_parser("marker", parents=[common], help="bookmark the current recording")
@@ -340,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("undock", "take the simulated camera out of its dock")):
         sub.add_parser(name, parents=[common], help=text).set_defaults(func=cmd_simulate)
     p = sub.add_parser("battery", parents=[common], help="set the simulated battery level")
-    p.add_argument("percent", type=float)
+    p.add_argument("percent", type=_number_type("a percentage", 0, 100))
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("storage", parents=[common],
                        help="limit the simulated free storage (MiB), or 'real'")
@@ -352,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("advance", parents=[common],
                        help="move a --virtual-clock simulator's time forward")
-    p.add_argument("seconds", type=float)
+    p.add_argument("seconds", type=_number_type("seconds", 0, 3600))
     p.set_defaults(func=cmd_advance)
 
     p = sub.add_parser("shutdown", parents=[common], help="power the camera off cleanly")
@@ -406,6 +436,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(exc, CliError) else EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`bodycam ... | head`): no error of ours. Point stdout at
+        # /dev/null so the flush at exit does not raise again; exit as a tool killed by
+        # SIGPIPE does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -9,12 +9,17 @@ and meaning; docs/CONFIG.md is generated from the same table.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from device.messages import plain, show
+from hal.indicators import COLOURS
 from hal.serial_ports import parse_port_spec
 
 Pattern = tuple[tuple[float, float], ...]
@@ -30,20 +35,37 @@ def beeps(count: int, hz: float = 2000.0, on: float = 0.08, off: float = 0.08) -
     return tuple(steps)
 
 
+#: Trigger names: identifiers, as the serial console and the control socket name them.
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+CODEC = re.compile(r"[A-Za-z0-9_]{1,64}")
+MAX_NAMES = 64
+MAX_STEPS = 32
+MAX_STRING = 4096
+#: A configuration file larger than this is not one (``--check /dev/zero`` must not hang).
+MAX_FILE = 1 << 20
+
+
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names where and why, in one line."""
 
 
 def opt(default: Any, doc: str, lo: float | None = None, hi: float | None = None,
-        choices: tuple[str, ...] | None = None) -> Any:
-    return field(default=default,
-                 metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
+        choices: tuple[str, ...] | None = None, text: str | None = None) -> Any:
+    """A key: its default, its meaning, and what values it takes (a number: ``lo`` to ``hi``,
+    which every number has; a string: ``choices``, or a ``text`` kind, label or codec)."""
+    if isinstance(default, int | float) and not isinstance(default, bool) and (
+            lo is None or hi is None):
+        raise TypeError(f"a number key needs its range: {doc}")  # pragma: no cover
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices,
+                                            "text": text})
 
 
 @dataclass(frozen=True)
 class DeviceSection:
-    model: str = opt("BWV-OPEN-1", "Device model, burned into every frame and manifest.")
-    serial: str = opt("SIM00001", "Device serial number, burned into every frame and manifest.")
+    model: str = opt("BWV-OPEN-1", "Device model, burned into every frame and manifest.",
+                     text="label")
+    serial: str = opt("SIM00001", "Device serial number, burned into every frame and manifest.",
+                      text="label")
     create_key_on_first_start: bool = opt(
         True, "Make the device key at the first start of an empty data directory (never when "
         "either half of a key is there). A fielded camera sets this false: it is provisioned "
@@ -59,7 +81,8 @@ class CameraSection:
 
 @dataclass(frozen=True)
 class EncoderSection:
-    codec: str = opt("libx264", "FFmpeg H.264 encoder (libx264; h264_v4l2m2m on a Pi 4).")
+    codec: str = opt("libx264", "FFmpeg H.264 encoder (libx264; h264_v4l2m2m on a Pi 4).",
+                     text="codec")
     preset: str = opt("veryfast", "libx264 speed preset.",
                       choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"))
     crf: int = opt(23, "libx264 constant rate factor (quality) when bitrate_kbps is 0.", 0, 51)
@@ -112,8 +135,10 @@ class IndicatorSection:
     stop_tones: Pattern = opt(((440.0, 1.0),), "One long tone when a recording stops.")
     confirm_tones: Pattern = opt(((660.0, 0.1), (0.0, 0.1), (440.0, 0.1)),
                                  "Prompt to confirm a stop (when confirm_stop is on).")
-    mute_colour: str = opt("blue", "Muted: the LED blinks this colour in its dark phase.")
-    docked_colour: str = opt("amber", "Docked (charging and uploading): solid LED colour.")
+    mute_colour: str = opt("blue", "Muted: the LED blinks this colour in its dark phase.",
+                           choices=tuple(COLOURS))
+    docked_colour: str = opt("amber", "Docked (charging and uploading): solid LED colour.",
+                             choices=tuple(COLOURS))
     low_battery_tones: Pattern = opt(beeps(4), "Low battery: four quick beeps...")
     low_battery_interval_s: float = opt(20.0, "...every this many seconds.", 1.0, 3600.0)
     storage_full_tones: Pattern = opt(beeps(3), "Storage full: three beeps.")
@@ -279,8 +304,16 @@ class Config:
     def replace(self, source: str = "override", **sections: dict[str, Any]) -> Config:
         """A copy with keys changed, validated like a file: ``replace(camera={"fps": 15})``.
         ``source`` names where the changes came from in an error."""
-        return _build({name: {**_section_dict(getattr(self, name)), **values}
-                       for name, values in sections.items()}, source, base=self)
+        merged: dict[str, Any] = {}
+        for name, values in sections.items():
+            current = getattr(self, name, None) if name in _SECTIONS else None
+            # Anything but a table over a known section is left for _build to name.
+            merged[name] = ({**_section_dict(current), **values}
+                            if current is not None and isinstance(values, dict) else values)
+        return _build(merged, source, base=self)
+
+
+_SECTIONS = frozenset(f.name for f in dataclasses.fields(Config))
 
 
 def _section_dict(section: object) -> dict[str, Any]:
@@ -291,41 +324,91 @@ def _check(where: str, f: dataclasses.Field[Any], value: Any) -> Any:
     meta, default = f.metadata, f.default
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            raise ConfigError(f"{where}: expected true or false, got {show(value, True)}")
         return value
     if isinstance(default, int | float):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        if isinstance(default, int) and not isinstance(default, bool) and value != int(value):
-            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
-        lo, hi = meta.get("lo"), meta.get("hi")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise ConfigError(f"{where}: {value!r} is out of range {lo:g} to {hi:g}")
-        return type(default)(value)
+        return _number(where, default, value, meta["lo"], meta["hi"])
     if isinstance(default, str):
-        # An empty string is accepted only where it is the default ("not configured").
-        if not isinstance(value, str) or (not value and default):
-            raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
-        choices = meta.get("choices")
-        if choices and value not in choices:
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
-        return value
+        return _string(where, f, value)
     if isinstance(default, tuple) and default and isinstance(default[0], str):
-        if not isinstance(value, list | tuple) or not all(
-                isinstance(v, str) and v.isidentifier() for v in value):
-            raise ConfigError(f"{where}: expected a list of names (letters, digits, _), "
-                              f"got {value!r}")
+        if not isinstance(value, list | tuple) or len(value) > MAX_NAMES or not all(
+                isinstance(v, str) and NAME.fullmatch(v) for v in value):
+            raise ConfigError(f"{where}: expected a list of at most {MAX_NAMES} names (letters, "
+                              f"digits, _; at most 32 characters), got {show(value, True)}")
+        if len(set(value)) < len(value):
+            twice = next(v for v in value if value.count(v) > 1)
+            raise ConfigError(f"{where}: {show(twice, True)} is listed twice")
         return tuple(value)
     if isinstance(default, tuple):
-        ok = isinstance(value, list | tuple) and len(value) > 0 and all(
-            isinstance(p, list | tuple) and len(p) == 2
-            and all(isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 for x in p)
-            for p in value)
-        if not ok:
-            raise ConfigError(f"{where}: expected a list of [number, number] pairs (>= 0), "
-                              f"got {value!r}")
-        return tuple((float(a), float(b)) for a, b in value)
+        return _pattern(where, f.name, value)
     raise ConfigError(f"{where}: unsupported setting")  # pragma: no cover
+
+
+def _number(where: str, default: float, value: Any, lo: float, hi: float) -> float:
+    """A finite number in [lo, hi]; a whole one (an integer, not 2.0) where the default is."""
+    whole = isinstance(default, int)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: expected a number, got {show(value, True)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number from {lo:g} to {hi:g}, "
+                          f"got {show(value, True)}")
+    if whole and not isinstance(value, int):
+        raise ConfigError(f"{where}: expected a whole number, got {show(value, True)}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{where}: {show(value, True)} is out of range {lo:g} to {hi:g}")
+    return type(default)(value)
+
+
+def _string(where: str, f: dataclasses.Field[Any], value: Any) -> str:
+    # An empty string is accepted only where it is the default ("not configured").
+    if not isinstance(value, str) or (not value and f.default):
+        raise ConfigError(f"{where}: expected a non-empty string, got {show(value, True)}")
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: {show(value, True)} is not one of {', '.join(choices)}")
+    bad = next((i for i, ch in enumerate(value) if ch < " " or ch == "\x7f"), None)
+    if bad is not None:
+        raise ConfigError(f"{where}: contains control character 0x{ord(value[bad]):02x} at "
+                          f"offset {bad}")
+    text = f.metadata.get("text")
+    if text == "label" and (len(value) > 64 or not value.isascii()):
+        raise ConfigError(f"{where}: expected at most 64 printable ASCII characters (it is "
+                          f"burned into every frame), got {show(value, True)}")
+    if text == "codec" and not CODEC.fullmatch(value):
+        raise ConfigError(f"{where}: expected an FFmpeg encoder name (letters, digits, _), "
+                          f"got {show(value, True)}")
+    if len(value) > MAX_STRING:
+        raise ConfigError(f"{where}: longer than {MAX_STRING} characters")
+    return value
+
+
+#: Tone patterns are [[hz, seconds], ...]; vibration patterns [[on_s, off_s], ...].
+_TONE_STEP = ((0.0, 20000.0), (0.0, 10.0))
+_VIBRATION_STEP = ((0.0, 10.0), (0.0, 10.0))
+
+
+def _pattern(where: str, name: str, value: Any) -> Pattern:
+    tones = name.endswith("_tones")
+    (lo_a, hi_a), (lo_b, hi_b) = _TONE_STEP if tones else _VIBRATION_STEP
+    first, second = ("hz", "seconds") if tones else ("on_s", "off_s")
+    shape = f"[[{first}, {second}], ...]"
+    ok = isinstance(value, list | tuple) and 0 < len(value) <= MAX_STEPS and all(
+        isinstance(p, list | tuple) and len(p) == 2 and all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in p) for p in value)
+    if not ok:
+        raise ConfigError(f"{where}: expected a list of 1 to {MAX_STEPS} [number, number] pairs "
+                          f"{shape}, got {show(value, True)}")
+    for a, b in value:
+        if not (math.isfinite(a) and math.isfinite(b) and lo_a <= a <= hi_a
+                and lo_b <= b <= hi_b):
+            raise ConfigError(f"{where}: step {show([a, b], True)} is out of range ({first} "
+                              f"{lo_a:g} to {hi_a:g}, {second} {lo_b:g} to {hi_b:g})")
+    return tuple((float(a), float(b)) for a, b in value)
+
+
+def pattern_seconds(pattern: Pattern, tones: bool) -> float:
+    """How long a pattern plays: the sum of its steps' durations."""
+    return sum(b if tones else a + b for a, b in pattern)
 
 
 def _build(data: dict[str, Any], source: str, base: Config | None = None) -> Config:
@@ -365,6 +448,12 @@ def _check_consistency(config: Config, source: str) -> None:
     if config.power.critical_battery_pct >= config.power.low_battery_pct:
         raise ConfigError(f"{source}: power.critical_battery_pct must be below "
                           f"power.low_battery_pct")
+    gestures = config.gestures
+    if gestures.debounce_s >= gestures.double_press_window_s:
+        raise ConfigError(f"{source}: gestures.debounce_s ({gestures.debounce_s:g}) must be below "
+                          f"gestures.double_press_window_s "
+                          f"({gestures.double_press_window_s:g})")
+    _check_repeating(config.indicators, source)
     if config.recording.segment_s < config.encoder.keyframe_interval_s:
         raise ConfigError(f"{source}: recording.segment_s ({config.recording.segment_s:g}) must "
                           f"be at least encoder.keyframe_interval_s "
@@ -372,17 +461,29 @@ def _check_consistency(config: Config, source: str) -> None:
     _check_upload(config.upload, source)
 
 
+#: A repeating warning's pattern must end before it sounds again, or the patterns queue up
+#: without end: (pattern key, interval key).
+_REPEATS = (("start_tones", "reminder_interval_s"), ("start_vibration", "reminder_interval_s"),
+            ("low_battery_tones", "low_battery_interval_s"),
+            ("error_tones", "error_interval_s"), ("standby_vibration", "standby_reminder_s"))
+
+
+def _check_repeating(ind: IndicatorSection, source: str) -> None:
+    for pattern, interval in _REPEATS:
+        took = pattern_seconds(getattr(ind, pattern), pattern.endswith("_tones"))
+        if took >= getattr(ind, interval):
+            raise ConfigError(f"{source}: indicators.{pattern} plays for {took:g} s, longer "
+                              f"than indicators.{interval} ({getattr(ind, interval):g} s) "
+                              f"between repeats")
+
+
 def _check_upload(upload: UploadSection, source: str) -> None:
     url = upload.store_url
     if url:
-        parts = urlsplit(url)
-        try:
-            port_ok = parts.port is None or parts.port > 0
-        except ValueError:
-            port_ok = False
-        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or (
-                parts.path not in ("", "/")) or parts.query:
-            raise ConfigError(f"{source}: upload.store_url {url!r} is not http(s)://HOST[:PORT]")
+        problem = url_problem(url)
+        if problem:
+            raise ConfigError(f"{source}: upload.store_url {show(url, True)} is not "
+                              f"http(s)://HOST[:PORT]: {problem}")
     if upload.tls_cert and not url.startswith("https:"):
         raise ConfigError(f"{source}: upload.tls_cert is set but upload.store_url is not https")
     if upload.backoff_cap_s < upload.backoff_base_s:
@@ -390,18 +491,67 @@ def _check_upload(upload: UploadSection, source: str) -> None:
                           f"least upload.backoff_base_s ({upload.backoff_base_s:g})")
 
 
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being an evidence store's http(s)://HOST[:PORT], or None."""
+    if any(ch.isspace() or ch < " " or ch == "\x7f" for ch in url):
+        return "it contains a space or a control character"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return "the port is not a number from 1 to 65535" if "port" in str(exc).lower() else (
+            "the host is not a valid address")
+    if parts.scheme not in ("http", "https") or not url.lower().startswith(parts.scheme + "://"):
+        return "it must start with http:// or https://"
+    if "@" in parts.netloc:
+        return "it must not carry a user name or password"
+    host = parts.hostname or ""
+    if not host:
+        return "it names no host"
+    if port == 0 or parts.netloc.endswith(":"):
+        return "the port is not a number from 1 to 65535"
+    if parts.path not in ("", "/") or "?" in url or "#" in url:
+        return "it must not have a path, query or fragment"
+    if parts.netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return "the host is not a valid IPv6 address"
+        return None
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in host.rstrip(".").split(".")):
+        return "the host is not a valid name or address"
+    return None
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read ``path`` (TOML) over the defaults; no path means the defaults."""
     if path is None:
         return Config()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such configuration file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or plain(exc)}") from None
+    if len(raw) > MAX_FILE:
+        raise ConfigError(f"{path}: larger than {MAX_FILE >> 20} MiB; not a configuration file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                          f"{exc.start})") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    except ValueError:  # an integer of more digits than Python will read
+        raise ConfigError(f"{path}: not valid TOML: a number has too many digits") from None
     return _build(data, str(path))
 
 

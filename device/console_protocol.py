@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from device.bus import Published
+from device.messages import show
 
 #: Longer lines are refused (with one error) and skipped up to their end.
 MAX_LINE = 1024
@@ -47,15 +48,15 @@ def _number(name: str, what: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise BadLine(f"{name}: {what} must be a number, got {text!r}") from None
+        raise BadLine(f"{name}: {what} must be a number, got {_show(text)}") from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise BadLine(f"{name}: {what} must be a finite number, got {text!r}")
+        raise BadLine(f"{name}: {what} must be a finite number, got {_show(text)}")
     return value
 
 
 def _whole(name: str, what: str, text: str) -> int:
-    if not text.isdigit():
-        raise BadLine(f"{name}: {what} must be a whole number >= 0, got {text!r}")
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        raise BadLine(f"{name}: {what} must be a whole number >= 0, got {_show(text)}")
     return int(text)
 
 
@@ -186,9 +187,9 @@ def usage(available: set[str]) -> list[str]:
     return ["help", *(c.usage for c in COMMANDS.values() if c.cmd in available)]
 
 
-def _show(text: str, limit: int = 40) -> str:
+def _show(text: str, limit: int = 44) -> str:
     """A piece of the client's input, quoted and cut short, for an error message."""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
+    return show(text, limit=limit)
 
 
 def _json(payload: dict[str, Any]) -> str:
@@ -213,19 +214,23 @@ def event(published: Published) -> bytes:
 
 
 class LineSplitter:
-    """Bytes in, complete lines out: CR, LF or CR LF end a line; blank lines are dropped; a
-    line over :data:`MAX_LINE` comes out once as ``None`` (refused) and is skipped to its end."""
+    """Bytes in, complete lines out: CR, LF or CR LF end a line (``newline_only``: LF alone,
+    for JSON lines); blank lines are dropped unless ``keep_blank``; a line over ``limit`` comes
+    out once as ``None`` (refused) and is skipped to its end."""
 
-    def __init__(self, limit: int = MAX_LINE) -> None:
+    def __init__(self, limit: int = MAX_LINE, newline_only: bool = False,
+                 keep_blank: bool = False) -> None:
         self.limit = limit
+        self._ends = re.compile(rb"(\n)" if newline_only else rb"(\r|\n)")
+        self._keep_blank = keep_blank
         self._buf = bytearray()
         self._skipping = False
 
     def feed(self, data: bytes) -> list[bytes | None]:
         lines: list[bytes | None] = []
-        for piece in re.split(rb"(\r|\n)", data):
+        for piece in self._ends.split(data):
             if piece in (b"\r", b"\n"):
-                if not self._skipping and self._buf:
+                if not self._skipping and (self._buf or self._keep_blank):
                     lines.append(bytes(self._buf))
                 self._buf.clear()
                 self._skipping = False
@@ -236,3 +241,10 @@ class LineSplitter:
                     self._skipping = True
                     lines.append(None)
         return lines
+
+    def rest(self) -> bytes:
+        """The unfinished line when input ends (empty if none): a client that closes after its
+        last request without a newline is still answered."""
+        rest, self._skipping = bytes(self._buf), False
+        self._buf.clear()
+        return rest

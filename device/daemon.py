@@ -11,6 +11,7 @@ audit log (``device/audit.py``) with its reason.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -188,8 +189,15 @@ class Daemon(DockingMixin):
         self.bus.publish("note", {"text": text})
 
     def _audit(self, event: str, reason: str = "", /, **data: Any) -> None:
+        """The entry waits in the log's memory when the card refuses it (written, in order,
+        once space returns); the camera carries on."""
         if self.audit is not None:
-            self.audit.append(event, reason, **data)
+            failing = self.audit.error is not None
+            try:
+                self.audit.append(event, reason, **data)
+            except OSError as exc:
+                if not failing:
+                    self.note(f"audit log not written, kept to write later: {exc}")
         self.bus.publish(event, {"reason": reason, **data})
 
     # -- inputs --------------------------------------------------------------------------------
@@ -369,16 +377,54 @@ class Daemon(DockingMixin):
         if full and self.state in ("buffering", "standby", "recording"):
             self._storage_full()
         elif not full and self.state == "fault" and self.fault_kind == "storage":
-            self.trigger("recover", reason=f"storage freed ({free / 2**20:.0f} MiB)")
+            problem = self._storage_usable()
+            if problem is None:
+                self.trigger("recover", reason=f"storage freed ({free / 2**20:.0f} MiB)")
+            elif problem != self.fault:
+                self.note(f"storage still failing: {problem}")
         self._timers["poll"] = self.clock.call_later(power.poll_s, lambda: self.post("poll"))
 
     def _storage_full(self) -> None:
         self._signal("storage_full")
         self._fail("storage", "storage full")
 
+    def _storage_error(self, error: str) -> None:
+        """The card refused a write (ENOSPC, EIO): a storage fault, which clears (on a poll)
+        once :meth:`_storage_usable` finds the card taking writes again."""
+        self._signal("storage_full")
+        self._fail("storage", f"storage error: {error}")
+
+    def _storage_usable(self) -> str | None:
+        """After a storage fault: write what waits, finalise what the failure left open (as
+        after a power cut), make what boot could not; None when the camera may record again,
+        else why not (one line). Runs in fault mode only: nothing is being recorded."""
+        if self.audit is None and self.identity is not None:
+            try:
+                self.audit = AuditLog(self.data_dir / AUDIT_LOG, self.clock, self.identity.sign)
+            except OSError as exc:
+                return f"audit log: {exc}"
+        if self.audit is not None and not self.audit.flush():
+            return f"audit log: {self.audit.error}"
+        if self.pipeline is not None:
+            self.pipeline.sync()  # the recorder has let go of the segment it was writing
+        try:
+            self._recover_interrupted()
+        except OSError as exc:
+            return f"recovery: {exc}"
+        if self.pipeline is None:
+            try:
+                self.pipeline = self._new_pipeline()
+            except EncoderError as exc:
+                return str(exc)
+        if "checkpoint" not in self._timers:  # boot ended in this fault: none was scheduled
+            self._timers["checkpoint"] = self.clock.call_later(
+                self.config.audit.checkpoint_interval_s, lambda: self.post("checkpoint"))
+        return self.hw.storage.self_test()
+
     def _on_checkpoint(self, event: Event) -> None:
         if self.audit is not None and self.state not in ("off", "shutting_down"):
-            self.audit.checkpoint("interval")
+            with contextlib.suppress(OSError):  # it waits, and is written once space returns
+                self.audit.checkpoint("interval")
             self._timers["checkpoint"] = self.clock.call_later(
                 self.config.audit.checkpoint_interval_s, lambda: self.post("checkpoint"))
 
@@ -404,6 +450,11 @@ class Daemon(DockingMixin):
                 self.recording["first_live_written_mono"] = event.data["written"]
         elif kind == "storage_full":
             self._storage_full()
+        elif kind == "storage_error":
+            if event.data["recording_id"] is not None:
+                self.note(f"recording {event.data['recording_id']} cut by a storage error; "
+                          f"it is closed once the card takes writes again")
+            self._storage_error(event.data["error"])
         elif kind == "pipeline_error":
             self._fail("pipeline", f"{event.data['stage']}: {event.data['error']}")
 
@@ -443,11 +494,17 @@ class Daemon(DockingMixin):
         # Without the key nothing is written, not even the audit log: none of it could be
         # signed. The fault shows on the LED, the tones and in status.
         if self.identity is not None:
-            self.audit = AuditLog(self.data_dir / AUDIT_LOG, self.clock, self.identity.sign)
+            try:
+                self.audit = AuditLog(self.data_dir / AUDIT_LOG, self.clock, self.identity.sign)
+            except OSError as exc:
+                return "storage", f"audit log cannot be opened: {exc}"
         self._set_flag("clock_not_set", not self.clock.wall_is_set, "clock checked at boot")
         if key_problem is not None:
             return "key", key_problem
-        self._recover_interrupted()
+        try:
+            self._recover_interrupted()
+        except OSError as exc:  # a full card: the poll finishes it when space returns
+            return "storage", f"recovery at boot failed: {exc}"
         if self.pipeline is None:
             try:
                 self.pipeline = self._new_pipeline()
@@ -479,6 +536,8 @@ class Daemon(DockingMixin):
             self.post("poll")
             self._timers["checkpoint"] = self.clock.call_later(
                 self.config.audit.checkpoint_interval_s, lambda: self.post("checkpoint"))
+        elif self.fault_kind == "storage":
+            self.post("poll")  # a card full or failing at boot: watch for it to clear
 
     def on_enter_buffering(self, event: EventData) -> None:
         if self.flags["camera_fault"]:  # a recording ended while the sensor was out
@@ -512,7 +571,12 @@ class Daemon(DockingMixin):
     def on_enter_recording(self, event: EventData) -> None:
         assert self.pipeline is not None and self.identity is not None
         reason = event.kwargs.get("reason", "button")
-        recording_id = next_recording_id(self.data_dir)
+        try:
+            recording_id = next_recording_id(  # never a number the log already started
+                self.data_dir, self.audit.highest_recording if self.audit is not None else 0)
+        except OSError as exc:  # the counter could not be written: nothing starts
+            self._storage_error(f"recording counter: {exc}")
+            return
         cam = self.config.camera
         info = RecordingInfo(
             recording_id=recording_id,
@@ -531,7 +595,9 @@ class Daemon(DockingMixin):
         self._signal("recording_started")
 
     def on_exit_recording(self, event: EventData) -> None:
-        assert self.pipeline is not None and self.recording is not None
+        assert self.pipeline is not None
+        if self.recording is None:  # it never started (see on_enter_recording)
+            return
         reason = event.kwargs.get("reason", event.event.name)
         self.pipeline.send(StopRecording(self.clock.wall(), reason))
         self._audit("recording_stop", reason, recording_id=self.recording["id"])
@@ -559,7 +625,8 @@ class Daemon(DockingMixin):
             self.pipeline = None
         self.trigger("halted", reason="shutdown complete")
         if self.audit is not None:  # the last words: a signed checkpoint over everything
-            self.audit.checkpoint("shutdown")
+            with contextlib.suppress(OSError):
+                self.audit.checkpoint("shutdown")
             self.audit.close()
             self.audit = None
         self.powered_off.set()
@@ -655,6 +722,7 @@ class Daemon(DockingMixin):
             "last_recording": self.last_recording,
             "recovered": list(self.recovered),
             "audit_entries": self.audit.seq if self.audit else None,
+            "audit_error": self.audit.error if self.audit else None,
             "utc": self.clock.utc_iso(),
             "clock_set": self.clock.wall_is_set,
             "data_dir": str(self.data_dir),

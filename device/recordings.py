@@ -7,11 +7,13 @@ ids unique if a camera is wiped and provisioned again.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
 
-from device.fsutil import atomic_write, private_dir
+from device.bounded import not_regular, read_regular
+from device.fsutil import atomic_write, private_dir, set_aside
 
 RECORDINGS = Path("recordings")
 COUNTER = Path("state") / "recording_counter"
@@ -25,17 +27,43 @@ def recordings_dir(data_dir: Path) -> Path:
     return data_dir / RECORDINGS
 
 
-def next_recording_id(data_dir: Path) -> str:
-    """Allocate the next recording id, durably, so a crash never hands one out twice."""
+def recording_number(recording_id: object) -> int | None:
+    """The counter part of a recording id (``R000042-1a2b3c`` -> 42), or None if it is none."""
+    if not isinstance(recording_id, str):
+        return None
+    match = RECORDING_ID.match(recording_id)
+    return int(match.group(0)[1:].split("-")[0]) if match else None
+
+
+def highest_recording(data_dir: Path) -> int:
+    """The highest recording number among the folders (and files) in ``recordings/``: also a
+    recording whose footage went to the store leaves its folder, with manifests and receipts."""
+    try:
+        with os.scandir(recordings_dir(data_dir)) as entries:
+            return max((n for e in entries if (n := recording_number(e.name)) is not None),
+                       default=0)
+    except OSError:
+        return 0
+
+
+def next_recording_id(data_dir: Path, seen: int = 0) -> str:
+    """Allocate the next recording id, durably, so a crash never hands one out twice.
+
+    The number is one above the highest of the counter, the recordings here and ``seen`` (the
+    highest the audit log started): a counter rolled back, restored or damaged can never make
+    the camera reuse a number.
+    """
     path = data_dir / COUNTER
     private_dir(path.parent)
+    if os.path.lexists(path) and not_regular(path) is not None:
+        set_aside(path)  # a folder or FIFO in its place: renamed, never deleted
     try:
-        last = int(path.read_text().strip() or 0)
+        last = int(read_regular(path, 64).decode("ascii").strip() or 0)
     except FileNotFoundError:
         last = 0
-    except ValueError:
-        # A damaged counter must not stop the camera recording: continue past what exists.
-        last = len(list(recordings_dir(data_dir).glob("R*")))
-    number = last + 1
+    except (OSError, ValueError):
+        last = 0  # a damaged counter must not stop the camera recording: what exists decides
+    number = max(last, highest_recording(data_dir), seen) + 1
     atomic_write(path, f"{number}\n".encode())
     return f"R{number:06d}-{secrets.token_hex(3)}"
+

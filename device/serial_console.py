@@ -19,6 +19,7 @@ from collections.abc import Callable
 from device import console_protocol as protocol
 from device.bus import EventBus, Published
 from device.control import Controller
+from device.messages import plain
 from hal.serial_ports import (
     POLL_S,
     Port,
@@ -129,7 +130,7 @@ class ConsoleSession:
             return protocol.error(exc.rid, str(exc))
         except Exception as exc:  # a command that broke must not take the console with it
             log.exception("serial console: %s failed", name)
-            return protocol.error(rid, f"{name} failed: {exc.__class__.__name__}: {exc}")
+            return protocol.error(rid, f"{name} failed: {plain(exc)}")
         if not reply.pop("ok", False):
             return protocol.error(rid, f"{name}: {reply.get('error', 'failed')}")
         return protocol.ok(rid, reply)

@@ -12,6 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+#: Colour name -> which of the red, green and blue dies are lit.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1),
+    "amber": (1, 1, 0), "yellow": (1, 1, 0), "cyan": (0, 1, 1),
+    "magenta": (1, 0, 1), "white": (1, 1, 1),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class LedState:

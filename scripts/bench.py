@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,14 +20,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
+from bench_c2pa import BENCHMARKS as C2PA
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
+from bench_powerloss import BENCHMARKS as POWER_LOSS
 from bench_tlog import BENCHMARKS as TLOG
 
+from device import control
+from device.audit import AuditLog, verify_log
 from device.config import Config
+from device.control import Controller, ControlServer
 from device.evidence.identity import (
     DeviceIdentity,
     create_identity,
@@ -38,6 +45,8 @@ from device.evidence.store_client import DeviceClient, StoreConnection
 from device.evidence.verify import verify
 from device.pipeline.encoder import H264Encoder
 from device.pipeline.watermark import Watermark
+from device.service import power_on
+from hal.clock import SystemClock
 from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.simulator import Simulator
@@ -307,13 +316,147 @@ def verify_throughput(seconds: float) -> list[Row]:
             Row("verify / sha256sum", f"{sha_s / verify_s:.0%}", "target: at least 80 %")]
 
 
+def _round_trips(data_dir: Path, payload: dict[str, Any], count: int,
+                 gap_s: float = 0.005) -> list[float]:
+    """Seconds from connecting to the answer, each on a new connection, as ``bodycam status``
+    makes them (device.control.request)."""
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        control.request(data_dir, payload)
+        times.append(time.perf_counter() - start)
+        time.sleep(gap_s)
+    return times
+
+
+def _spread(times: list[float]) -> str:
+    ordered = sorted(times)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (f"median {statistics.median(ordered) * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms, "
+            f"max {ordered[-1] * 1e3:.1f} ms")
+
+
+#: Another process that floods a Unix socket with connections it never uses: 3,000 held open;
+#: with "churn", the oldest closed as new ones are made, as fast as it can. Prints "full" once
+#: 3,000 are open, and on SIGTERM (or after two minutes) how many it opened in how many seconds.
+_FLOODER = """
+import collections, signal, socket, sys, time
+path, churn, held, opened = sys.argv[1], sys.argv[2] == "churn", collections.deque(), 0
+start, stop = time.perf_counter(), []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+while not stop and time.perf_counter() - start < 120:
+    if opened >= 3000 and not churn:
+        time.sleep(0.01)
+        continue
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(path)
+    except BlockingIOError:
+        s.close()
+        time.sleep(0.001)
+        continue
+    held.append(s)
+    opened += 1
+    if len(held) > 3000:
+        held.popleft().close()
+    if opened == 3000:
+        print("full", flush=True)
+print(opened, time.perf_counter() - start, flush=True)
+"""
+
+
+def _flooded(data_dir: Path, socket_file: Path, churn: bool, count: int
+             ) -> tuple[list[float], list[float], int, float, int]:
+    """Status and gesture round trips while another process floods the socket: (status
+    times, gesture times, connections it opened, their rate per second, peak threads here)."""
+    peak = threading.active_count()
+    flooder = subprocess.Popen([sys.executable, "-c", _FLOODER, str(socket_file),
+                                "churn" if churn else "hold"], stdout=subprocess.PIPE, text=True)
+    assert flooder.stdout is not None
+    try:
+        flooder.stdout.readline()  # "full": 3,000 connections made
+        status: list[float] = []
+        gestures: list[float] = []
+        while len(status) < count:
+            status += _round_trips(data_dir, {"cmd": "status"}, 1)
+            for pressed in (True, False):
+                gestures += _round_trips(data_dir, {"cmd": "edge", "button": "function",
+                                                    "pressed": pressed}, 1)
+            peak = max(peak, threading.active_count())
+    finally:
+        flooder.terminate()
+        out = flooder.communicate(timeout=30)[0].split()
+    opened, took = int(out[-2]), float(out[-1])
+    return status, gestures, opened, opened / took, peak
+
+
+def control_flood(seconds: float) -> list[Row]:
+    """The control socket's answers (status, and a gesture's key-down/up) on a real clock,
+    quiet, while another process holds 3,000 half-open connections (issue 11: they once made
+    2,877 threads and a status that took minutes), and while it opens them as fast as it can."""
+    count = max(50, int(seconds * 40))
+    with tempfile.TemporaryDirectory(dir="/tmp", prefix="bench") as tmp:
+        clock = SystemClock()
+        config = Config().replace(camera={"width": 320, "height": 240, "fps": 10})
+        sim = Simulator(config, Path(tmp), clock=clock)
+        power_on(sim.daemon)
+        server = ControlServer(sim.data_dir, Controller(sim.daemon, sim.commands()))
+        server.start()
+        try:
+            quiet = _round_trips(sim.data_dir, {"cmd": "status"}, count)
+            held = _flooded(sim.data_dir, server.path, False, count)
+            storm = _flooded(sim.data_dir, server.path, True, count)
+        finally:
+            server.stop()
+            sim.shutdown()
+            clock.close()
+    rows = [Row("control socket: status, quiet", f"{statistics.median(quiet) * 1e3:.1f} ms",
+                _spread(quiet) + f"; {len(quiet)} requests, a new connection each")]
+    for (status, gestures, opened, rate, peak), what in (
+            (held, "3,000 half-open connections held by another process"),
+            (storm, "another process opening half-open connections non-stop")):
+        rows += [
+            Row(f"control socket: status, {what}", f"{statistics.median(status) * 1e3:.1f} ms",
+                _spread(status) + f"; {len(status)} requests; it opened {opened} "
+                                  f"({rate:.0f}/s); the socket keeps {server.max_connections}"),
+            Row("  gesture (edge down/up), same flood", f"{statistics.median(gestures) * 1e3:.1f}"
+                f" ms", _spread(gestures) + f"; threads in this process at most {peak}"),
+        ]
+    return rows
+
+
+def audit_log_reading(seconds: float) -> list[Row]:
+    """What reading a long audit log costs: the daemon's scan at boot (bounded, streamed) and
+    the verifier's check, for 100,000 entries."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "audit.jsonl"
+        log = AuditLog(path, SimClock())
+        for _ in range(100_000):
+            log.append("mode", "record double", source="buffering", dest="recording",
+                       trigger="record")
+        log.close()
+        mb = path.stat().st_size / 1e6
+        runs = max(1, int(seconds) // 3)
+        boot_s = best_of(runs, lambda: AuditLog(path, SimClock()).close())
+        verify_s = best_of(runs, lambda: verify_log(path, None))
+    note = f"100,000 entries, {mb:.0f} MB, unsigned, best of {runs}"
+    return [Row("audit log: scan at boot", f"{boot_s:.2f} s", note),
+            Row("audit log: verify_log (chain, sequence, checkpoints)", f"{verify_s:.2f} s",
+                note)]
+
+
 BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     "encoder": camera_through_encoder,
     **PIPELINE,
     "store": store_upload,
     "verify": verify_throughput,
+    "audit": audit_log_reading,
     "dock": dock_fleet,
+    "control": control_flood,
+    **POWER_LOSS,
     **TLOG,
+    **C2PA,
 }
 
 

@@ -8,17 +8,26 @@
 #                                    shell assignments (also written to DIR/env)
 #   scripts/ceph-rgw.sh down [DIR]   stop every daemon and remove DIR
 #
-# Ports: BODYCAM_CEPH_MON_PORT (default 16789) and BODYCAM_RGW_PORT (default 17480).
+# Ports: BODYCAM_CEPH_MON_PORT and BODYCAM_RGW_PORT (default: free ones, chosen at start).
 set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-${BODYCAM_CEPH_DIR:-/tmp/bodycam-ceph}}
-mon_port=${BODYCAM_CEPH_MON_PORT:-16789}
-rgw_port=${BODYCAM_RGW_PORT:-17480}
+# A free port unless one is given: two clusters (a CI run, a developer's tests) never collide.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+mon_port=${BODYCAM_CEPH_MON_PORT:-$(free_port)}
+rgw_port=${BODYCAM_RGW_PORT:-$(free_port)}
 access=bodycam-test-access
 secret=bodycam-test-secret-0123456789
 
-die() { echo "ceph-rgw: $*" >&2; [ "$cmd" = up ] && down_quietly; exit 1; }
+die() {
+  echo "ceph-rgw: $*" >&2
+  if [ "$cmd" = up ]; then
+    tail -n 5 "$dir"/log/*.log >&2 2>/dev/null || true
+    down_quietly
+  fi
+  exit 1
+}
 down_quietly() { down >/dev/null 2>&1 || true; }
 
 down() {

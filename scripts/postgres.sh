@@ -5,12 +5,14 @@
 #   scripts/postgres.sh down [DIR]   stop it and remove DIR
 #
 # initdb refuses to run as root, so as root the cluster belongs to an unprivileged system user
-# (BODYCAM_PG_USER, default bodycam-pg, made if missing). Port: BODYCAM_PG_PORT (default 15432).
+# (BODYCAM_PG_USER, default bodycam-pg, made if missing). Port: BODYCAM_PG_PORT (default: a free
+# one, chosen at start).
 set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-${BODYCAM_PG_DIR:-/tmp/bodycam-pg}}
-port=${BODYCAM_PG_PORT:-15432}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=${BODYCAM_PG_PORT:-$(free_port)}
 owner=${BODYCAM_PG_USER:-bodycam-pg}
 
 die() { echo "postgres: $*" >&2; exit 1; }
@@ -48,7 +50,7 @@ up() {
     >"$dir/initdb.log" 2>&1 || die "initdb failed: $(tail -1 "$dir/initdb.log")"
   as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
     -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=300" start \
-    >/dev/null || die "the server did not start: $(tail -3 "$dir/server.log")"
+    >/dev/null || die "the server did not start: $(tail -3 "$dir/server.log" 2>/dev/null)"
   echo "BODYCAM_PG_DSN=postgresql://bodycam@127.0.0.1:$port/postgres" | tee "$dir/env"
 }
 

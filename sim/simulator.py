@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from device.config import Config
-from device.control import ControlError, Handler
+from device.control import ControlError, Handler, takes
 from device.daemon import Daemon
 from device.evidence.identity import has_key, provision
+from device.messages import show
 from hal.clock import Clock
 from hal.inputs import BUTTON_NAMES
 from sim.camera import SimCamera
@@ -116,39 +117,41 @@ class Simulator:
 
     # -- control-socket commands only a simulator has ------------------------------------------
     def commands(self) -> dict[str, Handler]:
-        def advance(request: dict[str, Any]) -> dict[str, Any]:
-            seconds = request.get("seconds")
-            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not (
-                    0 <= seconds <= 3600):
-                raise ControlError(f"advance takes seconds from 0 to 3600, got {seconds!r}")
-            self.advance(float(seconds))
-            return {"monotonic": self.clock.monotonic()}
-
         def number(request: dict[str, Any], key: str, lo: float, hi: float,
                    default: float | None = None) -> float:
+            """A finite number from ``lo`` to ``hi`` (NaN compares false: refused too)."""
             value = request.get(key, default)
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
                     lo <= value <= hi):
                 raise ControlError(f"{request['cmd']} takes {key} from {lo:g} to {hi:g}, "
-                                   f"got {value!r}")
+                                   f"got {show(value)}")
             return float(value)
 
+        @takes("seconds")
+        def advance(request: dict[str, Any]) -> dict[str, Any]:
+            self.advance(number(request, "seconds", 0, 3600))
+            return {"monotonic": self.clock.monotonic()}
+
+        @takes()
         def dock(request: dict[str, Any]) -> dict[str, Any]:
             self.dock.dock()
             self.daemon.sync()
             return {"mode": self.mode}
 
+        @takes()
         def undock(request: dict[str, Any]) -> dict[str, Any]:
             self.dock.undock()
             self.daemon.sync()
             return {"mode": self.mode}
 
+        @takes("percent")
         def battery(request: dict[str, Any]) -> dict[str, Any]:
             self.battery.level = number(request, "percent", 0, 100)
             self.daemon.post("poll")
             self.daemon.sync()
             return {"mode": self.mode}
 
+        @takes("free_mb")
         def storage(request: dict[str, Any]) -> dict[str, Any]:
             free = request.get("free_mb")
             self.storage.limit_bytes = None if free is None else int(
@@ -157,28 +160,31 @@ class Simulator:
             self.daemon.sync()
             return {"mode": self.mode}
 
+        @takes("action")
         def camera(request: dict[str, Any]) -> dict[str, Any]:
             action = request.get("action")
             if action not in ("unplug", "replug"):
-                raise ControlError(f"camera takes action unplug or replug, got {action!r}")
+                raise ControlError(f"camera takes action unplug or replug, got {show(action)}")
             self.camera.unplug() if action == "unplug" else self.camera.replug()
             self.daemon.sync()
             return {"mode": self.mode}
 
+        @takes("set")
         def clock(request: dict[str, Any]) -> dict[str, Any]:
             """The real-time clock loses (or regains) its time. The watermark says so at once;
             the daemon checks its clock at boot, as the camera does."""
             is_set = request.get("set")
             if not isinstance(is_set, bool):
-                raise ControlError(f"clock takes set: true or false, got {is_set!r}")
+                raise ControlError(f"clock takes set: true or false, got {show(is_set)}")
             self.clock.wall_is_set = is_set
             return {"clock_set": is_set}
 
+        @takes("since", "wait")
         def journal(request: dict[str, Any]) -> dict[str, Any]:
             """The daemon's events (device/bus.py) after seq ``since``, waiting up to ``wait``
             s for one: the ``events`` command as a long poll, with the status and the LED's
             phase, so a viewer in another process blinks in step."""
-            since = number(request, "since", 0, float("inf"), default=0)
+            since = number(request, "since", 0, 1e18, default=0)
             wait = number(request, "wait", 0, MAX_EVENTS_WAIT_S, default=0)
             bus = self.daemon.bus
             events, missed = bus.wait(int(since), wait)
@@ -190,6 +196,7 @@ class Simulator:
                     # adds the time the answer took to reach it
                     "phase_at_unix": time.time(), "status": self.daemon.status()}
 
+        @takes("after")
         def preview(request: dict[str, Any]) -> dict[str, Any]:
             """The newest watermarked frame as a base64 JPEG, unless ``after`` names it."""
             latest = self.preview.latest()
@@ -202,13 +209,14 @@ class Simulator:
             return {"frame": key, "jpeg": base64.b64encode(jpeg).decode("ascii")}
 
 
+        @takes("button", "action")
         def button(request: dict[str, Any]) -> dict[str, Any]:
             """An edge on the simulated contact itself (the test rig's relay), not an
             injected gesture: debounce and timing are the recogniser's business."""
             name, action = request.get("button"), request.get("action")
             if name not in BUTTON_NAMES or action not in ("down", "up"):
                 raise ControlError(f"button takes a button ({', '.join(BUTTON_NAMES)}) and "
-                                   f"down or up, got {name!r} {action!r}")
+                                   f"down or up, got {show(name)} {show(action)}")
             self.button(name).down() if action == "down" else self.button(name).up()
             self.daemon.sync()
             return {"mode": self.mode}

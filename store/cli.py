@@ -5,7 +5,8 @@ else ``./bodycam-store``). Operator commands talk to a running store over HTTP (
 default ``$BODYCAM_STORE_URL``, else http://127.0.0.1:8471, not the panel's 8470) with the
 operator token (``$BODYCAM_STORE_TOKEN`` or ``--token-file``), which they send only once the
 address answers as a bodycam store, and as the one pinned by ``--store-key`` (default
-``$BODYCAM_STORE_KEY``) when one is. ``audit`` checks the store's audit log chain locally.
+``$BODYCAM_STORE_KEY``) when one is. ``audit`` checks the store's audit log chain locally;
+``credentials`` reads an MP4's C2PA Content Credentials (no store needed).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from device.evidence.store_client import StoreConnection, StoreHttpError
 from device.fsutil import atomic_write
 from store.auditlog import verify_chain
 from store.config import StoreConfig, StoreConfigError
+from store.credentials import CA_CERT
 from store.operator_client import OperatorClient
 from store.service import (
     AUDIT,
@@ -121,6 +123,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         token = init_store(directory, config)
         print(f"evidence store created in {directory} (retention {args.retention_days:g} days); "
               f"cameras pin {directory / 'store.pub.pem'}")
+        print(f"C2PA trust anchor for exported MP4s: {directory / CA_CERT}")
     if args.token_file:
         atomic_write(Path(args.token_file), (token + "\n").encode(), mode=0o600)
         print(f"operator token written to {args.token_file} (keep it secret)")
@@ -246,6 +249,27 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_FAILED if problems else EXIT_OK
 
 
+def cmd_credentials(args: argparse.Namespace) -> int:
+    """Read an MP4's C2PA Content Credentials with c2pa's Reader; 0 only when intact and
+    signed under the given trust anchor (the export's c2pa-ca.pem)."""
+    from store.c2pa_sign import ContentCredentialsError, read_credentials
+    from store.credentials import CredentialsError, load_trust_anchor
+
+    try:
+        anchor = load_trust_anchor(Path(args.trust_anchor)) if args.trust_anchor else None
+        read = read_credentials(Path(args.mp4), anchor)
+    except (CredentialsError, ContentCredentialsError) as exc:
+        print(f"bodycam store credentials: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    _print(read.summary())
+    if read.trusted:
+        return EXIT_OK
+    hint = "" if anchor else " (no --trust-anchor given: pass the export's c2pa-ca.pem)"
+    print(f"bodycam store credentials: {args.mp4}: {read.state}: "
+          f"{', '.join(read.failures)}{hint}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="bodycam store", description=__doc__.splitlines()[0])
     local = argparse.ArgumentParser(add_help=False)
@@ -325,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", parents=[local], help="check the store's audit log chain")
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("credentials", help="read an MP4's C2PA Content Credentials")
+    p.add_argument("mp4", metavar="FILE.mp4", help="an export's export.mp4, or a copy made from it")
+    p.add_argument("--trust-anchor", metavar="PEM",
+                   help="the CA to trust: the export's c2pa-ca.pem (the store's DIR/c2pa-ca.pem)")
+    p.set_defaults(func=cmd_credentials)
     return parser
 
 

@@ -7,10 +7,13 @@ unit of its hash chain, so anything smaller could not be verified.
 The zip holds:
 
 - ``export.mp4``: the segments' packets remuxed in order into one MP4 (PyAV, no re-encoding;
-  each segment's timestamps start at 0, so each is shifted to follow the one before);
+  each segment's timestamps start at 0, so each is shifted to follow the one before), carrying
+  the store's C2PA Content Credentials;
 - ``devices/DEVICE_ID/device.pub.pem`` and ``devices/DEVICE_ID/recordings/REC/…`` the original
   segments, manifests and signatures, laid out like a camera's data directory so
   ``bodycam verify devices/DEVICE_ID`` (or sha256sum and openssl) checks them;
+- ``c2pa-ca.pem`` the force CA that ``export.mp4``'s C2PA Content Credentials chain to
+  (:mod:`store.c2pa_sign`);
 - ``report.json`` (findings of the verifier, where each segment sits in ``export.mp4``, flags and
   receipts, and each recording's timeline: where the pre-event footage ends and the recording
   was started, every marker with its note, every gap, each at its time in ``export.mp4``) with
@@ -41,6 +44,7 @@ from device.evidence.manifest import (
 from device.evidence.timeline import recording_timeline
 from device.evidence.verify import verify
 from device.fsutil import durable_rename, open_private, private_dir
+from store.c2pa_sign import sign_export
 from store.errors import StoreError, bad_request, not_found
 
 if TYPE_CHECKING:
@@ -79,6 +83,7 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
         segments = _copy_originals(store, recordings, work)
         _check_same_picture(segments)
         offsets = remux([work / s["path"] for s in segments], work / EXPORT_MP4)
+        c2pa = sign_export(store, work / EXPORT_MP4, segments)  # before its hash is taken
         findings = verify([work / "devices"])
         digest, size = sha256_file(work / EXPORT_MP4)
         timeline = export_timeline(work, segments, offsets)
@@ -89,6 +94,7 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
                            "frame_count": sum(s["frame_count"] for s in segments),
                            "method": "the original segments' H.264 packets, remuxed in order "
                                      "without re-encoding"},
+            "c2pa": c2pa,
             "recordings": recordings,
             "segments": [{**{k: v for k, v in s.items() if k != "path"},
                           "export_offset_s": round(float(offset), 6)}

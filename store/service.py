@@ -42,6 +42,7 @@ from store.auth import RequestVerifier, check_operator, new_token, token_hash
 from store.catalogue import Catalogue, CatalogueQueries
 from store.clock import Clock, parse_utc, system_clock, utc_iso
 from store.config import StoreConfig, StoreConfigError
+from store.credentials import ensure_credentials
 from store.errors import bad_request, conflict, not_found
 from store.ingest import Ingest
 from store.objects import FilesystemObjectStore, ObjectStore
@@ -128,6 +129,8 @@ def init_store(directory: Path, config: StoreConfig | None = None) -> str:
     atomic_write(directory / CONFIG, config.to_bytes())
     atomic_write(directory / PRIVATE_KEY, pem, mode=0o600)
     atomic_write(directory / PUBLIC_KEY, public_pem(key.public_key()))
+    # the force CA and signing certificate for C2PA credentials in exports (store/credentials.py)
+    ensure_credentials(directory, system_clock(), store_id_for(key.public_key()))
     return new_operator_token(directory)
 
 

@@ -73,6 +73,11 @@ def cut_power(sim: Simulator, seconds: float) -> None:
     ``.part``, the recording never closes, and nothing else is written."""
     sim.button("record").double_press()
     sim.advance(seconds)
+    lose_power(sim)
+
+
+def lose_power(sim: Simulator) -> None:
+    """The power goes now: the open segment stays a ``.part`` and nothing else is written."""
     daemon = sim.daemon
     assert daemon.pipeline is not None and daemon.audit is not None
     daemon.pipeline.stop_camera()

@@ -26,12 +26,19 @@ def status(data_dir: Path) -> dict[str, Any]:
     return json.loads(bodycam("status", "--json", data_dir=data_dir).stdout)
 
 
-def start_sim(data_dir: Path, config: Path, *extra: str) -> subprocess.Popen[str]:
-    """``bodycam sim --headless --virtual-clock``, returned once its control socket is up."""
-    proc = subprocess.Popen(
-        [*BODYCAM, "sim", "--headless", "--virtual-clock", "--config", str(config),
-         "--data-dir", str(data_dir), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def sim_command(data_dir: Path, config: Path, *extra: str, virtual_clock: bool = True
+                ) -> list[str]:
+    """``bodycam sim --headless``, on the virtual clock unless told otherwise."""
+    return [*BODYCAM, "sim", "--headless", *(["--virtual-clock"] if virtual_clock else []),
+            "--config", str(config), "--data-dir", str(data_dir), *extra]
+
+
+def start_sim(data_dir: Path, config: Path, *extra: str, virtual_clock: bool = True
+              ) -> subprocess.Popen[str]:
+    """``bodycam sim --headless --virtual-clock`` (or on the real clock), returned once its
+    control socket is up."""
+    proc = subprocess.Popen(sim_command(data_dir, config, *extra, virtual_clock=virtual_clock),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:  # the daemon says when its control socket is up
         if line.startswith("control socket"):

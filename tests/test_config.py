@@ -31,7 +31,7 @@ def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
     ("[camera]\nwidth = 'wide'\n", "camera.width: expected a number"),
     ("[camera]\nwidth = 640.5\n", "camera.width: expected a whole number"),
     ("[recording]\npre_event_s = 500\n", "recording.pre_event_s: 500 is out of range 0 to 120"),
-    ("[encoder]\npreset = 'glacial'\n", "encoder.preset: 'glacial' is not one of"),
+    ("[encoder]\npreset = 'glacial'\n", 'encoder.preset: "glacial" is not one of'),
     ("[indicators]\nstart_tones = [[880]]\n", "indicators.start_tones: expected a list"),
     ("[camera]\nwidth = 321\n", "must be even"),
     ("[camera\nwidth = 3\n", "not valid TOML"),

@@ -35,7 +35,7 @@ def test_lines_become_control_requests(line: str, request_: dict) -> None:
 
 def test_a_board_refuses_simulator_commands_by_name() -> None:
     board = {"status", "version", "press", "marker", "trigger", "events", "shutdown"}
-    with pytest.raises(protocol.BadLine, match="not available on this camera: 'dock'") as bad:
+    with pytest.raises(protocol.BadLine, match='not available on this camera: "dock"') as bad:
         protocol.parse("#4 dock", board)
     assert bad.value.rid == "#4"
     assert "advance" not in " ".join(protocol.usage(board))
@@ -106,3 +106,16 @@ def test_the_bus_delivers_in_order_keeps_recent_and_survives_a_broken_listener()
     assert len(seen) == 200
     assert [e.seq for e in bus.recent()] == [199, 200, 201]
     assert bus.recent(200) == [Published(201, 7.0, "after", {"n": 1})]
+
+
+@pytest.mark.parametrize("line, words", [
+    ("events " + "9" * 5000, 'events: SINCE must be a whole number >= 0, got "9999'),
+    ("events \u0661\u0662", "events: SINCE must be a whole number >= 0"),  # Arabic digits
+    ("advance 1e999", 'advance: SECONDS must be a finite number, got "1e999"'),
+    ("hold record " + "1" * 400, "hold: SECONDS must be a finite number"),
+    ("battery -inf", 'battery: PERCENT must be a finite number, got "-inf"'),
+])
+def test_huge_numbers_are_refused_in_words(line: str, words: str) -> None:
+    with pytest.raises(protocol.BadLine) as bad:
+        protocol.parse(line, EVERY)
+    assert words in str(bad.value) and len(str(bad.value)) < 200

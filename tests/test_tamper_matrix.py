@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -45,6 +46,7 @@ from tests.evidence import (
     template_fixture,
     write_lines,
 )
+from tests.test_hostile_files import bounded, reuse_a_number, special_files
 
 template = template_fixture()
 
@@ -229,6 +231,56 @@ def test_the_recovered_end_deleted_is_unterminated_again(cams) -> None:
     [recovered] = recover(cam.data_dir)
     delete_segment(recovered)
     assert check(cam) == {recording_problem(cam, 1, "no_last_segment")}
+
+
+def edit_pending(part: Path) -> None:
+    pending = part.with_name(part.name + ".json")
+    record = json.loads(pending.read_text())
+    record["start_wall"] -= 3600.0  # an hour earlier
+    pending.write_text(json.dumps(record, indent=1))
+
+
+def replace_fragment_bytes(part: Path) -> None:
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    part.write_bytes(bytes(data))
+
+
+def truncate_signed(part: Path) -> None:
+    """Into the bytes of the first fragment (not the last landing, which a power cut may
+    leave short of its signature)."""
+    first = json.loads(part.with_name(part.name + ".sigs").read_bytes().splitlines()[1])
+    part.write_bytes(part.read_bytes()[:first["end"] - 10])
+
+
+def delete_fragment_log(part: Path) -> None:
+    part.with_name(part.name + ".sigs").unlink()
+
+
+@pytest.mark.parametrize("attack", [edit_pending, replace_fragment_bytes, truncate_signed,
+                                    delete_fragment_log])
+def test_a_part_edited_after_the_power_cut_is_tampered_and_never_signed(cams, attack) -> None:
+    """Between the cut and the next boot (docs/FORMAT.md, "An open segment")."""
+    cam = cams["c"]
+    part = next(cam.recording(1).glob("*.part"))
+    attack(part)
+    expected = {segment_problem(part.with_suffix(""), "part_tampered"),
+                recording_problem(cam, 1, "segment_failed")}
+    assert check(cam) == expected
+    assert recover(cam.data_dir) == [part.with_suffix("")]  # tried, and refused
+    assert part.exists() and not manifest_path(part.with_suffix("")).exists()
+    assert check(cam) == expected
+
+
+def test_bytes_appended_to_a_part_after_the_cut_are_set_aside_unverified(cams) -> None:
+    cam = cams["c"]
+    part = next(cam.recording(1).glob("*.part"))
+    original = part.read_bytes()
+    part.write_bytes(original + b"\x00\x00\x00\x0cmdatXXXX")
+    [recovered] = recover(cam.data_dir)
+    assert recovered.read_bytes() == original
+    assert recovered.with_name(recovered.name + ".torn").read_bytes().endswith(b"mdatXXXX")
+    assert check(cam) == set()
 
 
 def rename_segment(mp4: Path, to: Path) -> None:
@@ -519,3 +571,75 @@ def test_a_folder_of_loose_segments_is_not_asked_for_a_log(cams, tmp_path) -> No
     shutil.copy(cam.data_dir / PUBLIC_KEY, loose / PUBLIC_KEY)
     findings = verify([loose])
     assert findings and all(f.ok for f in findings), problems(findings)
+
+
+# -- hostile files (issue 11): each bounded in time, so a hang fails instead of stopping ------
+
+def test_another_cameras_recording_planted_with_its_key_is_checked_as_this_cameras(
+        cams, tmp_path) -> None:
+    cam, other = cams["a"], cams["b"]
+    planted = cam.data_dir / "recordings" / "planted"
+    shutil.copytree(other.recording(0), planted / "recordings" / other.recording(0).name)
+    shutil.copy(other.data_dir / PUBLIC_KEY, planted / PUBLIC_KEY)
+    folder = planted / "recordings" / other.recording(0).name
+    intruders = sorted(folder.glob("*.mp4"))
+    common = {("key", str(planted / PUBLIC_KEY), "nested_data_dir"),
+              ("recording", str(folder), "segment_failed"),
+              ("recording", str(cam.data_dir / "recordings"), "duplicate_recording")}
+    assert bounded(lambda: check(cam)) == common | {
+        segment_problem(mp4, "bad_signature") for mp4 in intruders}
+    assert bounded(lambda: check(cam, enrol(tmp_path, cam, other))) == common | {
+        segment_problem(mp4, "foreign_device") for mp4 in intruders}
+
+
+def test_a_segment_symlinked_to_another_is_the_link_that_is_blamed(cams) -> None:
+    cam = cams["a"]
+    real, link = seg(cam, 0, 1), seg(cam, 0, 3)
+    link.unlink()
+    link.symlink_to(real)
+    assert bounded(lambda: check(cam)) == {segment_problem(link, "not_a_file"),
+                                           recording_problem(cam, 0, "segment_failed")}
+
+
+@pytest.mark.parametrize("kind, which", [("zero", "mp4"), ("fifo", "mp4"), ("fifo", "manifest"),
+                                         ("fifo", "signature"), ("dir", "mp4")])
+def test_a_special_file_in_place_of_a_segment_file_is_not_a_file(cams, tmp_path, kind: str,
+                                                                 which: str) -> None:
+    cam = cams["a"]
+    mp4 = seg(cam, 1, 1)
+    victim = {"mp4": mp4, "manifest": manifest_path(mp4), "signature": signature_path(mp4)}[which]
+    victim.unlink()
+    os.rename(special_files(tmp_path)[kind], victim)
+    assert bounded(lambda: check(cam)) == {segment_problem(mp4, "not_a_file"),
+                                           recording_problem(cam, 1, "segment_failed")}
+
+
+def test_a_symlinked_folder_in_recordings_is_reported_and_not_followed(cams) -> None:
+    cam = cams["a"]
+    link = cam.data_dir / "recordings" / "R000009-abcdef"
+    link.symlink_to(cams["b"].recording(0))
+    assert bounded(lambda: check(cam)) == {("file", str(link), "not_a_file")}
+
+
+def test_a_signed_manifest_of_100000_nested_arrays_is_invalid_not_a_crash(cams) -> None:
+    cam = cams["a"]
+    mp4 = seg(cam, 0, 2)
+    raw = b"[" * 100_000 + b"]" * 100_000
+    manifest_path(mp4).write_bytes(raw)
+    signature_path(mp4).write_bytes(identity_of(cam.data_dir).sign(raw))
+    assert bounded(lambda: check(cam)) == {segment_problem(mp4, "manifest_invalid"),
+                                           recording_problem(cam, 0, "segment_failed")}
+
+
+def test_an_audit_line_of_100000_nested_arrays_is_not_an_entry(cams) -> None:
+    cam = cams["a"]
+    write_lines(cam, [*log_lines(cam), b"[" * 100_000 + b"]" * 100_000])
+    assert bounded(lambda: check(cam)) == {log_problem(cam, "not_an_entry", "audit")}
+
+
+def test_a_recording_number_handed_out_twice_is_reported(cams, monkeypatch) -> None:
+    cam = cams["a"]
+    reuse_a_number(cam, monkeypatch)
+    assert bounded(lambda: check(cam)) == {
+        ("recording", str(cam.data_dir / "recordings"), "duplicate_recording"),
+        log_problem(cam, "recording_order", "audit")}

@@ -13,9 +13,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from device.evidence.findings import Finding, finding
-from device.evidence.manifest import ManifestError, utc_time
+from device.evidence.manifest import Manifest, ManifestError, utc_time
 from device.evidence.segment_check import TIME_SLACK, Segment
 from device.recordings import SEGMENT_INDEX
+
+#: Missing segments named one by one; beyond these, one line counts the rest.
+MAX_MISSING_LISTED = 20
 
 
 def check_recording(folder: Path, recording_id: str, segments: list[Segment],
@@ -28,8 +31,10 @@ def check_recording(folder: Path, recording_id: str, segments: list[Segment],
     findings = []
     suspect = {int(m.group(1)) for name in failed if (m := SEGMENT_INDEX.search(name))}
     if failed:
-        findings.append(bad("segment_failed", f"{', '.join(sorted(failed))} failed their "
-                                              f"checks; the chain is checked around them"))
+        one = len(failed) == 1
+        findings.append(bad("segment_failed", f"{', '.join(sorted(failed))} failed "
+                                              f"{'its' if one else 'their'} checks; the chain "
+                                              f"is checked around {'it' if one else 'them'}"))
     by_index: dict[int, list[Segment]] = defaultdict(list)
     for seg in segments:
         by_index[seg.manifest.segment_index].append(seg)
@@ -42,10 +47,13 @@ def check_recording(folder: Path, recording_id: str, segments: list[Segment],
                                                      f"{', '.join(str(s.mp4) for s in copies)}"))
     final = max(by_index)
     prev: Segment | None = None
+    missing = 0
     for index in range(final + 1):
         if index not in by_index:
             if index not in suspect:  # else its file is here but failed: reported already
-                findings.append(bad("missing_segment", f"segment {index} is missing"))
+                missing += 1
+                if missing <= MAX_MISSING_LISTED:  # a signed index of millions: one line
+                    findings.append(bad("missing_segment", f"segment {index} is missing"))
             prev = None
             continue
         seg = by_index[index][0]
@@ -55,6 +63,9 @@ def check_recording(folder: Path, recording_id: str, segments: list[Segment],
             findings.append(bad("after_last", f"segment {index} is {why}, yet segments up to "
                                               f"{final} follow it"))
         prev = seg
+    if missing > MAX_MISSING_LISTED:
+        findings.append(bad("missing_segment", f"and {missing - MAX_MISSING_LISTED} more "
+                                               f"segments are missing, up to #{final}"))
     end = by_index[final][0].manifest
     if not end.last and not any(i > final for i in suspect):
         findings.append(bad("no_last_segment", f"unterminated: possible power loss (no "
@@ -80,13 +91,21 @@ def _link(prev: Segment | None, seg: Segment, index: int) -> list[tuple[str, str
         problems.append(("chain_broken", f"segment {index} does not name segment {index - 1}'s "
                                          f"manifest as its predecessor"))
     if seg.manifest.clock_set and prev.manifest.clock_set:
-        try:
-            backwards = utc_time(seg.manifest.start_utc) + TIME_SLACK < utc_time(
-                prev.manifest.end_utc)
-        except ManifestError:
-            backwards = False  # the segment's own check reports an unreadable time
-        if backwards:
-            problems.append(("time_backwards", f"segment {index} starts "
-                                               f"({seg.manifest.start_utc}) before segment "
-                                               f"{index - 1} ends ({prev.manifest.end_utc})"))
+        problems.extend(_time_order(prev.manifest, seg.manifest, index))
     return problems
+
+
+def _time_order(prev: Manifest, seg: Manifest, index: int) -> list[tuple[str, str]]:
+    """Capture times only move forward: a segment starts no earlier than the one before it
+    ended. Where the one before gives its end by frame slots (``capture_times`` false: older
+    firmware, or rebuilt after power loss), that end may honestly run past the next start, so
+    only the starts must be in order."""
+    end, what = (prev.end_utc, "ends") if prev.capture_times else (prev.start_utc, "starts")
+    try:
+        backwards = utc_time(seg.start_utc) + TIME_SLACK < utc_time(end)
+    except ManifestError:
+        return []  # the segment's own check reports an unreadable time
+    if not backwards:
+        return []
+    return [("time_backwards", f"segment {index} starts ({seg.start_utc}) before segment "
+                               f"{index - 1} {what} ({end})")]

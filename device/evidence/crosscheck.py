@@ -43,7 +43,8 @@ class _Log:
                 self.segments[(rec, data["file"])] = str(data.get("manifest_sha256") or "")
             elif event == "recording_closed":
                 self.closed.add(rec)
-                for name in data.get("segments") or ():
+                names = data.get("segments")
+                for name in names if isinstance(names, list) else ():
                     self.segments.setdefault((rec, str(name)), "")
             elif event in RELEASED and isinstance(data.get("file"), str):
                 self.released.add((rec, data["file"]))

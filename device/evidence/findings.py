@@ -30,8 +30,16 @@ CODES: dict[str, tuple[str, str]] = {
                        "receipt for exactly its bytes; manifest, signature and receipt kept"),
     # a segment's own files
     "part_file": ("interrupted", "a .part segment: the camera stopped while writing it"),
+    "part_tampered": ("tampered", "a .part segment whose signed pending record or fragment "
+                                  "signatures contradict its files: edited after the camera "
+                                  "stopped"),
     "no_manifest": ("unsigned", "footage or a signature without its manifest"),
     "no_signature": ("unsigned", "a manifest without its signature"),
+    "not_a_file": ("tampered", "a symlink, folder, FIFO or device where the camera writes a "
+                               "regular file (not followed, not read)"),
+    "too_large": ("tampered", "a file far larger than the camera writes (not read whole)"),
+    "nested_data_dir": ("tampered", "a device key inside another data directory's recordings: "
+                                    "what is beside it is checked as the outer camera's"),
     "bad_signature": ("tampered", "the signature does not verify: bytes changed after signing"),
     "wrong_key": ("tampered", "signed by the data directory's key, not the enrolled one"),
     "unenrolled": ("unenrolled", "no enrolled key for the device, or signed by an unenrolled key"),
@@ -59,6 +67,10 @@ CODES: dict[str, tuple[str, str]] = {
                                  "an audit entry's prev the previous line"),
     "after_last": ("tampered", "segments after the one marked last (or recovered)"),
     "no_last_segment": ("unterminated", "no segment marked last: possible power loss"),
+    "duplicate_recording": ("tampered", "two recordings with the same number: the camera "
+                                        "never hands one out twice"),
+    "recording_order": ("tampered", "the audit log starts recordings whose numbers do not "
+                                    "increase"),
     # the audit log and the footage
     "no_key": ("error", "no public key to check against"),
     "bad_key": ("error", "the key file is not a readable Ed25519 public key"),
@@ -98,6 +110,13 @@ class Finding:
         return self.status == "ok"
 
 
+#: A detail is one line of at most this many characters, whatever a hostile file put in it.
+MAX_DETAIL = 500
+
+
 def finding(kind: str, item: object, code: str, detail: str) -> Finding:
     """A finding whose status follows from its code."""
+    detail = " ".join(detail.splitlines())
+    if len(detail) > MAX_DETAIL:
+        detail = detail[: MAX_DETAIL - 3] + "..."
     return Finding(str(item), CODES[code][0], detail, code, kind)

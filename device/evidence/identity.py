@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from device.bounded import read_regular
 from device.fsutil import atomic_write, private_dir
 
 PRIVATE_KEY = Path("keys") / "device.key"
@@ -46,11 +47,15 @@ def public_pem(public_key: Ed25519PublicKey) -> bytes:
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+#: A PEM public key is 113 bytes; anything much larger is not one.
+MAX_KEY_FILE = 64 * 1024
+
+
 def load_public_key(path: Path) -> Ed25519PublicKey:
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_KEY_FILE, follow=True)
     except OSError as exc:
-        raise IdentityError(f"{path}: not a readable PEM public key ({exc})") from None
+        raise IdentityError(f"{path}: not a readable PEM public key ({exc.strerror})") from None
     return public_key_from_pem(data, str(path))
 
 
@@ -115,10 +120,13 @@ def load_identity(data_dir: Path, model: str, serial: str) -> DeviceIdentity:
     """Load the device key; raise :class:`IdentityError` (one-line reason) if it is unusable."""
     path = data_dir / PRIVATE_KEY
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(read_regular(path, MAX_KEY_FILE, follow=True),
+                                                 password=None)
     except FileNotFoundError:
         raise IdentityError(f"{path}: device key missing (run 'bodycam provision')") from None
-    except (OSError, ValueError, TypeError) as exc:
+    except OSError as exc:
+        raise IdentityError(f"{path}: unreadable device key ({exc.strerror})") from None
+    except (ValueError, TypeError) as exc:
         raise IdentityError(f"{path}: unreadable device key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise IdentityError(f"{path}: not an Ed25519 private key")
@@ -158,7 +166,8 @@ def _retire(data_dir: Path) -> None:
     except IdentityError:
         return  # nothing checkable to keep: no readable public key
     private_dir(data_dir / RETIRED_KEYS)
-    atomic_write(data_dir / RETIRED_KEYS / f"{name}.pub.pem", (data_dir / PUBLIC_KEY).read_bytes())
+    atomic_write(data_dir / RETIRED_KEYS / f"{name}.pub.pem",
+                 read_regular(data_dir / PUBLIC_KEY, MAX_KEY_FILE, follow=True))
 
 
 def load_or_create_identity(data_dir: Path, model: str, serial: str,

@@ -19,6 +19,7 @@ audit log, which an enrolled key anchors.)
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,11 +41,15 @@ SIGNATURE_LENGTH = 64
 
 
 def data_dir_of(path: Path) -> Path:
-    """The data directory a file belongs to: the nearest folder above it that holds
-    ``device.pub.pem``, else the one the layout implies (``DATA_DIR/recordings/REC/file``)."""
-    for folder in path.parents:
-        if (folder / PUBLIC_KEY).is_file():
-            return folder
+    """The data directory a file belongs to: the *outermost* folder above it that holds
+    ``device.pub.pem`` (a key planted deeper, say in ``recordings/``, does not make a data
+    directory of its own: what is beside it is still checked as the outer camera's), else the
+    one the layout implies (``DATA_DIR/recordings/REC/file``)."""
+    near = list(path.parents)
+    folders = near + list(path.absolute().parents)[len(near):]  # up to / even if relative
+    holders = [folder for folder in folders if os.path.lexists(folder / PUBLIC_KEY)]
+    if holders:
+        return holders[-1]
     if path.parent.parent.name == RECORDINGS.name:
         return path.parent.parent.parent
     return path.parent
@@ -91,7 +96,7 @@ class DataDir:
 
 def load_data_dir(root: Path) -> DataDir:
     key_file = root / PUBLIC_KEY
-    if not key_file.exists():
+    if not os.path.lexists(key_file):
         return DataDir(root, None, "no_key", f"no {PUBLIC_KEY} in {root} to check against "
                                              f"(or give --keys DIR)")
     try:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from device.bounded import MAX_DOCUMENT, BadJSON, digest_regular, loads
 from device.evidence.identity import DeviceIdentity
 from device.fsutil import atomic_write
 
@@ -23,6 +24,24 @@ FORMAT = "bodycam.segment"
 VERSION = 1
 MANIFEST_SUFFIX = ".json"
 SIGNATURE_SUFFIX = ".json.sig"
+#: The largest manifest read (the camera writes about 1 KiB).
+MAX_MANIFEST = MAX_DOCUMENT
+#: The highest segment index a manifest may carry (a month of 4 s segments is ~650,000).
+MAX_SEGMENT_INDEX = 10_000_000
+
+_NUMBER = (int, float)
+#: field -> the JSON types it may have (bool is never taken for a number).
+TYPES: dict[str, tuple[type, ...]] = {
+    "device_id": (str,), "model": (str,), "serial": (str,), "recording_id": (str,),
+    "segment_index": (int,), "file": (str,), "sha256": (str,), "size": (int,),
+    "start_utc": (str,), "end_utc": (str,), "duration_s": _NUMBER, "frame_count": (int,),
+    "codec": (str,), "width": (int,), "height": (int,), "fps": _NUMBER,
+    "prev_manifest_sha256": (str, type(None)), "last": (bool,), "recovered": (bool,),
+    "clock_set": (bool,), "reason": (str,), "pre_event_s": _NUMBER, "markers": (list,),
+    "gaps": (list,), "format": (str,), "version": (int,),
+}
+MARKER_TYPES: dict[str, tuple[type, ...]] = {"utc": (str,), "offset_s": _NUMBER,
+                                             "note": (str,)}
 
 
 class ManifestError(ValueError):
@@ -64,36 +83,83 @@ class Manifest:
     pre_event_s: float = 0.0
     markers: tuple[Marker, ...] = field(default_factory=tuple)
     gaps: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    #: True: ``end_utc`` is a capture time too (docs/FORMAT.md). Older manifests (and a
+    #: segment rebuilt after power loss) took it from the frame slots, which may run ahead.
+    capture_times: bool = False
     format: str = FORMAT
     version: int = VERSION
+    #: on a segment recovered after power loss: what its fragment signatures vouched for and
+    #: what was set aside unverified (docs/FORMAT.md). Absent (None) otherwise, and on older data.
+    recovery: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
-        """Canonical bytes: sorted keys, two-space indent, a final newline."""
+        """Canonical bytes: sorted keys, two-space indent, a final newline. A field added
+        after version 1 is left out while unset, so such manifests stay as they were."""
         data = asdict(self)
+        if data["recovery"] is None:
+            del data["recovery"]
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: str = "manifest") -> Manifest:
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ManifestError(f"{where}: not UTF-8 JSON ({exc})") from None
+            data = loads(raw, where, MAX_MANIFEST)
+        except BadJSON as exc:
+            raise ManifestError(str(exc)) from None
         if not isinstance(data, dict):
             raise ManifestError(f"{where}: not a JSON object")
         if data.get("format") != FORMAT:
-            raise ManifestError(f"{where}: format is {data.get('format')!r}, not {FORMAT!r}")
-        if data.get("version") != VERSION:
-            raise ManifestError(f"{where}: unsupported version {data.get('version')!r}")
+            raise ManifestError(f"{where}: format is {_short(data.get('format'))}, not "
+                                f"{FORMAT!r}")
+        if data.get("version") != VERSION or isinstance(data.get("version"), bool):
+            raise ManifestError(f"{where}: unsupported version {_short(data.get('version'))}")
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names
         if unknown:
-            raise ManifestError(f"{where}: unknown fields {sorted(unknown)}")
+            raise ManifestError(f"{where}: unknown fields {_short(sorted(unknown))}")
+        _check_types(data, TYPES, where)
+        for marker in data.get("markers", ()):
+            if not isinstance(marker, dict) or set(marker) - set(MARKER_TYPES):
+                raise ManifestError(f"{where}: a marker is not an object of "
+                                    f"{', '.join(MARKER_TYPES)}")
+            _check_types(marker, MARKER_TYPES, f"{where}: marker")
+        if not all(isinstance(gap, dict) for gap in data.get("gaps", ())):
+            raise ManifestError(f"{where}: a gap is not a JSON object")
+        for name in ("segment_index", "size", "frame_count", "width", "height"):
+            if name in data and data[name] < 0:
+                raise ManifestError(f"{where}: {name} is negative")
+        if data.get("segment_index", 0) > MAX_SEGMENT_INDEX:
+            raise ManifestError(f"{where}: segment_index {data['segment_index']} is over "
+                                f"{MAX_SEGMENT_INDEX}")
+        if not isinstance(data.get("recovery") or {}, dict):
+            raise ManifestError(f"{where}: recovery is not a JSON object")
         try:
             data["markers"] = tuple(Marker(**m) for m in data.get("markers", ()))
             data["gaps"] = tuple(data.get("gaps", ()))
             return cls(**data)
         except TypeError as exc:
             raise ManifestError(f"{where}: {exc}") from None
+
+
+def _short(value: object) -> str:
+    """A value for a one-line message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_types(data: dict[str, Any], types: dict[str, tuple[type, ...]], where: str) -> None:
+    """Every field present has its JSON type (a bool is not a number, nor a number a bool)."""
+    for name, kinds in types.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise ManifestError(f"{where}: {name} is {_short(value)}, not "
+                                f"{' or '.join(_JSON_NAMES[k] for k in kinds)}")
+
+
+_JSON_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "an array", type(None): "null"}
 
 
 def manifest_path(mp4: Path) -> Path:
@@ -113,10 +179,9 @@ def utc_time(text: str) -> datetime:
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
-    """SHA-256 hex digest and size of a file (read into one reused buffer, never all at once)."""
-    with open(path, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256")
-        return digest.hexdigest(), f.tell()
+    """SHA-256 hex digest and size of a regular file, read in pieces (a symlink, FIFO or device
+    raises :class:`device.bounded.Refused`, an OSError)."""
+    return digest_regular(path)
 
 
 def write_signed_manifest(identity: DeviceIdentity, mp4: Path, manifest: Manifest) -> str:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from device.bounded import BadJSON, loads
 from device.evidence.identity import fingerprint, verify_signature
 
 FORMAT = "bodycam.receipt"
@@ -49,11 +50,9 @@ class Receipt:
     @classmethod
     def from_bytes(cls, raw: bytes) -> Receipt:
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ReceiptError(f"receipt is not UTF-8 JSON ({exc})") from None
-        except RecursionError:
-            raise ReceiptError("receipt is nested too deeply to be one") from None
+            data = loads(raw, "receipt")
+        except BadJSON as exc:
+            raise ReceiptError(str(exc)) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ReceiptError(f"receipt is not a {FORMAT} object")
         if data.get("version") != VERSION:

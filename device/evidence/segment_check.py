@@ -9,21 +9,24 @@ the recording it was taken from look damaged.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from device.bounded import Refused, digest_regular, not_regular, read_head, read_regular
 from device.evidence.findings import Finding, finding
-from device.evidence.keyring import DataDir, KeyRing, authenticate
+from device.evidence.keyring import SIGNATURE_LENGTH, DataDir, KeyRing, authenticate
 from device.evidence.manifest import (
+    MAX_MANIFEST,
     Manifest,
     ManifestError,
     manifest_path,
-    sha256_file,
     signature_path,
     utc_time,
 )
-from device.pipeline.segments import PART_SUFFIX
+from device.evidence.pending import examine
+from device.pipeline.segments import PART_SUFFIX, pending_path
 from device.recordings import RECORDING_ID
 from device.upload.records import kept_receipt
 
@@ -53,6 +56,11 @@ class Checked:
         return self.segment is not None and self.finding.code in CHAINABLE
 
 
+def _exists(path: Path) -> bool:
+    """Something is there (a symlink counts, even a dangling one)."""
+    return os.path.lexists(path)
+
+
 def recording_hint(mp4: Path) -> str | None:
     """The recording a file claims by its folder or name (untrusted: for attributing failures)."""
     for name in (mp4.parent.name, mp4.name):
@@ -69,17 +77,30 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
     def bad(code: str, detail: str, segment: Segment | None = None) -> Checked:
         return Checked(finding("segment", mp4, code, detail), segment)
 
-    if not mp4.exists() and part.exists():
-        return bad("part_file", f"{part.name}: the camera stopped while writing it; the daemon "
-                                f"recovers it at its next start")
-    if not manifest_file.exists():
+    for path in (mp4, manifest_file, sig_file, part):
+        try:
+            why = not_regular(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return bad("unreadable", f"cannot look at {path.name}: {exc.strerror}")
+        if why is not None:  # the camera writes regular files only; never read through it
+            return bad("not_a_file", f"{path.name} is {why}")
+    if not _exists(mp4) and _exists(part):
+        return bad(*_interrupted(mp4, part, home, ring))
+    if not _exists(manifest_file):
         return bad("no_manifest", f"no manifest {manifest_file.name}")
-    if not sig_file.exists():
+    if not _exists(sig_file):
         return bad("no_signature", f"no signature {sig_file.name}")
     try:
-        raw, signature = manifest_file.read_bytes(), sig_file.read_bytes()
+        raw = read_regular(manifest_file, MAX_MANIFEST)
+        # One byte more than a signature is enough to tell a longer file is none.
+        signature = read_head(sig_file, SIGNATURE_LENGTH + 1)
+    except Refused as exc:
+        return bad(exc.code, f"{Path(exc.filename).name}: {exc.strerror}")
     except OSError as exc:
-        return bad("unreadable", f"cannot read {exc.filename}: {exc.strerror}")
+        return bad("unreadable", f"cannot read {Path(exc.filename or mp4).name}: "
+                                 f"{exc.strerror}")
     manifest: Manifest | None = None
     invalid = ""
     try:
@@ -98,10 +119,34 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
     if problem is not None:
         return bad(*problem, segment=segment)
     code = "recovered" if manifest.recovered else "ok"
+    aside = (manifest.recovery or {}).get("unverified_bytes")
     return bad(code, f"{manifest.recording_id} #{manifest.segment_index}: "
                      f"{manifest.frame_count} frames, {manifest.duration_s:.1f} s from "
                      f"{manifest.start_utc}" + (", recovered after power loss"
-                                                if manifest.recovered else ""), segment)
+                                                if manifest.recovered else "")
+               + (f"; {aside} bytes found after its last fragment signature were set aside in "
+                  f"{manifest.recovery.get('unverified_file')}, unverified"
+                  if aside and manifest.recovery else ""), segment)
+
+
+def _interrupted(mp4: Path, part: Path, home: DataDir, ring: KeyRing) -> tuple[str, str]:
+    """A ``.part``: do its signed pending record and fragment log (device/evidence/pending.py)
+    still match it, or was it edited after the camera stopped?"""
+    stopped = f"{part.name}: the camera stopped while writing it"
+    if ring.enrolled is None and home.key is None:
+        return "part_file", f"{stopped}; the daemon recovers it at its next start"
+
+    def valid(signature: bytes, data: bytes, claimed: str | None) -> bool:
+        signer = authenticate(ring, home, data, signature, claimed).device_id
+        return signer is not None and signer == claimed
+
+    state = examine(mp4, part, pending_path(mp4), valid)
+    if state.problem:
+        return "part_tampered", f"{stopped}, and since then {state.problem}"
+    if state.record is None:
+        return "part_file", f"{stopped}; {state.unsigned}, so recovery leaves it as it is"
+    return "part_file", (f"{stopped}; {state.signed_end} bytes were signed as they landed: the "
+                         f"daemon recovers those at its next start")
 
 
 def _placement(mp4: Path, manifest: Manifest, signer: str,
@@ -126,7 +171,8 @@ def _content(mp4: Path, manifest: Manifest, home: DataDir,
              manifest_sha256: str) -> tuple[str, str] | None:
     """Are the MP4's bytes and the manifest's times what the device signed?"""
     try:
-        digest, size = sha256_file(mp4)
+        # Never more than the signed size (and one byte) is read: a larger file is a mismatch.
+        digest, size = digest_regular(mp4, manifest.size)
     except FileNotFoundError:
         # docs/DOCKING.md: gone with a receipt from the pinned store key (the verifier checks
         # the audit log's upload_receipt entry for it as well)
@@ -136,6 +182,8 @@ def _content(mp4: Path, manifest: Manifest, home: DataDir,
         if code == "no_store_key":
             return code, f"{mp4.name} left the camera; {note}"
         return code, f"{mp4.name} is missing; its manifest and signature are here ({note})"
+    except Refused as exc:
+        return exc.code, f"{mp4.name} is {exc.strerror}"
     except OSError as exc:
         return "unreadable", f"cannot read {mp4.name}: {exc.strerror}"
     if size != manifest.size:

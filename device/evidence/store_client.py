@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from device.evidence.manifest import manifest_path, sha256_file, signature_path
 from device.evidence.request_auth import sign_request
 from device.fsutil import open_private
+from device.messages import plain
 
 DEFAULT_CHUNK = 4 << 20
 
@@ -84,7 +85,7 @@ class StoreConnection:
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise StoreHttpError(0, f"store at {self.host}:{self.port} unreachable: "
-                                    f"{exc.__class__.__name__}: {exc}") from None
+                                    f"{plain(exc)}") from None
         if response.getheader("Connection", "").lower() == "close":
             self.close()
         try:

@@ -11,6 +11,7 @@ log and its identity. Findings carry a status and a reason code (:mod:`findings`
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.audit import AUDIT_LOG, AuditReport, verify_log
+from device.bounded import Refused, kind_of
 from device.evidence.anchor import check_log_anchor, unlogged_upload, upload_entries
 from device.evidence.chain import check_recording
 from device.evidence.crosscheck import check_log_against_footage
@@ -37,9 +39,10 @@ from device.evidence.keyring import (
     load_data_dir,
 )
 from device.evidence.manifest import MANIFEST_SUFFIX, SIGNATURE_SUFFIX
+from device.evidence.numbering import check_numbering
 from device.evidence.segment_check import Segment, check_segment, recording_hint
 from device.pipeline.segments import PART_SUFFIX
-from device.recordings import COUNTER, RECORDINGS
+from device.recordings import COUNTER, RECORDING_ID, RECORDINGS
 from device.upload.records import RECEIPT_SUFFIX
 
 __all__ = ["SIGNATURE_LENGTH", "Finding", "KeyRing", "verify"]
@@ -88,9 +91,9 @@ def verify(paths: list[Path], keys: KeyRing | None = None,
             cameras[root] = _Camera(replace(load_data_dir(root), store=ring.store_key_for(root)))
         return cameras[root]
 
-    segments, logs = _collect(paths)
-    findings: list[Finding] = []
-    for mp4 in sorted(segments):
+    found = _collect(paths)
+    findings: list[Finding] = _strays(found)
+    for mp4 in sorted(found.segments):
         cam = camera(data_dir_of(mp4))
         checked = check_segment(mp4, cam.home, ring)
         findings.append(checked.finding)
@@ -105,7 +108,13 @@ def verify(paths: list[Path], keys: KeyRing | None = None,
             cam.footage[rec][mp4.name] = checked.segment
             if checked.finding.code in ("uploaded", "no_store_key"):
                 cam.released.append((len(findings) - 1, checked.segment, claimed))
-    for log in logs:
+    for key in found.keys:
+        root = data_dir_of(key)
+        if root != key.parent:
+            findings.append(finding("key", key, "nested_data_dir",
+                                    f"a device key inside the data directory {root}: the "
+                                    f"files beside it are checked as {root}'s"))
+    for log in found.logs:
         camera(log.parent.parent if log.parent.name == AUDIT_LOG.parent.name
                else log.parent).log = log
     _stripped_cameras(roots, cameras, camera)
@@ -118,6 +127,9 @@ def verify(paths: list[Path], keys: KeyRing | None = None,
             if rec and folder is not None and whole(folder):
                 findings.extend(check_recording(folder, rec, cam.chains[rec], cam.failed[rec]))
         findings.extend(own)
+        if whole(root):
+            findings.extend(check_numbering(root, cam.log, set(cam.present) | set(cam.footage),
+                                            records or []))
     return findings
 
 
@@ -177,23 +189,104 @@ def _vouch_for_uploads(findings: list[Finding], cam: _Camera,
             cam.failed[claimed].append(segment.mp4.name)
 
 
-def _collect(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Segments (as ``NAME.mp4``, whichever of its files was found) and audit logs, each once
-    however many of the paths lead to it."""
-    segments: dict[Path, Path] = {}
-    logs: dict[Path, Path] = {}
+def _strays(found: _Found) -> list[Finding]:
+    """Links and special files among the recordings, and folders that could not be read."""
+    findings = [finding("file", path, "not_a_file", f"{what}, not a regular file: not followed")
+                for path, what in found.strays]
+    findings.extend(finding("file", path, "unreadable", f"cannot list it: {why}")
+                    for path, why in found.unlisted)
+    return findings
+
+
+@dataclass
+class _Found:
+    """What a walk of the paths found, each once however many of the paths lead to it."""
+
+    segments: list[Path] = field(default_factory=list)  # as NAME.mp4, whichever file was found
+    logs: list[Path] = field(default_factory=list)
+    keys: list[Path] = field(default_factory=list)  # every device.pub.pem below a given folder
+    #: symlinks and special files in recordings that are no evidence file: (path, what it is)
+    strays: list[tuple[Path, str]] = field(default_factory=list)
+    #: folders that could not be listed: (path, why)
+    unlisted: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _collect(paths: list[Path]) -> _Found:
+    """Walk the paths without following a symlink inside them (a loop, or a link out of the
+    data directory, is reported, not entered) and without de-duplicating by what a link points
+    to: a link is an item of its own, so the file it names is never blamed for it."""
+    found = _Found()
+    seen: set[str] = set()
+
+    def add(bucket: list[Path], item: Path) -> None:
+        key = os.path.abspath(item)
+        if key not in seen:
+            seen.add(key)
+            bucket.append(item)
+
+    def classify(f: Path, regular: bool) -> bool:
+        """File ``f`` as a segment's or log file; False if its name is neither."""
+        if f.name == AUDIT_LOG.name:
+            add(found.logs, f)
+            return True
+        if f.name == PUBLIC_KEY.name:
+            add(found.keys, f)
+            return True
+        for ending in SEGMENT_FILES:
+            if f.name.endswith(ending):
+                add(found.segments, f.with_name(f.name[: -len(ending)] + ".mp4"))
+                return True
+        return regular
+
     for path in paths:
-        files = (f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
-        for f in files:
-            if f.name == AUDIT_LOG.name:
-                logs.setdefault(f.resolve(), f)
+        if not path.is_dir():
+            classify(path, True)
+            continue
+        stack = [path]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as exc:
+                found.unlisted.append((folder, exc.strerror or str(exc)))
                 continue
-            for ending in SEGMENT_FILES:
-                if f.name.endswith(ending):
-                    mp4 = f.with_name(f.name[: -len(ending)] + ".mp4")
-                    segments.setdefault(mp4.resolve(), mp4)
-                    break
-    return list(segments.values()), list(logs.values())
+            for entry in entries:
+                f = Path(entry.path)
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    regular = entry.is_file(follow_symlinks=False)
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except OSError as exc:
+                    found.unlisted.append((f, exc.strerror or str(exc)))
+                    continue
+                if is_dir:
+                    stack.append(f)
+                    if f.name == AUDIT_LOG.name or any(f.name.endswith(e)
+                                                       for e in SEGMENT_FILES):
+                        classify(f, False)  # a folder named like evidence: checked, refused
+                    continue
+                if not classify(f, regular) and _in_evidence(path, f):
+                    what = kind_of(mode)
+                    if entry.is_symlink():
+                        what += f" to {_link_target(f)}"
+                    found.strays.append((f, what))
+    return found
+
+
+def _in_evidence(root: Path, f: Path) -> bool:
+    """Is ``f`` (found below ``root``) footage's or the log's place, where the camera writes
+    only regular files and folders: ``recordings/`` or ``audit/`` (or themselves), or a
+    recording's folder? (``control.sock`` beside them is the daemon's socket.)"""
+    parts = (root.name, *f.relative_to(root).parts)
+    return (RECORDINGS.name in parts or AUDIT_LOG.parent.name in parts
+            or RECORDING_ID.fullmatch(f.parent.name) is not None)
+
+
+def _link_target(link: Path) -> str:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return "?"
 
 
 def _check_camera(root: Path, cam: _Camera, ring: KeyRing,
@@ -251,6 +344,8 @@ def _check_audit(log: Path, home: DataDir, ring: KeyRing,
     try:
         report = verify_log(log, None if key is None else
                             lambda sig, data: verify_signature(key, sig, data))
+    except Refused as exc:
+        return [finding("audit", log, exc.code, f"{log.name} is {exc.strerror}: not read")], None
     except OSError as exc:
         return [finding("audit", log, "unreadable", f"cannot read it: {exc.strerror}")], None
     findings = []
@@ -263,7 +358,8 @@ def _check_audit(log: Path, home: DataDir, ring: KeyRing,
     for issue in report.issues:
         by_code[issue.code].append(issue.text)
     for code, texts in by_code.items():
-        more = f" (and {len(texts) - 1} more)" if len(texts) > 1 else ""
+        count = max(len(texts), report.counts[code])
+        more = f" (and {count - 1} more)" if count > 1 else ""
         findings.append(finding("audit", log, code, texts[0] + more))
     if not findings:
         notes = "".join(f"; {note}" for note in report.notes)

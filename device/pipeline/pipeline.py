@@ -12,6 +12,7 @@ thread alone does file I/O and holds no lock while it does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sys
@@ -116,6 +117,13 @@ class Recorder:
         return self.info is not None
 
     def handle(self, item: EncodedPacket | object) -> None:
+        try:
+            self._handle(item)
+        except OSError as exc:  # ENOSPC from a full card, EIO from a failing one
+            self._write_failed(exc)
+        self.buffered_s = self.ring.duration_s
+
+    def _handle(self, item: EncodedPacket | object) -> None:
         if isinstance(item, EncodedPacket):
             self._packet(item)
         elif isinstance(item, SetBuffering):
@@ -129,16 +137,37 @@ class Recorder:
         elif isinstance(item, AddMarker) and self.info is not None:
             self.info.markers.append((item.t_mono, item.utc, item.note))
             if self.writer is not None:
-                self.writer.write_pending()
+                # Only for recovery after a power cut: the marker goes into the manifest at
+                # close anyway, so a card refusing this small file does not end the recording.
+                with contextlib.suppress(OSError):
+                    self.writer.write_pending()
         elif isinstance(item, CameraLost):
             self._camera_lost(item)
-        self.buffered_s = self.ring.duration_s
+
+    def _write_failed(self, exc: OSError) -> None:
+        """A write, fsync or rename failed. The open segment is left as far as it got (its
+        ``.part`` and pending record), for the daemon to finalise as after a power cut once
+        the card takes writes again; the recording ends; the daemon is told (a storage fault,
+        which clears when space returns). With a segment left open the recording is not
+        reported closed: like one cut by a power loss, recovery closes it (a segment signed but
+        not yet renamed may still join it then). With none, it is closed here with the
+        segments it has (recovery adds a closing segment if it needs one)."""
+        left_open = self.writer is not None
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+        info, self.info = self.info, None
+        if info is not None and not left_open:
+            self.emit("recording_closed", recording_id=info.recording_id,
+                      segments=self.segments, reason=f"storage error ({exc.strerror or exc})")
+        self.emit("storage_error", error=str(exc),
+                  recording_id=info.recording_id if info is not None else None)
 
     def _camera_lost(self, cmd: CameraLost) -> None:
         if self.info is None or self.gap is not None:
             return
         if self.writer is not None:
-            self._close_segment(last=False)
+            self._close_segment(last=False, until=cmd.wall)
         self.gap = {"from_utc": utc_iso(cmd.wall), "reason": cmd.reason}
 
     def _start(self, cmd: StartRecording) -> None:
@@ -171,7 +200,7 @@ class Recorder:
         writer = self.writer
         segment_s = self.config.recording.segment_s
         if writer is not None and packet.keyframe and writer.duration_s >= segment_s:
-            self._close_segment(last=False)
+            self._close_segment(last=False, until=packet.wall)
             writer = None
         if writer is None:
             if not packet.keyframe:
@@ -209,9 +238,9 @@ class Recorder:
         self.emit("storage_full")
         return True
 
-    def _close_segment(self, last: bool) -> None:
+    def _close_segment(self, last: bool, until: float | None = None) -> None:
         assert self.writer is not None and self.info is not None
-        manifest, sha = self.writer.close(last=last)
+        manifest, sha = self.writer.close(last=last, until=until)
         self.writer = None
         self._published(manifest, sha, last)
 

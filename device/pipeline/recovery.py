@@ -1,28 +1,36 @@
 """Recovering segments interrupted by a power cut or a crash, at the daemon's next start.
 
-An interrupted segment is a ``NAME.mp4.part``: a fragmented MP4 whose last fragment may be torn.
-Recovery keeps every complete fragment, so at most the fragment being built is lost (one
-keyframe interval: a second by default), and deletes nothing:
+An interrupted segment is a ``NAME.mp4.part``: a fragmented MP4 whose last fragment may be torn,
+with its signed pending record and fragment log (``device/evidence/pending.py``). Recovery
+vouches only for what the camera signed before the cut: every fragment whose landing was signed
+is kept, so at most the fragment being built is lost (one keyframe interval: a second by
+default), and nothing is deleted:
 
-1. the bytes after the last complete ``moof``+``mdat`` (the torn tail, if any) are saved to
-   ``NAME.mp4.torn`` first, then cut from the ``.part``;
-2. the frames are counted by demuxing what remains, and a manifest is written from the pending
-   record (``NAME.mp4.part.json``) with ``recovered: true`` and ``last: true`` (the recording
-   ended there), signed, and the ``.part`` renamed into place.
+1. the pending record, the fragment log and the ``.part`` are checked against each other
+   (:func:`device.evidence.pending.examine`); if a signature is contradicted (the record
+   edited or put back from elsewhere, signed bytes replaced or cut, the log removed), nothing
+   is signed: every file stays as it is and the failure is reported;
+2. the bytes after the last signed landing (a torn write, or anything appended since) are saved
+   to ``NAME.mp4.torn`` first, then cut from the ``.part``: kept, never vouched for;
+3. the frames are counted by demuxing what remains, and a manifest is written from the pending
+   record with ``recovered: true`` and ``last: true`` (the recording ended there) and a
+   ``recovery`` object (signed bytes and fragments, the unverified bytes set aside), signed,
+   and the ``.part`` renamed into place.
 
 A ``.part`` whose manifest was already written (a crash between signing and renaming) is just
-renamed. When not one fragment landed (or the ``.part`` was never created), the bytes there
-are kept in ``.torn`` and the recording is closed by a zero-frame segment saying so. A ``.part``
-with no pending record cannot be described, so it stays where it is and is reported.
+renamed; records left beside a segment already in place are dropped. When not one fragment
+landed (or the ``.part`` was never created), the bytes there are kept in ``.torn`` and the
+recording is closed by a zero-frame segment saying so. A ``.part`` with no usable (signed)
+pending record cannot be described, so it stays where it is and is reported.
 Each step is idempotent, so a crash during recovery is recovered by the next start.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import os
-import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,14 +38,25 @@ from typing import Any
 
 import av
 
-from device.evidence.identity import DeviceIdentity
-from device.evidence.manifest import Manifest, Marker, manifest_path, sha256_file
+from device.bounded import Refused, open_regular, read_regular
+from device.evidence.identity import DeviceIdentity, verify_signature
+from device.evidence.manifest import (
+    MAX_MANIFEST,
+    Manifest,
+    Marker,
+    manifest_path,
+    sha256_file,
+    signature_path,
+)
+from device.evidence.pending import FRAGMENT_LOG_SUFFIX, examine
 from device.fsutil import atomic_write, durable_rename
 from device.pipeline.segments import (
     PART_SUFFIX,
     PENDING_SUFFIX,
     RecordingInfo,
     build_manifest,
+    drop_pending,
+    mp4_boxes,
     pending_path,
     publish,
     write_terminator,
@@ -65,20 +84,8 @@ class Recovered:
 def complete_prefix(data: bytes) -> int:
     """Length of the playable prefix of a fragmented MP4: through the last ``mdat`` that follows
     a ``moof``, or through ``moov`` when no fragment is complete; 0 when there is no ``moov``."""
-    offset, end, seen_moov, after_moof = 0, 0, False, False
-    while offset + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        header = 8
-        if size == 1:
-            if offset + 16 > len(data):
-                break
-            size = struct.unpack(">Q", data[offset + 8:offset + 16])[0]
-            header = 16
-        elif size == 0:
-            size = len(data) - offset
-        if size < header or offset + size > len(data):
-            break  # torn box
-        offset += size
+    end, seen_moov, after_moof = 0, False, False
+    for kind, offset in mp4_boxes(data):
         if kind == b"moov":
             seen_moov, end = True, offset
         elif kind == b"moof":
@@ -105,41 +112,53 @@ def find_interrupted(data_dir: Path) -> list[Path]:
     """Every interrupted segment (a ``.part``, or only its pending record when the power went
     before the file was created), as the final ``NAME.mp4`` path it should get."""
     found = {p.with_name(p.name[: -len(suffix)])
-             for suffix in (PART_SUFFIX, PENDING_SUFFIX)
-             for p in recordings_dir(data_dir).glob("*/*.mp4" + suffix)}
+             for suffix in (PART_SUFFIX, PENDING_SUFFIX, FRAGMENT_LOG_SUFFIX)
+             for p in recordings_dir(data_dir).glob("*/*.mp4" + suffix)
+             if not p.parent.is_symlink()}  # a linked folder is not this camera's to write
     return sorted(found)
 
 
 def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     part = mp4.with_name(mp4.name + PART_SUFFIX)
     recording_id = mp4.parent.name
-    if manifest_path(mp4).exists() and part.exists():  # signed, not renamed: finish it
-        existing = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name)
-        if sha256_file(part)[0] == existing.sha256:
+    if manifest_path(mp4).exists() and signature_path(mp4).exists():
+        # signed, not renamed (or renamed, its pending record not yet dropped): finish it
+        existing = Manifest.from_bytes(read_regular(manifest_path(mp4), MAX_MANIFEST),
+                                      mp4.name)
+        if part.exists() and sha256_file(part)[0] == existing.sha256:
             durable_rename(part, mp4)
+        if not part.exists() and mp4.exists() and sha256_file(mp4)[0] == existing.sha256:
+            drop_pending(mp4)  # published: what it left beside it is no longer needed
             return Recovered(mp4.name, recording_id, existing.frame_count, existing.size, 0)
-    try:
-        pending = json.loads(pending_path(mp4).read_text())
-    except (FileNotFoundError, json.JSONDecodeError) as exc:
+    if mp4.exists() and not part.exists():  # never write over footage in place
         return Recovered(mp4.name, recording_id, 0, 0, 0,
-                         f"no usable pending record ({exc.__class__.__name__}); left as .part")
-    data = part.read_bytes() if part.exists() else b""
-    keep = complete_prefix(data)
+                         f"{mp4.name} is in place but not as a signed manifest describes it; "
+                         f"its pending record is left as it is")
+    state = examine(mp4, part, pending_path(mp4), lambda sig, data, _: verify_signature(
+        identity.public_key, sig, data))
+    pending = state.record
+    if pending is None:
+        return Recovered(mp4.name, recording_id, 0, 0, 0,
+                         f"{state.problem or state.unsigned}; left as .part")
+    data = _read_part(part) if part.exists() else b""
+    keep = state.signed_end  # a whole box boundary: the camera signs whole boxes only
     torn = data[keep:]
+    aside = mp4.with_name(mp4.name + TORN_SUFFIX)
     if torn:
-        atomic_write(mp4.with_name(mp4.name + TORN_SUFFIX), torn)  # kept, never dropped
+        _set_aside(aside, torn)  # kept, never dropped, never vouched for
         with open(part, "r+b") as f:
             f.truncate(keep)
             f.flush()
             os.fsync(f.fileno())
     info = _info(pending, mp4, identity)
+    recovery = _recovery(data[:keep], aside)
     if keep == 0:  # not one fragment landed: close the recording with a zero-frame segment
         start = float(pending["start_wall"])
         gap = {"from_utc": utc_iso(start), "to_utc": utc_iso(start),
                "reason": "power lost before the segment's first fragment was written"}
         write_terminator(info, int(pending["segment_index"]), pending["prev_manifest_sha256"],
                          bytes.fromhex(pending.get("extradata", "")), start,
-                         (*pending["gaps"], gap), recovered=True)
+                         (*pending["gaps"], gap), recovered=True, recovery=recovery)
         return Recovered(mp4.name, info.recording_id, 0, 0, len(torn))
     try:
         frames, span = count_frames(part)
@@ -155,8 +174,33 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
         digest=digest, size=size, start_wall=float(pending["start_wall"]), frames=frames,
         duration_s=span / fps, markers=markers, gaps=tuple(pending["gaps"]), last=True,
         recovered=True)
-    publish(info, mp4, manifest)
+    publish(info, mp4, dataclasses.replace(manifest, recovery=recovery))
     return Recovered(mp4.name, info.recording_id, frames, keep, len(torn))
+
+
+def _set_aside(aside: Path, torn: bytes) -> None:
+    """Save ``torn`` in ``aside``, or beside it as ``.torn.1``, ``.torn.2`` … when an earlier
+    attempt already set other bytes aside there (a recovery cut while writing its terminator
+    segment): nothing set aside is ever overwritten."""
+    candidate, n = aside, 0
+    while candidate.exists():
+        if candidate.read_bytes() == torn:
+            return  # this attempt's bytes, saved before it was cut
+        n += 1
+        candidate = aside.with_name(f"{aside.name}.{n}")
+    atomic_write(candidate, torn)
+
+
+def _recovery(signed: bytes, aside: Path) -> dict[str, Any]:
+    """The recovered manifest's account of what was signed and what was set aside unverified
+    (the aside file may be from an earlier attempt that crashed after saving it)."""
+    unverified = aside.read_bytes() if aside.exists() else b""
+    return {"signed_bytes": len(signed),
+            "signed_fragments": sum(kind == b"moof" for kind, _ in mp4_boxes(signed)),
+            "unverified_bytes": len(unverified),
+            "unverified_fragments": sum(kind == b"moof" for kind, _ in mp4_boxes(unverified)),
+            "unverified_file": aside.name if unverified else None,
+            "unverified_sha256": hashlib.sha256(unverified).hexdigest() if unverified else None}
 
 
 def _info(pending: dict[str, Any], mp4: Path, identity: DeviceIdentity) -> RecordingInfo:
@@ -171,12 +215,17 @@ def find_unfinished(data_dir: Path) -> list[Path]:
     """Recordings whose newest segment is not their last and that have nothing in progress:
     the power went between closing one segment and opening the next."""
     unfinished = []
-    for folder in sorted(p for p in recordings_dir(data_dir).glob("*") if p.is_dir()):
+    for folder in sorted(p for p in recordings_dir(data_dir).glob("*")
+                         if p.is_dir() and not p.is_symlink()):
         if any(folder.glob("*" + PART_SUFFIX)) or any(folder.glob("*" + PENDING_SUFFIX)):
             continue
         manifests = sorted(folder.glob("*.mp4.json"))
         if manifests:
-            newest = Manifest.from_bytes(manifests[-1].read_bytes(), manifests[-1].name)
+            try:
+                newest = Manifest.from_bytes(read_regular(manifests[-1], MAX_MANIFEST),
+                                             manifests[-1].name)
+            except (OSError, ValueError):
+                continue  # not the camera's: the verifier reports it; recovery leaves it be
             if not newest.last:
                 unfinished.append(manifests[-1])
     return unfinished
@@ -184,7 +233,7 @@ def find_unfinished(data_dir: Path) -> list[Path]:
 
 def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
     """Close an unfinished recording with a zero-frame, recovered segment after its newest."""
-    raw = manifest_file.read_bytes()
+    raw = read_regular(manifest_file, MAX_MANIFEST)
     newest = Manifest.from_bytes(raw, manifest_file.name)
     mp4 = manifest_file.with_name(newest.file)
     if newest.device_id != identity.device_id:
@@ -206,5 +255,25 @@ def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
 
 def recover_all(data_dir: Path, identity: DeviceIdentity) -> list[Recovered]:
     """Every interrupted segment, then every recording cut between segments."""
-    results = [recover_segment(mp4, identity) for mp4 in find_interrupted(data_dir)]
-    return results + [terminate(m, identity) for m in find_unfinished(data_dir)]
+    results = [_safely(recover_segment, mp4, identity) for mp4 in find_interrupted(data_dir)]
+    return results + [_safely(terminate, m, identity) for m in find_unfinished(data_dir)]
+
+
+def _safely(recover: Callable[[Path, DeviceIdentity], Recovered], path: Path,
+            identity: DeviceIdentity) -> Recovered:
+    """Whatever was put in place of an interrupted segment's files (a FIFO, a record with
+    fields missing or of the wrong type), the camera still boots: the files are left as they
+    are, and the audit log says why."""
+    try:
+        return recover(path, identity)
+    except (Refused, ValueError, KeyError, TypeError, av.error.FFmpegError) as exc:
+        # (any other OSError is the card's: the daemon retries when it recovers)
+        why = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return Recovered(path.name, path.parent.name, 0, 0, 0,
+                         f"cannot recover it ({exc.__class__.__name__}: {why}); left as it is")
+
+
+def _read_part(part: Path) -> bytes:
+    """A .part's bytes, if it is a regular file (a FIFO would block the boot forever)."""
+    with open_regular(part) as f:
+        return f.read()

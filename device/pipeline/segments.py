@@ -3,22 +3,29 @@
 Life of a segment ``NAME.mp4``:
 
 1. at open, ``NAME.mp4.part.json`` records what is already known (recording, index, previous
-   manifest's hash, start time, markers so far), written durably: recovery needs it if the power
-   goes;
+   manifest's hash, start time, markers so far), signed and written durably: recovery needs it
+   if the power goes; then the fragment log ``NAME.mp4.part.sigs`` is created
+   (``device/evidence/pending.py``);
 2. packets are muxed (PyAV, no re-encoding) into ``NAME.mp4.part`` as fragmented MP4, a fragment
    per keyframe interval; the file is fsynced whenever a fragment lands and at least every
-   ``fsync_interval_s``, so a power cut loses at most the fragment being built;
+   ``fsync_interval_s``, so a power cut loses at most the fragment being built; each time bytes
+   have landed, the hash of everything landed so far is signed into the fragment log, so
+   recovery vouches only for bytes the camera signed before the cut;
 3. on close the muxer is finished and the file fsynced; the manifest and its signature are
    written (each durably); ``NAME.mp4.part`` is renamed to ``NAME.mp4``, the directory fsynced,
-   and the pending record dropped.
+   and the fragment log and pending record dropped.
 
 A ``.part`` found at start is an interrupted segment: ``device/pipeline/recovery.py``.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import dataclasses
+import hashlib
 import os
+import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +35,14 @@ import av
 
 from device.evidence.identity import DeviceIdentity
 from device.evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
-from device.fsutil import atomic_write, durable_rename, open_private
+from device.evidence.pending import (
+    FragmentLog,
+    encode_record,
+    fragment_log_path,
+    record_hash,
+    signed_record,
+)
+from device.fsutil import atomic_write, durable_rename, fsync, open_stream
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from hal.clock import utc_iso
 
@@ -66,17 +80,42 @@ def pending_path(mp4: Path) -> Path:
     return mp4.with_name(mp4.name + PENDING_SUFFIX)
 
 
+def mp4_boxes(data: bytes) -> Iterator[tuple[bytes, int]]:
+    """(type, end offset) of each whole top-level box of MP4 bytes, until one is torn."""
+    offset = 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        header = 8
+        if size == 1:
+            if offset + 16 > len(data):
+                return
+            size = struct.unpack(">Q", data[offset + 8:offset + 16])[0]
+            header = 16
+        elif size == 0:
+            size = len(data) - offset
+        if size < header or offset + size > len(data):
+            return  # torn box
+        offset += size
+        yield kind, offset
+
+
 def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path, *,
                    digest: str, size: int, start_wall: float, frames: int, duration_s: float,
                    markers: tuple[Marker, ...], gaps: tuple[dict[str, Any], ...], last: bool,
-                   recovered: bool = False) -> Manifest:
-    """The one place a segment's manifest is assembled (live, terminator or recovered)."""
+                   recovered: bool = False, end_wall: float | None = None) -> Manifest:
+    """The one place a segment's manifest is assembled (live, terminator or recovered).
+
+    ``end_wall``: when the last frame's picture ended, by the capture clock. Without it (a
+    segment rebuilt from its file alone) the end is the start plus the slot span, which runs
+    ahead of capture when frames came late or fast; the manifest then says so
+    (``capture_times`` false) and the verifier only asks its start to be in order."""
     ident = info.identity
+    end = start_wall + duration_s if end_wall is None else max(start_wall, end_wall)
     return Manifest(
         device_id=ident.device_id, model=ident.model, serial=ident.serial,
         recording_id=info.recording_id, segment_index=index, file=mp4.name, sha256=digest,
-        size=size, start_utc=utc_iso(start_wall),
-        end_utc=utc_iso(start_wall + duration_s), duration_s=round(duration_s, 6),
+        size=size, start_utc=utc_iso(start_wall), capture_times=end_wall is not None,
+        end_utc=utc_iso(end), duration_s=round(duration_s, 6),
         frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
         prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
         reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,
@@ -87,10 +126,14 @@ def publish(info: RecordingInfo, mp4: Path, manifest: Manifest) -> str:
     """Sign the manifest, then rename the ``.part`` into place; returns the manifest's hash."""
     sha = write_signed_manifest(info.identity, mp4, manifest)
     durable_rename(part_path(mp4), mp4)
-    pending = pending_path(mp4)
-    if pending.exists():
-        pending.unlink()
+    drop_pending(mp4)
     return sha
+
+
+def drop_pending(mp4: Path) -> None:
+    """Once ``mp4`` is published its manifest speaks for it: the open segment's records go."""
+    fragment_log_path(mp4).unlink(missing_ok=True)
+    pending_path(mp4).unlink(missing_ok=True)
 
 
 def _open_muxer(file: Any, info: RecordingInfo, extradata: bytes) -> tuple[Any, Any]:
@@ -120,17 +163,29 @@ class SegmentWriter:
         self.last = first
         self.frames = 0
         self.gaps = gaps
+        self._rev, self._record = -1, ""
+        self._log: FragmentLog | None = None
         self.write_pending()
-        self._file = open_private(self.part)  # closed in close(); 0600 whatever the umask
-        self._container, self._stream = _open_muxer(self._file, info, parameter_sets(first.data))
+        self._log = FragmentLog(self.path, info.identity.sign)  # before the .part exists
+        self._file = open_stream(self.part)  # closed in close() or abort(); 0600
+        self._reader = os.open(self.part, os.O_RDONLY)
+        self._signed_end, self._signed = 0, hashlib.sha256()
         self._time_base = Fraction(1, info.fps)
         self._synced_at = first.t_mono
         self._synced_size = 0
-        self.write(first)
+        try:
+            self._container, self._stream = _open_muxer(self._file, info,
+                                                        parameter_sets(first.data))
+            self.write(first)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._close_files()
+            raise
 
     def write_pending(self) -> None:
-        """Durably note what recovery would need; rewritten when a marker is added."""
-        record = {"recording_id": self.info.recording_id, "segment_index": self.index,
+        """Durably note what recovery would need, signed; rewritten when a marker is added
+        (and the fragment log told, so an older revision put back is caught)."""
+        fields = {"recording_id": self.info.recording_id, "segment_index": self.index,
                   "prev_manifest_sha256": self.prev, "start_wall": self.first.wall,
                   "start_mono": self.first.t_mono, "reason": self.info.reason,
                   "pre_event_s": self.info.pre_event_s, "clock_set": self.info.clock_set,
@@ -138,7 +193,13 @@ class SegmentWriter:
                   "extradata": parameter_sets(self.first.data).hex(),
                   "markers": [list(m) for m in self.info.markers if m[0] >= self.first.t_mono],
                   "gaps": list(self.gaps)}
-        atomic_write(pending_path(self.path), json.dumps(record, indent=1).encode())
+        self._rev += 1
+        record = signed_record(fields, self.path.name, self.info.identity.device_id, self._rev,
+                               self._record or None, self.info.identity.sign)
+        atomic_write(pending_path(self.path), encode_record(record))
+        self._record = record_hash(record)
+        if self._log is not None:
+            self._log.append(self._signed_end, self._signed.hexdigest(), self._record)
 
     def _markers(self) -> tuple[Marker, ...]:
         start = self.first.t_mono
@@ -171,47 +232,94 @@ class SegmentWriter:
         self._file.flush()
         size = self._file.tell()
         if size != self._synced_size:
-            os.fsync(self._file.fileno())
             self._synced_size = size
+            try:
+                signed = self._sign_landed()  # at once: a process killed now leaves it signed
+            finally:
+                fsync(self._file.fileno())  # the bytes are durable first (signed or not),
+            if signed and self._log is not None:
+                self._log.sync()  # then their signature
         self._synced_at = now
 
-    def close(self, last: bool) -> tuple[Manifest, str]:
-        """Finish, sign and publish the segment; returns its manifest and the manifest's hash."""
+    def _sign_landed(self) -> bool:
+        """Sign what landed since the last signature, up to the end of its last whole box:
+        the bytes are read back from the file, so what is signed is what the file holds.
+        About a keyframe interval's bytes, one Ed25519 signature; the line is fsynced by the
+        caller after the bytes (docs/FORMAT.md, "An open segment")."""
+        assert self._log is not None
+        landed = os.pread(self._reader, self._synced_size - self._signed_end, self._signed_end)
+        whole = max((end for _, end in mp4_boxes(landed)), default=0)
+        if whole:
+            self._signed.update(landed[:whole])
+            self._signed_end += whole
+            self._log.append(self._signed_end, self._signed.hexdigest(), self._record,
+                             sync=False)
+        return bool(whole)
+
+    def end_wall(self, until: float | None) -> float:
+        """When the last frame's picture ends: one frame interval after its capture, but never
+        after ``until`` (the capture of the next segment's first frame, or the moment the camera
+        was lost), so an honest recording's segments never overlap."""
+        end = self.last.wall + 1 / self.info.fps
+        return end if until is None else min(end, until)
+
+    def close(self, last: bool, until: float | None = None) -> tuple[Manifest, str]:
+        """Finish, sign and publish the segment; returns its manifest and the manifest's hash.
+        ``until``: see :meth:`end_wall`."""
         self._container.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        self._sync(self.last.t_mono)  # the last fragment is signed too, should publishing fail
+        self._close_files()
         digest, size = sha256_file(self.part)
         manifest = build_manifest(
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
-            markers=self._markers(), gaps=self.gaps, last=last)
+            markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until))
         return manifest, publish(self.info, self.path, manifest)
 
     def abort(self) -> None:
-        """Close the files without publishing (the daemon is dying); recovery takes it up."""
-        try:
+        """Close the files without publishing (the daemon is dying, or the card refused a
+        write); recovery takes it up. Never raises: the muxer or the file may be broken. The
+        fragment the muxer still held is written out, fsynced and signed like any other."""
+        with contextlib.suppress(Exception):
             self._container.close()
-        finally:
+            self._sync(self.last.t_mono)
+        with contextlib.suppress(Exception):
+            self._close_files()
+
+    def _close_files(self) -> None:
+        """Each closed even if another fails (the card may refuse the flush of one)."""
+        try:
             self._file.close()
+        finally:
+            os.close(self._reader)
+            if self._log is not None:
+                self._log.close()
 
 
 def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradata: bytes,
-                     wall: float, gaps: tuple[dict[str, Any], ...], recovered: bool = False
-                     ) -> tuple[Manifest, str]:
+                     wall: float, gaps: tuple[dict[str, Any], ...], recovered: bool = False,
+                     recovery: dict[str, Any] | None = None) -> tuple[Manifest, str]:
     """A zero-frame closing segment, for a recording that ended with no footage left to put
     in its last segment (stopped while the camera was out; power lost before the segment's
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
     why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
-    with open_private(part_path(mp4)) as file:
-        container, _ = _open_muxer(file, info, extradata)
-        container.start_encoding()
-        container.close()
-        file.flush()
-        os.fsync(file.fileno())
+    try:
+        with open_stream(part_path(mp4)) as file:
+            container, _ = _open_muxer(file, info, extradata)
+            container.start_encoding()
+            container.close()
+            file.flush()
+            fsync(file.fileno())
+    except BaseException:
+        # No footage and no pending record: a .part left here would block closing the
+        # recording later (recovery's terminate), so it goes; it is made again then.
+        with contextlib.suppress(OSError):
+            part_path(mp4).unlink()
+        raise
     digest, size = sha256_file(part_path(mp4))
     manifest = build_manifest(info, index, prev, mp4, digest=digest, size=size, start_wall=wall,
                               frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True,
-                              recovered=recovered)
+                              recovered=recovered, end_wall=wall)
+    manifest = dataclasses.replace(manifest, recovery=recovery)
     return manifest, publish(info, mp4, manifest)

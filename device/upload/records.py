@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from device.bounded import Refused, read_regular
 from device.evidence.manifest import Manifest, sha256_file
 from device.evidence.receipt import SIGNATURE_LENGTH, Receipt, ReceiptError, verify_receipt
 from device.fsutil import atomic_write, private_dir
@@ -107,11 +108,12 @@ def read_kept(path: Path) -> tuple[bytes, bytes]:
     sig_path = path.with_name(path.name[: -len(RECEIPT_SUFFIX)] + RECEIPT_SIG_SUFFIX)
     parts = []
     for part in (path, sig_path):
-        with open(part, "rb") as f:
-            data = f.read(MAX_RECEIPT_BYTES + 1)
-        if len(data) > MAX_RECEIPT_BYTES:
-            raise ReceiptError(f"{part.name} is larger than any receipt")
-        parts.append(data)
+        try:  # a regular file only: a FIFO or a link to /dev/zero is never read
+            parts.append(read_regular(part, MAX_RECEIPT_BYTES))
+        except Refused as exc:  # a FIFO or link stays an OSError: not checked, not accused
+            if exc.code != "too_large":
+                raise
+            raise ReceiptError(f"{part.name} is larger than any receipt") from None
     return parts[0], parts[1]
 
 

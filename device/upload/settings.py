@@ -20,6 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from device.bounded import BadJSON, loads, read_json
 from device.config import Config, ConfigError
 from device.evidence.identity import verify_signature
 from device.fsutil import atomic_write, private_dir
@@ -42,9 +43,9 @@ def parse(raw: bytes, signature: bytes, store_key: Ed25519PublicKey) -> Settings
     if not verify_signature(store_key, signature, SIGNING_PREFIX + raw):
         raise SettingsError("settings signature does not verify with the store's public key")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SettingsError(f"settings are not UTF-8 JSON ({exc})") from None
+        data = loads(raw, "settings")
+    except BadJSON as exc:
+        raise SettingsError(str(exc)) from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise SettingsError("settings must be a JSON object of sections, each an object of keys")
     refused = sorted(set(data) - set(PUSHABLE))
@@ -86,7 +87,7 @@ def load_saved(base: Config, data_dir: Path) -> tuple[Config, str | None]:
     be used (the camera then runs on its file alone rather than not at all)."""
     path = data_dir / SAVED
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
         settings = data["settings"]
         if not isinstance(settings, dict) or set(settings) - set(PUSHABLE):
             raise SettingsError("not a settings document")

@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.evidence.manifest import Manifest, ManifestError, manifest_path, signature_path
+from device.bounded import not_regular, read_regular
+from device.evidence.manifest import (
+    MAX_MANIFEST,
+    Manifest,
+    ManifestError,
+    manifest_path,
+    signature_path,
+)
 from device.recordings import recordings_dir
 from device.upload.records import is_quarantined
 
@@ -42,8 +49,13 @@ def pending_segments(data_dir: Path) -> tuple[list[Segment], list[str]]:
         if not signature_path(mp4).exists():
             problems.append(f"{mp4.name}: no signature next to it; not uploaded")
             continue
+        odd = _not_regular(mp4, manifest_path(mp4), signature_path(mp4))
+        if odd is not None:  # a link, FIFO or folder: reading it could hang or leave the card
+            problems.append(f"{odd}; not uploaded")
+            continue
         try:
-            manifest = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name + ".json")
+            manifest = Manifest.from_bytes(read_regular(manifest_path(mp4), MAX_MANIFEST),
+                                           mp4.name + ".json")
         except (OSError, ManifestError) as exc:
             problems.append(f"{mp4.name}: manifest unreadable ({exc}); not uploaded")
             continue
@@ -52,3 +64,15 @@ def pending_segments(data_dir: Path) -> tuple[list[Segment], list[str]]:
     segments = [Segment(mp4, m, m.recording_id in marked) for mp4, m in found]
     segments.sort(key=lambda s: (not s.priority, s.recording_id, s.manifest.segment_index))
     return segments, problems
+
+
+def _not_regular(*paths: Path) -> str | None:
+    """The first of ``paths`` that is there but not a regular file, and what it is."""
+    for path in paths:
+        try:
+            why = not_regular(path)
+        except OSError:
+            continue  # missing: reported as such by the caller
+        if why is not None:
+            return f"{path.name} is {why}"
+    return None

@@ -15,17 +15,11 @@ from gpiozero import Buzzer as ActiveBuzzer
 from gpiozero.tones import Tone as GpioTone
 
 from hal.clock import Clock
-from hal.indicators import Buzzer, LedState, Pulse, StatusLed, Tone, Vibration
+from hal.indicators import COLOURS, Buzzer, LedState, Pulse, StatusLed, Tone, Vibration
 from hal.pi.sequencer import Sequencer
 
 log = logging.getLogger(__name__)
 
-#: Colour name -> which of the red, green and blue dies are lit.
-COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1),
-    "amber": (1, 1, 0), "yellow": (1, 1, 0), "cyan": (0, 1, 1),
-    "magenta": (1, 0, 1), "white": (1, 1, 1),
-}
 DIES = ("red", "green", "blue")
 
 

@@ -6,12 +6,12 @@ readable by anyone who holds the camera's storage), and runs the audit verifier 
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 from device.audit import AUDIT_LOG
+from device.bounded import MAX_LINE, loads, open_regular
 from device.evidence.verify import verify
 
 #: Entries kept for a page that opens late; a long log is read from its last 256 KiB.
@@ -37,7 +37,7 @@ class AuditTail:
     def read_new(self) -> list[dict[str, Any]]:
         """Entries appended since the last call (whole lines only: a torn one waits)."""
         try:
-            with self.path.open("rb") as f:
+            with open_regular(self.path) as f:  # a FIFO or /dev/zero would hang the panel
                 size = f.seek(0, 2)
                 if size < self._offset:  # a new log (a wiped camera): start over
                     self._offset, self._lineno = 0, 0
@@ -47,7 +47,7 @@ class AuditTail:
                     start = size - TAIL_BYTES
                 f.seek(start)
                 data = f.read(size - start)
-        except FileNotFoundError:
+        except OSError:  # none yet, or not a regular file: nothing to show
             return []
         if start != self._offset:  # jumped into a long log: drop the partial first line
             cut = data.find(b"\n") + 1
@@ -58,7 +58,7 @@ class AuditTail:
         for raw in data[:end].splitlines():
             self._lineno += 1
             try:
-                entry = json.loads(raw)
+                entry = loads(raw, f"line {self._lineno}", MAX_LINE)
             except ValueError:
                 entry = None
             new.append(brief(entry, self._lineno))

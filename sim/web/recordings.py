@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from device.evidence.manifest import MANIFEST_SUFFIX, Manifest, ManifestError
+from device.bounded import read_regular
+from device.evidence.manifest import MANIFEST_SUFFIX, MAX_MANIFEST, Manifest, ManifestError
 from device.evidence.timeline import recording_timeline, seconds
 from device.evidence.verify import Finding, verify
 from device.recordings import recordings_dir
@@ -40,7 +41,8 @@ def _signature(folder: Path) -> tuple[tuple[str, int], ...]:
 def _manifest(mp4: Path) -> Manifest | None:
     """The segment's manifest, when it is one (the verifier decides whether to trust it)."""
     try:
-        return Manifest.from_bytes(mp4.with_name(mp4.name + MANIFEST_SUFFIX).read_bytes())
+        return Manifest.from_bytes(read_regular(mp4.with_name(mp4.name + MANIFEST_SUFFIX),
+                                                      MAX_MANIFEST))
     except (OSError, ManifestError):
         return None
 

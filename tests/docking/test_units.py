@@ -27,7 +27,7 @@ def test_backoff_doubles_to_its_cap_with_jitter_between_half_and_all() -> None:
 
 
 @pytest.mark.parametrize("text, words", [
-    ('[upload]\nstore_url = "ftp://store"\n', "upload.store_url 'ftp://store' is not http(s)"),
+    ('[upload]\nstore_url = "ftp://store"\n', 'upload.store_url "ftp://store" is not http(s)'),
     ('[upload]\nstore_url = "http://store:99999"\n', "is not http(s)://HOST[:PORT]"),
     ('[upload]\nstore_url = "http://store/v1"\n', "is not http(s)://HOST[:PORT]"),
     ('[upload]\nstore_url = "http://store"\ntls_cert = "c.pem"\n', "not https"),

@@ -102,7 +102,7 @@ def test_triggers_start_a_recording_and_never_stop_one(device: Device) -> None:
              ("mode", {"dest": "recording"}))
     assert device.ask("trigger peer") == {"started": False, "mode": "recording"}  # a peer camera
     assert device.status()["recording"]["reason"] == "trigger:holster"
-    assert "unknown trigger 'banana'" in device.refuse("trigger banana")
+    assert 'unknown trigger "banana"' in device.refuse("trigger banana")
     device.gesture("hold", "record")
     assert device.status()["mode"] == "buffering"
 
