@@ -55,6 +55,19 @@ def bucket_name() -> str:
 
 
 @pytest.fixture(scope="session")
+def suite_bucket() -> str:
+    """One bucket for the whole run; each store gets its own prefix in it (``objects_url``).
+    Locked objects make a bucket undeletable, and the gateway allows a user 1000 buckets."""
+    return "bodycam-suite-" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def objects_url(suite_bucket: str) -> str:
+    """``s3://BUCKET/PREFIX`` for one test's store: a fresh prefix in the suite's bucket."""
+    return f"s3://{suite_bucket}/{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
 def pg_engine() -> Iterator[str]:
     """The DSN of a PostgreSQL server."""
     if os.environ.get("BODYCAM_PG_DSN"):

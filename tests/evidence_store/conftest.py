@@ -6,7 +6,8 @@ clock the test moves.
 
 Every store test runs twice: on the embedded default (SQLite and the objects folder) and on the
 engines of a force's scale (``engines``: PostgreSQL, a fresh database per test, and Ceph's S3
-gateway, a fresh Object Lock bucket per test), where those are available (tests/engines.py).
+gateway, a fresh prefix per test in one Object Lock bucket), where those are available
+(tests/engines.py).
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ def store_backend(request: pytest.FixtureRequest,
     for name, value in s3.items():  # credentials reach the store only through the environment
         monkeypatch.setenv(name, value)
     return {"catalogue": request.getfixturevalue("pg_database"),
-            "objects": f"s3://{request.getfixturevalue('bucket_name')}"}
+            "objects": request.getfixturevalue("objects_url")}
 
 
 @pytest.fixture

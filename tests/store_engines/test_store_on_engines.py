@@ -31,11 +31,11 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def engines(s3_engine: dict[str, str], pg_database: str, bucket_name: str,
+def engines(s3_engine: dict[str, str], pg_database: str, objects_url: str,
             monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in s3_engine.items():
         monkeypatch.setenv(name, value)
-    return {"catalogue": pg_database, "objects": f"s3://{bucket_name}"}
+    return {"catalogue": pg_database, "objects": objects_url}
 
 
 @pytest.fixture
