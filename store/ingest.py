@@ -111,6 +111,7 @@ class Ingest:
         self.store = store
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
+        self._touched: dict[str, float] = {}  # upload id -> when its progress was last written
 
     @contextlib.contextmanager
     def _lock(self, upload_id: str) -> Iterator[None]:
@@ -247,10 +248,23 @@ class Ingest:
                                   f"{status.size} of {status.file}")
             self.store.staging.append(upload_id, start, data)
             status.received = start + len(data)
-            with self.store.catalogue.tx() as db:  # progress, which the staging sweep reads
-                db.execute("UPDATE uploads SET touched_s = ? WHERE upload_id = ?",
-                           (self.store.clock(), upload_id))
+            self._touch(upload_id)
             return self._maybe_finish(status)
+
+    def _touch(self, upload_id: str) -> None:
+        """Record progress, which the staging sweep reads: at most once per 1% of
+        ``staging_max_age_s`` per upload, not on every chunk (each write takes the catalogue's
+        write lock, shared by every worker of the fleet)."""
+        now = self.store.clock()
+        if now - self._touched.get(upload_id, float("-inf")) < \
+                self.store.config.staging_max_age_s / 100:
+            return
+        with self.store.catalogue.tx() as db:
+            db.execute("UPDATE uploads SET touched_s = ? WHERE upload_id = ?", (now, upload_id))
+        with self._locks_guard:
+            if len(self._touched) > 10000:  # finished uploads' entries: forget them all
+                self._touched.clear()
+            self._touched[upload_id] = now
 
     def _maybe_finish(self, status: UploadStatus) -> UploadStatus:
         if status.state != OPEN or status.received < status.size:
