@@ -12,6 +12,8 @@ pytest.importorskip("psycopg")
 from store.catalogue import SCHEMA_VERSION, Catalogue
 from store.catalogue_pg import PostgresCatalogue, to_postgres
 
+pytestmark = pytest.mark.engines  # -m 'not engines' leaves these out
+
 
 def test_the_schema_is_the_sqlite_one(pg_database, tmp_path) -> None:
     pg = PostgresCatalogue(pg_database)

@@ -27,6 +27,9 @@ from store.objects_s3 import ObjectLockedError, _utc
 from store.service import Store, init_store
 from tests.evidence_store.conftest import START, Camera, MovableClock, clone_camera
 
+pytestmark = pytest.mark.engines  # -m 'not engines' leaves these out
+
+
 DAY = 86400.0
 
 
