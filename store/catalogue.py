@@ -8,7 +8,13 @@ counts from it.
 
 One connection, serialised by a lock: the store's write rate (a few requests per second per dock)
 is far below what that serves, and it keeps every multi-step change in one transaction. WAL and
-``synchronous=FULL`` make a committed change survive a power cut.
+``synchronous=FULL`` make a committed change survive a power cut. Several worker processes on one
+store directory share the file; ``BEGIN IMMEDIATE`` serialises their writes.
+
+:class:`CatalogueQueries` holds what both engines do with plain SQL (this one and
+:class:`store.catalogue_pg.PostgresCatalogue`); the SQL is the portable subset both read.
+Schema changes after the first are :data:`MIGRATIONS`, numbered, recorded in
+``meta.schema_version`` and applied once by whichever engine opens the catalogue.
 """
 
 from __future__ import annotations
@@ -63,6 +69,80 @@ CREATE TABLE IF NOT EXISTS quarantine (
     content_sha256 TEXT, content_size INTEGER, created_utc TEXT NOT NULL);
 """
 
+#: Schema changes after :data:`SCHEMA` (version 1): (version, portable SQL). Never edit one that
+#: has shipped; add the next.
+MIGRATIONS: list[tuple[int, str]] = [
+    # When an open upload last made progress (store clock): stale staging is swept by it.
+    (2, "ALTER TABLE uploads ADD COLUMN touched_s REAL"),
+]
+SCHEMA_VERSION = max(number for number, _ in MIGRATIONS)
+
+
+class CatalogueQueries:
+    """The calls both catalogue engines make in the same portable SQL. A subclass provides
+    ``tx`` (one write transaction, serialised against every other writer), ``one`` and ``all``
+    (inside a ``tx`` on the same thread they see that transaction)."""
+
+    def tx(self) -> Any:
+        raise NotImplementedError
+
+    def one(self, sql: str, *args: Any) -> Any:
+        raise NotImplementedError
+
+    def all(self, sql: str, *args: Any) -> list[Any]:
+        raise NotImplementedError
+
+    @property
+    def schema_version(self) -> int:
+        value = self.get_meta("schema_version")
+        return int(value) if value else 0
+
+    # meta
+    def get_meta(self, key: str) -> str | None:
+        row = self.one("SELECT value FROM meta WHERE key = ?", key)
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                       "DO UPDATE SET value = excluded.value", (key, value))
+
+    # nonces
+    def use_nonce(self, device_id: str, nonce: str, now: float, forget_before: float) -> bool:
+        """Record a nonce; False if this device already used it (a replayed request), on any
+        worker: the insert and the check are one statement in one serialised transaction."""
+        with self.tx() as db:
+            db.execute("DELETE FROM nonces WHERE seen < ?", (forget_before,))
+            cur = db.execute("INSERT OR IGNORE INTO nonces (device_id, nonce, seen) "
+                             "VALUES (?, ?, ?)", (device_id, nonce, now))
+            return cur.rowcount == 1
+
+    # objects still needed
+    def object_referenced(self, sha256: str) -> bool:
+        """Whether any live row still names this object (so it must not be deleted)."""
+        return self.one(
+            "SELECT 1 FROM segments WHERE deleted_utc IS NULL AND (sha256 = ?1 OR "
+            "manifest_sha256 = ?1) UNION ALL SELECT 1 FROM quarantine WHERE content_sha256 = ?1 "
+            "UNION ALL SELECT 1 FROM audit_logs WHERE sha256 = ?1 LIMIT 1", sha256) is not None
+
+    def object_referenced_elsewhere(self, sha256: str, device_id: str,
+                                    recording_id: str) -> bool:
+        """Whether a live row other than this recording's segments names this object (the same
+        bytes in another recording, quarantine or an audit log), so deleting the recording
+        leaves it."""
+        return self.one(
+            "SELECT 1 FROM segments WHERE deleted_utc IS NULL AND (sha256 = ?1 OR "
+            "manifest_sha256 = ?1) AND NOT (device_id = ?2 AND recording_id = ?3) UNION ALL "
+            "SELECT 1 FROM quarantine WHERE content_sha256 = ?1 UNION ALL SELECT 1 FROM "
+            "audit_logs WHERE sha256 = ?1 LIMIT 1", sha256, device_id, recording_id) is not None
+
+    def object_held(self, sha256: str) -> bool:
+        """Whether a flagged recording names this object (its legal hold must stay)."""
+        return self.one(
+            "SELECT 1 FROM segments s JOIN recordings r ON r.device_id = s.device_id AND "
+            "r.recording_id = s.recording_id WHERE r.case_ref IS NOT NULL AND "
+            "(s.sha256 = ?1 OR s.manifest_sha256 = ?1) LIMIT 1", sha256) is not None
+
 
 def _owner_only(path: Path) -> None:
     """Create the database file 0600 before SQLite does (it would use the umask, 0644); SQLite
@@ -76,17 +156,33 @@ def _owner_only(path: Path) -> None:
                 os.chmod(part, 0o600)
 
 
-class Catalogue:
+class Catalogue(CatalogueQueries):
+    """The embedded catalogue: one SQLite file in the store directory."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
         _owner_only(path)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                   timeout=30.0)  # other workers' writes on this file
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self._add_received_s()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Apply the numbered migrations this file has not had, each in one transaction."""
+        with self.tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row["value"]) if row else 1
+            for number, sql in MIGRATIONS:
+                if number > version:
+                    db.execute(sql)
+            db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                       (str(max(version, SCHEMA_VERSION)),))
 
     def _add_received_s(self) -> None:
         """A catalogue from before retention counted from receipt time: add ``received_s`` and
@@ -126,32 +222,3 @@ class Catalogue:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-    # meta
-    def get_meta(self, key: str) -> str | None:
-        row = self.one("SELECT value FROM meta WHERE key = ?", key)
-        return row["value"] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-    # nonces
-    def use_nonce(self, device_id: str, nonce: str, now: float, forget_before: float) -> bool:
-        """Record a nonce; False if this device already used it (a replayed request)."""
-        with self.tx() as db:
-            db.execute("DELETE FROM nonces WHERE seen < ?", (forget_before,))
-            try:
-                db.execute("INSERT INTO nonces (device_id, nonce, seen) VALUES (?, ?, ?)",
-                           (device_id, nonce, now))
-            except sqlite3.IntegrityError:
-                return False
-        return True
-
-    # objects still needed
-    def object_referenced(self, sha256: str) -> bool:
-        """Whether any live row still names this object (so it must not be deleted)."""
-        return self.one(
-            "SELECT 1 FROM segments WHERE deleted_utc IS NULL AND (sha256 = ?1 OR "
-            "manifest_sha256 = ?1) UNION ALL SELECT 1 FROM quarantine WHERE content_sha256 = ?1 "
-            "UNION ALL SELECT 1 FROM audit_logs WHERE sha256 = ?1 LIMIT 1", sha256) is not None

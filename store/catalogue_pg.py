@@ -10,21 +10,26 @@ Concurrency: every write transaction (:meth:`PostgresCatalogue.tx`) first takes 
 transaction-scoped advisory lock, so writes are serialised across workers exactly as SQLite's
 ``BEGIN IMMEDIATE`` serialises them within one process: the same device's chain, an upload
 resumed on another worker, a receipt issued twice, retention against a flag cannot interleave.
-Reads run outside it on committed data. Connections come from a pool (psycopg_pool).
+Reads run outside it on committed data, except on a thread inside a transaction, whose reads
+see that transaction (as with SQLite's one connection), so a check made inside ``tx`` is made
+under the lock. Connections come from a pool (psycopg_pool).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from store.catalogue import SCHEMA
+from store.catalogue import MIGRATIONS as PORTABLE_MIGRATIONS
+from store.catalogue import SCHEMA, CatalogueQueries
 
 #: The advisory lock every write transaction holds (an arbitrary 64-bit constant: "bodycam").
 WRITE_LOCK = 0x626F647963616D
-#: Migrations: (version, SQL). Version 1 is the schema as the SQLite catalogue has it.
+#: Migrations: (version, SQL). Version 1 is the schema as the SQLite catalogue has it; the
+#: later ones are the SQLite catalogue's own, with PostgreSQL's type names.
 MIGRATIONS: list[tuple[int, str]] = []
 
 _PARAM = re.compile(r"\?(\d*)")
@@ -41,6 +46,7 @@ def postgres_schema(sqlite_schema: str = SCHEMA) -> str:
 
 
 MIGRATIONS.append((1, postgres_schema()))
+MIGRATIONS.extend((number, postgres_schema(sql)) for number, sql in PORTABLE_MIGRATIONS)
 
 
 def to_postgres(sql: str, params: Sequence[Any] = ()) -> tuple[str, dict[str, Any]]:
@@ -71,6 +77,32 @@ def to_postgres(sql: str, params: Sequence[Any] = ()) -> tuple[str, dict[str, An
     return out, named
 
 
+class Row(tuple):
+    """A result row as :class:`sqlite3.Row` is one: by column name or position, iterating over
+    the values, so the store's code reads both engines' rows the same way."""
+
+    _names: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], names: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def row_factory(cursor: Any) -> Any:
+    """psycopg's row factory for :class:`Row`."""
+    names = {column.name: i for i, column in enumerate(cursor.description or ())}
+    return lambda values: Row(values, names)
+
+
 class _Transaction:
     """What ``with catalogue.tx() as db`` hands the store: ``execute`` and ``executemany`` in
     the store's SQL, on one connection inside one transaction."""
@@ -90,15 +122,18 @@ class _Transaction:
         return cur
 
 
-class PostgresCatalogue:
+class PostgresCatalogue(CatalogueQueries):
     """The catalogue's interface (:class:`store.catalogue.Catalogue`) on a PostgreSQL server."""
 
-    def __init__(self, dsn: str, *, max_connections: int = 8) -> None:
+    def __init__(self, dsn: str, *, max_connections: int = 16,
+                 wait_s: float = 120.0) -> None:
+        """``max_connections`` per worker; a request waits up to ``wait_s`` for one (writes
+        queue on the write lock holding theirs, so a burst of docks waits rather than fails)."""
         import psycopg
-        from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
         self.dsn = dsn
+        self._local = threading.local()  # .conn: this thread's open transaction, if any
         try:  # one plain connection first: a refused or misnamed server fails here, at once
             psycopg.connect(dsn, connect_timeout=10).close()
         except psycopg.Error as exc:
@@ -106,8 +141,8 @@ class PostgresCatalogue:
             raise ConnectionError(f"catalogue {_redacted(dsn)}: cannot connect ({reason})") \
                 from None
         self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=max_connections, open=False,
-            kwargs={"autocommit": True, "row_factory": dict_row,
+            dsn, min_size=1, max_size=max_connections, open=False, timeout=wait_s,
+            kwargs={"autocommit": True, "row_factory": row_factory,
                     "cursor_factory": psycopg.ClientCursor})
         try:
             self._pool.open(wait=True, timeout=10)
@@ -131,56 +166,42 @@ class PostgresCatalogue:
                                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                                  (str(number),))
 
-    @property
-    def schema_version(self) -> int:
-        value = self.get_meta("schema_version")
-        return int(value) if value else 0
-
     @contextmanager
     def tx(self) -> Iterator[_Transaction]:
         """One transaction, serialised against every other worker's writes."""
+        outer = getattr(self._local, "conn", None)
+        if outer is not None:  # nested: part of the transaction already open on this thread
+            yield _Transaction(outer)
+            return
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            yield _Transaction(conn)
+            self._local.conn = conn
+            try:
+                yield _Transaction(conn)
+            finally:
+                self._local.conn = None
 
-    def one(self, sql: str, *args: Any) -> dict[str, Any] | None:
+    @contextmanager
+    def _reader(self) -> Iterator[Any]:
+        outer = getattr(self._local, "conn", None)
+        if outer is not None:
+            yield outer
+        else:
+            with self._pool.connection() as conn:
+                yield conn
+
+    def one(self, sql: str, *args: Any) -> Row | None:
         query, named = to_postgres(sql, args)
-        with self._pool.connection() as conn:
+        with self._reader() as conn:
             return conn.execute(query, named).fetchone()
 
-    def all(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+    def all(self, sql: str, *args: Any) -> list[Row]:
         query, named = to_postgres(sql, args)
-        with self._pool.connection() as conn:
+        with self._reader() as conn:
             return conn.execute(query, named).fetchall()
 
     def close(self) -> None:
         self._pool.close()
-
-    # meta
-    def get_meta(self, key: str) -> str | None:
-        row = self.one("SELECT value FROM meta WHERE key = ?", key)
-        return row["value"] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.tx() as db:
-            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                       "DO UPDATE SET value = excluded.value", (key, value))
-
-    # nonces
-    def use_nonce(self, device_id: str, nonce: str, now: float, forget_before: float) -> bool:
-        """Record a nonce; False if this device already used it, on any worker."""
-        with self.tx() as db:
-            db.execute("DELETE FROM nonces WHERE seen < ?", (forget_before,))
-            row = db.execute("INSERT INTO nonces (device_id, nonce, seen) VALUES (?, ?, ?) "
-                             "ON CONFLICT DO NOTHING RETURNING 1",
-                             (device_id, nonce, now)).fetchone()
-        return row is not None
-
-    def object_referenced(self, sha256: str) -> bool:
-        return self.one(
-            "SELECT 1 FROM segments WHERE deleted_utc IS NULL AND (sha256 = ?1 OR "
-            "manifest_sha256 = ?1) UNION ALL SELECT 1 FROM quarantine WHERE content_sha256 = ?1 "
-            "UNION ALL SELECT 1 FROM audit_logs WHERE sha256 = ?1 LIMIT 1", sha256) is not None
 
 
 def _redacted(dsn: str) -> str:

@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import ssl
 import sys
@@ -35,7 +36,14 @@ from store.config import StoreConfig, StoreConfigError
 from store.credentials import CA_CERT
 from store.operator_client import OperatorClient
 from store.redaction import RedactionError
-from store.service import AUDIT, Store, StoreDirError, init_store, new_operator_token
+from store.service import (
+    AUDIT,
+    Store,
+    StoreDirError,
+    choose_engines,
+    init_store,
+    new_operator_token,
+)
 
 #: Not the browser panel's 8470: the operator's token must never go to the panel by default.
 DEFAULT_PORT = 8471
@@ -87,13 +95,33 @@ def _print(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True))
 
 
+def _engines(args: argparse.Namespace) -> dict[str, str]:
+    """``--catalogue``/``--objects``, checked: a password never on the command line (another
+    user's ``ps`` shows it), so a DSN's goes in ``$PGPASSWORD``, ``~/.pgpass`` or store.json."""
+    chosen = {k: v for k, v in (("catalogue", args.catalogue), ("objects", args.objects)) if v}
+    catalogue = chosen.get("catalogue", "")
+    if re.search(r"://[^/@]*:[^/@]*@", catalogue) or re.search(r"(^|[?&\s])password=",
+                                                                 catalogue):
+        raise StoreCliError("--catalogue: the DSN holds a password; put it in $PGPASSWORD or "
+                            "~/.pgpass (or the store's store.json), not on the command line")
+    try:
+        StoreConfig(**chosen)
+    except StoreConfigError as exc:
+        raise StoreCliError(f"--{exc}") from None
+    return chosen
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     directory = _dir(args)
+    engines = _engines(args)
     if args.new_token:
+        if engines:
+            raise StoreCliError("--new-token changes only the token; the engines are in "
+                                "store.json")
         Store(directory).close()  # refuses a directory that is not a store
         token = new_operator_token(directory)
     else:
-        config = StoreConfig(retention_days=args.retention_days)
+        config = StoreConfig(retention_days=args.retention_days, **engines)
         directory.mkdir(parents=True, exist_ok=True)
         token = init_store(directory, config)
         print(f"evidence store created in {directory} (retention {args.retention_days:g} days); "
@@ -121,6 +149,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls = tls_context(Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
     except (OSError, ssl.SSLError) as exc:
         raise StoreCliError(f"TLS certificate or key unusable: {exc}") from None
+    engines = _engines(args)
+    if engines:
+        Store(_dir(args)).close()  # refuses a directory that is not a store
+        choose_engines(_dir(args), engines.get("catalogue"), engines.get("objects"))
     store = Store(_dir(args))
     try:
         if args.workers == 1:
@@ -322,14 +354,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=OneLineParser)
 
-    p = sub.add_parser("init", parents=[local], help="create a store: key, catalogue, token")
+    engines = argparse.ArgumentParser(add_help=False)
+    engines.add_argument("--catalogue", metavar="DSN",
+                         help="postgresql://USER@HOST/DB (no password here: $PGPASSWORD or "
+                              "~/.pgpass), or sqlite (default: store.json's, else sqlite)")
+    engines.add_argument("--objects", metavar="URL",
+                         help="s3://BUCKET[/PREFIX] with Object Lock, or folder (default: "
+                              "store.json's, else folder); the endpoint from store.json's "
+                              "s3_endpoint or $BODYCAM_S3_ENDPOINT, the keys from "
+                              "$BODYCAM_S3_ACCESS_KEY and $BODYCAM_S3_SECRET_KEY")
+
+    p = sub.add_parser("init", parents=[local, engines],
+                       help="create a store: key, catalogue, token")
     p.add_argument("--retention-days", type=float, default=StoreConfig.retention_days)
     p.add_argument("--token-file", help="write the operator token to this file (0600)")
     p.add_argument("--new-token", action="store_true",
                    help="replace the operator token of an existing store")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("serve", parents=[local], help="run the store's HTTP service")
+    p = sub.add_parser("serve", parents=[local, engines], help="run the store's HTTP service")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")

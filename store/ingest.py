@@ -16,9 +16,12 @@ receipt, so every step can be retried.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
-from contextlib import AbstractContextManager
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -106,10 +109,18 @@ def _check_types(manifest: Manifest, file: str) -> None:
 class Ingest:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+        self._touched: dict[str, float] = {}  # upload id -> when its progress was last written
 
-    def _lock(self, upload_id: str) -> AbstractContextManager[object]:
-        """One request at a time works on an upload, whichever worker process it reached."""
-        return self.store.staging.lock(upload_id)
+    @contextlib.contextmanager
+    def _lock(self, upload_id: str) -> Iterator[None]:
+        """One upload's work, one at a time: this process's threads, then (the staging file's
+        flock) every worker on this machine."""
+        with self._locks_guard:
+            lock = self._locks[upload_id]
+        with lock, self.store.staging.lock(upload_id):
+            yield
 
     # opening
     def open_segment(self, device_id: str, file: str, manifest_raw: bytes,
@@ -237,7 +248,23 @@ class Ingest:
                                   f"{status.size} of {status.file}")
             self.store.staging.append(upload_id, start, data)
             status.received = start + len(data)
+            self._touch(upload_id)
             return self._maybe_finish(status)
+
+    def _touch(self, upload_id: str) -> None:
+        """Record progress, which the staging sweep reads: at most once per 1% of
+        ``staging_max_age_s`` per upload, not on every chunk (each write takes the catalogue's
+        write lock, shared by every worker of the fleet)."""
+        now = self.store.clock()
+        if now - self._touched.get(upload_id, float("-inf")) < \
+                self.store.config.staging_max_age_s / 100:
+            return
+        with self.store.catalogue.tx() as db:
+            db.execute("UPDATE uploads SET touched_s = ? WHERE upload_id = ?", (now, upload_id))
+        with self._locks_guard:
+            if len(self._touched) > 10000:  # finished uploads' entries: forget them all
+                self._touched.clear()
+            self._touched[upload_id] = now
 
     def _maybe_finish(self, status: UploadStatus) -> UploadStatus:
         if status.state != OPEN or status.received < status.size:
@@ -263,9 +290,10 @@ class Ingest:
         store = self.store
         manifest = Manifest.from_bytes(row["manifest"])
         manifest_sha = row["key"]
-        store.objects.put_bytes(manifest_sha, row["manifest"])
-        store.objects.put_file(store.staging.path(status.upload_id), digest)
-        received = store.clock()  # the store's time, which retention counts from
+        received = store.clock()  # the store's time, which retention and the lock count from
+        until = store.retain_until(received)
+        store.objects.put_bytes(manifest_sha, row["manifest"], until)
+        store.objects.put_file(store.staging.path(status.upload_id), digest, until)
         receipt = Receipt(store_id=store.store_id, kind=SEGMENT, device_id=manifest.device_id,
                           file=manifest.file, sha256=digest, size=manifest.size,
                           received_utc=utc_iso(received), recording_id=manifest.recording_id,
@@ -274,6 +302,8 @@ class Ingest:
         start_s, end_s = parse_utc(manifest.start_utc), parse_utc(manifest.end_utc)
         try:
             with store.catalogue.tx() as db:
+                if self._finished_elsewhere(status.upload_id):
+                    return self.status(row["device_id"], status.upload_id)  # one receipt
                 self._check_chain(manifest, manifest_sha)  # again: another upload may have won
                 db.execute(
                     "INSERT INTO segments (device_id, recording_id, segment_index, file, "
@@ -287,37 +317,53 @@ class Ingest:
                      manifest.frame_count, manifest.width, manifest.height, int(manifest.last),
                      receipt.received_utc, raw, sig))
                 db.execute("INSERT INTO recordings (device_id, recording_id, start_s, "
-                           "received_s) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                           "start_s = MIN(start_s, excluded.start_s), received_s = "
-                           "MAX(COALESCE(received_s, excluded.received_s), excluded.received_s)",
+                           "received_s) VALUES (?, ?, ?, ?) ON CONFLICT (device_id, "
+                           "recording_id) DO UPDATE SET start_s = CASE WHEN excluded.start_s "
+                           "< recordings.start_s THEN excluded.start_s ELSE recordings.start_s "
+                           "END, received_s = CASE WHEN recordings.received_s IS NULL OR "
+                           "excluded.received_s > recordings.received_s THEN "
+                           "excluded.received_s ELSE recordings.received_s END",
                            (manifest.device_id, manifest.recording_id, start_s, received))
+                flagged = self.store.catalogue.one(
+                    "SELECT case_ref FROM recordings WHERE device_id = ? AND recording_id = ?",
+                    manifest.device_id, manifest.recording_id)["case_ref"]
                 db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
                            (STORED, status.upload_id))
         except Rejected as exc:
             return self._quarantine(status.upload_id, exc, content=(digest, manifest.size))
+        if flagged is not None:  # a segment of a recording already held as evidence
+            for sha in (digest, manifest_sha):
+                store.objects.set_legal_hold(sha, True)
         store.audit.append("segment_stored", device_id=manifest.device_id,
                            recording_id=manifest.recording_id,
                            segment_index=manifest.segment_index, file=manifest.file,
-                           sha256=digest, size=manifest.size, manifest_sha256=manifest_sha)
+                           sha256=digest, size=manifest.size, manifest_sha256=manifest_sha,
+                           **self._lock_fields(until, flagged))
+        store.staging.remove_lock(status.upload_id)
         status.state, status.receipt, status.receipt_signature = STORED, raw, sig
         status.created = True
         return status
 
     def _store_audit_log(self, status: UploadStatus, row: Any, digest: str) -> UploadStatus:
         store = self.store
-        store.objects.put_file(store.staging.path(status.upload_id), digest)
+        received = store.clock()
+        until = store.retain_until(received)
+        store.objects.put_file(store.staging.path(status.upload_id), digest, until)
         receipt = Receipt(store_id=store.store_id, kind=AUDIT_LOG, device_id=row["device_id"],
                           file=row["file"], sha256=digest, size=row["size"],
-                          received_utc=store.now_utc())
+                          received_utc=utc_iso(received))
         raw, sig = sign_receipt(store.private_key, receipt)
         with store.catalogue.tx() as db:
+            if self._finished_elsewhere(status.upload_id):
+                return self.status(row["device_id"], status.upload_id)  # one receipt
             db.execute("INSERT OR IGNORE INTO audit_logs VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (row["device_id"], digest, row["file"], row["size"],
                         receipt.received_utc, raw, sig))
             db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
                        (STORED, status.upload_id))
         store.audit.append("audit_log_stored", device_id=row["device_id"], file=row["file"],
-                           sha256=digest, size=row["size"])
+                           sha256=digest, size=row["size"], **self._lock_fields(until, None))
+        store.staging.remove_lock(status.upload_id)
         status.state, status.receipt, status.receipt_signature = STORED, raw, sig
         status.created = True
         return status
@@ -333,12 +379,15 @@ class Ingest:
         if content is None:
             digest, size = store.staging.digest(upload_id)
             if size:
-                store.objects.put_file(store.staging.path(upload_id), digest)
+                store.objects.put_file(store.staging.path(upload_id), digest,
+                                       store.retain_until(store.clock()))
             else:
                 store.staging.remove(upload_id)
         else:
             digest, size = content
         with store.catalogue.tx() as db:
+            if self._finished_elsewhere(upload_id):  # another worker settled it first
+                return self._upload(row["device_id"], upload_id)
             db.execute("INSERT INTO quarantine (device_id, kind, file, reason, manifest, "
                        "signature, content_sha256, content_size, created_utc) VALUES "
                        "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -350,6 +399,7 @@ class Ingest:
         store.audit.append("quarantined", device_id=row["device_id"], kind=row["kind"],
                            file=row["file"], reason=exc.reason,
                            content_sha256=digest if size else None, content_size=size)
+        store.staging.remove_lock(upload_id)
         status = self._upload(row["device_id"], upload_id)
         if exc.status != 422:
             extra = {k: v for k, v in status.to_json().items() if k not in ("error", "status")}
@@ -357,16 +407,29 @@ class Ingest:
         return status
 
     # catalogue helpers
+    def _finished_elsewhere(self, upload_id: str) -> bool:
+        """Inside the storing transaction: whether another worker (another machine, resuming
+        the same upload) stored or quarantined it first, so this one issues no second receipt."""
+        row = self.store.catalogue.one("SELECT state FROM uploads WHERE upload_id = ?",
+                                       upload_id)
+        return row is None or row["state"] != OPEN
+
+    def _lock_fields(self, until: float, flagged: str | None) -> dict[str, Any]:
+        """What the audit entry says of the object lock, where the objects have one."""
+        if not self.store.objects.locks:
+            return {}
+        return {"retain_until_utc": utc_iso(until), "legal_hold": flagged is not None}
+
     def _new_upload(self, device_id: str, kind: str, file: str, key: str, size: int,
                     sha256: str, manifest: bytes | None, signature: bytes | None,
                     ) -> UploadStatus:
         upload_id = secrets.token_hex(16)
         with self.store.catalogue.tx() as db:
             db.execute("INSERT OR IGNORE INTO uploads (upload_id, device_id, kind, file, key, "
-                       "size, sha256, manifest, signature, state, created_utc) VALUES "
-                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "size, sha256, manifest, signature, state, created_utc, touched_s) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (upload_id, device_id, kind, file, key, size, sha256, manifest,
-                        signature, OPEN, self.store.now_utc()))
+                        signature, OPEN, self.store.now_utc(), self.store.clock()))
         status = self._upload_by_key(device_id, kind, key)  # a concurrent open may have won
         assert status is not None
         return status
@@ -397,9 +460,9 @@ class Ingest:
     def _attach_receipt(self, device_id: str, status: UploadStatus) -> None:
         row = self.store.catalogue.one(
             "SELECT receipt, receipt_signature FROM uploads u JOIN segments s ON "
-            "s.device_id = u.device_id AND s.manifest_sha256 = u.key AND u.kind = 'segment' "
+            "s.device_id = u.device_id AND s.manifest_sha256 = u.key AND u.kind = ?2 "
             "WHERE u.upload_id = ?1 UNION ALL SELECT receipt, receipt_signature FROM uploads u "
             "JOIN audit_logs a ON a.device_id = u.device_id AND a.sha256 = u.key AND "
-            "u.kind = 'audit_log' WHERE u.upload_id = ?1", status.upload_id)
+            "u.kind = ?3 WHERE u.upload_id = ?1", status.upload_id, SEGMENT, AUDIT_LOG)
         if row is not None:
             status.receipt, status.receipt_signature = row["receipt"], row["receipt_signature"]

@@ -4,8 +4,8 @@ The catalogue (:mod:`store.catalogue`) says what an object is; the object store 
 :class:`ObjectStore` is the interface the rest of the store uses, so a backend for S3-compatible
 storage with object lock can replace :class:`FilesystemObjectStore` for a force's whole fleet:
 ``put_file`` becomes a PUT (with a retention date under object lock), ``open`` a GET, ``delete``
-a DELETE that the bucket refuses while the lock holds. Upload staging stays on local disk
-(:mod:`store.staging`) whatever the backend.
+a DELETE that the bucket refuses while the lock holds (:mod:`store.objects_s3`). Upload
+staging stays on local disk (:mod:`store.staging`) whatever the backend.
 
 A backend must implement :meth:`~ObjectStore.put_file`, :meth:`~ObjectStore.open`,
 :meth:`~ObjectStore.exists` and :meth:`~ObjectStore.delete`; it may override
@@ -37,10 +37,17 @@ def check_name(sha256: str) -> str:
 
 
 class ObjectStore(ABC):
-    """Immutable objects by SHA-256. ``put_*`` is durable when it returns."""
+    """Immutable objects by SHA-256. ``put_*`` is durable when it returns.
+
+    ``retain_until`` (UTC seconds) is the object's deletion date: a backend with object lock
+    refuses to delete it before then, whoever asks; one without (the folder) leaves that to the
+    catalogue."""
+
+    #: Whether the backend itself enforces ``retain_until`` and legal holds.
+    locks = False
 
     @abstractmethod
-    def put_file(self, path: Path, sha256: str) -> None:
+    def put_file(self, path: Path, sha256: str, retain_until: float | None = None) -> None:
         """Take ownership of the complete, fsynced local file ``path`` whose SHA-256 the caller
         computed. An object that already exists is kept as it is (same hash, same bytes)."""
 
@@ -55,12 +62,24 @@ class ObjectStore(ABC):
     def delete(self, sha256: str) -> None:
         """Remove an object; a missing one is not an error (deletion is retried after a crash)."""
 
-    def put_bytes(self, sha256: str, data: bytes) -> None:
+    def put_bytes(self, sha256: str, data: bytes, retain_until: float | None = None) -> None:
         with tempfile.NamedTemporaryFile(delete=False) as tmp:
             tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())
-        self.put_file(Path(tmp.name), sha256)
+        self.put_file(Path(tmp.name), sha256, retain_until)
+
+    def set_legal_hold(self, sha256: str, on: bool) -> None:  # noqa: B027 (optional)
+        """Hold (or release) an object for a case; without object lock the catalogue's flag is
+        what keeps it."""
+
+    def delete_refusal(self, sha256: str) -> str | None:
+        """Why the backend would refuse to delete this object now (None: it would not)."""
+        return None
+
+    def abort_incomplete(self, older_than: float) -> list[str]:
+        """Abandon partial writes begun before ``older_than`` (UTC seconds); their names."""
+        return []
 
     def read_bytes(self, sha256: str) -> bytes:
         with self.open(sha256) as f:
@@ -86,7 +105,7 @@ class FilesystemObjectStore(ObjectStore):
         check_name(sha256)
         return self.root / sha256[:2] / sha256
 
-    def put_file(self, path: Path, sha256: str) -> None:
+    def put_file(self, path: Path, sha256: str, retain_until: float | None = None) -> None:
         dest = self.path(sha256)
         if dest.exists():
             path.unlink()
@@ -108,7 +127,7 @@ class FilesystemObjectStore(ObjectStore):
             path.unlink()
         fsync_dir(dest.parent)
 
-    def put_bytes(self, sha256: str, data: bytes) -> None:
+    def put_bytes(self, sha256: str, data: bytes, retain_until: float | None = None) -> None:
         dest = self.path(sha256)
         if not dest.exists():
             private_dir(dest.parent)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,11 @@ from store.objects import ObjectStore, check_name
 
 #: Single PUTs up to this size; larger files go in multipart parts of this size.
 PART_BYTES = 64 << 20
+#: A retention date must be in the gateway's future to be set (it refuses one in its past);
+#: one less than this ahead has passed by the time the object lands.
+LOCK_MARGIN_S = 1.0
+
+log = logging.getLogger("bodycam.store")
 
 
 class ObjectLockedError(PermissionError):
@@ -57,8 +64,22 @@ def _utc(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, UTC)
 
 
+def _future(until: float | None, sha256: str) -> float | None:
+    """The date to lock to, or None when it has already passed by the real clock: the gateway
+    refuses a date in its past, and such an object is already due for deletion. That only
+    happens when the store's clock lags real time by more than the retention period (a test's
+    injected clock; see docs/STORE.md)."""
+    if until is not None and until < time.time() + LOCK_MARGIN_S:
+        log.warning("object %s: retention date %s has already passed; stored without one",
+                    sha256, _utc(until).isoformat())
+        return None
+    return until
+
+
 class S3ObjectStore(ObjectStore):
     """Immutable objects in one Object Lock bucket, each under COMPLIANCE retention."""
+
+    locks = True
 
     def __init__(self, location: S3Location, client: Any = None) -> None:
         self.location = location
@@ -109,6 +130,7 @@ class S3ObjectStore(ObjectStore):
 
     def put_file(self, path: Path, sha256: str, retain_until: float | None = None) -> None:
         key = self.key(sha256)
+        retain_until = _future(retain_until, sha256)
         if self.exists(sha256):
             if retain_until is not None:
                 self.extend_retention(sha256, retain_until)
@@ -166,6 +188,7 @@ class S3ObjectStore(ObjectStore):
     def put_bytes(self, sha256: str, data: bytes, retain_until: float | None = None) -> None:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError(f"object {sha256}: the bytes do not have that SHA-256")
+        retain_until = _future(retain_until, sha256)
         if self.exists(sha256):
             if retain_until is not None:
                 self.extend_retention(sha256, retain_until)
@@ -236,12 +259,46 @@ class S3ObjectStore(ObjectStore):
     def extend_retention(self, sha256: str, until: float) -> None:
         """Move the retention date later, never earlier (Object Lock would refuse that)."""
         current, _ = self.retention(sha256)
-        if current is not None and current >= until:
+        if (current is not None and current >= until) or _future(until, sha256) is None:
             return
         for version in self._versions(self.key(sha256), markers=False):
             self.s3.put_object_retention(
                 Bucket=self.bucket, Key=self.key(sha256), VersionId=version,
                 Retention={"Mode": "COMPLIANCE", "RetainUntilDate": _utc(until)})
+
+    def delete_refusal(self, sha256: str) -> str | None:
+        """What the bucket says of this object: on legal hold, or retained until a date that
+        has not passed by the gateway's own clock (its ``Date`` header)."""
+        from email.utils import parsedate_to_datetime
+
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=self.key(sha256))
+        except ClientError as exc:
+            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        if head.get("ObjectLockLegalHoldStatus") == "ON":
+            return "on legal hold"
+        until = head.get("ObjectLockRetainUntilDate")
+        date = head.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        now = parsedate_to_datetime(date).timestamp() if date else time.time()
+        if until is not None and until.timestamp() > now:
+            return f"retained (COMPLIANCE) until {until.isoformat()}"
+        return None
+
+    def abort_incomplete(self, older_than: float) -> list[str]:
+        """Abort multipart uploads a crashed worker left, begun before ``older_than``."""
+        listing = self.s3.list_multipart_uploads(Bucket=self.bucket,
+                                                 Prefix=self.location.prefix + "/")
+        aborted = []
+        for upload in listing.get("Uploads", []):
+            if upload["Initiated"].timestamp() < older_than:
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                               UploadId=upload["UploadId"])
+                aborted.append(upload["Key"])
+        return aborted
 
     def set_legal_hold(self, sha256: str, on: bool) -> None:
         for version in self._versions(self.key(sha256), markers=False):

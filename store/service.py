@@ -8,6 +8,10 @@ translates requests. Layout of the directory (docs/STORE.md):
 - ``camera-settings.json`` (optional) settings for docked cameras, served signed in ``/v1/info``;
 - ``catalogue.sqlite`` the catalogue; ``objects/`` the bytes by SHA-256; ``staging/`` uploads in
   progress; ``audit.jsonl`` the store's hash-chained audit log.
+
+At a force's scale ``store.json`` names a PostgreSQL catalogue and an S3 bucket with Object Lock
+instead (:func:`open_catalogue`, :func:`open_objects`); staging, the key and the audit log stay
+in the directory, which the workers of one machine share.
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ from device.fsutil import atomic_write, private_dir
 from device.upload import settings as camera_settings
 from store.auditlog import AuditLog
 from store.auth import RequestVerifier, check_operator, new_token, token_hash
-from store.catalogue import Catalogue
+from store.catalogue import Catalogue, CatalogueQueries
 from store.clock import Clock, parse_utc, system_clock, utc_iso
-from store.config import StoreConfig
+from store.config import StoreConfig, StoreConfigError
 from store.credentials import ensure_credentials
 from store.errors import bad_request, conflict, not_found
 from store.ingest import Ingest
@@ -58,17 +62,71 @@ class StoreDirError(Exception):
     """The directory has not been initialised as a store."""
 
 
+def open_catalogue(directory: Path, config: StoreConfig) -> CatalogueQueries:
+    """The catalogue ``store.json`` names: SQLite in the directory, or PostgreSQL."""
+    if config.catalogue == "sqlite":
+        return Catalogue(directory / CATALOGUE)
+    try:
+        from store.catalogue_pg import PostgresCatalogue
+    except ImportError as exc:  # pragma: no cover (psycopg is a dependency)
+        raise StoreDirError(f"catalogue {config.catalogue.split('@')[-1]}: psycopg is not "
+                            f"installed ({exc})") from None
+    try:
+        return PostgresCatalogue(config.catalogue)
+    except ConnectionError as exc:
+        raise StoreDirError(str(exc)) from None
+
+
+def s3_credentials(config: StoreConfig) -> tuple[str, str, str]:
+    """(endpoint, access key, secret key): the endpoint from ``store.json`` or the environment,
+    the credentials from the environment only (never a file the store writes, never argv)."""
+    env = os.environ
+    endpoint = config.s3_endpoint or env.get("BODYCAM_S3_ENDPOINT", "")
+    access = env.get("BODYCAM_S3_ACCESS_KEY") or env.get("AWS_ACCESS_KEY_ID", "")
+    secret = env.get("BODYCAM_S3_SECRET_KEY") or env.get("AWS_SECRET_ACCESS_KEY", "")
+    if not endpoint:
+        raise StoreDirError(f"objects {config.objects}: no S3 endpoint (set s3_endpoint in "
+                            "store.json or $BODYCAM_S3_ENDPOINT)")
+    if not (access and secret):
+        raise StoreDirError(f"objects {config.objects}: no S3 credentials (set "
+                            "$BODYCAM_S3_ACCESS_KEY and $BODYCAM_S3_SECRET_KEY)")
+    return endpoint, access, secret
+
+
+def open_objects(directory: Path, config: StoreConfig) -> ObjectStore:
+    """The object store ``store.json`` names: the folder, or an Object Lock bucket (made with
+    Object Lock if it does not exist; one without it is refused)."""
+    if config.objects == "folder":
+        return FilesystemObjectStore(directory / "objects")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from store.objects_s3 import S3Location, S3ObjectStore
+
+    endpoint, access, secret = s3_credentials(config)
+    try:
+        objects = S3ObjectStore(S3Location.parse(config.objects, endpoint, access, secret))
+        objects.create_bucket()
+    except ValueError as exc:
+        raise StoreDirError(str(exc)) from None
+    except (BotoCoreError, ClientError) as exc:
+        raise StoreDirError(f"objects {config.objects} at {endpoint}: {exc}") from None
+    return objects
+
+
 def init_store(directory: Path, config: StoreConfig | None = None) -> str:
     """Create a store in ``directory``; return the operator token (shown once, kept hashed)."""
     if (directory / PRIVATE_KEY).exists():
         raise StoreDirError(f"{directory} is already an evidence store (use --new-token to replace "
                         "the operator token)")
+    config = config or StoreConfig()
     private_dir(directory)
     private_dir(directory / PRIVATE_KEY.parent)
+    if config.objects != "folder":
+        open_objects(directory, config)  # the bucket exists, with Object Lock, before any key
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    atomic_write(directory / CONFIG, (config or StoreConfig()).to_bytes())
+    atomic_write(directory / CONFIG, config.to_bytes())
     atomic_write(directory / PRIVATE_KEY, pem, mode=0o600)
     atomic_write(directory / PUBLIC_KEY, public_pem(key.public_key()))
     # the force CA and signing certificate for C2PA credentials in exports (store/credentials.py)
@@ -79,12 +137,64 @@ def init_store(directory: Path, config: StoreConfig | None = None) -> str:
 def new_operator_token(directory: Path) -> str:
     """Replace the operator token (the old one stops working)."""
     token = new_token()
-    catalogue = Catalogue(directory / CATALOGUE)
+    catalogue = open_catalogue(directory, StoreConfig.load(directory / CONFIG))
     try:
         catalogue.set_meta("operator_token_sha256", token_hash(token))
     finally:
         catalogue.close()
     return token
+
+
+def choose_engines(directory: Path, catalogue: str | None, objects: str | None) -> None:
+    """``serve --catalogue/--objects``: record the engines in ``store.json``. A store already on
+    other engines, or one that holds anything on its embedded ones, is not moved by a flag
+    (its evidence would seem to vanish): that is a migration, not a restart."""
+    config = StoreConfig.load(directory / CONFIG)
+    wanted = {k: v for k, v in (("catalogue", catalogue), ("objects", objects)) if v}
+    changes = {k: v for k, v in wanted.items() if getattr(config, k) != v}
+    if not changes:
+        return
+    try:
+        new = StoreConfig(**{**config.__dict__, **changes})
+    except StoreConfigError as exc:
+        raise StoreDirError(str(exc)) from None
+    for key, value in changes.items():
+        current = getattr(config, key)
+        if current not in ("sqlite", "folder"):
+            raise StoreDirError(f"--{key} {_shown(value)}: this store's {key} is "
+                                f"{_shown(current)} (store.json); a store does not change "
+                                "engines on a restart")
+    meta: list[Any] = []
+    if "catalogue" in changes and (directory / CATALOGUE).exists():
+        local = Catalogue(directory / CATALOGUE)
+        try:
+            used = local.one("SELECT 1 FROM devices UNION ALL SELECT 1 FROM uploads LIMIT 1")
+            meta = local.all("SELECT key, value FROM meta WHERE key <> ?", "schema_version")
+        finally:
+            local.close()
+        if used:
+            raise StoreDirError(f"--catalogue {_shown(new.catalogue)}: this store already "
+                                f"holds a catalogue in {directory / CATALOGUE}; it is not "
+                                "moved by a flag")
+    if "objects" in changes and any((directory / "objects").glob("*/*")):
+        raise StoreDirError(f"--objects {new.objects}: this store already holds objects in "
+                            f"{directory / 'objects'}; they are not moved by a flag")
+    if meta:  # the operator token init made goes along (unless that catalogue has its own)
+        catalogue = open_catalogue(directory, new)
+        try:
+            for row in meta:
+                if catalogue.get_meta(row["key"]) is None:
+                    catalogue.set_meta(row["key"], row["value"])
+        finally:
+            catalogue.close()
+    atomic_write(directory / CONFIG, new.to_bytes())
+
+
+def _shown(value: str) -> str:
+    """A setting fit for a message: a DSN without its password."""
+    from store.catalogue_pg import _redacted
+
+    return _redacted(value)
 
 
 def _load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -133,7 +243,8 @@ def _tighten(directory: Path) -> None:
 
 class Store:
     def __init__(self, directory: Path, clock: Clock = system_clock,
-                 objects: ObjectStore | None = None) -> None:
+                 objects: ObjectStore | None = None,
+                 catalogue: CatalogueQueries | None = None) -> None:
         self.directory = directory
         self.clock = clock
         self.private_key = _load_private_key(directory / PRIVATE_KEY)
@@ -143,8 +254,12 @@ class Store:
         self.config = StoreConfig.load(directory / CONFIG)
         self.camera_settings = _load_camera_settings(directory / CAMERA_SETTINGS,
                                                      self.private_key)
-        self.catalogue = Catalogue(directory / CATALOGUE)
-        self.objects = objects or FilesystemObjectStore(directory / "objects")
+        self.catalogue = catalogue or open_catalogue(directory, self.config)
+        try:
+            self.objects = objects or open_objects(directory, self.config)
+        except BaseException:
+            self.catalogue.close()
+            raise
         self.staging = Staging(directory / "staging")
         self.audit = AuditLog(directory / AUDIT, clock)
         self.exports_dir = directory / "exports"  # made (0700) when an export starts
@@ -231,38 +346,79 @@ class Store:
 
     def flag(self, recording_id: str, case_ref: str, device_id: str | None = None,
              ) -> dict[str, Any]:
-        """Keep a recording as evidence for a case until it is unflagged."""
+        """Keep a recording as evidence for a case until it is unflagged: the catalogue's flag,
+        then a legal hold on every object of it (with Object Lock, the bucket's refusal)."""
         case_ref = case_ref.strip() if isinstance(case_ref, str) else ""
         if not case_ref or len(case_ref) > MAX_CASE_REF or not case_ref.isprintable():
             raise bad_request(f"case reference must be 1-{MAX_CASE_REF} printable characters")
         with self.custody_lock:
             device_id, recording_id = self.find_recording(recording_id, device_id)
-            row = self._recording_row(device_id, recording_id)
-            if row["deleted_utc"]:
-                raise conflict(f"recording {recording_id} was deleted by retention at "
-                               f"{row['deleted_utc']}; it cannot be flagged")
             now = self.now_utc()
-            with self.catalogue.tx() as db:
+            with self.catalogue.tx() as db:  # checked and set under the catalogue's write lock:
+                row = self._recording_row(device_id, recording_id)  # retention on another
+                if row["deleted_utc"]:                               # worker cannot interleave
+                    raise conflict(f"recording {recording_id} was deleted by retention at "
+                                   f"{row['deleted_utc']}; it cannot be flagged")
                 db.execute("UPDATE recordings SET case_ref = ?, flagged_utc = ? WHERE "
                            "device_id = ? AND recording_id = ?",
                            (case_ref, now, device_id, recording_id))
-            self.audit.append("flag", device_id=device_id, recording_id=recording_id,
-                              case_ref=case_ref, previous_case_ref=row["case_ref"])
+            held: int | str = 0
+            try:
+                held = self._hold(device_id, recording_id, True)
+            except Exception as exc:  # the flag stands (retention obeys it); say what failed
+                held = f"failed: {exc}"
+                raise
+            finally:
+                self.audit.append("flag", device_id=device_id, recording_id=recording_id,
+                                  case_ref=case_ref, previous_case_ref=row["case_ref"],
+                                  **({"legal_hold": held} if self.objects.locks else {}))
         return self.recording(device_id, recording_id)
 
     def unflag(self, recording_id: str, device_id: str | None = None) -> dict[str, Any]:
-        """Return a recording to normal retention (it may be deleted at the next step)."""
+        """Return a recording to normal retention (it may be deleted at the next step): the
+        flag goes, then the legal holds that no other flagged recording needs."""
         with self.custody_lock:
             device_id, recording_id = self.find_recording(recording_id, device_id)
-            row = self._recording_row(device_id, recording_id)
-            if row["case_ref"] is None:
-                raise conflict(f"recording {recording_id} is not flagged")
             with self.catalogue.tx() as db:
+                row = self._recording_row(device_id, recording_id)
+                if row["case_ref"] is None:
+                    raise conflict(f"recording {recording_id} is not flagged")
                 db.execute("UPDATE recordings SET case_ref = NULL, flagged_utc = NULL WHERE "
                            "device_id = ? AND recording_id = ?", (device_id, recording_id))
-            self.audit.append("unflag", device_id=device_id, recording_id=recording_id,
-                              previous_case_ref=row["case_ref"])
+            lifted: int | str = 0
+            try:
+                lifted = self._hold(device_id, recording_id, False)
+            except Exception as exc:  # a hold left on only delays deletion (refused, audited)
+                lifted = f"failed: {exc}"
+                raise
+            finally:
+                self.audit.append("unflag", device_id=device_id, recording_id=recording_id,
+                                  previous_case_ref=row["case_ref"],
+                                  **({"legal_hold_lifted": lifted} if self.objects.locks
+                                     else {}))
         return self.recording(device_id, recording_id)
+
+    def _hold(self, device_id: str, recording_id: str, on: bool) -> int:
+        """Put (or lift) the legal hold on the recording's objects; how many objects. A hold
+        another flagged recording still needs (the same bytes) stays."""
+        if not self.objects.locks:
+            return 0
+        rows = self.catalogue.all("SELECT sha256, manifest_sha256 FROM segments WHERE "
+                                  "device_id = ? AND recording_id = ? AND deleted_utc IS NULL",
+                                  device_id, recording_id)
+        shas = sorted({sha for row in rows for sha in (row["sha256"], row["manifest_sha256"])})
+        count = 0
+        for sha in shas:
+            if not on and self.catalogue.object_held(sha):
+                continue
+            self.objects.set_legal_hold(sha, on)
+            count += 1
+        return count
+
+    def retain_until(self, received_s: float) -> float:
+        """The Object Lock date of what the store received at ``received_s`` (its own clock):
+        the day retention may delete it, and not before."""
+        return received_s + self.config.retention_s
 
     def _recording_row(self, device_id: str, recording_id: str) -> Any:
         return self.catalogue.one("SELECT * FROM recordings WHERE device_id = ? AND "

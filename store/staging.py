@@ -3,6 +3,12 @@
 The staging file's length is how much the store has; it survives a store restart, so a camera
 that reconnects resumes at that offset. When the last byte arrives the file is hashed and handed
 to the object store (or to quarantine). Names are upload ids the store made, never client text.
+
+Staging stays on the local disk of the machine that received the bytes, shared by that machine's
+workers (one store directory): ``ID.lock`` beside each file is the ``flock`` that makes work on
+one upload one worker's at a time. A worker that crashes leaves the file and its lock file; the
+camera resumes at the file's length, and staging with no progress for ``staging_max_age_s`` is
+removed by the retention pass (:meth:`store.retention.Retention.sweep_staging`), audited.
 """
 
 from __future__ import annotations
@@ -11,11 +17,11 @@ import contextlib
 import fcntl
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from device.evidence.manifest import sha256_file
 from device.fsutil import fsync_dir, private_dir, write_synced
-from store.locks import FileLock
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -27,16 +33,35 @@ class Staging:
     def __init__(self, root: Path) -> None:
         self.root = root
         private_dir(root)
-        private_dir(root / "locks")
-
-    def lock(self, upload_id: str) -> FileLock:
-        """Held while one request works on the upload, in whichever worker it arrived."""
-        return FileLock(self.root / "locks" / self.path(upload_id).name)
 
     def path(self, upload_id: str) -> Path:
         if not UPLOAD_ID.fullmatch(upload_id):
             raise ValueError(f"{upload_id!r} is not an upload id")
         return self.root / upload_id
+
+    @contextlib.contextmanager
+    def lock(self, upload_id: str, wait: bool = True) -> Iterator[bool]:
+        """Hold the upload's lock against every worker on this machine; with ``wait=False``
+        yields False at once if another holds it."""
+        fd = os.open(self.path(upload_id).with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def names(self) -> set[str]:
+        """The upload ids that have a staging file or a lock file here."""
+        return {p.name.removesuffix(".lock") for p in self.root.iterdir()
+                if UPLOAD_ID.fullmatch(p.name.removesuffix(".lock"))}
+
+    def remove_lock(self, upload_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(upload_id).with_suffix(".lock").unlink()
 
     def size(self, upload_id: str) -> int:
         try:

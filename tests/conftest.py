@@ -12,6 +12,9 @@ import pytest
 from device.config import Config, ConfigError, load_config
 from sim.simulator import Simulator
 
+#: The store's engines (PostgreSQL, Ceph RGW) for every test that asks for them.
+pytest_plugins = ["tests.engines"]
+
 logging.getLogger("transitions").setLevel(logging.WARNING)
 
 #: Small frames keep encoding cheap; 30 fps and a 1 s GOP match the defaults' timing.

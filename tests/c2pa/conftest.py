@@ -19,6 +19,7 @@ from tests.evidence_store.conftest import (  # noqa: F401
     enrolled,
     recorded,
     running,
+    store_backend,
     store_dir,
 )
 

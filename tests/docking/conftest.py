@@ -1,5 +1,6 @@
 """Docking tests: simulated cameras (their daemons driven on the test's thread) and a real store
-on loopback. The uploader is driven by ``step()``; time moves only on the simulator's clock."""
+on loopback, on the embedded engines and on PostgreSQL + S3 (``store_backend``). The uploader
+is driven by ``step()``; time moves only on the simulator's clock."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.evidence_store.conftest import (  # noqa: F401 (fixtures used by the 
     Running,
     recorded,
     running,
+    store_backend,
     store_dir,
 )
 

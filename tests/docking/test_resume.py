@@ -3,6 +3,8 @@ device not yet enrolled. Nothing is lost, nothing is sent twice, nothing is dele
 
 from __future__ import annotations
 
+import hashlib
+
 from device.evidence.manifest import sha256_file
 from device.upload.uploader import BACKOFF, IDLE
 from sim.simulator import Simulator
@@ -34,7 +36,7 @@ def stored_exactly(running: Running, recorded: dict[str, int]) -> None:
     rows = running.store.catalogue.all("SELECT sha256, size FROM segments")
     assert sorted((r["sha256"], r["size"]) for r in rows) == sorted(recorded.items())
     for digest in recorded:
-        assert sha256_file(running.store.objects.path(digest))[0] == digest
+        assert hashlib.sha256(running.store.objects.read_bytes(digest)).hexdigest() == digest
     uploads = running.store.catalogue.all("SELECT kind FROM uploads WHERE kind = 'segment'")
     assert len(uploads) == len(recorded)  # resumed, never opened afresh
 

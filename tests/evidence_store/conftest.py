@@ -4,6 +4,11 @@ The simulator records once per session (two recordings, small frames, 2 s segmen
 copies that camera data directory. Stores run a real ``StoreHTTPServer`` (the store's ASGI app
 on uvicorn, in this process) on 127.0.0.1 with a clock the test moves; several workers are
 tested for real in test_workers.py.
+
+Every store test runs twice: on the embedded default (SQLite and the objects folder) and on the
+engines of a force's scale (``engines``: PostgreSQL, a fresh database per test, and Ceph's S3
+gateway, a fresh prefix per test in one Object Lock bucket), where those are available
+(tests/engines.py).
 """
 
 from __future__ import annotations
@@ -167,11 +172,26 @@ class Running:
 START = EPOCH + 3600.0
 
 
+@pytest.fixture(params=["embedded", pytest.param("engines", marks=pytest.mark.engines)])
+def store_backend(request: pytest.FixtureRequest,
+                  monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The store's engines as ``store.json`` keys: none (embedded), or PostgreSQL + S3."""
+    if request.param == "embedded":
+        return {}
+    pytest.importorskip("psycopg")
+    pytest.importorskip("boto3")
+    s3 = request.getfixturevalue("s3_engine")
+    for name, value in s3.items():  # credentials reach the store only through the environment
+        monkeypatch.setenv(name, value)
+    return {"catalogue": request.getfixturevalue("pg_database"),
+            "objects": request.getfixturevalue("objects_url")}
+
+
 @pytest.fixture
-def store_dir(tmp_path: Path) -> tuple[Path, str]:
+def store_dir(tmp_path: Path, store_backend: dict[str, str]) -> tuple[Path, str]:
     directory = tmp_path / "store"
     directory.mkdir()
-    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024))
+    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024, **store_backend))
     return directory, token
 
 

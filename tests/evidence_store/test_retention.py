@@ -4,12 +4,12 @@ stays; all audited."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from device.evidence.store_client import StoreHttpError
 from store.auditlog import verify_chain
-from store.config import StoreConfig
 from tests.evidence_store.conftest import START, Camera, Running
 
 DAY = 86400.0
@@ -53,7 +53,8 @@ def test_unflagged_deleted_at_31_days_flagged_kept_and_both_audited(running: Run
 
 def test_retention_period_is_configurable(running: Running, enrolled: Camera) -> None:
     running.upload_all(enrolled)
-    (running.directory / "store.json").write_bytes(StoreConfig(retention_days=7).to_bytes())
+    (running.directory / "store.json").write_bytes(
+        replace(running.store.config, retention_days=7).to_bytes())
     running.stop()
     running.start()
     received = running.store.catalogue.one("SELECT MAX(received_s) AS s FROM recordings")["s"]

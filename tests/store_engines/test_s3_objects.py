@@ -12,6 +12,8 @@ pytest.importorskip("boto3")
 
 from store.objects_s3 import ObjectLockedError, S3Location, S3ObjectStore
 
+pytestmark = pytest.mark.engines  # -m 'not engines' leaves these out
+
 
 @pytest.fixture
 def objects(s3_engine, bucket_name) -> S3ObjectStore:
