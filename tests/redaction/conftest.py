@@ -19,6 +19,7 @@ from tests.evidence_store.conftest import (  # noqa: F401  (the store's fixtures
     enrolled,
     recorded,
     running,
+    store_backend,
     store_dir,
 )
 from tests.redaction.scene import Scene, build_scene
