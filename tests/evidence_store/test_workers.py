@@ -188,8 +188,11 @@ def serve(directory: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], 
                 server.wait()
 
 
-@pytest.mark.slow
-def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def two_workers(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[str], str, int,
+                                                  list[int]]]:
+    """A new store served by two worker processes, both up: (directory, operator token, the
+    server, its URL, its port, the workers' pids)."""
     directory = tmp_path / "store"
     directory.mkdir()
     token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024))
@@ -197,6 +200,12 @@ def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
         port = int(url.rsplit(":", 1)[1])
         workers = _poll(lambda: len(_workers(server.pid)) == 2 and _workers(server.pid),
                         "two workers")
+        yield directory, token, server, url, port, workers
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
+    with two_workers(tmp_path) as (directory, token, server, url, port, workers):
 
         clock = SimClock(epoch=time.time())  # the store runs on the real clock
         sim = Simulator(tiny_config(upload={
@@ -292,13 +301,7 @@ def test_a_worker_killed_while_a_chunk_arrives_keeps_none_of_it(tmp_path: Path,
                                                                 camera: Camera) -> None:
     """SIGKILL while a chunk's body is half sent: the store keeps what it had before the chunk,
     and the camera's upload resumes on another worker and is stored whole."""
-    directory = tmp_path / "store"
-    directory.mkdir()
-    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024))
-    with serve(directory, "--workers", "2") as (server, url):
-        port = int(url.rsplit(":", 1)[1])
-        workers = _poll(lambda: len(_workers(server.pid)) == 2 and _workers(server.pid),
-                        "two workers")
+    with two_workers(tmp_path) as (directory, token, _server, url, port, workers):
         operator = StoreConnection(url)
         OperatorClient(operator, token).enrol(camera.pub_pem)
         operator.close()
