@@ -71,8 +71,19 @@ def test_gesture_in_mode(make_sim, mode: str, button: str, gesture: str) -> None
     if mode != "off":  # every gesture of a camera that is on is audited
         assert gestures[-1]["data"]["button"] == button
         assert gestures[-1]["data"]["gesture"] == gesture
-    elif sim.mode != "off":  # switched on: the power-on is the first thing audited after
-        assert audit[-1]["event"] == "mode" or any(e["event"] == "power" for e in audit)
+        return
+    # an off camera has no log open: its gestures leave nothing, and the shutdown's
+    # checkpoint stays the last entry until it is switched on
+    off_at = max(i for i, e in enumerate(audit)
+                 if e["event"] == "checkpoint" and e["reason"] == "shutdown")
+    after = audit[off_at + 1:]
+    if sim.mode == "off":
+        assert after == []
+    else:  # switched on: the power-on is the first thing audited after, then the boot
+        assert [e["event"] for e in after[:2]] == ["power", "mode"]
+        assert after[0]["data"]["action"] == "on" and after[0]["reason"] == f"{button} {gesture}"
+        assert (after[1]["data"]["source"], after[1]["data"]["dest"]) == ("off", "booting")
+        assert not [e for e in after if e["event"] == "gesture"]
 
 
 def test_a_marker_lands_in_the_manifest_and_the_audit_log(make_sim) -> None:
@@ -181,7 +192,8 @@ def test_storage_full_finalises_the_recording_and_faults_without_deleting(make_s
     for path, size in before.items():
         assert path.exists() and path.stat().st_size == size
     from device.evidence.verify import verify
-    assert all(f.ok for f in verify([sim.data_dir]))
+    findings = verify([sim.data_dir])
+    assert findings and all(f.ok for f in findings), findings
     sim.storage.limit_bytes = None
     sim.advance(sim.config.power.poll_s + 1)
     assert sim.mode == "buffering"
