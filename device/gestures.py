@@ -41,6 +41,22 @@ GESTURES: dict[tuple[str, str], str] = {
     ("program", "hold"): "toggle_stealth",
 }
 
+
+
+def action_for(config: GestureSection, button: str, kind: str, stop_pending: bool = False
+               ) -> str | None:
+    """What a gesture asks for: the table, as the configuration refines it (a stop that waits
+    for its confirmation, PROGRAM hold for standby) and while a stop waits for that press.
+    Whether the mode allows it now is the mode table's answer (``device/modes.py``)."""
+    if (button, kind) == ("record", "press") and stop_pending:
+        return "confirm_stop"
+    if (button, kind) == ("record", "hold") and config.confirm_stop:
+        return "request_stop"
+    if (button, kind) == ("program", "hold") and config.program_hold == "standby":
+        return "toggle_standby"
+    return GESTURES.get((button, kind))
+
+
 #: How long an injected short press lasts, and the gap between the two presses of a double.
 TAP_S = 0.1
 DOUBLE_GAP_S = 0.15

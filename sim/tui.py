@@ -63,16 +63,16 @@ class Panel:
         status = sim.daemon.status()
         lit = sim.led.lit_at()
         led = f"{ANSI.get(lit, '')}●{RESET}" if lit else "○"
-        rec = status["recording"]
-        rec_text = f"{rec['id']} {rec['seconds']:.1f} s" if rec else "-"
-        flags = ", ".join(k for k, v in status["flags"].items() if v) or "-"
+        rec = status.recording
+        rec_text = f"{rec.id} {rec.seconds:.1f} s" if rec else "-"
+        flags = ", ".join(status.flags_up) or "-"
         out = [CLEAR + "bodycam simulator   (see README for the command line)", "",
-               f"   {led}  {status['led']['text']:<34} mode: {status['mode'].upper()}",
+               f"   {led}  {status.led.describe():<34} mode: {status.mode.upper()}",
                f"   recording: {rec_text}"
-               f"   pre-event buffered: {status['buffered_s']:.1f} s   flags: {flags}",
-               f"   battery {status['battery_percent']:.0f} %   storage "
-               f"{status['storage_free_bytes'] / 2**30:.1f} GiB free   frames "
-               f"{status['frames_captured']} ({status['frames_dropped']} dropped)", ""]
+               f"   pre-event buffered: {status.buffered_s:.1f} s   flags: {flags}",
+               f"   battery {status.battery_percent:.0f} %   storage "
+               f"{status.storage_free_bytes / 2**30:.1f} GiB free   frames "
+               f"{status.frames_captured} ({status.frames_dropped} dropped)", ""]
         out += [f"   [{k}] {desc}" for k, (_, _, desc) in KEYS.items()]
         out += ["   " + "   ".join(f"[{k}] {desc}" for k, desc in OTHER_KEYS.items())]
         out += ["", "events:"]

@@ -118,7 +118,8 @@ def test_triggers_start_a_recording_with_their_name_and_never_stop_one(make_sim)
     sim.daemon.post("trigger", name="taser")
     sim.advance(1)
     assert sim.mode == "recording"
-    assert sim.daemon.recording["reason"] == "trigger:taser"
+    assert sim.daemon.recording is not None
+    assert sim.daemon.recording.reason == "trigger:taser"
     sim.daemon.post("trigger", name="holster")
     sim.advance(1)
     assert sim.mode == "recording"
@@ -216,7 +217,7 @@ def test_a_closed_recording_says_why_it_ended(make_sim, end: str, why: str) -> N
     else:
         sim.shutdown()
     assert sim.daemon.last_recording is not None
-    assert sim.daemon.last_recording["reason"] == why
+    assert sim.daemon.last_recording.reason == why
     lines = (sim.data_dir / "audit" / "audit.jsonl").read_text().splitlines()
     closed = [json.loads(line) for line in lines if '"event":"recording_closed"' in line]
     assert [c["reason"] for c in closed] == [why]
