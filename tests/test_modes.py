@@ -223,3 +223,73 @@ def test_a_closed_recording_says_why_it_ended(make_sim, end: str, why: str) -> N
     assert [c["reason"] for c in closed] == [why]
     note = next(text for _, text in sim.daemon.history if text.startswith("recording "))
     assert note.endswith(f"segment(s), {why}"), note
+
+
+ON = {"booting", "standby", "buffering", "recording", "docked", "fault"}
+#: action -> the modes it does something in (docs/BEHAVIOUR.md); elsewhere it is refused.
+ALLOWED: dict[str, set[str]] = {
+    "start_recording": {"buffering", "standby"},
+    "stop_recording": {"recording"},
+    "marker": {"recording"},
+    "request_stop": {"recording"},
+    "toggle_mute": ON,
+    "toggle_stealth": ON,
+    "toggle_standby": {"buffering", "standby"},
+    "power_on": {"off"},
+    "power_off": ON,
+    "confirm_stop": set(),  # only while a stop waits for its confirmation, below
+}
+
+
+def test_the_mode_table_says_where_every_action_is_allowed(make_sim) -> None:
+    from device.modes import STATES
+    from device.status import Recording
+
+    sim = make_sim()
+    daemon = sim.daemon
+    real = daemon.state
+    try:
+        for mode in STATES:
+            daemon.machine.set_state(mode, model=daemon)
+            daemon.recording = Recording("R1", "test", "", 0.0, False) \
+                if mode == "recording" else None
+            for action, modes in ALLOWED.items():
+                assert daemon.may_trigger(action) == (mode in modes), (action, mode)
+            daemon.flags["stop_pending"] = True  # as a RECORD hold with confirm_stop leaves it
+            assert daemon.may_trigger("confirm_stop") == (mode == "recording"), mode
+            daemon.flags["stop_pending"] = False
+        daemon.machine.set_state("recording", model=daemon)
+        daemon.recording = None  # the recording could not start (its counter failed)
+        assert not daemon.may_trigger("marker")
+    finally:
+        daemon.machine.set_state(real, model=daemon)
+        daemon.recording = None
+
+
+def test_an_action_the_mode_refuses_is_audited_as_refused_and_changes_nothing(make_sim
+                                                                             ) -> None:
+    sim = make_sim()
+    sim.button("function").press()  # a marker, but nothing is recording
+    sim.advance(1)
+    audit = [json.loads(line) for line in
+             (sim.data_dir / "audit" / "audit.jsonl").read_text().splitlines()]
+    gesture = [e for e in audit if e["event"] == "gesture"][-1]
+    assert gesture["data"]["action"] == "marker" and gesture["data"]["accepted"] is False
+    assert not [e for e in audit if e["event"] == "marker"]
+    assert sim.daemon.history[-1][1] == "gesture: function press -> nothing"
+    placed = sim.daemon.request("marker", note="x")
+    sim.daemon.sync()
+    assert placed.result(timeout=0) is False  # what the control socket's refusal is made of
+
+
+def test_every_trigger_of_the_mode_table_has_a_handler_and_an_unknown_event_is_refused(
+        make_sim) -> None:
+    from device.daemon import UnknownEvent
+
+    sim = make_sim()
+    assert set(sim.daemon.machine.events) <= set(sim.daemon.handlers)
+    with pytest.raises(UnknownEvent) as err:
+        sim.daemon.post("toggle_everything", reason="test")
+    message = str(err.value)
+    assert "'toggle_everything'" in message and "marker" in message and "\n" not in message
+    assert sim.daemon.events.empty()
