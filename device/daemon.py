@@ -351,6 +351,7 @@ class Daemon:
     def ask_to_confirm(self, event: EventData) -> None:
         self._set_flag("stop_pending", True, "stop requested: press record to confirm")
         self._signal("confirm_stop")
+        self._cancel_timer("confirm")  # asked again: the window runs from now
         self._timers["confirm"] = self.clock.call_later(
             self.config.gestures.confirm_window_s, lambda: self.post("stop_expired"))
 

@@ -293,3 +293,21 @@ def test_every_trigger_of_the_mode_table_has_a_handler_and_an_unknown_event_is_r
     message = str(err.value)
     assert "'toggle_everything'" in message and "marker" in message and "\n" not in message
     assert sim.daemon.events.empty()
+
+
+def test_asking_again_for_a_stop_gives_a_whole_new_window(make_sim) -> None:
+    """A second RECORD hold while a stop waits sounds the confirm tones again: its window
+    runs from then, not from the first hold's (whose timer must not end the new one)."""
+    sim = make_sim(tiny_config(gestures={"confirm_stop": True, "confirm_window_s": 5}))
+    bring_to(sim, "recording")
+    sim.button("record").hold(3.2)
+    sim.advance(3.5)  # asked at 3 s: until 8 s from the first hold
+    assert sim.daemon.flags["stop_pending"]
+    sim.button("record").hold(3.2)
+    sim.advance(4)  # asked again at 3 s: the window now ends 5 s later
+    assert sim.daemon.flags["stop_pending"]
+    sim.advance(1)  # past where the first window ended
+    assert sim.daemon.flags["stop_pending"] and sim.mode == "recording"
+    sim.button("record").press()
+    sim.advance(1)
+    assert sim.mode == "buffering"
