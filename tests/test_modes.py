@@ -187,6 +187,7 @@ def test_storage_full_finalises_the_recording_and_faults_without_deleting(make_s
     bring_to(sim, "recording")
     sim.advance(5)
     before = {p: p.stat().st_size for p in sim.data_dir.rglob("*.mp4")}
+    assert before  # a segment closed by now: the loop below checks something
     sim.storage.limit_bytes = 1024
     sim.advance(sim.config.power.poll_s + 1)
     assert sim.mode == "fault" and sim.daemon.fault == "storage full"
