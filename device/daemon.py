@@ -123,6 +123,7 @@ class Daemon:
             config=lambda: self.config, mode=lambda: self.state, audit=self._audit,
             audit_open=lambda: self.audit is not None, note=self.note,
             set_flag=self._set_flag, use_config=self._use_config)
+        self.handlers = self._handlers()  # before the inputs below post anything
         for name, button in hardware.buttons.items():
             button.when_pressed = lambda n=name: self.gestures.edge(n, True)
             button.when_released = lambda n=name: self.gestures.edge(n, False)
@@ -135,7 +136,6 @@ class Daemon:
             model=self, states=STATES, transitions=TRANSITIONS, initial="off", queued=True,
             send_event=True, auto_transitions=False, ignore_invalid_triggers=True,
             after_state_change="_after_state_change")
-        self.handlers = self._handlers()
         self.powered_off.set()
 
     def _handlers(self) -> dict[str, Handler]:
@@ -162,8 +162,8 @@ class Daemon:
             "store_settings": lambda e: self.docking.store_settings(**e.data),
         }
         # every other trigger of the mode table, mode change or action: done where it allows
-        for name in self.machine.events:
-            handlers.setdefault(name, self._act)
+        for row in TRANSITIONS:
+            handlers.setdefault(str(row["trigger"]), self._act)
         return handlers
 
     # -- posting (any thread) ------------------------------------------------------------------
