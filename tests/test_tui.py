@@ -8,6 +8,7 @@ from sim.tui import Panel
 def test_the_panel_shows_the_mode_recording_flags_and_led(make_sim) -> None:
     sim = make_sim()
     sim.button("record").double_press()
+    sim.advance(1)
     sim.button("function").hold(3.2)
     sim.advance(4)
     status = sim.daemon.status()
