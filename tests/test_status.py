@@ -137,3 +137,30 @@ def test_status_of_a_camera_without_its_key(tmp_path: Path) -> None:
         assert status["audit_entries"] is None
     finally:
         sim.shutdown()
+
+
+def test_a_status_read_back_from_its_json_is_the_same(make_sim) -> None:
+    from device.status import Status
+
+    sim = make_sim()
+    sim.button("record").double_press()
+    sim.advance(6)
+    status = sim.daemon.status()
+    assert status.recording is not None and status.recording.segments >= 1
+    again = Status.from_json(json.loads(json.dumps(status.to_json())))
+    assert again == status
+
+
+def test_a_status_the_command_line_cannot_read_is_a_one_line_error(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from device import control
+    from device.cli import main
+
+    monkeypatch.setattr(control, "request", lambda data_dir, payload: {
+        "ok": True, "status": {"mode": "buffering"}})
+    assert main(["status", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("bodycam status: error: ") and err.count("\n") == 1, err
+    assert "--json" in err
+    assert main(["status", "--json", "--data-dir", str(tmp_path)]) == 0  # shown as it came
+    assert json.loads(capsys.readouterr().out) == {"mode": "buffering"}
