@@ -295,6 +295,14 @@ class Daemon:
         self._set_flag("dock_pending", False, reason)
         return self._act(Event("undock", event.t, {"reason": reason}))
 
+    def _on_shutdown(self, event: Event) -> bool:
+        """Power off (finalising any recording) and then let the process exit."""
+        self._exit_when_off = True
+        if self.state == "off":
+            self.exit_requested.set()
+            return True
+        return bool(self.trigger("power_off", reason=event.data.get("reason", "shutdown")))
+
     # -- conditions of the mode table's rows ---------------------------------------------------
     def dock_present(self, event: EventData | None = None) -> bool:
         return bool(self.hw.dock.is_docked)
@@ -308,14 +316,6 @@ class Daemon:
     # -- the actions (rows of the mode table that keep the mode) -------------------------------
     def powering_on(self, event: EventData) -> None:
         self.powered_off.clear()
-
-    def _on_shutdown(self, event: Event) -> bool:
-        """Power off (finalising any recording) and then let the process exit."""
-        self._exit_when_off = True
-        if self.state == "off":
-            self.exit_requested.set()
-            return True
-        return bool(self.trigger("power_off", reason=event.data.get("reason", "shutdown")))
 
     def place_marker(self, event: EventData) -> None:
         assert self.pipeline is not None and self.recording is not None  # recording_open
