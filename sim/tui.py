@@ -16,12 +16,12 @@ import threading
 import tty
 from typing import TYPE_CHECKING
 
+from device.gestures import hold_seconds
 from sim.app import describe
 
 if TYPE_CHECKING:
     from sim.simulator import Simulator
 
-HOLD_S = 3.2
 KEYS: dict[str, tuple[str, str, str]] = {
     # key: (button, gesture, what it does by default)
     "r": ("record", "double", "double-press RECORD: start recording"),
@@ -80,6 +80,24 @@ class Panel:
             out += list(self.lines)
         return "\r\n".join(out) + "\r\n"
 
+    def key(self, sim: Simulator, key: str) -> None:
+        """What a key does: a whole gesture on a simulated button, the dock, a trigger."""
+        if key == "q":
+            sim.daemon.post("shutdown", reason="simulator quit")
+        elif key == "d":
+            sim.dock.undock() if sim.dock.is_docked else sim.dock.dock()
+        elif key == "h":
+            sim.daemon.post("trigger", name="holster")
+        elif key in KEYS:
+            button, gesture, _ = KEYS[key]
+            target = sim.button(button)
+            if gesture == "double":
+                target.double_press()
+            elif gesture == "hold":
+                target.hold(hold_seconds(sim.daemon.config.gestures))
+            else:
+                target.press()
+
     def run(self, sim: Simulator) -> None:
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
@@ -91,22 +109,7 @@ class Panel:
                 ready, _, _ = select.select([fd], [], [], 0.1)
                 if not ready:
                     continue
-                key = os.read(fd, 1).decode(errors="ignore")
-                if key == "q":
-                    sim.daemon.post("shutdown", reason="simulator quit")
-                elif key == "d":
-                    sim.dock.undock() if sim.dock.is_docked else sim.dock.dock()
-                elif key == "h":
-                    sim.daemon.post("trigger", name="holster")
-                elif key in KEYS:
-                    button, gesture, _ = KEYS[key]
-                    target = sim.button(button)
-                    if gesture == "double":
-                        target.double_press()
-                    elif gesture == "hold":
-                        target.hold(HOLD_S)
-                    else:
-                        target.press()
+                self.key(sim, os.read(fd, 1).decode(errors="ignore"))
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
             sys.stdout.write(self.draw(sim))
