@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device import fsutil
-from device.bounded import (
+from device.recordings import recording_number
+from evidence import fsutil
+from evidence.bounded import (
     MAX_LINE,
     BadJSON,
     Line,
@@ -42,7 +43,6 @@ from device.bounded import (
     not_regular,
     open_regular,
 )
-from device.recordings import recording_number
 from hal.clock import Clock
 
 AUDIT_LOG = Path("audit") / "audit.jsonl"
@@ -368,9 +368,9 @@ class AuditReport:
 
 def verify_log(path: Path, verify_sig: Verifier | None) -> AuditReport:
     """Check the chain, the sequence, every signature and the checkpoints; never modifies.
-    Streams the log: a line over :data:`~device.bounded.MAX_LINE` bytes, or one that is no
+    Streams the log: a line over :data:`~evidence.bounded.MAX_LINE` bytes, or one that is no
     JSON object within the bounds, is a line that is not an entry. Raises
-    :class:`device.bounded.Refused` if the log is not a regular file."""
+    :class:`evidence.bounded.Refused` if the log is not a regular file."""
     report = AuditReport()
     head, seq = GENESIS, 0
     torn_ok: dict[int, str] = {}

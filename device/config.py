@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from device.messages import plain, show
+from evidence.messages import plain, show
 from hal.indicators import COLOURS
 from hal.serial_ports import parse_port_spec
 

@@ -27,8 +27,6 @@ from device.audit import AUDIT_LOG, AuditLog
 from device.bus import EventBus
 from device.config import Config
 from device.docking import DockingMixin
-from device.evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
-from device.fsutil import private_dir
 from device.gestures import GESTURES, GestureRecognizer
 from device.indicators import REPEATING, IndicatorPolicy
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
@@ -47,6 +45,8 @@ from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
+from evidence.fsutil import private_dir
+from evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
 from hal.clock import Timer
 from hal.hardware import Hardware
 from hal.indicators import LedState

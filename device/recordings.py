@@ -12,8 +12,8 @@ import re
 import secrets
 from pathlib import Path
 
-from device.bounded import not_regular, read_regular
-from device.fsutil import atomic_write, private_dir, set_aside
+from evidence.bounded import not_regular, read_regular
+from evidence.fsutil import atomic_write, private_dir, set_aside
 
 RECORDINGS = Path("recordings")
 COUNTER = Path("state") / "recording_counter"

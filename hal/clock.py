@@ -29,7 +29,7 @@ class ClockSetError(Exception):
 
 def utc_iso(seconds: float) -> str:
     """The evidence time format: ISO-8601 UTC, milliseconds, a trailing Z (manifests, audit
-    entries, the watermark, the store). ``device.evidence.manifest.utc_time`` parses it."""
+    entries, the watermark, the store). ``evidence.manifest.utc_time`` parses it."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 

@@ -36,18 +36,18 @@ from device import control
 from device.audit import AuditLog, verify_log
 from device.config import Config
 from device.control import Controller, ControlServer
-from device.evidence.identity import (
+from device.pipeline.encoder import H264Encoder
+from device.pipeline.watermark import Watermark
+from device.service import power_on
+from evidence.identity import (
     DeviceIdentity,
     create_identity,
     public_pem,
 )
-from device.evidence.manifest import Manifest, sha256_file, write_signed_manifest
-from device.evidence.report import intact
-from device.evidence.store_client import DeviceClient, StoreConnection
-from device.evidence.verify import verify
-from device.pipeline.encoder import H264Encoder
-from device.pipeline.watermark import Watermark
-from device.service import power_on
+from evidence.manifest import Manifest, sha256_file, write_signed_manifest
+from evidence.report import intact
+from evidence.store_client import DeviceClient, StoreConnection
+from evidence.verify import verify
 from hal.clock import SystemClock
 from sim.camera import SimCamera
 from sim.clock import SimClock

@@ -26,10 +26,10 @@ from bench_pipeline import Row
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests' helpers
 
 from device import control
-from device.evidence.identity import create_identity
-from device.evidence.manifest import Manifest, manifest_path, signature_path
-from device.evidence.pending import FragmentLog
-from device.evidence.verify import verify
+from evidence.identity import create_identity
+from evidence.manifest import Manifest, manifest_path, signature_path
+from evidence.pending import FragmentLog
+from evidence.verify import verify
 from tests.simproc import sim_command, start_sim
 from tests.test_recovery import CONFIG  # 160x120 at 10 fps, 4 s segments, 1 s GOP
 

@@ -25,10 +25,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from device.evidence.identity import verify_signature
-from device.evidence.manifest import Manifest, ManifestError
-from device.evidence.receipt import Receipt, sign_receipt
-from device.evidence.verify import SIGNATURE_LENGTH
+from evidence.identity import verify_signature
+from evidence.manifest import Manifest, ManifestError
+from evidence.receipt import Receipt, sign_receipt
+from evidence.verify import SIGNATURE_LENGTH
 from store.clock import parse_utc, utc_iso
 from store.errors import StoreError, bad_request, conflict, not_found, too_large
 from store.validate import SHA256_HEX, parse_json, safe_name

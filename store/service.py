@@ -25,17 +25,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from device.config import Config
-from device.evidence.identity import (
+from device.upload import settings as camera_settings
+from evidence.fsutil import atomic_write, private_dir
+from evidence.identity import (
     IdentityError,
     device_id_for,
     fingerprint,
     public_key_from_pem,
     public_pem,
 )
-from device.evidence.receipt import store_id_for
-from device.evidence.request_auth import sign_time
-from device.fsutil import atomic_write, private_dir
-from device.upload import settings as camera_settings
+from evidence.receipt import store_id_for
+from evidence.request_auth import sign_time
 from store.auditlog import AuditLog
 from store.auth import RequestVerifier, check_operator, new_token, token_hash
 from store.catalogue import Catalogue, CatalogueQueries

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.evidence.manifest import Manifest, manifest_path, write_signed_manifest
-from device.evidence.verify import verify
+from evidence.manifest import Manifest, manifest_path, write_signed_manifest
+from evidence.verify import verify
 from hal.clock import utc_iso
 from sim.camera import SimCamera
 from sim.simulator import Simulator

@@ -1,13 +1,13 @@
 """Recovering segments interrupted by a power cut or a crash, at the daemon's next start.
 
 An interrupted segment is a ``NAME.mp4.part``: a fragmented MP4 whose last fragment may be torn,
-with its signed pending record and fragment log (``device/evidence/pending.py``). Recovery
+with its signed pending record and fragment log (``evidence/pending.py``). Recovery
 vouches only for what the camera signed before the cut: every fragment whose landing was signed
 is kept, so at most the fragment being built is lost (one keyframe interval: a second by
 default), and nothing is deleted:
 
 1. the pending record, the fragment log and the ``.part`` are checked against each other
-   (:func:`device.evidence.pending.examine`); if a signature is contradicted (the record
+   (:func:`evidence.pending.examine`); if a signature is contradicted (the record
    edited or put back from elsewhere, signed bytes replaced or cut, the log removed), nothing
    is signed: every file stays as it is and the failure is reported;
 2. the bytes after the last signed landing (a torn write, or anything appended since) are saved
@@ -38,18 +38,6 @@ from typing import Any
 
 import av
 
-from device.bounded import Refused, open_regular, read_regular
-from device.evidence.identity import DeviceIdentity, verify_signature
-from device.evidence.manifest import (
-    MAX_MANIFEST,
-    Manifest,
-    Marker,
-    manifest_path,
-    sha256_file,
-    signature_path,
-)
-from device.evidence.pending import FRAGMENT_LOG_SUFFIX, examine
-from device.fsutil import atomic_write, durable_rename
 from device.pipeline.segments import (
     PART_SUFFIX,
     PENDING_SUFFIX,
@@ -62,6 +50,18 @@ from device.pipeline.segments import (
     write_terminator,
 )
 from device.recordings import recordings_dir
+from evidence.bounded import Refused, open_regular, read_regular
+from evidence.fsutil import atomic_write, durable_rename
+from evidence.identity import DeviceIdentity, verify_signature
+from evidence.manifest import (
+    MAX_MANIFEST,
+    Manifest,
+    Marker,
+    manifest_path,
+    sha256_file,
+    signature_path,
+)
+from evidence.pending import FRAGMENT_LOG_SUFFIX, examine
 from hal.clock import utc_iso
 
 TORN_SUFFIX = ".torn"

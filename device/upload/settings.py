@@ -20,10 +20,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.bounded import BadJSON, loads, read_json
 from device.config import Config, ConfigError
-from device.evidence.identity import verify_signature
-from device.fsutil import atomic_write, private_dir
+from evidence.bounded import BadJSON, loads, read_json
+from evidence.fsutil import atomic_write, private_dir
+from evidence.identity import verify_signature
 
 PUSHABLE = ("recording", "gestures", "indicators", "power", "audit", "triggers")
 SAVED = Path("state") / "store-settings.json"

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from device.audit import AUDIT_LOG
-from device.bounded import MAX_LINE, loads, open_regular
-from device.evidence.verify import verify
+from evidence.bounded import MAX_LINE, loads, open_regular
+from evidence.verify import verify
 
 #: Entries kept for a page that opens late; a long log is read from its last 256 KiB.
 KEEP = 300

@@ -17,15 +17,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.evidence.identity import (
+from evidence.identity import (
     IdentityError,
     device_id_for,
     fingerprint,
     load_public_key,
     verify_signature,
 )
-from device.evidence.manifest import Manifest, ManifestError, sha256_file
-from device.evidence.receipt import SIGNATURE_LENGTH, store_id_for
+from evidence.manifest import Manifest, ManifestError, sha256_file
+from evidence.receipt import SIGNATURE_LENGTH, store_id_for
 
 FORMAT = "bodycam.derivation"
 VERSION = 1

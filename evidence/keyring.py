@@ -26,7 +26,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.evidence.identity import (
+from device.recordings import RECORDINGS
+from evidence.identity import (
     IDENTITY,
     PUBLIC_KEY,
     IdentityError,
@@ -34,8 +35,7 @@ from device.evidence.identity import (
     load_public_key,
     verify_signature,
 )
-from device.recordings import RECORDINGS
-from device.upload.records import STORE_KEY
+from evidence.kept import STORE_KEY
 
 SIGNATURE_LENGTH = 64
 

@@ -12,8 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from device.evidence.findings import Finding, finding
 from device.recordings import RECORDINGS, recording_number
+from evidence.findings import Finding, finding
 
 
 def check_numbering(root: Path, log: Path | None, present: set[str],

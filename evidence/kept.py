@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.bounded import Refused, read_regular
-from device.evidence.manifest import Manifest, sha256_file
-from device.evidence.receipt import SIGNATURE_LENGTH, Receipt, ReceiptError, verify_receipt
-from device.fsutil import atomic_write, private_dir
+from evidence.bounded import Refused, read_regular
+from evidence.fsutil import atomic_write, private_dir
+from evidence.manifest import Manifest, sha256_file
+from evidence.receipt import SIGNATURE_LENGTH, Receipt, ReceiptError, verify_receipt
 
 if TYPE_CHECKING:
-    from device.evidence.keyring import StoreKey
+    from evidence.keyring import StoreKey
 
 RECEIPT_SUFFIX = ".receipt.json"
 RECEIPT_SIG_SUFFIX = ".receipt.sig"

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from device.bounded import MAX_DOCUMENT, BadJSON, digest_regular, loads
-from device.evidence.identity import DeviceIdentity
-from device.fsutil import atomic_write
+from evidence.bounded import MAX_DOCUMENT, BadJSON, digest_regular, loads
+from evidence.fsutil import atomic_write
+from evidence.identity import DeviceIdentity
 
 FORMAT = "bodycam.segment"
 VERSION = 1
@@ -180,7 +180,7 @@ def utc_time(text: str) -> datetime:
 
 def sha256_file(path: Path) -> tuple[str, int]:
     """SHA-256 hex digest and size of a regular file, read in pieces (a symlink, FIFO or device
-    raises :class:`device.bounded.Refused`, an OSError)."""
+    raises :class:`evidence.bounded.Refused`, an OSError)."""
     return digest_regular(path)
 
 

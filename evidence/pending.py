@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from device.audit import canonical, signed_bytes
-from device.bounded import MAX_LINE, BadJSON, loads, open_regular, read_json, read_regular
-from device.fsutil import fsync, fsync_dir, write_all, write_synced
+from evidence.bounded import MAX_LINE, BadJSON, loads, open_regular, read_json, read_regular
+from evidence.fsutil import fsync, fsync_dir, write_all, write_synced
 
 FORMAT = "bodycam.pending"
 FRAGMENT_LOG_SUFFIX = ".part.sigs"

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from device.evidence.findings import Finding, finding
-from device.evidence.manifest import Manifest, ManifestError, utc_time
-from device.evidence.segment_check import TIME_SLACK, Segment
 from device.recordings import SEGMENT_INDEX
+from evidence.findings import Finding, finding
+from evidence.manifest import Manifest, ManifestError, utc_time
+from evidence.segment_check import TIME_SLACK, Segment
 
 #: Missing segments named one by one; beyond these, one line counts the rest.
 MAX_MISSING_LISTED = 20

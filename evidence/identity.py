@@ -24,8 +24,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from device.bounded import read_regular
-from device.fsutil import atomic_write, private_dir
+from evidence.bounded import read_regular
+from evidence.fsutil import atomic_write, private_dir
 
 PRIVATE_KEY = Path("keys") / "device.key"
 PUBLIC_KEY = Path("device.pub.pem")

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from device.bounded import Refused, digest_regular, not_regular, read_head, read_regular
-from device.evidence.findings import Finding, finding
-from device.evidence.keyring import SIGNATURE_LENGTH, DataDir, KeyRing, authenticate
-from device.evidence.manifest import (
+from device.pipeline.segments import PART_SUFFIX, pending_path
+from device.recordings import RECORDING_ID
+from evidence.bounded import Refused, digest_regular, not_regular, read_head, read_regular
+from evidence.findings import Finding, finding
+from evidence.kept import kept_receipt
+from evidence.keyring import SIGNATURE_LENGTH, DataDir, KeyRing, authenticate
+from evidence.manifest import (
     MAX_MANIFEST,
     Manifest,
     ManifestError,
@@ -25,10 +28,7 @@ from device.evidence.manifest import (
     signature_path,
     utc_time,
 )
-from device.evidence.pending import examine
-from device.pipeline.segments import PART_SUFFIX, pending_path
-from device.recordings import RECORDING_ID
-from device.upload.records import kept_receipt
+from evidence.pending import examine
 
 #: Timestamps are cut to the millisecond, so neighbours may seem to overlap by one.
 TIME_SLACK = timedelta(milliseconds=1)
@@ -130,7 +130,7 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
 
 
 def _interrupted(mp4: Path, part: Path, home: DataDir, ring: KeyRing) -> tuple[str, str]:
-    """A ``.part``: do its signed pending record and fragment log (device/evidence/pending.py)
+    """A ``.part``: do its signed pending record and fragment log (evidence/pending.py)
     still match it, or was it edited after the camera stopped?"""
     stopped = f"{part.name}: the camera stopped while writing it"
     if ring.enrolled is None and home.key is None:

@@ -20,30 +20,30 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.audit import AUDIT_LOG, AuditReport, verify_log
-from device.bounded import Refused, kind_of
-from device.evidence.anchor import check_log_anchor, unlogged_upload, upload_entries
-from device.evidence.chain import check_recording
-from device.evidence.crosscheck import check_log_against_footage
-from device.evidence.findings import Finding, finding
-from device.evidence.identity import (
+from device.pipeline.segments import PART_SUFFIX
+from device.recordings import COUNTER, RECORDING_ID, RECORDINGS
+from evidence.anchor import check_log_anchor, unlogged_upload, upload_entries
+from evidence.bounded import Refused, kind_of
+from evidence.chain import check_recording
+from evidence.crosscheck import check_log_against_footage
+from evidence.findings import Finding, finding
+from evidence.identity import (
     IDENTITY,
     PRIVATE_KEY,
     PUBLIC_KEY,
     verify_signature,
 )
-from device.evidence.keyring import (
+from evidence.kept import RECEIPT_SUFFIX
+from evidence.keyring import (
     SIGNATURE_LENGTH,
     DataDir,
     KeyRing,
     data_dir_of,
     load_data_dir,
 )
-from device.evidence.manifest import MANIFEST_SUFFIX, SIGNATURE_SUFFIX
-from device.evidence.numbering import check_numbering
-from device.evidence.segment_check import Segment, check_segment, recording_hint
-from device.pipeline.segments import PART_SUFFIX
-from device.recordings import COUNTER, RECORDING_ID, RECORDINGS
-from device.upload.records import RECEIPT_SUFFIX
+from evidence.manifest import MANIFEST_SUFFIX, SIGNATURE_SUFFIX
+from evidence.numbering import check_numbering
+from evidence.segment_check import Segment, check_segment, recording_hint
 
 __all__ = ["SIGNATURE_LENGTH", "Finding", "KeyRing", "verify"]
 
