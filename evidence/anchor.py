@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from device.audit import AUDIT_LOG
+from evidence.audit import AUDIT_LOG
 from evidence.findings import Finding, finding
 from evidence.kept import (
     AUDIT_RECEIPTS,

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import base64
 import os
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from device.config import Config
-from device.upload import settings as camera_settings
+from evidence import settings as camera_settings
 from evidence.fsutil import atomic_write, private_dir
 from evidence.identity import (
     IdentityError,
@@ -210,6 +210,13 @@ def _load_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def camera_rules() -> list[camera_settings.Rules]:
+    """The rules of the camera firmware installed beside the store for a pushed document, found
+    by entry point (``bodycam.settings_rules``): the store imports no firmware, and a camera
+    whose rules it has checked will not refuse what it serves."""
+    return [point.load() for point in entry_points(group=camera_settings.RULES_GROUP)]
+
+
 def _load_camera_settings(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
     """The ``/v1/info`` fields for the camera settings file, checked now so that a mistake
     stops the store with one line rather than being refused by every camera."""
@@ -222,7 +229,8 @@ def _load_camera_settings(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
     signature = key.sign(camera_settings.SIGNING_PREFIX + raw)
     try:
         document = camera_settings.parse(raw, signature, key.public_key())
-        camera_settings.apply(Config(), document)
+        for rules in camera_rules():
+            rules(document)
     except camera_settings.SettingsError as exc:
         raise StoreDirError(f"{path}: {exc}") from None
     return {"camera_settings": base64.b64encode(raw).decode(),

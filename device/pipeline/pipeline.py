@@ -30,8 +30,9 @@ from device.pipeline.segments import RecordingInfo, SegmentWriter, write_termina
 from device.pipeline.watermark import Watermark
 from evidence.fsutil import private_dir
 from evidence.manifest import Manifest
+from evidence.utc import utc_iso
 from hal.camera import Camera, Frame
-from hal.clock import Clock, utc_iso
+from hal.clock import Clock
 
 log = logging.getLogger(__name__)
 

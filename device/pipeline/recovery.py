@@ -32,7 +32,6 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,7 @@ from evidence.manifest import (
     signature_path,
 )
 from evidence.pending import FRAGMENT_LOG_SUFFIX, examine
-from hal.clock import utc_iso
+from evidence.utc import utc_iso, utc_seconds
 
 TORN_SUFFIX = ".torn"
 
@@ -245,7 +244,7 @@ def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
         recording_id=newest.recording_id, directory=mp4.parent, reason=newest.reason,
         identity=identity, codec=newest.codec, width=newest.width, height=newest.height,
         fps=int(newest.fps), clock_set=newest.clock_set)
-    end = datetime.fromisoformat(newest.end_utc.replace("Z", "+00:00")).timestamp()
+    end = utc_seconds(newest.end_utc)
     gap = {"from_utc": newest.end_utc, "to_utc": newest.end_utc,
            "reason": "power lost between two segments"}
     manifest, _ = write_terminator(info, newest.segment_index + 1, hashlib.sha256(raw).hexdigest(),

@@ -36,6 +36,7 @@ import av
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
 from evidence.identity import DeviceIdentity
+from evidence.layout import Layout
 from evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
 from evidence.pending import (
     FragmentLog,
@@ -44,10 +45,10 @@ from evidence.pending import (
     record_hash,
     signed_record,
 )
-from hal.clock import utc_iso
+from evidence.utc import utc_iso
 
-PART_SUFFIX = ".part"
-PENDING_SUFFIX = ".part.json"
+PART_SUFFIX = Layout.PART
+PENDING_SUFFIX = Layout.PENDING
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
@@ -69,15 +70,15 @@ class RecordingInfo:
     markers: list[tuple[float, str, str]] = field(default_factory=list)
 
     def segment_path(self, index: int) -> Path:
-        return self.directory / f"{self.recording_id}-S{index:04d}.mp4"
+        return self.directory / Layout.segment_name(self.recording_id, index)
 
 
 def part_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + PART_SUFFIX)
+    return Layout.part(mp4)
 
 
 def pending_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + PENDING_SUFFIX)
+    return Layout.pending(mp4)
 
 
 def mp4_boxes(data: bytes) -> Iterator[tuple[bytes, int]]:

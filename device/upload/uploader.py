@@ -54,6 +54,7 @@ from evidence.store_client import (
     StoreHttpError,
     receipt_of,
 )
+from evidence.utc import utc_iso
 from hal.clock import Clock
 
 log = logging.getLogger("bodycam.upload")
@@ -342,7 +343,7 @@ class Uploader:
         reason = str(status.get("reason") or status.get("error") or "quarantined")
         mark_quarantined(segment.mp4, {"store_id": session.store_id, "reason": reason,
                                        "upload_id": status.get("upload_id"),
-                                       "utc": self.clock.utc_iso()})
+                                       "utc": utc_iso(self.clock.wall())})
         session.quarantined.append(segment.mp4.name)
         self.last_error = f"{segment.mp4.name} quarantined by the store: {reason}"
         session.held_back.add(segment.recording_id)
