@@ -35,6 +35,7 @@ import av
 
 from evidence.fsutil import durable_rename, open_private, private_dir
 from evidence.identity import public_pem
+from evidence.layout import Layout
 from evidence.manifest import (
     Manifest,
     ManifestError,
@@ -134,7 +135,7 @@ def _copy_originals(store: Store, recordings: list[dict[str, Any]],
     for rec in recordings:
         device_id, recording_id = rec["device_id"], rec["recording_id"]
         device_dir = work / "devices" / device_id
-        folder = device_dir / "recordings" / recording_id
+        folder = device_dir / Layout.RECORDINGS / recording_id
         folder.mkdir(parents=True, exist_ok=True)
         key = store.device_key(device_id)
         assert key is not None

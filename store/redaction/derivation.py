@@ -24,6 +24,7 @@ from evidence.identity import (
     load_public_key,
     verify_signature,
 )
+from evidence.layout import Layout
 from evidence.manifest import Manifest, ManifestError, sha256_file
 from evidence.receipt import SIGNATURE_LENGTH, store_id_for
 
@@ -39,7 +40,7 @@ def to_bytes(derivation: dict[str, Any]) -> bytes:
 
 def source_path(sources: Path, entry: dict[str, Any]) -> Path:
     """Where a source segment sits in an export (or a folder laid out like one)."""
-    return (sources / "devices" / str(entry["device_id"]) / "recordings" /
+    return (sources / "devices" / str(entry["device_id"]) / Layout.RECORDINGS /
             str(entry["recording_id"]) / str(entry["file"]))
 
 
