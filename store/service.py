@@ -214,7 +214,14 @@ def camera_rules() -> list[camera_settings.Rules]:
     """The rules of the camera firmware installed beside the store for a pushed document, found
     by entry point (``bodycam.settings_rules``): the store imports no firmware, and a camera
     whose rules it has checked will not refuse what it serves."""
-    return [point.load() for point in entry_points(group=camera_settings.RULES_GROUP)]
+    rules = []
+    for point in entry_points(group=camera_settings.RULES_GROUP):
+        try:
+            rules.append(point.load())
+        except Exception as exc:  # a broken install: say which, in one line
+            raise StoreDirError(f"the camera settings rules {point.value} cannot be loaded "
+                                f"({type(exc).__name__}: {exc})") from None
+    return rules
 
 
 def _load_camera_settings(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:

@@ -7,11 +7,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import EntryPoint
 from pathlib import Path
+
+import pytest
 
 from evidence.hashlog import CAMERA, STORE, ChainHead, line_hash
 from evidence.layout import Layout
+from evidence.settings import RULES_GROUP, SettingsError
 from evidence.utc import parse_utc, utc_iso, utc_seconds, utc_time
+from store import service
 from tests.evidence import Camera, template_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +118,19 @@ def test_one_chain_two_spellings_byte_for_byte() -> None:
     camera.advance("f" * 64)
     assert (store.seq, camera.seq) == (1, 0)
     assert store.head == camera.head == "f" * 64
+
+
+def test_the_store_takes_the_cameras_settings_rules_by_entry_point(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store imports no firmware: the installed camera offers its rules as an entry point;
+    one that cannot be loaded stops the store with one line naming it."""
+    [rules] = service.camera_rules()
+    rules({"indicators": {"reminder_interval_s": 60}})
+    with pytest.raises(SettingsError, match=r"recording\.pre_event_s: 500 is out of range"):
+        rules({"recording": {"pre_event_s": 500}})
+    broken = EntryPoint("camera", "no_such_firmware.settings:check", RULES_GROUP)
+    monkeypatch.setattr(service, "entry_points", lambda group: [broken])
+    with pytest.raises(service.StoreDirError,
+                       match=r"^the camera settings rules no_such_firmware\.settings:check cannot "
+                             r"be loaded \(ModuleNotFoundError: .*\)$"):
+        service.camera_rules()
