@@ -15,7 +15,7 @@ finds footage by them; so they are defined here once and every user takes them f
                                               ...-S0003.mp4.receipt.json / .receipt.sig
                                               ...-S0003.mp4.quarantined.json
       audit/audit.jsonl  audit/receipts/SHA256.receipt.json (.sig)
-      state/recording_counter  state/store-settings.json
+      state/recording_counter  state/store-settings.json  control.sock
 
 A recording id is a persistent counter (never reused; not the wall clock, which may be unset),
 so names sort in recording order, and three random bytes keep ids unique if a camera is wiped
@@ -67,6 +67,8 @@ class Layout:
     # counters and state
     COUNTER: ClassVar[Path] = Path("state") / "recording_counter"
     STORE_SETTINGS: ClassVar[Path] = Path("state") / "store-settings.json"
+    #: the running daemon's control socket
+    CONTROL_SOCKET: ClassVar[str] = "control.sock"
 
     @classmethod
     def segment_name(cls, recording_id: str, index: int) -> str:

@@ -4,6 +4,7 @@ interpreter, since this one has loaded everything."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -134,3 +135,39 @@ def test_the_store_takes_the_cameras_settings_rules_by_entry_point(
                        match=r"^the camera settings rules no_such_firmware\.settings:check cannot "
                              r"be loaded \(ModuleNotFoundError: .*\)$"):
         service.camera_rules()
+
+
+PROJECT = {"device", "hal", "sim", "store", "evidence", "tests", "scripts"}
+MEDIA = {"av", "cv2", "numpy", "PIL", "picamera2"}
+
+
+def offending_imports(package: str, allowed: set[str]) -> list[str]:
+    """Every import (lazy ones too) in ``package`` of a project package not in ``allowed`` or
+    of a media library (for the contract)."""
+    banned_media = MEDIA if package == "evidence" else set()
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                     and not node.level else [])
+            for name in names:
+                top = name.split(".")[0]
+                if (top in PROJECT and top not in allowed) or top in banned_media:
+                    found.append(f"{path.relative_to(ROOT)} imports {name}")
+    return found
+
+
+def test_the_contract_and_the_store_import_only_what_the_layers_allow() -> None:
+    assert offending_imports("evidence", {"evidence"}) == []
+    assert offending_imports("store", {"store", "evidence"}) == []
+
+
+def test_the_import_check_names_an_offender(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "bad.py").write_text("def f():\n    import av\n"
+                                                   "from device.config import Config\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert sorted(offending_imports("evidence", {"evidence"})) == [
+        "evidence/bad.py imports av", "evidence/bad.py imports device.config"]
