@@ -31,7 +31,6 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from device.audit import AUDIT_LOG
 from device.config import UploadSection
 from device.recordings import recordings_dir
 from device.upload import settings as store_settings
@@ -39,6 +38,7 @@ from device.upload.backoff import Backoff
 from device.upload.link import LinkError, open_link
 from device.upload.session import Session, log_snapshot
 from device.upload.work import Segment, pending_segments
+from evidence.audit import AUDIT_LOG
 from evidence.fsutil import fsync_dir
 from evidence.identity import DeviceIdentity
 from evidence.kept import (

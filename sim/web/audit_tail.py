@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from device.audit import AUDIT_LOG
+from evidence.audit import AUDIT_LOG
 from evidence.bounded import MAX_LINE, loads, open_regular
 from evidence.verify import verify
 
