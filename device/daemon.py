@@ -29,8 +29,6 @@ from device.audit import AUDIT_LOG, AuditLog
 from device.bus import EventBus
 from device.config import Config
 from device.docking import Docking
-from device.evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
-from device.fsutil import private_dir
 from device.gestures import GestureRecognizer, action_for
 from device.indicators import REPEATING, IndicatorPolicy
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
@@ -50,6 +48,9 @@ from device.recordings import next_recording_id, recordings_dir
 from device.status import ClosedRecording, Recording, RecordingStatus, Status
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
+from evidence.fsutil import private_dir
+from evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
+from evidence.utc import utc_iso
 from hal.clock import Timer
 from hal.hardware import Hardware
 from hal.indicators import LedState
@@ -320,7 +321,7 @@ class Daemon:
     def place_marker(self, event: EventData) -> None:
         assert self.pipeline is not None and self.recording is not None  # recording_open
         note = str(event.kwargs.get("note", ""))
-        utc = self.clock.utc_iso()
+        utc = utc_iso(self.clock.wall())
         self.pipeline.send(AddMarker(event.kwargs.get("t", self.clock.monotonic()), utc, note))
         self.recording.markers += 1
         self._audit("marker", event.kwargs.get("reason", "command"),
@@ -644,7 +645,7 @@ class Daemon:
         self.pipeline.send(StartRecording(info, with_pre_event, event.kwargs.get(
             "t", self.clock.monotonic())))
         self.pipeline.start_camera()
-        self.recording = Recording(recording_id, reason, started_utc=self.clock.utc_iso(),
+        self.recording = Recording(recording_id, reason, started_utc=utc_iso(self.clock.wall()),
                                    started_mono=self.clock.monotonic(), pre_event=with_pre_event)
         self._audit("recording_start", reason, recording_id=recording_id,
                     pre_event=with_pre_event)
@@ -767,7 +768,7 @@ class Daemon:
             recovered=list(self.recovered),
             audit_entries=self.audit.seq if self.audit else None,
             audit_error=self.audit.error if self.audit else None,
-            utc=self.clock.utc_iso(),
+            utc=utc_iso(self.clock.wall()),
             clock_set=self.clock.wall_is_set,
             data_dir=str(self.data_dir),
             upload=self.uploader.status(),

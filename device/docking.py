@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from device.config import Config
 from device.upload import settings as store_settings
+from evidence.utc import utc_iso
 from hal.clock import Clock, ClockSetError
 
 
@@ -72,7 +73,7 @@ class Docking:
             return answer
         answer["set"] = True
         self.audit("clock", f"set from store {store_id}", action="set", store_id=store_id,
-                   before_utc=self.clock.utc_iso(before), delta_s=delta)
+                   before_utc=utc_iso(before), delta_s=delta)
         self.note(f"clock set from the store: {delta:+.3f} s")
         self.set_flag("clock_not_set", False, "clock set from the store")
         return answer

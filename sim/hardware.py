@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from device.fsutil import private_dir
+from evidence.fsutil import private_dir
 from hal.clock import Clock
 from hal.hardware import Hardware
 from hal.inputs import BUTTON_NAMES

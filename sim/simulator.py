@@ -16,8 +16,8 @@ from typing import Any
 from device.config import Config
 from device.control import ControlError, Handler, takes
 from device.daemon import Daemon
-from device.evidence.identity import has_key, provision
-from device.messages import show
+from evidence.identity import has_key, provision
+from evidence.messages import show
 from hal.clock import Clock
 from hal.inputs import BUTTON_NAMES
 from sim.camera import SimCamera
