@@ -17,7 +17,7 @@ import queue
 import threading
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from device.fsutil import private_dir
 from device.gestures import GESTURES, GestureRecognizer
 from device.indicators import REPEATING, IndicatorPolicy
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
-from device.pipeline.encoder import EncoderError
 from device.pipeline.pipeline import (
     AddMarker,
     CameraBack,
@@ -43,11 +42,21 @@ from device.pipeline.pipeline import (
     StopRecording,
 )
 from device.pipeline.recovery import find_interrupted, find_unfinished, recover_all
+from device.pipeline.reports import (
+    FirstLiveFrame,
+    PipelineError,
+    RecordingClosed,
+    Report,
+    SegmentClosed,
+    StorageError,
+    StorageFull,
+)
 from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
 from hal.clock import Timer
+from hal.encoder import EncoderError
 from hal.hardware import Hardware
 from hal.indicators import LedState
 
@@ -430,36 +439,34 @@ class Daemon(DockingMixin):
 
     # -- the pipeline's reports ----------------------------------------------------------------
     def _on_pipeline(self, event: Event) -> None:
-        kind = event.data.pop("kind")
-        if kind == "segment_closed":
-            self._audit("segment", "segment closed", **event.data)
-            self.note(f"segment closed: {event.data['file']} ({event.data['frames']} frames)")
-            if self.recording and self.recording["id"] == event.data["recording_id"]:
+        report = event.data["report"]
+        if isinstance(report, SegmentClosed):
+            self._audit("segment", "segment closed", **asdict(report))
+            self.note(f"segment closed: {report.file} ({report.frames} frames)")
+            if self.recording and self.recording["id"] == report.recording_id:
                 self.recording["segments"] += 1
-        elif kind == "recording_closed":
-            self.last_recording = {"id": event.data["recording_id"],
-                                   "segments": event.data["segments"],
-                                   "reason": event.data["reason"]}
-            self._audit("recording_closed", event.data["reason"],
-                        recording_id=event.data["recording_id"],
-                        segments=event.data["segments"])
-            self.note(f"recording {event.data['recording_id']} closed: "
-                      f"{len(event.data['segments'])} segment(s), {event.data['reason']}")
-        elif kind == "first_live_frame":
-            if self.recording and self.recording["id"] == event.data["recording_id"]:
-                self.recording["first_live_written_mono"] = event.data["written"]
-        elif kind == "storage_full":
+        elif isinstance(report, RecordingClosed):
+            self.last_recording = {"id": report.recording_id, "segments": report.segments,
+                                   "reason": report.reason}
+            self._audit("recording_closed", report.reason, recording_id=report.recording_id,
+                        segments=report.segments)
+            self.note(f"recording {report.recording_id} closed: "
+                      f"{len(report.segments)} segment(s), {report.reason}")
+        elif isinstance(report, FirstLiveFrame):
+            if self.recording and self.recording["id"] == report.recording_id:
+                self.recording["first_live_written_mono"] = report.written
+        elif isinstance(report, StorageFull):
             self._storage_full()
-        elif kind == "storage_error":
-            if event.data["recording_id"] is not None:
-                self.note(f"recording {event.data['recording_id']} cut by a storage error; "
+        elif isinstance(report, StorageError):
+            if report.recording_id is not None:
+                self.note(f"recording {report.recording_id} cut by a storage error; "
                           f"it is closed once the card takes writes again")
-            self._storage_error(event.data["error"])
-        elif kind == "pipeline_error":
-            self._fail("pipeline", f"{event.data['stage']}: {event.data['error']}")
+            self._storage_error(report.error)
+        elif isinstance(report, PipelineError):
+            self._fail("pipeline", f"{report.stage}: {report.error}")
 
-    def _pipeline_emit(self, kind: str, **data: Any) -> None:
-        self.post("pipeline", kind=kind, **data)
+    def _pipeline_emit(self, report: Report) -> None:
+        self.post("pipeline", report=report)
 
     # -- mode callbacks (run on the owning thread by the machine) ------------------------------
     def _after_state_change(self, event: EventData) -> None:
@@ -581,7 +588,7 @@ class Daemon(DockingMixin):
         info = RecordingInfo(
             recording_id=recording_id,
             directory=recordings_dir(self.data_dir) / recording_id, reason=reason,
-            identity=self.identity, codec=self.config.encoder.codec, width=cam.width,
+            identity=self.identity, codec=self.pipeline.encoder.codec_name, width=cam.width,
             height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set)
         with_pre_event = event.transition.source == "buffering"
         self.pipeline.send(StartRecording(info, with_pre_event, event.kwargs.get(
@@ -700,6 +707,7 @@ class Daemon(DockingMixin):
     # -- status (read from any thread) ---------------------------------------------------------
     def status(self) -> dict[str, Any]:
         pipeline = self.pipeline
+        stats = pipeline.stats() if pipeline is not None else None
         recording = dict(self.recording) if self.recording else None
         if recording is not None:
             recording["seconds"] = round(self.clock.monotonic() - recording.pop("started_mono"),
@@ -715,9 +723,9 @@ class Daemon(DockingMixin):
             "battery_percent": round(self.hw.battery.percent(), 1),
             "charging": self.hw.battery.charging(),
             "storage_free_bytes": self.hw.storage.free_bytes(),
-            "buffered_s": round(pipeline.recorder.buffered_s, 3) if pipeline else 0.0,
-            "frames_captured": pipeline.frames_in if pipeline else 0,
-            "frames_dropped": pipeline.frames_dropped if pipeline else 0,
+            "buffered_s": round(stats.buffered_s, 3) if stats else 0.0,
+            "frames_captured": stats.frames_captured if stats else 0,
+            "frames_dropped": stats.frames_dropped if stats else 0,
             "recording": recording,
             "last_recording": self.last_recording,
             "recovered": list(self.recovered),

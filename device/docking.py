@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from device.config import Config
 from device.indicators import IndicatorPolicy
-from device.pipeline.encoder import EncoderError
 from device.pipeline.pipeline import Pipeline
+from device.pipeline.reports import Report
 from device.upload import settings as store_settings
 from hal.clock import ClockSetError
+from hal.encoder import EncoderError
 
 if TYPE_CHECKING:
     from device.daemon import Event
@@ -45,12 +46,14 @@ class DockingMixin:
         def _set_flag(self, flag: str, value: bool, reason: str) -> None: ...
         def _fail(self, kind: str, reason: str) -> None: ...
         def _refresh_indicators(self) -> None: ...
-        def _pipeline_emit(self, kind: str, **data: Any) -> None: ...
+        def _pipeline_emit(self, report: Report) -> None: ...
         def note(self, text: str) -> None: ...
 
     def _new_pipeline(self) -> Pipeline:
-        return Pipeline(self.config, self.hw.camera, self.clock, self.hw.storage.free_bytes,
-                        self._pipeline_emit)
+        pipeline = Pipeline(self.config, self.hw.camera, self.clock, self.hw.storage.free_bytes,
+                            self._pipeline_emit, encoder=self.hw.encoder)
+        pipeline.start()
+        return pipeline
 
     def _on_upload_audit(self, event: Event) -> bool:
         """An audit entry for the uploader; True once it is written (then footage may go)."""

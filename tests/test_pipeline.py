@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device.evidence.verify import verify
-from device.pipeline.packets import EncodedPacket
 from device.pipeline.ringbuffer import PreEventBuffer
+from hal.encoder import EncodedPacket
 from tests.conftest import tiny_config
 from tests.media import decode, segments
 

@@ -43,8 +43,8 @@ from device.evidence.pending import (
     signed_record,
 )
 from device.fsutil import atomic_write, durable_rename, fsync, open_stream
-from device.pipeline.packets import EncodedPacket, parameter_sets
 from hal.clock import utc_iso
+from hal.encoder import EncodedPacket, parameter_sets
 
 PART_SUFFIX = ".part"
 PENDING_SUFFIX = ".part.json"
