@@ -14,6 +14,8 @@ encoder=FakeEncoder)`` pick it; the firmware never names it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from hal.encoder import EncodedPacket, Encoder, EncoderSettings
@@ -21,8 +23,8 @@ from hal.encoder import EncodedPacket, Encoder, EncoderSettings
 NAL_SLICE, NAL_IDR, NAL_SPS, NAL_PPS, NAL_FILLER = 1, 5, 7, 8, 12
 LOG2_MAX_FRAME_NUM = 16
 START = b"\x00\x00\x00\x01"
-#: The IDR's share of a GOP's bytes against a P frame's (x264 at zerolatency is about this).
-KEY_TO_P = 4
+#: 64x48, the smallest picture the size model was measured at.
+SMALLEST_AREA = 64 * 48
 
 
 class _Bits:
@@ -128,12 +130,17 @@ class FakeEncoder(Encoder):
         self.headers = _sps(mbs_w, mbs_h, (mbs_w * 16 - settings.width) // 2,
                             (mbs_h * 16 - settings.height) // 2) + _pps()
         self._idr = [self.headers + _idr(self.mbs, i) for i in (0, 1)]
+        # About what libx264 gives the simulated scene (measured from 64x48 to 1280x720): a P
+        # frame grows with the log of the picture's area, a keyframe a little faster.
+        octaves = max(0.0, math.log2(settings.width * settings.height / SMALLEST_AREA))
+        key_to_p = 2 + octaves / 4
         if settings.bitrate_kbps:
             per_frame = settings.bitrate_kbps * 1000 / 8 / settings.fps
-        else:  # constant quality: about what libx264 gives the simulated scene
-            per_frame = settings.width * settings.height / 40 * 2 ** ((23 - settings.crf) / 6)
-        self.p_bytes = int(per_frame * self.gop / (self.gop - 1 + KEY_TO_P))
-        self.key_bytes = KEY_TO_P * self.p_bytes
+            p_bytes = per_frame * self.gop / (self.gop - 1 + key_to_p)
+        else:
+            p_bytes = (640 + 200 * octaves) * 2 ** ((23 - settings.crf) / 6)
+        self.p_bytes = int(p_bytes)
+        self.key_bytes = int(key_to_p * p_bytes)
         self._since_key = 0
         self._idr_count = 0
         self._frame_num = 0
