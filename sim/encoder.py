@@ -5,8 +5,9 @@ profile, CAVLC; an IDR is one slice of I_16x16 macroblocks predicted DC with no 
 byte each), a P frame one slice whose macroblocks are all skipped (a few bits in all). Decoded,
 every frame is mid grey. Keyframes come where requested and at the GOP, every keyframe carries
 SPS and PPS (so the muxer builds avcC and a segment plays on its own), ``pts`` are frame slots
-(:class:`hal.encoder.Encoder`), and a filler NAL unit brings each frame to about the size a
-real encoder would give, so byte bounds and storage checks see realistic numbers.
+(:class:`hal.encoder.Encoder`), a user-data SEI makes each frame's bytes its own (as a real
+picture's are), and a filler NAL unit brings each frame to about the size a real encoder would
+give, so byte bounds, storage checks and uploads see realistic numbers.
 
 It lives with the simulator, a simulated device like the camera: tests and ``Simulator(...,
 encoder=FakeEncoder)`` pick it; the firmware never names it.
@@ -14,13 +15,18 @@ encoder=FakeEncoder)`` pick it; the firmware never names it.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import struct
+import uuid
 
 import numpy as np
 
 from hal.encoder import EncodedPacket, Encoder, EncoderSettings
 
-NAL_SLICE, NAL_IDR, NAL_SPS, NAL_PPS, NAL_FILLER = 1, 5, 7, 8, 12
+NAL_SLICE, NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS, NAL_FILLER = 1, 5, 6, 7, 8, 12
+#: The user-data SEI's UUID: this fake's frames say what they are.
+FAKE_UUID = uuid.uuid5(uuid.NAMESPACE_URL, "bodycam:sim/encoder.py").bytes
 LOG2_MAX_FRAME_NUM = 16
 START = b"\x00\x00\x00\x01"
 #: 64x48, the smallest picture the size model was measured at.
@@ -113,6 +119,15 @@ def _p(mbs: int, frame_num: int) -> bytes:
     return _nal(2, NAL_SLICE, b.rbsp())
 
 
+def _sei(image: np.ndarray, pts: int, t_mono: float, wall: float) -> bytes:
+    """A user-data SEI naming the frame: a digest of its picture and its times. Real encoders'
+    frames differ because their pictures (and watermarks) do; so do these, and two segments
+    never share bytes (a content-addressed store would hold them once)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16).digest()
+    payload = FAKE_UUID + digest + struct.pack(">qdd", pts, t_mono, wall)
+    return _nal(0, NAL_SEI, bytes([5, len(payload)]) + payload + b"\x80")
+
+
 def _filler(size: int) -> bytes:
     """A filler NAL unit of ``size`` bytes in all (decoders drop it), or nothing if too small."""
     if size < 6:
@@ -129,7 +144,7 @@ class FakeEncoder(Encoder):
         self.mbs = mbs_w * mbs_h
         self.headers = _sps(mbs_w, mbs_h, (mbs_w * 16 - settings.width) // 2,
                             (mbs_h * 16 - settings.height) // 2) + _pps()
-        self._idr = [self.headers + _idr(self.mbs, i) for i in (0, 1)]
+        self._idr = [_idr(self.mbs, i) for i in (0, 1)]
         # About what libx264 gives the simulated scene (measured from 64x48 to 1280x720): a P
         # frame grows with the log of the picture's area, a keyframe a little faster.
         octaves = max(0.0, math.log2(settings.width * settings.height / SMALLEST_AREA))
@@ -149,13 +164,14 @@ class FakeEncoder(Encoder):
         pts = self.slot(t_mono)
         forced = self.take_keyframe_request()
         key = forced or self._idr_count == 0 or self._since_key >= self.gop
+        sei = _sei(image, pts, t_mono, wall)
         if key:
-            data = self._idr[self._idr_count % 2]
+            data = self.headers + sei + self._idr[self._idr_count % 2]
             self._idr_count += 1
             self._since_key, self._frame_num = 1, 1
             target = self.key_bytes
         else:
-            data = _p(self.mbs, self._frame_num)
+            data = sei + _p(self.mbs, self._frame_num)
             self._frame_num = (self._frame_num + 1) % (1 << LOG2_MAX_FRAME_NUM)
             self._since_key += 1
             target = self.p_bytes

@@ -195,7 +195,7 @@ def test_the_fake_encoder_keys_at_the_gop_and_on_request_with_headers() -> None:
     assert [p.pts for p in packets] == list(range(len(packets)))
     for packet in packets:
         kinds = [u[0] & 0x1F for u in nal_units(packet.data)]
-        slices = [7, 8, 5] if packet.keyframe else [1]  # SPS, PPS, IDR; or a P slice
+        slices = [7, 8, 6, 5] if packet.keyframe else [6, 1]  # SPS, PPS, SEI, IDR; SEI, P
         assert kinds[:len(slices)] == slices and set(kinds[len(slices):]) <= {12}  # filler
         assert bool(parameter_sets(packet.data)) == packet.keyframe
     keys = [p.size for p in packets if p.keyframe]
@@ -205,3 +205,19 @@ def test_the_fake_encoder_keys_at_the_gop_and_on_request_with_headers() -> None:
     clock.advance(5)  # the camera was off: the next frame continues the slots, on a keyframe
     again = stream(encoder, clock, 1)[0]
     assert again.keyframe and again.pts == packets[-1].pts + 1
+
+
+def test_the_fake_encoders_frames_are_their_own_bytes() -> None:
+    """Two recordings of the same length must not be byte-identical (a content-addressed store
+    keeps one object for both): like a real encoder's, each frame's bytes follow its picture
+    and its time."""
+    encoder = FakeEncoder(EncoderSettings(64, 48, FPS, gop=FPS))
+    image = np.zeros((48, 64, 3), np.uint8)
+    same_picture = [encoder.encode(image, t, 1000.0 + t)[0].data for t in (0.0, 0.1)]
+    other = image.copy()
+    other[-1, -1] = 255
+    encoder.restart_timeline()
+    first = encoder.encode(image, 5.0, 2000.0)[0].data
+    encoder.restart_timeline()
+    second = encoder.encode(other, 5.0, 2000.0)[0].data
+    assert len(set(same_picture)) == 2 and first != second
