@@ -1,7 +1,7 @@
 """The H.264 encoder the firmware is handed: the interface, its packets, and libav's.
 
 Like picamera2's encoders, an :class:`Encoder` turns frames into packets and knows nothing of
-files: the firmware's outputs (``device/pipeline/outputs/``) do. The firmware builds an
+files: the firmware's outputs (``device/pipeline/``) do. The firmware builds an
 :class:`EncoderSettings` from its configuration and asks the bundle's :data:`EncoderFactory`
 (``Hardware.encoder``) for an encoder, so it never names a backend: libav (libx264) by default,
 the Pi's hardware encoder on a Pi (``hal/pi/encoder.py``), a fake for behaviour tests

@@ -57,8 +57,10 @@ class Recorder:
         output = self.output
         if isinstance(item, EncodedPacket):
             self.pre_event.packet(item)
+        elif isinstance(item, SetBuffering) and item.on:
+            self.pre_event.start()
         elif isinstance(item, SetBuffering):
-            self.pre_event.start() if item.on else self.pre_event.stop()
+            self.pre_event.stop()
         elif isinstance(item, StartRecording):
             self._start(item)
         elif isinstance(item, StopRecording) and output is not None:
