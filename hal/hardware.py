@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from hal.camera import Camera
 from hal.clock import Clock
+from hal.encoder import EncoderFactory, LibavEncoder
 from hal.indicators import Buzzer, StatusLed, Vibration
 from hal.inputs import BUTTON_NAMES, BatteryGauge, Button, DockSensor, Storage
 
@@ -25,6 +26,8 @@ class Hardware:
     battery: BatteryGauge
     storage: Storage
     extras: dict[str, object] = field(default_factory=dict)
+    #: Makes the H.264 encoder the pipeline runs (libav unless the backend has its own).
+    encoder: EncoderFactory = LibavEncoder
 
     def __post_init__(self) -> None:
         missing = [name for name in BUTTON_NAMES if name not in self.buttons]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evidence.fsutil import private_dir
 from hal.clock import Clock
+from hal.encoder import EncoderFactory, LibavEncoder
 from hal.hardware import Hardware
 from hal.inputs import BUTTON_NAMES
 from sim.camera import SimCamera
@@ -22,8 +23,10 @@ from sim.devices import (
 
 
 def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fps: float,
-                       listener: Callable[[str, object], None] | None = None) -> Hardware:
-    """Every device simulated; ``listener(kind, value)`` hears each LED, tone and vibration."""
+                       listener: Callable[[str, object], None] | None = None,
+                       encoder: EncoderFactory = LibavEncoder) -> Hardware:
+    """Every device simulated; ``listener(kind, value)`` hears each LED, tone and vibration.
+    ``encoder``: real H.264 (libav) unless a test picks the fake (``sim/encoder.py``)."""
     private_dir(data_dir)  # evidence and keys: the owner's only
     return Hardware(
         name="sim",
@@ -36,4 +39,5 @@ def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fp
         dock=SimDock(),
         battery=SimBattery(),
         storage=SimStorage(str(data_dir)),
+        encoder=encoder,
     )

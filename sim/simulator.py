@@ -19,6 +19,7 @@ from device.daemon import Daemon
 from evidence.identity import has_key, provision
 from evidence.messages import show
 from hal.clock import Clock
+from hal.encoder import EncoderFactory, LibavEncoder
 from hal.inputs import BUTTON_NAMES
 from sim.camera import SimCamera
 from sim.clock import SimClock
@@ -33,9 +34,10 @@ MAX_EVENTS_WAIT_S = 30.0
 class Simulator:
     def __init__(self, config: Config, data_dir: Path, clock: Clock | None = None,
                  listener: Callable[[str, object], None] | None = None,
-                 provisioned: bool = True) -> None:
+                 provisioned: bool = True, encoder: EncoderFactory = LibavEncoder) -> None:
         """``provisioned``: the camera comes with its key, as from the factory (made here when
-        the data directory has none); False simulates one that was never provisioned."""
+        the data directory has none); False simulates one that was never provisioned.
+        ``encoder``: the H.264 encoder's factory (tests of behaviour pass the fake's)."""
         if provisioned and not has_key(data_dir):
             provision(data_dir, config.device.model, config.device.serial)
         self.config = config
@@ -43,7 +45,7 @@ class Simulator:
         self.clock = clock if clock is not None else SimClock()
         cam = config.camera
         self.hw = build_sim_hardware(self.clock, data_dir, cam.width, cam.height, cam.fps,
-                                     listener)
+                                     listener, encoder)
         self.daemon = Daemon(self.hw, config, data_dir)
         self.preview = Preview(self.daemon)
         self._battery_tick()

@@ -9,15 +9,18 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gpiozero import DigitalInputDevice
 
 from device import control
 from device.config import Config
 from device.notify import Notifier
+from device.pipeline.encoder import encoder_settings
 from hal.clock import SystemClock
-from hal.pi.app import run_pi, with_codec
-from hal.pi.encoder import choose_encoder
+from hal.encoder import EncoderError
+from hal.pi.app import run_pi
+from hal.pi.encoder import PiEncoderFactory, choose_encoder
 from sim.camera import SimCamera
 from tests.pi_rig import mock_factory
 
@@ -62,10 +65,29 @@ def test_run_loop_reports_ready_pings_the_watchdog_and_stops_cleanly(
 
 
 def test_auto_codec_respects_a_configured_one() -> None:
-    assert with_codec(Config(), "auto").encoder.codec == choose_encoder()
-    chosen = Config().replace(encoder={"codec": "h264_v4l2m2m"})
-    assert with_codec(chosen, "auto").encoder.codec == "h264_v4l2m2m"
-    assert with_codec(chosen, "libx264").encoder.codec == "libx264"
+    default, configured = Config().encoder.codec, "h264_v4l2m2m"
+    assert PiEncoderFactory("auto").resolve(default) == choose_encoder()
+    assert PiEncoderFactory("auto").resolve(configured) == configured
+    assert PiEncoderFactory("libx264").resolve(configured) == "libx264"
+
+
+def test_the_pi_factory_opens_the_codec_it_resolved(config: Config) -> None:
+    """The factory is what the pipeline calls: the encoder it makes runs the chosen codec, and
+    ``auto`` asks the board once however many pipelines are made."""
+    asked: list[str] = []
+
+    def choose() -> str:
+        asked.append("asked")
+        return "libx264"
+
+    factory = PiEncoderFactory("auto", choose)
+    settings = encoder_settings(config)
+    encoders = [factory(settings), factory(settings)]
+    assert [e.codec_name for e in encoders] == ["libx264", "libx264"] and asked == ["asked"]
+    packets = encoders[0].encode(np.zeros((240, 320, 3), np.uint8), 0.0, 0.0)
+    assert packets and packets[0].keyframe
+    with pytest.raises(EncoderError, match=r"encoder\.codec 'no_such_codec' is not available"):
+        PiEncoderFactory("no_such_codec")(settings)
 
 
 @pytest.mark.parametrize("toml, env, words", [

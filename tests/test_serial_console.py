@@ -25,6 +25,7 @@ from device.service import power_on
 from hal.clock import SystemClock
 from hal.pi.app import run_pi
 from sim.camera import SimCamera
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 from tests.hil.console import Console, Event
@@ -35,7 +36,7 @@ from tests.pi_rig import mock_factory
 @pytest.fixture
 def camera(tmp_path: Path) -> Iterator[Simulator]:
     """A simulated camera on a virtual clock, its daemon on its own thread as in service."""
-    sim = Simulator(tiny_config(), tmp_path / "data")
+    sim = Simulator(tiny_config(), tmp_path / "data", encoder=FakeEncoder)
     power_on(sim.daemon)
     yield sim
     sim.shutdown()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gpiozero.pins import Factory
 
-from device.config import Config, EncoderSection
+from device.config import Config
 from device.daemon import Daemon
 from device.notify import Heartbeat, Notifier
 from device.service import (
@@ -25,21 +25,11 @@ from device.service import (
 from hal.camera import Camera
 from hal.clock import Clock
 from hal.pi.battery import SYSFS_POWER_SUPPLY
-from hal.pi.encoder import choose_encoder
+from hal.pi.encoder import PiEncoderFactory
 from hal.pi.hardware import build_pi_hardware
 from hal.pi.inputs import TriggerInputs
 
 log = logging.getLogger("bodycam")
-
-
-def with_codec(config: Config, codec: str) -> Config:
-    """``auto`` picks the board's encoder (h264_v4l2m2m on a Pi 4, else libx264) unless the
-    configuration names a codec other than the default; any other value is used as given."""
-    if codec == "auto":
-        if config.encoder.codec != EncoderSection().codec:
-            return config
-        codec = choose_encoder()
-    return config.replace(encoder={"codec": codec})
 
 
 def responsive(daemon: Daemon) -> bool:
@@ -58,9 +48,10 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
     ``serial.port`` of the configuration."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("transitions").setLevel(logging.WARNING)
-    config = with_codec(config, codec)
+    encoders = PiEncoderFactory(codec)
+    chosen = encoders.resolve(config.encoder.codec)  # no usable encoder: one line, at once
     hw = build_pi_hardware(config, data_dir, pin_factory=pin_factory, clock=clock,
-                           camera=camera, power_supply=power_supply)
+                           camera=camera, power_supply=power_supply, encoder=encoders)
     try:
         daemon = Daemon(hw, config, data_dir)
         consoles = open_consoles(daemon, data_dir, config, serial)
@@ -72,7 +63,7 @@ def run_pi(config: Config, data_dir: Path, codec: str = "auto",
         triggers.when_triggered = lambda name: daemon.post("trigger", name=name)
     log.info("bodycam on %s: %dx%d at %d fps, %s, data in %s", hw.camera.__class__.__name__,
              config.camera.width, config.camera.height, config.camera.fps,
-             config.encoder.codec, data_dir)
+             chosen, data_dir)
     power_on(daemon)
     consoles.start()
     if consoles.serial is not None:

@@ -34,6 +34,7 @@ from gpiozero.pins import Factory
 from device.config import Config, PinsSection, check_pins, pin_keys
 from hal.camera import Camera
 from hal.clock import Clock, SystemClock
+from hal.encoder import EncoderFactory, LibavEncoder
 from hal.hardware import Hardware
 from hal.indicators import StatusLed
 from hal.inputs import BUTTON_NAMES, FilesystemStorage
@@ -165,7 +166,8 @@ def _optional(gpio: _Gpio, key: str, build: Callable[..., D], **kwargs: Any) -> 
 
 def build_pi_hardware(config: Config, data_dir: Path, pin_factory: Factory | None = None,
                       clock: Clock | None = None, camera: Camera | None = None,
-                      power_supply: Path = SYSFS_POWER_SUPPLY) -> PiHardware:
+                      power_supply: Path = SYSFS_POWER_SUPPLY,
+                      encoder: EncoderFactory = LibavEncoder) -> PiHardware:
     """Every device of the prototype. ``camera`` replaces :func:`open_camera`'s choice; when no
     camera is found the bundle gets a :class:`MissingCamera` and the daemon boots into fault."""
     pins = config.pins
@@ -202,4 +204,4 @@ def build_pi_hardware(config: Config, data_dir: Path, pin_factory: Factory | Non
         name="pi", clock=clock, camera=camera, led=led, buzzer=buzzer, vibration=vibration,
         buttons=dict(buttons), dock=dock, battery=SysfsBattery(power_supply),
         storage=FilesystemStorage(str(data_dir)), extras={"triggers": triggers},
-        devices=gpio.devices)
+        encoder=encoder, devices=gpio.devices)
