@@ -34,6 +34,7 @@ from device.evidence.identity import (
 from device.evidence.verify import KeyRing, verify
 from device.fsutil import atomic_write
 from device.messages import show
+from hal.backend import BackendError
 from hal.inputs import BUTTON_NAMES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -113,13 +114,13 @@ def _number_type(what: str, lo: float, hi: float, lo_open: bool = False
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hal.pi import PiSetupError  # the composition root picks the backend
-    from hal.pi.app import run_pi
+    from device.runner import run  # loads the daemon: not for every command
 
     config = _config(args)
     try:
-        return run_pi(config, _data_dir(args, config), codec=args.codec, serial=args.serial)
-    except PiSetupError as exc:
+        return run(config, _data_dir(args, config), backend=args.backend, codec=args.codec,
+                   serial=args.serial)
+    except BackendError as exc:
         print(f"bodycam run: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -341,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default="auto",
                    help="H.264 encoder; auto: h264_v4l2m2m where it works, else libx264, "
                         "unless the configuration names another (default: auto)")
+    p.add_argument("--backend", default="pi",
+                   help="the hardware, by the name of an installed backend plug-in "
+                        "(default: pi)")
     _serial_option(p)
     p.set_defaults(func=cmd_run)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from device.fsutil import private_dir
 from hal.clock import Clock
 from hal.hardware import Hardware
 from hal.inputs import BUTTON_NAMES
@@ -23,8 +22,8 @@ from sim.devices import (
 
 def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fps: float,
                        listener: Callable[[str, object], None] | None = None) -> Hardware:
-    """Every device simulated; ``listener(kind, value)`` hears each LED, tone and vibration."""
-    private_dir(data_dir)  # evidence and keys: the owner's only
+    """Every device simulated; ``listener(kind, value)`` hears each LED, tone and vibration.
+    The data directory must exist (the harness makes it, the owner's only)."""
     return Hardware(
         name="sim",
         clock=clock,

@@ -15,8 +15,9 @@ from gpiozero import DigitalInputDevice
 from device import control
 from device.config import Config
 from device.notify import Notifier
+from device.runner import run, with_codec
+from hal.backend import find
 from hal.clock import SystemClock
-from hal.pi.app import run_pi, with_codec
 from hal.pi.encoder import choose_encoder
 from sim.camera import SimCamera
 from tests.pi_rig import mock_factory
@@ -33,7 +34,7 @@ def test_run_loop_reports_ready_pings_the_watchdog_and_stops_cleanly(
         notify.settimeout(20)
         notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
                              "WATCHDOG_USEC": "200000"})
-        runner = threading.Thread(target=lambda: result.append(run_pi(
+        runner = threading.Thread(target=lambda: result.append(run(
             config, data, codec="libx264", pin_factory=factory, clock=clock,
             camera=SimCamera(clock, cam.width, cam.height, cam.fps), notifier=notifier,
             power_supply=tmp_path)))
@@ -62,10 +63,13 @@ def test_run_loop_reports_ready_pings_the_watchdog_and_stops_cleanly(
 
 
 def test_auto_codec_respects_a_configured_one() -> None:
-    assert with_codec(Config(), "auto").encoder.codec == choose_encoder()
+    pi = find("pi")
+    assert with_codec(Config(), "auto", pi).encoder.codec == choose_encoder()
     chosen = Config().replace(encoder={"codec": "h264_v4l2m2m"})
-    assert with_codec(chosen, "auto").encoder.codec == "h264_v4l2m2m"
-    assert with_codec(chosen, "libx264").encoder.codec == "libx264"
+    assert with_codec(chosen, "auto", pi).encoder.codec == "h264_v4l2m2m"
+    assert with_codec(chosen, "libx264", pi).encoder.codec == "libx264"
+    # a backend with no preferred encoder (the simulator) keeps the configuration's
+    assert with_codec(chosen, "auto", find("sim")).encoder.codec == "h264_v4l2m2m"
 
 
 @pytest.mark.parametrize("toml, env, words", [
@@ -96,7 +100,7 @@ def test_a_second_daemon_is_refused_and_leaves_the_pins_free(tmp_path: Path,
         first.bind(str(data / "control.sock"))
         first.listen()
         with pytest.raises(control.ControlError, match="a daemon is already running"):
-            run_pi(config, data, codec="libx264", pin_factory=factory, clock=clock,
+            run(config, data, codec="libx264", pin_factory=factory, clock=clock,
                    camera=SimCamera(clock, 320, 240, 30), notifier=Notifier({}),
                    power_supply=tmp_path)
     DigitalInputDevice(5, pin_factory=factory).close()
