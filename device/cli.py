@@ -54,27 +54,28 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    from device.runner import FrontendError, frontend  # loads the daemon: not for every command
+
     config = _config(args)
+    try:
+        simulator = frontend("sim")  # sim/app.py, by its entry point: the firmware names none
+    except FrontendError as exc:
+        raise CliError(str(exc)) from None
     if args.headless or args.tui:
         if args.web_host is not None or args.web_port is not None:
             raise CliError("--web-host and --web-port are for the browser panel, not "
                            "--headless or --tui")
-        from sim.app import run_simulator  # the composition root picks the backend
-
-        return run_simulator(config, _data_dir(args, config), headless=args.headless,
+        return simulator.run(config, _data_dir(args, config), headless=args.headless,
                              virtual_clock=args.virtual_clock, clock_unset=args.clock_unset,
                              exit_with_stdin=args.exit_with_stdin, serial=args.serial)
     if args.serial is not None:
         raise CliError("--serial goes with --headless or --tui (the browser panel's daemon "
                        "serves no console)")
-    from sim.web.app import DEFAULT_HOST, run_panel
-    from sim.web.panel import PanelError
-
     try:
-        return run_panel(config, _data_dir(args, config), config_file=args.config,
-                         virtual_clock=args.virtual_clock, clock_unset=args.clock_unset,
-                         host=args.web_host or DEFAULT_HOST, port=args.web_port)
-    except PanelError as exc:
+        return simulator.panel(config, _data_dir(args, config), config_file=args.config,
+                               virtual_clock=args.virtual_clock, clock_unset=args.clock_unset,
+                               host=args.web_host, port=args.web_port)
+    except FrontendError as exc:
         raise CliError(str(exc)) from None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,21 @@ log = logging.getLogger("bodycam")
 
 #: ``bodycam run`` without ``--backend``: the board this firmware ships on.
 DEFAULT_BACKEND = "pi"
+#: Programs that run the firmware their own way (``bodycam sim``'s simulator front end and
+#: browser panel), found by name like backends, so the command line imports none of them.
+FRONTENDS = "bodycam.frontends"
+
+
+class FrontendError(Exception):
+    """A front end could not start (its port is taken, say); one line for the terminal."""
+
+
+def frontend(name: str) -> Any:
+    """The front end an entry point of :data:`FRONTENDS` names; missing, one line."""
+    for point in entry_points(group=FRONTENDS, name=name):
+        return point.load()
+    raise FrontendError(f"no {name!r} front end is installed (the {FRONTENDS!r} entry points "
+                        f"come with the package: run make)")
 
 
 def with_codec(config: Config, codec: str, backend: Backend) -> Config:

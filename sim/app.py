@@ -14,9 +14,10 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from device.config import Config
-from device.runner import Front, serve
+from device.runner import Front, FrontendError, serve
 from hal.clock import Clock, SystemClock
 from hal.indicators import LedState, Pulse, Tone
 from sim.clock import SimClock
@@ -106,3 +107,28 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
                      extra=simulator.commands())
     finally:
         log.removeHandler(handler)
+
+
+class SimFrontend:
+    """``bodycam sim``, as the command line finds it: the ``sim`` entry point of
+    ``bodycam.frontends`` (``pyproject.toml``)."""
+
+    def run(self, config: Config, data_dir: Path, **options: Any) -> int:
+        """In this process, headless or with the terminal panel: :func:`run_simulator`."""
+        return run_simulator(config, data_dir, **options)
+
+    def panel(self, config: Config, data_dir: Path, host: str | None = None,
+              **options: Any) -> int:
+        """The browser panel (``sim/web``), which runs :meth:`run` headless as its child;
+        one that cannot start is a :class:`~device.runner.FrontendError`."""
+        from sim.web.app import DEFAULT_HOST, run_panel
+        from sim.web.panel import PanelError
+
+        try:
+            return run_panel(config, data_dir, host=host or DEFAULT_HOST, **options)
+        except PanelError as exc:
+            raise FrontendError(str(exc)) from None
+
+
+#: What the entry point names.
+frontend = SimFrontend()

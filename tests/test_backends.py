@@ -301,3 +301,14 @@ def test_opt_refuses_a_number_without_its_range() -> None:
         @dataclass(frozen=True)
         class Bad:
             size: int = opt(3, "no range")
+
+
+def test_bodycam_sim_finds_its_front_end_by_entry_point() -> None:
+    """The command line names no simulator module: ``bodycam sim`` loads its front end."""
+    import sim.app
+    from device.runner import FRONTENDS, FrontendError, frontend
+
+    assert [p.value for p in entry_points(group=FRONTENDS)] == ["sim.app:frontend"]
+    assert frontend("sim") is sim.app.frontend
+    with pytest.raises(FrontendError, match=r"^no 'vr' front end is installed \(the "):
+        frontend("vr")
