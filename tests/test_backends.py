@@ -27,17 +27,9 @@ from hal.clock import SystemClock
 from hal.hardware import Hardware
 from hal.inputs import BUTTON_NAMES, Triggers
 from hal.pi.pins import PinsSection
+from sim import devices as simulated
 from sim.backend import SimulatorSection
 from sim.camera import SimCamera
-from sim.devices import (
-    SimBattery,
-    SimButton,
-    SimBuzzer,
-    SimDock,
-    SimLed,
-    SimStorage,
-    SimVibration,
-)
 from tests.pi_rig import mock_factory
 from tests.simproc import BODYCAM
 
@@ -137,10 +129,11 @@ class ToyBackend:
         hw = ToyHardware(
             name="toy", clock=clock, camera=SimCamera(clock, setup.width, setup.height,
                                                       setup.fps),
-            led=SimLed(clock), buzzer=SimBuzzer(clock), vibration=SimVibration(clock),
-            buttons={n: SimButton(n, clock) for n in BUTTON_NAMES}, dock=SimDock(),
-            battery=SimBattery(80.0), storage=SimStorage(str(setup.data_dir)),
-            triggers=DoorTriggers())
+            led=simulated.SimLed(clock), buzzer=simulated.SimBuzzer(clock),
+            vibration=simulated.SimVibration(clock),
+            buttons={n: simulated.SimButton(n, clock) for n in BUTTON_NAMES},
+            dock=simulated.SimDock(), battery=simulated.SimBattery(80.0),
+            storage=simulated.SimStorage(str(setup.data_dir)), triggers=DoorTriggers())
         self.built.append(hw)
         return hw
 
