@@ -13,6 +13,7 @@ loader asks every installed backend for its schema); drivers are imported in ``b
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -24,6 +25,8 @@ from hal.hardware import Hardware
 
 #: The entry-point group every backend registers in.
 GROUP = "bodycam.backends"
+
+log = logging.getLogger(__name__)
 
 
 def opt(default: Any, doc: str, lo: float | None = None, hi: float | None = None,
@@ -90,6 +93,8 @@ class Backend(Protocol):
 #: installed ones of the same name.
 _registered: dict[str, Backend] = {}
 _loaded: dict[str, Backend] | None = None
+#: Installed backends that did not load, by name: why, in one line.
+_broken: dict[str, str] = {}
 
 
 def register(backend: Backend) -> None:
@@ -102,22 +107,27 @@ def unregister(name: str) -> None:
 
 
 def _installed() -> dict[str, Backend]:
-    """Every backend the entry points name, loaded once, in the order they are declared."""
+    """Every backend the entry points name, loaded once, in the order they are declared. One
+    that does not load is left out (with a one-line warning), so that a broken plug-in stops
+    only itself: asking for it by name is its error."""
     global _loaded
     if _loaded is None:
         found: dict[str, Backend] = {}
         for point in entry_points(group=GROUP):
-            if point.name in found:
+            if point.name in found or point.name in _broken:
                 continue  # an older copy on the path: the first one wins, as for imports
             try:
                 backend = point.load()
-            except Exception as exc:  # a broken plug-in names itself; the others still load
-                raise BackendError(f"backend {point.name!r} ({point.value}) does not load: "
-                                   f"{type(exc).__name__}: {exc}") from None
-            if not isinstance(backend, Backend) or backend.name != point.name:
-                raise BackendError(f"backend {point.name!r} ({point.value}) is not a backend "
-                                   f"named {point.name!r}")
-            found[point.name] = backend
+            except Exception as exc:
+                why = f"does not load: {type(exc).__name__}: {exc}"
+            else:
+                if isinstance(backend, Backend) and backend.name == point.name:
+                    found[point.name] = backend
+                    continue
+                why = f"is not a backend named {point.name!r}"
+            _broken[point.name] = f"backend {point.name!r} ({point.value}) {why}".replace(
+                "\n", " ")
+            log.warning("%s", _broken[point.name])
         _loaded = found
     return _loaded
 
@@ -130,9 +140,10 @@ def backends() -> Mapping[str, Backend]:
 def find(name: str) -> Backend:
     """The backend called ``name``; an unknown name is one line listing those installed."""
     known = backends()
-    try:
+    if name in known:
         return known[name]
-    except KeyError:
-        listed = ", ".join(sorted(known)) or (
-            f"none; the {GROUP!r} entry points come with the installed package: run make")
-        raise BackendError(f"no backend {name!r} (installed: {listed})") from None
+    if name in _broken:
+        raise BackendError(_broken[name])
+    listed = ", ".join(sorted(known)) or (
+        f"none; the {GROUP!r} entry points come with the installed package: run make")
+    raise BackendError(f"no backend {name!r} (installed: {listed})")

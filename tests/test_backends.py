@@ -305,3 +305,32 @@ def test_bodycam_sim_finds_its_front_end_by_entry_point() -> None:
     assert frontend("sim") is sim.app.frontend
     with pytest.raises(FrontendError, match=r"^no 'vr' front end is installed \(the "):
         frontend("vr")
+
+
+def test_a_broken_plug_in_stops_only_itself(tmp_path: Path) -> None:
+    """A backend that does not load leaves every command working, in one line of warning;
+    asking for it by name is its error, in one line."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "notaboard.py").write_text("backend = object()\n")
+    info = site / "broken-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{GROUP}]\nbroken = nosuchmodule:backend\n"
+                                           f"odd = notaboard:backend\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+
+    def bodycam(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*BODYCAM, *args], capture_output=True, text=True, timeout=60,
+                              env=env)
+
+    described = bodycam("config")
+    assert described.returncode == 0 and "[pins]" in described.stdout
+    assert described.stderr.splitlines() == [
+        "backend 'broken' (nosuchmodule:backend) does not load: ModuleNotFoundError: No "
+        "module named 'nosuchmodule'",
+        "backend 'odd' (notaboard:backend) is not a backend named 'odd'"]
+    done = bodycam("run", "--backend", "odd", "--data-dir", str(tmp_path / "d"))
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == ("bodycam run: error: backend 'odd' "
+                                            "(notaboard:backend) is not a backend named 'odd'")
