@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from device.messages import plain, show
-from hal.backend import SectionError, backends, opt
+from hal.backend import Backend, SectionError, backends, opt
 from hal.indicators import COLOURS
 from hal.serial_ports import parse_port_spec
 
@@ -219,16 +219,20 @@ _FIRMWARE_TAIL: tuple[tuple[str, type], ...] = (
     ("upload", UploadSection), ("serial", SerialSection))
 
 
-def _backend_sections() -> list[tuple[str, type]]:
-    """Each installed backend's section and schema, asked of the plug-in. By section name,
-    last first: the order this file has always had ([simulator], then [pins]). A section
-    two backends share, or one the firmware has, is read by the first only."""
+def _backend_sections() -> dict[str, Backend]:
+    """Each installed backend's section, by the backend that reads it. By section name, last
+    first: the order this file has always had ([simulator], then [pins]). A section two
+    backends share, or one the firmware has, is read by the first only."""
     taken = {name for name, _ in _FIRMWARE_HEAD + _FIRMWARE_TAIL}
-    found: dict[str, type] = {}
+    found: dict[str, Backend] = {}
     for backend in backends().values():
         if backend.section and backend.schema and backend.section not in taken | found.keys():
-            found[backend.section] = backend.schema
-    return sorted(found.items(), reverse=True)
+            found[backend.section] = backend
+    return dict(sorted(found.items(), reverse=True))
+
+
+#: Which backend reads, and checks as a whole, which section.
+_BACKEND_SECTIONS = _backend_sections()
 
 
 def _replace(self: Any, source: str = "override", **sections: dict[str, Any]) -> Any:
@@ -248,12 +252,12 @@ def _replace(self: Any, source: str = "override", **sections: dict[str, Any]) ->
 Config: Any = dataclasses.make_dataclass(
     "Config",
     [(name, schema, field(default_factory=schema))
-     for name, schema in (*_FIRMWARE_HEAD, *_backend_sections(), *_FIRMWARE_TAIL)],
+     for name, schema in (*_FIRMWARE_HEAD,
+                          *((name, b.schema) for name, b in _BACKEND_SECTIONS.items()),
+                          *_FIRMWARE_TAIL)],
     namespace={"replace": _replace, "__doc__": "The whole configuration, by section."},
     frozen=True)
 Config.__module__ = __name__
-#: Which backend checks which section as a whole.
-_CHECKERS = {b.section: b for b in backends().values() if b.section}
 
 
 _SECTIONS = frozenset(f.name for f in dataclasses.fields(Config))
@@ -379,7 +383,7 @@ def _build(data: dict[str, Any], source: str, base: Config | None = None) -> Con
 
 
 def _check_consistency(config: Config, source: str) -> None:
-    for name, backend in _CHECKERS.items():
+    for name, backend in _BACKEND_SECTIONS.items():
         try:
             backend.check(getattr(config, name), source)
         except SectionError as exc:

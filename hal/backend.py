@@ -13,6 +13,7 @@ loader asks every installed backend for its schema); drivers are imported in ``b
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,7 +100,11 @@ _broken: dict[str, str] = {}
 
 def register(backend: Backend) -> None:
     """Add a backend without installing a distribution (``unregister`` takes it away)."""
-    _registered[backend.name] = backend
+    name = str(getattr(backend, "name", "?"))
+    why = _problem(backend, name)
+    if why is not None:
+        raise BackendError(f"backend {name!r} {why}")
+    _registered[name] = backend
 
 
 def unregister(name: str) -> None:
@@ -121,15 +126,28 @@ def _installed() -> dict[str, Backend]:
             except Exception as exc:
                 why = f"does not load: {type(exc).__name__}: {exc}"
             else:
-                if isinstance(backend, Backend) and backend.name == point.name:
+                why = _problem(backend, point.name)
+                if why is None:
                     found[point.name] = backend
                     continue
-                why = f"is not a backend named {point.name!r}"
             _broken[point.name] = f"backend {point.name!r} ({point.value}) {why}".replace(
                 "\n", " ")
             log.warning("%s", _broken[point.name])
         _loaded = found
     return _loaded
+
+
+def _problem(backend: object, name: str) -> str | None:
+    """Why ``backend`` cannot serve as the backend ``name``, or None."""
+    if not isinstance(backend, Backend) or backend.name != name:
+        return f"is not a backend named {name!r}"
+    schema = backend.schema
+    if backend.section is None:
+        return None
+    if not (isinstance(schema, type) and dataclasses.is_dataclass(schema)) or any(
+            "doc" not in f.metadata for f in dataclasses.fields(schema)):
+        return f"gives no schema for [{backend.section}] (a dataclass of opt() keys)"
+    return None
 
 
 def backends() -> Mapping[str, Backend]:

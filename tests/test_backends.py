@@ -289,6 +289,12 @@ def test_an_installed_third_party_backend_brings_its_section_and_runs(tmp_path: 
     assert f"INFO bodycam: camera off; footage in {data / 'recordings'}" in rest
 
 
+def test_registering_something_that_is_no_backend_is_refused() -> None:
+    with pytest.raises(BackendError, match=r"^backend '\?' is not a backend named '\?'$"):
+        plugins.register(object())  # type: ignore[arg-type]
+    assert "?" not in plugins.backends()
+
+
 def test_opt_refuses_a_number_without_its_range() -> None:
     with pytest.raises(TypeError, match="a number key needs its range"):
         @dataclass(frozen=True)
@@ -312,12 +318,18 @@ def test_a_broken_plug_in_stops_only_itself(tmp_path: Path) -> None:
     asking for it by name is its error, in one line."""
     site = tmp_path / "site"
     site.mkdir()
-    (site / "notaboard.py").write_text("backend = object()\n")
+    (site / "notaboard.py").write_text(
+        "backend = object()\n"
+        "class NoSchema:\n    name, section, schema = 'bare', 'bare', dict\n"
+        "    def check(self, s, src): pass\n    def build(self, s, setup): pass\n"
+        "    def codec(self): pass\n"
+        "bare = NoSchema()\n")
     info = site / "broken-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(f"[{GROUP}]\nbroken = nosuchmodule:backend\n"
-                                           f"odd = notaboard:backend\n")
+                                           f"odd = notaboard:backend\n"
+                                           f"bare = notaboard:bare\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
 
     def bodycam(*args: str) -> subprocess.CompletedProcess[str]:
@@ -329,7 +341,9 @@ def test_a_broken_plug_in_stops_only_itself(tmp_path: Path) -> None:
     assert described.stderr.splitlines() == [
         "backend 'broken' (nosuchmodule:backend) does not load: ModuleNotFoundError: No "
         "module named 'nosuchmodule'",
-        "backend 'odd' (notaboard:backend) is not a backend named 'odd'"]
+        "backend 'odd' (notaboard:backend) is not a backend named 'odd'",
+        "backend 'bare' (notaboard:bare) gives no schema for [bare] (a dataclass of opt() "
+        "keys)"]
     done = bodycam("run", "--backend", "odd", "--data-dir", str(tmp_path / "d"))
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == ("bodycam run: error: backend 'odd' "
