@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from hal.clock import Clock
-from hal.hardware import Hardware
+if TYPE_CHECKING:  # the configuration loader loads this module: no numpy for it
+    from hal.clock import Clock
+    from hal.hardware import Hardware
+
 
 #: The entry-point group every backend registers in.
 GROUP = "bodycam.backends"

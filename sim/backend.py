@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hal.backend import Setup, opt
-from hal.hardware import Hardware
 from sim.clock import SimClock
+
+if TYPE_CHECKING:  # the configuration loader loads this module: no numpy for it
+    from hal.hardware import Hardware
 
 
 @dataclass(frozen=True)

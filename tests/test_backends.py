@@ -348,3 +348,14 @@ def test_a_broken_plug_in_stops_only_itself(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == ("bodycam run: error: backend 'odd' "
                                             "(notaboard:backend) is not a backend named 'odd'")
+
+
+def test_loading_the_configuration_loads_no_driver() -> None:
+    """The loader asks every backend for its schema; that must not import gpiozero, the
+    camera stack or numpy (``bodycam status`` would pay for them on every call)."""
+    code = ("import sys, device.config\n"
+            "print(sorted(m for m in ('numpy', 'gpiozero', 'av', 'cv2', 'picamera2') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout == "[]\n"

@@ -8,12 +8,14 @@ stack until :meth:`PiBackend.build`: the configuration loader loads this module 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hal.backend import Setup
-from hal.camera import Camera
-from hal.hardware import Hardware
 from hal.pi.pins import PinsSection, check_pins
+
+if TYPE_CHECKING:  # the configuration loader loads this module: no numpy for it
+    from hal.camera import Camera
+    from hal.hardware import Hardware
 
 
 class PiBackend:
