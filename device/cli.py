@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from device import control
-from device.cliutil import OneLineParser as _Parser
 from device.config import Config, ConfigError, describe_defaults, load_config
 from device.control import MAX_HOLD_S
-from device.evidence import report
-from device.evidence.identity import (
+from evidence import report
+from evidence.cliutil import OneLineParser as _Parser
+from evidence.fsutil import atomic_write
+from evidence.identity import (
     PRIVATE_KEY,
     PUBLIC_KEY,
     IdentityError,
@@ -31,9 +32,8 @@ from device.evidence.identity import (
     provision,
     public_pem,
 )
-from device.evidence.verify import KeyRing, verify
-from device.fsutil import atomic_write
-from device.messages import show
+from evidence.messages import show
+from evidence.verify import KeyRing, verify
 from hal.backend import BackendError
 from hal.inputs import BUTTON_NAMES
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from device.messages import plain, show
+from evidence.layout import Layout
+from evidence.messages import plain, show
 from hal.backend import Backend, SectionError, backends, opt
 from hal.indicators import COLOURS
 from hal.serial_ports import parse_port_spec
@@ -178,7 +179,7 @@ class UploadSection:
 
     store_url: str = opt("", "Evidence store, http://HOST:PORT or https://HOST:PORT; empty: "
                          "no uploads (the dock only charges).")
-    store_public_key: str = opt("store.pub.pem", "The store's public key (its store.pub.pem), "
+    store_public_key: str = opt(Layout.STORE_KEY, "The store's public key (its store.pub.pem), "
                                 "pinned to check receipts; relative to the data directory.")
     tls_cert: str = opt("", "For an https store: its certificate (PEM), pinned instead of the "
                         "system's CAs; relative to the data directory. Empty: system CAs.")

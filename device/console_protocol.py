@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from device.bus import Published
-from device.messages import show
+from evidence.messages import show
 
 #: Longer lines are refused (with one error) and skipped up to their end.
 MAX_LINE = 1024

@@ -32,7 +32,7 @@ from typing import Any
 from device.console_protocol import BadLine, LineSplitter, decode
 from device.daemon import Daemon
 from device.gestures import GESTURE_KINDS
-from device.messages import plain, show
+from evidence.messages import plain, show
 from hal.inputs import BUTTON_NAMES
 
 SOCKET_NAME = "control.sock"

@@ -27,8 +27,6 @@ from device.audit import AUDIT_LOG, AuditLog
 from device.bus import EventBus
 from device.config import Config
 from device.docking import DockingMixin
-from device.evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
-from device.fsutil import private_dir
 from device.gestures import GESTURES, GestureRecognizer
 from device.indicators import REPEATING, IndicatorPolicy
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
@@ -47,6 +45,9 @@ from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
+from evidence.fsutil import private_dir
+from evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
+from evidence.utc import utc_iso
 from hal.clock import Timer
 from hal.hardware import Hardware
 from hal.indicators import LedState
@@ -281,7 +282,7 @@ class Daemon(DockingMixin):
         if self.state != "recording" or self.pipeline is None or self.recording is None:
             return False
         note = str(event.data.get("note", ""))
-        utc = self.clock.utc_iso()
+        utc = utc_iso(self.clock.wall())
         self.pipeline.send(AddMarker(event.t, utc, note))
         self.recording["markers"] += 1
         self._audit("marker", event.data.get("reason", "command"),
@@ -589,7 +590,7 @@ class Daemon(DockingMixin):
             "t", self.clock.monotonic())))
         self.pipeline.start_camera()
         self.recording = {"id": recording_id, "reason": reason, "started_utc":
-                          self.clock.utc_iso(), "started_mono": self.clock.monotonic(),
+                          utc_iso(self.clock.wall()), "started_mono": self.clock.monotonic(),
                           "segments": 0, "markers": 0, "pre_event": with_pre_event}
         self._audit("recording_start", reason, recording_id=recording_id,
                     pre_event=with_pre_event)
@@ -724,7 +725,7 @@ class Daemon(DockingMixin):
             "recovered": list(self.recovered),
             "audit_entries": self.audit.seq if self.audit else None,
             "audit_error": self.audit.error if self.audit else None,
-            "utc": self.clock.utc_iso(),
+            "utc": utc_iso(self.clock.wall()),
             "clock_set": self.clock.wall_is_set,
             "data_dir": str(self.data_dir),
             "upload": self.uploader.status(),

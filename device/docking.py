@@ -15,6 +15,7 @@ from device.indicators import IndicatorPolicy
 from device.pipeline.encoder import EncoderError
 from device.pipeline.pipeline import Pipeline
 from device.upload import settings as store_settings
+from evidence.utc import utc_iso
 from hal.clock import ClockSetError
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class DockingMixin:
             return answer
         answer["set"] = True
         self._audit("clock", f"set from store {store_id}", action="set", store_id=store_id,
-                    before_utc=self.clock.utc_iso(before), delta_s=delta)
+                    before_utc=utc_iso(before), delta_s=delta)
         self.note(f"clock set from the store: {delta:+.3f} s")
         self._set_flag("clock_not_set", False, "clock set from the store")
         return answer

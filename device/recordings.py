@@ -1,38 +1,28 @@
-"""Where recordings live in the data directory and how they are named.
+"""Allocating recording ids in the data directory.
 
-``recordings/R000042-1a2b3c/R000042-1a2b3c-S0003.mp4``: a persistent counter (never reused, not
-the wall clock, which may be unset) makes names sort in recording order; three random bytes keep
-ids unique if a camera is wiped and provisioned again.
+``recordings/R000042-1a2b3c/R000042-1a2b3c-S0003.mp4``: the names are the evidence contract's
+(:class:`evidence.layout.Layout`); this module hands out the next id, durably.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from pathlib import Path
 
-from device.bounded import not_regular, read_regular
-from device.fsutil import atomic_write, private_dir, set_aside
+from evidence.bounded import not_regular, read_regular
+from evidence.fsutil import atomic_write, private_dir, set_aside
+from evidence.layout import Layout
 
-RECORDINGS = Path("recordings")
-COUNTER = Path("state") / "recording_counter"
-#: A recording id, as a folder name or the start of a segment's file name.
-RECORDING_ID = re.compile(r"R\d{6,}-[0-9a-f]{6}")
-#: A segment's index in its file name: ``R000042-1a2b3c-S0003.mp4``.
-SEGMENT_INDEX = re.compile(r"-S(\d{4,})\.mp4$")
+RECORDINGS = Layout.RECORDINGS
+COUNTER = Layout.COUNTER
+RECORDING_ID = Layout.RECORDING_ID
+SEGMENT_INDEX = Layout.SEGMENT_INDEX
+recording_number = Layout.recording_number
 
 
 def recordings_dir(data_dir: Path) -> Path:
     return data_dir / RECORDINGS
-
-
-def recording_number(recording_id: object) -> int | None:
-    """The counter part of a recording id (``R000042-1a2b3c`` -> 42), or None if it is none."""
-    if not isinstance(recording_id, str):
-        return None
-    match = RECORDING_ID.match(recording_id)
-    return int(match.group(0)[1:].split("-")[0]) if match else None
 
 
 def highest_recording(data_dir: Path) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from device import console_protocol as protocol
 from device.bus import EventBus, Published
 from device.control import Controller
-from device.messages import plain
+from evidence.messages import plain
 from hal.serial_ports import (
     POLL_S,
     Port,

@@ -20,17 +20,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 
 class ClockSetError(Exception):
     """The wall clock could not be set; the message says why, in one line."""
-
-
-def utc_iso(seconds: float) -> str:
-    """The evidence time format: ISO-8601 UTC, milliseconds, a trailing Z (manifests, audit
-    entries, the watermark, the store). ``device.evidence.manifest.utc_time`` parses it."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(order=True)
@@ -75,10 +68,6 @@ class Clock(ABC):
         """Set the wall clock to ``wall`` (Unix seconds, UTC) and mark it set. Monotonic time
         and timers are not affected. Raises :class:`ClockSetError` where it cannot be done."""
         raise ClockSetError(f"{type(self).__name__} cannot set the wall clock")
-
-    def utc_iso(self, wall: float | None = None) -> str:
-        """ISO-8601 UTC with a trailing Z and millisecond precision, as evidence uses."""
-        return utc_iso(self.wall() if wall is None else wall)
 
     def close(self) -> None:  # noqa: B027 - optional hook for backends that own a thread
         """Release the clock's thread, if any."""

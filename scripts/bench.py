@@ -36,18 +36,19 @@ from device import control
 from device.audit import AuditLog, verify_log
 from device.config import Config
 from device.control import Controller, ControlServer
-from device.evidence.identity import (
+from device.pipeline.encoder import H264Encoder
+from device.pipeline.watermark import Watermark
+from device.service import power_on
+from evidence.identity import (
     DeviceIdentity,
     create_identity,
     public_pem,
 )
-from device.evidence.manifest import Manifest, sha256_file, write_signed_manifest
-from device.evidence.report import intact
-from device.evidence.store_client import DeviceClient, StoreConnection
-from device.evidence.verify import verify
-from device.pipeline.encoder import H264Encoder
-from device.pipeline.watermark import Watermark
-from device.service import power_on
+from evidence.layout import Layout
+from evidence.manifest import Manifest, sha256_file, write_signed_manifest
+from evidence.report import intact
+from evidence.store_client import DeviceClient, StoreConnection
+from evidence.verify import verify
 from hal.clock import SystemClock
 from sim.camera import SimCamera
 from sim.clock import SimClock
@@ -94,7 +95,7 @@ def camera_through_encoder(seconds: float) -> list[Row]:
 def _synthetic_segment(identity: DeviceIdentity, folder: Path, recording: str,
                        data: bytes) -> Path:
     """A signed segment of arbitrary bytes: the store checks hashes and signatures, not pixels."""
-    mp4 = folder / recording / f"{recording}-S0000.mp4"
+    mp4 = folder / recording / Layout.segment_name(recording, 0)
     mp4.parent.mkdir(parents=True)
     mp4.write_bytes(data)
     digest, size = sha256_file(mp4)
@@ -119,7 +120,7 @@ def _recorded_bitrate(width: int, height: int) -> float:
         sim.button("record").hold(3.2)
         sim.advance(3.5)
         sim.shutdown()
-        files = list(Path(tmp).glob("recordings/*/*.mp4"))
+        files = list(Path(tmp).glob(f"{Layout.RECORDINGS}/*/*{Layout.MP4}"))
         seconds = sum(json.loads(Path(f"{f}.json").read_text())["duration_s"] for f in files)
         return sum(f.stat().st_size for f in files) / seconds
 
@@ -200,7 +201,7 @@ def dock_fleet(seconds: float) -> list[Row]:
                 assert identity is not None
                 store.enrol(public_pem(identity.public_key))
                 for i in range(minutes):
-                    _synthetic_segment(identity, sim.data_dir / "recordings",
+                    _synthetic_segment(identity, sim.data_dir / Layout.RECORDINGS,
                                        f"R{i + 1:06d}-{n:06x}", segment)
                 sim.daemon.start()  # the daemon's thread and the uploader's, as on a camera
                 fleet.append(sim)
@@ -210,7 +211,8 @@ def dock_fleet(seconds: float) -> list[Row]:
             while any(sim.daemon.uploader.status()["state"] != "done" for sim in fleet):
                 time.sleep(0.02)
             took = time.perf_counter() - start
-            left = sum(len(list(sim.data_dir.glob("recordings/*/*.mp4"))) for sim in fleet)
+            left = sum(len(list(sim.data_dir.glob(f"{Layout.RECORDINGS}/*/*{Layout.MP4}")))
+                       for sim in fleet)
             stored = store.catalogue.one("SELECT COUNT(*) AS n FROM segments")["n"]
             if left or stored != 20 * minutes:
                 raise AssertionError(f"{stored} segments stored, {left} left on the cameras")
@@ -325,7 +327,7 @@ def verify_throughput(seconds: float) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         size = record_noise(data, 200 * 10**6)
-        files = [str(p) for p in sorted(data.glob("recordings/*/*.mp4"))]
+        files = [str(p) for p in sorted(data.glob(f"{Layout.RECORDINGS}/*/*{Layout.MP4}"))]
         if not intact(verify([data])):
             return [Row("verify", "FAILED", "the generated recording does not verify")]
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from device.config import Config
-from device.evidence.identity import create_identity
 from device.pipeline.encoder import H264Encoder
 from device.pipeline.pipeline import Pipeline, SetBuffering, StartRecording, StopRecording
 from device.pipeline.ringbuffer import PreEventBuffer
 from device.pipeline.segments import RecordingInfo
+from evidence.identity import create_identity
 from hal.camera import Frame
 from hal.clock import SystemClock
 from sim.camera import SimCamera

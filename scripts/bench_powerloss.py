@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 from bench_pipeline import Row
@@ -26,10 +25,12 @@ from bench_pipeline import Row
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests' helpers
 
 from device import control
-from device.evidence.identity import create_identity
-from device.evidence.manifest import Manifest, manifest_path, signature_path
-from device.evidence.pending import FragmentLog
-from device.evidence.verify import verify
+from evidence.identity import create_identity
+from evidence.layout import Layout
+from evidence.manifest import Manifest, manifest_path, signature_path
+from evidence.pending import FragmentLog
+from evidence.utc import utc_seconds
+from evidence.verify import verify
 from tests.simproc import sim_command, start_sim
 from tests.test_recovery import CONFIG  # 160x120 at 10 fps, 4 s segments, 1 s GOP
 
@@ -42,12 +43,8 @@ def _closed(data_dir: Path) -> dict[str, str]:
     """Every published segment: name -> SHA-256 of its manifest file."""
     return {str(mp4.relative_to(data_dir)): hashlib.sha256(manifest_path(mp4).read_bytes())
             .hexdigest()
-            for mp4 in data_dir.glob("recordings/*/*.mp4")
+            for mp4 in data_dir.glob(f"{Layout.RECORDINGS}/*/*{Layout.MP4}")
             if manifest_path(mp4).exists() and signature_path(mp4).exists()}
-
-
-def _wall(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:
@@ -99,12 +96,12 @@ def power_loss(seconds: float, kills: int = 0) -> list[Row]:
         findings = verify([data_dir])
         tampered = [f for f in findings if f.status == "tampered"]
         not_ok = [f for f in findings if not f.ok]
-        folders = sorted(p for p in (data_dir / "recordings").iterdir() if p.is_dir())
+        folders = sorted(p for p in (data_dir / Layout.RECORDINGS).iterdir() if p.is_dir())
         losses, aside = [], 0
         for killed_at, before in cuts:
             final = Manifest.from_bytes(manifest_path(sorted(folders[before].glob("*.mp4"))[-1])
                                         .read_bytes())
-            losses.append(killed_at - _wall(final.end_utc))
+            losses.append(killed_at - utc_seconds(final.end_utc))
             aside += (final.recovery or {}).get("unverified_bytes", 0)
         parts = list(data_dir.glob("recordings/*/*.part"))
         if os.environ.get("BENCH_KEEP"):  # to look into a failure

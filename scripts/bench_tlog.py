@@ -9,7 +9,7 @@ from pathlib import Path
 from bench_pipeline import Row
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.evidence.transparency import verify_consistency, verify_inclusion
+from evidence.transparency import verify_consistency, verify_inclusion
 from store.tlog import TransparencyLog
 
 LEAVES = 100_000

@@ -19,10 +19,10 @@ from typing import Any
 from device.config import Config
 from device.control import ControlError, Handler, takes
 from device.daemon import Daemon
-from device.evidence.identity import has_key, provision
-from device.fsutil import private_dir
-from device.messages import show
 from device.runner import build_hardware
+from evidence.fsutil import private_dir
+from evidence.identity import has_key, provision
+from evidence.messages import show
 from hal.clock import Clock
 from hal.inputs import BUTTON_NAMES
 from sim.backend import backend as sim_backend

@@ -1,4 +1,5 @@
-"""The store's own audit log: ``DIR/audit.jsonl``, append-only JSON lines in a hash chain.
+"""The store's own audit log: ``DIR/audit.jsonl``, append-only JSON lines in a hash chain
+(the chain is the evidence contract's, evidence/hashlog.py, spelt the store's way).
 
 Every entry names the SHA-256 of the previous line's bytes (``prev_sha256``, null on the first),
 so removing or editing an entry breaks the chain at that point: :func:`verify_chain` finds it.
@@ -9,7 +10,6 @@ exports. Each append is fsynced before the action it records is reported as done
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import threading
@@ -18,11 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from store.clock import Clock, utc_iso
-
-
-def _line_hash(line: bytes) -> str:
-    return hashlib.sha256(line).hexdigest()
+from evidence.hashlog import STORE, ChainHead, line_hash
+from evidence.utc import utc_iso
+from store.clock import Clock
 
 
 def _last_line(fd: int, size: int) -> bytes:
@@ -46,8 +44,7 @@ class AuditLog:
         self.path = path
         self.clock = clock
         self._lock = threading.Lock()
-        self._prev: str | None = None
-        self._seq = 0
+        self._chain = ChainHead(STORE)
         self._size = 0
         if path.exists():
             with self._locked() as fd:
@@ -78,20 +75,18 @@ class AuditLog:
                 raise TypeError(seq)
         except (ValueError, TypeError, KeyError):  # torn or edited: count the lines
             seq = len(os.pread(fd, size, 0).splitlines())
-        self._prev = _line_hash(last.rstrip(b"\n")) if last else None
-        self._seq, self._size = seq, size
+        self._chain = ChainHead(STORE, seq, line_hash(last.rstrip(b"\n")) if last else None)
+        self._size = size
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         """Write one entry durably and return it."""
         with self._lock, self._locked() as fd:
             self._sync(fd)
-            entry = {**fields, "seq": self._seq + 1, "utc": utc_iso(self.clock()),
-                     "event": event, "prev_sha256": self._prev}
-            line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+            entry = self._chain.link({**fields, "utc": utc_iso(self.clock()), "event": event})
+            line = STORE.encode(entry)
             os.write(fd, line + b"\n")
             os.fsync(fd)
-            self._prev = _line_hash(line)
-            self._seq += 1
+            self._chain.advance(line_hash(line), entry["seq"])
             self._size += len(line) + 1
             return entry
 
@@ -110,18 +105,18 @@ def verify_chain(path: Path) -> tuple[int, list[str]]:
     except FileNotFoundError:
         return 0, []
     problems: list[str] = []
-    prev: str | None = None
+    chain = ChainHead(STORE)
     for number, line in enumerate(lines, 1):
         try:
             entry = json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError):
             problems.append(f"{path}:{number}: not a JSON entry (torn write or edited)")
-            prev = _line_hash(line)
+            chain.advance(line_hash(line))
             continue
-        if not isinstance(entry, dict) or entry.get("prev_sha256") != prev:
+        if not isinstance(entry, dict) or not chain.links(entry):
             problems.append(f"{path}:{number}: prev_sha256 does not match line {number - 1} "
                             "(an entry was removed, inserted or changed)")
-        elif entry.get("seq") != number:
+        elif not chain.follows(entry):
             problems.append(f"{path}:{number}: seq is {entry.get('seq')!r}, expected {number}")
-        prev = _line_hash(line)
+        chain.advance(line_hash(line))
     return len(lines), problems

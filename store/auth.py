@@ -1,6 +1,6 @@
 """Who may do what: devices sign each request with their enrolled key; operators hold a token.
 
-Device requests follow :mod:`device.evidence.request_auth`. The store accepts one when it is
+Device requests follow :mod:`evidence.request_auth`. The store accepts one when it is
 addressed to this store (``Bodycam-Store``, and the signature is checked over this store's own
 id, whatever the header says), the device is enrolled, its timestamp is within
 ``clock_skew_s`` of the store clock, the nonce has not been used by that device (nonces are
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.evidence import request_auth as ra
-from device.evidence.identity import verify_signature
+from evidence import request_auth as ra
+from evidence.identity import verify_signature
 from store.catalogue import Catalogue
 from store.clock import Clock
 from store.errors import StoreError

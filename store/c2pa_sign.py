@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import c2pa
 
-from device.fsutil import durable_rename
+from evidence.fsutil import durable_rename
 from store.credentials import CA_CERT, Credentials, CredentialsError, ensure_credentials
 from store.errors import StoreError
 

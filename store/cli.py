@@ -27,10 +27,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.cliutil import EXIT_USAGE, OneLineParser
-from device.evidence.identity import IdentityError, public_key_from_pem
-from device.evidence.store_client import StoreConnection, StoreHttpError
-from device.fsutil import atomic_write
+from evidence.cliutil import EXIT_USAGE, OneLineParser
+from evidence.fsutil import atomic_write
+from evidence.identity import IdentityError, public_key_from_pem
+from evidence.store_client import StoreConnection, StoreHttpError
 from store.auditlog import verify_chain
 from store.config import StoreConfig, StoreConfigError
 from store.credentials import CA_CERT

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from device.fsutil import durable_rename, fsync_dir, private_dir, write_synced
+from evidence.fsutil import durable_rename, fsync_dir, private_dir, write_synced
 
 CA_CERT = Path("c2pa-ca.pem")
 CA_KEY = Path("keys") / "c2pa-ca.key"

@@ -33,17 +33,18 @@ from typing import TYPE_CHECKING, Any
 
 import av
 
-from device.evidence.identity import public_pem
-from device.evidence.manifest import (
+from evidence.fsutil import durable_rename, open_private, private_dir
+from evidence.identity import public_pem
+from evidence.layout import Layout
+from evidence.manifest import (
     Manifest,
     ManifestError,
     manifest_path,
     sha256_file,
     signature_path,
 )
-from device.evidence.timeline import recording_timeline
-from device.evidence.verify import verify
-from device.fsutil import durable_rename, open_private, private_dir
+from evidence.timeline import recording_timeline
+from evidence.verify import verify
 from store.c2pa_sign import sign_export
 from store.errors import StoreError, bad_request, not_found
 
@@ -134,7 +135,7 @@ def _copy_originals(store: Store, recordings: list[dict[str, Any]],
     for rec in recordings:
         device_id, recording_id = rec["device_id"], rec["recording_id"]
         device_dir = work / "devices" / device_id
-        folder = device_dir / "recordings" / recording_id
+        folder = device_dir / Layout.RECORDINGS / recording_id
         folder.mkdir(parents=True, exist_ok=True)
         key = store.device_key(device_id)
         assert key is not None
@@ -160,7 +161,7 @@ def _copy_originals(store: Store, recordings: list[dict[str, Any]],
 
 def export_timeline(work: Path, segments: list[dict[str, Any]],
                     offsets: list[Fraction]) -> list[dict[str, Any]]:
-    """Every recording's marks (:mod:`device.evidence.timeline`), each also at its time in
+    """Every recording's marks (:mod:`evidence.timeline`), each also at its time in
     ``export.mp4`` (``export_at_s``, and ``export_to_s`` for an interval), in playing order."""
     by_recording: dict[tuple[str, str], list[tuple[dict[str, Any], Fraction]]] = {}
     for seg, offset in zip(segments, offsets, strict=True):

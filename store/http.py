@@ -41,8 +41,8 @@ from starlette.responses import FileResponse
 from starlette.responses import Response as HttpResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from device.evidence import request_auth as ra
-from device.fsutil import private_dir
+from evidence import request_auth as ra
+from evidence.fsutil import private_dir
 from store import export as exporter
 from store.auth import NONCE, DeviceRequest
 from store.errors import StoreError, bad_request, not_found, too_large

@@ -25,10 +25,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from device.evidence.identity import verify_signature
-from device.evidence.manifest import Manifest, ManifestError
-from device.evidence.receipt import Receipt, sign_receipt
-from device.evidence.verify import SIGNATURE_LENGTH
+from evidence.identity import verify_signature
+from evidence.layout import Layout
+from evidence.manifest import Manifest, ManifestError
+from evidence.receipt import Receipt, sign_receipt
+from evidence.verify import SIGNATURE_LENGTH
 from store.clock import parse_utc, utc_iso
 from store.errors import StoreError, bad_request, conflict, not_found, too_large
 from store.validate import SHA256_HEX, parse_json, safe_name
@@ -126,7 +127,7 @@ class Ingest:
     def open_segment(self, device_id: str, file: str, manifest_raw: bytes,
                      signature: bytes) -> UploadStatus:
         safe_name(file, "file")
-        if not file.endswith(".mp4"):
+        if not file.endswith(Layout.MP4):
             raise bad_request(f"file {file!r} is not a segment (NAME.mp4)")
         if len(manifest_raw) > MAX_MANIFEST_BYTES:
             raise too_large(f"manifest is {len(manifest_raw)} bytes; the limit is "

@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import BinaryIO
 
-from device.fsutil import atomic_write, fsync_dir, open_private, private_dir
+from evidence.fsutil import atomic_write, fsync_dir, open_private, private_dir
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 

@@ -15,10 +15,10 @@ from urllib.parse import quote, urlencode
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.evidence.identity import IdentityError, public_key_from_pem, public_pem
-from device.evidence.receipt import store_id_for
-from device.evidence.store_client import StoreConnection, StoreHttpError
-from device.fsutil import durable_rename
+from evidence.fsutil import durable_rename
+from evidence.identity import IdentityError, public_key_from_pem, public_pem
+from evidence.receipt import store_id_for
+from evidence.store_client import StoreConnection, StoreHttpError
 
 
 class NotTheStore(StoreHttpError):

@@ -18,24 +18,24 @@ from __future__ import annotations
 
 import base64
 import os
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from device.config import Config
-from device.evidence.identity import (
+from evidence import settings as camera_settings
+from evidence.fsutil import atomic_write, private_dir
+from evidence.identity import (
     IdentityError,
     device_id_for,
     fingerprint,
     public_key_from_pem,
     public_pem,
 )
-from device.evidence.receipt import store_id_for
-from device.evidence.request_auth import sign_time
-from device.fsutil import atomic_write, private_dir
-from device.upload import settings as camera_settings
+from evidence.receipt import store_id_for
+from evidence.request_auth import sign_time
 from store.auditlog import AuditLog
 from store.auth import RequestVerifier, check_operator, new_token, token_hash
 from store.catalogue import Catalogue, CatalogueQueries
@@ -210,6 +210,20 @@ def _load_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def camera_rules() -> list[camera_settings.Rules]:
+    """The rules of the camera firmware installed beside the store for a pushed document, found
+    by entry point (``bodycam.settings_rules``): the store imports no firmware, and a camera
+    whose rules it has checked will not refuse what it serves."""
+    rules = []
+    for point in entry_points(group=camera_settings.RULES_GROUP):
+        try:
+            rules.append(point.load())
+        except Exception as exc:  # a broken install: say which, in one line
+            raise StoreDirError(f"the camera settings rules {point.value} cannot be loaded "
+                                f"({type(exc).__name__}: {exc})") from None
+    return rules
+
+
 def _load_camera_settings(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
     """The ``/v1/info`` fields for the camera settings file, checked now so that a mistake
     stops the store with one line rather than being refused by every camera."""
@@ -222,7 +236,8 @@ def _load_camera_settings(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
     signature = key.sign(camera_settings.SIGNING_PREFIX + raw)
     try:
         document = camera_settings.parse(raw, signature, key.public_key())
-        camera_settings.apply(Config(), document)
+        for rules in camera_rules():
+            rules(document)
     except camera_settings.SettingsError as exc:
         raise StoreDirError(f"{path}: {exc}") from None
     return {"camera_settings": base64.b64encode(raw).decode(),

@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from device.evidence.manifest import sha256_file
-from device.fsutil import fsync_dir, private_dir, write_synced
+from evidence.fsutil import fsync_dir, private_dir, write_synced
+from evidence.manifest import sha256_file
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 

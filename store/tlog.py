@@ -9,7 +9,7 @@ the next start, kept, not dropped.
 In memory the log keeps the hash of every perfect, aligned subtree (level 0 the leaves, level
 k the subtrees of 2^k leaves), so an append costs O(1) amortised and a root, an inclusion proof
 or a consistency proof O(log n) hashes: what a store with millions of entries needs. The proofs
-verify with :mod:`device.evidence.transparency` alone.
+verify with :mod:`evidence.transparency` alone.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.evidence.transparency import (
+from evidence.transparency import (
     Checkpoint,
     empty_root,
     leaf_hash,

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.audit import AUDIT_LOG, canonical, line_hash, signed_bytes
 from device.config import Config
-from device.evidence.findings import Finding
-from device.evidence.identity import (
+from evidence.findings import Finding
+from evidence.identity import (
     IDENTITY,
     PUBLIC_KEY,
     DeviceIdentity,
@@ -31,7 +31,7 @@ from device.evidence.identity import (
     load_identity,
     public_pem,
 )
-from device.evidence.manifest import (
+from evidence.manifest import (
     Manifest,
     manifest_path,
     signature_path,

@@ -1,5 +1,5 @@
 """Real write failures for tests: ENOSPC and EIO raised at the Nth write, fsync or rename that
-the device makes, through the seam in ``device/fsutil.py``; and a genuinely full filesystem
+the device makes, through the seam in ``evidence/fsutil.py``; and a genuinely full filesystem
 (a small tmpfs) where the machine lets a test mount one."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from device import fsutil
+from evidence import fsutil
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.audit import AuditLog, canonical, line_hash, signed_bytes, verify_log
-from device.evidence.identity import verify_signature
+from evidence.identity import verify_signature
 from sim.clock import SimClock
 
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device import audit as audit_module
 from device.audit import AuditLog, verify_log
-from device.evidence.identity import verify_signature
+from evidence.identity import verify_signature
 from sim.clock import SimClock
 from tests.faults import Faults, fill, injected, small_filesystem
 

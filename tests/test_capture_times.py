@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.evidence.manifest import Manifest, manifest_path, write_signed_manifest
-from device.evidence.verify import verify
-from hal.clock import utc_iso
+from evidence.manifest import Manifest, manifest_path, write_signed_manifest
+from evidence.utc import utc_iso
+from evidence.verify import verify
 from sim.camera import SimCamera
 from sim.simulator import Simulator
 from tests.conftest import tiny_config

@@ -23,14 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device.audit import AUDIT_LOG, AuditLog, canonical, verify_log
-from device.bounded import MAX_DEPTH, BadJSON, Refused, lines, loads, read_json, read_regular
 from device.cli import main
-from device.evidence.findings import CODES, MAX_DETAIL, Finding
-from device.evidence.identity import PUBLIC_KEY
-from device.evidence.keyring import KeyRing, data_dir_of
-from device.evidence.manifest import Manifest, ManifestError, manifest_path, signature_path
-from device.evidence.verify import verify
 from device.recordings import COUNTER, next_recording_id, recording_number
+from evidence.bounded import MAX_DEPTH, BadJSON, Refused, lines, loads, read_json, read_regular
+from evidence.findings import CODES, MAX_DETAIL, Finding
+from evidence.identity import PUBLIC_KEY
+from evidence.keyring import KeyRing, data_dir_of
+from evidence.manifest import Manifest, ManifestError, manifest_path, signature_path
+from evidence.verify import verify
 from sim.simulator import Simulator
 from tests.evidence import (
     CONFIG,
@@ -684,7 +684,7 @@ def test_a_special_or_hostile_file_in_a_recording_never_stops_the_boot(cams, tmp
 
 
 def test_a_hostile_receipt_kept_beside_an_uploaded_segment_is_one_line(cams, tmp_path) -> None:
-    from device.upload.records import receipt_path, receipt_signature_path
+    from evidence.kept import receipt_path, receipt_signature_path
     cam = cams["a"]
     mp4 = seg(cam, 0, 2)
     mp4.unlink()  # as if uploaded
@@ -723,7 +723,7 @@ def test_hostile_store_settings_are_one_line_errors(tmp_path: Path, raw: bytes) 
 
 
 def test_a_hostile_receipt_from_the_store_is_a_receipt_error() -> None:
-    from device.evidence.receipt import Receipt, ReceiptError
+    from evidence.receipt import Receipt, ReceiptError
     for raw in (NESTED, b'{"size": NaN}', b'{"size": ' + b"9" * 5000 + b"}"):
         with pytest.raises(ReceiptError) as caught:
             Receipt.from_bytes(raw)
@@ -766,7 +766,7 @@ def test_a_signed_segment_index_of_millions_costs_a_few_lines(cams) -> None:
 
 
 def test_a_finding_is_one_bounded_line_whatever_went_into_it() -> None:
-    from device.evidence.findings import MAX_DETAIL, finding
+    from evidence.findings import MAX_DETAIL, finding
     f = finding("segment", "x", "misplaced", "renamed: its manifest describes " +
                 "a\nb" * 10_000)
     assert "\n" not in f.detail and len(f.detail) == MAX_DETAIL
@@ -906,7 +906,7 @@ def test_a_fifo_given_inside_a_single_recording_folder_is_reported(cams) -> None
 def test_an_enrolled_key_may_be_a_symlink_to_a_key_but_never_to_a_device(cams, tmp_path) -> None:
     """The enrolled keys are the operator's, not evidence: a link to a key file is followed;
     one to /dev/zero or a FIFO is refused in one line."""
-    from device.evidence.identity import IdentityError
+    from evidence.identity import IdentityError
     cam = cams["a"]
     enrolled = tmp_path / "enrolled"
     enrolled.mkdir()

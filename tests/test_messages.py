@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from device.cli import main
-from device.evidence.chain import check_recording
-from device.evidence.store_client import StoreConnection, StoreHttpError
-from device.messages import plain, show
+from evidence.chain import check_recording
+from evidence.messages import plain, show
+from evidence.store_client import StoreConnection, StoreHttpError
 
 
 def bodycam(*args: str) -> subprocess.CompletedProcess[str]:

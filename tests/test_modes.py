@@ -163,7 +163,7 @@ def test_critical_battery_finalises_and_signs_the_recording_then_powers_off(make
     sim.battery.level = 2.5
     sim.advance(sim.config.power.poll_s + 1)
     assert sim.mode == "off"
-    from device.evidence.verify import verify
+    from evidence.verify import verify
     findings = verify([sim.data_dir])
     assert findings and all(f.ok for f in findings), findings
     last = json.loads(sorted(sim.data_dir.glob("recordings/*/*.mp4.json"))[-1].read_text())
@@ -180,7 +180,7 @@ def test_storage_full_finalises_the_recording_and_faults_without_deleting(make_s
     assert sim.mode == "fault" and sim.daemon.fault == "storage full"
     for path, size in before.items():
         assert path.exists() and path.stat().st_size == size
-    from device.evidence.verify import verify
+    from evidence.verify import verify
     assert all(f.ok for f in verify([sim.data_dir]))
     sim.storage.limit_bytes = None
     sim.advance(sim.config.power.poll_s + 1)

@@ -10,9 +10,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.evidence.verify import verify
 from device.pipeline.packets import EncodedPacket
 from device.pipeline.ringbuffer import PreEventBuffer
+from evidence.verify import verify
 from tests.conftest import tiny_config
 from tests.media import decode, segments
 

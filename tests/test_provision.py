@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from device.cli import main
-from device.evidence.identity import PRIVATE_KEY, PUBLIC_KEY, load_public_key
+from evidence.identity import PRIVATE_KEY, PUBLIC_KEY, load_public_key
 from sim.simulator import Simulator
 from tests.conftest import have, tiny_config
 

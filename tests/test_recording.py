@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.verify import verify
+from evidence.verify import verify
 from sim.simulator import Simulator
 from tests.conftest import have
 from tests.media import decode, ffprobe, segments

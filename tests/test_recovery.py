@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.evidence.verify import verify
 from device.pipeline.recovery import complete_prefix
+from evidence.verify import verify
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 from tests.media import decode, segments

@@ -17,18 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.identity import create_identity, verify_signature
-from device.evidence.manifest import Manifest, manifest_path, write_signed_manifest
-from device.evidence.pending import (
+from device.pipeline import segments
+from device.pipeline.recovery import recover_segment
+from evidence.identity import create_identity, verify_signature
+from evidence.manifest import Manifest, manifest_path, write_signed_manifest
+from evidence.pending import (
     FragmentLog,
     encode_record,
     examine,
     record_hash,
     signed_record,
 )
-from device.evidence.verify import verify
-from device.pipeline import segments
-from device.pipeline.recovery import recover_segment
+from evidence.verify import verify
 from sim.simulator import Simulator
 from tests.evidence import CONFIG, identity_of, lose_power, problems
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from device.audit import verify_log
-from device.evidence.identity import load_public_key, verify_signature
 from device.gestures import GESTURE_KINDS
+from evidence.identity import load_public_key, verify_signature
 from hal.inputs import BUTTON_NAMES
 from sim.simulator import Simulator
 from tests.conftest import tiny_config

@@ -3,7 +3,7 @@ written is finalised as far as it got, the camera faults rather than dies, it re
 once space returns, and every recording still verifies (nothing honest is flagged).
 
 Failures are made for real: on a small tmpfs where the machine lets a test mount one, and
-everywhere through the fault seam of ``device/fsutil.py`` (tests/faults.py), at each write
+everywhere through the fault seam of ``evidence/fsutil.py`` (tests/faults.py), at each write
 path in turn: the segment, its manifest and signature, the rename into place, the pending
 record, the recording counter, the audit log, fsync, and recovery at boot.
 """
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.evidence.verify import verify
+from evidence.verify import verify
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 from tests.evidence import cut_power
@@ -111,7 +111,7 @@ def test_a_really_full_card_faults_then_records_again_when_space_returns(tmp_pat
 # -- every write path, through the seam ----------------------------------------------------------
 
 #: (what fails, the fault). ``where`` picks the file by name; writes of the segment itself
-#: go through the muxer, the rest through device/fsutil.py.
+#: go through the muxer, the rest through evidence/fsutil.py.
 SEGMENT_PATHS = {
     "segment data": Faults(where=".mp4.part"),
     "segment data, part-written": Faults(where=".mp4.part", partial=700),

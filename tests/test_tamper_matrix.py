@@ -23,15 +23,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device.audit import AuditLog, canonical, line_hash, signed_bytes
-from device.evidence.identity import IDENTITY, PUBLIC_KEY
-from device.evidence.keyring import KeyRing
-from device.evidence.manifest import (
+from evidence.identity import IDENTITY, PUBLIC_KEY
+from evidence.keyring import KeyRing
+from evidence.manifest import (
     Manifest,
     manifest_path,
     signature_path,
     write_signed_manifest,
 )
-from device.evidence.verify import verify
+from evidence.verify import verify
 from sim.clock import SimClock
 from tests.evidence import (
     Camera,

@@ -1,4 +1,4 @@
-"""A recording's timeline from its signed manifests (device/evidence/timeline.py), as the panel
+"""A recording's timeline from its signed manifests (evidence/timeline.py), as the panel
 lists it: on a real recording made by the simulator on its virtual clock, and on manifests a
 hostile hand edited (the list must still come, and never vouch for them)."""
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from device.evidence.manifest import Manifest, manifest_path, utc_time
-from device.evidence.timeline import recording_timeline
-from device.evidence.verify import verify
+from evidence.manifest import Manifest, manifest_path, utc_time
+from evidence.timeline import recording_timeline
+from evidence.verify import verify
 from sim.web.recordings import summarise
 from tests.evidence import Marked, record_marked
 

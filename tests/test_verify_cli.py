@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from device.cli import main
-from device.evidence.findings import CODES, STATUSES
-from device.evidence.identity import PUBLIC_KEY
-from device.evidence.manifest import manifest_path, signature_path
+from evidence.findings import CODES, STATUSES
+from evidence.identity import PUBLIC_KEY
+from evidence.manifest import manifest_path, signature_path
 from tests.evidence import Camera, copy_template, identity_of, template_fixture, tree_digest
 
 template = template_fixture()

@@ -26,12 +26,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.audit import AUDIT_LOG, AuditLog
-from device.evidence.identity import IDENTITY, PUBLIC_KEY, IdentityError, public_pem
-from device.evidence.keyring import KeyRing
-from device.evidence.manifest import Manifest, manifest_path
-from device.evidence.receipt import Receipt, sign_receipt, store_id_for
-from device.evidence.verify import verify
-from device.upload.records import (
+from device.upload.uploader import IDLE
+from evidence.identity import IDENTITY, PUBLIC_KEY, IdentityError, public_pem
+from evidence.kept import (
     AUDIT_RECEIPTS,
     RECEIPT_SIG_SUFFIX,
     RECEIPT_SUFFIX,
@@ -39,7 +36,10 @@ from device.upload.records import (
     receipt_path,
     receipt_signature_path,
 )
-from device.upload.uploader import IDLE
+from evidence.keyring import KeyRing
+from evidence.manifest import Manifest, manifest_path
+from evidence.receipt import Receipt, sign_receipt, store_id_for
+from evidence.verify import verify
 from sim.clock import SimClock
 from sim.simulator import Simulator
 from store.config import StoreConfig

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.manifest import manifest_path
+from evidence.manifest import manifest_path
 from tests.conftest import have
 from tests.evidence import Camera, copy_template, edit_entry, segment_files, template_fixture
 

@@ -23,15 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from device.config import Config
-from device.evidence.manifest import Manifest
-from device.fsutil import private_dir
 from device.pipeline.encoder import H264Encoder
 from device.pipeline.packets import EncodedPacket, parameter_sets
 from device.pipeline.ringbuffer import PreEventBuffer
 from device.pipeline.segments import RecordingInfo, SegmentWriter, write_terminator
 from device.pipeline.watermark import Watermark
+from evidence.fsutil import private_dir
+from evidence.manifest import Manifest
+from evidence.utc import utc_iso
 from hal.camera import Camera, Frame
-from hal.clock import Clock, utc_iso
+from hal.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """Recovering segments interrupted by a power cut or a crash, at the daemon's next start.
 
 An interrupted segment is a ``NAME.mp4.part``: a fragmented MP4 whose last fragment may be torn,
-with its signed pending record and fragment log (``device/evidence/pending.py``). Recovery
+with its signed pending record and fragment log (``evidence/pending.py``). Recovery
 vouches only for what the camera signed before the cut: every fragment whose landing was signed
 is kept, so at most the fragment being built is lost (one keyframe interval: a second by
 default), and nothing is deleted:
 
 1. the pending record, the fragment log and the ``.part`` are checked against each other
-   (:func:`device.evidence.pending.examine`); if a signature is contradicted (the record
+   (:func:`evidence.pending.examine`); if a signature is contradicted (the record
    edited or put back from elsewhere, signed bytes replaced or cut, the log removed), nothing
    is signed: every file stays as it is and the failure is reported;
 2. the bytes after the last signed landing (a torn write, or anything appended since) are saved
@@ -32,24 +32,11 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import av
 
-from device.bounded import Refused, open_regular, read_regular
-from device.evidence.identity import DeviceIdentity, verify_signature
-from device.evidence.manifest import (
-    MAX_MANIFEST,
-    Manifest,
-    Marker,
-    manifest_path,
-    sha256_file,
-    signature_path,
-)
-from device.evidence.pending import FRAGMENT_LOG_SUFFIX, examine
-from device.fsutil import atomic_write, durable_rename
 from device.pipeline.segments import (
     PART_SUFFIX,
     PENDING_SUFFIX,
@@ -62,7 +49,19 @@ from device.pipeline.segments import (
     write_terminator,
 )
 from device.recordings import recordings_dir
-from hal.clock import utc_iso
+from evidence.bounded import Refused, open_regular, read_regular
+from evidence.fsutil import atomic_write, durable_rename
+from evidence.identity import DeviceIdentity, verify_signature
+from evidence.manifest import (
+    MAX_MANIFEST,
+    Manifest,
+    Marker,
+    manifest_path,
+    sha256_file,
+    signature_path,
+)
+from evidence.pending import FRAGMENT_LOG_SUFFIX, examine
+from evidence.utc import utc_iso, utc_seconds
 
 TORN_SUFFIX = ".torn"
 
@@ -245,7 +244,7 @@ def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
         recording_id=newest.recording_id, directory=mp4.parent, reason=newest.reason,
         identity=identity, codec=newest.codec, width=newest.width, height=newest.height,
         fps=int(newest.fps), clock_set=newest.clock_set)
-    end = datetime.fromisoformat(newest.end_utc.replace("Z", "+00:00")).timestamp()
+    end = utc_seconds(newest.end_utc)
     gap = {"from_utc": newest.end_utc, "to_utc": newest.end_utc,
            "reason": "power lost between two segments"}
     manifest, _ = write_terminator(info, newest.segment_index + 1, hashlib.sha256(raw).hexdigest(),

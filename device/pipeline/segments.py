@@ -5,7 +5,7 @@ Life of a segment ``NAME.mp4``:
 1. at open, ``NAME.mp4.part.json`` records what is already known (recording, index, previous
    manifest's hash, start time, markers so far), signed and written durably: recovery needs it
    if the power goes; then the fragment log ``NAME.mp4.part.sigs`` is created
-   (``device/evidence/pending.py``);
+   (``evidence/pending.py``);
 2. packets are muxed (PyAV, no re-encoding) into ``NAME.mp4.part`` as fragmented MP4, a fragment
    per keyframe interval; the file is fsynced whenever a fragment lands and at least every
    ``fsync_interval_s``, so a power cut loses at most the fragment being built; each time bytes
@@ -33,21 +33,22 @@ from typing import Any
 
 import av
 
-from device.evidence.identity import DeviceIdentity
-from device.evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
-from device.evidence.pending import (
+from device.pipeline.packets import EncodedPacket, parameter_sets
+from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
+from evidence.identity import DeviceIdentity
+from evidence.layout import Layout
+from evidence.manifest import Manifest, Marker, sha256_file, write_signed_manifest
+from evidence.pending import (
     FragmentLog,
     encode_record,
     fragment_log_path,
     record_hash,
     signed_record,
 )
-from device.fsutil import atomic_write, durable_rename, fsync, open_stream
-from device.pipeline.packets import EncodedPacket, parameter_sets
-from hal.clock import utc_iso
+from evidence.utc import utc_iso
 
-PART_SUFFIX = ".part"
-PENDING_SUFFIX = ".part.json"
+PART_SUFFIX = Layout.PART
+PENDING_SUFFIX = Layout.PENDING
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
@@ -69,15 +70,15 @@ class RecordingInfo:
     markers: list[tuple[float, str, str]] = field(default_factory=list)
 
     def segment_path(self, index: int) -> Path:
-        return self.directory / f"{self.recording_id}-S{index:04d}.mp4"
+        return self.directory / Layout.segment_name(self.recording_id, index)
 
 
 def part_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + PART_SUFFIX)
+    return Layout.part(mp4)
 
 
 def pending_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + PENDING_SUFFIX)
+    return Layout.pending(mp4)
 
 
 def mp4_boxes(data: bytes) -> Iterator[tuple[bytes, int]]:

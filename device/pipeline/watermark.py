@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from hal.clock import utc_iso
+from evidence.utc import utc_iso
 
 
 class Watermark:

@@ -14,9 +14,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.config import UploadSection
-from device.evidence.identity import DeviceIdentity, IdentityError, load_public_key
-from device.evidence.receipt import store_id_for
-from device.evidence.store_client import DeviceClient, StoreConnection
+from evidence.identity import DeviceIdentity, IdentityError, load_public_key
+from evidence.receipt import store_id_for
+from evidence.store_client import DeviceClient, StoreConnection
 
 
 class LinkError(Exception):

@@ -12,9 +12,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.evidence.identity import DeviceIdentity
-from device.evidence.store_client import DeviceClient
 from device.upload.work import Segment
+from evidence.identity import DeviceIdentity
+from evidence.store_client import DeviceClient
 
 
 @dataclass

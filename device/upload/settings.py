@@ -18,41 +18,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from device.bounded import BadJSON, loads, read_json
 from device.config import Config, ConfigError
-from device.evidence.identity import verify_signature
-from device.fsutil import atomic_write, private_dir
+from evidence.bounded import read_json
+from evidence.fsutil import atomic_write, private_dir
+from evidence.layout import Layout
+from evidence.settings import PUSHABLE, SIGNING_PREFIX, Settings, SettingsError, parse
 
-PUSHABLE = ("recording", "gestures", "indicators", "power", "audit", "triggers")
-SAVED = Path("state") / "store-settings.json"
-#: Signed text = this prefix + the document's bytes, so no other store signature can pass for it.
-SIGNING_PREFIX = b"bodycam-settings-v1\n"
+SAVED = Layout.STORE_SETTINGS
 
-Settings = dict[str, dict[str, Any]]
-
-
-class SettingsError(ValueError):
-    """The store's settings cannot be applied; nothing of them is. One line."""
-
-
-def parse(raw: bytes, signature: bytes, store_key: Ed25519PublicKey) -> Settings:
-    """The settings document, if the pinned store key signed it and it names only what a store
-    may set."""
-    if not verify_signature(store_key, signature, SIGNING_PREFIX + raw):
-        raise SettingsError("settings signature does not verify with the store's public key")
-    try:
-        data = loads(raw, "settings")
-    except BadJSON as exc:
-        raise SettingsError(str(exc)) from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise SettingsError("settings must be a JSON object of sections, each an object of keys")
-    refused = sorted(set(data) - set(PUSHABLE))
-    if refused:
-        raise SettingsError(f"settings name section [{refused[0]}], which only the camera's own "
-                            f"configuration may set (a store may set: {', '.join(PUSHABLE)})")
-    return data
+__all__ = ["PUSHABLE", "SAVED", "SIGNING_PREFIX", "Settings", "SettingsError", "apply", "changes",
+           "check", "load_saved", "parse", "save"]
 
 
 def apply(base: Config, settings: Settings) -> Config:
@@ -61,6 +36,13 @@ def apply(base: Config, settings: Settings) -> Config:
         return base.replace("settings from the store", **settings)
     except ConfigError as exc:
         raise SettingsError(str(exc)) from None
+
+
+def check(settings: Settings) -> None:
+    """The camera's rules for a pushed document, for a store to check its file with before it
+    serves it (the ``bodycam.settings_rules`` entry point): SettingsError if a camera on its
+    defaults would refuse it."""
+    apply(Config(), settings)
 
 
 def changes(old: Config, new: Config) -> list[dict[str, Any]]:

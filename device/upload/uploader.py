@@ -4,8 +4,8 @@ A dock starts a *session*; an undock ends it (the request in flight finishes, no
 starts). A session: read ``GET /v1/info`` (check it is the pinned store, set the clock, apply the
 store's settings), then upload every closed segment, marked recordings first, one request per
 step, then a snapshot of the audit log. For each segment the store's receipt is checked with
-:func:`~device.evidence.receipt.verify_receipt` against the pinned store key and the signed
-manifest, kept next to the footage (:mod:`device.upload.records`), written to the audit log, and
+:func:`~evidence.receipt.verify_receipt` against the pinned store key and the signed
+manifest, kept next to the footage (:mod:`evidence.kept`), written to the audit log, and
 only then is the MP4 deleted. Without a valid receipt nothing is deleted.
 
 The daemon's thread stays the only writer of the audit log, the clock and the configuration:
@@ -31,29 +31,30 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from device.audit import AUDIT_LOG
 from device.config import UploadSection
-from device.evidence.identity import DeviceIdentity
-from device.evidence.receipt import Receipt, ReceiptError, store_id_for, verify_receipt
-from device.evidence.request_auth import verify_time
-from device.evidence.store_client import (
-    StoreHttpError,
-    receipt_of,
-)
-from device.fsutil import fsync_dir
 from device.recordings import recordings_dir
 from device.upload import settings as store_settings
 from device.upload.backoff import Backoff
 from device.upload.link import LinkError, open_link
-from device.upload.records import (
+from device.upload.session import Session, log_snapshot
+from device.upload.work import Segment, pending_segments
+from evidence.audit import AUDIT_LOG
+from evidence.fsutil import fsync_dir
+from evidence.identity import DeviceIdentity
+from evidence.kept import (
     check_segment_receipt,
     is_quarantined,
     mark_quarantined,
     save_audit_receipt,
     save_receipt,
 )
-from device.upload.session import Session, log_snapshot
-from device.upload.work import Segment, pending_segments
+from evidence.receipt import Receipt, ReceiptError, store_id_for, verify_receipt
+from evidence.request_auth import verify_time
+from evidence.store_client import (
+    StoreHttpError,
+    receipt_of,
+)
+from evidence.utc import utc_iso
 from hal.clock import Clock
 
 log = logging.getLogger("bodycam.upload")
@@ -342,7 +343,7 @@ class Uploader:
         reason = str(status.get("reason") or status.get("error") or "quarantined")
         mark_quarantined(segment.mp4, {"store_id": session.store_id, "reason": reason,
                                        "upload_id": status.get("upload_id"),
-                                       "utc": self.clock.utc_iso()})
+                                       "utc": utc_iso(self.clock.wall())})
         session.quarantined.append(segment.mp4.name)
         self.last_error = f"{segment.mp4.name} quarantined by the store: {reason}"
         session.held_back.add(segment.recording_id)

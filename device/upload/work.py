@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.bounded import not_regular, read_regular
-from device.evidence.manifest import (
+from device.recordings import recordings_dir
+from evidence.bounded import not_regular, read_regular
+from evidence.kept import is_quarantined
+from evidence.manifest import (
     MAX_MANIFEST,
     Manifest,
     ManifestError,
     manifest_path,
     signature_path,
 )
-from device.recordings import recordings_dir
-from device.upload.records import is_quarantined
 
 
 @dataclass(frozen=True)

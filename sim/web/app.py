@@ -17,7 +17,7 @@ from typing import Any
 
 from device.config import Config
 from device.control import ControlError, request, socket_path
-from device.fsutil import private_dir
+from evidence.fsutil import private_dir
 from hal.inputs import BUTTON_NAMES
 from sim.web.hub import Hub
 from sim.web.panel import Panel, PanelError

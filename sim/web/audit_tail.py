@@ -10,9 +10,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from device.audit import AUDIT_LOG
-from device.bounded import MAX_LINE, loads, open_regular
-from device.evidence.verify import verify
+from evidence.audit import AUDIT_LOG
+from evidence.bounded import MAX_LINE, loads, open_regular
+from evidence.verify import verify
 
 #: Entries kept for a page that opens late; a long log is read from its last 256 KiB.
 KEEP = 300

@@ -1,6 +1,6 @@
 """The recordings on the camera as the panel lists them: each with its verification status.
 
-Verification is :func:`device.evidence.verify.verify`, the same check ``bodycam verify`` runs,
+Verification is :func:`evidence.verify.verify`, the same check ``bodycam verify`` runs,
 so the panel never says "verified" for anything the verifier would not. A recording is checked
 again only when its files change (not while the open segment merely grows).
 """
@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from device.bounded import read_regular
-from device.evidence.manifest import MANIFEST_SUFFIX, MAX_MANIFEST, Manifest, ManifestError
-from device.evidence.timeline import recording_timeline, seconds
-from device.evidence.verify import Finding, verify
 from device.recordings import recordings_dir
+from evidence.bounded import read_regular
+from evidence.manifest import MANIFEST_SUFFIX, MAX_MANIFEST, Manifest, ManifestError
+from evidence.timeline import recording_timeline, seconds
+from evidence.verify import Finding, verify
 
 #: Worst first: a recording shows the first of these that any of its findings has; "verified"
 #: only when every finding is ``ok`` (one that could not be checked is an ``error``).

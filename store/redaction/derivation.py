@@ -17,15 +17,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.evidence.identity import (
+from evidence.identity import (
     IdentityError,
     device_id_for,
     fingerprint,
     load_public_key,
     verify_signature,
 )
-from device.evidence.manifest import Manifest, ManifestError, sha256_file
-from device.evidence.receipt import SIGNATURE_LENGTH, store_id_for
+from evidence.layout import Layout
+from evidence.manifest import Manifest, ManifestError, sha256_file
+from evidence.receipt import SIGNATURE_LENGTH, store_id_for
 
 FORMAT = "bodycam.derivation"
 VERSION = 1
@@ -39,7 +40,7 @@ def to_bytes(derivation: dict[str, Any]) -> bytes:
 
 def source_path(sources: Path, entry: dict[str, Any]) -> Path:
     """Where a source segment sits in an export (or a folder laid out like one)."""
-    return (sources / "devices" / str(entry["device_id"]) / "recordings" /
+    return (sources / "devices" / str(entry["device_id"]) / Layout.RECORDINGS /
             str(entry["recording_id"]) / str(entry["file"]))
 
 

@@ -21,10 +21,10 @@ import av
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.evidence.identity import IdentityError, fingerprint, load_public_key, public_pem
-from device.evidence.manifest import Manifest, ManifestError, manifest_path, sha256_file
-from device.evidence.verify import verify
-from device.fsutil import atomic_write, durable_rename
+from evidence.fsutil import atomic_write, durable_rename
+from evidence.identity import IdentityError, fingerprint, load_public_key, public_pem
+from evidence.manifest import Manifest, ManifestError, manifest_path, sha256_file
+from evidence.verify import verify
 from store.errors import StoreError
 from store.export import remux
 from store.redaction import RedactionError

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.store_client import StoreHttpError
-from device.evidence.verify import verify
+from evidence.store_client import StoreHttpError
+from evidence.verify import verify
 from store.c2pa_sign import (
     EVIDENCE_LABEL,
     ContentCredentialsError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from device.evidence.manifest import sha256_file
 from device.upload.uploader import IDLE
+from evidence.manifest import sha256_file
 from sim.simulator import Simulator
 from tests.docking.conftest import dock, dock_config, drive, enrol, record, segments
 from tests.evidence_store.conftest import Running

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.evidence.identity import public_pem
-from device.evidence.store_client import DeviceClient, StoreConnection
-from device.upload.records import quarantine_path, receipt_path
 from device.upload.uploader import BACKOFF, IDLE
+from evidence.identity import public_pem
+from evidence.kept import quarantine_path, receipt_path
+from evidence.store_client import DeviceClient, StoreConnection
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 from tests.docking.conftest import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
-from device.evidence.manifest import sha256_file
 from device.upload.uploader import BACKOFF, IDLE
+from evidence.manifest import sha256_file
 from sim.simulator import Simulator
 from tests.docking.conftest import (
     audit,

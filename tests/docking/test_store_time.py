@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from device.evidence.identity import load_public_key
-from device.evidence.request_auth import sign_time, verify_time
 from device.upload.uploader import IDLE
+from evidence.identity import load_public_key
+from evidence.request_auth import sign_time, verify_time
 from sim.clock import SimClock
 from sim.simulator import Simulator
 from store.config import StoreConfig

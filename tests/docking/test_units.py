@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from device.config import Config
-from device.evidence.verify import verify
 from device.upload.backoff import Backoff
-from device.upload.records import receipt_path
 from device.upload.uploader import log_snapshot
+from evidence.kept import receipt_path
+from evidence.verify import verify
 from tests.conftest import config_error
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import shutil
 
-from device.evidence.identity import load_public_key
-from device.evidence.manifest import manifest_path, sha256_file, signature_path
-from device.evidence.receipt import verify_receipt
-from device.evidence.verify import verify
-from device.upload.records import receipt_path, receipt_signature_path
 from device.upload.uploader import IDLE
+from evidence.identity import load_public_key
+from evidence.kept import receipt_path, receipt_signature_path
+from evidence.manifest import manifest_path, sha256_file, signature_path
+from evidence.receipt import verify_receipt
+from evidence.verify import verify
 from tests.docking.conftest import audit, dock, dock_config, drive, enrol, record, segments
 from tests.evidence_store.conftest import Running
 

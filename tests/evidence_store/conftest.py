@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from device.config import Config
-from device.evidence.identity import DeviceIdentity, create_identity, load_identity
-from device.evidence.manifest import Manifest, manifest_path, write_signed_manifest
-from device.evidence.store_client import DeviceClient, StoreConnection
+from evidence.identity import DeviceIdentity, create_identity, load_identity
+from evidence.manifest import Manifest, manifest_path, write_signed_manifest
+from evidence.store_client import DeviceClient, StoreConnection
 from sim.clock import DEFAULT_EPOCH as EPOCH
 from sim.simulator import Simulator
 from store.config import StoreConfig

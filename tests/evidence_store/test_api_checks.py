@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.evidence.manifest import manifest_path, signature_path
-from device.evidence.request_auth import SIGNATURE, TIMESTAMP, sign_request
-from device.evidence.store_client import StoreHttpError
+from evidence.manifest import manifest_path, signature_path
+from evidence.request_auth import SIGNATURE, TIMESTAMP, sign_request
+from evidence.store_client import StoreHttpError
 from tests.evidence_store.conftest import Camera, Running
 
 

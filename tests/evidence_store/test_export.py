@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.identity import load_identity, load_public_key, verify_signature
-from device.evidence.manifest import utc_time
-from device.evidence.store_client import StoreHttpError
-from device.evidence.verify import verify
+from evidence.identity import load_identity, load_public_key, verify_signature
+from evidence.manifest import utc_time
+from evidence.store_client import StoreHttpError
+from evidence.verify import verify
 from tests.conftest import have
 from tests.evidence import Marked, record_marked
 from tests.evidence_store.conftest import Camera, Running

@@ -13,9 +13,9 @@ import socket
 
 import pytest
 
-from device.evidence.manifest import signature_path
-from device.evidence.request_auth import sign_request
-from device.evidence.store_client import StoreHttpError
+from evidence.manifest import signature_path
+from evidence.request_auth import sign_request
+from evidence.store_client import StoreHttpError
 from tests.evidence_store.conftest import Camera, Running
 from tests.evidence_store.test_api_checks import send
 
@@ -227,7 +227,7 @@ def test_a_hostile_manifest_signed_by_the_enrolled_key_is_refused_and_harms_noth
     store goes on (listing, retention, an honest upload)."""
     from dataclasses import replace
 
-    from device.evidence.manifest import write_signed_manifest
+    from evidence.manifest import write_signed_manifest
 
     mp4 = enrolled.segments(2)[0]
     write_signed_manifest(enrolled.identity, mp4, replace(enrolled.manifest(mp4), **change))

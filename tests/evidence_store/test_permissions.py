@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from device.fsutil import private_dir
+from evidence.fsutil import private_dir
 from store.config import StoreConfig
 from store.service import Store, init_store
 from tests.evidence_store.conftest import START, Camera, MovableClock, Running

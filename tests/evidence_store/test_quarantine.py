@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from device.evidence.manifest import (
+from evidence.manifest import (
     manifest_path,
     sha256_file,
     signature_path,
     write_signed_manifest,
 )
-from device.evidence.store_client import StoreHttpError
+from evidence.store_client import StoreHttpError
 from tests.evidence_store.conftest import Camera, Running, clone_camera
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.evidence.receipt import (
+from evidence.receipt import (
     Receipt,
     ReceiptError,
     sign_receipt,

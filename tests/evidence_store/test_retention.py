@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from device.evidence.store_client import StoreHttpError
+from evidence.store_client import StoreHttpError
 from store.auditlog import verify_chain
 from tests.evidence_store.conftest import START, Camera, Running
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence import request_auth as ra
-from device.evidence.identity import load_public_key
-from device.evidence.receipt import store_id_for
-from device.evidence.request_auth import sign_request
-from device.evidence.store_client import StoreHttpError
+from evidence import request_auth as ra
+from evidence.identity import load_public_key
+from evidence.receipt import store_id_for
+from evidence.request_auth import sign_request
+from evidence.store_client import StoreHttpError
 from store.config import StoreConfig
 from store.service import init_store
 from tests.evidence_store.conftest import START, Camera, MovableClock, Running
@@ -148,8 +148,8 @@ def test_the_camera_signs_for_its_pinned_store_not_the_one_that_answers(both,
     """The camera's link is pinned to store A's key but its URL reaches store B: every
     request it sends names A, so B refuses them all (nothing is stored at B)."""
     from device.config import UploadSection
-    from device.evidence.identity import load_identity
     from device.upload.link import open_link
+    from evidence.identity import load_identity
 
     a, b, camera = both
     config = UploadSection(store_url=b.url, store_public_key=str(a.directory / "store.pub.pem"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.store_client import DeviceClient, StoreConnection
+from evidence.store_client import DeviceClient, StoreConnection
 from tests.evidence_store.conftest import Camera
 
 #: ``bodycam store`` hands its arguments to store.cli; most calls go there directly (faster).

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from device.evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
+from evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
 from store.http import StoreHTTPServer, tls_context
 from tests.evidence_store.conftest import Camera, Running
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.identity import load_public_key
-from device.evidence.manifest import sha256_file
-from device.evidence.receipt import verify_receipt
-from device.evidence.request_auth import sign_request
-from device.evidence.store_client import StoreHttpError, receipt_of
+from evidence.identity import load_public_key
+from evidence.manifest import sha256_file
+from evidence.receipt import verify_receipt
+from evidence.request_auth import sign_request
+from evidence.store_client import StoreHttpError, receipt_of
 from tests.evidence_store.conftest import Camera, Running, clone_camera
 
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.identity import load_public_key
-from device.evidence.manifest import sha256_file
-from device.evidence.receipt import verify_receipt
-from device.evidence.request_auth import sign_request
-from device.evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
 from device.upload.uploader import BACKOFF, IDLE
+from evidence.identity import load_public_key
+from evidence.manifest import sha256_file
+from evidence.receipt import verify_receipt
+from evidence.request_auth import sign_request
+from evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
 from sim.clock import SimClock
 from sim.simulator import Simulator
 from store.auditlog import AuditLog, verify_chain

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.evidence.receipt import store_id_for
+from evidence.receipt import store_id_for
 from store.redaction.plan import Plan, build_plan
 from store.redaction.run import redact
 from tests.evidence_store.conftest import (  # noqa: F401  (the store's fixtures, reused)

@@ -15,9 +15,9 @@ import av
 import cv2
 import numpy as np
 
-from device.evidence.identity import DeviceIdentity, create_identity, public_pem
-from device.evidence.manifest import Manifest, sha256_file, write_signed_manifest
 from device.pipeline.segments import MP4_OPTIONS
+from evidence.identity import DeviceIdentity, create_identity, public_pem
+from evidence.manifest import Manifest, sha256_file, write_signed_manifest
 from sim.camera import SimCamera
 from sim.clock import DEFAULT_EPOCH, SimClock
 from store.redaction.detector import Box

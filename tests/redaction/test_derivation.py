@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from device.evidence.identity import public_pem
+from evidence.identity import public_pem
 from store.cli import main as store_main
 from store.redaction.derivation import verify_derivation
 from tests.conftest import have

@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from device.evidence.identity import load_public_key
+from evidence.identity import load_public_key
 from store.auditlog import AuditLog, verify_chain
 from store.cli import main as store_main
 from store.redaction import RedactionError

@@ -18,7 +18,7 @@ pytest.importorskip("boto3")
 
 from botocore.exceptions import ClientError
 
-from device.evidence.manifest import manifest_path, signature_path
+from evidence.manifest import manifest_path, signature_path
 from store.auditlog import verify_chain
 from store.config import StoreConfig
 from store.errors import StoreError
@@ -331,7 +331,7 @@ def test_serve_with_catalogue_and_objects_on_the_engines(engines, tmp_path, came
     import subprocess
     import sys
 
-    from device.evidence.store_client import DeviceClient, StoreConnection
+    from evidence.store_client import DeviceClient, StoreConnection
     from store.operator_client import OperatorClient
 
     directory = tmp_path / "store"

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.evidence.transparency import (
+from evidence.transparency import (
     Checkpoint,
     ProofError,
     leaf_hash,

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from device.evidence.findings import Finding, finding
-from device.evidence.manifest import Manifest, ManifestError, utc_time
-from device.evidence.segment_check import TIME_SLACK, Segment
-from device.recordings import SEGMENT_INDEX
+from evidence.findings import Finding, finding
+from evidence.layout import Layout
+from evidence.manifest import Manifest, ManifestError, utc_time
+from evidence.segment_check import TIME_SLACK, Segment
 
 #: Missing segments named one by one; beyond these, one line counts the rest.
 MAX_MISSING_LISTED = 20
@@ -29,7 +29,7 @@ def check_recording(folder: Path, recording_id: str, segments: list[Segment],
         return finding("recording", folder, code, f"recording {recording_id}: {detail}")
 
     findings = []
-    suspect = {int(m.group(1)) for name in failed if (m := SEGMENT_INDEX.search(name))}
+    suspect = {int(m.group(1)) for name in failed if (m := Layout.SEGMENT_INDEX.search(name))}
     if failed:
         one = len(failed) == 1
         findings.append(bad("segment_failed", f"{', '.join(sorted(failed))} failed "

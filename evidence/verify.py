@@ -2,7 +2,7 @@
 
 For every path given (segment files, recording folders, data directories) it checks each
 segment on its own (:mod:`segment_check`), each recording whose folder was given as a whole
-(:mod:`chain`), each audit log (:func:`device.audit.verify_log`) and, for each data directory
+(:mod:`chain`), each audit log (:func:`evidence.audit.verify_log`) and, for each data directory
 given as a whole, the log against the footage (:mod:`crosscheck`) and against the store's
 receipts (:mod:`anchor`). Keys: the data directory's own, or the enrolled ones; the store key
 pinned in one place (:mod:`keyring`). A camera's data directory given whole must hold its audit
@@ -19,37 +19,34 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.audit import AUDIT_LOG, AuditReport, verify_log
-from device.bounded import Refused, kind_of
-from device.evidence.anchor import check_log_anchor, unlogged_upload, upload_entries
-from device.evidence.chain import check_recording
-from device.evidence.crosscheck import check_log_against_footage
-from device.evidence.findings import Finding, finding
-from device.evidence.identity import (
+from evidence.anchor import check_log_anchor, unlogged_upload, upload_entries
+from evidence.audit import AUDIT_LOG, AuditReport, verify_log
+from evidence.bounded import Refused, kind_of
+from evidence.chain import check_recording
+from evidence.crosscheck import check_log_against_footage
+from evidence.findings import Finding, finding
+from evidence.identity import (
     IDENTITY,
     PRIVATE_KEY,
     PUBLIC_KEY,
     verify_signature,
 )
-from device.evidence.keyring import (
+from evidence.kept import RECEIPT_SUFFIX
+from evidence.keyring import (
     SIGNATURE_LENGTH,
     DataDir,
     KeyRing,
     data_dir_of,
     load_data_dir,
 )
-from device.evidence.manifest import MANIFEST_SUFFIX, SIGNATURE_SUFFIX
-from device.evidence.numbering import check_numbering
-from device.evidence.segment_check import Segment, check_segment, recording_hint
-from device.pipeline.segments import PART_SUFFIX
-from device.recordings import COUNTER, RECORDING_ID, RECORDINGS
-from device.upload.records import RECEIPT_SUFFIX
+from evidence.layout import Layout
+from evidence.numbering import check_numbering
+from evidence.segment_check import Segment, check_segment, recording_hint
 
 __all__ = ["SIGNATURE_LENGTH", "Finding", "KeyRing", "verify"]
 
 #: Every file of a segment ``NAME.mp4``, by how its name ends.
-SEGMENT_FILES = (".mp4", ".mp4" + MANIFEST_SUFFIX, ".mp4" + SIGNATURE_SUFFIX,
-                 ".mp4" + PART_SUFFIX)
+SEGMENT_FILES = Layout.segment_files()
 
 
 @dataclass
@@ -136,9 +133,10 @@ def verify(paths: list[Path], keys: KeyRing | None = None,
 #: What a camera's data directory holds that a folder of segments (or a store export's device
 #: folder) does not. Any one of them makes it a camera's: then its audit log and its identity
 #: must be there too, whatever else is missing.
-CAMERA_FILES = (RECORDINGS, AUDIT_LOG.parent, IDENTITY, PRIVATE_KEY.parent, COUNTER.parent)
+CAMERA_FILES = (Layout.RECORDINGS, AUDIT_LOG.parent, IDENTITY, PRIVATE_KEY.parent,
+                Layout.COUNTER.parent)
 #: Of those, what only a camera that has run has (a provisioned one has its key and identity).
-RUN_FILES = (RECORDINGS, AUDIT_LOG.parent, COUNTER.parent)
+RUN_FILES = (Layout.RECORDINGS, AUDIT_LOG.parent, Layout.COUNTER.parent)
 #: A store export lays out each device's footage as ``devices/DEVICE_ID/`` (store/export.py).
 EXPORT_DEVICES = "devices"
 
@@ -150,10 +148,10 @@ def is_export_device_folder(root: Path) -> bool:
     if root.parent.name != EXPORT_DEVICES or not (root / PUBLIC_KEY).is_file():
         return False
     if load_data_dir(root).device_id != root.name or any(
-            (root / name).exists() for name in CAMERA_FILES if name != RECORDINGS):
+            (root / name).exists() for name in CAMERA_FILES if name != Layout.RECORDINGS):
         return False
     # an export holds every MP4 it lists: a receipt in place of one is a camera's
-    return not any((root / RECORDINGS).glob(f"*/*{RECEIPT_SUFFIX}"))
+    return not any((root / Layout.RECORDINGS).glob(f"*/*{RECEIPT_SUFFIX}"))
 
 
 def is_camera_dir(root: Path) -> bool:
@@ -234,7 +232,7 @@ def _collect(paths: list[Path]) -> _Found:
             return True
         for ending in SEGMENT_FILES:
             if f.name.endswith(ending):
-                add(found.segments, f.with_name(f.name[: -len(ending)] + ".mp4"))
+                add(found.segments, f.with_name(f.name[: -len(ending)] + Layout.MP4))
                 return True
         return regular
 
@@ -278,8 +276,8 @@ def _in_evidence(root: Path, f: Path) -> bool:
     only regular files and folders: ``recordings/`` or ``audit/`` (or themselves), or a
     recording's folder? (``control.sock`` beside them is the daemon's socket.)"""
     parts = (root.name, *f.relative_to(root).parts)
-    return (RECORDINGS.name in parts or AUDIT_LOG.parent.name in parts
-            or RECORDING_ID.fullmatch(f.parent.name) is not None)
+    return (Layout.RECORDINGS.name in parts or AUDIT_LOG.parent.name in parts
+            or Layout.RECORDING_ID.fullmatch(f.parent.name) is not None)
 
 
 def _link_target(link: Path) -> str:

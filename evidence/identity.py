@@ -24,13 +24,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from device.bounded import read_regular
-from device.fsutil import atomic_write, private_dir
+from evidence.bounded import read_regular
+from evidence.fsutil import atomic_write, private_dir
+from evidence.layout import Layout
 
-PRIVATE_KEY = Path("keys") / "device.key"
-PUBLIC_KEY = Path("device.pub.pem")
-IDENTITY = Path("identity.json")
-RETIRED_KEYS = Path("retired-keys")
+PRIVATE_KEY = Layout.PRIVATE_KEY
+PUBLIC_KEY = Layout.PUBLIC_KEY
+IDENTITY = Layout.IDENTITY
+RETIRED_KEYS = Layout.RETIRED_KEYS
 
 
 class IdentityError(Exception):

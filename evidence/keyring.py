@@ -26,7 +26,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.evidence.identity import (
+from evidence.identity import (
     IDENTITY,
     PUBLIC_KEY,
     IdentityError,
@@ -34,8 +34,8 @@ from device.evidence.identity import (
     load_public_key,
     verify_signature,
 )
-from device.recordings import RECORDINGS
-from device.upload.records import STORE_KEY
+from evidence.kept import STORE_KEY
+from evidence.layout import Layout
 
 SIGNATURE_LENGTH = 64
 
@@ -50,7 +50,7 @@ def data_dir_of(path: Path) -> Path:
     holders = [folder for folder in folders if os.path.lexists(folder / PUBLIC_KEY)]
     if holders:
         return holders[-1]
-    if path.parent.parent.name == RECORDINGS.name:
+    if path.parent.parent.name == Layout.RECORDINGS.name:
         return path.parent.parent.parent
     return path.parent
 
@@ -59,7 +59,7 @@ def pinning_root(root: Path) -> Path:
     """The data directory whose pinned store key counts for ``root``: a folder inside another
     data directory's ``recordings/`` is footage, whatever keys were dropped into it."""
     for folder in root.parents:
-        if folder.name == RECORDINGS.name and any(
+        if folder.name == Layout.RECORDINGS.name and any(
                 (folder.parent / name).exists() for name in (PUBLIC_KEY, IDENTITY)):
             return folder.parent
     return root

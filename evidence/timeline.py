@@ -24,7 +24,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from device.evidence.manifest import Manifest, ManifestError, utc_time
+from evidence.manifest import Manifest, ManifestError, utc_time
 
 #: Kinds a mark may have; a later version may add more (readers show a kind they do not know
 #: by its label).

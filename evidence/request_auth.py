@@ -29,7 +29,7 @@ import secrets
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from device.evidence.identity import verify_signature
+from evidence.identity import verify_signature
 
 SCHEME = "bodycam-request-v2"
 STORE = "Bodycam-Store"

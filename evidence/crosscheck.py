@@ -16,8 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from device.evidence.findings import Finding, finding
-from device.evidence.segment_check import Segment
+from evidence.findings import Finding, finding
+from evidence.segment_check import Segment
 
 #: Audit events whose ``data`` names a segment that may legitimately have left the camera.
 RELEASED = ("upload_receipt",)

@@ -12,8 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from device.evidence.findings import Finding, finding
-from device.recordings import RECORDINGS, recording_number
+from evidence.findings import Finding, finding
+from evidence.layout import Layout
 
 
 def check_numbering(root: Path, log: Path | None, present: set[str],
@@ -22,20 +22,20 @@ def check_numbering(root: Path, log: Path | None, present: set[str],
     started = [(entry.get("seq"), data["recording_id"]) for entry in records
                if entry.get("event") == "recording_start"
                and isinstance(data := entry.get("data"), dict)
-               and recording_number(data.get("recording_id")) is not None]
+               and Layout.recording_number(data.get("recording_id")) is not None]
     by_number: dict[int, set[str]] = defaultdict(set)
     for rec in present | {rec for _, rec in started}:
-        number = recording_number(rec)
+        number = Layout.recording_number(rec)
         if number is not None:
             by_number[number].add(rec)
-    findings = [finding("recording", root / RECORDINGS, "duplicate_recording",
+    findings = [finding("recording", root / Layout.RECORDINGS, "duplicate_recording",
                         f"recording number {number} was handed out {len(ids)} times: "
                         f"{', '.join(sorted(ids))}")
                 for number, ids in sorted(by_number.items()) if len(ids) > 1]
     out_of_order = []
     highest: tuple[int, str] | None = None
     for seq, rec in started:
-        number = recording_number(rec)
+        number = Layout.recording_number(rec)
         assert number is not None
         if highest is not None and number <= highest[0]:
             out_of_order.append(f"seq {seq} starts {rec} after {highest[1]}")

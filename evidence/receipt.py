@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, fields
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from device.bounded import BadJSON, loads
-from device.evidence.identity import fingerprint, verify_signature
+from evidence.bounded import BadJSON, loads
+from evidence.identity import fingerprint, verify_signature
 
 FORMAT = "bodycam.receipt"
 VERSION = 1

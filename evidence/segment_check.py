@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from device.bounded import Refused, digest_regular, not_regular, read_head, read_regular
-from device.evidence.findings import Finding, finding
-from device.evidence.keyring import SIGNATURE_LENGTH, DataDir, KeyRing, authenticate
-from device.evidence.manifest import (
+from evidence.bounded import Refused, digest_regular, not_regular, read_head, read_regular
+from evidence.findings import Finding, finding
+from evidence.kept import kept_receipt
+from evidence.keyring import SIGNATURE_LENGTH, DataDir, KeyRing, authenticate
+from evidence.layout import Layout
+from evidence.manifest import (
     MAX_MANIFEST,
     Manifest,
     ManifestError,
@@ -25,10 +27,7 @@ from device.evidence.manifest import (
     signature_path,
     utc_time,
 )
-from device.evidence.pending import examine
-from device.pipeline.segments import PART_SUFFIX, pending_path
-from device.recordings import RECORDING_ID
-from device.upload.records import kept_receipt
+from evidence.pending import examine
 
 #: Timestamps are cut to the millisecond, so neighbours may seem to overlap by one.
 TIME_SLACK = timedelta(milliseconds=1)
@@ -64,7 +63,7 @@ def _exists(path: Path) -> bool:
 def recording_hint(mp4: Path) -> str | None:
     """The recording a file claims by its folder or name (untrusted: for attributing failures)."""
     for name in (mp4.parent.name, mp4.name):
-        match = RECORDING_ID.match(name)
+        match = Layout.RECORDING_ID.match(name)
         if match:
             return match.group(0)
     return None
@@ -72,7 +71,7 @@ def recording_hint(mp4: Path) -> str | None:
 
 def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
     manifest_file, sig_file = manifest_path(mp4), signature_path(mp4)
-    part = mp4.with_name(mp4.name + PART_SUFFIX)
+    part = Layout.part(mp4)
 
     def bad(code: str, detail: str, segment: Segment | None = None) -> Checked:
         return Checked(finding("segment", mp4, code, detail), segment)
@@ -130,7 +129,7 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
 
 
 def _interrupted(mp4: Path, part: Path, home: DataDir, ring: KeyRing) -> tuple[str, str]:
-    """A ``.part``: do its signed pending record and fragment log (device/evidence/pending.py)
+    """A ``.part``: do its signed pending record and fragment log (evidence/pending.py)
     still match it, or was it edited after the camera stopped?"""
     stopped = f"{part.name}: the camera stopped while writing it"
     if ring.enrolled is None and home.key is None:
@@ -140,7 +139,7 @@ def _interrupted(mp4: Path, part: Path, home: DataDir, ring: KeyRing) -> tuple[s
         signer = authenticate(ring, home, data, signature, claimed).device_id
         return signer is not None and signer == claimed
 
-    state = examine(mp4, part, pending_path(mp4), valid)
+    state = examine(mp4, part, Layout.pending(mp4), valid)
     if state.problem:
         return "part_tampered", f"{stopped}, and since then {state.problem}"
     if state.record is None:
@@ -161,7 +160,7 @@ def _placement(mp4: Path, manifest: Manifest, signer: str,
     if manifest.file != mp4.name:
         return "misplaced", f"renamed: its manifest describes {manifest.file}"
     folder = mp4.parent.name
-    if RECORDING_ID.fullmatch(folder) and folder != manifest.recording_id:
+    if Layout.RECORDING_ID.fullmatch(folder) and folder != manifest.recording_id:
         return "foreign_recording", (f"segment of recording {manifest.recording_id} in the "
                                      f"folder of {folder}")
     return None

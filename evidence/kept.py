@@ -19,32 +19,33 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.bounded import Refused, read_regular
-from device.evidence.manifest import Manifest, sha256_file
-from device.evidence.receipt import SIGNATURE_LENGTH, Receipt, ReceiptError, verify_receipt
-from device.fsutil import atomic_write, private_dir
+from evidence.bounded import Refused, read_regular
+from evidence.fsutil import atomic_write, private_dir
+from evidence.layout import Layout
+from evidence.manifest import Manifest, sha256_file
+from evidence.receipt import SIGNATURE_LENGTH, Receipt, ReceiptError, verify_receipt
 
 if TYPE_CHECKING:
-    from device.evidence.keyring import StoreKey
+    from evidence.keyring import StoreKey
 
-RECEIPT_SUFFIX = ".receipt.json"
-RECEIPT_SIG_SUFFIX = ".receipt.sig"
-QUARANTINED_SUFFIX = ".quarantined.json"
-AUDIT_RECEIPTS = Path("audit") / "receipts"
+RECEIPT_SUFFIX = Layout.RECEIPT
+RECEIPT_SIG_SUFFIX = Layout.RECEIPT_SIGNATURE
+QUARANTINED_SUFFIX = Layout.QUARANTINED
+AUDIT_RECEIPTS = Layout.AUDIT_RECEIPTS
 #: Where a camera keeps the store key it pins (the default of ``upload.store_public_key``).
-STORE_KEY = "store.pub.pem"
+STORE_KEY = Layout.STORE_KEY
 
 
 def receipt_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + RECEIPT_SUFFIX)
+    return Layout.receipt(mp4)
 
 
 def receipt_signature_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + RECEIPT_SIG_SUFFIX)
+    return Layout.receipt_signature(mp4)
 
 
 def quarantine_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + QUARANTINED_SUFFIX)
+    return Layout.quarantined(mp4)
 
 
 def save_receipt(mp4: Path, raw: bytes, signature: bytes) -> None:

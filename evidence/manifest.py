@@ -12,18 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from device.bounded import MAX_DOCUMENT, BadJSON, digest_regular, loads
-from device.evidence.identity import DeviceIdentity
-from device.fsutil import atomic_write
+from evidence.bounded import MAX_DOCUMENT, BadJSON, digest_regular, loads
+from evidence.fsutil import atomic_write
+from evidence.identity import DeviceIdentity
+from evidence.layout import Layout
+from evidence.utc import utc_time as parse_evidence_time
 
 FORMAT = "bodycam.segment"
 VERSION = 1
-MANIFEST_SUFFIX = ".json"
-SIGNATURE_SUFFIX = ".json.sig"
+MANIFEST_SUFFIX = Layout.MANIFEST
+SIGNATURE_SUFFIX = Layout.MANIFEST_SIGNATURE
 #: The largest manifest read (the camera writes about 1 KiB).
 MAX_MANIFEST = MAX_DOCUMENT
 #: The highest segment index a manifest may carry (a month of 4 s segments is ~650,000).
@@ -163,24 +165,24 @@ _JSON_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "tru
 
 
 def manifest_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + MANIFEST_SUFFIX)
+    return Layout.manifest(mp4)
 
 
 def signature_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + SIGNATURE_SUFFIX)
+    return Layout.manifest_signature(mp4)
 
 
 def utc_time(text: str) -> datetime:
     """A manifest's ``start_utc``/``end_utc`` (``2026-01-01T00:00:04.200Z``) as a datetime."""
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        raise ManifestError(f"time {text!r} is not UTC ISO-8601 with milliseconds and Z") from None
+        return parse_evidence_time(text)
+    except ValueError as exc:
+        raise ManifestError(str(exc)) from None
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
     """SHA-256 hex digest and size of a regular file, read in pieces (a symlink, FIFO or device
-    raises :class:`device.bounded.Refused`, an OSError)."""
+    raises :class:`evidence.bounded.Refused`, an OSError)."""
     return digest_regular(path)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from device.audit import ISSUES
+from evidence.audit import ISSUES
 
 #: status -> meaning. Only ``ok`` is intact.
 STATUSES = {

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from dataclasses import asdict
 
-from device.evidence.findings import Finding
+from evidence.findings import Finding
 
 
 def intact(findings: list[Finding]) -> bool:

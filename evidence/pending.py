@@ -35,12 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device.audit import canonical, signed_bytes
-from device.bounded import MAX_LINE, BadJSON, loads, open_regular, read_json, read_regular
-from device.fsutil import fsync, fsync_dir, write_all, write_synced
+from evidence.audit import canonical, signed_bytes
+from evidence.bounded import MAX_LINE, BadJSON, loads, open_regular, read_json, read_regular
+from evidence.fsutil import fsync, fsync_dir, write_all, write_synced
+from evidence.layout import Layout
 
 FORMAT = "bodycam.pending"
-FRAGMENT_LOG_SUFFIX = ".part.sigs"
+FRAGMENT_LOG_SUFFIX = Layout.FRAGMENT_LOG
 #: A fragment log holds a line of about 300 bytes per landed fragment (one a second): 16 MiB is
 #: over 14 hours of one segment, far past any configured length. Larger is not the camera's.
 MAX_FRAGMENT_LOG = 16 * 1024 * 1024
@@ -50,7 +51,7 @@ _LINE_KEYS = {"file", "n", "end", "sha256", "record", "sig"}
 
 
 def fragment_log_path(mp4: Path) -> Path:
-    return mp4.with_name(mp4.name + FRAGMENT_LOG_SUFFIX)
+    return Layout.fragment_log(mp4)
 
 
 def record_hash(record: dict[str, Any]) -> str:

@@ -2,9 +2,9 @@
 
 :class:`StoreConnection` speaks HTTP/1.1 with keep-alive and turns error answers into
 :class:`StoreHttpError`; :class:`DeviceClient` signs each request with the device key
-(:mod:`device.evidence.request_auth`) and uploads segments and audit logs resumably. It does not
+(:mod:`evidence.request_auth`) and uploads segments and audit logs resumably. It does not
 retry or delete anything: the uploader decides that, after checking the receipt with
-:func:`device.evidence.receipt.verify_receipt`.
+:func:`evidence.receipt.verify_receipt`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.evidence.manifest import manifest_path, sha256_file, signature_path
-from device.evidence.request_auth import sign_request
-from device.fsutil import open_private
-from device.messages import plain
+from evidence.fsutil import open_private
+from evidence.manifest import manifest_path, sha256_file, signature_path
+from evidence.messages import plain
+from evidence.request_auth import sign_request
 
 DEFAULT_CHUNK = 4 << 20
 
@@ -107,7 +107,7 @@ class DeviceClient:
     camera whose clock is unset can call :meth:`sync_clock` to sign with the store's time instead.
 
     Every signature names ``store_id``, so a request is good at that store only. The camera
-    passes the id of its *pinned* store key (:func:`~device.evidence.receipt.store_id_for`); a
+    passes the id of its *pinned* store key (:func:`~evidence.receipt.store_id_for`); a
     tool that pins nothing may leave it out and then signs for the store ``/v1/info`` names."""
 
     def __init__(self, connection: StoreConnection, private_key: Ed25519PrivateKey,

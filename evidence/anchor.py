@@ -17,17 +17,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from device.audit import AUDIT_LOG
-from device.evidence.findings import Finding, finding
-from device.evidence.keyring import DataDir
-from device.evidence.receipt import Receipt, ReceiptError, verify_receipt
-from device.evidence.segment_check import Segment
-from device.upload.records import (
+from evidence.audit import AUDIT_LOG
+from evidence.findings import Finding, finding
+from evidence.kept import (
     AUDIT_RECEIPTS,
     RECEIPT_SUFFIX,
     read_kept,
     receipt_sha256,
 )
+from evidence.keyring import DataDir
+from evidence.receipt import Receipt, ReceiptError, verify_receipt
+from evidence.segment_check import Segment
 
 
 def _receipt_entries(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
