@@ -19,6 +19,7 @@ from typing import Any
 from device import control
 from device.config import Config, ConfigError, describe_defaults, load_config
 from device.control import MAX_HOLD_S
+from device.status import Status
 from evidence import report
 from evidence.cliutil import OneLineParser as _Parser
 from evidence.fsutil import atomic_write
@@ -133,29 +134,34 @@ def cmd_store(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args)
-    status = control.request(_data_dir(args, config), {"cmd": "status"})["status"]
-    if args.json:
-        print(json.dumps(status, indent=2, sort_keys=True))
+    reply = control.request(_data_dir(args, config), {"cmd": "status"})["status"]
+    if args.json:  # as the daemon sent it
+        print(json.dumps(reply, indent=2, sort_keys=True))
         return EXIT_OK
-    rec = status.get("recording")
+    try:
+        status = Status.from_json(reply)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise control.ControlError(f"the daemon's status is not one this bodycam reads "
+                                   f"(at {exc!s:.60}); 'bodycam status --json' shows it"
+                                   ) from None
+    rec = status.recording
     lines = [
-        f"mode        {status['mode']}" + (f"  (fault: {status['fault']})" if status['fault']
-                                          else ""),
-        f"led         {status['led']['text']}",
-        f"flags       {', '.join(k for k, v in status['flags'].items() if v) or 'none'}",
-        f"battery     {status['battery_percent']:.0f} %",
-        f"storage     {status['storage_free_bytes'] / 2**30:.1f} GiB free",
-        f"buffered    {status['buffered_s']:.1f} s pre-event",
-        f"recording   {rec['id'] + ' for ' + format(rec['seconds'], '.1f') + ' s' if rec else '-'}",
-        f"device      {status['device_id']}  {status['utc']}",
+        f"mode        {status.mode}" + (f"  (fault: {status.fault})" if status.fault else ""),
+        f"led         {status.led.describe()}",
+        f"flags       {', '.join(status.flags_up) or 'none'}",
+        f"battery     {status.battery_percent:.0f} %",
+        f"storage     {status.storage_free_bytes / 2**30:.1f} GiB free",
+        f"buffered    {status.buffered_s:.1f} s pre-event",
+        f"recording   {rec.id + ' for ' + format(rec.seconds, '.1f') + ' s' if rec else '-'}",
+        f"device      {status.device_id}  {status.utc}",
     ]
-    for r in status.get("recovered", []):  # what this boot found after a power cut
+    for r in status.recovered:  # what this boot found after a power cut
         lines.append(f"recovered   {r['file']}: " + (
             f"FAILED: {r['detail']}" if r["detail"] else
             f"{r['frames']} frames kept, signed as recovered"
             + (f" (torn tail of {r['torn_bytes']} bytes kept beside it)"
                if r["torn_bytes"] else "")))
-    upload = status.get("upload")
+    upload = status.upload
     if upload and upload["state"] != "off":
         lines.append(f"upload      {upload['state']}: {upload['pending_segments']} segment(s) "
                      f"on the camera, {upload['bytes_sent'] / 1e6:.1f} MB sent, "

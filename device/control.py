@@ -124,7 +124,7 @@ class Controller:
             return {"ok": False, "error": str(exc)}
 
     def _status(self, request: dict[str, Any]) -> dict[str, Any]:
-        return {"status": self.daemon.status()}
+        return {"status": self.daemon.status().to_json()}
 
     def _press(self, request: dict[str, Any]) -> dict[str, Any]:
         button, kind = _button(request), request.get("gesture", "press")

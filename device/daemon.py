@@ -1,9 +1,10 @@
 """The camera daemon: one thread owns the state machine; everything else posts events to it.
 
 Hardware callbacks, timers, the pipeline threads and the control socket all call :meth:`post`
-(thread-safe). The owning thread takes events one at a time (:meth:`step`) and fires the mode
-table's triggers on a queued :class:`transitions.Machine`. A test can drive :meth:`step` itself
-instead of starting the thread (openpilot's ``step()`` pattern).
+(thread-safe). The owning thread takes events one at a time (:meth:`step`) and hands each to
+its handler in one table (:meth:`Daemon._handlers`); the mode table's rows (``device/modes.py``),
+mode changes and actions alike, fire on a queued :class:`transitions.Machine`. A test can drive
+:meth:`step` itself instead of starting the thread (openpilot's ``step()`` pattern).
 
 Every gesture, mode change, flag change, marker, trigger, dock, power and fault is written to the
 audit log (``device/audit.py``) with its reason.
@@ -16,6 +17,7 @@ import logging
 import queue
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +28,8 @@ from transitions import EventData, Machine
 from device.audit import AUDIT_LOG, AuditLog
 from device.bus import EventBus
 from device.config import Config
-from device.docking import DockingMixin
-from device.gestures import GESTURES, GestureRecognizer
+from device.docking import Docking
+from device.gestures import GestureRecognizer, action_for
 from device.indicators import REPEATING, IndicatorPolicy
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
 from device.pipeline.encoder import EncoderError
@@ -43,6 +45,7 @@ from device.pipeline.pipeline import (
 from device.pipeline.recovery import find_interrupted, find_unfinished, recover_all
 from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
+from device.status import ClosedRecording, Recording, RecordingStatus, Status
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
 from evidence.fsutil import private_dir
@@ -70,10 +73,20 @@ class Event:
     reply: Future[Any] | None = None
 
 
-class Daemon(DockingMixin):
+class UnknownEvent(ValueError):
+    """An event no handler takes; the message names it and those there are."""
+
+
+Handler = Callable[[Event], Any]
+
+
+class Daemon:
     """The camera. ``state`` is the current mode (see ``device/modes.py``)."""
 
     state: str
+    # the machine adds these: whether a trigger would do anything now, and firing one
+    may_trigger: Callable[..., bool]
+    trigger: Callable[..., bool]
 
     def __init__(self, hardware: Hardware, config: Config, data_dir: Path) -> None:
         private_dir(data_dir)  # evidence, keys and the audit log: the owner's only (0700)
@@ -93,8 +106,8 @@ class Daemon(DockingMixin):
         self.fault: str | None = None
         self.fault_kind: str | None = None
         self.flags: dict[str, bool] = dict.fromkeys(FLAGS, False)
-        self.recording: dict[str, Any] | None = None
-        self.last_recording: dict[str, Any] | None = None
+        self.recording: Recording | None = None
+        self.last_recording: ClosedRecording | None = None
         self.recovered: list[dict[str, Any]] = []
         self.history: deque[tuple[float, str]] = deque(maxlen=200)
         #: What the camera did, for the serial console and other listeners (device/bus.py).
@@ -106,6 +119,12 @@ class Daemon(DockingMixin):
         self._timers: dict[str, Timer] = {}
         self._thread: threading.Thread | None = None
         self.gestures = GestureRecognizer(self.clock, config.gestures, self._gesture_seen)
+        self.docking = Docking(
+            clock=self.clock, data_dir=data_dir, file_config=self.file_config,
+            config=lambda: self.config, mode=lambda: self.state, audit=self._audit,
+            audit_open=lambda: self.audit is not None, note=self.note,
+            set_flag=self._set_flag, use_config=self._use_config)
+        self.handlers = self._handlers()  # before the inputs below post anything
         for name, button in hardware.buttons.items():
             button.when_pressed = lambda n=name: self.gestures.edge(n, True)
             button.when_released = lambda n=name: self.gestures.edge(n, False)
@@ -121,9 +140,46 @@ class Daemon(DockingMixin):
             after_state_change="_after_state_change")
         self.powered_off.set()
 
+    def _handlers(self) -> dict[str, Handler]:
+        """Every event the daemon takes, and what handles it."""
+        handlers: dict[str, Handler] = {
+            # inputs
+            "gesture": self._on_gesture,
+            "trigger": self._on_trigger,
+            "dock": self._on_dock,
+            "undock": self._on_undock,
+            "shutdown": self._on_shutdown,
+            "camera_fault": self._on_camera_fault,
+            "camera_restored": self._on_camera_restored,
+            # timers
+            "poll": self._on_poll,
+            "checkpoint": self._on_checkpoint,
+            "repeat": self._on_repeat,
+            "halt": self._on_halt,
+            # the pipeline's reports
+            "pipeline": self._on_pipeline,
+            # the uploader's requests (device/docking.py)
+            "upload_audit": lambda e: self.docking.upload_audit(**e.data),
+            "store_time": lambda e: self.docking.store_time(**e.data),
+            "store_settings": lambda e: self.docking.store_settings(**e.data),
+        }
+        # every other trigger of the mode table, mode change or action: done where it allows
+        for row in TRANSITIONS:
+            handlers.setdefault(str(row["trigger"]), self._act)
+        return handlers
+
     # -- posting (any thread) ------------------------------------------------------------------
     def post(self, name: str, /, reply: Future[Any] | None = None, **data: Any) -> None:
+        """Queue event ``name``; raises :class:`UnknownEvent` at once if no handler takes it."""
+        self._handler(name)
         self.events.put(Event(name, self.clock.monotonic(), data, reply))
+
+    def _handler(self, name: str) -> Handler:
+        handler = self.handlers.get(name)
+        if handler is None:
+            raise UnknownEvent(f"unknown event {name!r} (expected one of: "
+                               f"{', '.join(sorted(self.handlers))})")
+        return handler
 
     def request(self, name: str, /, **data: Any) -> Future[Any]:
         """Post an event whose handler's result (or exception) lands in the returned future."""
@@ -142,9 +198,13 @@ class Daemon(DockingMixin):
         except queue.Empty:
             return False
         try:
-            result = self._dispatch(event)
+            result = self._handler(event.name)(event)
             if event.reply is not None:
                 event.reply.set_result(result)
+        except UnknownEvent as exc:  # put on the queue without post(): said in one line
+            log.error("%s", exc)
+            if event.reply is not None:
+                event.reply.set_exception(exc)
         except Exception as exc:
             log.exception("while handling %s", event.name)
             if event.reply is not None:
@@ -177,13 +237,12 @@ class Daemon(DockingMixin):
             self.pipeline.sync()
         drain()
 
-    def _dispatch(self, event: Event) -> Any:
-        handler = getattr(self, f"_on_{event.name}", None)
-        if handler is not None:
-            return handler(event)
-        if event.name in self.machine.events:
-            return self.trigger(event.name, t=event.t, **event.data)
-        raise ValueError(f"unknown event {event.name!r}")
+    def _act(self, event: Event) -> bool:
+        """A trigger of the mode table: fired when a row allows it now, else nothing (False)."""
+        if not self.may_trigger(event.name, t=event.t, **event.data):
+            return False
+        self.trigger(event.name, t=event.t, **event.data)
+        return True
 
     def note(self, text: str) -> None:
         self.history.append((self.clock.monotonic(), text))
@@ -205,41 +264,18 @@ class Daemon(DockingMixin):
     # -- inputs --------------------------------------------------------------------------------
     def _on_gesture(self, event: Event) -> bool:
         button, kind = event.data["button"], event.data["kind"]
-        action = self._action_for(button, kind)
-        accepted = action is not None and self._may(action)
+        action = action_for(self.config.gestures, button, kind, self.flags["stop_pending"])
+        accepted = action is not None and self.may_trigger(action)
         self._audit("gesture", f"{button} {kind}", button=button, gesture=kind, action=action,
                     accepted=accepted, mode=self.state)
         self.note(f"gesture: {button} {kind} -> {action if accepted else 'nothing'}")
         if not accepted or action is None:
             return False
-        return bool(self._dispatch(Event(action, event.t, {"reason": f"{button} {kind}"})))
-
-    def _action_for(self, button: str, kind: str) -> str | None:
-        """The gesture table, refined by configuration and by what is pending."""
-        if (button, kind) == ("record", "press") and self.flags["stop_pending"]:
-            return "confirm_stop"
-        if (button, kind) == ("record", "hold") and self.config.gestures.confirm_stop:
-            return "request_stop"
-        if (button, kind) == ("program", "hold") and self.config.gestures.program_hold == \
-                "standby":
-            return "toggle_standby"
-        return GESTURES.get((button, kind))
-
-    def _may(self, action: str) -> bool:
-        """Would ``action`` do anything now? (``may_<trigger>`` for mode changes.)"""
-        if action in self.machine.events:
-            return bool(getattr(self, f"may_{action}")())
-        if action in ("marker", "request_stop"):
-            return self.state == "recording"
-        if action == "confirm_stop":
-            return self.flags["stop_pending"]
-        if action == "toggle_standby":
-            return self.state in ("buffering", "standby")
-        return self.state not in ("off", "shutting_down")
+        return self._act(Event(action, event.t, {"reason": f"{button} {kind}"}))
 
     def _on_trigger(self, event: Event) -> bool:
         name = event.data["name"]
-        start = self.state in ("buffering", "standby")
+        start = self.may_start_recording()
         self._audit("trigger", f"auto-activation: {name}", name=name, mode=self.state,
                     action="start recording" if start else "none")
         self.note(f"trigger {name}: {'start recording' if start else 'no action'}")
@@ -250,25 +286,16 @@ class Daemon(DockingMixin):
     def _on_dock(self, event: Event) -> bool:
         reason = event.data.get("reason", "dock")
         self._audit("dock", reason, mode=self.state)
-        if self.state == "recording":
-            self._set_flag("dock_pending", True, "docked while recording: docks when it stops")
-            return False
-        return bool(self.trigger("dock", reason=reason))
+        return self._act(Event("dock", event.t, {"reason": reason}))
+
+    def dock_when_stopped(self, event: EventData) -> None:
+        self._set_flag("dock_pending", True, "docked while recording: docks when it stops")
 
     def _on_undock(self, event: Event) -> bool:
         reason = event.data.get("reason", "undock")
         self._audit("undock", reason, mode=self.state)
         self._set_flag("dock_pending", False, reason)
-        return bool(self.trigger("undock", reason=reason))
-
-    def dock_present(self, event: EventData | None = None) -> bool:
-        return bool(self.hw.dock.is_docked)
-
-    def _on_power_on(self, event: Event) -> bool:
-        if self.state != "off":
-            return False
-        self.powered_off.clear()
-        return bool(self.trigger("power_on", reason=event.data.get("reason", "power button")))
+        return self._act(Event("undock", event.t, {"reason": reason}))
 
     def _on_shutdown(self, event: Event) -> bool:
         """Power off (finalising any recording) and then let the process exit."""
@@ -278,17 +305,29 @@ class Daemon(DockingMixin):
             return True
         return bool(self.trigger("power_off", reason=event.data.get("reason", "shutdown")))
 
-    def _on_marker(self, event: Event) -> bool:
-        if self.state != "recording" or self.pipeline is None or self.recording is None:
-            return False
-        note = str(event.data.get("note", ""))
+    # -- conditions of the mode table's rows ---------------------------------------------------
+    def dock_present(self, event: EventData | None = None) -> bool:
+        return bool(self.hw.dock.is_docked)
+
+    def recording_open(self, event: EventData | None = None) -> bool:
+        return self.recording is not None and self.pipeline is not None
+
+    def stop_pending(self, event: EventData | None = None) -> bool:
+        return self.flags["stop_pending"]
+
+    # -- the actions (rows of the mode table that keep the mode) -------------------------------
+    def powering_on(self, event: EventData) -> None:
+        self.powered_off.clear()
+
+    def place_marker(self, event: EventData) -> None:
+        assert self.pipeline is not None and self.recording is not None  # recording_open
+        note = str(event.kwargs.get("note", ""))
         utc = utc_iso(self.clock.wall())
-        self.pipeline.send(AddMarker(event.t, utc, note))
-        self.recording["markers"] += 1
-        self._audit("marker", event.data.get("reason", "command"),
-                    recording_id=self.recording["id"], marker_utc=utc, note=note)
+        self.pipeline.send(AddMarker(event.kwargs.get("t", self.clock.monotonic()), utc, note))
+        self.recording.markers += 1
+        self._audit("marker", event.kwargs.get("reason", "command"),
+                    recording_id=self.recording.id, marker_utc=utc, note=note)
         self.note(f"marker at {utc}")
-        return True
 
     def _set_flag(self, flag: str, value: bool, reason: str) -> None:
         if self.flags[flag] == value:
@@ -298,36 +337,33 @@ class Daemon(DockingMixin):
         self.note(f"{flag} {'on' if value else 'off'} ({reason})")
         self._refresh_indicators()
 
-    def _toggle(self, flag: str, event: Event) -> bool:
-        self._set_flag(flag, not self.flags[flag], event.data.get("reason", "command"))
-        return self.flags[flag]
+    def _toggle(self, flag: str, event: EventData) -> None:
+        self._set_flag(flag, not self.flags[flag], event.kwargs.get("reason", "command"))
 
-    def _on_toggle_mute(self, event: Event) -> bool:
-        return self._toggle("muted", event)
+    def toggle_muted(self, event: EventData) -> None:
+        self._toggle("muted", event)
 
-    def _on_toggle_stealth(self, event: Event) -> bool:
-        return self._toggle("stealth", event)
+    def toggle_stealthy(self, event: EventData) -> None:
+        self._toggle("stealth", event)
 
-    def _on_toggle_standby(self, event: Event) -> bool:
-        reason = event.data.get("reason", "command")
-        return bool(self.trigger("sleep" if self.state == "buffering" else "wake", reason=reason))
+    def sleep_or_wake(self, event: EventData) -> None:
+        reason = event.kwargs.get("reason", "command")
+        self.trigger("sleep" if self.state == "buffering" else "wake", reason=reason)
 
-    def _on_request_stop(self, event: Event) -> bool:
-        if self.state != "recording":
-            return False
+    def ask_to_confirm(self, event: EventData) -> None:
         self._set_flag("stop_pending", True, "stop requested: press record to confirm")
         self._signal("confirm_stop")
+        self._cancel_timer("confirm")  # asked again: the window runs from now
         self._timers["confirm"] = self.clock.call_later(
             self.config.gestures.confirm_window_s, lambda: self.post("stop_expired"))
-        return True
 
-    def _on_stop_expired(self, event: Event) -> None:
+    def stop_lapsed(self, event: EventData) -> None:
         self._set_flag("stop_pending", False, "stop not confirmed in time: still recording")
 
-    def _on_confirm_stop(self, event: Event) -> bool:
+    def stop_confirmed(self, event: EventData) -> None:
         self._cancel_timer("confirm")
         self._set_flag("stop_pending", False, "stop confirmed")
-        return bool(self.trigger("stop_recording", reason="record hold, confirmed"))
+        self.trigger("stop_recording", reason="record hold, confirmed")
 
     def _on_camera_fault(self, event: Event) -> None:
         """Mid-recording the recording survives: its open segment is finalised and it goes on
@@ -336,7 +372,7 @@ class Daemon(DockingMixin):
         if self.state == "recording" and self.pipeline is not None:
             self.fault = reason
             self._audit("fault", reason, kind="camera", mode=self.state,
-                        recording_id=self.recording["id"] if self.recording else None)
+                        recording_id=self.recording.id if self.recording else None)
             self.pipeline.send(CameraLost(self.clock.wall(), reason))
             self._set_flag("camera_fault", True, reason)
             return
@@ -430,26 +466,45 @@ class Daemon(DockingMixin):
             self._timers["checkpoint"] = self.clock.call_later(
                 self.config.audit.checkpoint_interval_s, lambda: self.post("checkpoint"))
 
+    # -- the pipeline --------------------------------------------------------------------------
+    def _new_pipeline(self) -> Pipeline:
+        return Pipeline(self.config, self.hw.camera, self.clock, self.hw.storage.free_bytes,
+                        self._pipeline_emit)
+
+    def _use_config(self, config: Config, rebuild_pipeline: bool) -> None:
+        """Run on ``config`` from now on. The recorder keeps its settings from when it was made,
+        so it is made again (the camera is off in the dock: nothing is being captured)."""
+        self.config = config
+        self.policy = IndicatorPolicy(config.indicators)
+        self.gestures.config = config.gestures
+        if rebuild_pipeline and self.pipeline is not None:
+            self.pipeline.close()
+            self.pipeline = None
+            try:
+                self.pipeline = self._new_pipeline()
+            except EncoderError as exc:
+                self._fail("pipeline", str(exc))
+        self._refresh_indicators()
+
     # -- the pipeline's reports ----------------------------------------------------------------
     def _on_pipeline(self, event: Event) -> None:
         kind = event.data.pop("kind")
         if kind == "segment_closed":
             self._audit("segment", "segment closed", **event.data)
             self.note(f"segment closed: {event.data['file']} ({event.data['frames']} frames)")
-            if self.recording and self.recording["id"] == event.data["recording_id"]:
-                self.recording["segments"] += 1
+            if self.recording and self.recording.id == event.data["recording_id"]:
+                self.recording.segments += 1
         elif kind == "recording_closed":
-            self.last_recording = {"id": event.data["recording_id"],
-                                   "segments": event.data["segments"],
-                                   "reason": event.data["reason"]}
+            self.last_recording = ClosedRecording(event.data["recording_id"],
+                                                  event.data["segments"], event.data["reason"])
             self._audit("recording_closed", event.data["reason"],
                         recording_id=event.data["recording_id"],
                         segments=event.data["segments"])
             self.note(f"recording {event.data['recording_id']} closed: "
                       f"{len(event.data['segments'])} segment(s), {event.data['reason']}")
         elif kind == "first_live_frame":
-            if self.recording and self.recording["id"] == event.data["recording_id"]:
-                self.recording["first_live_written_mono"] = event.data["written"]
+            if self.recording and self.recording.id == event.data["recording_id"]:
+                self.recording.first_live_written_mono = event.data["written"]
         elif kind == "storage_full":
             self._storage_full()
         elif kind == "storage_error":
@@ -465,6 +520,8 @@ class Daemon(DockingMixin):
 
     # -- mode callbacks (run on the owning thread by the machine) ------------------------------
     def _after_state_change(self, event: EventData) -> None:
+        if event.transition.dest is None:  # an action: the mode stays
+            return
         reason = event.kwargs.get("reason", event.event.name)
         source = event.transition.source
         self._audit("mode", reason, source=source, dest=self.state, trigger=event.event.name)
@@ -589,9 +646,8 @@ class Daemon(DockingMixin):
         self.pipeline.send(StartRecording(info, with_pre_event, event.kwargs.get(
             "t", self.clock.monotonic())))
         self.pipeline.start_camera()
-        self.recording = {"id": recording_id, "reason": reason, "started_utc":
-                          utc_iso(self.clock.wall()), "started_mono": self.clock.monotonic(),
-                          "segments": 0, "markers": 0, "pre_event": with_pre_event}
+        self.recording = Recording(recording_id, reason, started_utc=utc_iso(self.clock.wall()),
+                                   started_mono=self.clock.monotonic(), pre_event=with_pre_event)
         self._audit("recording_start", reason, recording_id=recording_id,
                     pre_event=with_pre_event)
         self._signal("recording_started")
@@ -602,7 +658,7 @@ class Daemon(DockingMixin):
             return
         reason = event.kwargs.get("reason", event.event.name)
         self.pipeline.send(StopRecording(self.clock.wall(), reason))
-        self._audit("recording_stop", reason, recording_id=self.recording["id"])
+        self._audit("recording_stop", reason, recording_id=self.recording.id)
         self.recording = None
         self._cancel_timer("confirm")
         self.flags["stop_pending"] = False
@@ -640,19 +696,10 @@ class Daemon(DockingMixin):
         """LED and repeating warnings follow the mode and flags (stealth silences all)."""
         self._show_led(self.policy.led(self.state, self.flags["muted"], self.flags["stealth"],
                                        self.flags["camera_fault"]))
-        active = {
-            "fault": self.state == "fault",
-            "camera_fault": self.flags["camera_fault"] and self.state == "recording",
-            "recording": self.state == "recording",
-            "standby": self.state == "standby",
-            "low_battery": self.flags["low_battery"] and self.state != "off",
-            "clock_not_set": self.flags["clock_not_set"] and self.state != "off",
-        }
-        for condition, on in active.items():
+        for condition, on in self.policy.reminders(self.state, self.flags).items():
             if on and condition not in self._repeaters:
-                signal, _, at_once = REPEATING[condition]
-                if at_once:
-                    self._signal(signal)
+                if REPEATING[condition].at_once:
+                    self._signal(REPEATING[condition].signal)
                 self._schedule_repeat(condition)
             elif not on and condition in self._repeaters:
                 self._repeaters.pop(condition).cancel()
@@ -669,7 +716,7 @@ class Daemon(DockingMixin):
         condition = event.data["condition"]
         timer = self._repeaters.get(condition)
         if timer is not None and timer.due == event.data["due"]:
-            self._signal(REPEATING[condition][0])
+            self._signal(REPEATING[condition].signal)
             self._schedule_repeat(condition, after=event.data["due"])
 
     def _signal(self, signal: str) -> None:
@@ -700,33 +747,30 @@ class Daemon(DockingMixin):
             timer.cancel()
 
     # -- status (read from any thread) ---------------------------------------------------------
-    def status(self) -> dict[str, Any]:
-        pipeline = self.pipeline
-        recording = dict(self.recording) if self.recording else None
-        if recording is not None:
-            recording["seconds"] = round(self.clock.monotonic() - recording.pop("started_mono"),
-                                         3)
-        return {
-            "mode": self.state,
-            "camera": "on" if self.state in CAMERA_ON else "off",
-            "fault": self.fault,
-            "flags": dict(self.flags),
-            "docked": self.hw.dock.is_docked,
-            "device_id": self.identity.device_id if self.identity else None,
-            "led": self.hw.led.state.as_dict(),
-            "battery_percent": round(self.hw.battery.percent(), 1),
-            "charging": self.hw.battery.charging(),
-            "storage_free_bytes": self.hw.storage.free_bytes(),
-            "buffered_s": round(pipeline.recorder.buffered_s, 3) if pipeline else 0.0,
-            "frames_captured": pipeline.frames_in if pipeline else 0,
-            "frames_dropped": pipeline.frames_dropped if pipeline else 0,
-            "recording": recording,
-            "last_recording": self.last_recording,
-            "recovered": list(self.recovered),
-            "audit_entries": self.audit.seq if self.audit else None,
-            "audit_error": self.audit.error if self.audit else None,
-            "utc": utc_iso(self.clock.wall()),
-            "clock_set": self.clock.wall_is_set,
-            "data_dir": str(self.data_dir),
-            "upload": self.uploader.status(),
-        }
+    def status(self) -> Status:
+        pipeline, recording = self.pipeline, self.recording
+        return Status(
+            mode=self.state,
+            camera="on" if self.state in CAMERA_ON else "off",
+            fault=self.fault,
+            flags=dict(self.flags),
+            docked=self.hw.dock.is_docked,
+            device_id=self.identity.device_id if self.identity else None,
+            led=self.hw.led.state,
+            battery_percent=round(self.hw.battery.percent(), 1),
+            charging=self.hw.battery.charging(),
+            storage_free_bytes=self.hw.storage.free_bytes(),
+            buffered_s=round(pipeline.recorder.buffered_s, 3) if pipeline else 0.0,
+            frames_captured=pipeline.frames_in if pipeline else 0,
+            frames_dropped=pipeline.frames_dropped if pipeline else 0,
+            recording=RecordingStatus.of(recording, self.clock.monotonic()) if recording
+            else None,
+            last_recording=self.last_recording,
+            recovered=list(self.recovered),
+            audit_entries=self.audit.seq if self.audit else None,
+            audit_error=self.audit.error if self.audit else None,
+            utc=utc_iso(self.clock.wall()),
+            clock_set=self.clock.wall_is_set,
+            data_dir=str(self.data_dir),
+            upload=self.uploader.status(),
+        )

@@ -41,9 +41,32 @@ GESTURES: dict[tuple[str, str], str] = {
     ("program", "hold"): "toggle_stealth",
 }
 
+
+
+def action_for(config: GestureSection, button: str, kind: str, stop_pending: bool = False
+               ) -> str | None:
+    """What a gesture asks for: the table, as the configuration refines it (a stop that waits
+    for its confirmation, PROGRAM hold for standby) and while a stop waits for that press.
+    Whether the mode allows it now is the mode table's answer (``device/modes.py``)."""
+    if (button, kind) == ("record", "press") and stop_pending:
+        return "confirm_stop"
+    if (button, kind) == ("record", "hold") and config.confirm_stop:
+        return "request_stop"
+    if (button, kind) == ("program", "hold") and config.program_hold == "standby":
+        return "toggle_standby"
+    return GESTURES.get((button, kind))
+
+
 #: How long an injected short press lasts, and the gap between the two presses of a double.
 TAP_S = 0.1
 DOUBLE_GAP_S = 0.15
+#: An injected hold lasts this much longer than ``gestures.hold_s``.
+HOLD_MARGIN_S = 0.05
+
+
+def hold_seconds(config: GestureSection) -> float:
+    """How long to hold a button so that it is a hold under ``config``."""
+    return config.hold_s + HOLD_MARGIN_S
 
 
 def press_script(kind: str, hold_s: float) -> list[tuple[float, bool]]:
@@ -179,7 +202,7 @@ class GestureRecognizer:
 
     def inject(self, button: str, kind: str) -> float:
         """Perform gesture ``kind`` on ``button`` through the recogniser; returns when it ends."""
-        script = press_script(kind, self.config.hold_s + 0.05)
+        script = press_script(kind, hold_seconds(self.config))
         start = self.clock.monotonic()
         for offset, pressed in script:
             if offset == 0:

@@ -8,7 +8,11 @@ computed afresh from the mode and flags, so the previous ones come back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from device.config import IndicatorSection, Pattern
+from device.modes import STATES
 from hal.indicators import LED_OFF, LedState, Pulse, Tone
 
 #: mode -> (colour, blinking); "docked" takes its colour from the configuration.
@@ -33,14 +37,34 @@ SIGNALS: dict[str, tuple[str | None, str | None]] = {
     "standby_reminder": (None, "standby_vibration"),
 }
 
-#: condition -> (signal, interval setting, sound at once when the condition starts?)
-REPEATING: dict[str, tuple[str, str, bool]] = {
-    "recording": ("recording_reminder", "reminder_interval_s", False),
-    "low_battery": ("low_battery", "low_battery_interval_s", True),
-    "clock_not_set": ("error", "error_interval_s", True),
-    "camera_fault": ("error", "error_interval_s", True),
-    "fault": ("error", "error_interval_s", True),
-    "standby": ("standby_reminder", "standby_reminder_s", False),
+@dataclass(frozen=True)
+class Reminder:
+    """A warning that repeats while its condition holds."""
+
+    signal: str
+    #: The IndicatorSection setting of its interval.
+    interval: str
+    #: Sounds at once when the condition starts (else first after one interval).
+    at_once: bool
+    #: The modes it repeats in...
+    modes: frozenset[str]
+    #: ...and the flag that must be up there too, if any.
+    flag: str | None = None
+
+
+_ALL_BUT_OFF = frozenset(STATES) - {"off"}
+
+#: condition -> its reminder. In this order when several start at once.
+REPEATING: dict[str, Reminder] = {
+    "fault": Reminder("error", "error_interval_s", True, frozenset({"fault"})),
+    "camera_fault": Reminder("error", "error_interval_s", True, frozenset({"recording"}),
+                             "camera_fault"),
+    "recording": Reminder("recording_reminder", "reminder_interval_s", False,
+                          frozenset({"recording"})),
+    "standby": Reminder("standby_reminder", "standby_reminder_s", False, frozenset({"standby"})),
+    "low_battery": Reminder("low_battery", "low_battery_interval_s", True, _ALL_BUT_OFF,
+                            "low_battery"),
+    "clock_not_set": Reminder("error", "error_interval_s", True, _ALL_BUT_OFF, "clock_not_set"),
 }
 
 
@@ -77,7 +101,13 @@ class IndicatorPolicy:
         return tuple(Pulse(on, off) for on, off in self._pattern(name))
 
     def interval(self, condition: str) -> float:
-        return float(getattr(self.config, REPEATING[condition][1]))
+        return float(getattr(self.config, REPEATING[condition].interval))
+
+    @staticmethod
+    def reminders(mode: str, flags: Mapping[str, bool]) -> dict[str, bool]:
+        """Each condition of :data:`REPEATING`: does it repeat now, in ``mode`` with ``flags``?"""
+        return {condition: mode in r.modes and (r.flag is None or flags[r.flag])
+                for condition, r in REPEATING.items()}
 
     def _pattern(self, name: str | None) -> Pattern:
         return () if name is None else getattr(self.config, name)

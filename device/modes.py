@@ -1,9 +1,16 @@
-"""The mode table: the camera's modes and the transitions between them, as data.
+"""The mode table: the camera's modes, the transitions between them, and every action, as data.
 
-Read it as a table: each row is (event, from, to[, only if]). The daemon (``device/daemon.py``)
-owns the one queued :class:`transitions.Machine` built from it and reacts to entering and
-leaving modes. Flags (stealth, muted, low battery, storage low, clock not set) are not modes:
-they hold across modes and live in the daemon.
+Read it as a table: each row is a dict of :class:`transitions.Machine` keywords: ``trigger``
+(the event), ``source`` (the modes it applies in), ``dest`` (the mode it goes to) and, where it
+applies only sometimes, ``conditions`` (a check on the daemon). Of the rows for one trigger the
+first whose conditions hold is taken. An action that keeps the mode (a marker, mute, stealth,
+asking for and confirming a stop) is a row with ``dest`` None, an internal transition, whose
+``after`` names what the daemon does. So ``may_<trigger>()`` answers for mode changes and
+actions alike: a gesture or command no row allows now does nothing and is audited as refused.
+
+The daemon (``device/daemon.py``) owns the one queued machine built from it and reacts to
+entering and leaving modes. Flags (stealth, muted, low battery, storage low, clock not set)
+are not modes: they hold across modes and live in the daemon.
 
 Documented choices where the field reference is silent:
 
@@ -21,8 +28,9 @@ STATES = ["off", "booting", "standby", "buffering", "recording", "docked", "faul
 CAMERA_ON = {"buffering", "recording"}
 ON = [s for s in STATES if s not in ("off", "shutting_down")]
 
-TRANSITIONS: list[dict[str, object]] = [
-    {"trigger": "power_on", "source": "off", "dest": "booting"},
+#: Mode changes.
+MODE_CHANGES: list[dict[str, object]] = [
+    {"trigger": "power_on", "source": "off", "dest": "booting", "before": "powering_on"},
     {"trigger": "boot_ok", "source": "booting", "dest": "docked", "conditions": "dock_present"},
     {"trigger": "boot_ok", "source": "booting", "dest": "buffering"},
     {"trigger": "boot_failed", "source": "booting", "dest": "fault"},
@@ -41,3 +49,24 @@ TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "power_off", "source": ON, "dest": "shutting_down"},
     {"trigger": "halted", "source": "shutting_down", "dest": "off"},
 ]
+
+#: Actions: the mode stays; ``after`` is what the daemon does.
+ACTIONS: list[dict[str, object]] = [
+    {"trigger": "marker", "source": "recording", "dest": None, "conditions": "recording_open",
+     "after": "place_marker"},
+    {"trigger": "toggle_mute", "source": ON, "dest": None, "after": "toggle_muted"},
+    {"trigger": "toggle_stealth", "source": ON, "dest": None, "after": "toggle_stealthy"},
+    # PROGRAM hold with gestures.program_hold = "standby": sleep or wake
+    {"trigger": "toggle_standby", "source": ["buffering", "standby"], "dest": None,
+     "after": "sleep_or_wake"},
+    # RECORD hold with gestures.confirm_stop: the stop waits for a RECORD press
+    {"trigger": "request_stop", "source": "recording", "dest": None, "after": "ask_to_confirm"},
+    {"trigger": "confirm_stop", "source": "recording", "dest": None, "conditions": "stop_pending",
+     "after": "stop_confirmed"},
+    {"trigger": "stop_expired", "source": "recording", "dest": None, "conditions": "stop_pending",
+     "after": "stop_lapsed"},
+    # docked mid-recording: it docks when the recording stops
+    {"trigger": "dock", "source": "recording", "dest": None, "after": "dock_when_stopped"},
+]
+
+TRANSITIONS: list[dict[str, object]] = MODE_CHANGES + ACTIONS

@@ -136,11 +136,11 @@ def press_latency(seconds: float) -> list[Row]:
             daemon.post("gesture", button="record", kind="double")
             while True:
                 recording = daemon.recording
-                if recording and "first_live_written_mono" in recording:
+                if recording and recording.first_live_written_mono is not None:
                     break
                 time.sleep(0.002)
-            to_mode.append(recording["started_mono"] - pressed)
-            to_frame.append(recording["first_live_written_mono"] - pressed)
+            to_mode.append(recording.started_mono - pressed)
+            to_frame.append(recording.first_live_written_mono - pressed)
             daemon.post("stop_recording", reason="bench")
             daemon.sync()
             time.sleep(0.3)

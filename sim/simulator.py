@@ -198,7 +198,7 @@ class Simulator:
                     "now": now, "led_phase_s": now - self.led.since,
                     # the host's time when the phase was read: a viewer on this machine
                     # adds the time the answer took to reach it
-                    "phase_at_unix": time.time(), "status": self.daemon.status()}
+                    "phase_at_unix": time.time(), "status": self.daemon.status().to_json()}
 
         @takes("after")
         def preview(request: dict[str, Any]) -> dict[str, Any]:

@@ -16,12 +16,12 @@ import threading
 import tty
 from typing import TYPE_CHECKING
 
+from device.gestures import hold_seconds
 from sim.app import describe
 
 if TYPE_CHECKING:
     from sim.simulator import Simulator
 
-HOLD_S = 3.2
 KEYS: dict[str, tuple[str, str, str]] = {
     # key: (button, gesture, what it does by default)
     "r": ("record", "double", "double-press RECORD: start recording"),
@@ -63,22 +63,40 @@ class Panel:
         status = sim.daemon.status()
         lit = sim.led.lit_at()
         led = f"{ANSI.get(lit, '')}●{RESET}" if lit else "○"
-        rec = status["recording"]
-        rec_text = f"{rec['id']} {rec['seconds']:.1f} s" if rec else "-"
-        flags = ", ".join(k for k, v in status["flags"].items() if v) or "-"
+        rec = status.recording
+        rec_text = f"{rec.id} {rec.seconds:.1f} s" if rec else "-"
+        flags = ", ".join(status.flags_up) or "-"
         out = [CLEAR + "bodycam simulator   (see README for the command line)", "",
-               f"   {led}  {status['led']['text']:<34} mode: {status['mode'].upper()}",
+               f"   {led}  {status.led.describe():<34} mode: {status.mode.upper()}",
                f"   recording: {rec_text}"
-               f"   pre-event buffered: {status['buffered_s']:.1f} s   flags: {flags}",
-               f"   battery {status['battery_percent']:.0f} %   storage "
-               f"{status['storage_free_bytes'] / 2**30:.1f} GiB free   frames "
-               f"{status['frames_captured']} ({status['frames_dropped']} dropped)", ""]
+               f"   pre-event buffered: {status.buffered_s:.1f} s   flags: {flags}",
+               f"   battery {status.battery_percent:.0f} %   storage "
+               f"{status.storage_free_bytes / 2**30:.1f} GiB free   frames "
+               f"{status.frames_captured} ({status.frames_dropped} dropped)", ""]
         out += [f"   [{k}] {desc}" for k, (_, _, desc) in KEYS.items()]
         out += ["   " + "   ".join(f"[{k}] {desc}" for k, desc in OTHER_KEYS.items())]
         out += ["", "events:"]
         with self._lock:
             out += list(self.lines)
         return "\r\n".join(out) + "\r\n"
+
+    def key(self, sim: Simulator, key: str) -> None:
+        """What a key does: a whole gesture on a simulated button, the dock, a trigger."""
+        if key == "q":
+            sim.daemon.post("shutdown", reason="simulator quit")
+        elif key == "d":
+            sim.dock.undock() if sim.dock.is_docked else sim.dock.dock()
+        elif key == "h":
+            sim.daemon.post("trigger", name="holster")
+        elif key in KEYS:
+            button, gesture, _ = KEYS[key]
+            target = sim.button(button)
+            if gesture == "double":
+                target.double_press()
+            elif gesture == "hold":
+                target.hold(hold_seconds(sim.daemon.config.gestures))
+            else:
+                target.press()
 
     def run(self, sim: Simulator) -> None:
         fd = sys.stdin.fileno()
@@ -91,22 +109,7 @@ class Panel:
                 ready, _, _ = select.select([fd], [], [], 0.1)
                 if not ready:
                     continue
-                key = os.read(fd, 1).decode(errors="ignore")
-                if key == "q":
-                    sim.daemon.post("shutdown", reason="simulator quit")
-                elif key == "d":
-                    sim.dock.undock() if sim.dock.is_docked else sim.dock.dock()
-                elif key == "h":
-                    sim.daemon.post("trigger", name="holster")
-                elif key in KEYS:
-                    button, gesture, _ = KEYS[key]
-                    target = sim.button(button)
-                    if gesture == "double":
-                        target.double_press()
-                    elif gesture == "hold":
-                        target.hold(HOLD_S)
-                    else:
-                        target.press()
+                self.key(sim, os.read(fd, 1).decode(errors="ignore"))
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
             sys.stdout.write(self.draw(sim))

@@ -132,3 +132,18 @@ def test_bounce_that_settles_pressed_stays_pressed(rig) -> None:
     rec.edge("record", True)  # chatter, then held
     clock.advance(3.5)
     assert [g for _, g, _ in seen] == ["hold"]
+
+
+def test_the_configuration_refines_the_gesture_table() -> None:
+    from device.gestures import GESTURES, action_for
+
+    plain = GestureSection()
+    assert all(action_for(plain, b, g) == action for (b, g), action in GESTURES.items())
+    assert action_for(plain, "record", "press") is None
+    confirming = GestureSection(confirm_stop=True)
+    assert action_for(confirming, "record", "hold") == "request_stop"
+    assert action_for(confirming, "record", "press") is None  # no stop is waiting
+    assert action_for(confirming, "record", "press", stop_pending=True) == "confirm_stop"
+    standby = GestureSection(program_hold="standby")
+    assert action_for(standby, "program", "hold") == "toggle_standby"
+    assert action_for(standby, "record", "hold") == "stop_recording"

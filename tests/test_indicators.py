@@ -126,3 +126,22 @@ def test_a_fault_sounds_five_quick_beeps_every_20_s_until_it_clears(make_sim) ->
     sim.camera.replug()
     sim.advance(41)
     assert sim.mode == "buffering" and len(tone_times(sim, 2000.0, 9)) == 3
+
+
+def test_which_reminders_repeat_in_which_mode_is_the_policy_s_table() -> None:
+    from device.indicators import IndicatorPolicy
+
+    flags = dict.fromkeys(("low_battery", "clock_not_set", "camera_fault"), False)
+
+    def repeating(mode: str, **up: bool) -> set[str]:
+        return {c for c, on in IndicatorPolicy.reminders(mode, {**flags, **up}).items() if on}
+
+    assert repeating("buffering") == set()
+    assert repeating("recording") == {"recording"}
+    assert repeating("recording", camera_fault=True) == {"recording", "camera_fault"}
+    assert repeating("buffering", camera_fault=True) == set()  # it faults instead
+    assert repeating("standby") == {"standby"}
+    assert repeating("fault") == {"fault"}
+    assert repeating("docked", low_battery=True, clock_not_set=True) == {
+        "low_battery", "clock_not_set"}
+    assert repeating("off", low_battery=True, clock_not_set=True) == set()

@@ -71,8 +71,19 @@ def test_gesture_in_mode(make_sim, mode: str, button: str, gesture: str) -> None
     if mode != "off":  # every gesture of a camera that is on is audited
         assert gestures[-1]["data"]["button"] == button
         assert gestures[-1]["data"]["gesture"] == gesture
-    elif sim.mode != "off":  # switched on: the power-on is the first thing audited after
-        assert audit[-1]["event"] == "mode" or any(e["event"] == "power" for e in audit)
+        return
+    # an off camera has no log open: its gestures leave nothing, and the shutdown's
+    # checkpoint stays the last entry until it is switched on
+    off_at = max(i for i, e in enumerate(audit)
+                 if e["event"] == "checkpoint" and e["reason"] == "shutdown")
+    after = audit[off_at + 1:]
+    if sim.mode == "off":
+        assert after == []
+    else:  # switched on: the power-on is the first thing audited after, then the boot
+        assert [e["event"] for e in after[:2]] == ["power", "mode"]
+        assert after[0]["data"]["action"] == "on" and after[0]["reason"] == f"{button} {gesture}"
+        assert (after[1]["data"]["source"], after[1]["data"]["dest"]) == ("off", "booting")
+        assert not [e for e in after if e["event"] == "gesture"]
 
 
 def test_a_marker_lands_in_the_manifest_and_the_audit_log(make_sim) -> None:
@@ -107,7 +118,8 @@ def test_triggers_start_a_recording_with_their_name_and_never_stop_one(make_sim)
     sim.daemon.post("trigger", name="taser")
     sim.advance(1)
     assert sim.mode == "recording"
-    assert sim.daemon.recording["reason"] == "trigger:taser"
+    assert sim.daemon.recording is not None
+    assert sim.daemon.recording.reason == "trigger:taser"
     sim.daemon.post("trigger", name="holster")
     sim.advance(1)
     assert sim.mode == "recording"
@@ -175,13 +187,15 @@ def test_storage_full_finalises_the_recording_and_faults_without_deleting(make_s
     bring_to(sim, "recording")
     sim.advance(5)
     before = {p: p.stat().st_size for p in sim.data_dir.rglob("*.mp4")}
+    assert before  # a segment closed by now: the loop below checks something
     sim.storage.limit_bytes = 1024
     sim.advance(sim.config.power.poll_s + 1)
     assert sim.mode == "fault" and sim.daemon.fault == "storage full"
     for path, size in before.items():
         assert path.exists() and path.stat().st_size == size
     from evidence.verify import verify
-    assert all(f.ok for f in verify([sim.data_dir]))
+    findings = verify([sim.data_dir])
+    assert findings and all(f.ok for f in findings), findings
     sim.storage.limit_bytes = None
     sim.advance(sim.config.power.poll_s + 1)
     assert sim.mode == "buffering"
@@ -204,9 +218,97 @@ def test_a_closed_recording_says_why_it_ended(make_sim, end: str, why: str) -> N
     else:
         sim.shutdown()
     assert sim.daemon.last_recording is not None
-    assert sim.daemon.last_recording["reason"] == why
+    assert sim.daemon.last_recording.reason == why
     lines = (sim.data_dir / "audit" / "audit.jsonl").read_text().splitlines()
     closed = [json.loads(line) for line in lines if '"event":"recording_closed"' in line]
     assert [c["reason"] for c in closed] == [why]
     note = next(text for _, text in sim.daemon.history if text.startswith("recording "))
     assert note.endswith(f"segment(s), {why}"), note
+
+
+ON = {"booting", "standby", "buffering", "recording", "docked", "fault"}
+#: action -> the modes it does something in (docs/BEHAVIOUR.md); elsewhere it is refused.
+ALLOWED: dict[str, set[str]] = {
+    "start_recording": {"buffering", "standby"},
+    "stop_recording": {"recording"},
+    "marker": {"recording"},
+    "request_stop": {"recording"},
+    "toggle_mute": ON,
+    "toggle_stealth": ON,
+    "toggle_standby": {"buffering", "standby"},
+    "power_on": {"off"},
+    "power_off": ON,
+    "confirm_stop": set(),  # only while a stop waits for its confirmation, below
+}
+
+
+def test_the_mode_table_says_where_every_action_is_allowed(make_sim) -> None:
+    from device.modes import STATES
+    from device.status import Recording
+
+    sim = make_sim()
+    daemon = sim.daemon
+    real = daemon.state
+    try:
+        for mode in STATES:
+            daemon.machine.set_state(mode, model=daemon)
+            daemon.recording = Recording("R1", "test", "", 0.0, False) \
+                if mode == "recording" else None
+            for action, modes in ALLOWED.items():
+                assert daemon.may_trigger(action) == (mode in modes), (action, mode)
+            daemon.flags["stop_pending"] = True  # as a RECORD hold with confirm_stop leaves it
+            assert daemon.may_trigger("confirm_stop") == (mode == "recording"), mode
+            daemon.flags["stop_pending"] = False
+        daemon.machine.set_state("recording", model=daemon)
+        daemon.recording = None  # the recording could not start (its counter failed)
+        assert not daemon.may_trigger("marker")
+    finally:
+        daemon.machine.set_state(real, model=daemon)
+        daemon.recording = None
+
+
+def test_an_action_the_mode_refuses_is_audited_as_refused_and_changes_nothing(make_sim
+                                                                             ) -> None:
+    sim = make_sim()
+    sim.button("function").press()  # a marker, but nothing is recording
+    sim.advance(1)
+    audit = [json.loads(line) for line in
+             (sim.data_dir / "audit" / "audit.jsonl").read_text().splitlines()]
+    gesture = [e for e in audit if e["event"] == "gesture"][-1]
+    assert gesture["data"]["action"] == "marker" and gesture["data"]["accepted"] is False
+    assert not [e for e in audit if e["event"] == "marker"]
+    assert sim.daemon.history[-1][1] == "gesture: function press -> nothing"
+    placed = sim.daemon.request("marker", note="x")
+    sim.daemon.sync()
+    assert placed.result(timeout=0) is False  # what the control socket's refusal is made of
+
+
+def test_every_trigger_of_the_mode_table_has_a_handler_and_an_unknown_event_is_refused(
+        make_sim) -> None:
+    from device.daemon import UnknownEvent
+
+    sim = make_sim()
+    assert set(sim.daemon.machine.events) <= set(sim.daemon.handlers)
+    with pytest.raises(UnknownEvent) as err:
+        sim.daemon.post("toggle_everything", reason="test")
+    message = str(err.value)
+    assert "'toggle_everything'" in message and "marker" in message and "\n" not in message
+    assert sim.daemon.events.empty()
+
+
+def test_asking_again_for_a_stop_gives_a_whole_new_window(make_sim) -> None:
+    """A second RECORD hold while a stop waits sounds the confirm tones again: its window
+    runs from then, not from the first hold's (whose timer must not end the new one)."""
+    sim = make_sim(tiny_config(gestures={"confirm_stop": True, "confirm_window_s": 5}))
+    bring_to(sim, "recording")
+    sim.button("record").hold(3.2)
+    sim.advance(3.5)  # asked at 3 s: until 8 s from the first hold
+    assert sim.daemon.flags["stop_pending"]
+    sim.button("record").hold(3.2)
+    sim.advance(4)  # asked again at 3 s: the window now ends 5 s later
+    assert sim.daemon.flags["stop_pending"]
+    sim.advance(1)  # past where the first window ended
+    assert sim.daemon.flags["stop_pending"] and sim.mode == "recording"
+    sim.button("record").press()
+    sim.advance(1)
+    assert sim.mode == "buffering"

@@ -75,15 +75,15 @@ def test_every_segment_plays_on_its_own_after_the_buffer_wrapped_many_times(make
 def test_no_buffer_runs_in_standby_or_docked(make_sim) -> None:
     sim = make_sim(tiny_config(camera=CAM))
     sim.advance(3)
-    assert sim.daemon.status()["buffered_s"] > 2
+    assert sim.daemon.status().buffered_s > 2
     sim.daemon.post("toggle_standby", reason="test")
     sim.advance(3)
-    assert sim.daemon.status()["buffered_s"] == 0 and not sim.camera.running
+    assert sim.daemon.status().buffered_s == 0 and not sim.camera.running
     sim.daemon.post("toggle_standby", reason="test")
     sim.advance(1)
     sim.dock.dock()
     sim.advance(3)
-    assert sim.daemon.status()["buffered_s"] == 0 and not sim.camera.running
+    assert sim.daemon.status().buffered_s == 0 and not sim.camera.running
 
 
 def test_storage_running_out_mid_recording_is_finalised_signed_and_audited(make_sim) -> None:

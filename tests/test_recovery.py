@@ -88,7 +88,7 @@ def test_a_torn_part_is_recovered_signed_and_playable(interrupted: Path, tmp_pat
     sim = boot(data_dir)
     try:
         status = sim.daemon.status()
-        assert len(status["recovered"]) == 1 and status["recovered"][0]["detail"] == ""
+        assert len(status.recovered) == 1 and status.recovered[0]["detail"] == ""
         assert any(e.value.every_led for e in sim.led.log.entries)  # "recovering" was shown
         mp4 = data_dir / "recordings" / part.parent.name / part.name[: -len(".part")]
         manifest = json.loads(Path(str(mp4) + ".json").read_text())

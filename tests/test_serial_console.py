@@ -117,7 +117,7 @@ def test_pipelined_requests_get_their_ids_back_in_order(camera: Simulator,
     pty.write(b"sta")  # a line may arrive in pieces
     pty.write(b"tus\n")
     assert pty.answer().startswith('ok {"status": {"mode": "recording"')
-    assert camera.daemon.recording is not None and camera.daemon.recording["markers"] == 1
+    assert camera.daemon.recording is not None and camera.daemon.recording.markers == 1
 
 
 #: (bytes sent, what the one error line must say)
@@ -195,7 +195,7 @@ def test_the_console_reaches_out_to_a_pyserial_url(camera: Simulator) -> None:
             served.stop()
     assert reply == [b'ok #v1 {"started": true, "mode": "recording"}\r\n']
     assert camera.daemon.recording is not None
-    assert camera.daemon.recording["reason"] == "trigger:lightbar"
+    assert camera.daemon.recording.reason == "trigger:lightbar"
 
 
 def test_the_pi_backend_reports_its_led_and_tones_on_the_console(tmp_path: Path,

@@ -181,7 +181,7 @@ def test_the_audit_log_failing_alone_loses_nothing_and_the_recording_goes_on(tmp
         sim.button("function").press()  # a marker, also audited
         sim.advance(1)
         assert faults.failed and sim.mode == "recording"
-        assert "No space left" in sim.daemon.status()["audit_error"]
+        assert "No space left" in sim.daemon.status().audit_error
         faults.clear()
     sim.button("record").hold(3.2)
     sim.advance(3.5)
@@ -279,7 +279,7 @@ def test_a_marker_whose_pending_record_cannot_be_rewritten_is_kept_and_recording
     assert_finalised(sim.data_dir)
     first = json.loads(Path(str(segments(sim.data_dir)[0]) + ".json").read_text())
     assert len(first["markers"]) == 1
-    assert sim.daemon.status()["audit_error"] is None
+    assert sim.daemon.status().audit_error is None
 
 
 def test_a_closing_segment_that_cannot_be_written_leaves_the_recording_closable(

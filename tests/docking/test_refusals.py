@@ -48,7 +48,7 @@ def test_tampered_segment_is_quarantined_and_its_recording_kept(make_sim, runnin
     assert quarantine_path(tampered).exists() and not receipt_path(tampered).exists()
     [entry] = audit(sim, "upload_quarantined")
     assert entry["data"]["file"] == tampered.name and "does not match" in entry["reason"]
-    status = sim.daemon.status()["upload"]
+    status = sim.daemon.status().upload
     assert status["quarantined"] == [tampered.name] and "quarantined" in status["last_error"]
 
     undock(sim)
@@ -84,7 +84,7 @@ def test_the_wrong_store_gets_nothing(make_sim, running: Running, tmp_path):
     before = contents(sim)
     dock(sim)
     assert drive(sim)[-1] == BACKOFF
-    assert "pinned key" in sim.daemon.status()["upload"]["last_error"]
+    assert "pinned key" in sim.daemon.status().upload["last_error"]
     assert running.store.catalogue.all("SELECT * FROM uploads") == []
     assert contents(sim) == before
 
@@ -97,7 +97,7 @@ def test_unreadable_store_key_stops_the_session_with_one_line(make_sim, running:
     before = contents(sim)
     dock(sim)
     assert drive(sim)[-1] == IDLE
-    status = sim.daemon.status()["upload"]
+    status = sim.daemon.status().upload
     assert status["state"] == "error" and str(missing) in status["last_error"]
     assert "\n" not in status["last_error"]
     assert [e["data"] for e in audit(sim, "upload_error")] == [{}]
@@ -110,8 +110,8 @@ def test_without_a_store_the_dock_only_charges(make_sim):
     before = contents(sim)
     dock(sim)
     assert drive(sim) == [IDLE]
-    assert sim.daemon.status()["upload"]["state"] == "off"
-    assert sim.daemon.status()["upload"]["pending_segments"] == len(before)
+    assert sim.daemon.status().upload["state"] == "off"
+    assert sim.daemon.status().upload["pending_segments"] == len(before)
     assert contents(sim) == before
 
 

@@ -64,17 +64,17 @@ def mid_upload(make_sim, running: Running, sent: int) -> tuple[Simulator, dict[s
 def test_undocked_mid_file_and_docked_again_resumes_without_resending(make_sim,
                                                                       running: Running):
     sim, recorded = mid_upload(make_sim, running, sent=3)
-    first = sim.daemon.status()["upload"]["bytes_sent"]
+    first = sim.daemon.status().upload["bytes_sent"]
     undock(sim)
     assert sim.daemon.uploader.step() == IDLE  # stops at once: no more requests
     assert snapshot(sim) == recorded  # nothing deleted without a receipt
-    assert sim.daemon.status()["upload"]["state"] == "undocked"
+    assert sim.daemon.status().upload["state"] == "undocked"
 
     dock(sim)
     assert drive(sim)[-1] == IDLE
     assert segments(sim) == []
     stored_exactly(running, recorded)
-    second = sim.daemon.status()["upload"]["bytes_sent"]
+    second = sim.daemon.status().upload["bytes_sent"]
     assert first + second - audit_bytes(sim) == sum(recorded.values())
 
 
@@ -84,19 +84,19 @@ def test_store_restarted_mid_upload_is_retried_with_backoff_and_resumed(make_sim
     port = running.server.server_address[1]
     running.stop()
     assert drive(sim)[-1] == BACKOFF
-    status = sim.daemon.status()["upload"]
+    status = sim.daemon.status().upload
     assert status["state"] == "backoff" and status["last_error"]  # a 500, or unreachable
     assert sim.daemon.uploader.step() == BACKOFF  # not due yet: no request
     sim.advance(status["retry_in_s"])
     assert drive(sim)[-1] == BACKOFF  # still down: waits longer
-    again = sim.daemon.status()["upload"]
+    again = sim.daemon.status().upload
     assert "unreachable" in again["last_error"] and again["retry_in_s"] >= 1.0
     running.start(port)
-    sim.advance(sim.daemon.status()["upload"]["retry_in_s"])
+    sim.advance(sim.daemon.status().upload["retry_in_s"])
     assert drive(sim)[-1] == IDLE
     assert segments(sim) == []
     stored_exactly(running, recorded)
-    status = sim.daemon.status()["upload"]
+    status = sim.daemon.status().upload
     assert status["state"] == "done" and status["last_error"] is None
 
 
@@ -107,7 +107,7 @@ def test_unenrolled_camera_keeps_everything_and_uploads_once_enrolled(make_sim,
     recorded = snapshot(sim)
     dock(sim)
     assert drive(sim)[-1] == BACKOFF
-    status = sim.daemon.status()["upload"]
+    status = sim.daemon.status().upload
     assert "not enrolled" in status["last_error"] and "\n" not in status["last_error"]
     assert snapshot(sim) == recorded
     assert running.store.catalogue.all("SELECT * FROM uploads") == []

@@ -60,7 +60,7 @@ def test_clock_is_set_from_the_store_on_dock(running: Running, tmp_path: Path):
         assert not sim.daemon.flags["clock_not_set"]
         [entry] = audit(sim, "clock")
         assert entry["data"]["action"] == "set" and entry["data"]["delta_s"] >= 3590
-        assert sim.daemon.status()["upload"]["state"] == "done"
+        assert sim.daemon.status().upload["state"] == "done"
     finally:
         sim.shutdown()
 
@@ -189,19 +189,19 @@ def test_status_shows_upload_progress(make_sim, running: Running):
     enrol(running, sim)
     record(sim, 6.0)
     count = len(segments(sim))
-    before = sim.daemon.status()["upload"]
+    before = sim.daemon.status().upload
     assert before["state"] == "undocked" and before["pending_segments"] == count
     assert before["pending_bytes"] == sum(p.stat().st_size for p in segments(sim))
     dock(sim)
     sim.daemon.uploader.step()
-    assert sim.daemon.status()["upload"]["state"] == "uploading"
+    assert sim.daemon.status().upload["state"] == "uploading"
     drive(sim)
-    after = sim.daemon.status()["upload"]
+    after = sim.daemon.status().upload
     assert after["state"] == "done" and after["pending_segments"] == 0
     assert after["uploaded"] == count and after["receipts"] == count + 1
     assert after["bytes_sent"] >= before["pending_bytes"] and after["last_error"] is None
     assert after["last_receipt"]["store_id"] == running.store.store_id
-    json.dumps(sim.daemon.status())  # what 'bodycam status --json' prints
+    json.dumps(sim.daemon.status().to_json())  # what 'bodycam status --json' prints
 
 
 def test_upload_over_https_to_a_pinned_certificate(make_sim, running: Running,
@@ -218,7 +218,7 @@ def test_upload_over_https_to_a_pinned_certificate(make_sim, running: Running,
         count = len(segments(sim))
         dock(sim)
         assert drive(sim)[-1] == BACKOFF
-        assert "CERTIFICATE_VERIFY_FAILED" in sim.daemon.status()["upload"]["last_error"]
+        assert "CERTIFICATE_VERIFY_FAILED" in sim.daemon.status().upload["last_error"]
         assert len(segments(sim)) == count
 
         good = make_sim(dock_config(running, store_url=server.url, tls_cert=str(cert)))
