@@ -139,6 +139,7 @@ class Daemon:
             button.when_released = lambda n=name: self.gestures.edge(n, False)
         hardware.dock.when_changed = lambda docked: self.post("dock" if docked else "undock",
                                                               reason="dock sensor")
+        hardware.triggers.when_triggered = lambda name: self.post("trigger", name=name)
         hardware.camera.on_fault = lambda why: self.post("camera_fault", reason=why)
         hardware.camera.on_restore = lambda: self.post("camera_restored", reason="camera back")
         self.uploader = Uploader(config.upload, data_dir, self.clock, self.request)

@@ -13,6 +13,7 @@ or a recording that starts wherever the pre-event buffer happens to begin, plays
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -137,6 +138,19 @@ class Encoder(ABC):
 
 #: Makes an encoder for the given settings; raises :class:`EncoderError` when it cannot.
 EncoderFactory = Callable[[EncoderSettings], Encoder]
+
+
+def with_codec(codec: str) -> EncoderFactory:
+    """The libav factory that opens ``codec`` whatever the settings name (``--codec``)."""
+    return lambda settings: LibavEncoder(dataclasses.replace(settings, codec=codec))
+
+
+def codec_for(factory: EncoderFactory, configured: str) -> str:
+    """The codec ``factory`` opens when the configuration names ``configured``: a factory
+    that chooses for its board (the Pi's) answers through ``resolve`` and may raise its
+    backend's one-line error here, before anything is recorded."""
+    resolve = getattr(factory, "resolve", None)
+    return resolve(configured) if callable(resolve) else configured
 
 
 class LibavEncoder(Encoder):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from evidence.fsutil import private_dir
 from hal.clock import Clock
 from hal.encoder import EncoderFactory, LibavEncoder
 from hal.hardware import Hardware
@@ -26,8 +25,7 @@ def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fp
                        listener: Callable[[str, object], None] | None = None,
                        encoder: EncoderFactory = LibavEncoder) -> Hardware:
     """Every device simulated; ``listener(kind, value)`` hears each LED, tone and vibration.
-    ``encoder``: real H.264 (libav) unless a test picks the fake (``sim/encoder.py``)."""
-    private_dir(data_dir)  # evidence and keys: the owner's only
+    The data directory must exist (the harness makes it, the owner's only)."""
     return Hardware(
         name="sim",
         clock=clock,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ from device.config import Config, ConfigError, load_config
 from hal.encoder import EncoderFactory, LibavEncoder
 from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
+
+if not entry_points(group="bodycam.backends"):  # an install older than pyproject.toml's
+    pytest.exit("the backends' entry points are not installed (pyproject.toml changed since "
+                "the last install): run make .venv/.installed", returncode=4)
 
 #: The store's engines (PostgreSQL, Ceph RGW) for every test that asks for them.
 pytest_plugins = ["tests.engines"]
