@@ -127,8 +127,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 def cmd_store(args: argparse.Namespace) -> int:
-    from store.cli import main as store_main  # the evidence store is a separate package
+    from device.runner import FrontendError, frontend
 
+    try:
+        store_main = frontend("store")  # store/cli.py: the evidence store, a separate package
+    except FrontendError as exc:
+        raise CliError(str(exc)) from None
     return store_main(args.store_args)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ("bodycam", "evidence", "device", "hal", "sim", "store")
+PROJECT = ("evidence", "device", "hal", "sim", "store")
 MEDIA = ("av", "cv2", "numpy", "PIL", "c2pa")
 #: Board libraries belong to the Pi backend (hal.pi); hal itself drives serial ports.
 BOARD = ("gpiozero", "picamera2", "libcamera", "serial")
@@ -34,9 +34,11 @@ class Layer:
 #: The simulator modules that compose a daemon with simulated hardware (tests, benches,
 #: ``bodycam sim``) or talk to a running one (the browser panel): a client and a harness, not
 #: the backend the firmware is handed.
-SIM_HARNESS = ("sim.harness", "sim.app", "sim.tui", "sim.web")
+SIM_HARNESS = ("sim.simulator", "sim.app", "sim.preview", "sim.tui", "sim.web")
 
-#: Most specific first: a module belongs to the first layer whose prefix it has.
+#: Most specific first: a module belongs to the first layer whose prefix it has. The command
+#: line (``device/cli.py``) is firmware too: it reaches backends and the store's command line
+#: by entry point (``hal/backend.py``, ``device/runner.py``), never by import.
 LAYERS = (
     Layer("evidence contract", ("evidence",), ("evidence",), MEDIA + BOARD),
     Layer("Pi backend", ("hal.pi",), ("hal",)),
@@ -45,7 +47,6 @@ LAYERS = (
     Layer("simulator backend", ("sim",), ("sim", "hal"), BOARD),
     Layer("firmware", ("device",), ("device", "hal", "evidence"), BOARD),
     Layer("evidence store", ("store",), ("store", "evidence"), BOARD),
-    Layer("command line (composition root)", ("bodycam",), PROJECT),
 )
 
 #: Within the interfaces layer, no module may reach into a backend.
