@@ -33,6 +33,7 @@ from typing import Any
 
 import av
 
+from device.location import LocationSample, segment_track
 from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
 from evidence.identity import DeviceIdentity
 from evidence.layout import Layout
@@ -44,7 +45,7 @@ from evidence.pending import (
     record_hash,
     signed_record,
 )
-from evidence.utc import utc_iso
+from evidence.utc import utc_iso, utc_seconds
 from hal.encoder import EncodedPacket, parameter_sets
 
 PART_SUFFIX = Layout.PART
@@ -68,6 +69,9 @@ class RecordingInfo:
     pre_event_s: float = 0.0
     #: (capture time, UTC, note) of each marker the officer set during the recording.
     markers: list[tuple[float, str, str]] = field(default_factory=list)
+    #: Looks at the receiver during the recording (device/location.py); None: the camera has
+    #: no receiver, and its manifests carry no track.
+    track: list[LocationSample] | None = None
 
     def segment_path(self, index: int) -> Path:
         return self.directory / Layout.segment_name(self.recording_id, index)
@@ -275,6 +279,10 @@ class SegmentWriter:
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
             markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until))
+        if self.info.track is not None:
+            track, no_fix = segment_track(self.info.track, self.first.t_mono, self.first.wall,
+                                          utc_seconds(manifest.end_utc))
+            manifest = dataclasses.replace(manifest, track=track, no_fix=no_fix)
         return manifest, publish(self.info, self.path, manifest)
 
     def abort(self) -> None:
