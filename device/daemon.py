@@ -796,4 +796,5 @@ class Daemon:
             clock_set=self.clock.wall_is_set,
             data_dir=str(self.data_dir),
             upload=self.uploader.status(),
+            location=self.tracker.status(),
         )

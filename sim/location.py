@@ -102,17 +102,29 @@ class SimLocation(LocationReceiver):
         if problem is not None:
             raise ValueError(problem)
         self.pinned = (latitude, longitude)
+        self._report()
 
     def walk(self) -> None:
         """Resume the route from its first point."""
         self.pinned = None
         self._origin = self.clock.monotonic()
+        self._report()
 
     def lose(self) -> None:
         self.sky_lost = True
+        self._report()
 
     def regain(self) -> None:
         self.sky_lost = False
+        self._report()
+
+    def _report(self) -> None:
+        """A change is heard at once (not at the next second's reading), when powered."""
+        with self._lock:
+            sink = self._sink
+        if sink is not None:
+            self.last = self.reading()
+            sink(self.last)
 
     # -- the receiver ----------------------------------------------------------------------------
     def start(self, sink: LocationSink) -> None:
@@ -134,6 +146,5 @@ class SimLocation(LocationReceiver):
             if sink is None:
                 return
             self._timer = self.clock.call_later(self.period_s, self._tick)
-        reading = self.reading()
-        self.last = reading
-        sink(reading)
+        self.last = self.reading()
+        sink(self.last)
