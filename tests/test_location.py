@@ -224,3 +224,36 @@ def test_an_old_manifest_without_location_reads_and_writes_back_the_same(
     del raw["track"], raw["no_fix"]
     old = (json.dumps(raw, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
     assert Manifest.from_bytes(old).to_bytes() == old
+
+
+def test_the_documented_jq_line_turns_a_recording_track_into_geojson(walker: Simulator,
+                                                                     tmp_path: Path) -> None:
+    """docs/FORMAT.md's ``<!-- geojson -->`` block, run as written with the real jq."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("jq") is None:
+        pytest.skip("jq not installed (Debian package jq)")
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md").read_text()
+    [block] = re.findall(r"<!-- geojson -->\n```sh\n(.*?)```", doc, flags=re.DOTALL)
+    sim = walker
+    sim.button("record").double_press()
+    walk(sim, 75)
+    sim.button("record").hold(3.2)
+    sim.advance(4)
+    [rec] = [p.name for p in (sim.data_dir / "recordings").iterdir()]
+    env = {**os.environ, "DATA_DIR": str(sim.data_dir), "REC": rec}
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    geojson = json.loads(result.stdout)
+    expected = [(m["segment_index"], f) for m in manifests(sim.data_dir) for f in m["track"]]
+    assert geojson["type"] == "FeatureCollection" and len(expected) >= 7
+    assert len(geojson["features"]) == len(expected)
+    for feature, (index, fix) in zip(geojson["features"], expected, strict=True):
+        assert feature["type"] == "Feature" and feature["geometry"]["type"] == "Point"
+        assert feature["geometry"]["coordinates"] == [fix["lon"], fix["lat"]]  # GeoJSON order
+        assert feature["properties"]["utc"] == fix["utc"]
+        assert feature["properties"]["segment_index"] == index
