@@ -41,24 +41,39 @@ def fix_entry(sample: LocationSample) -> dict[str, Any]:
             "satellites": fix.satellites}
 
 
-def segment_track(samples: Sequence[LocationSample], start_mono: float, start_wall: float,
-                  end_wall: float) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
+#: A sample as a pending record keeps it (for recovery after a power cut): monotonic time,
+#: camera UTC as Unix seconds, and the manifest's fix entry, or None for no fix.
+Look = tuple[float, float, dict[str, Any] | None]
+
+
+def looks(samples: Sequence[LocationSample], start_mono: float) -> list[Look]:
+    """What a segment starting at ``start_mono`` needs of its recording's samples: the last one
+    before it (was the fix lost as it began?) and all from it on."""
+    before = [s for s in samples if s.t_mono < start_mono][-1:]
+    return [(s.t_mono, s.wall, fix_entry(s) if s.fix is not None else None)
+            for s in (*before, *(s for s in samples if s.t_mono >= start_mono))]
+
+
+def segment_track(samples: Sequence[LocationSample] | Sequence[Look], start_mono: float,
+                  start_wall: float, end_wall: float
+                  ) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
     """A segment's ``track`` and ``no_fix`` from its recording's samples (in order): the fixes
     taken from its first frame on, and the intervals without one, cut at its start and end (an
     interval open when it began starts at its start)."""
-    inside = [s for s in samples if s.t_mono >= start_mono]
-    before = [s for s in samples if s.t_mono < start_mono]
-    lost_from = start_wall if before and before[-1].fix is None else None
+    seen = [s if isinstance(s, tuple) else (s.t_mono, s.wall, fix_entry(s) if s.fix else None)
+            for s in samples]
+    before = [s for s in seen if s[0] < start_mono]
+    lost_from = start_wall if before and before[-1][2] is None else None
     track: list[dict[str, Any]] = []
     no_fix: list[dict[str, Any]] = []
-    for sample in inside:
-        if sample.fix is not None:
-            track.append(fix_entry(sample))
+    for _, wall, entry in (s for s in seen if s[0] >= start_mono):
+        if entry is not None:
+            track.append(dict(entry))
             if lost_from is not None:
-                no_fix.append({"from_utc": utc_iso(lost_from), "to_utc": utc_iso(sample.wall)})
+                no_fix.append({"from_utc": utc_iso(lost_from), "to_utc": utc_iso(wall)})
                 lost_from = None
         elif lost_from is None:
-            lost_from = min(sample.wall, end_wall)
+            lost_from = min(wall, end_wall)
     if lost_from is not None:
         no_fix.append({"from_utc": utc_iso(lost_from), "to_utc": utc_iso(max(lost_from,
                                                                               end_wall))})

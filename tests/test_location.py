@@ -257,3 +257,39 @@ def test_the_documented_jq_line_turns_a_recording_track_into_geojson(walker: Sim
         assert feature["geometry"]["coordinates"] == [fix["lon"], fix["lat"]]  # GeoJSON order
         assert feature["properties"]["utc"] == fix["utc"]
         assert feature["properties"]["segment_index"] == index
+
+
+def test_a_segment_recovered_after_a_power_cut_keeps_its_track(tmp_path: Path) -> None:
+    """The looks at the receiver go into the open segment's signed pending record as they are
+    taken, so a power cut loses none of them: the recovered manifest carries the track, and
+    the fix lost before the cut is an interval without a fix up to its end."""
+    from sim.encoder import FakeEncoder
+    from tests.evidence import lose_power
+
+    config = tiny_config(recording={"segment_s": 120.0})
+    sim = Simulator(config, tmp_path / "data", encoder=FakeEncoder)
+    sim.power_on()
+    sim.button("record").double_press()
+    walk(sim, 35)
+    sim.hw.location.lose()
+    walk(sim, 22)
+    taken = [f["utc"] for f in audit_entries(sim.data_dir, "location")]
+    assert taken  # first fix and loss are in the log
+    lose_power(sim)
+    again = Simulator(config, sim.data_dir, encoder=FakeEncoder)
+    again.power_on()
+    try:
+        assert len(again.daemon.status().recovered) == 1
+        [m] = manifests(sim.data_dir)
+        assert m["recovered"] is True
+        fixes = [utc_seconds(f["utc"]) for f in m["track"]]
+        steps = {round(b - a, 3) for a, b in itertools.pairwise(fixes)}
+        assert len(fixes) >= 4 and steps == {sim.config.location.recording_interval_s}
+        [gap] = m["no_fix"]
+        assert utc_seconds(gap["from_utc"]) > fixes[-1]
+        assert utc_seconds(gap["to_utc"]) == pytest.approx(utc_seconds(m["end_utc"]))
+        findings = verify([sim.data_dir])
+        assert all(f.ok or f.status == "recovered" for f in findings), \
+            [f for f in findings if not f.ok]
+    finally:
+        again.shutdown()

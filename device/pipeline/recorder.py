@@ -68,9 +68,8 @@ class Recorder:
             output.finish(item.reason, item.wall)  # then detached, in handle
         elif isinstance(item, AddMarker) and output is not None:
             output.add_marker(item.t_mono, item.utc, item.note)
-        elif isinstance(item, LocationSample) and output is not None \
-                and output.info.track is not None:
-            output.info.track.append(item)  # into the manifest at the segment's close
+        elif isinstance(item, LocationSample) and output is not None:
+            output.add_location(item)
         elif isinstance(item, CameraLost) and output is not None:
             output.camera_lost(item.wall, item.reason)
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import av
 
-from device.location import LocationSample, segment_track
+from device.location import LocationSample, looks, segment_track
 from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
 from evidence.identity import DeviceIdentity
 from evidence.layout import Layout
@@ -188,8 +188,9 @@ class SegmentWriter:
             raise
 
     def write_pending(self) -> None:
-        """Durably note what recovery would need, signed; rewritten when a marker is added
-        (and the fragment log told, so an older revision put back is caught)."""
+        """Durably note what recovery would need, signed; rewritten when a marker is added or
+        the location looked at (and the fragment log told, so an older revision put back is
+        caught)."""
         fields = {"recording_id": self.info.recording_id, "segment_index": self.index,
                   "prev_manifest_sha256": self.prev, "start_wall": self.first.wall,
                   "start_mono": self.first.t_mono, "reason": self.info.reason,
@@ -198,6 +199,9 @@ class SegmentWriter:
                   "extradata": parameter_sets(self.first.data).hex(),
                   "markers": [list(m) for m in self.info.markers if m[0] >= self.first.t_mono],
                   "gaps": list(self.gaps)}
+        if self.info.track is not None:  # so a segment recovered after a cut keeps its track
+            fields["location"] = [list(look) for look in looks(self.info.track,
+                                                                self.first.t_mono)]
         self._rev += 1
         record = signed_record(fields, self.path.name, self.info.identity.device_id, self._rev,
                                self._record or None, self.info.identity.sign)
