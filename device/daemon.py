@@ -438,7 +438,13 @@ class Daemon:
     def _on_locate(self, event: Event) -> None:
         """The location cadence's timer: a recording's fix goes down the pipeline in band."""
         sample = self.tracker.due(event.data["due"], event.data["mode"])
-        if sample is not None and self.state == "recording" and self.pipeline is not None:
+        if sample is None or self.pipeline is None:
+            return
+        if self.config.location.watermark:
+            fix = sample.fix
+            self.pipeline.watermark.position = (
+                "NO FIX" if fix is None else f"{fix.latitude:.5f},{fix.longitude:.5f}")
+        if self.state == "recording":
             self.pipeline.send(sample)
 
     def _storage_full(self) -> None:

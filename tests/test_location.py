@@ -293,3 +293,27 @@ def test_a_segment_recovered_after_a_power_cut_keeps_its_track(tmp_path: Path) -
             [f for f in findings if not f.ok]
     finally:
         again.shutdown()
+
+
+def test_the_position_is_in_the_watermark_only_when_configured(make_sim) -> None:
+    import numpy as np
+
+    off = make_sim()
+    off.advance(2)
+    assert off.daemon.tracker.status()["fix"] is not None
+    assert off.daemon.pipeline.watermark.position is None  # off by default
+    on = make_sim(tiny_config(location={"watermark": True}))
+    on.advance(2)
+    mark = on.daemon.pipeline.watermark
+    assert mark.position == "51.50100,-0.12480"  # the walk starts at Westminster station
+    with_position = np.zeros((48, 640, 3), np.uint8)
+    mark.apply(with_position, 1767225600.0, True)
+    mark.position = None
+    without = np.zeros((48, 640, 3), np.uint8)
+    mark.apply(without, 1767225600.0, True)
+    assert (with_position != without).any()  # the text is drawn
+    on.hw.location.lose()
+    on.button("record").double_press()  # recording looks at once, then every 10 s
+    on.advance(2)
+    assert on.mode == "recording"
+    assert on.daemon.pipeline.watermark.position == "NO FIX"
