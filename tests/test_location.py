@@ -119,6 +119,7 @@ def test_a_walk_through_the_subway_carries_fixes_at_the_cadence_and_the_gap(
         for f in m["track"]:
             assert utc_seconds(m["start_utc"]) <= utc_seconds(f["utc"]) <= \
                 utc_seconds(m["end_utc"])
+    assert len(times) == len(set(times)) and times == sorted(times)  # each fix in one segment
     lost_total = sum(b - a for a, b in no_fix)
     assert abs(lost_total - TUNNEL_S) <= interval
     steps = [b - a for a, b in itertools.pairwise(times)]

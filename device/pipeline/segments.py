@@ -284,8 +284,10 @@ class SegmentWriter:
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
             markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until))
         if self.info.track is not None:
-            track, no_fix = segment_track(self.info.track, self.first.t_mono, self.first.wall,
-                                          utc_seconds(manifest.end_utc))
+            # a cut's next segment takes the looks from its first frame on: none in both
+            track, no_fix = segment_track(
+                [s for s in self.info.track if until is None or s.wall < until],
+                self.first.t_mono, self.first.wall, utc_seconds(manifest.end_utc))
             manifest = dataclasses.replace(manifest, track=track, no_fix=no_fix)
         return manifest, publish(self.info, self.path, manifest)
 
