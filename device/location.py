@@ -19,6 +19,8 @@ from evidence.utc import utc_iso
 from hal.clock import Clock, Timer
 from hal.location import Fix, LocationReceiver, Reading
 
+#: The first look after a mode change waits this long: a receiver reports once a second.
+FIRST_LOOK_S = 1.0
 #: The modes in which the receiver is on, and the configuration key of each one's cadence.
 CADENCE = {"recording": "recording_interval_s", "buffering": "buffering_interval_s"}
 
@@ -132,7 +134,7 @@ class Tracker:
             self.receiver.start(self.heard)
             self._on = True
         # the receiver's first reading lands on its own timer: look once it has had the chance
-        self._schedule(self.clock.monotonic(), mode)
+        self._schedule(self.clock.monotonic() + FIRST_LOOK_S, mode)
 
     def _schedule(self, due: float, mode: str) -> None:
         self._timer = self.clock.call_at(due, lambda: self.post("locate", due=due, mode=mode))
