@@ -66,9 +66,12 @@ class StoreLog:
         return self._append("unflag", utc, device_id=device_id, recording_id=recording_id)
 
     def export(self, utc: str, file: str, export_mp4_sha256: str,
-               recordings: list[list[str]], manifests: list[str]) -> int:
+               recordings: list[list[str]], manifests: list[str], redacted: bool = False,
+               ) -> int:
+        """An export zip, or (``redacted``) a redacted copy made from those segments."""
         return self._append("export", utc, file=file, export_mp4_sha256=export_mp4_sha256,
-                            recordings=recordings, manifest_sha256s=manifests)
+                            recordings=recordings, manifest_sha256s=manifests,
+                            **({"redacted": True} if redacted else {}))
 
     def deletion(self, utc: str, device_id: str, recording_id: str, *, retention_days: int,
                  received_utc: str, expires_utc: str, manifests: list[str]) -> int:
