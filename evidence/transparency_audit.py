@@ -314,7 +314,11 @@ class State:
             return []
         except OSError as exc:
             raise AuditError(f"{path}: {exc.strerror}") from None
-        return [base64.b64decode(line) for line in data.splitlines() if line]
+        try:
+            return [base64.b64decode(line, validate=True) for line in data.splitlines() if line]
+        except binascii.Error:
+            raise AuditError(f"{path}: not the leaves this check keeps (a line is not "
+                             "base64)") from None
 
     def keep_leaves(self, leaves: Sequence[bytes]) -> None:
         private_dir(self.directory)
@@ -347,6 +351,10 @@ def verify(state: State, key: Ed25519PublicKey, log: PublicLog | None,
     if series and len(kept) < series[-1].checkpoint.size:
         raise AuditError(f"{state.directory}: {len(kept)} leaves kept for a checkpoint of "
                          f"{series[-1].checkpoint.size}")
+    if series and root_of([leaf_hash(x) for x in kept[:series[-1].checkpoint.size]]) != \
+            series[-1].checkpoint.root:
+        raise AuditError(f"{state.directory}: the kept leaves do not make the saved checkpoint "
+                         f"of {series[-1].checkpoint.size} (the state was edited)")
     leaves = kept
     if log is not None:
         note = log.checkpoint()

@@ -266,3 +266,42 @@ def test_workers_on_one_directory_share_one_log(running: Running, enrolled: Came
                                                                                "unflag"]
     finally:
         other.close()
+
+
+def test_an_edited_state_directory_is_named_not_blamed_on_the_store(running: Running,
+                                                                     enrolled: Camera,
+                                                                     tmp_path: Path,
+                                                                     capsys) -> None:
+    running.upload_all(enrolled)
+    state = tmp_path / "seen"
+    assert verify(running, state) == 0
+    kept = (state / "leaves.jsonl").read_bytes().splitlines()
+    (state / "leaves.jsonl").write_bytes(b"\n".join(kept[1:]) + b"\n")
+    capsys.readouterr()
+    assert verify(running, state) == 1
+    assert "6 leaves kept for a checkpoint of 7" in capsys.readouterr().err
+    (state / "leaves.jsonl").write_bytes(b"\n".join([kept[1], *kept[1:]]) + b"\n")
+    assert verify(running, state) == 1
+    err = capsys.readouterr().err
+    assert "the kept leaves do not make the saved checkpoint of 7 (the state was edited)" in err
+    (state / "leaves.jsonl").write_bytes(b"%%%\n")
+    assert verify(None, state) == 1
+    assert "a line is not base64" in capsys.readouterr().err
+    (state / "leaves.jsonl").write_bytes(b"\n".join(kept) + b"\n")
+    assert verify(None, state) == 0
+
+
+def test_a_checkpoint_signed_by_another_key_is_refused(running: Running, enrolled: Camera,
+                                                       tmp_path: Path, capsys) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from evidence.identity import public_pem
+
+    running.upload_all(enrolled)
+    other = tmp_path / "other.pub.pem"
+    other.write_bytes(public_pem(Ed25519PrivateKey.generate().public_key()))
+    capsys.readouterr()
+    assert bodycam(["transparency", "verify", "--store", running.url, "--state",
+                    str(tmp_path / "s"), "--store-key", str(other)]) == 1
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("FAILED")]
+    assert "the store's checkpoint: the note carries no signature by bodycam.store/" in line
