@@ -65,6 +65,7 @@ class TransparencyLog:
         self._offsets: list[int] = []  # where each leaf's line starts in the file
         self._read = 0  # bytes of the file already in the tree
         self._by_manifest: dict[str, int] = {}
+        self._flags: dict[tuple[str, str], str] = {}
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._path = directory / LEAVES
         self._file_lock = FileLock(directory / LOCK)
@@ -103,15 +104,21 @@ class TransparencyLog:
         self._read = at + pos
 
     def _index(self, line: bytes, index: int) -> None:
-        if b'"kind":"segment"' not in line:
+        """Segment leaves by manifest hash; the last flag or unflag leaf of each recording."""
+        if not any(k in line for k in (b'"kind":"segment"', b'"kind":"flag"',
+                                       b'"kind":"unflag"')):
             return
         try:
             entry = json.loads(line)
         except ValueError:
             return
-        sha = entry.get("manifest_sha256") if isinstance(entry, dict) else None
-        if entry.get("kind") == "segment" and isinstance(sha, str):
+        if not isinstance(entry, dict):
+            return
+        kind, sha = entry.get("kind"), entry.get("manifest_sha256")
+        if kind == "segment" and isinstance(sha, str):
             self._by_manifest[sha] = index
+        elif kind in ("flag", "unflag"):
+            self._flags[(str(entry.get("device_id")), str(entry.get("recording_id")))] = kind
 
     def _catch_up(self) -> None:
         """Under both locks: read what other processes appended since this one last looked."""
@@ -179,6 +186,10 @@ class TransparencyLog:
             f.seek(self._offsets[start])
             data = f.read(stop - self._offsets[start])
         return data.split(b"\n")[:-1]
+
+    def flag_state(self, device_id: str, recording_id: str) -> str | None:
+        """``flag`` or ``unflag``: the kind of the recording's last such leaf (None: none)."""
+        return self._flags.get((device_id, recording_id))
 
     def segment_leaf(self, manifest_sha256: str) -> int | None:
         """The index of the (latest) leaf recording the segment with this manifest."""

@@ -11,7 +11,10 @@ change, before its commit. A crash in between leaves a leaf whose change never h
 camera got no receipt and uploads again (a second segment leaf, harmless), a flag or an unflag
 is asked again, a deletion is done at the next pass (a second deletion leaf, its dates still
 true). The other order (catalogue first, replay at start) could lose the leaf of a deletion that
-did happen, which is exactly what the log is for; so nothing is ever replayed.
+did happen, which is exactly what the log is for; so nothing is ever replayed. The one leaf
+that could mislead is a flag that never committed, followed later by the (honest) deletion of
+the still-unflagged recording: so a deletion whose recording's last log word is a flag is
+preceded, in the same write, by an unflag leaf marked ``reconciled``.
 
 The log is a file in the store's directory (``tlog/``) on both backends: PostgreSQL and S3 hold
 the catalogue and the objects; the log, like the audit log and the key, stays on the machine
@@ -73,12 +76,23 @@ class StoreLog:
                             recordings=recordings, manifest_sha256s=manifests,
                             **({"redacted": True} if redacted else {}))
 
-    def deletion(self, utc: str, device_id: str, recording_id: str, *, retention_days: int,
+    def deletion(self, utc: str, device_id: str, recording_id: str, *, retention_days: float,
                  received_utc: str, expires_utc: str, manifests: list[str]) -> int:
-        return self._append("deletion", utc, device_id=device_id, recording_id=recording_id,
-                            rule="retention_days", retention_days=retention_days,
-                            received_utc=received_utc, expires_utc=expires_utc, flagged=False,
-                            manifest_sha256s=manifests)
+        """The deletion of a recording the catalogue shows unflagged. If the log's last word on
+        it is a flag (one whose transaction never committed: the log goes first), an unflag
+        leaf marked ``reconciled`` goes before it, in the same write: the log then agrees with
+        the catalogue, and an honest deletion is never taken for one of flagged footage."""
+        leaves: list[dict[str, Any]] = []
+        base = {"v": LEAF_VERSION, "utc": utc, "device_id": device_id,
+                "recording_id": recording_id}
+        self.log.refresh()
+        if self.log.flag_state(device_id, recording_id) == "flag":
+            leaves.append({**base, "kind": "unflag", "reconciled": True})
+        leaves.append({**base, "kind": "deletion", "rule": "retention_days",
+                       "retention_days": retention_days, "received_utc": received_utc,
+                       "expires_utc": expires_utc, "flagged": False,
+                       "manifest_sha256s": manifests})
+        return self.log.append_many(leaves)
 
     # --- what the camera gets with a receipt -------------------------------------------------
 

@@ -305,3 +305,18 @@ def test_a_checkpoint_signed_by_another_key_is_refused(running: Running, enrolle
                     str(tmp_path / "s"), "--store-key", str(other)]) == 1
     [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("FAILED")]
     assert "the store's checkpoint: the note carries no signature by bodycam.store/" in line
+
+
+def test_a_flag_leaf_whose_change_never_committed_does_not_accuse_the_deletion(
+        running: Running, enrolled: Camera, tmp_path: Path, capsys) -> None:
+    """The log goes first: a crash after a flag's leaf and before its commit leaves a flag the
+    catalogue never had. Retention then rightly deletes the recording; the log says why."""
+    _, dropped = running.upload_all(enrolled)
+    running.store.tlog.flag(running.store.now_utc(), enrolled.device_id, dropped, "CASE-9")
+    running.operator().flag(_, "CASE-1")
+    received = running.store.catalogue.one("SELECT MAX(received_s) AS s FROM recordings")["s"]
+    assert len(running.store.retention.step(received + 32 * DAY)) == 1
+    tail = leaves(running)[-3:]
+    assert [(x["kind"], x.get("reconciled")) for x in tail] == [
+        ("flag", None), ("unflag", True), ("deletion", None)]
+    assert verify(running, tmp_path / "seen") == 0, capsys.readouterr().out
