@@ -60,3 +60,37 @@ def test_the_camera_keeps_a_proof_that_verifies_beside_each_receipt(make_sim, ru
     shutil.rmtree(tmp_path / "fresh")
     assert bodycam(argv) == 1  # and the auditor who kept a checkpoint names the dropped leaf
     assert "leaf 0 (segment" in capsys.readouterr().out
+
+
+def test_a_proof_that_does_not_verify_is_not_kept_and_the_receipt_still_counts(
+        make_sim, running: Running, monkeypatch) -> None:
+    honest = running.store.tlog.receipt_proof
+
+    def forged(manifest_sha256: str) -> dict | None:
+        proof = honest(manifest_sha256)
+        assert proof is not None
+        return {**proof, "leaf_index": proof["leaf_index"] + 1}  # another leaf's place
+
+    monkeypatch.setattr(running.store.tlog, "receipt_proof", forged)
+    sim = make_sim(dock_config(running))
+    enrol(running, sim)
+    record(sim, 2.0)
+    uploaded = segments(sim)
+    dock(sim)
+    assert drive(sim)[-1] == IDLE
+    assert segments(sim) == []  # deleted on the receipt, as before the log
+    for mp4 in uploaded:
+        assert receipt_path(mp4).exists() and not Layout.tlog_proof(mp4).exists()
+
+
+def test_a_store_without_a_log_sends_no_proof_and_nothing_changes(make_sim, running: Running,
+                                                                  monkeypatch) -> None:
+    monkeypatch.setattr(running.store.tlog, "receipt_proof", lambda sha: None)
+    sim = make_sim(dock_config(running))
+    enrol(running, sim)
+    record(sim, 2.0)
+    uploaded = segments(sim)
+    dock(sim)
+    assert drive(sim)[-1] == IDLE
+    assert segments(sim) == []
+    assert all(receipt_path(m).exists() and not Layout.tlog_proof(m).exists() for m in uploaded)
