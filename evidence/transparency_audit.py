@@ -38,7 +38,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from evidence.bounded import BadJSON, loads
+from evidence.bounded import BadJSON, loads, read_regular
 from evidence.cliutil import OneLineParser
 from evidence.fsutil import atomic_write, private_dir
 from evidence.identity import IdentityError, load_public_key, public_key_from_pem, public_pem
@@ -434,8 +434,8 @@ def _segments(target: Path) -> Iterator[tuple[str, bytes, Callable[[str], bytes 
 
                     def sibling(suffix: str, mp4: str = mp4) -> bytes | None:
                         member = mp4 + suffix
-                        return z.read(member)[:MAX_SIDECAR_BYTES] if member in names else None
-                    yield mp4.rsplit("/", 1)[-1], z.read(name)[:MAX_SIDECAR_BYTES], sibling
+                        return _member(z, member) if member in names else None
+                    yield mp4.rsplit("/", 1)[-1], _member(z, name), sibling
         return
     export = (target / "report.json").exists()
     for path in sorted(target.rglob("*" + Layout.MP4 + Layout.MANIFEST)):
@@ -443,9 +443,25 @@ def _segments(target: Path) -> Iterator[tuple[str, bytes, Callable[[str], bytes 
 
         def read(suffix: str, mp4: Path = mp4) -> bytes | None:
             p = Layout.beside(mp4, suffix)
-            return p.read_bytes()[:MAX_SIDECAR_BYTES] if p.is_file() else None
+            return _small(p) if p.exists() else None
         if export or Layout.receipt(mp4).is_file():
-            yield mp4.name, path.read_bytes()[:MAX_SIDECAR_BYTES], read
+            yield mp4.name, _small(path), read
+
+
+def _member(z: zipfile.ZipFile, name: str) -> bytes:
+    """At most :data:`MAX_SIDECAR_BYTES` of a zip member (a manifest, receipt or proof is
+    small; a larger one is cut, and then does not verify)."""
+    with z.open(name) as f:
+        return f.read(MAX_SIDECAR_BYTES)
+
+
+def _small(path: Path) -> bytes:
+    """A small regular file; a FIFO, a device or a huge file is never read (b"": it does
+    not verify)."""
+    try:
+        return read_regular(path, MAX_SIDECAR_BYTES)
+    except OSError:
+        return b""
 
 
 def check_target(target: Path, leaves: Sequence[bytes], hashes: Sequence[bytes],
@@ -467,6 +483,9 @@ def check_target(target: Path, leaves: Sequence[bytes], hashes: Sequence[bytes],
     count = 0
     for name, manifest, sibling in _segments(target):
         count += 1
+        if not manifest:
+            problems.append(f"{name}: its manifest cannot be read (not a small regular file)")
+            continue
         sha = hashlib.sha256(manifest).hexdigest()
         leaf = by_manifest.get(sha)
         if leaf is None:

@@ -320,3 +320,19 @@ def test_a_flag_leaf_whose_change_never_committed_does_not_accuse_the_deletion(
     assert [(x["kind"], x.get("reconciled")) for x in tail] == [
         ("flag", None), ("unflag", True), ("deletion", None)]
     assert verify(running, tmp_path / "seen") == 0, capsys.readouterr().out
+
+
+def test_a_manifest_that_is_a_fifo_is_named_not_read(running: Running, enrolled: Camera,
+                                                     tmp_path: Path, capsys) -> None:
+    import os
+
+    client = running.client(enrolled)
+    mp4 = enrolled.segments()[0]
+    raw, sig = receipt_of(client.upload_segment(mp4))
+    receipt_path(mp4).write_bytes(raw)
+    receipt_path(mp4).with_name(mp4.name + ".receipt.sig").write_bytes(sig)
+    manifest = mp4.with_name(mp4.name + ".json")
+    manifest.unlink()
+    os.mkfifo(manifest)  # would block a reader for ever
+    assert verify(running, tmp_path / "seen", enrolled.data_dir) == 1
+    assert f"{mp4.name}: its manifest cannot be read" in capsys.readouterr().out
