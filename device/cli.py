@@ -35,6 +35,7 @@ from evidence.identity import (
 )
 from evidence.messages import show
 from evidence.verify import KeyRing, verify
+from hal.backend import BackendError
 from hal.inputs import BUTTON_NAMES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -54,27 +55,28 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    from device.runner import FrontendError, frontend  # loads the daemon: not for every command
+
     config = _config(args)
+    try:
+        simulator = frontend("sim")  # sim/app.py, by its entry point: the firmware names none
+    except FrontendError as exc:
+        raise CliError(str(exc)) from None
     if args.headless or args.tui:
         if args.web_host is not None or args.web_port is not None:
             raise CliError("--web-host and --web-port are for the browser panel, not "
                            "--headless or --tui")
-        from sim.app import run_simulator  # the composition root picks the backend
-
-        return run_simulator(config, _data_dir(args, config), headless=args.headless,
+        return simulator.run(config, _data_dir(args, config), headless=args.headless,
                              virtual_clock=args.virtual_clock, clock_unset=args.clock_unset,
                              exit_with_stdin=args.exit_with_stdin, serial=args.serial)
     if args.serial is not None:
         raise CliError("--serial goes with --headless or --tui (the browser panel's daemon "
                        "serves no console)")
-    from sim.web.app import DEFAULT_HOST, run_panel
-    from sim.web.panel import PanelError
-
     try:
-        return run_panel(config, _data_dir(args, config), config_file=args.config,
-                         virtual_clock=args.virtual_clock, clock_unset=args.clock_unset,
-                         host=args.web_host or DEFAULT_HOST, port=args.web_port)
-    except PanelError as exc:
+        return simulator.panel(config, _data_dir(args, config), config_file=args.config,
+                               virtual_clock=args.virtual_clock, clock_unset=args.clock_unset,
+                               host=args.web_host, port=args.web_port)
+    except FrontendError as exc:
         raise CliError(str(exc)) from None
 
 
@@ -114,13 +116,13 @@ def _number_type(what: str, lo: float, hi: float, lo_open: bool = False
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hal.pi import PiSetupError  # the composition root picks the backend
-    from hal.pi.app import run_pi
+    from device.runner import run  # loads the daemon: not for every command
 
     config = _config(args)
     try:
-        return run_pi(config, _data_dir(args, config), codec=args.codec, serial=args.serial)
-    except PiSetupError as exc:
+        return run(config, _data_dir(args, config), backend=args.backend, codec=args.codec,
+                   serial=args.serial)
+    except BackendError as exc:
         print(f"bodycam run: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -131,8 +133,12 @@ def cmd_transparency(args: argparse.Namespace) -> int:
 
 
 def cmd_store(args: argparse.Namespace) -> int:
-    from store.cli import main as store_main  # the evidence store is a separate package
+    from device.runner import FrontendError, frontend
 
+    try:
+        store_main = frontend("store")  # store/cli.py: the evidence store, a separate package
+    except FrontendError as exc:
+        raise CliError(str(exc)) from None
     return store_main(args.store_args)
 
 
@@ -353,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default="auto",
                    help="H.264 encoder; auto: h264_v4l2m2m where it works, else libx264, "
                         "unless the configuration names another (default: auto)")
+    p.add_argument("--backend", default="pi",
+                   help="the hardware, by the name of an installed backend plug-in "
+                        "(default: pi)")
     _serial_option(p)
     p.set_defaults(func=cmd_run)
 

@@ -2,8 +2,12 @@
 
 A TOML file sets any subset of the keys below, by section (``[camera] width = 1920``). An unknown
 key, a wrong type or an out-of-range value is a :class:`ConfigError` naming the file, section and
-key, and what would be right. ``bodycam config --defaults`` prints every key with its default
-and meaning; docs/CONFIG.md is generated from the same table.
+key, and what would be right. ``bodycam config`` prints every key with its default and meaning
+(a commented TOML file that loads back as the defaults); ``bodycam config --check FILE``
+validates a file. The README's configuration section points there; there is no separate
+reference page. Backends' sections (``[pins]`` of the Pi, ``[simulator]``) are not defined
+here: each installed backend plug-in gives its section's schema (``hal/backend.py``), checked
+by the same rules.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from urllib.parse import urlsplit
 
 from evidence.layout import Layout
 from evidence.messages import plain, show
+from hal.backend import Backend, SectionError, backends, opt
 from hal.indicators import COLOURS
 from hal.serial_ports import parse_port_spec
 
@@ -48,17 +53,6 @@ MAX_FILE = 1 << 20
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names where and why, in one line."""
-
-
-def opt(default: Any, doc: str, lo: float | None = None, hi: float | None = None,
-        choices: tuple[str, ...] | None = None, text: str | None = None) -> Any:
-    """A key: its default, its meaning, and what values it takes (a number: ``lo`` to ``hi``,
-    which every number has; a string: ``choices``, or a ``text`` kind, label or codec)."""
-    if isinstance(default, int | float) and not isinstance(default, bool) and (
-            lo is None or hi is None):
-        raise TypeError(f"a number key needs its range: {doc}")  # pragma: no cover
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices,
-                                            "text": text})
 
 
 @dataclass(frozen=True)
@@ -171,15 +165,6 @@ class TriggerSection:
 
 
 @dataclass(frozen=True)
-class SimulatorSection:
-    drain_standby_pct_h: float = opt(1.5, "Simulated battery drain in standby, % per hour.",
-                                     0.0, 10000.0)
-    drain_buffering_pct_h: float = opt(7.0, "... while buffering.", 0.0, 10000.0)
-    drain_recording_pct_h: float = opt(8.0, "... while recording.", 0.0, 10000.0)
-    charge_docked_pct_h: float = opt(40.0, "Charging in the dock, % per hour.", 0.0, 10000.0)
-
-
-@dataclass(frozen=True)
 class StorageSection:
     data_dir: str = opt("bodycam-data", "Where footage, keys and the control socket live.")
     low_mb: float = opt(1024.0, "Free space below which the storage-low warning shows, MiB.",
@@ -212,42 +197,6 @@ class UploadSection:
                                "change audited); false: ignore them.")
 
 
-#: BCM GPIO numbers on the 40-pin header; 0 or -1 means "not fitted".
-_GPIO = (-1, 27)
-
-
-@dataclass(frozen=True)
-class PinsSection:
-    """The Raspberry Pi prototype's wiring (BCM numbers); see README "Raspberry Pi prototype"."""
-
-    record: int = opt(5, "Record button, BCM GPIO (header pin 29). Required.", *_GPIO)
-    function: int = opt(6, "Function button (header pin 31). Required.", *_GPIO)
-    power: int = opt(13, "Power button (header pin 33). Required.", *_GPIO)
-    program: int = opt(19, "Programmable button (header pin 35). Required.", *_GPIO)
-    inputs_pull_up: bool = opt(True, "Buttons and trigger inputs close to ground (internal "
-                               "pull-up, active low); false: they drive the pin high.")
-    led_red: int = opt(17, "Status LED red, the recording circle (header pin 11). Required.",
-                       *_GPIO)
-    led_green: int = opt(27, "Status LED green (header pin 13); 0 or -1: not fitted.", *_GPIO)
-    led_blue: int = opt(22, "Status LED blue (header pin 15); 0 or -1: not fitted.", *_GPIO)
-    led_active_high: bool = opt(True, "LED lit when its pin is high; false for a common-anode "
-                                "RGB LED.")
-    buzzer: int = opt(12, "Buzzer (header pin 32); 0 or -1: not fitted.", *_GPIO)
-    buzzer_passive: bool = opt(True, "A passive buzzer, driven with tones by PWM; false: an "
-                               "active buzzer that can only beep.")
-    vibration: int = opt(23, "Vibration motor driver (header pin 16); 0 or -1: not fitted.",
-                         *_GPIO)
-    dock: int = opt(24, "Dock sense (header pin 18); 0 or -1: not fitted.", *_GPIO)
-    dock_pull_up: bool = opt(False, "Dock contact closes to ground (pull-up, active low); "
-                             "false: the dock drives the pin high through a divider.")
-    trigger_holster: int = opt(25, "Holster sensor trigger input (header pin 22); 0 or -1: "
-                               "not fitted.", *_GPIO)
-    trigger_taser: int = opt(16, "Taser trigger input (header pin 36); 0 or -1: not fitted.",
-                             *_GPIO)
-    trigger_lightbar: int = opt(26, "Vehicle light bar trigger input (header pin 37); 0 or -1: "
-                                "not fitted.", *_GPIO)
-
-
 @dataclass(frozen=True)
 class SerialSection:
     """The serial console (docs/SERIAL.md): the test rig, a vehicle controller or a peer camera
@@ -260,58 +209,56 @@ class SerialSection:
     baudrate: int = opt(115200, "Serial console speed, for a real serial port.", 300, 4_000_000)
 
 
-#: Pins the prototype cannot work without: the four buttons and the red recording LED.
-REQUIRED_PINS = ("record", "function", "power", "program", "led_red")
+#: The firmware's own sections, in the order ``bodycam config`` prints them. The installed
+#: backends' sections come between [triggers] and [upload].
+_FIRMWARE_HEAD: tuple[tuple[str, type], ...] = (
+    ("device", DeviceSection), ("camera", CameraSection), ("encoder", EncoderSection),
+    ("recording", RecordingSection), ("gestures", GestureSection),
+    ("indicators", IndicatorSection), ("storage", StorageSection), ("power", PowerSection),
+    ("audit", AuditSection), ("triggers", TriggerSection))
+_FIRMWARE_TAIL: tuple[tuple[str, type], ...] = (
+    ("upload", UploadSection), ("serial", SerialSection))
 
 
-def pin_keys(pins: PinsSection) -> dict[str, int]:
-    """Every fitted pin by key (``record`` -> 5); booleans and unfitted pins left out."""
-    return {f.name: getattr(pins, f.name) for f in dataclasses.fields(pins)
-            if not isinstance(f.default, bool) and getattr(pins, f.name) > 0}
+def _backend_sections() -> dict[str, Backend]:
+    """Each installed backend's section, by the backend that reads it. By section name, last
+    first: the order this file has always had ([simulator], then [pins]). A section two
+    backends share, or one the firmware has, is read by the first only."""
+    taken = {name for name, _ in _FIRMWARE_HEAD + _FIRMWARE_TAIL}
+    found: dict[str, Backend] = {}
+    for backend in backends().values():
+        if backend.section and backend.schema and backend.section not in taken | found.keys():
+            found[backend.section] = backend
+    return dict(sorted(found.items(), reverse=True))
 
 
-def check_pins(pins: PinsSection, source: str) -> None:
-    """A required pin that is not fitted, or two keys on one GPIO, is a :class:`ConfigError`."""
-    fitted = pin_keys(pins)
-    for key in REQUIRED_PINS:
-        if key not in fitted:
-            raise ConfigError(f"{source}: pins.{key} is required, got {getattr(pins, key)} "
-                              f"(not fitted); give its BCM GPIO number")
-    owner: dict[int, str] = {}
-    for key, gpio in fitted.items():
-        if gpio in owner:
-            raise ConfigError(f"{source}: pins.{key} uses BCM {gpio}, already taken by "
-                              f"pins.{owner[gpio]}")
-        owner[gpio] = key
+#: Which backend reads, and checks as a whole, which section.
+_BACKEND_SECTIONS = _backend_sections()
 
 
-@dataclass(frozen=True)
-class Config:
-    device: DeviceSection = field(default_factory=DeviceSection)
-    camera: CameraSection = field(default_factory=CameraSection)
-    encoder: EncoderSection = field(default_factory=EncoderSection)
-    recording: RecordingSection = field(default_factory=RecordingSection)
-    gestures: GestureSection = field(default_factory=GestureSection)
-    indicators: IndicatorSection = field(default_factory=IndicatorSection)
-    storage: StorageSection = field(default_factory=StorageSection)
-    power: PowerSection = field(default_factory=PowerSection)
-    audit: AuditSection = field(default_factory=AuditSection)
-    triggers: TriggerSection = field(default_factory=TriggerSection)
-    simulator: SimulatorSection = field(default_factory=SimulatorSection)
-    pins: PinsSection = field(default_factory=PinsSection)
-    upload: UploadSection = field(default_factory=UploadSection)
-    serial: SerialSection = field(default_factory=SerialSection)
+def _replace(self: Any, source: str = "override", **sections: dict[str, Any]) -> Any:
+    """A copy with keys changed, validated like a file: ``replace(camera={"fps": 15})``.
+    ``source`` names where the changes came from in an error."""
+    merged: dict[str, Any] = {}
+    for name, values in sections.items():
+        current = getattr(self, name, None) if name in _SECTIONS else None
+        # Anything but a table over a known section is left for _build to name.
+        merged[name] = ({**_section_dict(current), **values}
+                        if current is not None and isinstance(values, dict) else values)
+    return _build(merged, source, base=self)
 
-    def replace(self, source: str = "override", **sections: dict[str, Any]) -> Config:
-        """A copy with keys changed, validated like a file: ``replace(camera={"fps": 15})``.
-        ``source`` names where the changes came from in an error."""
-        merged: dict[str, Any] = {}
-        for name, values in sections.items():
-            current = getattr(self, name, None) if name in _SECTIONS else None
-            # Anything but a table over a known section is left for _build to name.
-            merged[name] = ({**_section_dict(current), **values}
-                            if current is not None and isinstance(values, dict) else values)
-        return _build(merged, source, base=self)
+
+#: Every section, the firmware's and the installed backends', each a frozen dataclass of
+#: :func:`opt` keys: ``Config().camera.fps``, ``Config().pins.record``.
+Config: Any = dataclasses.make_dataclass(
+    "Config",
+    [(name, schema, field(default_factory=schema))
+     for name, schema in (*_FIRMWARE_HEAD,
+                          *((name, b.schema) for name, b in _BACKEND_SECTIONS.items()),
+                          *_FIRMWARE_TAIL)],
+    namespace={"replace": _replace, "__doc__": "The whole configuration, by section."},
+    frozen=True)
+Config.__module__ = __name__
 
 
 _SECTIONS = frozenset(f.name for f in dataclasses.fields(Config))
@@ -437,7 +384,11 @@ def _build(data: dict[str, Any], source: str, base: Config | None = None) -> Con
 
 
 def _check_consistency(config: Config, source: str) -> None:
-    check_pins(config.pins, source)
+    for name, backend in _BACKEND_SECTIONS.items():
+        try:
+            backend.check(getattr(config, name), source)
+        except SectionError as exc:
+            raise ConfigError(str(exc)) from None
     try:
         parse_port_spec(config.serial.port)
     except ValueError as exc:

@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from device.docking import Docking
 from device.gestures import GestureRecognizer, action_for
 from device.indicators import REPEATING, IndicatorPolicy
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
-from device.pipeline.encoder import EncoderError
 from device.pipeline.pipeline import (
     AddMarker,
     CameraBack,
@@ -43,6 +42,15 @@ from device.pipeline.pipeline import (
     StopRecording,
 )
 from device.pipeline.recovery import find_interrupted, find_unfinished, recover_all
+from device.pipeline.reports import (
+    FirstLiveFrame,
+    PipelineError,
+    RecordingClosed,
+    Report,
+    SegmentClosed,
+    StorageError,
+    StorageFull,
+)
 from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
 from device.status import ClosedRecording, Recording, RecordingStatus, Status
@@ -52,6 +60,7 @@ from evidence.fsutil import private_dir
 from evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
 from evidence.utc import utc_iso
 from hal.clock import Timer
+from hal.encoder import EncoderError
 from hal.hardware import Hardware
 from hal.indicators import LedState
 
@@ -130,6 +139,7 @@ class Daemon:
             button.when_released = lambda n=name: self.gestures.edge(n, False)
         hardware.dock.when_changed = lambda docked: self.post("dock" if docked else "undock",
                                                               reason="dock sensor")
+        hardware.triggers.when_triggered = lambda name: self.post("trigger", name=name)
         hardware.camera.on_fault = lambda why: self.post("camera_fault", reason=why)
         hardware.camera.on_restore = lambda: self.post("camera_restored", reason="camera back")
         self.uploader = Uploader(config.upload, data_dir, self.clock, self.request)
@@ -467,8 +477,10 @@ class Daemon:
 
     # -- the pipeline --------------------------------------------------------------------------
     def _new_pipeline(self) -> Pipeline:
-        return Pipeline(self.config, self.hw.camera, self.clock, self.hw.storage.free_bytes,
-                        self._pipeline_emit)
+        pipeline = Pipeline(self.config, self.hw.camera, self.clock, self.hw.storage.free_bytes,
+                            self._pipeline_emit, encoder=self.hw.encoder)
+        pipeline.start()
+        return pipeline
 
     def _use_config(self, config: Config, rebuild_pipeline: bool) -> None:
         """Run on ``config`` from now on. The recorder keeps its settings from when it was made,
@@ -487,35 +499,34 @@ class Daemon:
 
     # -- the pipeline's reports ----------------------------------------------------------------
     def _on_pipeline(self, event: Event) -> None:
-        kind = event.data.pop("kind")
-        if kind == "segment_closed":
-            self._audit("segment", "segment closed", **event.data)
-            self.note(f"segment closed: {event.data['file']} ({event.data['frames']} frames)")
-            if self.recording and self.recording.id == event.data["recording_id"]:
+        report = event.data["report"]
+        if isinstance(report, SegmentClosed):
+            self._audit("segment", "segment closed", **asdict(report))
+            self.note(f"segment closed: {report.file} ({report.frames} frames)")
+            if self.recording and self.recording.id == report.recording_id:
                 self.recording.segments += 1
-        elif kind == "recording_closed":
-            self.last_recording = ClosedRecording(event.data["recording_id"],
-                                                  event.data["segments"], event.data["reason"])
-            self._audit("recording_closed", event.data["reason"],
-                        recording_id=event.data["recording_id"],
-                        segments=event.data["segments"])
-            self.note(f"recording {event.data['recording_id']} closed: "
-                      f"{len(event.data['segments'])} segment(s), {event.data['reason']}")
-        elif kind == "first_live_frame":
-            if self.recording and self.recording.id == event.data["recording_id"]:
-                self.recording.first_live_written_mono = event.data["written"]
-        elif kind == "storage_full":
+        elif isinstance(report, RecordingClosed):
+            self.last_recording = ClosedRecording(report.recording_id, report.segments,
+                                                  report.reason)
+            self._audit("recording_closed", report.reason, recording_id=report.recording_id,
+                        segments=report.segments)
+            self.note(f"recording {report.recording_id} closed: "
+                      f"{len(report.segments)} segment(s), {report.reason}")
+        elif isinstance(report, FirstLiveFrame):
+            if self.recording and self.recording.id == report.recording_id:
+                self.recording.first_live_written_mono = report.written
+        elif isinstance(report, StorageFull):
             self._storage_full()
-        elif kind == "storage_error":
-            if event.data["recording_id"] is not None:
-                self.note(f"recording {event.data['recording_id']} cut by a storage error; "
+        elif isinstance(report, StorageError):
+            if report.recording_id is not None:
+                self.note(f"recording {report.recording_id} cut by a storage error; "
                           f"it is closed once the card takes writes again")
-            self._storage_error(event.data["error"])
-        elif kind == "pipeline_error":
-            self._fail("pipeline", f"{event.data['stage']}: {event.data['error']}")
+            self._storage_error(report.error)
+        elif isinstance(report, PipelineError):
+            self._fail("pipeline", f"{report.stage}: {report.error}")
 
-    def _pipeline_emit(self, kind: str, **data: Any) -> None:
-        self.post("pipeline", kind=kind, **data)
+    def _pipeline_emit(self, report: Report) -> None:
+        self.post("pipeline", report=report)
 
     # -- mode callbacks (run on the owning thread by the machine) ------------------------------
     def _after_state_change(self, event: EventData) -> None:
@@ -639,7 +650,7 @@ class Daemon:
         info = RecordingInfo(
             recording_id=recording_id,
             directory=recordings_dir(self.data_dir) / recording_id, reason=reason,
-            identity=self.identity, codec=self.config.encoder.codec, width=cam.width,
+            identity=self.identity, codec=self.pipeline.encoder.codec_name, width=cam.width,
             height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set)
         with_pre_event = event.transition.source == "buffering"
         self.pipeline.send(StartRecording(info, with_pre_event, event.kwargs.get(
@@ -747,7 +758,8 @@ class Daemon:
 
     # -- status (read from any thread) ---------------------------------------------------------
     def status(self) -> Status:
-        pipeline, recording = self.pipeline, self.recording
+        pipeline, recording = self.pipeline, self.recording  # read once: another thread
+        stats = pipeline.stats() if pipeline is not None else None
         return Status(
             mode=self.state,
             camera="on" if self.state in CAMERA_ON else "off",
@@ -759,9 +771,9 @@ class Daemon:
             battery_percent=round(self.hw.battery.percent(), 1),
             charging=self.hw.battery.charging(),
             storage_free_bytes=self.hw.storage.free_bytes(),
-            buffered_s=round(pipeline.recorder.buffered_s, 3) if pipeline else 0.0,
-            frames_captured=pipeline.frames_in if pipeline else 0,
-            frames_dropped=pipeline.frames_dropped if pipeline else 0,
+            buffered_s=round(stats.buffered_s, 3) if stats else 0.0,
+            frames_captured=stats.frames_captured if stats else 0,
+            frames_dropped=stats.frames_dropped if stats else 0,
             recording=RecordingStatus.of(recording, self.clock.monotonic()) if recording
             else None,
             last_recording=self.last_recording,

@@ -1,5 +1,5 @@
 """What every backend's run loop does around the daemon: the control socket, the serial console,
-power-on, signals and the systemd notify protocol. ``sim/app.py`` and ``hal/pi/app.py`` share it."""
+power-on, signals and the systemd notify protocol; ``device/runner.py`` puts them in order."""
 
 from __future__ import annotations
 

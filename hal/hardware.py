@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from hal.camera import Camera
 from hal.clock import Clock
+from hal.encoder import EncoderFactory, LibavEncoder
 from hal.indicators import Buzzer, StatusLed, Vibration
-from hal.inputs import BUTTON_NAMES, BatteryGauge, Button, DockSensor, Storage
+from hal.inputs import BUTTON_NAMES, BatteryGauge, Button, DockSensor, Storage, Triggers
 
 
 @dataclass
@@ -24,7 +25,10 @@ class Hardware:
     dock: DockSensor
     battery: BatteryGauge
     storage: Storage
-    extras: dict[str, object] = field(default_factory=dict)
+    #: Auto-activation inputs; a backend without any leaves the empty set.
+    triggers: Triggers = field(default_factory=Triggers)
+    #: Makes the H.264 encoder the pipeline runs (libav unless the backend has its own).
+    encoder: EncoderFactory = LibavEncoder
 
     def __post_init__(self) -> None:
         missing = [name for name in BUTTON_NAMES if name not in self.buttons]

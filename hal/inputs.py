@@ -1,4 +1,5 @@
-"""Input devices: the four buttons, the dock sensor, the battery gauge and the storage.
+"""Input devices: the four buttons, the dock sensor, the trigger inputs, the battery gauge and
+the storage.
 
 Inputs report edges through callbacks the daemon sets (``when_pressed``/``when_released``,
 ``when_changed``), the way gpiozero's devices do. Callbacks run on the backend's thread and only
@@ -44,6 +45,28 @@ class DockSensor:
         self.is_docked = docked
         if self.when_changed is not None:
             self.when_changed(docked)
+
+
+class Triggers:
+    """Auto-activation inputs by name (``holster``, ``taser``, ``lightbar``). A backend calls
+    :meth:`_fire` on an input's activation; releases are not reported (a trigger starts a
+    recording, the officer stops it). This base has no inputs: a backend without any."""
+
+    def __init__(self) -> None:
+        self.when_triggered: Callable[[str], None] | None = None
+
+    def _fire(self, name: str) -> None:
+        callback = self.when_triggered
+        if callback is not None:
+            callback(name)
+
+    def names(self) -> list[str]:
+        """Every input fitted, active or not."""
+        return []
+
+    def active(self) -> list[str]:
+        """Names of the inputs active right now (a holster already open at boot, say)."""
+        return []
 
 
 class BatteryGauge(ABC):

@@ -36,7 +36,7 @@ from device import control
 from device.audit import AuditLog, verify_log
 from device.config import Config
 from device.control import Controller, ControlServer
-from device.pipeline.encoder import H264Encoder
+from device.pipeline.encoder import encoder_settings
 from device.pipeline.watermark import Watermark
 from device.service import power_on
 from evidence.identity import (
@@ -50,6 +50,7 @@ from evidence.report import intact
 from evidence.store_client import DeviceClient, StoreConnection
 from evidence.verify import verify
 from hal.clock import SystemClock
+from hal.encoder import LibavEncoder
 from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.simulator import Simulator
@@ -78,7 +79,7 @@ def camera_through_encoder(seconds: float) -> list[Row]:
         config = Config().replace(camera={"width": 1280, "height": 720, "fps": 30},
                                   encoder={"preset": preset})
         cam = SimCamera(SimClock(), 1280, 720, 30)
-        encoder = H264Encoder(config)
+        encoder = LibavEncoder(encoder_settings(config))
         mark = Watermark("BWV-OPEN-1", "SIM00001", 720)
         frames, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from device.config import Config
-from device.pipeline.encoder import H264Encoder
+from device.pipeline.encoder import encoder_settings
 from device.pipeline.pipeline import Pipeline, SetBuffering, StartRecording, StopRecording
 from device.pipeline.ringbuffer import PreEventBuffer
 from device.pipeline.segments import RecordingInfo
 from evidence.identity import create_identity
 from hal.camera import Frame
 from hal.clock import SystemClock
+from hal.encoder import LibavEncoder
 from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.simulator import Simulator
@@ -54,7 +55,7 @@ def _recording(folder: Path, config: Config) -> RecordingInfo:
 
 
 def _bare_fps(config: Config, frames: list[Any], count: int) -> float:
-    encoder = H264Encoder(config)
+    encoder = LibavEncoder(encoder_settings(config))
     start = time.perf_counter()
     for i in range(count):
         encoder.encode(frames[i % len(frames)], i / 30, 0.0)
@@ -66,7 +67,8 @@ def _pipeline_fps(config: Config, frames: list[Any], count: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         clock = SimClock()  # not real time: a full queue makes the feeder wait, not drop
         pipeline = Pipeline(config, SimCamera(clock, cam.width, cam.height, 30), clock,
-                            lambda: 1 << 50, lambda kind, **data: None)
+                            lambda: 1 << 50, lambda report: None)
+        pipeline.start()
         pipeline.send(SetBuffering(True))
         pipeline.send(StartRecording(_recording(Path(tmp), config), False, 0.0))
         start = time.perf_counter()
@@ -105,7 +107,8 @@ def realtime_1080p(seconds: float) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         clock = SystemClock()
         camera = SimCamera(clock, 1920, 1080, 30)
-        pipeline = Pipeline(config, camera, clock, lambda: 1 << 50, lambda kind, **data: None)
+        pipeline = Pipeline(config, camera, clock, lambda: 1 << 50, lambda report: None)
+        pipeline.start()
         pipeline.send(StartRecording(_recording(Path(tmp), config), False, clock.monotonic()))
         pipeline.start_camera()
         time.sleep(duration)
@@ -163,7 +166,7 @@ def ring_memory(seconds: float) -> list[Row]:
     kbps, window = 4000, 30.0
     config = _config(1280, 720, bitrate_kbps=kbps)
     frames = _frames(1280, 720, 60)
-    encoder = H264Encoder(config)
+    encoder = LibavEncoder(encoder_settings(config))
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     ring = PreEventBuffer(window, 1 << 40)

@@ -3,7 +3,9 @@
 Headless, every LED change, tone, vibration and mode change is printed as a line, so a script
 (or a person reading a log) sees what the camera showed. With ``--tui`` in a terminal, a panel
 redraws live and keys press the simulated buttons (see ``sim/tui.py``). The browser panel
-(``sim/web``, the default) runs this headless simulator as its child process.
+(``sim/web``, the default) runs this headless simulator as its child process. The run sequence
+itself is the firmware's (``device/runner.py``); this module is the simulator's front end, part
+of the in-process harness with ``sim/simulator.py``.
 """
 
 from __future__ import annotations
@@ -12,15 +14,10 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from device.config import Config
-from device.control import ControlError
-from device.service import (
-    announce_ready,
-    open_consoles,
-    power_off_on_signals,
-    power_on,
-)
+from device.runner import Front, FrontendError, serve
 from hal.clock import Clock, SystemClock
 from hal.indicators import LedState, Pulse, Tone
 from sim.clock import SimClock
@@ -83,34 +80,55 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
 
     simulator = Simulator(config, data_dir, clock=clock, listener=listener)
     daemon = simulator.daemon
-    try:
-        consoles = open_consoles(daemon, data_dir, config, serial, simulator.commands())
-    except ControlError:
-        clock.close()
-        raise
-    print(f"bodycam simulator: {config.camera.width}x{config.camera.height} at "
-          f"{config.camera.fps} fps, data in {data_dir}", flush=True)
-    power_on(daemon)  # booted: the control line below means "ready"
-    consoles.start()
-    if consoles.serial is not None:
-        print(f"serial console {consoles.serial.url}", flush=True)
-    print(f"control socket {consoles.control.path}  (try: bodycam status --data-dir {data_dir})",
-          flush=True)
-    announce_ready(daemon)
-    power_off_on_signals(daemon)
-    if exit_with_stdin:
-        def orphaned() -> None:
-            sys.stdin.read()
-            daemon.post("shutdown", reason="the panel that started the simulator has gone")
-        threading.Thread(target=orphaned, name="stdin", daemon=True).start()
-    try:
+
+    def until() -> None:
+        if exit_with_stdin:
+            def orphaned() -> None:
+                sys.stdin.read()
+                daemon.post("shutdown", reason="the panel that started the simulator has gone")
+            threading.Thread(target=orphaned, name="stdin", daemon=True).start()
         if panel is not None:
             panel.run(simulator)
         else:
             daemon.exit_requested.wait()
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    cam = config.camera
+    front = Front(
+        say=say, banner=f"bodycam simulator: {cam.width}x{cam.height} at {cam.fps} fps, "
+                        f"data in {data_dir}",
+        ready=lambda path: f"control socket {path}  (try: bodycam status --data-dir "
+                           f"{data_dir})",
+        until=until)
+    try:
+        return serve(daemon, simulator.hw, config, data_dir, front, serial=serial,
+                     extra=simulator.commands())
     finally:
-        consoles.stop()
-        simulator.hw.close()
         log.removeHandler(handler)
-    print(f"camera off; footage in {data_dir / 'recordings'}", flush=True)
-    return 0
+
+
+class SimFrontend:
+    """``bodycam sim``, as the command line finds it: the ``sim`` entry point of
+    ``bodycam.frontends`` (``pyproject.toml``)."""
+
+    def run(self, config: Config, data_dir: Path, **options: Any) -> int:
+        """In this process, headless or with the terminal panel: :func:`run_simulator`."""
+        return run_simulator(config, data_dir, **options)
+
+    def panel(self, config: Config, data_dir: Path, host: str | None = None,
+              **options: Any) -> int:
+        """The browser panel (``sim/web``), which runs :meth:`run` headless as its child;
+        one that cannot start is a :class:`~device.runner.FrontendError`."""
+        from sim.web.app import DEFAULT_HOST, run_panel
+        from sim.web.panel import PanelError
+
+        try:
+            return run_panel(config, data_dir, host=host or DEFAULT_HOST, **options)
+        except PanelError as exc:
+            raise FrontendError(str(exc)) from None
+
+
+#: What the entry point names.
+frontend = SimFrontend()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from evidence.fsutil import private_dir
 from hal.clock import Clock
+from hal.encoder import EncoderFactory, LibavEncoder
 from hal.hardware import Hardware
 from hal.inputs import BUTTON_NAMES
 from sim.camera import SimCamera
@@ -22,9 +22,10 @@ from sim.devices import (
 
 
 def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fps: float,
-                       listener: Callable[[str, object], None] | None = None) -> Hardware:
-    """Every device simulated; ``listener(kind, value)`` hears each LED, tone and vibration."""
-    private_dir(data_dir)  # evidence and keys: the owner's only
+                       listener: Callable[[str, object], None] | None = None,
+                       encoder: EncoderFactory = LibavEncoder) -> Hardware:
+    """Every device simulated; ``listener(kind, value)`` hears each LED, tone and vibration.
+    The data directory must exist (the harness makes it, the owner's only)."""
     return Hardware(
         name="sim",
         clock=clock,
@@ -36,4 +37,5 @@ def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fp
         dock=SimDock(),
         battery=SimBattery(),
         storage=SimStorage(str(data_dir)),
+        encoder=encoder,
     )

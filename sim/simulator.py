@@ -1,8 +1,11 @@
 """A simulated camera: the sim hardware and the daemon, wired, with a way to move time.
 
-Tests, the ``bodycam sim`` front end and (later) the hardware-in-the-loop suite all use this one
-class. With a :class:`~sim.clock.SimClock`, :meth:`advance` moves time a frame at a time and lets
-the daemon and the pipeline catch up after each step, so what a test sees is deterministic.
+This is the in-process harness (the firmware on the simulator backend), so unlike the backend
+(``sim/backend.py`` and what it builds from) it imports the firmware. Tests, the benchmarks,
+the ``bodycam sim`` front end (``sim/app.py``) and, through that front end's control socket,
+the hardware-in-the-loop suite (``tests/hil``) all use this one class. With a
+:class:`~sim.clock.SimClock`, :meth:`advance` moves time a frame at a time and lets the daemon
+and the pipeline catch up after each step, so what a test sees is deterministic.
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ from typing import Any
 from device.config import Config
 from device.control import ControlError, Handler, takes
 from device.daemon import Daemon
+from device.runner import build_hardware
+from evidence.fsutil import private_dir
 from evidence.identity import has_key, provision
 from evidence.messages import show
 from hal.clock import Clock
+from hal.encoder import EncoderFactory, LibavEncoder
 from hal.inputs import BUTTON_NAMES
+from sim.backend import backend as sim_backend
 from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.devices import SimBattery, SimButton, SimDock, SimLed, SimStorage
-from sim.hardware import build_sim_hardware
 from sim.preview import Preview
 
 #: The longest an ``events`` request may wait for something to happen, seconds.
@@ -33,17 +39,17 @@ MAX_EVENTS_WAIT_S = 30.0
 class Simulator:
     def __init__(self, config: Config, data_dir: Path, clock: Clock | None = None,
                  listener: Callable[[str, object], None] | None = None,
-                 provisioned: bool = True) -> None:
+                 provisioned: bool = True, encoder: EncoderFactory = LibavEncoder) -> None:
         """``provisioned``: the camera comes with its key, as from the factory (made here when
         the data directory has none); False simulates one that was never provisioned."""
+        private_dir(data_dir)  # evidence and keys: the owner's only
         if provisioned and not has_key(data_dir):
             provision(data_dir, config.device.model, config.device.serial)
         self.config = config
         self.data_dir = data_dir
         self.clock = clock if clock is not None else SimClock()
-        cam = config.camera
-        self.hw = build_sim_hardware(self.clock, data_dir, cam.width, cam.height, cam.fps,
-                                     listener)
+        self.hw = build_hardware(sim_backend, config, data_dir, self.clock, listener=listener,
+                                 encoder=encoder)
         self.daemon = Daemon(self.hw, config, data_dir)
         self.preview = Preview(self.daemon)
         self._battery_tick()

@@ -5,12 +5,19 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
 from device.config import Config, ConfigError, load_config
+from hal.encoder import EncoderFactory, LibavEncoder
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
+
+if not entry_points(group="bodycam.backends"):  # an install older than pyproject.toml's
+    pytest.exit("the backends' entry points are not installed (pyproject.toml changed since "
+                "the last install): run make .venv/.installed", returncode=4)
 
 #: The store's engines (PostgreSQL, Ceph RGW) for every test that asks for them.
 pytest_plugins = ["tests.engines"]
@@ -32,12 +39,24 @@ def tiny_config(**sections: dict) -> Config:
     return Config().replace(**base)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_encoder: the simulators of this test run libx264 "
+                            "(tests about the media itself), not the fake encoder")
+
+
 @pytest.fixture
-def make_sim(tmp_path: Path) -> Iterator:
+def encoder(request: pytest.FixtureRequest) -> EncoderFactory:
+    """The encoder the ``sim`` and ``make_sim`` simulators run: the fake (``sim/encoder.py``)
+    for behaviour tests, libx264 for those marked ``real_encoder``."""
+    return LibavEncoder if request.node.get_closest_marker("real_encoder") else FakeEncoder
+
+
+@pytest.fixture
+def make_sim(tmp_path: Path, encoder: EncoderFactory) -> Iterator:
     made: list[Simulator] = []
 
     def make(config: Config | None = None) -> Simulator:
-        sim = Simulator(config or tiny_config(), tmp_path / f"data{len(made)}")
+        sim = Simulator(config or tiny_config(), tmp_path / f"data{len(made)}", encoder=encoder)
         made.append(sim)
         sim.power_on()
         return sim
@@ -56,8 +75,8 @@ def config() -> Config:
 
 
 @pytest.fixture
-def sim(tmp_path: Path, config: Config) -> Iterator[Simulator]:
-    simulator = Simulator(config, tmp_path / "data")
+def sim(tmp_path: Path, config: Config, encoder: EncoderFactory) -> Iterator[Simulator]:
+    simulator = Simulator(config, tmp_path / "data", encoder=encoder)
     simulator.power_on()
     yield simulator
     if simulator.mode != "off":

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from device.config import Config
+from device.runner import build_hardware
+from hal.backend import find
+from hal.clock import Clock
+from hal.pi.hardware import PiHardware
 
 
 class WatchedPin(MockPWMPin):
@@ -30,3 +38,12 @@ def wait_states(pin: WatchedPin, count: int, timeout: float = 5.0) -> None:
         if not WatchedPin.changed.wait_for(lambda: len(pin.states) >= count, timeout):
             raise AssertionError(f"pin saw {len(pin.states)} states, expected {count}: "
                                  f"{pin.states}")
+
+
+def pi_hardware(config: Config, data_dir: Path, clock: Clock | None = None,
+                **parts: Any) -> PiHardware:
+    """The Pi backend, found by name as ``bodycam run`` finds it, built from ``config``'s
+    ``[pins]`` on the parts a test injects (``pin_factory``, ``camera``, ``power_supply``)."""
+    hw = build_hardware(find("pi"), config, data_dir, clock, **parts)
+    assert isinstance(hw, PiHardware)
+    return hw

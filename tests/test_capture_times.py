@@ -24,6 +24,7 @@ from evidence.manifest import Manifest, manifest_path, write_signed_manifest
 from evidence.utc import utc_iso
 from evidence.verify import verify
 from sim.camera import SimCamera
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 from tests.evidence import identity_of
@@ -56,7 +57,7 @@ def record(tmp_path: Path, due: Callable[[float, int], float], seconds: float = 
            segment_s: float = 4.0, pre_event_s: float = 0.0) -> Path:
     sim = Simulator(tiny_config(camera=CAM, recording={"segment_s": segment_s,
                                                        "pre_event_s": pre_event_s}),
-                    tmp_path / "d")
+                    tmp_path / "d", encoder=FakeEncoder)
     with_sensor(sim, due)
     sim.power_on()
     sim.button("record").double_press()  # right after boot

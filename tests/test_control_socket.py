@@ -28,6 +28,7 @@ from device.control import (
     ControlServer,
 )
 from device.service import power_on
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 
@@ -39,7 +40,7 @@ def camera() -> Iterator[Simulator]:
     """A simulated camera on a virtual clock, its daemon on its own thread, in a directory
     short enough for a Unix socket path."""
     data_dir = Path(tempfile.mkdtemp(prefix="ctl", dir="/tmp"))
-    sim = Simulator(tiny_config(), data_dir)
+    sim = Simulator(tiny_config(), data_dir, encoder=FakeEncoder)
     power_on(sim.daemon)
     yield sim
     if sim.daemon.exit_requested.is_set():  # shut down by a test: only the hardware is left

@@ -8,6 +8,7 @@ import pytest
 
 from device.config import Config
 from sim.clock import SimClock
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 
@@ -77,7 +78,7 @@ def test_low_battery_sounds_four_quick_beeps_every_20_s(make_sim) -> None:
 def test_clock_not_set_sounds_five_quick_beeps_every_20_s(tmp_path) -> None:
     clock = SimClock()
     clock.wall_is_set = False
-    sim = Simulator(tiny_config(), tmp_path / "d", clock=clock)
+    sim = Simulator(tiny_config(), tmp_path / "d", clock=clock, encoder=FakeEncoder)
     sim.power_on()
     sim.advance(41)
     assert sim.daemon.flags["clock_not_set"]

@@ -9,15 +9,19 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gpiozero import DigitalInputDevice
 
 from device import control
 from device.config import Config
 from device.notify import Notifier
+from device.pipeline.encoder import encoder_settings
+from device.runner import run
+from hal.backend import Setup, find
 from hal.clock import SystemClock
-from hal.pi.app import run_pi, with_codec
-from hal.pi.encoder import choose_encoder
+from hal.encoder import EncoderError, codec_for
+from hal.pi.encoder import PiEncoderFactory, choose_encoder
 from sim.camera import SimCamera
 from tests.pi_rig import mock_factory
 
@@ -33,7 +37,7 @@ def test_run_loop_reports_ready_pings_the_watchdog_and_stops_cleanly(
         notify.settimeout(20)
         notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
                              "WATCHDOG_USEC": "200000"})
-        runner = threading.Thread(target=lambda: result.append(run_pi(
+        runner = threading.Thread(target=lambda: result.append(run(
             config, data, codec="libx264", pin_factory=factory, clock=clock,
             camera=SimCamera(clock, cam.width, cam.height, cam.fps), notifier=notifier,
             power_supply=tmp_path)))
@@ -62,10 +66,48 @@ def test_run_loop_reports_ready_pings_the_watchdog_and_stops_cleanly(
 
 
 def test_auto_codec_respects_a_configured_one() -> None:
-    assert with_codec(Config(), "auto").encoder.codec == choose_encoder()
-    chosen = Config().replace(encoder={"codec": "h264_v4l2m2m"})
-    assert with_codec(chosen, "auto").encoder.codec == "h264_v4l2m2m"
-    assert with_codec(chosen, "libx264").encoder.codec == "libx264"
+    default, configured = Config().encoder.codec, "h264_v4l2m2m"
+    assert PiEncoderFactory("auto").resolve(default) == choose_encoder()
+    assert PiEncoderFactory("auto").resolve(configured) == configured
+    assert PiEncoderFactory("libx264").resolve(configured) == "libx264"
+
+
+def test_the_pi_backend_hands_its_factory_and_the_simulator_libav(tmp_path: Path) -> None:
+    """``--codec`` reaches the backend through its setup; the bundle's factory is what the
+    pipeline calls (the simulator's opens what it is told, or the configuration's)."""
+    pi = find("pi").build(Config().pins, Setup(tmp_path, 320, 240, 30, codec="libx264"),
+                          pin_factory=mock_factory(), camera=SimCamera(SystemClock(), 320,
+                                                                       240, 30))
+    try:
+        assert isinstance(pi.encoder, PiEncoderFactory) and pi.encoder.codec == "libx264"
+        assert codec_for(pi.encoder, "h264_v4l2m2m") == "libx264"
+    finally:
+        pi.close()
+    sim = find("sim").build(None, Setup(tmp_path, 64, 48, 10, codec="libx264"))
+    try:
+        assert codec_for(sim.encoder, "h264_v4l2m2m") == "h264_v4l2m2m"  # it does not choose
+        assert sim.encoder(encoder_settings(Config())).codec_name == "libx264"
+    finally:
+        sim.close()
+
+
+def test_the_pi_factory_opens_the_codec_it_resolved(config: Config) -> None:
+    """The factory is what the pipeline calls: the encoder it makes runs the chosen codec, and
+    ``auto`` asks the board once however many pipelines are made."""
+    asked: list[str] = []
+
+    def choose() -> str:
+        asked.append("asked")
+        return "libx264"
+
+    factory = PiEncoderFactory("auto", choose)
+    settings = encoder_settings(config)
+    encoders = [factory(settings), factory(settings)]
+    assert [e.codec_name for e in encoders] == ["libx264", "libx264"] and asked == ["asked"]
+    packets = encoders[0].encode(np.zeros((240, 320, 3), np.uint8), 0.0, 0.0)
+    assert packets and packets[0].keyframe
+    with pytest.raises(EncoderError, match=r"encoder\.codec 'no_such_codec' is not available"):
+        PiEncoderFactory("no_such_codec")(settings)
 
 
 @pytest.mark.parametrize("toml, env, words", [
@@ -96,7 +138,7 @@ def test_a_second_daemon_is_refused_and_leaves_the_pins_free(tmp_path: Path,
         first.bind(str(data / "control.sock"))
         first.listen()
         with pytest.raises(control.ControlError, match="a daemon is already running"):
-            run_pi(config, data, codec="libx264", pin_factory=factory, clock=clock,
+            run(config, data, codec="libx264", pin_factory=factory, clock=clock,
                    camera=SimCamera(clock, 320, 240, 30), notifier=Notifier({}),
                    power_supply=tmp_path)
     DigitalInputDevice(5, pin_factory=factory).close()

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from device.config import Config
-from device.pipeline.encoder import H264Encoder
+from device.pipeline.encoder import encoder_settings
 from hal.camera import Frame
 from hal.clock import SystemClock
+from hal.encoder import LibavEncoder
 from hal.pi.camera import (
     CameraUnavailable,
     Picamera2Camera,
@@ -188,7 +189,7 @@ def test_picamera2_is_chosen_first_and_configured_for_bgr_video() -> None:
 def test_chosen_encoder_really_encodes_here() -> None:
     codec = choose_encoder()
     config = Config().replace(camera={"width": 320, "height": 240}, encoder={"codec": codec})
-    encoder = H264Encoder(config)
+    encoder = LibavEncoder(encoder_settings(config))
     packets = encoder.encode(np.zeros((240, 320, 3), np.uint8), 0.0, 0.0)
     assert encoder.codec_name == codec
     assert isinstance(packets, list)

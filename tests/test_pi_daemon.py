@@ -8,18 +8,17 @@ from pathlib import Path
 from device.config import Config
 from device.daemon import Daemon
 from hal.indicators import LedState
-from hal.pi import build_pi_hardware
 from sim.camera import SimCamera
 from sim.clock import SimClock
-from tests.pi_rig import mock_factory, wait_states
+from tests.pi_rig import mock_factory, pi_hardware, wait_states
 
 
 def test_pin_gestures_drive_the_daemon(tmp_path: Path, config: Config) -> None:
     factory, clock = mock_factory(), SimClock()
     cam = config.camera
-    hw = build_pi_hardware(config, tmp_path / "data", pin_factory=factory, clock=clock,
-                           camera=SimCamera(clock, cam.width, cam.height, cam.fps),
-                           power_supply=tmp_path)
+    hw = pi_hardware(config, tmp_path / "data", pin_factory=factory, clock=clock,
+                     camera=SimCamera(clock, cam.width, cam.height, cam.fps),
+                     power_supply=tmp_path)
     daemon = Daemon(hw, config, tmp_path / "data")
 
     def advance(seconds: float) -> None:  # a frame at a time, letting the daemon catch up

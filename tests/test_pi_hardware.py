@@ -11,14 +11,15 @@ import pytest
 from gpiozero import BadPinFactory, Device, DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from device.config import Config, ConfigError, GestureSection, PinsSection
+from device.config import Config, ConfigError, GestureSection
 from device.gestures import GestureRecognizer
 from hal.indicators import LedState, Pulse, Tone
-from hal.pi import PiHardware, PiSetupError, build_pi_hardware
+from hal.pi import PiHardware, PiSetupError
 from hal.pi.camera import MissingCamera
+from hal.pi.pins import PinsSection
 from sim.camera import SimCamera
 from sim.clock import SimClock
-from tests.pi_rig import WatchedPin, mock_factory, wait_states
+from tests.pi_rig import WatchedPin, mock_factory, pi_hardware, wait_states
 
 RED, GREEN, BLUE, BUZZER, VIBRATION, DOCK = 17, 27, 22, 12, 23, 24
 RECORD, FUNCTION, HOLSTER = 5, 6, 25
@@ -30,7 +31,7 @@ class Rig:
         self.factory = factory or mock_factory()
         self.clock = SimClock()
         config = Config().replace(pins=pins or {}, camera={"width": 320, "height": 240})
-        self.hw: PiHardware = build_pi_hardware(
+        self.hw: PiHardware = pi_hardware(
             config, tmp_path / "data", pin_factory=self.factory, clock=self.clock,
             camera=SimCamera(self.clock, 320, 240, 30), power_supply=tmp_path / "no-sysfs")
 
@@ -102,7 +103,7 @@ def test_dock_sense_reports_changes(rig: Rig) -> None:
 
 
 def test_trigger_inputs_report_activation_by_name(rig: Rig) -> None:
-    triggers = rig.hw.extras["triggers"]
+    triggers = rig.hw.triggers
     assert sorted(triggers) == ["holster", "lightbar", "taser"]
     fired: list[str] = []
     triggers.when_triggered = fired.append
@@ -114,7 +115,7 @@ def test_trigger_inputs_report_activation_by_name(rig: Rig) -> None:
 
 def test_unfitted_optional_pins_leave_devices_inert(tmp_path: Path) -> None:
     rig = Rig(tmp_path, {"dock": 0, "trigger_taser": -1, "vibration": 0, "buzzer": 0})
-    assert sorted(rig.hw.extras["triggers"]) == ["holster", "lightbar"]
+    assert sorted(rig.hw.triggers) == ["holster", "lightbar"]
     rig.hw.vibration.pulse([Pulse(0.2)])
     rig.hw.buzzer.play([Tone(440, 0.2)])
     rig.clock.advance(1)
@@ -205,14 +206,14 @@ def test_vibration_pulses_follow_the_pattern(rig: Rig) -> None:
 def test_missing_required_pin_is_a_config_error(tmp_path: Path) -> None:
     config = dataclasses.replace(Config(), pins=PinsSection(program=0))  # bypasses validation
     with pytest.raises(ConfigError, match=r"pins\.program is required, got 0"):
-        build_pi_hardware(config, tmp_path, pin_factory=mock_factory(), clock=SimClock())
+        pi_hardware(config, tmp_path, pin_factory=mock_factory(), clock=SimClock())
 
 
 def test_conflicting_pins_are_a_config_error(tmp_path: Path) -> None:
     config = dataclasses.replace(Config(), pins=PinsSection(dock=RED))
     with pytest.raises(ConfigError, match=r"pins\.dock uses BCM 17, already taken by "
                                           r"pins\.led_red"):
-        build_pi_hardware(config, tmp_path, pin_factory=mock_factory(), clock=SimClock())
+        pi_hardware(config, tmp_path, pin_factory=mock_factory(), clock=SimClock())
 
 
 def test_a_busy_gpio_names_the_key_and_frees_every_pin(tmp_path: Path) -> None:
@@ -246,8 +247,8 @@ def test_no_gpio_at_all_is_one_line_with_the_fix(tmp_path: Path) -> None:
 def test_no_camera_boots_into_a_named_fault_not_a_crash(tmp_path: Path) -> None:
     factory = mock_factory()
     config = Config().replace(camera={"width": 320, "height": 240})
-    hw = build_pi_hardware(config, tmp_path, pin_factory=factory, clock=SimClock(),
-                           power_supply=tmp_path)
+    hw = pi_hardware(config, tmp_path, pin_factory=factory, clock=SimClock(),
+                     power_supply=tmp_path)
     try:
         assert isinstance(hw.camera, MissingCamera)
         assert hw.camera.self_test().startswith("no camera: ")
@@ -279,9 +280,9 @@ def default_factory_hardware(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(cwd)
     config = Config().replace(camera={"width": 320, "height": 240})
     with pytest.raises(PiSetupError) as err:
-        build_pi_hardware(config, tmp_path / "data", clock=SimClock(),
-                          camera=SimCamera(SimClock(), 320, 240, 30),
-                          power_supply=tmp_path / "no-sysfs")
+        pi_hardware(config, tmp_path / "data", clock=SimClock(),
+                    camera=SimCamera(SimClock(), 320, 240, 30),
+                    power_supply=tmp_path / "no-sysfs")
     message = str(err.value)
     assert "\n" not in message
     return message

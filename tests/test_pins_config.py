@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from device.config import (
-    REQUIRED_PINS,
-    Config,
-    PinsSection,
-    load_config,
-    pin_keys,
-)
+from device.config import Config, load_config
+from hal.pi.pins import REQUIRED_PINS, PinsSection, pin_keys
 from tests.conftest import config_error
 
 

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from device.cli import main
 from evidence.identity import PRIVATE_KEY, PUBLIC_KEY, load_public_key
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from tests.conftest import have, tiny_config
 
@@ -105,7 +106,8 @@ NO_FIRST_START_KEY = {"create_key_on_first_start": False}
 
 def test_an_unprovisioned_camera_faults_and_writes_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    sim = Simulator(tiny_config(device=NO_FIRST_START_KEY), data, provisioned=False)
+    sim = Simulator(tiny_config(device=NO_FIRST_START_KEY), data, provisioned=False,
+                    encoder=FakeEncoder)
     sim.power_on()
     try:
         assert sim.mode == "fault"
@@ -124,7 +126,8 @@ def test_an_unprovisioned_camera_faults_and_writes_nothing(tmp_path: Path) -> No
 
 def test_provisioning_then_powering_on_again_clears_the_fault(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    sim = Simulator(tiny_config(device=NO_FIRST_START_KEY), data, provisioned=False)
+    sim = Simulator(tiny_config(device=NO_FIRST_START_KEY), data, provisioned=False,
+                    encoder=FakeEncoder)
     sim.power_on()
     assert sim.mode == "fault"
     sim.button("power").hold(3.2)
@@ -140,7 +143,7 @@ def test_provisioning_then_powering_on_again_clears_the_fault(tmp_path: Path) ->
 
 def test_first_start_makes_a_key_only_in_an_empty_data_directory(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    sim = Simulator(tiny_config(), data, provisioned=False)  # the default: on
+    sim = Simulator(tiny_config(), data, provisioned=False, encoder=FakeEncoder)  # the default: on
     sim.power_on()
     try:
         assert sim.mode == "buffering"
@@ -150,7 +153,7 @@ def test_first_start_makes_a_key_only_in_an_empty_data_directory(tmp_path: Path)
     # the private key lost, the public key still there: a fault, never a quiet new key
     (data / PRIVATE_KEY).unlink()
     public = (data / PUBLIC_KEY).read_bytes()
-    again = Simulator(tiny_config(), data, provisioned=False)
+    again = Simulator(tiny_config(), data, provisioned=False, encoder=FakeEncoder)
     again.power_on()
     try:
         assert again.mode == "fault" and "device key missing" in (again.daemon.fault or "")

@@ -20,11 +20,12 @@ import pytest
 from device.config import Config
 from device.control import Controller
 from device.notify import Notifier
+from device.runner import run
 from device.serial_console import SerialConsole
 from device.service import power_on
 from hal.clock import SystemClock
-from hal.pi.app import run_pi
 from sim.camera import SimCamera
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 from tests.hil.console import Console, Event
@@ -35,7 +36,7 @@ from tests.pi_rig import mock_factory
 @pytest.fixture
 def camera(tmp_path: Path) -> Iterator[Simulator]:
     """A simulated camera on a virtual clock, its daemon on its own thread as in service."""
-    sim = Simulator(tiny_config(), tmp_path / "data")
+    sim = Simulator(tiny_config(), tmp_path / "data", encoder=FakeEncoder)
     power_on(sim.daemon)
     yield sim
     sim.shutdown()
@@ -205,7 +206,7 @@ def test_the_pi_backend_reports_its_led_and_tones_on_the_console(tmp_path: Path,
     result: list[int] = []
     with socket.create_server(("127.0.0.1", 0)) as bench:
         bench.settimeout(30)
-        runner = threading.Thread(target=lambda: result.append(run_pi(
+        runner = threading.Thread(target=lambda: result.append(run(
             config, tmp_path / "d", codec="libx264", pin_factory=factory, clock=clock,
             camera=SimCamera(clock, 320, 240, 30), notifier=Notifier({}),
             power_supply=tmp_path, serial=f"socket://127.0.0.1:{bench.getsockname()[1]}")),

@@ -17,6 +17,7 @@ from device.audit import verify_log
 from device.gestures import GESTURE_KINDS
 from evidence.identity import load_public_key, verify_signature
 from hal.inputs import BUTTON_NAMES
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 
@@ -32,7 +33,7 @@ class CameraMachine(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp(prefix="bodycam-stateful-"))
         config = tiny_config(indicators={"reminder_interval_s": REMINDER_S},
                              power={"poll_s": 2.0})
-        self.sim = Simulator(config, self.tmp / "data")
+        self.sim = Simulator(config, self.tmp / "data", encoder=FakeEncoder)
         self.sim.power_on()
         self.recording_since: float | None = None
         self.audible_since: float | None = None  # recording and not in stealth since

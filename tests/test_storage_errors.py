@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evidence.verify import verify
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 from tests.evidence import cut_power
@@ -31,7 +32,7 @@ CONFIG = tiny_config(power={"poll_s": 1.0})
 
 
 def boot(data_dir: Path, config=CONFIG) -> Simulator:
-    sim = Simulator(config, data_dir)
+    sim = Simulator(config, data_dir, encoder=FakeEncoder)
     sim.power_on()
     return sim
 
@@ -54,11 +55,14 @@ def audit_events(data_dir: Path) -> list[dict]:
     return found
 
 
-def assert_finalised(data_dir: Path) -> None:
-    """Nothing open is left, every kept segment plays and matches its manifest, all verify."""
+def assert_finalised(data_dir: Path, min_segments: int = 1) -> None:
+    """Nothing open is left, every kept segment (at least ``min_segments``: a loop over none
+    would pass) plays and matches its manifest, all verify."""
     assert not list(data_dir.glob("recordings/*/*.part")), "left open"
     assert not list(data_dir.glob("recordings/*/*.part.json")), "pending record left"
-    for mp4 in segments(data_dir):
+    kept = segments(data_dir)
+    assert len(kept) >= min_segments, kept
+    for mp4 in kept:
         manifest = json.loads(Path(str(mp4) + ".json").read_text())
         assert len(decode(mp4).frame_times) == manifest["frame_count"]
     assert not not_ok(data_dir), not_ok(data_dir)

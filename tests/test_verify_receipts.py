@@ -41,6 +41,7 @@ from evidence.manifest import Manifest, manifest_path
 from evidence.receipt import Receipt, sign_receipt, store_id_for
 from evidence.verify import verify
 from sim.clock import SimClock
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from store.config import StoreConfig
 from store.service import PRIVATE_KEY as STORE_PRIVATE_KEY
@@ -96,7 +97,7 @@ def docked_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     config = dock_config(running)
     try:
         for step in ("A", "B", "C"):
-            sim = Simulator(config, data)
+            sim = Simulator(config, data, encoder=FakeEncoder)
             sim.power_on()
             if step == "A":
                 running.operator().enrol((data / PUBLIC_KEY).read_bytes())

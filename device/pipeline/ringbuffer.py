@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from device.pipeline.packets import EncodedPacket
+from hal.encoder import EncodedPacket
 
 
 class PreEventBuffer:

@@ -33,7 +33,6 @@ from typing import Any
 
 import av
 
-from device.pipeline.packets import EncodedPacket, parameter_sets
 from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
 from evidence.identity import DeviceIdentity
 from evidence.layout import Layout
@@ -46,6 +45,7 @@ from evidence.pending import (
     signed_record,
 )
 from evidence.utc import utc_iso
+from hal.encoder import EncodedPacket, parameter_sets
 
 PART_SUFFIX = Layout.PART
 PENDING_SUFFIX = Layout.PENDING

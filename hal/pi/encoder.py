@@ -1,4 +1,4 @@
-"""Which H.264 encoder this board has: the Pi 4's hardware encoder, else libx264.
+"""The Pi backend's encoder factory: the Pi 4's hardware encoder, else libx264.
 
 ``h264_v4l2m2m`` appears in FFmpeg builds on any Linux, with or without the hardware behind it
 (the Pi 5 has none), so being listed in ``av.codecs_available`` is not enough: the candidate must
@@ -7,11 +7,13 @@ also open.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection
 from fractions import Fraction
 
 import av
 
+from hal.encoder import DEFAULT_CODEC, Encoder, EncoderSettings, LibavEncoder
 from hal.pi.errors import PiSetupError
 
 HARDWARE_H264 = "h264_v4l2m2m"
@@ -43,3 +45,31 @@ def choose_encoder(available: Collection[str] | None = None,
             return codec
         reasons.append(f"{codec}: {why}")
     raise PiSetupError("no H.264 encoder: " + "; ".join(reasons))
+
+
+class PiEncoderFactory:
+    """``Hardware.encoder`` on the Pi: picks the codec (``bodycam run --codec``).
+
+    ``auto`` picks the board's encoder (:func:`choose_encoder`: h264_v4l2m2m on a Pi 4, else
+    libx264) unless the configuration names a codec other than the default; any other value is
+    used as given, whatever the configuration says. The choice is made once."""
+
+    def __init__(self, codec: str = "auto",
+                 choose: Callable[[], str] = choose_encoder) -> None:
+        self.codec = codec
+        self._choose = choose
+        self._chosen: str | None = None
+
+    def resolve(self, configured: str) -> str:
+        """The codec this board uses when the configuration names ``configured``."""
+        if self.codec != "auto":
+            return self.codec
+        if configured != DEFAULT_CODEC:
+            return configured
+        if self._chosen is None:
+            self._chosen = self._choose()
+        return self._chosen
+
+    def __call__(self, settings: EncoderSettings) -> Encoder:
+        codec = self.resolve(settings.codec)
+        return LibavEncoder(dataclasses.replace(settings, codec=codec))

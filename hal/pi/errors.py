@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from hal.backend import BackendError
 
-class PiSetupError(RuntimeError):
+
+class PiSetupError(BackendError):
     """The board, a pin, the camera or the encoder is unusable; the message is one line that
     names the configuration key or device at fault and what would fix it."""

@@ -2,7 +2,7 @@
 
 Every gpiozero device is made on the injected pin factory (gpiozero's own default when none is
 given: lgpio on Raspberry Pi OS Bookworm; a ``MockFactory`` in tests). A pin map that leaves out
-a required pin or uses one GPIO twice is a :class:`device.config.ConfigError`; a pin gpiozero
+a required pin or uses one GPIO twice is a :class:`hal.backend.SectionError`; a pin gpiozero
 refuses is a :class:`PiSetupError` naming the key. Either way nothing stays reserved.
 """
 
@@ -31,9 +31,10 @@ from gpiozero import (
 )
 from gpiozero.pins import Factory
 
-from device.config import Config, PinsSection, check_pins, pin_keys
+from hal.backend import Setup
 from hal.camera import Camera
 from hal.clock import Clock, SystemClock
+from hal.encoder import EncoderFactory, LibavEncoder
 from hal.hardware import Hardware
 from hal.indicators import StatusLed
 from hal.inputs import BUTTON_NAMES, FilesystemStorage
@@ -42,6 +43,7 @@ from hal.pi.camera import CameraUnavailable, MissingCamera, open_camera
 from hal.pi.errors import PiSetupError
 from hal.pi.indicators import DIES, PiBuzzer, PiVibration, RgbStatusLed, SeparateStatusLed
 from hal.pi.inputs import PiButton, PiDock, TriggerInputs
+from hal.pi.pins import PinsSection, check_pins, pin_keys
 
 log = logging.getLogger(__name__)
 
@@ -163,17 +165,18 @@ def _optional(gpio: _Gpio, key: str, build: Callable[..., D], **kwargs: Any) -> 
     return gpio.make((key,), build, **kwargs) if gpio.fitted(key) else None
 
 
-def build_pi_hardware(config: Config, data_dir: Path, pin_factory: Factory | None = None,
-                      clock: Clock | None = None, camera: Camera | None = None,
-                      power_supply: Path = SYSFS_POWER_SUPPLY) -> PiHardware:
+def build_pi_hardware(pins: PinsSection, setup: Setup, pin_factory: Factory | None = None,
+                      camera: Camera | None = None,
+                      power_supply: Path = SYSFS_POWER_SUPPLY,
+                      encoder: EncoderFactory = LibavEncoder) -> PiHardware:
     """Every device of the prototype. ``camera`` replaces :func:`open_camera`'s choice; when no
     camera is found the bundle gets a :class:`MissingCamera` and the daemon boots into fault."""
-    pins = config.pins
     check_pins(pins, "configuration")
+    data_dir = setup.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     gpio = _Gpio(pins, pin_factory)
-    own_clock = clock is None
-    clock = SystemClock() if clock is None else clock
+    own_clock = setup.clock is None
+    clock = SystemClock() if setup.clock is None else setup.clock
     pull_up = pins.inputs_pull_up
     try:
         buttons = {name: PiButton(name, gpio.make((name,), DigitalInputDevice, pull_up=pull_up))
@@ -192,14 +195,13 @@ def build_pi_hardware(config: Config, data_dir: Path, pin_factory: Factory | Non
             clock.close()
         raise
     if camera is None:
-        cam = config.camera
         try:
-            camera = open_camera(clock, cam.width, cam.height, cam.fps)
+            camera = open_camera(clock, setup.width, setup.height, setup.fps)
         except CameraUnavailable as exc:
             log.error("%s", exc)
-            camera = MissingCamera(str(exc), cam.width, cam.height, cam.fps)
+            camera = MissingCamera(str(exc), setup.width, setup.height, setup.fps)
     return PiHardware(
         name="pi", clock=clock, camera=camera, led=led, buzzer=buzzer, vibration=vibration,
         buttons=dict(buttons), dock=dock, battery=SysfsBattery(power_supply),
-        storage=FilesystemStorage(str(data_dir)), extras={"triggers": triggers},
+        storage=FilesystemStorage(str(data_dir)), triggers=triggers, encoder=encoder,
         devices=gpio.devices)

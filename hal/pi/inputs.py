@@ -7,11 +7,11 @@ The backend reports edges only. Debounce, double-press and hold are firmware log
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from gpiozero import DigitalInputDevice
 
-from hal.inputs import Button, DockSensor
+from hal.inputs import Button, DockSensor, Triggers
 
 
 class PiButton(Button):
@@ -36,27 +36,21 @@ class PiDock(DockSensor):
             device.when_deactivated = lambda: self._set(False)
 
 
-class TriggerInputs(Mapping[str, DigitalInputDevice]):
-    """Auto-activation inputs by name (``holster``, ``taser``, ``lightbar``).
-
-    Found in ``Hardware.extras["triggers"]``. Each input's activation calls
-    ``when_triggered(name)`` on the gpiozero thread that saw the edge; the callback should only
-    post an event. Releases are not reported: a trigger starts a recording, the officer stops it.
-    """
+class TriggerInputs(Triggers, Mapping[str, DigitalInputDevice]):
+    """The trigger inputs on GPIOs, by name: ``Hardware.triggers`` on the Pi. Each input's
+    activation calls ``when_triggered(name)`` on the gpiozero thread that saw the edge; the
+    callback should only post an event."""
 
     def __init__(self, inputs: dict[str, DigitalInputDevice]) -> None:
+        super().__init__()
         self._inputs = inputs
-        self.when_triggered: Callable[[str], None] | None = None
         for name, device in inputs.items():
             device.when_activated = lambda n=name: self._fire(n)
 
-    def _fire(self, name: str) -> None:
-        callback = self.when_triggered
-        if callback is not None:
-            callback(name)
+    def names(self) -> list[str]:
+        return list(self._inputs)
 
     def active(self) -> list[str]:
-        """Names of the inputs active right now (a holster already open at boot, say)."""
         return [name for name, device in self._inputs.items() if device.is_active]
 
     def __getitem__(self, name: str) -> DigitalInputDevice:

@@ -13,6 +13,7 @@ from device.upload import settings as store_settings
 from device.upload.uploader import BACKOFF, IDLE
 from hal.clock import ClockSetError, SystemClock
 from sim.clock import DEFAULT_EPOCH, SimClock
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from store.http import StoreHTTPServer, tls_context
 from store.service import CAMERA_SETTINGS, Store, StoreDirError
@@ -49,7 +50,7 @@ def test_marked_and_triggered_recordings_go_first(make_sim, running: Running):
 def test_clock_is_set_from_the_store_on_dock(running: Running, tmp_path: Path):
     clock = SimClock()
     clock.wall_is_set = False  # a flat battery lost it
-    sim = Simulator(dock_config(running), tmp_path / "cam", clock=clock)
+    sim = Simulator(dock_config(running), tmp_path / "cam", clock=clock, encoder=FakeEncoder)
     sim.power_on()
     try:
         enrol(running, sim)
@@ -74,7 +75,7 @@ class FixedClock(SimClock):
 
 def test_a_clock_that_cannot_be_set_is_reported_and_uploads_sign_with_store_time(
         running: Running, tmp_path: Path):
-    sim = Simulator(dock_config(running), tmp_path / "cam", clock=FixedClock())
+    sim = Simulator(dock_config(running), tmp_path / "cam", clock=FixedClock(), encoder=FakeEncoder)
     sim.power_on()
     try:
         enrol(running, sim)
@@ -113,7 +114,7 @@ def test_settings_from_the_store_are_applied_audited_and_kept(running: Running,
     write_settings(running, {"indicators": {"reminder_interval_s": 60},
                              "recording": {"pre_event_s": 5}})
     config = dock_config(running)
-    sim = Simulator(config, tmp_path / "cam")
+    sim = Simulator(config, tmp_path / "cam", encoder=FakeEncoder)
     sim.power_on()
     enrol(running, sim)
     dock(sim)
@@ -129,7 +130,7 @@ def test_settings_from_the_store_are_applied_audited_and_kept(running: Running,
     assert sim.mode == "buffering"
     sim.shutdown()
 
-    again = Simulator(config, tmp_path / "cam")  # a restart keeps them
+    again = Simulator(config, tmp_path / "cam", encoder=FakeEncoder)  # a restart keeps them
     again.power_on()
     try:
         assert again.daemon.config.recording.pre_event_s == 5

@@ -13,6 +13,7 @@ from device.upload.uploader import IDLE
 from evidence.identity import load_public_key
 from evidence.request_auth import sign_time, verify_time
 from sim.clock import SimClock
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from store.config import StoreConfig
 from store.service import init_store
@@ -26,7 +27,7 @@ LOST_CLOCK = 946684800.0
 def unset_camera(running: Running, path: Path) -> tuple[Simulator, SimClock]:
     clock = SimClock(epoch=LOST_CLOCK)
     clock.wall_is_set = False
-    sim = Simulator(dock_config(running), path, clock=clock)
+    sim = Simulator(dock_config(running), path, clock=clock, encoder=FakeEncoder)
     sim.power_on()
     enrol(running, sim)
     return sim, clock

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from device.upload.uploader import IDLE
 from sim.clock import SimClock
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from store.clock import parse_utc
 from tests.docking.conftest import audit, dock, dock_config, drive, enrol, record, segments
@@ -22,7 +23,7 @@ def test_footage_from_an_unset_clock_survives_the_retention_pass_after_upload(
         running: Running, tmp_path: Path) -> None:
     clock = SimClock(epoch=LOST_CLOCK)
     clock.wall_is_set = False
-    sim = Simulator(dock_config(running), tmp_path / "cam", clock=clock)
+    sim = Simulator(dock_config(running), tmp_path / "cam", clock=clock, encoder=FakeEncoder)
     sim.power_on()
     try:
         enrol(running, sim)

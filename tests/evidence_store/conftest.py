@@ -26,6 +26,7 @@ from evidence.identity import DeviceIdentity, create_identity, load_identity
 from evidence.manifest import Manifest, manifest_path, write_signed_manifest
 from evidence.store_client import DeviceClient, StoreConnection
 from sim.clock import DEFAULT_EPOCH as EPOCH
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from store.config import StoreConfig
 from store.http import StoreHTTPServer
@@ -83,7 +84,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("camera") / "data"
     config = Config().replace(camera=TINY, recording={"pre_event_s": 1.0, "segment_s": 2.0},
                               encoder={"preset": "ultrafast"})
-    sim = Simulator(config, data)
+    sim = Simulator(config, data, encoder=FakeEncoder)
     sim.power_on()
     sim.advance(1.0)
     record(sim, 3.0)

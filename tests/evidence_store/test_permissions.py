@@ -108,6 +108,7 @@ def test_private_dir_makes_missing_parents_owner_only_and_keeps_existing_ones(
 
 def test_the_camera_data_directory_is_owner_only(tmp_path: Path, umask: int) -> None:
     from device.upload.uploader import IDLE
+    from sim.encoder import FakeEncoder
     from sim.simulator import Simulator
     from tests.docking.conftest import dock, dock_config, drive, enrol, record, undock
 
@@ -118,7 +119,7 @@ def test_the_camera_data_directory_is_owner_only(tmp_path: Path, umask: int) -> 
     (directory / "camera-settings.json").write_text(
         json.dumps({"indicators": {"reminder_interval_s": 60}}))
     running.restart()
-    sim = Simulator(dock_config(running), data)
+    sim = Simulator(dock_config(running), data, encoder=FakeEncoder)
     sim.power_on()
     try:
         enrol(running, sim)

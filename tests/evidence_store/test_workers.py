@@ -30,6 +30,7 @@ from evidence.receipt import verify_receipt
 from evidence.request_auth import sign_request
 from evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
 from sim.clock import SimClock
+from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from store.auditlog import AuditLog, verify_chain
 from store.config import StoreConfig
@@ -212,7 +213,7 @@ def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
         sim = Simulator(tiny_config(upload={
             "store_url": url, "store_public_key": str(directory / "store.pub.pem"),
             "chunk_kb": 4, "backoff_base_s": 1.0, "backoff_cap_s": 8.0}),
-            tmp_path / "camera", clock=clock)
+            tmp_path / "camera", clock=clock, encoder=FakeEncoder)
         sim.power_on()
         try:
             operator = StoreConnection(url)

@@ -1,0 +1,207 @@
+"""The H.264 encoder the firmware is handed: the interface, its packets, and libav's.
+
+Like picamera2's encoders, an :class:`Encoder` turns frames into packets and knows nothing of
+files: the firmware's outputs (``device/pipeline/``) do. The firmware builds an
+:class:`EncoderSettings` from its configuration and asks the bundle's :data:`EncoderFactory`
+(``Hardware.encoder``) for an encoder, so it never names a backend: libav (libx264) by default,
+the Pi's hardware encoder on a Pi (``hal/pi/encoder.py``), a fake for behaviour tests
+(``sim/encoder.py``).
+
+Packets are Annex B (start codes). Every keyframe carries SPS and PPS, so a segment cut there,
+or a recording that starts wherever the pre-event buffer happens to begin, plays on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+_START_CODE = re.compile(b"\x00\x00\x01")
+NAL_SPS = 7
+NAL_PPS = 8
+
+#: The codec an unconfigured camera uses (``encoder.codec``'s default).
+DEFAULT_CODEC = "libx264"
+
+
+class EncoderError(RuntimeError):
+    """The encoder could not be opened or failed mid-stream (the message is one line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedPacket:
+    """One encoded frame. ``pts`` counts frame slots since the camera started."""
+
+    data: bytes
+    pts: int
+    keyframe: bool
+    t_mono: float
+    wall: float
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """What an encoder needs, from the firmware's ``[camera]`` and ``[encoder]`` sections."""
+
+    width: int
+    height: int
+    fps: int
+    codec: str = DEFAULT_CODEC
+    preset: str = "veryfast"
+    crf: int = 23
+    bitrate_kbps: int = 0  # 0: constant quality (crf)
+    gop: int = 30  # frames between scheduled keyframes
+
+
+def nal_units(data: bytes) -> list[bytes]:
+    """Split an Annex B byte stream into NAL units (without start codes).
+
+    Emulation prevention guarantees ``00 00 01`` never occurs inside a NAL unit, so splitting on
+    it is exact; trailing zero bytes before a 4-byte start code are dropped.
+    """
+    starts = [m.end() for m in _START_CODE.finditer(data)]
+    units = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] - 3 if i + 1 < len(starts) else len(data)
+        unit = data[start:end]
+        if i + 1 < len(starts):
+            unit = unit.rstrip(b"\x00")
+        if unit:
+            units.append(unit)
+    return units
+
+
+def parameter_sets(data: bytes) -> bytes:
+    """The SPS and PPS of a keyframe packet, as Annex B: the MP4 muxer's ``extradata``."""
+    units = [u for u in nal_units(data) if u[0] & 0x1F in (NAL_SPS, NAL_PPS)]
+    return b"".join(b"\x00\x00\x00\x01" + u for u in units)
+
+
+class Encoder(ABC):
+    """Encodes BGR frames to Annex B H.264 packets, a packet per frame, no B-frames.
+
+    The frame-slot clock lives here, shared by every implementation: ``pts`` are evenly spaced
+    and strictly increasing, with gaps where frames were lost (so timestamps tell the truth
+    about dropped frames)."""
+
+    def __init__(self, settings: EncoderSettings) -> None:
+        self.settings = settings
+        self.fps = settings.fps
+        self.width, self.height = settings.width, settings.height
+        self.gop = max(1, settings.gop)
+        self.codec_name = settings.codec
+        self._force_key = False
+        self._last_pts = -1
+        self._origin: float | None = None
+
+    def request_keyframe(self) -> None:
+        """The next frame is encoded as an IDR (a segment cut or a recording start)."""
+        self._force_key = True
+
+    def restart_timeline(self) -> None:
+        """The camera restarted: the next frame is slot 0's successor on a fresh origin."""
+        self._origin = None
+        self._force_key = True
+
+    def slot(self, t_mono: float) -> int:
+        """Frame slot of a capture time."""
+        if self._origin is None:
+            self._origin = t_mono - (self._last_pts + 1) / self.fps
+        pts = max(self._last_pts + 1, round((t_mono - self._origin) * self.fps))
+        self._last_pts = pts
+        return pts
+
+    def take_keyframe_request(self) -> bool:
+        """Whether the next frame was asked to be a keyframe (and forget the request)."""
+        forced, self._force_key = self._force_key, False
+        return forced
+
+    @abstractmethod
+    def encode(self, image: np.ndarray, t_mono: float, wall: float) -> list[EncodedPacket]:
+        """Encode one frame captured at ``t_mono`` (``wall``: the same moment in UTC)."""
+
+    def close(self) -> None:  # noqa: B027 - most encoders hold nothing to release
+        """Release the codec."""
+
+
+#: Makes an encoder for the given settings; raises :class:`EncoderError` when it cannot.
+EncoderFactory = Callable[[EncoderSettings], Encoder]
+
+
+def with_codec(codec: str) -> EncoderFactory:
+    """The libav factory that opens ``codec`` whatever the settings name (``--codec``)."""
+    return lambda settings: LibavEncoder(dataclasses.replace(settings, codec=codec))
+
+
+def codec_for(factory: EncoderFactory, configured: str) -> str:
+    """The codec ``factory`` opens when the configuration names ``configured``: a factory
+    that chooses for its board (the Pi's) answers through ``resolve`` and may raise its
+    backend's one-line error here, before anything is recorded."""
+    resolve = getattr(factory, "resolve", None)
+    return resolve(configured) if callable(resolve) else configured
+
+
+class LibavEncoder(Encoder):
+    """FFmpeg's encoders through PyAV, at the packet level.
+
+    libx264 runs with ``tune=zerolatency`` (no B-frames, no look-ahead: a packet per frame,
+    decode order equals presentation order, and press-to-record latency stays low), keyframes
+    only at the GOP or on request (``scenecut=0``), and SPS/PPS repeated on every keyframe.
+    Other encoders (``h264_v4l2m2m`` on a Pi 4) get the same GOP and a bitrate.
+    """
+
+    def __init__(self, settings: EncoderSettings) -> None:
+        super().__init__(settings)
+        codec = settings.codec
+        try:
+            ctx = av.CodecContext.create(codec, "w")
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise EncoderError(f"encoder.codec {codec!r} is not available: {exc}") from None
+        ctx.width, ctx.height = settings.width, settings.height
+        ctx.pix_fmt = "yuv420p"
+        ctx.time_base = Fraction(1, settings.fps)
+        ctx.framerate = Fraction(settings.fps)
+        ctx.gop_size = self.gop
+        ctx.max_b_frames = 0
+        if codec == "libx264":
+            options = {"preset": settings.preset, "tune": "zerolatency", "forced-idr": "1",
+                       "x264-params": "repeat-headers=1:scenecut=0"}
+            if settings.bitrate_kbps:
+                ctx.bit_rate = settings.bitrate_kbps * 1000
+            else:
+                options["crf"] = str(settings.crf)
+            ctx.options = options
+        else:
+            ctx.bit_rate = (settings.bitrate_kbps or 4000) * 1000
+        try:
+            ctx.open()
+        except av.error.FFmpegError as exc:
+            raise EncoderError(f"encoder.codec {codec!r} failed to open: {exc}") from None
+        self._ctx = ctx
+
+    def encode(self, image: np.ndarray, t_mono: float, wall: float) -> list[EncodedPacket]:
+        # OpenCV's BT.601 limited-range conversion matches swscale's and costs a third less.
+        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420),
+                                           format="yuv420p")
+        frame.pts = self.slot(t_mono)
+        if self.take_keyframe_request():
+            frame.pict_type = av.video.frame.PictureType.I
+        try:
+            packets = self._ctx.encode(frame)
+        except av.error.FFmpegError as exc:
+            raise EncoderError(f"encoding failed: {exc}") from None
+        # zerolatency emits each frame's packet at once; its pts is the frame's.
+        return [EncodedPacket(bytes(p), int(p.pts), bool(p.is_keyframe), t_mono, wall)
+                for p in packets]
