@@ -83,3 +83,26 @@ def test_a_rewrite_is_named_by_what_changed() -> None:
 def test_root_of_is_the_merkle_tree_hash(n: int) -> None:
     data = [json.dumps(i).encode() for i in range(n)]
     assert root_of([leaf_hash(d) for d in data]) == mth(data)
+
+
+@pytest.mark.parametrize("raw, says", [
+    (b"[" * 50_000 + b"]" * 50_000, "is 100000 bytes, larger than any custody record"),
+    (b"[" * 20_000 + b"]" * 20_000, "leaf 0 is not JSON"),
+    (b'{"v":1,"kind":"segment","utc":NaN}', "leaf 0 is not JSON"),
+    (b'{"v":1,"kind":"segment","utc":"2026-13-01T00:00:00.000Z"}', "leaf 0: time"),
+    (b'{"v":2,"kind":"segment","utc":"2026-01-01T00:00:00.000Z"}', "not a version 1"),
+    (b'{"v":1,"kind":"nonsense","utc":"2026-01-01T00:00:00.000Z"}', "unknown kind"),
+])
+def test_a_hostile_leaf_is_one_line_not_a_traceback(raw: bytes, says: str) -> None:
+    [problem] = audit_leaves([raw])
+    assert says in problem and "\n" not in problem
+
+
+def test_the_fast_time_reader_agrees_with_the_contract() -> None:
+    from evidence.transparency_audit import seconds
+
+    for text in ("2026-01-01T10:00:00.000Z", "2024-02-29T23:59:59.999Z", RECEIVED, at(31.5)):
+        assert seconds(text) == utc_seconds(text)
+    for bad in ("2026-02-30T00:00:00.000Z", "2026-01-01 10:00:00.000Z", "", None, 5):
+        with pytest.raises(ValueError):
+            seconds(bad)
