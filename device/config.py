@@ -165,6 +165,20 @@ class TriggerSection:
 
 
 @dataclass(frozen=True)
+class LocationSection:
+    """When the GNSS receiver is asked for a fix (docs/FORMAT.md, "Location")."""
+
+    recording_interval_s: float = opt(10.0, "While recording a fix is taken this often and "
+                                      "goes into the segment's manifest.", 1.0, 3600.0)
+    buffering_interval_s: float = opt(900.0, "While buffering a fix is taken this often (15 "
+                                      "min; audited on first fix, loss and regain). None in "
+                                      "standby or docked: the receiver is off.", 10.0, 86400.0)
+    max_age_s: float = opt(5.0, "A reading older than this counts as no fix.", 0.5, 600.0)
+    watermark: bool = opt(False, "Burn the last position into every frame's watermark "
+                          "(off: only the manifest carries it).")
+
+
+@dataclass(frozen=True)
 class StorageSection:
     data_dir: str = opt("bodycam-data", "Where footage, keys and the control socket live.")
     low_mb: float = opt(1024.0, "Free space below which the storage-low warning shows, MiB.",
@@ -215,7 +229,7 @@ _FIRMWARE_HEAD: tuple[tuple[str, type], ...] = (
     ("device", DeviceSection), ("camera", CameraSection), ("encoder", EncoderSection),
     ("recording", RecordingSection), ("gestures", GestureSection),
     ("indicators", IndicatorSection), ("storage", StorageSection), ("power", PowerSection),
-    ("audit", AuditSection), ("triggers", TriggerSection))
+    ("audit", AuditSection), ("triggers", TriggerSection), ("location", LocationSection))
 _FIRMWARE_TAIL: tuple[tuple[str, type], ...] = (
     ("upload", UploadSection), ("serial", SerialSection))
 

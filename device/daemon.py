@@ -31,6 +31,7 @@ from device.config import Config
 from device.docking import Docking
 from device.gestures import GestureRecognizer, action_for
 from device.indicators import REPEATING, IndicatorPolicy
+from device.location import Tracker
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
 from device.pipeline.pipeline import (
     AddMarker,
@@ -133,6 +134,8 @@ class Daemon:
             config=lambda: self.config, mode=lambda: self.state, audit=self._audit,
             audit_open=lambda: self.audit is not None, note=self.note,
             set_flag=self._set_flag, use_config=self._use_config)
+        self.tracker = Tracker(hardware.location, self.clock, lambda: self.config.location,
+                               self._audit, self.post, self.note)
         self.handlers = self._handlers()  # before the inputs below post anything
         for name, button in hardware.buttons.items():
             button.when_pressed = lambda n=name: self.gestures.edge(n, True)
@@ -165,6 +168,7 @@ class Daemon:
             "checkpoint": self._on_checkpoint,
             "repeat": self._on_repeat,
             "halt": self._on_halt,
+            "locate": self._on_locate,
             # the pipeline's reports
             "pipeline": self._on_pipeline,
             # the uploader's requests (device/docking.py)
@@ -431,6 +435,18 @@ class Daemon:
                 self.note(f"storage still failing: {problem}")
         self._timers["poll"] = self.clock.call_later(power.poll_s, lambda: self.post("poll"))
 
+    def _on_locate(self, event: Event) -> None:
+        """The location cadence's timer: a recording's fix goes down the pipeline in band."""
+        sample = self.tracker.due(event.data["due"], event.data["mode"])
+        if sample is None or self.pipeline is None:
+            return
+        if self.config.location.watermark:
+            fix = sample.fix
+            self.pipeline.watermark.position = (
+                "NO FIX" if fix is None else f"{fix.latitude:.5f},{fix.longitude:.5f}")
+        if self.state == "recording":
+            self.pipeline.send(sample)
+
     def _storage_full(self) -> None:
         self._signal("storage_full")
         self._fail("storage", "storage full")
@@ -536,6 +552,7 @@ class Daemon:
         source = event.transition.source
         self._audit("mode", reason, source=source, dest=self.state, trigger=event.event.name)
         self.note(f"mode: {source} -> {self.state} ({reason})")
+        self.tracker.follow(self.state)
         self._refresh_indicators()
 
     def on_enter_booting(self, event: EventData) -> None:
@@ -651,7 +668,8 @@ class Daemon:
             recording_id=recording_id,
             directory=recordings_dir(self.data_dir) / recording_id, reason=reason,
             identity=self.identity, codec=self.pipeline.encoder.codec_name, width=cam.width,
-            height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set)
+            height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set,
+            track=[] if self.hw.location is not None else None)
         with_pre_event = event.transition.source == "buffering"
         self.pipeline.send(StartRecording(info, with_pre_event, event.kwargs.get(
             "t", self.clock.monotonic())))
@@ -784,4 +802,5 @@ class Daemon:
             clock_set=self.clock.wall_is_set,
             data_dir=str(self.data_dir),
             upload=self.uploader.status(),
+            location=self.tracker.status(),
         )

@@ -8,7 +8,7 @@ may be added, none removed or changed. :meth:`Status.from_json` reads it back, f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hal.indicators import LedState
@@ -109,6 +109,8 @@ class Status:
     clock_set: bool
     data_dir: str
     upload: dict[str, Any]
+    #: the receiver (on, off or none), the fresh fix or None, unreadable sentences counted
+    location: dict[str, Any] = field(default_factory=dict)
 
     @property
     def flags_up(self) -> list[str]:
@@ -139,6 +141,7 @@ class Status:
             "clock_set": self.clock_set,
             "data_dir": self.data_dir,
             "upload": dict(self.upload),
+            "location": dict(self.location),
         }
 
     @classmethod
@@ -159,4 +162,4 @@ class Status:
             recovered=[dict(r) for r in data["recovered"]],
             audit_entries=data["audit_entries"], audit_error=data["audit_error"],
             utc=data["utc"], clock_set=data["clock_set"], data_dir=data["data_dir"],
-            upload=dict(data["upload"]))
+            upload=dict(data["upload"]), location=dict(data.get("location", {})))

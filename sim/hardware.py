@@ -19,6 +19,7 @@ from sim.devices import (
     SimStorage,
     SimVibration,
 )
+from sim.location import SimLocation
 
 
 def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fps: float,
@@ -38,4 +39,5 @@ def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fp
         battery=SimBattery(),
         storage=SimStorage(str(data_dir)),
         encoder=encoder,
+        location=SimLocation(clock),
     )

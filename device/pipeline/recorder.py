@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from device.config import Config
+from device.location import LocationSample
 from device.pipeline.commands import (
     AddMarker,
     CameraLost,
@@ -67,6 +68,8 @@ class Recorder:
             output.finish(item.reason, item.wall)  # then detached, in handle
         elif isinstance(item, AddMarker) and output is not None:
             output.add_marker(item.t_mono, item.utc, item.note)
+        elif isinstance(item, LocationSample) and output is not None:
+            output.add_location(item)
         elif isinstance(item, CameraLost) and output is not None:
             output.camera_lost(item.wall, item.reason)
 

@@ -37,6 +37,7 @@ from typing import Any
 
 import av
 
+from device.location import segment_track
 from device.pipeline.segments import (
     PART_SUFFIX,
     PENDING_SUFFIX,
@@ -173,8 +174,26 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
         digest=digest, size=size, start_wall=float(pending["start_wall"]), frames=frames,
         duration_s=span / fps, markers=markers, gaps=tuple(pending["gaps"]), last=True,
         recovered=True)
+    if isinstance(pending.get("location"), list):  # the looks at the receiver, signed
+        manifest = dataclasses.replace(manifest, **_track(pending, manifest))
     publish(info, mp4, dataclasses.replace(manifest, recovery=recovery))
     return Recovered(mp4.name, info.recording_id, frames, keep, len(torn))
+
+
+def _track(pending: dict[str, Any], manifest: Manifest) -> dict[str, Any]:
+    """The recovered segment's ``track`` and ``no_fix`` from its pending record's looks at
+    the receiver; none (the fields absent) if they are not as the camera writes them."""
+    try:
+        looks = [(float(t), float(wall), entry if isinstance(entry, dict) else None)
+                 for t, wall, entry in pending["location"]]
+        track, no_fix = segment_track(looks, float(pending["start_mono"]),
+                                      float(pending["start_wall"]),
+                                      utc_seconds(manifest.end_utc))
+        checked = dataclasses.replace(manifest, track=track, no_fix=no_fix)
+        Manifest.from_bytes(checked.to_bytes(), manifest.file)  # as the verifier will read it
+    except (TypeError, ValueError):
+        return {}
+    return {"track": track, "no_fix": no_fix}
 
 
 def _set_aside(aside: Path, torn: bytes) -> None:

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from device.location import LocationSample
 from device.pipeline.output import Output
 from device.pipeline.reports import (
     FirstLiveFrame,
@@ -121,6 +122,16 @@ class SegmentedOutput(Output):
         if self.writer is not None:
             # Only for recovery after a power cut: the marker goes into the manifest at close
             # anyway, so a card refusing this small file does not end the recording.
+            with contextlib.suppress(OSError):
+                self.writer.write_pending()
+
+    def add_location(self, sample: LocationSample) -> None:
+        """A look at the receiver: into the open segment's manifest at its close, and into its
+        pending record now (for recovery; a card refusing it does not end the recording)."""
+        if self.info.track is None:
+            return
+        self.info.track.append(sample)
+        if self.writer is not None:
             with contextlib.suppress(OSError):
                 self.writer.write_pending()
 

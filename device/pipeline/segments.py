@@ -33,6 +33,7 @@ from typing import Any
 
 import av
 
+from device.location import LocationSample, looks, segment_track
 from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
 from evidence.identity import DeviceIdentity
 from evidence.layout import Layout
@@ -44,7 +45,7 @@ from evidence.pending import (
     record_hash,
     signed_record,
 )
-from evidence.utc import utc_iso
+from evidence.utc import utc_iso, utc_seconds
 from hal.encoder import EncodedPacket, parameter_sets
 
 PART_SUFFIX = Layout.PART
@@ -68,6 +69,9 @@ class RecordingInfo:
     pre_event_s: float = 0.0
     #: (capture time, UTC, note) of each marker the officer set during the recording.
     markers: list[tuple[float, str, str]] = field(default_factory=list)
+    #: Looks at the receiver during the recording (device/location.py); None: the camera has
+    #: no receiver, and its manifests carry no track.
+    track: list[LocationSample] | None = None
 
     def segment_path(self, index: int) -> Path:
         return self.directory / Layout.segment_name(self.recording_id, index)
@@ -184,8 +188,9 @@ class SegmentWriter:
             raise
 
     def write_pending(self) -> None:
-        """Durably note what recovery would need, signed; rewritten when a marker is added
-        (and the fragment log told, so an older revision put back is caught)."""
+        """Durably note what recovery would need, signed; rewritten when a marker is added or
+        the location looked at (and the fragment log told, so an older revision put back is
+        caught)."""
         fields = {"recording_id": self.info.recording_id, "segment_index": self.index,
                   "prev_manifest_sha256": self.prev, "start_wall": self.first.wall,
                   "start_mono": self.first.t_mono, "reason": self.info.reason,
@@ -194,6 +199,9 @@ class SegmentWriter:
                   "extradata": parameter_sets(self.first.data).hex(),
                   "markers": [list(m) for m in self.info.markers if m[0] >= self.first.t_mono],
                   "gaps": list(self.gaps)}
+        if self.info.track is not None:  # so a segment recovered after a cut keeps its track
+            fields["location"] = [list(look) for look in looks(self.info.track,
+                                                                self.first.t_mono)]
         self._rev += 1
         record = signed_record(fields, self.path.name, self.info.identity.device_id, self._rev,
                                self._record or None, self.info.identity.sign)
@@ -275,6 +283,12 @@ class SegmentWriter:
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
             markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until))
+        if self.info.track is not None:
+            # a cut's next segment takes the looks from its first frame on: none in both
+            track, no_fix = segment_track(
+                [s for s in self.info.track if until is None or s.wall < until],
+                self.first.t_mono, self.first.wall, utc_seconds(manifest.end_utc))
+            manifest = dataclasses.replace(manifest, track=track, no_fix=no_fix)
         return manifest, publish(self.info, self.path, manifest)
 
     def abort(self) -> None:

@@ -41,6 +41,7 @@ from hal.inputs import BUTTON_NAMES, FilesystemStorage
 from hal.pi.battery import SYSFS_POWER_SUPPLY, SysfsBattery
 from hal.pi.camera import CameraUnavailable, MissingCamera, open_camera
 from hal.pi.errors import PiSetupError
+from hal.pi.gnss import SerialGnss
 from hal.pi.indicators import DIES, PiBuzzer, PiVibration, RgbStatusLed, SeparateStatusLed
 from hal.pi.inputs import PiButton, PiDock, TriggerInputs
 from hal.pi.pins import PinsSection, check_pins, pin_keys
@@ -204,4 +205,5 @@ def build_pi_hardware(pins: PinsSection, setup: Setup, pin_factory: Factory | No
         name="pi", clock=clock, camera=camera, led=led, buzzer=buzzer, vibration=vibration,
         buttons=dict(buttons), dock=dock, battery=SysfsBattery(power_supply),
         storage=FilesystemStorage(str(data_dir)), triggers=triggers, encoder=encoder,
-        devices=gpio.devices)
+        devices=gpio.devices, location=None if pins.gnss_port == "off"
+        else SerialGnss(clock, pins.gnss_port, pins.gnss_baudrate))
