@@ -280,6 +280,47 @@ def test_two_cameras_chains_at_once_on_two_workers(make_store, camera, tmp_path)
     assert verify_chain(a.audit.path)[1] == []
 
 
+def test_one_cameras_storing_does_not_wait_for_anothers(make_store, camera, tmp_path) -> None:
+    """Row-level custody: while worker A is inside the transaction that stores camera 1's
+    segment (holding camera 1's lock, so no other worker can store into that chain), worker B
+    stores camera 2's segment to the end; a store-wide write lock would make B wait for A."""
+    import psycopg
+
+    from store.catalogue import device_lock
+
+    clock = MovableClock(START)
+    a, b = make_store(clock), make_store(clock)
+    other = clone_camera(camera, tmp_path / "cam2", "SIM00002")
+    for cam in (camera, other):
+        a.enrol(cam.pub_pem)
+    seen: dict[str, Any] = {}
+    check_chain = a.ingest._check_chain
+
+    def b_stores_meanwhile(manifest: Any, manifest_sha: str) -> None:
+        if a.catalogue._local.__dict__.get("conn") is not None and not seen:  # inside the tx
+            with psycopg.connect(a.catalogue.dsn, autocommit=True) as conn:
+                seen["mine_free"], seen["other_free"] = (conn.execute(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+                    (device_lock(d),)).fetchone()[0] for d in (camera.device_id,
+                                                                other.device_id))
+            worker = threading.Thread(target=lambda: seen.update(
+                b=upload(b, other, other.segments()[0])))
+            worker.start()
+            worker.join(60)  # bounded: waiting for A's lock would fail here, not hang
+            seen["b_done_inside"] = "b" in seen
+        check_chain(manifest, manifest_sha)
+
+    a.ingest._check_chain = b_stores_meanwhile  # type: ignore[method-assign]
+    mine = upload(a, camera, camera.segments()[0])
+    assert seen["b_done_inside"], "camera 2's upload waited for camera 1's transaction"
+    assert seen["mine_free"] is False and seen["other_free"] is True
+    assert seen["b"].state == mine.state == STORED
+    assert sorted(r["device_id"] for r in a.catalogue.all("SELECT device_id FROM segments")) \
+        == sorted([camera.device_id, other.device_id])
+    assert len(events(a, "segment_stored")) == 2
+    assert verify_chain(a.audit.path)[1] == []
+
+
 def test_flag_and_retention_at_the_same_instant_on_two_workers(make_store, camera,
                                                                tmp_path) -> None:
     """Whichever wins, a flagged recording is never deleted: either the flag stands (objects
