@@ -325,9 +325,12 @@ class Store:
             return {"device_id": device_id, "fingerprint": print_, "enrolled": False,
                     "label": existing["label"], "enrolled_utc": existing["enrolled_utc"]}
         now = self.now_utc()
-        with self.catalogue.tx() as db:
-            db.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?)",
-                       (device_id, public_pem(key).decode(), print_, label, now))
+        with self.catalogue.tx() as db:  # another worker may enrol it between check and insert
+            added = db.execute("INSERT OR IGNORE INTO devices VALUES (?, ?, ?, ?, ?)",
+                               (device_id, public_pem(key).decode(), print_, label,
+                                now)).rowcount == 1
+        if not added:
+            return self.enrol(pem, label)  # as it is now: enrolled by the other
         self.audit.append("enrol", device_id=device_id, public_key_sha256=print_, label=label)
         return {"device_id": device_id, "fingerprint": print_, "enrolled": True, "label": label,
                 "enrolled_utc": now}

@@ -111,6 +111,27 @@ def test_custody_is_held_across_workers(running: Running, second: Running) -> No
                    running.store.custody_lock)
 
 
+def test_one_key_enrolled_on_two_workers_at_once_is_one_enrolment(running: Running,
+                                                                   second: Running,
+                                                                   camera: Camera) -> None:
+    """Both workers find the key not yet enrolled, then both insert: one enrols it, the other
+    answers "already enrolled"; no error, one audit entry."""
+    answers: list[dict] = []
+    tx = running.store.catalogue.tx
+
+    def other_worker_first(*locks: str):
+        if not answers:
+            answers.append(second.store.enrol(camera.pub_pem, "PC 2"))
+        return tx(*locks)
+
+    running.store.catalogue.tx = other_worker_first  # type: ignore[method-assign]
+    late = running.store.enrol(camera.pub_pem, "PC 1")
+    assert answers[0]["enrolled"] and not late["enrolled"]
+    assert late["label"] == "PC 2" and late["device_id"] == answers[0]["device_id"]
+    assert len([e for e in running.store.audit.entries() if e["event"] == "enrol"]) == 1
+    assert [d["label"] for d in running.store.devices()] == ["PC 2"]
+
+
 def test_a_store_opened_again_on_the_same_directory_shares_the_catalogue(
         running: Running, enrolled: Camera) -> None:
     other = Store(running.directory, clock=running.clock)
