@@ -30,6 +30,7 @@ from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
 from bench_powerloss import BENCHMARKS as POWER_LOSS
 from bench_redaction import BENCHMARKS as REDACTION
+from bench_shift import BENCHMARKS as SHIFT_END
 from bench_tlog import BENCHMARKS as TLOG
 
 from device import control
@@ -490,6 +491,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **TLOG,
     **REDACTION,
     **C2PA,
+    **SHIFT_END,
 }
 
 
