@@ -510,7 +510,9 @@ def main() -> int:
             rows.extend(bench(args.seconds))
     width = max(len(r.benchmark) for r in rows)
     print(f"machine: {machine()}")
-    print(f"store: {f'bodycam store serve --workers {WORKERS}' if WORKERS else 'in-process'}\n")
+    if args.only in (None, "store", "dock"):
+        print(f"store: {f'bodycam store serve --workers {WORKERS}' if WORKERS else 'in-process'}")
+    print()
     print(f"| {'benchmark':<{width}} | {'result':>12} | note")
     print(f"|{'-' * (width + 2)}|{'-' * 14}|------")
     for r in rows:

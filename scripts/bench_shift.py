@@ -245,7 +245,7 @@ def _serve(directory: Path, workers: int, env: dict[str, str]) -> Iterator[tuple
 
 
 def wave(root: Path, cameras: int, segments: int, workers: int, engines: dict[str, str],
-         env: dict[str, str], engine_pids: list[int]) -> dict[str, float]:
+         env: dict[str, str], pg_pids: list[int], ceph_pids: list[int]) -> dict[str, float]:
     """Dock ``cameras`` cameras at once against ``serve --workers N``; what was measured."""
     directory = root / "store"
     directory.mkdir()
@@ -277,7 +277,8 @@ def wave(root: Path, cameras: int, segments: int, workers: int, engines: dict[st
                 sim.daemon.start()  # the daemon's thread and the uploader's, as on a camera
                 fleet.append(sim)
             with Timing().installed() as timing:
-                cpu_store, cpu_engines = tree_cpu([server_pid]), tree_cpu(engine_pids)
+                cpu_store, cpu_pg, cpu_ceph = (tree_cpu([server_pid]), tree_cpu(pg_pids),
+                                               tree_cpu(ceph_pids))
                 start = time.perf_counter()
                 for sim in fleet:
                     sim.dock.dock()
@@ -288,7 +289,7 @@ def wave(root: Path, cameras: int, segments: int, workers: int, engines: dict[st
                     time.sleep(0.05)
                 took = time.perf_counter() - start
                 cpu_store = tree_cpu([server_pid]) - cpu_store
-                cpu_engines = tree_cpu(engine_pids) - cpu_engines
+                cpu_pg, cpu_ceph = tree_cpu(pg_pids) - cpu_pg, tree_cpu(ceph_pids) - cpu_ceph
         left = sum(len(list(sim.data_dir.glob(f"{Layout.RECORDINGS}/*/*{Layout.MP4}")))
                    for sim in fleet)
         rows = store.catalogue.all("SELECT receipt FROM segments")
@@ -307,17 +308,18 @@ def wave(root: Path, cameras: int, segments: int, workers: int, engines: dict[st
     return {"took": took, "segments_s": cameras * segments / took, "mb_s": gb * 1e3 / took,
             "p50": statistics.median(timing.latencies),
             "p99": _percentile(timing.latencies, 0.99),
-            "cpu_store_gb": cpu_store / gb, "cpu_engines_gb": cpu_engines / gb if engine_pids
-            else float("nan")}
+            "cpu_store_gb": cpu_store / gb,
+            "cpu_pg_gb": cpu_pg / gb if pg_pids else float("nan"),
+            "cpu_ceph_gb": cpu_ceph / gb if ceph_pids else float("nan")}
 
 
 def _row(label: str, cameras: int, segments: int, m: dict[str, float]) -> Row:
-    engines = "" if m["cpu_engines_gb"] != m["cpu_engines_gb"] else \
-        f", engines {m['cpu_engines_gb']:.1f} CPU-s/GB"
+    engines = "".join(f", {name} {m[key]:.1f}" for name, key in (
+        ("PostgreSQL", "cpu_pg_gb"), ("Ceph", "cpu_ceph_gb")) if m[key] == m[key])  # not NaN
     return Row(f"shift end: {cameras} cameras x {segments} x 8 MiB, {label}",
                f"{m['segments_s']:.1f} seg/s",
                f"{m['mb_s']:.0f} MB/s; last byte to verified receipt p50 {m['p50']:.2f} s, "
-               f"p99 {m['p99']:.2f} s; store {m['cpu_store_gb']:.1f} CPU-s/GB{engines}; "
+               f"p99 {m['p99']:.2f} s; CPU-s/GB: store {m['cpu_store_gb']:.1f}{engines}; "
                f"{m['took']:.0f} s")
 
 
@@ -331,7 +333,7 @@ def shift_end(seconds: float) -> list[Row]:
         run = Path(tmp) / "embedded"
         run.mkdir()
         rows.append(_row("embedded (SQLite + folder), serve --workers 1", cameras, segments,
-                         wave(run, cameras, segments, 1, {}, {}, [])))
+                         wave(run, cameras, segments, 1, {}, {}, [], [])))
         shutil.rmtree(run, ignore_errors=True)
         with postgres() as (server_dsn, pg_pids):
             for workers in counts:
@@ -341,7 +343,7 @@ def shift_end(seconds: float) -> list[Row]:
                     bucket = f"s3://bodycam-bench-{uuid.uuid4().hex[:12]}"
                     measured = wave(run, cameras, segments, workers,
                                     {"catalogue": dsn, "objects": bucket}, s3,
-                                    pg_pids + ceph_pids)
+                                    pg_pids, ceph_pids)
                 rows.append(_row(f"PostgreSQL + RGW, serve --workers {workers}", cameras,
                                  segments, measured))
                 shutil.rmtree(run, ignore_errors=True)
