@@ -30,6 +30,7 @@ from sim.backend import backend as sim_backend
 from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.devices import SimBattery, SimButton, SimDock, SimLed, SimStorage
+from sim.microphone import SimMicrophone
 from sim.preview import Preview
 
 #: The longest an ``events`` request may wait for something to happen, seconds.
@@ -74,6 +75,10 @@ class Simulator:
     @property
     def camera(self) -> SimCamera:
         return self.hw.camera  # type: ignore[return-value]
+
+    @property
+    def microphone(self) -> SimMicrophone | None:
+        return self.hw.microphone  # type: ignore[return-value]
 
     @property
     def dock(self) -> SimDock:
