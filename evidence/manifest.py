@@ -93,13 +93,17 @@ class Manifest:
     #: on a segment recovered after power loss: what its fragment signatures vouched for and
     #: what was set aside unverified (docs/FORMAT.md). Absent (None) otherwise, and on older data.
     recovery: dict[str, Any] | None = None
+    #: the sound track: codec, rate, channels, what was muxed, muted spans, where sound begins
+    #: (docs/FORMAT.md). Absent (None) on a segment without sound, and on older data.
+    audio: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
         """Canonical bytes: sorted keys, two-space indent, a final newline. A field added
         after version 1 is left out while unset, so such manifests stay as they were."""
         data = asdict(self)
-        if data["recovery"] is None:
-            del data["recovery"]
+        for name in ("recovery", "audio"):
+            if data[name] is None:
+                del data[name]
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
     @classmethod
@@ -133,8 +137,9 @@ class Manifest:
         if data.get("segment_index", 0) > MAX_SEGMENT_INDEX:
             raise ManifestError(f"{where}: segment_index {data['segment_index']} is over "
                                 f"{MAX_SEGMENT_INDEX}")
-        if not isinstance(data.get("recovery") or {}, dict):
-            raise ManifestError(f"{where}: recovery is not a JSON object")
+        for name in ("recovery", "audio"):
+            if not isinstance(data.get(name) or {}, dict):
+                raise ManifestError(f"{where}: {name} is not a JSON object")
         try:
             data["markers"] = tuple(Marker(**m) for m in data.get("markers", ()))
             data["gaps"] = tuple(data.get("gaps", ()))

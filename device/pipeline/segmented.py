@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from device.pipeline.audio import AudioPacket, Packet
 from device.pipeline.output import Output
 from device.pipeline.reports import (
     FirstLiveFrame,
@@ -55,10 +56,10 @@ class SegmentedOutput(Output):
         return self.writer is not None
 
     # -- packets ---------------------------------------------------------------------------------
-    def packet(self, packet: EncodedPacket) -> None:
+    def packet(self, packet: Packet) -> None:
         self.write(packet)
 
-    def burst(self, packets: Sequence[EncodedPacket]) -> None:
+    def burst(self, packets: Sequence[Packet]) -> None:
         """The pre-event backlog: it says how long before the press the recording starts, and
         is made durable with one fsync at its end, not one per fragment."""
         self.note_pre_event(packets)
@@ -66,7 +67,7 @@ class SegmentedOutput(Output):
             self.write(packet, sync=False)
         self.flush()
 
-    def note_pre_event(self, backlog: Sequence[EncodedPacket]) -> None:
+    def note_pre_event(self, backlog: Sequence[Packet]) -> None:
         """How long before the press the backlog starts (the first segment's manifest says)."""
         if self._live_from is not None and backlog:
             self.info.pre_event_s = max(0.0, self._live_from - backlog[0].t_mono)
@@ -80,11 +81,17 @@ class SegmentedOutput(Output):
         return (self.writer is not None and packet.keyframe
                 and self.writer.duration_s >= self.segment_s)
 
-    def write(self, packet: EncodedPacket, sync: bool = True,
+    def write(self, packet: Packet, sync: bool = True,
               may_open: Callable[[EncodedPacket], bool] | None = None) -> None:
         """Mux ``packet``, cutting or opening a segment on a keyframe. ``may_open`` (the
-        storage guard) is asked before a segment opens; False leaves none open."""
+        storage guard) is asked before a segment opens; False leaves none open. Sound goes
+        into the open segment (the picture opens and cuts segments; with none open, as while
+        the camera is out, the sound has nowhere to go)."""
         if self.closed:
+            return
+        if isinstance(packet, AudioPacket):
+            if self.writer is not None:
+                self.writer.write_audio(packet, sync)
             return
         writer = self.writer
         if self.cut_due(packet):
@@ -121,6 +128,13 @@ class SegmentedOutput(Output):
         if self.writer is not None:
             # Only for recovery after a power cut: the marker goes into the manifest at close
             # anyway, so a card refusing this small file does not end the recording.
+            with contextlib.suppress(OSError):
+                self.writer.write_pending()
+
+    def mutes_changed(self) -> None:
+        """A mute began or ended: the pending record says so, for recovery after a power cut
+        (a card refusing this small file does not end the recording, as for a marker)."""
+        if self.writer is not None:
             with contextlib.suppress(OSError):
                 self.writer.write_pending()
 
