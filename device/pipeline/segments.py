@@ -35,7 +35,7 @@ from typing import Any
 
 import av
 
-from device.pipeline.audio import AudioPacket, AudioSettings
+from device.pipeline.audio import AAC_FRAME, AudioPacket, AudioSettings
 from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
 from evidence.identity import DeviceIdentity
 from evidence.layout import Layout
@@ -51,6 +51,8 @@ from evidence.utc import utc_iso
 from hal.encoder import EncodedPacket, parameter_sets
 
 PART_SUFFIX = Layout.PART
+#: Sound missing this long (samples) at a segment's start or end is a gap in the manifest.
+EDGE_GAP = 2 * AAC_FRAME
 PENDING_SUFFIX = Layout.PENDING
 #: ``max_interleave_delta``: the recorder already orders the tracks by capture time
 #: (``interleave.py``), so the muxer writes each packet at once rather than wait for the
@@ -273,7 +275,8 @@ class SegmentWriter:
         self.last = packet
         self.frames += 1
         # The muxer writes a fragment when the next keyframe arrives: make it durable now.
-        if sync and (packet.keyframe or packet.t_mono - self._synced_at >= self.fsync_interval_s):
+        if sync and (packet.keyframe or self._landed()
+                     or packet.t_mono - self._synced_at >= self.fsync_interval_s):
             self._sync(packet.t_mono)
 
     def write_audio(self, packet: AudioPacket, sync: bool = True) -> None:
@@ -302,18 +305,33 @@ class SegmentWriter:
         self.audio_end = pts + packet.samples
         self.audio_packets += 1
         self.audio_samples += packet.samples
-        if sync and packet.t_mono - self._synced_at >= self.fsync_interval_s:
+        if sync and (self._landed() or packet.t_mono - self._synced_at >= self.fsync_interval_s):
             self._sync(packet.t_mono)
+
+    def _landed(self) -> bool:
+        """Whether the muxer wrote out a fragment (it writes nothing else between them): with
+        two tracks it may do so on a later packet of either, not on the keyframe itself."""
+        return self._file.tell() != self._synced_size
 
     def audio_manifest(self, end: float) -> dict[str, Any] | None:
         """The ``audio`` object of this segment's manifest (None: no sound track)."""
         if self.info.audio is None:
             return None
         rate = self.info.audio.rate
+        gaps = list(self.audio_gaps)
+        # sound missing at either end (the microphone out across a cut): a gap there too;
+        # the encoder's own lead-in and the stop's last samples are less than EDGE_GAP
+        span = round((end - self.first.t_mono) * rate)
+        first = span if self.audio_first is None else self.audio_first
+        if first >= EDGE_GAP:
+            gaps.insert(0, {"from_s": 0.0, "to_s": round(first / rate, 6)})
+        if self.audio_first is not None and span - self.audio_end >= EDGE_GAP:
+            gaps.append({"from_s": round(self.audio_end / rate, 6),
+                         "to_s": round(span / rate, 6)})
         return audio_fields(
             self.info.audio, self.first.t_mono, end, self.info.mutes, self.info.sound_from,
             packets=self.audio_packets, duration_s=round(self.audio_samples / rate, 6),
-            first_s=round((self.audio_first or 0) / rate, 6), gaps=self.audio_gaps)
+            first_s=round((self.audio_first or 0) / rate, 6), gaps=gaps)
 
     def flush(self) -> None:
         self._sync(self.last.t_mono)
