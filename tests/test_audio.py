@@ -226,3 +226,22 @@ def test_no_microphone_records_picture_only(tmp_path: Path) -> None:
         import av
         with av.open(str(mp4)) as container:
             assert [s.type for s in container.streams] == ["video"]
+
+
+def test_verify_reports_each_segments_tracks(pre_event_on) -> None:
+    from evidence.verify import verify
+
+    findings = [f for f in verify([pre_event_on.data_dir]) if f.kind == "segment"]
+    assert findings and all(f.ok for f in findings)
+    assert all("tracks: h264 video, aac audio 48000 Hz 1 ch" in f.detail for f in findings)
+
+
+def test_a_manifest_whose_audio_is_not_an_object_is_a_one_line_error(pre_event_on) -> None:
+    from evidence.manifest import Manifest, ManifestError
+
+    raw = json.loads(mp4s(pre_event_on)[0].with_name(mp4s(pre_event_on)[0].name + ".json")
+                     .read_text())
+    assert Manifest.from_bytes(json.dumps(raw).encode()).audio == raw["audio"]
+    for bad in ("aac", [1], 3):
+        with pytest.raises(ManifestError, match="audio is not a JSON object"):
+            Manifest.from_bytes(json.dumps({**raw, "audio": bad}).encode())
