@@ -245,3 +245,18 @@ def test_a_manifest_whose_audio_is_not_an_object_is_a_one_line_error(pre_event_o
     for bad in ("aac", [1], 3):
         with pytest.raises(ManifestError, match="audio is not a JSON object"):
             Manifest.from_bytes(json.dumps({**raw, "audio": bad}).encode())
+
+
+def test_the_stores_concatenated_export_keeps_the_sound_in_sync(pre_event_on,
+                                                                tmp_path: Path) -> None:
+    from store.export import remux
+
+    out = tmp_path / "all.mp4"
+    starts = remux(mp4s(pre_event_on), out)
+    assert len(starts) == len(mp4s(pre_event_on))
+    import av
+    with av.open(str(out)) as container:
+        assert sorted(s.type for s in container.streams) == ["audio", "video"]
+    found = offsets(out)
+    assert len(found) >= 10
+    assert all(abs(o) <= FRAME for o in found[:-1]), found  # the last flash may end the file

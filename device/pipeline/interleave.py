@@ -65,7 +65,14 @@ class Interleaver:
     def _due(self, t: float, item: object) -> bool:
         if isinstance(item, StopRecording):
             return t <= self.flushed or self.newest - t >= self.hold_s
-        return t <= self.heard or self.newest - t >= self.hold_s
+        # after a stop's drain all the sound before the stop is here: so is its picture's
+        return t <= max(self.heard, self.flushed) or self.newest - t >= self.hold_s
+
+    def drain(self) -> list[object]:
+        """Everything held, in order (the pipeline is closing: no more sound will come)."""
+        out = [x for _, x in self.held]
+        self.held.clear()
+        return out
 
     def _release(self, due: Callable[[float, object], bool]) -> list[object]:
         out: list[object] = []

@@ -254,6 +254,7 @@ class Pipeline:
             item = self.packets.get()
             try:
                 if item is _STOP:
+                    self.recorder.drain()
                     return
                 self.recorder.handle(item)
             except Exception as exc:

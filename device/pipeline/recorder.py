@@ -8,7 +8,7 @@ alone does file I/O and holds no lock while it does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from device.config import Config
 from device.pipeline.audio import AudioPacket, AudioSettings, SetMuted
@@ -54,7 +54,15 @@ class Recorder:
         return self.output is not None
 
     def handle(self, item: object) -> None:
-        for each in self.interleaver.take(item) if self.interleaver is not None else (item,):
+        self._route(self.interleaver.take(item) if self.interleaver is not None else (item,))
+
+    def drain(self) -> None:
+        """The pipeline is closing: what the interleaver holds is handled now."""
+        if self.interleaver is not None:
+            self._route(self.interleaver.drain())
+
+    def _route(self, items: Iterable[object]) -> None:
+        for each in items:
             try:
                 self._handle(each)
             except OSError as exc:  # ENOSPC from a full card, EIO from a failing one
