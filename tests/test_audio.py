@@ -19,8 +19,8 @@ import pytest
 from device.config import Config
 from hal.encoder import LibavEncoder
 from sim.simulator import Simulator
+from sim.sync import flashes, offsets, onsets, samples
 from tests.evidence import record
-from tests.media_sync import flashes, offsets, onsets, samples
 
 pytestmark = pytest.mark.real_encoder
 

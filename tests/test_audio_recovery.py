@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from evidence.verify import verify
-from tests.media_sync import offsets, samples
+from sim.sync import offsets, samples
 from tests.simproc import bodycam, start_sim
 
 pytestmark = pytest.mark.real_encoder

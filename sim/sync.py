@@ -1,4 +1,6 @@
-"""Measuring sound against picture in a recorded segment (the simulator's flashes and tones)."""
+"""Measuring sound against picture in a recorded file: the simulated camera's flashes
+(``sim/camera.py``) against its microphone's tone bursts (``sim/microphone.py``). Tests and
+the audio benchmark use it; it needs only PyAV and NumPy."""
 
 from __future__ import annotations
 
