@@ -103,6 +103,8 @@ class AudioSection:
     rate: int = opt(48000, "Sample rate, Hz (one AAC-LC defines: 8000 to 96000).", 8000, 96000)
     channels: int = opt(1, "Channels: 1 (mono) or 2.", 1, 2)
     bitrate_kbps: int = opt(64, "AAC bitrate, kbit/s.", 16, 320)
+    device: str = opt("default", "Capture device of a board's microphone (on the Pi, an ALSA "
+                      "name: default, hw:1,0, plughw:CARD=Device); the simulator ignores it.")
     mute_allowed: bool = opt(True, "The FUNCTION hold may mute the microphone (digital "
                              "silence, listed in each manifest); false: the hold is refused "
                              "and audited.")

@@ -583,8 +583,8 @@ class Daemon:
         self.trigger("boot_ok", reason="self-test passed")
 
     def _self_test(self) -> tuple[str, str] | None:
-        """Key, audit log, encoder, camera, storage and clock: (kind, reason) of the first
-        failure, or None when all pass."""
+        """Key, audit log, encoder, camera, microphone, storage and clock: (kind, reason) of
+        the first failure, or None when all pass."""
         key_problem = None
         device = self.config.device
         try:
@@ -612,8 +612,10 @@ class Daemon:
                 self.pipeline = self._new_pipeline()
             except EncoderError as exc:
                 return "pipeline", str(exc)
-        for kind, check in (("camera", self.hw.camera.self_test),
-                            ("storage", self.hw.storage.self_test)):
+        checks = [("camera", self.hw.camera.self_test), ("storage", self.hw.storage.self_test)]
+        if self.hw.microphone is not None and self.config.audio.enabled:
+            checks.insert(1, ("microphone", self.hw.microphone.self_test))
+        for kind, check in checks:
             problem = check()
             if problem is not None:
                 return kind, problem

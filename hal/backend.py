@@ -72,6 +72,7 @@ class Setup:
     audio: bool = True
     audio_rate: int = 48000
     audio_channels: int = 1
+    audio_device: str = "default"
 
 
 @runtime_checkable
