@@ -1,8 +1,10 @@
 """A synthetic microphone: a quiet noise floor, and a tone burst at every flash of the camera.
 
-Blocks are paced by the same clock as the synthetic camera (``sim/camera.py``): block *n* covers
-``start + n * BLOCK / rate`` onwards and is delivered when it has been "heard", its first
-sample's capture time on that clock. When the camera draws a flash frame (one a second), a
+Blocks are paced by the same clock as the synthetic camera (``sim/camera.py``), one per frame
+interval (``fps``; :data:`BLOCK` samples when none is given): block *n* holds the samples from
+``round(n * rate / fps)`` and is delivered when it has been "heard", at the same moments as the
+camera's frames (so a simulated second stops the clock no more often than the camera does),
+its first sample's capture time on that clock. When the camera draws a flash frame (one a second), a
 short tone starts at the flash's capture time, so a test measures sync in a file by comparing
 the tone's onset with the white frame's timestamp. :meth:`unplug` and :meth:`replug` simulate
 a failing microphone; :meth:`speak` puts a louder voice-like tone in (the panel's "speak").
@@ -18,7 +20,7 @@ from hal.clock import Clock, Timer
 from hal.microphone import AudioBlock, AudioSink, Microphone
 from sim.camera import SimCamera
 
-#: Samples per block: one AAC frame.
+#: Samples per block without a camera to pace by: one AAC frame.
 BLOCK = 1024
 TONE_HZ = 1000.0
 TONE_S = 0.04
@@ -34,6 +36,8 @@ class SimMicrophone(Microphone):
     def __init__(self, clock: Clock, rate: int, channels: int,
                  camera: SimCamera | None = None, seed: int = 14) -> None:
         super().__init__(rate, channels)
+        #: blocks a second: the camera's frame rate, else BLOCK samples a block
+        self.blocks_per_s = float(camera.fps) if camera is not None else rate / BLOCK
         self._clock = clock
         self._camera = camera
         self._rng = np.random.default_rng(seed)
@@ -96,17 +100,23 @@ class SimMicrophone(Microphone):
         pcm = np.clip(signal, -32768, 32767).astype(np.int16)
         return np.repeat(pcm[:, None], self.channels, axis=1)
 
+    def _edge(self, n: int) -> int:
+        """The first sample of block ``n``, counted from the start (no drift)."""
+        return round(n * self.rate / self.blocks_per_s)
+
     def _schedule(self) -> None:
         self._n += 1
-        self._timer = self._clock.call_at(self._t0 + self._n * BLOCK / self.rate, self._tick)
+        self._timer = self._clock.call_at(self._t0 + self._edge(self._n) / self.rate,
+                                          self._tick)
 
     def _tick(self) -> None:
         with self._lock:
             sink = self._sink
             if sink is None:
                 return
-            first = self._t0 + (self._n - 1) * BLOCK / self.rate
+            start, end = self._edge(self._n - 1), self._edge(self._n)
             self._schedule()
         if not self.plugged:
             return
-        sink(AudioBlock(self.render(first, BLOCK), first, self.rate))
+        first = self._t0 + start / self.rate
+        sink(AudioBlock(self.render(first, end - start), first, self.rate))

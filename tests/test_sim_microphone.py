@@ -29,10 +29,21 @@ def _run(seconds: float) -> tuple[list[Frame], list[AudioBlock]]:
 
 def test_blocks_are_contiguous_on_the_capture_clock() -> None:
     _, blocks = _run(3.0)
-    assert len(blocks) == int(3.0 * 48000 / BLOCK)
+    assert len(blocks) == 90  # one a frame, at the camera's moments
+    assert sum(len(b.samples) for b in blocks) == 3 * 48000
     for a, b in itertools.pairwise(blocks):
-        assert abs(a.t_mono + BLOCK / 48000 - b.t_mono) < 1e-9
-    assert blocks[0].samples.dtype == np.int16 and blocks[0].samples.shape == (BLOCK, 1)
+        assert abs(a.t_mono + a.duration_s - b.t_mono) < 1e-9
+    assert blocks[0].samples.dtype == np.int16 and blocks[0].samples.shape == (1600, 1)
+
+
+def test_without_a_camera_blocks_are_one_aac_frame() -> None:
+    clock = SimClock()
+    mic = SimMicrophone(clock, 48000, 2)
+    blocks: list[AudioBlock] = []
+    mic.start(blocks.append)
+    clock.advance(1.0)
+    mic.stop()
+    assert {b.samples.shape for b in blocks} == {(BLOCK, 2)}
 
 
 def test_a_tone_burst_starts_at_every_flash_frame() -> None:

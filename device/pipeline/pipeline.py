@@ -232,17 +232,16 @@ class Pipeline:
                 if item is _STOP:
                     return
                 if isinstance(item, AudioBlock):
-                    for packet in encoder.encode(self.gate.apply(item)):
-                        self.packets.put(packet)
+                    packets = encoder.encode(self.gate.apply(item))
+                    if packets:  # a block's packets travel together: one hand-over, not many
+                        self.packets.put(packets)
                 elif isinstance(item, SetMuted):  # the recorder lists it in the manifests
                     at = self.gate.command(item)
                     self.packets.put(SetMuted(item.on, at, item.utc))
                 elif isinstance(item, SetLive):
                     self.gate.command(item)
                     if not item.on:  # the stop: what the codec holds goes before it
-                        for packet in encoder.flush():
-                            self.packets.put(packet)
-                        self.packets.put(AudioFlushed(item.t_mono))
+                        self.packets.put([*encoder.flush(), AudioFlushed(item.t_mono)])
             except Exception as exc:  # the thread must outlive one bad block
                 log.exception("audio")
                 self.emit(PipelineError("audio", str(exc)))
@@ -256,7 +255,8 @@ class Pipeline:
                 if item is _STOP:
                     self.recorder.drain()
                     return
-                self.recorder.handle(item)
+                for each in item if isinstance(item, list) else (item,):
+                    self.recorder.handle(each)
             except Exception as exc:
                 log.exception("recorder")
                 self.emit(PipelineError("recorder", str(exc)))
