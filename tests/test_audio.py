@@ -260,3 +260,20 @@ def test_the_stores_concatenated_export_keeps_the_sound_in_sync(pre_event_on,
     found = offsets(out)
     assert len(found) >= 10
     assert all(abs(o) <= FRAME for o in found[:-1]), found  # the last flash may end the file
+
+
+def test_sync_holds_after_a_camera_unplug_and_replug(tmp_path: Path) -> None:
+    def script(sim: Simulator) -> None:
+        sim.advance(2.5)
+        sim.camera.unplug()
+        sim.advance(1.5)
+        sim.camera.replug()
+        sim.advance(5.0)
+
+    sim = run(tmp_path, config(recording={"pre_event_audio": True}), script)
+    files = mp4s(sim)
+    assert any(manifest(m)["gaps"] for m in files)  # the picture's gap, as before
+    after = next(m for m in files if manifest(m)["gaps"])
+    found = [o for o, f in zip(offsets(after), flashes(after), strict=True)
+             if f < manifest(after)["duration_s"] - 0.05]
+    assert found and all(abs(o) <= FRAME for o in found), found
