@@ -277,3 +277,19 @@ def test_sync_holds_after_a_camera_unplug_and_replug(tmp_path: Path) -> None:
     found = [o for o, f in zip(offsets(after), flashes(after), strict=True)
              if f < manifest(after)["duration_s"] - 0.05]
     assert found and all(abs(o) <= FRAME for o in found), found
+
+
+def test_other_rates_and_stereo_are_recorded_as_configured(tmp_path: Path) -> None:
+    import av
+
+    sim = run(tmp_path, config(audio={"rate": 44100, "channels": 2, "bitrate_kbps": 96},
+                               recording={"pre_event_audio": True}), seconds=4.0)
+    for mp4 in mp4s(sim):
+        fields = manifest(mp4)["audio"]
+        assert (fields["rate"], fields["channels"], fields["bitrate_kbps"]) == (44100, 2, 96)
+        with av.open(str(mp4)) as container:
+            sound = container.streams.audio[0]
+            assert (sound.rate, sound.channels) == (44100, 2)
+        found = [o for o, f in zip(offsets(mp4), flashes(mp4), strict=True)
+                 if f < manifest(mp4)["duration_s"] - 0.05]
+        assert all(abs(o) <= FRAME for o in found), found
