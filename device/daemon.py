@@ -821,4 +821,7 @@ class Daemon:
             clock_set=self.clock.wall_is_set,
             data_dir=str(self.data_dir),
             upload=self.uploader.status(),
+            audio=None if stats is None or stats.audio_level_dbfs is None else {
+                "level_dbfs": stats.audio_level_dbfs, "blocks_captured": stats.blocks_captured,
+                "blocks_dropped": stats.blocks_dropped},
         )

@@ -109,6 +109,9 @@ class Status:
     clock_set: bool
     data_dir: str
     upload: dict[str, Any]
+    #: the sound: ``level_dbfs`` (the microphone's last block after mute, for a meter),
+    #: ``blocks_captured``, ``blocks_dropped``; None on a camera recording picture only
+    audio: dict[str, Any] | None = None
 
     @property
     def flags_up(self) -> list[str]:
@@ -139,6 +142,7 @@ class Status:
             "clock_set": self.clock_set,
             "data_dir": self.data_dir,
             "upload": dict(self.upload),
+            "audio": dict(self.audio) if self.audio is not None else None,
         }
 
     @classmethod
@@ -159,4 +163,5 @@ class Status:
             recovered=[dict(r) for r in data["recovered"]],
             audit_entries=data["audit_entries"], audit_error=data["audit_error"],
             utc=data["utc"], clock_set=data["clock_set"], data_dir=data["data_dir"],
-            upload=dict(data["upload"]))
+            upload=dict(data["upload"]),
+            audio=dict(data["audio"]) if data.get("audio") is not None else None)

@@ -293,3 +293,32 @@ def test_other_rates_and_stereo_are_recorded_as_configured(tmp_path: Path) -> No
         found = [o for o, f in zip(offsets(mp4), flashes(mp4), strict=True)
                  if f < manifest(mp4)["duration_s"] - 0.05]
         assert all(abs(o) <= FRAME for o in found), found
+
+
+def test_status_gives_the_level_for_the_panels_meter_and_silence_when_muted(
+        tmp_path: Path) -> None:
+    sim = Simulator(config(recording={"pre_event_audio": True}), tmp_path / "d",
+                    encoder=LibavEncoder)
+    sim.power_on()
+    try:
+        sim.advance(1.0)
+        assert sim.microphone is not None
+        sim.microphone.speak(2.0)
+        sim.advance(0.5)
+        loud = sim.daemon.status().to_json()["audio"]
+        assert -30 < loud["level_dbfs"] < 0 and loud["blocks_dropped"] == 0
+        sim.advance(2.0)
+        quiet = sim.daemon.status().audio
+        assert quiet is not None and -80 < quiet["level_dbfs"] < -40  # the noise floor
+        sim.button("function").hold(3.2)
+        sim.advance(4.0)
+        muted = sim.daemon.status().audio
+        assert muted is not None and muted["level_dbfs"] == -120.0
+    finally:
+        sim.shutdown()
+    off = Simulator(config(audio={"enabled": False}), tmp_path / "e", encoder=LibavEncoder)
+    off.power_on()
+    try:
+        assert off.daemon.status().to_json()["audio"] is None
+    finally:
+        off.shutdown()

@@ -27,6 +27,16 @@ from hal.microphone import AudioBlock
 
 #: Samples per AAC-LC frame.
 AAC_FRAME = 1024
+#: The level digital silence is shown at (dBFS).
+SILENCE_DBFS = -120.0
+
+
+def level_dbfs(block: AudioBlock) -> float:
+    """The block's RMS level in dB below full scale, for the panel's meter."""
+    if not len(block.samples):
+        return SILENCE_DBFS
+    rms = float(np.sqrt(np.mean(np.square(block.samples.astype(np.float64))))) / 32768.0
+    return round(max(SILENCE_DBFS, 20 * np.log10(rms)) if rms > 0 else SILENCE_DBFS, 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,12 +26,14 @@ from typing import Any
 
 from device.config import Config
 from device.pipeline.audio import (
+    SILENCE_DBFS,
     AacEncoder,
     AudioFlushed,
     AudioSettings,
     Gate,
     SetLive,
     SetMuted,
+    level_dbfs,
 )
 from device.pipeline.commands import (
     AddMarker,
@@ -90,6 +92,7 @@ class Pipeline:
         self.blocks_in = 0
         self.blocks_dropped = 0
         self.microphone_on = False
+        self.level_dbfs = SILENCE_DBFS  # published for status readers on other threads
         self.frames: queue.Queue[Any] = queue.Queue(maxsize=frame_queue)
         self.packets: queue.Queue[Any] = queue.Queue(maxsize=4 * frame_queue)
         self.frames_in = 0
@@ -119,7 +122,9 @@ class Pipeline:
         return self.preview.latest
 
     def stats(self) -> PipelineStats:
-        return PipelineStats(self.recorder.buffered_s, self.frames_in, self.frames_dropped)
+        return PipelineStats(self.recorder.buffered_s, self.frames_in, self.frames_dropped,
+                             self.level_dbfs if self.audio is not None else None,
+                             self.blocks_in, self.blocks_dropped)
 
     # -- control (daemon thread) ---------------------------------------------------------------
     def send(self, command: object) -> None:
@@ -232,7 +237,9 @@ class Pipeline:
                 if item is _STOP:
                     return
                 if isinstance(item, AudioBlock):
-                    packets = encoder.encode(self.gate.apply(item))
+                    block = self.gate.apply(item)
+                    self.level_dbfs = level_dbfs(block)
+                    packets = encoder.encode(block)
                     if packets:  # a block's packets travel together: one hand-over, not many
                         self.packets.put(packets)
                 elif isinstance(item, SetMuted):  # the recorder lists it in the manifests
