@@ -203,11 +203,14 @@ def remux(inputs: list[Path], output: Path) -> list[Fraction]:
     A segment's timestamps start at 0, so each is shifted by the end of the one before (the
     last video packet's presentation time plus its duration), computed in seconds so segments
     with different time bases still line up. Both tracks of a segment get the same shift, so
-    its sound stays with its picture."""
+    its sound stays with its picture; a segment's sound may run a packet past its last frame,
+    and the overlap with the next segment's first sound packet is dropped (the muxer takes no
+    timestamps going back)."""
     offsets: list[Fraction] = []
     offset_s = Fraction(0)
     with av.open(str(output), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         ostream = osound = None
+        sound_end = None  # the end of the sound written so far, in seconds
         for index, path in enumerate(inputs):
             with av.open(str(path)) as container:
                 stream = container.streams.video[0]
@@ -231,6 +234,10 @@ def remux(inputs: list[Path], output: Path) -> list[Fraction]:
                         end = max(end, packet.pts + (packet.duration or 0))
                         packet.stream = ostream
                     else:
+                        atb = packet.stream.time_base
+                        if sound_end is not None and packet.dts * atb < sound_end:
+                            continue
+                        sound_end = (packet.dts + (packet.duration or 0)) * atb
                         packet.stream = osound
                     out.mux(packet)
                 offsets.append(offset_s)
