@@ -115,7 +115,8 @@ class Recorder:
             cmd.info.sound_from = cmd.t_press  # the gate opened at the press
         self.output = SegmentedOutput(cmd.info, rec.segment_s, rec.fsync_interval_s,
                                       cmd.t_press, self.request_keyframe, self.emit,
-                                      self.clock.monotonic, self.clock.wall)
+                                      self.clock.monotonic, self.clock.wall,
+                                      (lambda: ilv.newest) if (ilv := self.interleaver) else None)
         guard = StorageGuard(self.output, self.free_bytes, self.reserve, self.emit)
         if not self.pre_event.open_into(guard, flush=cmd.with_pre_event):
             self.request_keyframe()

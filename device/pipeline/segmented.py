@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from device.pipeline.audio import AudioPacket, Packet
+from device.pipeline.interleave import HOLD_S
 from device.pipeline.output import Output
 from device.pipeline.reports import (
     FirstLiveFrame,
@@ -34,8 +35,13 @@ class SegmentedOutput(Output):
 
     def __init__(self, info: RecordingInfo, segment_s: float, fsync_interval_s: float,
                  t_press: float, request_keyframe: Callable[[], None], emit: ReportSink,
-                 now: Callable[[], float], wall: Callable[[], float]) -> None:
+                 now: Callable[[], float], wall: Callable[[], float],
+                 newest: Callable[[], float] | None = None) -> None:
         self.info = info
+        #: the capture time of the newest frame encoded (the recorder's interleaver holds
+        #: frames back for their sound), so the cut's keyframe is asked for in time
+        self.newest = newest
+        self._asked = False
         self.segment_s = segment_s
         self.fsync_interval_s = fsync_interval_s
         self.request_keyframe = request_keyframe
@@ -109,7 +115,14 @@ class SegmentedOutput(Output):
         if self._live_from is not None and packet.t_mono >= self._live_from:
             self._live_from = None
             self.emit(FirstLiveFrame(self.info.recording_id, packet.t_mono, self.now()))
-        if writer is not None and writer.duration_s >= self.segment_s - 1 / self.info.fps:
+        if packet.keyframe:
+            self._asked = False  # a request was answered (or a scheduled key came)
+        # held for its sound at most HOLD_S (a pre-event backlog is older, but not held)
+        ahead = (min(HOLD_S, max(0.0, self.newest() - packet.t_mono))
+                 if self.newest is not None else 0.0)
+        if (writer is not None and not self._asked
+                and writer.duration_s + ahead >= self.segment_s - 1 / self.info.fps):
+            self._asked = self.newest is not None  # asked once: the frames held are not keys
             self.request_keyframe()
 
     def _open(self, packet: EncodedPacket) -> None:
@@ -121,6 +134,7 @@ class SegmentedOutput(Output):
         self.extradata = parameter_sets(packet.data) or self.extradata
         self.writer = SegmentWriter(self.info, self.next_index, self.prev_sha, packet,
                                     self.fsync_interval_s, gaps)
+        self._asked = False
 
     # -- commands --------------------------------------------------------------------------------
     def add_marker(self, t_mono: float, utc: str, note: str) -> None:
