@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from device.pipeline.audio import Packet
+from hal.encoder import EncodedPacket
 
 
 class Output(ABC):
@@ -22,10 +22,10 @@ class Output(ABC):
         """Begin taking packets."""
 
     @abstractmethod
-    def packet(self, packet: Packet) -> None:
+    def packet(self, packet: EncodedPacket) -> None:
         """Take one packet (in decode order, which is presentation order)."""
 
-    def burst(self, packets: Sequence[Packet]) -> None:
+    def burst(self, packets: Sequence[EncodedPacket]) -> None:
         """Take several packets at once."""
         for packet in packets:
             self.packet(packet)
