@@ -33,6 +33,7 @@ from device.gestures import GestureRecognizer, action_for
 from device.indicators import REPEATING, IndicatorPolicy
 from device.location import Tracker
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
+from device.pipeline.audio import SetLive, SetMuted
 from device.pipeline.pipeline import (
     AddMarker,
     CameraBack,
@@ -145,6 +146,9 @@ class Daemon:
         hardware.triggers.when_triggered = lambda name: self.post("trigger", name=name)
         hardware.camera.on_fault = lambda why: self.post("camera_fault", reason=why)
         hardware.camera.on_restore = lambda: self.post("camera_restored", reason="camera back")
+        if hardware.microphone is not None:
+            hardware.microphone.on_fault = lambda why: self.post("microphone_fault", reason=why)
+            hardware.microphone.on_restore = lambda: self.post("microphone_restored")
         self.uploader = Uploader(config.upload, data_dir, self.clock, self.request)
         self.machine = Machine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="off", queued=True,
@@ -163,6 +167,8 @@ class Daemon:
             "shutdown": self._on_shutdown,
             "camera_fault": self._on_camera_fault,
             "camera_restored": self._on_camera_restored,
+            "microphone_fault": lambda e: self._microphone(e, True),
+            "microphone_restored": lambda e: self._microphone(e, False),
             # timers
             "poll": self._on_poll,
             "checkpoint": self._on_checkpoint,
@@ -354,7 +360,22 @@ class Daemon:
         self._set_flag(flag, not self.flags[flag], event.kwargs.get("reason", "command"))
 
     def toggle_muted(self, event: EventData) -> None:
+        """Mute is digital silence from this moment (``device/pipeline/audio.py``), listed in
+        each manifest; with ``audio.mute_allowed`` false the hold is refused, and audited."""
+        reason = event.kwargs.get("reason", "command")
+        if not self.config.audio.mute_allowed:
+            self._audit("mute_refused", f"{reason}: audio.mute_allowed is false",
+                        mode=self.state)
+            self.note("mute refused (audio.mute_allowed is false)")
+            return
         self._toggle("muted", event)
+        self._send_mute()
+
+    def _send_mute(self) -> None:
+        """The gate hears the muted flag at the moment it changed (the audit entry's)."""
+        if self.pipeline is not None:
+            self.pipeline.send_audio(SetMuted(self.flags["muted"], self.clock.monotonic(),
+                                              utc_iso(self.clock.wall())))
 
     def toggle_stealthy(self, event: EventData) -> None:
         self._toggle("stealth", event)
@@ -400,6 +421,14 @@ class Daemon:
             self._set_flag("camera_fault", False, "camera back")
         if self.state == "fault" and self.fault_kind == "camera":
             self.trigger("recover", reason="camera back")
+
+    def _microphone(self, event: Event, lost: bool) -> None:
+        """A microphone failing loses no picture: the recording goes on, and the silence is a
+        gap in the sound's timestamps (each manifest's ``audio.gaps``); audited both ways."""
+        reason = event.data.get("reason", "microphone failure" if lost else "microphone back")
+        self._audit("microphone", reason, lost=lost, mode=self.state,
+                    recording_id=self.recording.id if self.recording else None)
+        self.note(f"microphone {'lost' if lost else 'back'}: {reason}")
 
     def _fail(self, kind: str, reason: str) -> None:
         self.fault_kind = kind
@@ -494,8 +523,12 @@ class Daemon:
     # -- the pipeline --------------------------------------------------------------------------
     def _new_pipeline(self) -> Pipeline:
         pipeline = Pipeline(self.config, self.hw.camera, self.clock, self.hw.storage.free_bytes,
-                            self._pipeline_emit, encoder=self.hw.encoder)
+                            self._pipeline_emit, encoder=self.hw.encoder,
+                            microphone=self.hw.microphone)
         pipeline.start()
+        if self.flags["muted"]:  # a pipeline made again (settings from the dock) stays muted
+            t = self.clock.monotonic()
+            pipeline.send_audio(SetMuted(True, t, utc_iso(self.clock.wall())))
         return pipeline
 
     def _use_config(self, config: Config, rebuild_pipeline: bool) -> None:
@@ -567,8 +600,8 @@ class Daemon:
         self.trigger("boot_ok", reason="self-test passed")
 
     def _self_test(self) -> tuple[str, str] | None:
-        """Key, audit log, encoder, camera, storage and clock: (kind, reason) of the first
-        failure, or None when all pass."""
+        """Key, audit log, encoder, camera, microphone, storage and clock: (kind, reason) of
+        the first failure, or None when all pass."""
         key_problem = None
         device = self.config.device
         try:
@@ -596,8 +629,10 @@ class Daemon:
                 self.pipeline = self._new_pipeline()
             except EncoderError as exc:
                 return "pipeline", str(exc)
-        for kind, check in (("camera", self.hw.camera.self_test),
-                            ("storage", self.hw.storage.self_test)):
+        checks = [("camera", self.hw.camera.self_test), ("storage", self.hw.storage.self_test)]
+        if self.hw.microphone is not None and self.config.audio.enabled:
+            checks.insert(1, ("microphone", self.hw.microphone.self_test))
+        for kind, check in checks:
             problem = check()
             if problem is not None:
                 return kind, problem
@@ -671,8 +706,9 @@ class Daemon:
             height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set,
             track=[] if self.hw.location is not None else None)
         with_pre_event = event.transition.source == "buffering"
-        self.pipeline.send(StartRecording(info, with_pre_event, event.kwargs.get(
-            "t", self.clock.monotonic())))
+        t_press = event.kwargs.get("t", self.clock.monotonic())
+        self.pipeline.send(StartRecording(info, with_pre_event, t_press))
+        self.pipeline.send_audio(SetLive(True, t_press))
         self.pipeline.start_camera()
         self.recording = Recording(recording_id, reason, started_utc=utc_iso(self.clock.wall()),
                                    started_mono=self.clock.monotonic(), pre_event=with_pre_event)
@@ -686,6 +722,7 @@ class Daemon:
             return
         reason = event.kwargs.get("reason", event.event.name)
         self.pipeline.send(StopRecording(self.clock.wall(), reason))
+        self.pipeline.send_audio(SetLive(False, self.clock.monotonic()))
         self._audit("recording_stop", reason, recording_id=self.recording.id)
         self.recording = None
         self._cancel_timer("confirm")
@@ -803,4 +840,7 @@ class Daemon:
             data_dir=str(self.data_dir),
             upload=self.uploader.status(),
             location=self.tracker.status(),
+            audio=None if stats is None or stats.audio_level_dbfs is None else {
+                "level_dbfs": stats.audio_level_dbfs, "blocks_captured": stats.blocks_captured,
+                "blocks_dropped": stats.blocks_dropped},
         )

@@ -111,6 +111,9 @@ class Status:
     upload: dict[str, Any]
     #: the receiver (on, off or none), the fresh fix or None, unreadable sentences counted
     location: dict[str, Any] = field(default_factory=dict)
+    #: the sound: ``level_dbfs`` (the microphone's last block after mute, for a meter),
+    #: ``blocks_captured``, ``blocks_dropped``; None on a camera recording picture only
+    audio: dict[str, Any] | None = None
 
     @property
     def flags_up(self) -> list[str]:
@@ -142,6 +145,7 @@ class Status:
             "data_dir": self.data_dir,
             "upload": dict(self.upload),
             "location": dict(self.location),
+            "audio": dict(self.audio) if self.audio is not None else None,
         }
 
     @classmethod
@@ -162,4 +166,5 @@ class Status:
             recovered=[dict(r) for r in data["recovered"]],
             audit_entries=data["audit_entries"], audit_error=data["audit_error"],
             utc=data["utc"], clock_set=data["clock_set"], data_dir=data["data_dir"],
-            upload=dict(data["upload"]), location=dict(data.get("location", {})))
+            upload=dict(data["upload"]), location=dict(data.get("location", {})),
+            audio=dict(data["audio"]) if data.get("audio") is not None else None)

@@ -106,12 +106,15 @@ class Manifest:
     #: older data.
     track: tuple[dict[str, Any], ...] | None = None
     no_fix: tuple[dict[str, Any], ...] | None = None
+    #: the sound track: codec, rate, channels, what was muxed, muted spans, where sound begins
+    #: (docs/FORMAT.md). Absent (None) on a segment without sound, and on older data.
+    audio: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
         """Canonical bytes: sorted keys, two-space indent, a final newline. A field added
         after version 1 is left out while unset, so such manifests stay as they were."""
         data = asdict(self)
-        for name in ("recovery", "track", "no_fix"):
+        for name in ("recovery", "track", "no_fix", "audio"):
             if data[name] is None:
                 del data[name]
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -147,8 +150,9 @@ class Manifest:
         if data.get("segment_index", 0) > MAX_SEGMENT_INDEX:
             raise ManifestError(f"{where}: segment_index {data['segment_index']} is over "
                                 f"{MAX_SEGMENT_INDEX}")
-        if not isinstance(data.get("recovery") or {}, dict):
-            raise ManifestError(f"{where}: recovery is not a JSON object")
+        for name in ("recovery", "audio"):
+            if not isinstance(data.get(name) or {}, dict):
+                raise ManifestError(f"{where}: {name} is not a JSON object")
         _check_location(data, where)
         try:
             data["markers"] = tuple(Marker(**m) for m in data.get("markers", ()))

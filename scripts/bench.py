@@ -25,6 +25,7 @@ from typing import Any
 
 import av
 import numpy as np
+from bench_audio import BENCHMARKS as AUDIO
 from bench_c2pa import BENCHMARKS as C2PA
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
@@ -493,6 +494,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **REDACTION,
     **C2PA,
     **SHIFT_END,
+    **AUDIO,
 }
 
 

@@ -31,6 +31,7 @@ from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.devices import SimBattery, SimButton, SimDock, SimLed, SimStorage
 from sim.location import SimLocation
+from sim.microphone import SimMicrophone
 from sim.preview import Preview
 
 #: The longest an ``events`` request may wait for something to happen, seconds.
@@ -75,6 +76,10 @@ class Simulator:
     @property
     def camera(self) -> SimCamera:
         return self.hw.camera  # type: ignore[return-value]
+
+    @property
+    def microphone(self) -> SimMicrophone | None:
+        return self.hw.microphone  # type: ignore[return-value]
 
     @property
     def dock(self) -> SimDock:

@@ -38,10 +38,13 @@ from typing import Any
 import av
 
 from device.location import segment_track
+from device.pipeline.audio import AudioSettings
 from device.pipeline.segments import (
+    EDGE_GAP,
     PART_SUFFIX,
     PENDING_SUFFIX,
     RecordingInfo,
+    audio_fields,
     build_manifest,
     drop_pending,
     mp4_boxes,
@@ -108,6 +111,33 @@ def count_frames(path: Path) -> tuple[int, int]:
     return frames, span
 
 
+def count_audio(path: Path, rate: int) -> dict[str, Any]:
+    """What the sound track of a (fragment-short) MP4 holds, for its recovered manifest:
+    packets, seconds, the first sample's offset and the gaps between packets."""
+    packets, samples, first, end = 0, 0, None, 0
+    gaps: list[dict[str, float]] = []
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return {"packets": 0, "duration_s": 0.0, "first_s": 0.0, "gaps": []}
+        stream = container.streams.audio[0]
+        for packet in container.demux(stream):
+            if not packet.size or packet.pts is None:
+                continue
+            pts = round(packet.pts * packet.time_base * rate)
+            length = int(packet.duration or 1024)
+            if first is None:
+                first = pts
+            elif pts - end >= length // 2:
+                gaps.append({"from_s": round(end / rate, 6), "to_s": round(pts / rate, 6)})
+            end = pts + length
+            packets += 1
+            samples += length
+    if first is not None and first >= EDGE_GAP:
+        gaps.insert(0, {"from_s": 0.0, "to_s": round(first / rate, 6)})
+    return {"packets": packets, "duration_s": round(samples / rate, 6),
+            "first_s": round((first or 0) / rate, 6), "gaps": gaps}
+
+
 def find_interrupted(data_dir: Path) -> list[Path]:
     """Every interrupted segment (a ``.part``, or only its pending record when the power went
     before the file was created), as the final ``NAME.mp4`` path it should get."""
@@ -169,11 +199,16 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     markers = tuple(Marker(utc, round(t - pending["start_mono"], 3), note)
                     for t, utc, note in pending["markers"])
     digest, size = sha256_file(part)
+    audio = None
+    if info.audio is not None:  # the sound kept, up to the same last whole fragment
+        start = float(pending["start_mono"])
+        audio = audio_fields(info.audio, start, start + span / fps, pending.get("mutes", []),
+                             pending.get("sound_from"), **count_audio(part, info.audio.rate))
     manifest = build_manifest(
         info, int(pending["segment_index"]), pending["prev_manifest_sha256"], mp4,
         digest=digest, size=size, start_wall=float(pending["start_wall"]), frames=frames,
         duration_s=span / fps, markers=markers, gaps=tuple(pending["gaps"]), last=True,
-        recovered=True)
+        recovered=True, audio=audio)
     if isinstance(pending.get("location"), list):  # the looks at the receiver, signed
         manifest = dataclasses.replace(manifest, **_track(pending, manifest))
     publish(info, mp4, dataclasses.replace(manifest, recovery=recovery))
@@ -222,7 +257,11 @@ def _recovery(signed: bytes, aside: Path) -> dict[str, Any]:
 
 
 def _info(pending: dict[str, Any], mp4: Path, identity: DeviceIdentity) -> RecordingInfo:
+    sound = pending.get("audio")
     return RecordingInfo(
+        audio=None if sound is None else AudioSettings(
+            str(sound["codec"]), int(sound["rate"]), int(sound["channels"]),
+            int(sound["bitrate_kbps"])),
         recording_id=pending["recording_id"], directory=mp4.parent, reason=pending["reason"],
         identity=identity, codec="h264", width=int(pending["width"]),
         height=int(pending["height"]), fps=int(pending["fps"]),

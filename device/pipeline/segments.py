@@ -7,10 +7,12 @@ Life of a segment ``NAME.mp4``:
    if the power goes; then the fragment log ``NAME.mp4.part.sigs`` is created
    (``evidence/pending.py``);
 2. packets are muxed (PyAV, no re-encoding) into ``NAME.mp4.part`` as fragmented MP4, a fragment
-   per keyframe interval; the file is fsynced whenever a fragment lands and at least every
-   ``fsync_interval_s``, so a power cut loses at most the fragment being built; each time bytes
-   have landed, the hash of everything landed so far is signed into the fragment log, so
-   recovery vouches only for bytes the camera signed before the cut;
+   per keyframe interval, holding the picture and (with a microphone) the sound of the same
+   interval, each track timed from the capture clock relative to the segment's first frame;
+   the file is fsynced whenever a fragment lands and at least every ``fsync_interval_s``, so a
+   power cut loses at most the fragment being built; each time bytes have landed, the hash of
+   everything landed so far is signed into the fragment log, so recovery vouches only for
+   bytes the camera signed before the cut;
 3. on close the muxer is finished and the file fsynced; the manifest and its signature are
    written (each durably); ``NAME.mp4.part`` is renamed to ``NAME.mp4``, the directory fsynced,
    and the fragment log and pending record dropped.
@@ -34,6 +36,7 @@ from typing import Any
 import av
 
 from device.location import LocationSample, looks, segment_track
+from device.pipeline.audio import AAC_FRAME, AudioPacket, AudioSettings
 from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
 from evidence.identity import DeviceIdentity
 from evidence.layout import Layout
@@ -49,8 +52,14 @@ from evidence.utc import utc_iso, utc_seconds
 from hal.encoder import EncodedPacket, parameter_sets
 
 PART_SUFFIX = Layout.PART
+#: Sound missing this long (samples) at a segment's start or end is a gap in the manifest.
+EDGE_GAP = 2 * AAC_FRAME
 PENDING_SUFFIX = Layout.PENDING
-MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+#: ``max_interleave_delta``: the recorder already orders the tracks by capture time
+#: (``interleave.py``), so the muxer writes each packet at once rather than wait for the
+#: other track (which, with the microphone gone, would hold the picture back for 10 s).
+MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
+               "max_interleave_delta": "1"}
 
 
 @dataclass
@@ -72,6 +81,12 @@ class RecordingInfo:
     #: Looks at the receiver during the recording (device/location.py); None: the camera has
     #: no receiver, and its manifests carry no track.
     track: list[LocationSample] | None = None
+    #: the sound track's settings; None: picture only (no microphone, or audio off)
+    audio: AudioSettings | None = None
+    #: muted spans [from, from UTC, to or None, to UTC or None], capture times (the recorder's)
+    mutes: list[list[Any]] = field(default_factory=list)
+    #: capture time sound begins (pre-event audio off: the press); None: sound throughout
+    sound_from: float | None = None
 
     def segment_path(self, index: int) -> Path:
         return self.directory / Layout.segment_name(self.recording_id, index)
@@ -107,7 +122,8 @@ def mp4_boxes(data: bytes) -> Iterator[tuple[bytes, int]]:
 def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path, *,
                    digest: str, size: int, start_wall: float, frames: int, duration_s: float,
                    markers: tuple[Marker, ...], gaps: tuple[dict[str, Any], ...], last: bool,
-                   recovered: bool = False, end_wall: float | None = None) -> Manifest:
+                   recovered: bool = False, end_wall: float | None = None,
+                   audio: dict[str, Any] | None = None) -> Manifest:
     """The one place a segment's manifest is assembled (live, terminator or recovered).
 
     ``end_wall``: when the last frame's picture ended, by the capture clock. Without it (a
@@ -124,7 +140,27 @@ def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path,
         frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
         prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
         reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,
-        markers=markers, gaps=gaps)
+        markers=markers, gaps=gaps, audio=audio)
+
+
+def audio_fields(settings: AudioSettings, start: float, end: float, mutes: list[list[Any]],
+                 sound_from: float | None, **counts: Any) -> dict[str, Any]:
+    """The manifest's ``audio`` object for a segment of capture times ``start`` to ``end``:
+    the track's settings, what was muxed (``counts``), each muted span that overlaps the
+    segment (offsets clipped to it, UTC as audited), and where sound begins when the segment
+    starts silent (pre-event audio off)."""
+    muted = []
+    for t_from, utc_from, t_to, utc_to in mutes:
+        if t_from < end and (t_to is None or t_to > start):
+            muted.append({"from_s": round(max(0.0, t_from - start), 6),
+                          "to_s": round(min(end, end if t_to is None else t_to) - start, 6),
+                          "from_utc": utc_from, "to_utc": utc_to})
+    fields: dict[str, Any] = {"codec": settings.codec, "rate": settings.rate,
+                              "channels": settings.channels,
+                              "bitrate_kbps": settings.bitrate_kbps, **counts, "muted": muted}
+    if sound_from is not None and sound_from > start:
+        fields["sound_from_s"] = round(min(sound_from, end) - start, 6)
+    return fields
 
 
 def publish(info: RecordingInfo, mp4: Path, manifest: Manifest) -> str:
@@ -141,12 +177,19 @@ def drop_pending(mp4: Path) -> None:
     pending_path(mp4).unlink(missing_ok=True)
 
 
-def _open_muxer(file: Any, info: RecordingInfo, extradata: bytes) -> tuple[Any, Any]:
+def _open_muxer(file: Any, info: RecordingInfo, extradata: bytes) -> tuple[Any, Any, Any]:
+    """The container with its H.264 track and, when the recording has sound, its AAC track."""
     container = av.open(file, "w", format="mp4", options=MP4_OPTIONS)
     stream = container.add_stream("h264", rate=info.fps)
     stream.width, stream.height = info.width, info.height
     stream.codec_context.extradata = extradata
-    return container, stream
+    sound = None
+    if info.audio is not None:
+        sound = container.add_stream(info.audio.codec, rate=info.audio.rate,
+                                     layout="mono" if info.audio.channels == 1 else "stereo")
+        sound.codec_context.bit_rate = info.audio.bitrate_kbps * 1000
+        sound.time_base = Fraction(1, info.audio.rate)
+    return container, stream, sound
 
 
 class SegmentWriter:
@@ -168,6 +211,11 @@ class SegmentWriter:
         self.last = first
         self.frames = 0
         self.gaps = gaps
+        #: the sound muxed: packets, samples, first sample's offset, gaps, overlaps dropped
+        self.audio_packets = self.audio_samples = self.audio_dropped = 0
+        self.audio_first: int | None = None
+        self.audio_end = 0  # the next sample expected, in samples from the segment's start
+        self.audio_gaps: list[dict[str, float]] = []
         self._rev, self._record = -1, ""
         self._log: FragmentLog | None = None
         self.write_pending()
@@ -179,8 +227,8 @@ class SegmentWriter:
         self._synced_at = first.t_mono
         self._synced_size = 0
         try:
-            self._container, self._stream = _open_muxer(self._file, info,
-                                                        parameter_sets(first.data))
+            self._container, self._stream, self._sound = _open_muxer(
+                self._file, info, parameter_sets(first.data))
             self.write(first)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -202,6 +250,10 @@ class SegmentWriter:
         if self.info.track is not None:  # so a segment recovered after a cut keeps its track
             fields["location"] = [list(look) for look in looks(self.info.track,
                                                                 self.first.t_mono)]
+        if self.info.audio is not None:  # recovery names the sound track too
+            fields["audio"] = dataclasses.asdict(self.info.audio)
+            fields["mutes"] = [list(m) for m in self.info.mutes]
+            fields["sound_from"] = self.info.sound_from
         self._rev += 1
         record = signed_record(fields, self.path.name, self.info.identity.device_id, self._rev,
                                self._record or None, self.info.identity.sign)
@@ -231,8 +283,63 @@ class SegmentWriter:
         self.last = packet
         self.frames += 1
         # The muxer writes a fragment when the next keyframe arrives: make it durable now.
-        if sync and (packet.keyframe or packet.t_mono - self._synced_at >= self.fsync_interval_s):
+        if sync and (packet.keyframe or self._landed()
+                     or packet.t_mono - self._synced_at >= self.fsync_interval_s):
             self._sync(packet.t_mono)
+
+    def write_audio(self, packet: AudioPacket, sync: bool = True) -> None:
+        """Mux one AAC packet at its capture time's offset from the segment's first frame.
+        Sound from before that frame belongs to the segment before (or to nothing); a packet
+        overlapping what is muxed (a new encoder run's priming) is dropped; a jump forward is
+        a gap in the sound, listed in the manifest, and the picture is not moved."""
+        if self._sound is None:
+            return
+        rate = packet.rate
+        pts = round((packet.t_mono - self.first.t_mono) * rate)
+        if pts < 0 or (self.audio_first is not None and pts < self.audio_end):
+            self.audio_dropped += 1
+            return
+        if self.audio_first is None:
+            self.audio_first = pts
+        elif pts - self.audio_end >= packet.samples // 2:
+            self.audio_gaps.append({"from_s": round(self.audio_end / rate, 6),
+                                    "to_s": round(pts / rate, 6)})
+        pkt = av.Packet(packet.data)
+        pkt.pts = pkt.dts = pts
+        pkt.duration = packet.samples
+        pkt.time_base = Fraction(1, rate)
+        pkt.stream = self._sound
+        self._container.mux(pkt)
+        self.audio_end = pts + packet.samples
+        self.audio_packets += 1
+        self.audio_samples += packet.samples
+        if sync and (self._landed() or packet.t_mono - self._synced_at >= self.fsync_interval_s):
+            self._sync(packet.t_mono)
+
+    def _landed(self) -> bool:
+        """Whether the muxer wrote out a fragment (it writes nothing else between them): with
+        two tracks it may do so on a later packet of either, not on the keyframe itself."""
+        return self._file.tell() != self._synced_size
+
+    def audio_manifest(self, end: float) -> dict[str, Any] | None:
+        """The ``audio`` object of this segment's manifest (None: no sound track)."""
+        if self.info.audio is None:
+            return None
+        rate = self.info.audio.rate
+        gaps = list(self.audio_gaps)
+        # sound missing at either end (the microphone out across a cut): a gap there too;
+        # the encoder's own lead-in and the stop's last samples are less than EDGE_GAP
+        span = round((end - self.first.t_mono) * rate)
+        first = span if self.audio_first is None else self.audio_first
+        if first >= EDGE_GAP:
+            gaps.insert(0, {"from_s": 0.0, "to_s": round(first / rate, 6)})
+        if self.audio_first is not None and span - self.audio_end >= EDGE_GAP:
+            gaps.append({"from_s": round(self.audio_end / rate, 6),
+                         "to_s": round(span / rate, 6)})
+        return audio_fields(
+            self.info.audio, self.first.t_mono, end, self.info.mutes, self.info.sound_from,
+            packets=self.audio_packets, duration_s=round(self.audio_samples / rate, 6),
+            first_s=round((self.audio_first or 0) / rate, 6), gaps=gaps)
 
     def flush(self) -> None:
         self._sync(self.last.t_mono)
@@ -282,7 +389,8 @@ class SegmentWriter:
         manifest = build_manifest(
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
-            markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until))
+            markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until),
+            audio=self.audio_manifest(self.last.t_mono + 1 / self.info.fps))
         if self.info.track is not None:
             # a cut's next segment takes the looks from its first frame on: none in both
             track, no_fix = segment_track(
@@ -321,7 +429,7 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     mp4 = info.segment_path(index)
     try:
         with open_stream(part_path(mp4)) as file:
-            container, _ = _open_muxer(file, info, extradata)
+            container, _, _ = _open_muxer(file, info, extradata)
             container.start_encoding()
             container.close()
             file.flush()
