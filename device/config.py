@@ -209,6 +209,19 @@ class SerialSection:
     baudrate: int = opt(115200, "Serial console speed, for a real serial port.", 300, 4_000_000)
 
 
+@dataclass(frozen=True)
+class EncryptionSection:
+    """Encryption at rest (docs/FORMAT.md, "Encryption at rest")."""
+
+    enabled: bool = opt(False, "Encrypt every segment (AES-256-CTR, a fresh key per segment "
+                        "wrapped with RSA-OAEP to the force key) so a lost card gives away no "
+                        "footage. On, a camera without a usable force key faults at boot.")
+    force_public_key: str = opt(Layout.FORCE_KEY, "The force's RSA public key (PEM) that "
+                                "segment keys are wrapped to, pinned at provisioning "
+                                "('bodycam provision --force-key'); relative to the data "
+                                "directory.")
+
+
 #: The firmware's own sections, in the order ``bodycam config`` prints them. The installed
 #: backends' sections come between [triggers] and [upload].
 _FIRMWARE_HEAD: tuple[tuple[str, type], ...] = (
@@ -217,7 +230,7 @@ _FIRMWARE_HEAD: tuple[tuple[str, type], ...] = (
     ("indicators", IndicatorSection), ("storage", StorageSection), ("power", PowerSection),
     ("audit", AuditSection), ("triggers", TriggerSection))
 _FIRMWARE_TAIL: tuple[tuple[str, type], ...] = (
-    ("upload", UploadSection), ("serial", SerialSection))
+    ("upload", UploadSection), ("serial", SerialSection), ("encryption", EncryptionSection))
 
 
 def _backend_sections() -> dict[str, Backend]:

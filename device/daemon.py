@@ -56,6 +56,7 @@ from device.recordings import next_recording_id, recordings_dir
 from device.status import ClosedRecording, Recording, RecordingStatus, Status
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
+from evidence.crypt import CryptError, load_force_public_key
 from evidence.fsutil import private_dir
 from evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
 from evidence.utc import utc_iso
@@ -118,6 +119,7 @@ class Daemon:
         self.recording: Recording | None = None
         self.last_recording: ClosedRecording | None = None
         self.recovered: list[dict[str, Any]] = []
+        self.force_key: Any = None  # the force's RSA public key, when encryption is on
         self.history: deque[tuple[float, str]] = deque(maxlen=200)
         #: What the camera did, for the serial console and other listeners (device/bus.py).
         self.bus = EventBus(self.clock.monotonic)
@@ -570,6 +572,9 @@ class Daemon:
         self._set_flag("clock_not_set", not self.clock.wall_is_set, "clock checked at boot")
         if key_problem is not None:
             return "key", key_problem
+        force_problem = self._load_force_key()
+        if force_problem is not None:
+            return "key", force_problem
         try:
             self._recover_interrupted()
         except OSError as exc:  # a full card: the poll finishes it when space returns
@@ -586,13 +591,29 @@ class Daemon:
                 return kind, problem
         return None
 
+    def _load_force_key(self) -> str | None:
+        """With encryption on, the pinned force key (else the one-line reason it is not
+        usable): without it the camera records nothing, as without its device key."""
+        section = self.config.encryption
+        if not section.enabled:
+            self.force_key = None
+            return None
+        path = Path(section.force_public_key)
+        try:
+            self.force_key = load_force_public_key(
+                path if path.is_absolute() else self.data_dir / path)
+        except CryptError as exc:
+            self.force_key = None
+            return f"{exc} (encryption.force_public_key; or set encryption.enabled false)"
+        return None
+
     def _recover_interrupted(self) -> None:
         """Segments a power cut left open are kept, signed as recovered, and reported."""
         assert self.identity is not None
         if not (find_interrupted(self.data_dir) or find_unfinished(self.data_dir)):
             return
         self._show_led(self.policy.recovering())
-        for result in recover_all(self.data_dir, self.identity):
+        for result in recover_all(self.data_dir, self.identity, self.force_key):
             self.recovered.append(result.__dict__)
             self._audit("recovered" if result.ok else "recovery_failed",
                         result.detail or "interrupted segment recovered", **result.__dict__)
@@ -651,7 +672,8 @@ class Daemon:
             recording_id=recording_id,
             directory=recordings_dir(self.data_dir) / recording_id, reason=reason,
             identity=self.identity, codec=self.pipeline.encoder.codec_name, width=cam.width,
-            height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set)
+            height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set,
+            force_key=self.force_key)
         with_pre_event = event.transition.source == "buffering"
         self.pipeline.send(StartRecording(info, with_pre_event, event.kwargs.get(
             "t", self.clock.monotonic())))
