@@ -267,6 +267,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                                   else None)
     except IdentityError as exc:
         raise CliError(f"--store-key {exc}") from None
+    if args.force_key:
+        try:
+            ring = ring.with_force_key(load_force_private_key(Path(args.force_key)))
+        except CryptError as exc:
+            raise CliError(f"--force-key {exc}") from None
     findings = verify(paths, ring)
     print(report.as_json(findings) if args.json else report.table(findings))
     return EXIT_OK if report.intact(findings) else EXIT_FAILED
@@ -456,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check store receipts against this store public key (store.pub.pem) "
                         "instead of the pinned one (DATA_DIR/store.pub.pem, or DIR/store.pub.pem "
                         "with --keys)")
+    p.add_argument("--force-key", metavar="FILE",
+                   help="the force's RSA private key: also decrypt each encrypted segment (in "
+                        "memory) and check it against its signed plaintext hash")
     p.add_argument("--json", action="store_true", help="a status and reason code per item")
     p.set_defaults(func=cmd_verify)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ KEY_WRAP = "rsa-oaep-sha256"
 MIN_RSA_BITS = 2048
 #: The fields of a manifest's (and a pending record's) ``encryption`` object, and their types.
 HEADER_TYPES: dict[str, type] = {"algorithm": str, "key_wrap": str, "wrapped_key": str,
-                                 "iv": str, "force_key_sha256": str}
+                                 "iv": str, "force_key_sha256": str, "key_check": str}
 #: ... and what only the manifest adds, once the plaintext is whole.
 PLAINTEXT_TYPES: dict[str, type] = {"plaintext_sha256": str, "plaintext_size": int}
 _OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -44,7 +45,19 @@ _CHUNK = 1 << 20
 
 
 class CryptError(ValueError):
-    """A key or an encrypted segment is not usable; the message says why, in one line."""
+    """A key or an encrypted segment is not usable; the message says why, in one line, and
+    ``code`` is the verifier's reason code for it (docs/FORMAT.md)."""
+
+    def __init__(self, message: str, code: str = "unreadable") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def key_check(key: bytes, file: str) -> str:
+    """HMAC-SHA256 (hex) of the segment's file name under its key: binds an unwrapped key to
+    its segment, so a wrapped key moved from another segment is told from a corrupted one.
+    It says nothing of the key to whoever lacks it."""
+    return hmac.new(key, b"bodycam segment key " + file.encode(), hashlib.sha256).hexdigest()
 
 
 def force_key_fingerprint(public_key: rsa.RSAPublicKey) -> str:
@@ -115,12 +128,14 @@ class SegmentKey:
         return StreamCipher(self.key, self.iv, offset)
 
 
-def new_segment_key(force_key: rsa.RSAPublicKey) -> SegmentKey:
-    """A fresh AES-256 key and IV, the key wrapped with RSA-OAEP-SHA256 to ``force_key``."""
+def new_segment_key(force_key: rsa.RSAPublicKey, file: str) -> SegmentKey:
+    """A fresh AES-256 key and IV for segment ``file``, the key wrapped with RSA-OAEP-SHA256
+    to ``force_key``."""
     key, iv = os.urandom(32), os.urandom(16)
     header = {"algorithm": ALGORITHM, "key_wrap": KEY_WRAP,
               "wrapped_key": base64.b64encode(force_key.encrypt(key, _OAEP)).decode(),
-              "iv": iv.hex(), "force_key_sha256": force_key_fingerprint(force_key)}
+              "iv": iv.hex(), "force_key_sha256": force_key_fingerprint(force_key),
+              "key_check": key_check(key, file)}
     return SegmentKey(key, iv, header)
 
 
@@ -153,7 +168,7 @@ def header_problem(header: object, whole: bool) -> str:
     if header["algorithm"] != ALGORITHM or header["key_wrap"] != KEY_WRAP:
         return (f"encryption is {header['algorithm']!r} wrapped by {header['key_wrap']!r}, "
                 f"not {ALGORITHM!r} by {KEY_WRAP!r}")
-    for name, length in (("iv", 32), ("force_key_sha256", 64),
+    for name, length in (("iv", 32), ("force_key_sha256", 64), ("key_check", 64),
                          *((("plaintext_sha256", 64),) if whole else ())):
         if len(header[name]) != length or not _is_hex(header[name]):
             return f"encryption.{name} is not {length} hex digits"
@@ -166,25 +181,45 @@ def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdef" for c in text)
 
 
-def unwrap(private_key: rsa.RSAPrivateKey, header: dict[str, Any]) -> SegmentKey:
-    """The segment key, unwrapped; :class:`CryptError` names why not (another force's key,
-    or a wrapped key that is corrupted)."""
-    problem = header_problem(header, whole=False) if set(header) <= set(HEADER_TYPES) else ""
+def unwrap(private_key: rsa.RSAPrivateKey, header: dict[str, Any], file: str) -> SegmentKey:
+    """Segment ``file``'s key, unwrapped; :class:`CryptError` names why not: wrapped to
+    another force (``other_force_key``), corrupted or not wrapped to the force it names
+    (``bad_wrapped_key``), or another segment's (``wrapped_key_swapped``)."""
+    problem = header_problem({k: header.get(k) for k in HEADER_TYPES}, whole=False)
     if problem:
-        raise CryptError(problem)
+        raise CryptError(problem, "manifest_invalid")
     mine = force_key_fingerprint(private_key.public_key())
     if header["force_key_sha256"] != mine:
         raise CryptError(f"wrong force key: the segment's key is wrapped to force key "
-                         f"{header['force_key_sha256'][:16]}…, this key is {mine[:16]}…")
+                         f"{header['force_key_sha256'][:16]}…, this key is {mine[:16]}…",
+                         "other_force_key")
     try:
         wrapped = base64.b64decode(header["wrapped_key"], validate=True)
         key = private_key.decrypt(wrapped, _OAEP)
     except (binascii.Error, ValueError):
         raise CryptError("the wrapped key does not unwrap with the force key it names "
-                         "(corrupted, or wrapped to another key)") from None
-    if len(key) != 32:
-        raise CryptError(f"the wrapped key unwraps to {len(key)} bytes, not 32")
+                         "(corrupted, or wrapped to another key)", "bad_wrapped_key") from None
+    if len(key) != 32 or not hmac.compare_digest(key_check(key, file), header["key_check"]):
+        raise CryptError(f"the wrapped key is not {file}'s (taken from another segment)",
+                         "wrapped_key_swapped")
     return SegmentKey(key, bytes.fromhex(header["iv"]), header)
+
+
+def check_plaintext(mp4: Path, manifest_encryption: dict[str, Any],
+                    private_key: rsa.RSAPrivateKey) -> str:
+    """The verifier's check with the force key: "" when ``mp4`` decrypts to the plaintext the
+    manifest signed; else raises :class:`CryptError` with its reason code. Writes nothing."""
+    problem = header_problem(manifest_encryption, whole=True)
+    if problem:
+        raise CryptError(problem, "manifest_invalid")
+    segment_key = unwrap(private_key, manifest_encryption, mp4.name)
+    digest = hashlib.sha256()
+    for chunk in decrypt_chunks(mp4, segment_key):
+        digest.update(chunk)
+    if digest.hexdigest() != manifest_encryption["plaintext_sha256"]:
+        raise CryptError("decrypts to bytes whose SHA-256 differs from the signed plaintext "
+                         "hash", "plaintext_mismatch")
+    return ""
 
 
 def decrypt_chunks(path: Path, segment_key: SegmentKey) -> Iterator[bytes]:
@@ -202,8 +237,8 @@ def decrypt_segment(mp4: Path, manifest_encryption: dict[str, Any],
     is the verifier's business (``bodycam verify``); this checks the bytes."""
     problem = header_problem(manifest_encryption, whole=True)
     if problem:
-        raise CryptError(problem)
-    segment_key = unwrap(private_key, {k: manifest_encryption[k] for k in HEADER_TYPES})
+        raise CryptError(problem, "manifest_invalid")
+    segment_key = unwrap(private_key, manifest_encryption, mp4.name)
     tmp = out.with_name(out.name + ".tmp")
     digest, size = hashlib.sha256(), 0
     try:
@@ -215,10 +250,12 @@ def decrypt_segment(mp4: Path, manifest_encryption: dict[str, Any],
         expected = manifest_encryption["plaintext_size"]
         if size != expected:
             raise CryptError(f"{mp4.name} decrypts to {size} bytes, its manifest signed "
-                             f"{expected} (truncated or extended ciphertext)")
+                             f"{expected} (truncated or extended ciphertext)",
+                             "plaintext_mismatch")
         if digest.hexdigest() != manifest_encryption["plaintext_sha256"]:
             raise CryptError(f"{mp4.name} decrypts to bytes whose SHA-256 differs from the "
-                             f"signed plaintext hash (ciphertext changed, or the wrong key)")
+                             f"signed plaintext hash (ciphertext changed, or the wrong key)",
+                             "plaintext_mismatch")
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)

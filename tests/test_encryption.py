@@ -8,27 +8,38 @@ Real parts: the simulator's daemon, real AES/RSA (``cryptography``), real ffprob
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from device.cli import main as bodycam
 from evidence import fsutil
-from evidence.crypt import load_force_private_key, new_force_key, private_pem, public_pem
+from evidence.crypt import (
+    load_force_private_key,
+    new_force_key,
+    new_segment_key,
+    private_pem,
+    public_pem,
+)
 from evidence.decrypt import decrypt_file, read_manifest
+from evidence.keyring import KeyRing
 from evidence.layout import Layout
+from evidence.manifest import write_signed_manifest
 from evidence.verify import verify
 from sim.encoder import FakeEncoder
 from sim.simulator import Simulator
 from tests.conftest import have, tiny_config
-from tests.evidence import lose_power, problems, record
+from tests.evidence import identity_of, lose_power, problems, record
 from tests.faults import Faults
 
 FORMAT_MD = Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md"
@@ -309,3 +320,79 @@ def test_the_openssl_walkthrough_decrypts_every_segment(camera, tmp_path) -> Non
         assert f"OK decrypted {mp4.name}: the plaintext the device signed\n" in done.stdout
         assert probe_frames(plain / mp4.name) == read_manifest(mp4).frame_count
     assert plaintext_in(camera["data"]) == []  # nothing decrypted onto the card
+
+
+# -- the verifier with the force key: each manipulation its own reason ------------------------
+
+def last_segments(card: Path) -> list[Path]:
+    """The last segment of each recording: re-signing one leaves every chain whole."""
+    return [sorted(folder.glob("*.mp4"))[-1] for folder in sorted(card.glob("recordings/*"))]
+
+
+def resign(card: Path, mp4: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Edit a manifest's encryption and sign it again with the device key: what a holder of
+    the device key (or a firmware bug) could do; the force key still tells."""
+    manifest = read_manifest(mp4)
+    encryption = dict(manifest.encryption or {})
+    edit(encryption)
+    write_signed_manifest(identity_of(card, CONFIG), mp4,
+                          dataclasses.replace(manifest, encryption=encryption))
+
+
+def segment_codes(card: Path, camera: dict[str, Path]) -> set[tuple[str, str]]:
+    ring = KeyRing().with_force_key(_private(camera))
+    return {(Path(path).name, code) for kind, path, code in problems(verify([card], ring))
+            if kind == "segment"}
+
+
+def test_untouched_encrypted_footage_verifies_with_the_force_key(camera) -> None:
+    findings = verify([camera["data"]], KeyRing().with_force_key(_private(camera)))
+    assert findings and all(f.ok for f in findings), problems(findings)
+
+
+def test_swapped_wrapped_keys_are_caught(camera, card) -> None:
+    one, two = last_segments(card)[:2]
+    first, second = read_manifest(one).encryption, read_manifest(two).encryption
+    fields = ("wrapped_key", "iv", "key_check")
+    resign(card, one, lambda e: e.update({k: second[k] for k in fields}))
+    resign(card, two, lambda e: e.update({k: first[k] for k in fields}))
+    assert segment_codes(card, camera) == {(one.name, "wrapped_key_swapped"),
+                                           (two.name, "wrapped_key_swapped")}
+
+
+def test_a_key_wrapped_to_another_force_is_caught(camera, card) -> None:
+    mp4 = last_segments(card)[0]
+    other = new_force_key(2048).public_key()
+    theirs = new_segment_key(other, mp4.name).header
+    resign(card, mp4, lambda e: e.update(wrapped_key=theirs["wrapped_key"]))
+    assert segment_codes(card, camera) == {(mp4.name, "bad_wrapped_key")}
+    resign(card, mp4, lambda e: e.update(force_key_sha256=theirs["force_key_sha256"]))
+    assert segment_codes(card, camera) == {(mp4.name, "other_force_key")}
+
+
+def test_an_edited_plaintext_hash_resigned_is_a_plaintext_mismatch(camera, card) -> None:
+    mp4 = last_segments(card)[1]
+    resign(card, mp4, lambda e: e.update(plaintext_sha256="0" * 64))
+    assert segment_codes(card, camera) == {(mp4.name, "plaintext_mismatch")}
+
+
+def test_a_flipped_ciphertext_byte_resigned_is_a_plaintext_mismatch(camera, card) -> None:
+    mp4 = last_segments(card)[2]
+    _flip(mp4, 700)
+    manifest = read_manifest(mp4)
+    write_signed_manifest(identity_of(card, CONFIG), mp4, dataclasses.replace(
+        manifest, sha256=hashlib.sha256(mp4.read_bytes()).hexdigest()))
+    assert segment_codes(card, camera) == {(mp4.name, "plaintext_mismatch")}
+
+
+def test_bodycam_verify_takes_the_force_key(camera, card, capsys) -> None:
+    assert bodycam(["verify", str(camera["data"]), "--force-key", str(camera["key"])]) == 0
+    mp4 = last_segments(card)[1]
+    resign(card, mp4, lambda e: e.update(plaintext_sha256="0" * 64))
+    capsys.readouterr()
+    assert bodycam(["verify", str(card), "--json", "--force-key", str(camera["key"])]) == 1
+    codes = {f["code"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert "plaintext_mismatch" in codes
+    assert bodycam(["verify", str(card), "--force-key", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert "--force-key" in err and err.count("\n") == 1

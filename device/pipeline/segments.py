@@ -74,9 +74,11 @@ class RecordingInfo:
     #: a development setting; docs/FORMAT.md, "Encryption at rest")
     force_key: Any = None
 
-    def segment_key(self) -> SegmentKey | None:
-        """A fresh key for one segment, wrapped to the force key (None: not encrypted)."""
-        return None if self.force_key is None else new_segment_key(self.force_key)
+    def segment_key(self, index: int) -> SegmentKey | None:
+        """A fresh key for segment ``index``, wrapped to the force key (None: not
+        encrypted)."""
+        return (None if self.force_key is None
+                else new_segment_key(self.force_key, self.segment_path(index).name))
 
     def segment_path(self, index: int) -> Path:
         return self.directory / Layout.segment_name(self.recording_id, index)
@@ -227,7 +229,7 @@ class SegmentWriter:
         self.gaps = gaps
         self._rev, self._record = -1, ""
         self._log: FragmentLog | None = None
-        self._key = info.segment_key()  # wrapped into the pending record before any byte lands
+        self._key = info.segment_key(index)  # wrapped, into the pending record, before any byte
         self._signed_end, self._signed = 0, hashlib.sha256()
         self._plain, self._plain_counts = hashlib.sha256(), {"frames": 0, "fragments": 0}
         self._slots: list[int] = []  # each muxed frame's slot, for the span of landed frames
@@ -393,7 +395,7 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
     why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
-    key = info.segment_key()
+    key = info.segment_key(index)
     try:
         with _open_part(part_path(mp4), key) as file:
             container, _ = _open_muxer(file, info, extradata)
