@@ -56,7 +56,7 @@ from device.recordings import next_recording_id, recordings_dir
 from device.status import ClosedRecording, Recording, RecordingStatus, Status
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
-from evidence.crypt import CryptError, load_force_public_key
+from evidence.crypt import CryptError, force_key_fingerprint, load_force_public_key
 from evidence.fsutil import private_dir
 from evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
 from evidence.utc import utc_iso
@@ -806,4 +806,6 @@ class Daemon:
             clock_set=self.clock.wall_is_set,
             data_dir=str(self.data_dir),
             upload=self.uploader.status(),
+            encryption=(f"on (force key SHA256:{force_key_fingerprint(self.force_key)[:16]}…)"
+                        if self.force_key is not None else "off"),
         )

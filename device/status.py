@@ -109,6 +109,8 @@ class Status:
     clock_set: bool
     data_dir: str
     upload: dict[str, Any]
+    #: "on (force key SHA256:…)" or "off" (a development setting: footage is in the clear)
+    encryption: str = "off"
 
     @property
     def flags_up(self) -> list[str]:
@@ -139,6 +141,7 @@ class Status:
             "clock_set": self.clock_set,
             "data_dir": self.data_dir,
             "upload": dict(self.upload),
+            "encryption": self.encryption,
         }
 
     @classmethod
@@ -159,4 +162,4 @@ class Status:
             recovered=[dict(r) for r in data["recovered"]],
             audit_entries=data["audit_entries"], audit_error=data["audit_error"],
             utc=data["utc"], clock_set=data["clock_set"], data_dir=data["data_dir"],
-            upload=dict(data["upload"]))
+            upload=dict(data["upload"]), encryption=str(data.get("encryption", "off")))

@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from device.cli import main as bodycam
+from device.status import Status
 from evidence import fsutil
 from evidence.crypt import (
     load_force_private_key,
@@ -396,3 +397,17 @@ def test_bodycam_verify_takes_the_force_key(camera, card, capsys) -> None:
     assert bodycam(["verify", str(card), "--force-key", "/nonexistent"]) == 2
     err = capsys.readouterr().err
     assert "--force-key" in err and err.count("\n") == 1
+
+
+def test_status_says_whether_footage_is_encrypted(tmp_path: Path) -> None:
+    data = tmp_path / "on"
+    pin_force_key(data, tmp_path / "force")
+    sim = boot(data)
+    status = sim.daemon.status()
+    assert status.encryption.startswith("on (force key SHA256:")
+    assert Status.from_json(status.to_json()).encryption == status.encryption
+    sim.shutdown()
+    plain = Simulator(tiny_config(), tmp_path / "off", encoder=FakeEncoder)
+    plain.power_on()
+    assert plain.daemon.status().encryption == "off"
+    plain.shutdown()
