@@ -1,0 +1,55 @@
+"""Docking with encryption at rest (issue 15): encrypted segments upload, get receipts and leave
+the camera exactly as plain ones do; the store holds the camera's ciphertext, byte for byte,
+which the force's key decrypts to the plaintext the device signed."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from device.upload.uploader import IDLE
+from evidence.crypt import new_force_key, public_pem
+from evidence.decrypt import decrypt_file, read_manifest
+from evidence.layout import Layout
+from evidence.manifest import manifest_path, sha256_file, signature_path
+from evidence.verify import verify
+from tests.docking.conftest import audit, dock, dock_config, drive, enrol, record, segments
+from tests.evidence_store.conftest import Running
+
+
+def test_encrypted_segments_upload_and_leave_the_camera_as_plain_ones_do(
+        make_sim, running: Running, tmp_path: Path) -> None:
+    force = new_force_key(2048)
+    data = tmp_path / "data0"  # make_sim's first data directory: pinned before it boots
+    data.mkdir()
+    (data / Layout.FORCE_KEY).write_bytes(public_pem(force.public_key()))
+    sim = make_sim(dock_config(running).replace(encryption={"enabled": True}))
+    assert sim.daemon.status().encryption.startswith("on")
+    enrol(running, sim)
+    record(sim, 6.0)
+    recorded = {mp4: sha256_file(mp4) for mp4 in segments(sim)}
+    manifests = {mp4: read_manifest(mp4) for mp4 in recorded}
+    assert len(recorded) >= 2 and all(m.encryption for m in manifests.values())
+    dock(sim)
+    assert drive(sim)[-1] == IDLE
+    assert segments(sim) == []
+    for mp4, (digest, size) in recorded.items():
+        held = running.store.objects.read_bytes(digest)
+        assert (hashlib.sha256(held).hexdigest(), len(held)) == (digest, size)
+        assert b"ftyp" not in held and b"mdat" not in held  # the store got the ciphertext
+        assert manifest_path(mp4).exists() and signature_path(mp4).exists()
+        copy = tmp_path / "store-copy" / mp4.name  # the store's bytes, beside their manifest
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(held)
+        shutil.copy(manifest_path(mp4), manifest_path(copy))
+        out = tmp_path / "plain" / mp4.name
+        out.parent.mkdir(exist_ok=True)
+        _, plain = decrypt_file(copy, force, out)
+        assert plain == manifests[mp4].encryption["plaintext_sha256"]
+    deleted = [e["data"]["file"] for e in audit(sim, "upload_deleted")]
+    assert deleted == [m.name for m in recorded]
+    shutil.copy(running.directory / "store.pub.pem", sim.data_dir / "store.pub.pem")
+    findings = verify([sim.data_dir])
+    assert all(f.ok for f in findings), [f for f in findings if not f.ok]
+    assert len([f for f in findings if f.code == "uploaded"]) == len(recorded)
