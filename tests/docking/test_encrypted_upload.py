@@ -5,17 +5,24 @@ which the force's key decrypts to the plaintext the device signed."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+import zipfile
 from pathlib import Path
 
+import pytest
+
 from device.upload.uploader import IDLE
-from evidence.crypt import new_force_key, public_pem
+from evidence.crypt import new_force_key, private_pem, public_pem
 from evidence.decrypt import decrypt_file, read_manifest
 from evidence.layout import Layout
 from evidence.manifest import manifest_path, sha256_file, signature_path
+from evidence.store_client import StoreHttpError
 from evidence.verify import verify
+from store.export import FORCE_PRIVATE_KEY
 from tests.docking.conftest import audit, dock, dock_config, drive, enrol, record, segments
 from tests.evidence_store.conftest import Running
+from tests.media import decode
 
 
 def test_encrypted_segments_upload_and_leave_the_camera_as_plain_ones_do(
@@ -53,3 +60,36 @@ def test_encrypted_segments_upload_and_leave_the_camera_as_plain_ones_do(
     findings = verify([sim.data_dir])
     assert all(f.ok for f in findings), [f for f in findings if not f.ok]
     assert len([f for f in findings if f.code == "uploaded"]) == len(recorded)
+
+
+def test_the_store_decrypts_at_export_and_the_export_plays_and_verifies(
+        make_sim, running: Running, tmp_path: Path) -> None:
+    force = new_force_key(2048)
+    data = tmp_path / "data0"
+    data.mkdir()
+    (data / Layout.FORCE_KEY).write_bytes(public_pem(force.public_key()))
+    sim = make_sim(dock_config(running).replace(encryption={"enabled": True}))
+    enrol(running, sim)
+    record(sim, 6.0)
+    manifests = [read_manifest(mp4) for mp4 in segments(sim)]
+    recording_id = manifests[0].recording_id
+    dock(sim)
+    assert drive(sim)[-1] == IDLE
+    with pytest.raises(StoreHttpError) as refused:  # no key: a clear refusal, nothing written
+        running.operator().export(tmp_path / "none.zip", recording_id)
+    assert "encrypted" in str(refused.value) and "\n" not in str(refused.value)
+    assert not (tmp_path / "none.zip").exists()
+    (running.directory / FORCE_PRIVATE_KEY).write_bytes(private_pem(force))
+    running.operator().export(tmp_path / "case.zip", recording_id)
+    with zipfile.ZipFile(tmp_path / "case.zip") as z:
+        z.extractall(tmp_path / "case")
+    case = tmp_path / "case"
+    decoded = decode(case / "export.mp4")
+    assert len(decoded.frame_times) == sum(m.frame_count for m in manifests)
+    report = json.loads((case / "report.json").read_text())
+    assert report["all_verified"]
+    for m in manifests:  # sha256sum checks the plaintext against the device's signed hash
+        plain = case / "plaintext" / recording_id / m.file
+        assert hashlib.sha256(plain.read_bytes()).hexdigest() == m.encryption["plaintext_sha256"]
+    findings = verify([case / "devices" / sim.daemon.identity.device_id])
+    assert findings and all(f.ok for f in findings), findings
