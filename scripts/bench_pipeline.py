@@ -10,6 +10,7 @@ import statistics
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,43 +85,47 @@ def _pipeline_fps(config: Config, frames: list[Any], count: int,
     return fps
 
 
-def throughput(seconds: float) -> list[Row]:
-    """The whole pipeline (camera buffer, watermark, encode, pre-event buffer, mux, fsync, sign)
-    fed as fast as it takes frames, against the bare encoder on the same frames; best of three
-    interleaved runs each, so a noisy neighbour does not decide the ratio."""
-    rows = []
+Rate = Callable[[Config, list[Any], int], float]
+
+
+def _against(seconds: float, base: Rate, measured: Rate) -> list[tuple[int, int, float, float]]:
+    """(width, height, base fps, measured fps) at 720p and 1080p: best of three interleaved
+    runs each, so a noisy neighbour does not decide the ratio."""
+    results = []
     for width, height in ((1280, 720), (1920, 1080)):
         config = _config(width, height)
         frames = _frames(width, height, 60)
         count = max(90, int(seconds * 30))
-        bare = full = 0.0
+        low = high = 0.0
         for _ in range(3):
-            bare = max(bare, _bare_fps(config, frames, count))
-            full = max(full, _pipeline_fps(config, frames, count))
-        rows += [Row(f"bare libx264 {config.encoder.preset}, {width}x{height}", f"{bare:.1f} fps"),
-                 Row(f"full pipeline, {width}x{height}", f"{full:.1f} fps",
-                     f"{full / bare:.0%} of bare (target >= 90%)")]
-    return rows
+            low = max(low, base(config, frames, count))
+            high = max(high, measured(config, frames, count))
+        results.append((width, height, low, high))
+    return results
+
+
+def throughput(seconds: float) -> list[Row]:
+    """The whole pipeline (camera buffer, watermark, encode, pre-event buffer, mux, fsync, sign)
+    fed as fast as it takes frames, against the bare encoder on the same frames."""
+    preset = Config().encoder.preset
+    return [row for width, height, bare, full in _against(seconds, _bare_fps, _pipeline_fps)
+            for row in (Row(f"bare libx264 {preset}, {width}x{height}", f"{bare:.1f} fps"),
+                        Row(f"full pipeline, {width}x{height}", f"{full:.1f} fps",
+                            f"{full / bare:.0%} of bare (target >= 90%)"))]
 
 
 def encryption_cost(seconds: float) -> list[Row]:
     """The whole pipeline recording encrypted segments (AES-256-CTR, a key per segment wrapped
-    with RSA-OAEP-3072) against the same pipeline in the clear; best of three interleaved runs
-    each (issue 15: target >= 95%)."""
+    with RSA-OAEP-3072) against the same pipeline in the clear (issue 15: target >= 95%)."""
     force_key = new_force_key(3072).public_key()
-    rows = []
-    for width, height in ((1280, 720), (1920, 1080)):
-        config = _config(width, height)
-        frames = _frames(width, height, 60)
-        count = max(90, int(seconds * 30))
-        plain = encrypted = 0.0
-        for _ in range(3):
-            plain = max(plain, _pipeline_fps(config, frames, count))
-            encrypted = max(encrypted, _pipeline_fps(config, frames, count, force_key))
-        rows += [Row(f"pipeline in the clear, {width}x{height}", f"{plain:.1f} fps"),
-                 Row(f"pipeline encrypted, {width}x{height}", f"{encrypted:.1f} fps",
-                     f"{encrypted / plain:.0%} of clear (target >= 95%)")]
-    return rows
+
+    def encrypted(config: Config, frames: list[Any], count: int) -> float:
+        return _pipeline_fps(config, frames, count, force_key)
+
+    return [row for width, height, plain, secret in _against(seconds, _pipeline_fps, encrypted)
+            for row in (Row(f"pipeline in the clear, {width}x{height}", f"{plain:.1f} fps"),
+                        Row(f"pipeline encrypted, {width}x{height}", f"{secret:.1f} fps",
+                            f"{secret / plain:.0%} of clear (target >= 95%)"))]
 
 
 def realtime_1080p(seconds: float) -> list[Row]:
