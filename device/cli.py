@@ -283,6 +283,8 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
     against the one the device signed (docs/FORMAT.md, "Encryption at rest")."""
     mp4 = Path(args.segment)
     out = Path(args.out) if args.out else Path.cwd() / mp4.name
+    if out.is_dir():
+        out = out / mp4.name
     try:
         key = load_force_private_key(Path(args.key))
         manifest, digest = decrypt_file(mp4, key, out)

@@ -35,6 +35,8 @@ def read_manifest(mp4: Path) -> Manifest:
 def decrypt_file(mp4: Path, private_key: rsa.RSAPrivateKey, out: Path) -> tuple[Manifest, str]:
     """Decrypt segment ``mp4`` into ``out`` (never over an existing file); returns its manifest
     and the plaintext's SHA-256, which is the manifest's signed one."""
+    if not mp4.is_file():
+        raise CryptError(f"no segment file {mp4}")
     manifest = read_manifest(mp4)
     if manifest.encryption is None:
         raise CryptError(f"{mp4.name} is not encrypted (its manifest has no encryption): "
@@ -45,8 +47,7 @@ def decrypt_file(mp4: Path, private_key: rsa.RSAPrivateKey, out: Path) -> tuple[
         raise CryptError(f"{out} is beside the segment: plaintext is not written to the card")
     try:
         digest = decrypt_segment(mp4, manifest.encryption, private_key, out)
-    except FileNotFoundError:
-        raise CryptError(f"no segment file {mp4.name}") from None
     except OSError as exc:
-        raise CryptError(f"cannot decrypt {mp4.name}: {exc.strerror or exc}") from None
+        raise CryptError(f"cannot decrypt {mp4.name}: {exc.filename or out}: "
+                         f"{exc.strerror or exc}") from None
     return manifest, digest

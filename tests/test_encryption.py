@@ -282,6 +282,18 @@ def test_bodycam_decrypt_names_what_is_wrong_in_one_line(camera, card, tmp_path,
     assert not out.exists() and not list(tmp_path.glob("out.mp4*"))  # nothing half-written
 
 
+def test_bodycam_decrypt_names_a_missing_segment_and_an_unwritable_output(
+        camera, tmp_path, capsys) -> None:
+    code, err = decrypt_cli(tmp_path / "nothing.mp4", camera["key"], tmp_path / "o.mp4", capsys)
+    assert code == 2 and "no segment file" in err and err.count("\n") == 1
+    mp4 = segments(camera["data"])[0]
+    code, err = decrypt_cli(mp4, camera["key"], tmp_path / "no" / "such" / "o.mp4", capsys)
+    assert code == 2 and "No such file or directory" in err and err.count("\n") == 1
+    assert "Traceback" not in err
+    code, _ = decrypt_cli(mp4, camera["key"], tmp_path, capsys)  # a folder: the name in it
+    assert code == 0 and (tmp_path / mp4.name).read_bytes()[4:8] == b"ftyp"
+
+
 def test_bodycam_decrypt_never_writes_plaintext_beside_the_segment(camera, card, capsys
                                                                    ) -> None:
     mp4 = segments(card)[0]
@@ -411,3 +423,36 @@ def test_status_says_whether_footage_is_encrypted(tmp_path: Path) -> None:
     plain.power_on()
     assert plain.daemon.status().encryption == "off"
     plain.shutdown()
+
+
+@pytest.mark.parametrize("faults", [
+    Faults(where=".mp4.part", after=5),
+    Faults(where=".mp4.part", after=5, partial=700),  # the card takes part of the write
+    Faults(ops=("fsync",), where=".mp4.part", after=4),
+], ids=["refused", "part-written", "fsync"])
+def test_a_card_failing_mid_segment_leaves_only_ciphertext_that_recovers_and_decrypts(
+        tmp_path: Path, faults: Faults) -> None:
+    key = pin_force_key(tmp_path / "d", tmp_path / "force")
+    sim = boot(tmp_path / "d")
+    fsutil.fault = faults
+    try:
+        sim.button("record").double_press()
+        for _ in range(20):
+            sim.advance(0.5)
+            if sim.mode == "fault":
+                break
+        assert sim.mode == "fault", (faults.failed, sim.daemon.fault)
+    finally:
+        fsutil.fault = None
+    for _ in range(60):
+        sim.advance(1.0)
+        if sim.mode == "buffering":
+            break
+    sim.shutdown()
+    data = tmp_path / "d"
+    assert plaintext_in(data) == []
+    findings = verify([data], KeyRing().with_force_key(load_force_private_key(key)))
+    assert findings and all(f.ok for f in findings), problems(findings)
+    (mp4,) = segments(data)
+    manifest, _ = decrypt_file(mp4, load_force_private_key(key), tmp_path / "out.mp4")
+    assert manifest.recovered and probe_frames(tmp_path / "out.mp4") == manifest.frame_count

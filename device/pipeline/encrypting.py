@@ -30,9 +30,16 @@ class EncryptingStream:
     def seekable(self) -> bool:
         return True
 
-    def write(self, data: bytes) -> int:  # type: ignore[override]
+    def write(self, data: bytes) -> int:
         plain = bytes(data)
-        written = self._file.write(self._cipher.update(plain))
+        try:
+            written = self._file.write(self._cipher.update(plain))
+        except OSError:
+            # The card refused (ENOSPC, EIO): what the file took is what its position says,
+            # so the muxer's later writes (abort's last fragment) stay at their true offsets.
+            self._pos = self._file.tell()
+            self._cipher = self._key.cipher(self._pos)
+            raise
         if written is not None and written != len(plain):  # a short write: resume there
             self._pos += written
             self._cipher = self._key.cipher(self._pos)
