@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from evidence.crypt import CryptError, force_key_from_der
 from evidence.layout import Layout
 from evidence.messages import plain, show
 from hal.backend import Backend, SectionError, backends, opt
@@ -220,6 +221,9 @@ class EncryptionSection:
                                 "segment keys are wrapped to, pinned at provisioning "
                                 "('bodycam provision --force-key'); relative to the data "
                                 "directory.")
+    force_key: str = opt("", "A force key as base64 DER (SubjectPublicKeyInfo): set by the "
+                         "store's signed settings to rotate it (docs/STORE.md); when set it "
+                         "takes the place of force_public_key from the next segment on.")
 
 
 #: The firmware's own sections, in the order ``bodycam config`` prints them. The installed
@@ -424,6 +428,11 @@ def _check_consistency(config: Config, source: str) -> None:
                           f"be at least encoder.keyframe_interval_s "
                           f"({config.encoder.keyframe_interval_s:g})")
     _check_upload(config.upload, source)
+    if config.encryption.force_key:
+        try:
+            force_key_from_der(config.encryption.force_key)
+        except CryptError as exc:
+            raise ConfigError(f"{source}: encryption.force_key: {exc}") from None
 
 
 #: A repeating warning's pattern must end before it sounds again, or the patterns queue up

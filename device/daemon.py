@@ -56,7 +56,12 @@ from device.recordings import next_recording_id, recordings_dir
 from device.status import ClosedRecording, Recording, RecordingStatus, Status
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
-from evidence.crypt import CryptError, force_key_fingerprint, load_force_public_key
+from evidence.crypt import (
+    CryptError,
+    force_key_fingerprint,
+    force_key_from_der,
+    load_force_public_key,
+)
 from evidence.fsutil import private_dir
 from evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
 from evidence.utc import utc_iso
@@ -489,6 +494,9 @@ class Daemon:
         so it is made again (the camera is off in the dock: nothing is being captured)."""
         self.config = config
         self.policy = IndicatorPolicy(config.indicators)
+        force_problem = self._load_force_key()  # a rotated force key: from the next segment
+        if force_problem is not None:
+            self._fail("key", force_problem)
         self.gestures.config = config.gestures
         if rebuild_pipeline and self.pipeline is not None:
             self.pipeline.close()
@@ -600,8 +608,9 @@ class Daemon:
             return None
         path = Path(section.force_public_key)
         try:
-            self.force_key = load_force_public_key(
-                path if path.is_absolute() else self.data_dir / path)
+            self.force_key = (force_key_from_der(section.force_key) if section.force_key
+                              else load_force_public_key(
+                                  path if path.is_absolute() else self.data_dir / path))
         except CryptError as exc:
             self.force_key = None
             return f"{exc} (encryption.force_public_key; or set encryption.enabled false)"

@@ -85,6 +85,24 @@ def load_force_public_key(path: Path) -> rsa.RSAPublicKey:
     return key
 
 
+def force_key_from_der(text: str) -> rsa.RSAPublicKey:
+    """A force key given as base64 DER SubjectPublicKeyInfo (one line: how a store pushes a
+    rotated key in a signed setting), or :class:`CryptError`."""
+    try:
+        key = serialization.load_der_public_key(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError, TypeError, UnsupportedAlgorithm):
+        raise CryptError("the force key is not base64 DER of a public key") from None
+    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
+        raise CryptError(f"the force key is not an RSA key of at least {MIN_RSA_BITS} bits")
+    return key
+
+
+def der_b64(key: rsa.RSAPublicKey) -> str:
+    """The one-line form :func:`force_key_from_der` reads."""
+    return base64.b64encode(key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+
+
 def load_force_private_key(path: Path) -> rsa.RSAPrivateKey:
     """The force's private key (unencrypted PEM), for decrypting."""
     try:

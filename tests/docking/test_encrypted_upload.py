@@ -13,14 +13,33 @@ from pathlib import Path
 import pytest
 
 from device.upload.uploader import IDLE
-from evidence.crypt import new_force_key, private_pem, public_pem
+from evidence.crypt import (
+    CryptError,
+    der_b64,
+    force_key_fingerprint,
+    new_force_key,
+    private_pem,
+    public_pem,
+)
 from evidence.decrypt import decrypt_file, read_manifest
 from evidence.layout import Layout
 from evidence.manifest import manifest_path, sha256_file, signature_path
 from evidence.store_client import StoreHttpError
 from evidence.verify import verify
+from sim.encoder import FakeEncoder
+from sim.simulator import Simulator
 from store.export import FORCE_PRIVATE_KEY
-from tests.docking.conftest import audit, dock, dock_config, drive, enrol, record, segments
+from store.service import CAMERA_SETTINGS, Store, StoreDirError
+from tests.docking.conftest import (
+    audit,
+    dock,
+    dock_config,
+    drive,
+    enrol,
+    record,
+    segments,
+    undock,
+)
 from tests.evidence_store.conftest import Running
 from tests.media import decode
 
@@ -93,3 +112,50 @@ def test_the_store_decrypts_at_export_and_the_export_plays_and_verifies(
         assert hashlib.sha256(plain.read_bytes()).hexdigest() == m.encryption["plaintext_sha256"]
     findings = verify([case / "devices" / sim.daemon.identity.device_id])
     assert findings and all(f.ok for f in findings), findings
+
+
+def test_the_force_key_rotates_by_a_signed_setting_from_the_next_segment_on(
+        running: Running, tmp_path: Path) -> None:
+    old, new = new_force_key(2048), new_force_key(2048)
+    data = tmp_path / "cam"
+    data.mkdir()
+    (data / Layout.FORCE_KEY).write_bytes(public_pem(old.public_key()))
+    config = dock_config(running).replace(encryption={"enabled": True})
+    sim = Simulator(config, data, encoder=FakeEncoder)
+    sim.power_on()
+    enrol(running, sim)
+    record(sim, 2.0)
+    before = {read_manifest(mp4).encryption["force_key_sha256"] for mp4 in segments(sim)}
+    assert before == {force_key_fingerprint(old.public_key())}
+    (running.directory / CAMERA_SETTINGS).write_text(json.dumps(
+        {"encryption": {"force_key": der_b64(new.public_key())}}))
+    running.restart()
+    dock(sim)
+    assert drive(sim)[-1] == IDLE
+    [change] = [e["data"] for e in audit(sim, "setting")]
+    assert change["key"] == "encryption.force_key" and change["new"] == der_b64(new.public_key())
+    undock(sim)
+    record(sim, 2.0)
+    after = {read_manifest(mp4).encryption["force_key_sha256"] for mp4 in segments(sim)}
+    assert after == {force_key_fingerprint(new.public_key())}
+    mp4 = segments(sim)[0]  # the old key no longer decrypts what follows
+    with pytest.raises(CryptError, match="wrong force key"):
+        decrypt_file(mp4, old, tmp_path / "old.mp4")
+    sim.shutdown()
+    again = Simulator(config, data, encoder=FakeEncoder)  # kept across a restart
+    again.power_on()
+    assert again.daemon.force_key is not None
+    assert force_key_fingerprint(again.daemon.force_key) == force_key_fingerprint(
+        new.public_key())
+    again.shutdown()
+
+
+def test_a_store_may_rotate_the_force_key_but_not_switch_encryption_off(store_dir) -> None:
+    directory, _ = store_dir
+    for document, says in (({"encryption": {"enabled": False}}, "encryption.enabled"),
+                           ({"encryption": {"force_public_key": "/tmp/k.pem"}},
+                            "encryption.force_public_key"),
+                           ({"encryption": {"force_key": "bm90IGEga2V5"}}, "not base64 DER")):
+        (directory / CAMERA_SETTINGS).write_text(json.dumps(document))
+        with pytest.raises(StoreDirError, match=says):
+            Store(directory)
