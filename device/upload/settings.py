@@ -3,9 +3,9 @@
 The store signs the document with its key (the one the camera pins for receipts), so settings
 cannot be injected by whoever sits between dock and store. Only behaviour may be pushed:
 recording, gestures, indicators, power, audit and triggers, and the force key's rotation
-(``encryption.force_key`` alone: a store cannot switch encryption off). What ties the camera to its hardware,
-its identity, its storage or its store (device, camera, encoder, storage, pins, upload,
-simulator) stays with the local configuration file.
+(``encryption.force_key`` alone: a store cannot switch encryption off). What ties the camera
+to its hardware, its identity, its storage or its store (device, camera, encoder, storage,
+pins, upload, simulator) stays with the local configuration file.
 
 Precedence: defaults < the configuration file < the store's document. The document as applied is
 kept in ``DATA_DIR/state/store-settings.json`` and laid over the file again at every start; a
