@@ -457,3 +457,26 @@ def test_a_card_failing_mid_segment_leaves_only_ciphertext_that_recovers_and_dec
     (mp4,) = segments(data)
     manifest, _ = decrypt_file(mp4, load_force_private_key(key), tmp_path / "out.mp4")
     assert manifest.recovered and probe_frames(tmp_path / "out.mp4") == manifest.frame_count
+
+
+def test_a_segment_cut_before_its_first_byte_is_closed_by_an_encrypted_terminator(
+        camera, tmp_path: Path) -> None:
+    """The power went after the pending record was written and before the ``.part`` was:
+    recovery closes the recording with a zero-frame segment, encrypted like any other."""
+    card = tmp_path / "card"
+    shutil.copytree(camera["cut"], card)
+    (part,) = card.glob("recordings/*/*.mp4.part")
+    part.unlink()
+    Layout.fragment_log(part.with_suffix("")).unlink()
+    sim = boot(card)
+    assert [r["frames"] for r in sim.daemon.recovered] == [0]
+    sim.shutdown()
+    closing = part.with_suffix("")
+    manifest = read_manifest(closing)
+    assert manifest.last and manifest.recovered and manifest.frame_count == 0
+    assert manifest.encryption is not None
+    assert plaintext_in(card) == []
+    out = tmp_path / "closing.mp4"
+    decrypt_file(closing, _private(camera), out)
+    assert out.read_bytes()[4:8] == b"ftyp"
+    assert all(f.ok for f in verify([card], KeyRing().with_force_key(_private(camera))))
