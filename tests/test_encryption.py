@@ -480,3 +480,26 @@ def test_a_segment_cut_before_its_first_byte_is_closed_by_an_encrypted_terminato
     decrypt_file(closing, _private(camera), out)
     assert out.read_bytes()[4:8] == b"ftyp"
     assert all(f.ok for f in verify([card], KeyRing().with_force_key(_private(camera))))
+
+
+def test_a_recording_cut_between_two_encrypted_segments_is_closed_without_the_key(
+        camera, tmp_path: Path) -> None:
+    """The power went between closing one segment and opening the next: recovery cannot read
+    the encrypted segment's stream headers, and needs none for a zero-frame closing segment."""
+    card = tmp_path / "card"
+    shutil.copytree(camera["data"], card)
+    folder = sorted(card.glob("recordings/*"))[0]
+    *kept, gone = sorted(folder.glob("*.mp4"))
+    for path in (gone, Layout.manifest(gone), Layout.manifest_signature(gone)):
+        path.unlink()  # as if it had never been opened
+    sim = boot(card)
+    assert [r["detail"] for r in sim.daemon.recovered] == [""]
+    sim.shutdown()
+    closing = folder / sim.daemon.recovered[0]["file"]
+    manifest = read_manifest(closing)
+    assert manifest.last and manifest.frame_count == 0 and manifest.encryption is not None
+    assert manifest.segment_index == len(kept)
+    assert plaintext_in(card) == []
+    out = tmp_path / "closing.mp4"
+    decrypt_file(closing, _private(camera), out)
+    assert out.read_bytes()[4:8] == b"ftyp" and probe_frames(out) == 0
