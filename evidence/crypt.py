@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
+from evidence.bounded import open_regular, read_regular
+
 ALGORITHM = "aes-256-ctr"
 KEY_WRAP = "rsa-oaep-sha256"
 #: The smallest force key accepted (NIST: 2048-bit RSA until 2030; forces should use 3072+).
@@ -42,6 +44,8 @@ HEADER_TYPES: dict[str, type] = {"algorithm": str, "key_wrap": str, "wrapped_key
 PLAINTEXT_TYPES: dict[str, type] = {"plaintext_sha256": str, "plaintext_size": int}
 _OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 _CHUNK = 1 << 20
+#: A PEM key file is a few KiB; a larger "key" (say /dev/zero linked into place) is not read.
+MAX_KEY_FILE = 1 << 16
 
 
 class CryptError(ValueError):
@@ -71,7 +75,7 @@ def force_key_fingerprint(public_key: rsa.RSAPublicKey) -> str:
 def load_force_public_key(path: Path) -> rsa.RSAPublicKey:
     """The force's public key (PEM), or :class:`CryptError` saying what is wrong with it."""
     try:
-        raw = path.read_bytes()[: 1 << 16]
+        raw = read_regular(path, MAX_KEY_FILE, follow=True)
     except FileNotFoundError:
         raise CryptError(f"force key missing: no {path}") from None
     except OSError as exc:
@@ -106,7 +110,7 @@ def der_b64(key: rsa.RSAPublicKey) -> str:
 def load_force_private_key(path: Path) -> rsa.RSAPrivateKey:
     """The force's private key (unencrypted PEM), for decrypting."""
     try:
-        raw = path.read_bytes()[: 1 << 16]
+        raw = read_regular(path, MAX_KEY_FILE, follow=True)
     except OSError as exc:
         raise CryptError(f"force private key {path} cannot be read: "
                          f"{exc.strerror or exc}") from None
@@ -243,7 +247,7 @@ def check_plaintext(mp4: Path, manifest_encryption: dict[str, Any],
 def decrypt_chunks(path: Path, segment_key: SegmentKey) -> Iterator[bytes]:
     """The plaintext of the ciphertext file at ``path``, in pieces."""
     cipher = segment_key.cipher()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # never a FIFO or a link: nothing blocks, nothing is followed
         while chunk := f.read(_CHUNK):
             yield cipher.update(chunk)
 

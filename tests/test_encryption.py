@@ -33,6 +33,8 @@ from evidence.crypt import (
     public_pem,
 )
 from evidence.decrypt import decrypt_file, read_manifest
+from evidence.identity import create_identity
+from evidence.identity import public_pem as ed_pem
 from evidence.keyring import KeyRing
 from evidence.layout import Layout
 from evidence.manifest import write_signed_manifest
@@ -256,6 +258,7 @@ def _edit_wrapped_key(mp4: Path) -> None:
     ("flipped byte", "differs from the signed plaintext hash"),
     ("missing manifest", "no manifest"),
     ("not a key", "is not an unencrypted PEM private key"),
+    ("endless key", "not a regular file"),
 ])
 def test_bodycam_decrypt_names_what_is_wrong_in_one_line(camera, card, tmp_path, capsys,
                                                          damage, says) -> None:
@@ -275,6 +278,8 @@ def test_bodycam_decrypt_names_what_is_wrong_in_one_line(camera, card, tmp_path,
     elif damage == "not a key":
         key = tmp_path / "junk.pem"
         key.write_text("not a key\n")
+    elif damage == "endless key":  # never read to its end
+        key = Path("/dev/zero")
     out = tmp_path / "out.mp4"
     code, err = decrypt_cli(mp4, key, out, capsys)
     assert code == 2, err
@@ -503,3 +508,27 @@ def test_a_recording_cut_between_two_encrypted_segments_is_closed_without_the_ke
     out = tmp_path / "closing.mp4"
     decrypt_file(closing, _private(camera), out)
     assert out.read_bytes()[4:8] == b"ftyp" and probe_frames(out) == 0
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder", "not a key", "ed25519"])
+def test_an_unusable_force_key_faults_at_boot_in_one_line_and_never_hangs(
+        tmp_path: Path, kind: str) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    pinned = data / Layout.FORCE_KEY
+    if kind == "fifo":
+        os.mkfifo(pinned)
+    elif kind == "device":
+        pinned.symlink_to("/dev/zero")
+    elif kind == "folder":
+        pinned.mkdir()
+    elif kind == "not a key":
+        pinned.write_text("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    else:  # a key, but not the RSA key segment keys are wrapped with
+        pinned.write_bytes(ed_pem(create_identity(tmp_path / "other", "M", "S").public_key))
+    sim = Simulator(CONFIG, data, encoder=FakeEncoder)
+    sim.power_on()
+    fault = sim.daemon.fault or ""
+    assert sim.mode == "fault" and sim.daemon.fault_kind == "key", fault
+    assert "force key" in fault and "\n" not in fault and len(fault) < 500
+    sim.shutdown()
