@@ -137,6 +137,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"bodycam run: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
+def cmd_transparency(args: argparse.Namespace) -> int:
+    from evidence.transparency_audit import main as transparency_main  # the contract's
+
+    return transparency_main(args.transparency_args)
+
+
 def cmd_store(args: argparse.Namespace) -> int:
     from device.runner import FrontendError, frontend
 
@@ -469,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "memory) and check it against its signed plaintext hash")
     p.add_argument("--json", action="store_true", help="a status and reason code per item")
     p.set_defaults(func=cmd_verify)
+
+    # Everything after 'transparency' goes to evidence.transparency_audit (its own --help).
+    p = sub.add_parser("transparency", add_help=False, prefix_chars="\0",
+                       help="check an evidence store's public transparency log (no token)")
+    p.add_argument("transparency_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_transparency)
 
     # Everything after 'store' goes to store.cli, which has its own --help.
     p = sub.add_parser("store", add_help=False, prefix_chars="\0",

@@ -4,6 +4,10 @@
   came, and its signature. Written (fsync, rename) before the MP4 is deleted; kept afterwards
   with the manifest and its signature, so the camera can still show what it recorded, that the
   chain was whole and which store took each segment.
+- ``NAME.mp4.receipt.tlog.json``: the store's transparency-log inclusion proof for that
+  receipt (its leaf, a signed checkpoint, the proof), kept only once it verifies with the pinned
+  store key; ``bodycam transparency verify --check DATA_DIR`` later shows that checkpoint is a
+  prefix of the store's log. A store without a log sends none; the receipt alone still counts.
 - ``NAME.mp4.quarantined.json``: the store refused the segment on integrity grounds; the
   footage stays and is not offered again (delete this note to offer it again).
 - ``audit/receipts/SHA256.receipt.json`` (and ``.sig``): receipts for snapshots of the audit
@@ -52,6 +56,12 @@ def save_receipt(mp4: Path, raw: bytes, signature: bytes) -> None:
     """Keep a segment's receipt durably; the caller deletes the MP4 only after this returns."""
     atomic_write(receipt_path(mp4), raw)
     atomic_write(receipt_signature_path(mp4), signature)
+
+
+def save_tlog_proof(mp4: Path, proof: dict[str, Any]) -> None:
+    """Keep the receipt's inclusion proof beside it (checked by the caller first)."""
+    atomic_write(Layout.tlog_proof(mp4),
+                 (json.dumps(proof, indent=2, sort_keys=True) + "\n").encode())
 
 
 def save_audit_receipt(data_dir: Path, sha256: str, raw: bytes, signature: bytes) -> Path:

@@ -14,6 +14,7 @@ finds footage by them; so they are defined here once and every user takes them f
                                               ...-S0003.mp4.part.json its pending record
                                               ...-S0003.mp4.part.sigs its fragment log
                                               ...-S0003.mp4.receipt.json / .receipt.sig
+                                              ...-S0003.mp4.receipt.tlog.json
                                               ...-S0003.mp4.quarantined.json
       audit/audit.jsonl  audit/receipts/SHA256.receipt.json (.sig)
       state/recording_counter  state/store-settings.json  control.sock
@@ -63,6 +64,8 @@ class Layout:
     RECEIPT: ClassVar[str] = ".receipt.json"
     RECEIPT_SIGNATURE: ClassVar[str] = ".receipt.sig"
     QUARANTINED: ClassVar[str] = ".quarantined.json"
+    #: the store's transparency-log inclusion proof for the receipt (leaf, checkpoint, proof)
+    TLOG_PROOF: ClassVar[str] = ".receipt.tlog.json"
 
     # the audit log and the store's receipts for its snapshots
     AUDIT_LOG: ClassVar[Path] = Path("audit") / "audit.jsonl"
@@ -118,6 +121,10 @@ class Layout:
     @classmethod
     def receipt_signature(cls, mp4: Path) -> Path:
         return cls.beside(mp4, cls.RECEIPT_SIGNATURE)
+
+    @classmethod
+    def tlog_proof(cls, mp4: Path) -> Path:
+        return cls.beside(mp4, cls.TLOG_PROOF)
 
     @classmethod
     def quarantined(cls, mp4: Path) -> Path:

@@ -22,7 +22,8 @@ The zip holds:
 - ``report.json`` (findings of the verifier, where each segment sits in ``export.mp4``, flags and
   receipts, and each recording's timeline: where the pre-event footage ends and the recording
   was started, every marker with its note, every gap, each at its time in ``export.mp4``) with
-  ``report.json.sig``, signed by the store key in ``store.pub.pem``.
+  ``report.json.sig``, signed by the store key in ``store.pub.pem``; ``transparency_leaf_index``
+  names the export's leaf in the store's public log.
 """
 
 from __future__ import annotations
@@ -97,6 +98,10 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
         findings = verify([work / "devices"])
         digest, size = sha256_file(work / EXPORT_MP4)
         timeline = export_timeline(work, segments, offsets)
+        leaf = store.tlog.export(  # logged before the zip exists (store/transparency.py)
+            store.now_utc(), out.name, digest,
+            [[r["device_id"], r["recording_id"]] for r in recordings],
+            [s["manifest_sha256"] for s in segments])
         report = {
             "format": REPORT_FORMAT, "version": 1, "store_id": store.store_id,
             "created_utc": store.now_utc(), "selection": selection,
@@ -113,6 +118,7 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
             "markers": [m for m in timeline if m["kind"] == "marker"],
             "findings": [_in_zip(asdict(f), work) for f in findings],
             "all_verified": bool(findings) and all(f.ok for f in findings),
+            "transparency_leaf_index": leaf,
         }
         raw = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
         (work / REPORT).write_bytes(raw)

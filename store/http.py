@@ -190,8 +190,39 @@ def make_export(store: Store, req: Request) -> Response:
     return Response(200, file=out)
 
 
+# the transparency log: public, for anyone (store/transparency.py)
+def _public_query(req: Request, allowed: set[str]) -> dict[str, str]:
+    unknown = sorted(set(req.query) - allowed)
+    if unknown:
+        raise bad_request(f"unknown query parameter {unknown[0][:40]!r} (allowed: "
+                          f"{', '.join(sorted(allowed)) or 'none'})")
+    return req.query
+
+
+def tlog_checkpoint(store: Store, req: Request) -> Response:
+    _public_query(req, set())
+    return Response(200, store.tlog.checkpoint())
+
+
+def tlog_inclusion(store: Store, req: Request) -> Response:
+    return Response(200, store.tlog.inclusion(
+        _public_query(req, {"index", "manifest_sha256", "tree_size"})))
+
+
+def tlog_consistency(store: Store, req: Request) -> Response:
+    return Response(200, store.tlog.consistency(_public_query(req, {"first", "second"})))
+
+
+def tlog_leaves(store: Store, req: Request) -> Response:
+    return Response(200, store.tlog.leaves(_public_query(req, {"start", "end"})))
+
+
 ROUTES: list[Route] = [
     ("GET", re.compile(r"/v1/info"), PUBLIC, info, 0),
+    ("GET", re.compile(r"/v1/transparency/checkpoint"), PUBLIC, tlog_checkpoint, 0),
+    ("GET", re.compile(r"/v1/transparency/inclusion"), PUBLIC, tlog_inclusion, 0),
+    ("GET", re.compile(r"/v1/transparency/consistency"), PUBLIC, tlog_consistency, 0),
+    ("GET", re.compile(r"/v1/transparency/leaves"), PUBLIC, tlog_leaves, 0),
     ("POST", re.compile(r"/v1/segments"), DEVICE, open_segment, MAX_JSON_BODY),
     ("POST", re.compile(r"/v1/audit-logs"), DEVICE, open_audit_log, MAX_JSON_BODY),
     ("GET", re.compile(rf"/v1/uploads/{UPLOAD}"), DEVICE, upload_status, 0),

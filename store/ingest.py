@@ -56,6 +56,8 @@ class UploadStatus:
     receipt_signature: bytes | None = None
     #: True on the answer to the request that completed and stored the upload.
     created: bool = False
+    #: A stored segment's transparency-log leaf, checkpoint and inclusion proof.
+    transparency: dict[str, Any] | None = None
 
     @property
     def http_status(self) -> int:
@@ -72,6 +74,8 @@ class UploadStatus:
         if self.receipt is not None and self.receipt_signature is not None:
             data["receipt"] = base64.b64encode(self.receipt).decode()
             data["receipt_signature"] = base64.b64encode(self.receipt_signature).decode()
+        if self.transparency is not None:
+            data["transparency"] = self.transparency
         return data
 
 
@@ -330,6 +334,11 @@ class Ingest:
                     manifest.device_id, manifest.recording_id)["case_ref"]
                 db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
                            (STORED, status.upload_id))
+                store.tlog.segment(  # logged before the commit (store/transparency.py)
+                    device_id=manifest.device_id, recording_id=manifest.recording_id,
+                    segment_index=manifest.segment_index, file=manifest.file, sha256=digest,
+                    size=manifest.size, manifest_sha256=manifest_sha,
+                    received_utc=receipt.received_utc)
         except Rejected as exc:
             return self._quarantine(status.upload_id, exc, content=(digest, manifest.size))
         if flagged is not None:  # a segment of a recording already held as evidence
@@ -343,6 +352,7 @@ class Ingest:
         store.staging.remove_lock(status.upload_id)
         status.state, status.receipt, status.receipt_signature = STORED, raw, sig
         status.created = True
+        status.transparency = store.tlog.receipt_proof(manifest_sha)
         return status
 
     def _store_audit_log(self, status: UploadStatus, row: Any, digest: str) -> UploadStatus:
@@ -467,3 +477,6 @@ class Ingest:
             "u.kind = ?3 WHERE u.upload_id = ?1", status.upload_id, SEGMENT, AUDIT_LOG)
         if row is not None:
             status.receipt, status.receipt_signature = row["receipt"], row["receipt_signature"]
+            if status.kind == SEGMENT:
+                key = Receipt.from_bytes(row["receipt"]).manifest_sha256
+                status.transparency = key and self.store.tlog.receipt_proof(key)

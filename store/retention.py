@@ -8,8 +8,9 @@ as evidence is kept until it is unflagged. :meth:`Retention.step` does one pass 
 is given, so a test moves the clock instead of waiting, and ``bodycam store serve`` calls it
 periodically.
 
-Each deletion is written to the store's audit log (with every segment's hash) *before* any
-object goes, then the catalogue marks the segments deleted, then the objects are removed; a
+Each deletion is written to the store's audit log (with every segment's hash) and to its
+public transparency log (with the rule, the received time and the expiry) *before* any object
+goes, then the catalogue marks the segments deleted, then the objects are removed; a
 crash part-way leaves rows marked but not purged, which the next step finishes.
 
 Several workers may run retention, flag and unflag at once: the decision (still unflagged, not
@@ -119,6 +120,11 @@ class Retention:
                 segments=[{"segment_index": s["segment_index"], "file": s["file"],
                            "sha256": s["sha256"], "manifest_sha256": s["manifest_sha256"]}
                           for s in segments])
+            store.tlog.deletion(  # the public's record, with the rule and dates that allow it
+                utc_iso(now), device_id, recording_id,
+                retention_days=store.config.retention_days, received_utc=utc_iso(received_s),
+                expires_utc=utc_iso(received_s + store.config.retention_s),
+                manifests=[s["manifest_sha256"] for s in segments])
             db.executemany("UPDATE segments SET deleted_utc = ? WHERE device_id = ? AND "
                            "recording_id = ? AND segment_index = ?",
                            [(entry["utc"], device_id, recording_id, s["segment_index"])

@@ -7,7 +7,8 @@ translates requests. Layout of the directory (docs/STORE.md):
 - ``keys/store.key`` the private key that signs receipts and export reports (0600);
 - ``camera-settings.json`` (optional) settings for docked cameras, served signed in ``/v1/info``;
 - ``catalogue.sqlite`` the catalogue; ``objects/`` the bytes by SHA-256; ``staging/`` uploads in
-  progress; ``audit.jsonl`` the store's hash-chained audit log.
+  progress; ``audit.jsonl`` the store's hash-chained audit log; ``tlog/`` the public
+  transparency log (:mod:`store.transparency`), on both backends a file here.
 
 At a force's scale ``store.json`` names a PostgreSQL catalogue and an S3 bucket with Object Lock
 instead (:func:`open_catalogue`, :func:`open_objects`); staging, the key and the audit log stay
@@ -48,6 +49,7 @@ from store.locks import FileLock
 from store.objects import FilesystemObjectStore, ObjectStore
 from store.retention import Retention
 from store.staging import Staging
+from store.transparency import StoreLog
 
 CONFIG = "store.json"
 PRIVATE_KEY = Path("keys") / "store.key"
@@ -55,6 +57,7 @@ PUBLIC_KEY = "store.pub.pem"
 CATALOGUE = "catalogue.sqlite"
 AUDIT = "audit.jsonl"
 CAMERA_SETTINGS = "camera-settings.json"
+TLOG = "tlog"
 MAX_CASE_REF = 128
 
 
@@ -277,6 +280,7 @@ class Store:
             raise
         self.staging = Staging(directory / "staging")
         self.audit = AuditLog(directory / AUDIT, clock)
+        self.tlog = StoreLog(directory / TLOG, self.store_id, self.private_key)
         self.exports_dir = directory / "exports"  # made (0700) when an export starts
         #: Held by flag, unflag and retention, so a recording is never deleted while flagged;
         #: a file lock, so it holds across the worker processes serving this directory.
@@ -377,6 +381,7 @@ class Store:
                 db.execute("UPDATE recordings SET case_ref = ?, flagged_utc = ? WHERE "
                            "device_id = ? AND recording_id = ?",
                            (case_ref, now, device_id, recording_id))
+                self.tlog.flag(now, device_id, recording_id, case_ref)  # before the commit
             held: int | str = 0
             try:
                 held = self._hold(device_id, recording_id, True)
@@ -400,6 +405,7 @@ class Store:
                     raise conflict(f"recording {recording_id} is not flagged")
                 db.execute("UPDATE recordings SET case_ref = NULL, flagged_utc = NULL WHERE "
                            "device_id = ? AND recording_id = ?", (device_id, recording_id))
+                self.tlog.unflag(self.now_utc(), device_id, recording_id)  # before the commit
             lifted: int | str = 0
             try:
                 lifted = self._hold(device_id, recording_id, False)

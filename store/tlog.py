@@ -10,6 +10,12 @@ In memory the log keeps the hash of every perfect, aligned subtree (level 0 the 
 k the subtrees of 2^k leaves), so an append costs O(1) amortised and a root, an inclusion proof
 or a consistency proof O(log n) hashes: what a store with millions of entries needs. The proofs
 verify with :mod:`evidence.transparency` alone.
+
+Several worker processes may share one log (``store serve --workers N``): every append and every
+read takes the log's file lock (``tlog.lock``, :class:`store.locks.FileLock`) and first catches
+up on the lines other processes appended since (it remembers how many bytes it has read), so
+there is one writer at a time and each worker's tree is the file's. Segment leaves are indexed
+by their manifest's SHA-256, for the inclusion proof a receipt carries.
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ from evidence.transparency import (
     sign_note,
     split_point,
 )
+from store.locks import FileLock
 
 LEAVES = "leaves.jsonl"
+LOCK = "tlog.lock"
 
 
 class LogRangeError(ValueError):
@@ -54,13 +62,21 @@ class TransparencyLog:
         self._key = key
         self._lock = threading.Lock()
         self._levels: list[list[bytes]] = [[]]
+        self._offsets: list[int] = []  # where each leaf's line starts in the file
+        self._read = 0  # bytes of the file already in the tree
+        self._by_manifest: dict[str, int] = {}
+        self._flags: dict[tuple[str, str], str] = {}
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._path = directory / LEAVES
-        self._load()
+        self._file_lock = FileLock(directory / LOCK)
+        with self._lock, self._file_lock:
+            self._load()
 
     # --- the file ----------------------------------------------------------------------------
 
     def _load(self) -> None:
+        """Under both locks: a torn tail (a writer that died mid-line) is set aside, then every
+        line is read into the tree."""
         try:
             data = self._path.read_bytes()
         except FileNotFoundError:
@@ -71,8 +87,54 @@ class TransparencyLog:
             with open(self._path, "r+b") as f:
                 f.truncate(whole)
                 os.fsync(f.fileno())
-        for line in data[:whole].splitlines():
+        self._take(data[:whole], 0)
+
+    def _take(self, data: bytes, at: int) -> None:
+        """Add the complete lines of ``data`` (read from offset ``at``) to the tree."""
+        pos = 0
+        while True:
+            end = data.find(b"\n", pos)
+            if end < 0:
+                break
+            self._offsets.append(at + pos)
+            line = data[pos:end]
             self._add(leaf_hash(line))
+            self._index(line, len(self._offsets) - 1)
+            pos = end + 1
+        self._read = at + pos
+
+    def _index(self, line: bytes, index: int) -> None:
+        """Segment leaves by manifest hash; the last flag or unflag leaf of each recording."""
+        if not any(k in line for k in (b'"kind":"segment"', b'"kind":"flag"',
+                                       b'"kind":"unflag"')):
+            return
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(entry, dict):
+            return
+        kind, sha = entry.get("kind"), entry.get("manifest_sha256")
+        if kind == "segment" and isinstance(sha, str):
+            self._by_manifest[sha] = index
+        elif kind in ("flag", "unflag"):
+            self._flags[(str(entry.get("device_id")), str(entry.get("recording_id")))] = kind
+
+    def _catch_up(self) -> None:
+        """Under both locks: read what other processes appended since this one last looked."""
+        try:
+            with open(self._path, "rb") as f:
+                f.seek(self._read)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if data:
+            self._take(data, self._read)
+
+    def refresh(self) -> None:
+        """Catch up with the file (other workers' appends); reads call this first."""
+        with self._lock, self._file_lock:
+            self._catch_up()
 
     def _set_aside(self, tail: bytes) -> None:
         fd = os.open(self._path.with_name(LEAVES + ".torn"),
@@ -98,17 +160,18 @@ class TransparencyLog:
     def append_many_raw(self, lines: list[bytes]) -> int:
         if not lines or any(b"\n" in line for line in lines):
             raise ValueError("leaves are one line each, and at least one")
-        with self._lock:
+        with self._lock, self._file_lock:
+            self._catch_up()
             fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                data = memoryview(b"".join(line + b"\n" for line in lines))
+                whole = b"".join(line + b"\n" for line in lines)
+                data = memoryview(whole)
                 while data:
                     data = data[os.write(fd, data):]
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            for line in lines:
-                self._add(leaf_hash(line))
+            self._take(whole, self._read)
             return len(self._levels[0]) - 1
 
     def leaves(self, start: int, end: int) -> list[bytes]:
@@ -116,14 +179,21 @@ class TransparencyLog:
         size = self.size
         if not 0 <= start <= end <= size:
             raise LogRangeError(f"leaves {start}..{end} are outside the log of {size}")
-        out = []
+        if start == end:
+            return []
+        stop = self._offsets[end] if end < size else self._read
         with open(self._path, "rb") as f:
-            for i, line in enumerate(f):
-                if i >= end:
-                    break
-                if i >= start:
-                    out.append(line.rstrip(b"\n"))
-        return out
+            f.seek(self._offsets[start])
+            data = f.read(stop - self._offsets[start])
+        return data.split(b"\n")[:-1]
+
+    def flag_state(self, device_id: str, recording_id: str) -> str | None:
+        """``flag`` or ``unflag``: the kind of the recording's last such leaf (None: none)."""
+        return self._flags.get((device_id, recording_id))
+
+    def segment_leaf(self, manifest_sha256: str) -> int | None:
+        """The index of the (latest) leaf recording the segment with this manifest."""
+        return self._by_manifest.get(manifest_sha256)
 
     # --- the tree ----------------------------------------------------------------------------
 

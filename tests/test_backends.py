@@ -296,13 +296,17 @@ def test_opt_refuses_a_number_without_its_range() -> None:
             size: int = opt(3, "no range")
 
 
-def test_bodycam_sim_finds_its_front_end_by_entry_point() -> None:
-    """The command line names no simulator module: ``bodycam sim`` loads its front end."""
+def test_bodycam_sim_and_store_find_their_front_ends_by_entry_point() -> None:
+    """The command line names no simulator or store module: ``bodycam sim`` and ``bodycam
+    store`` load theirs by name."""
     import sim.app
+    import store.cli
     from device.runner import FRONTENDS, FrontendError, frontend
 
-    assert [p.value for p in entry_points(group=FRONTENDS)] == ["sim.app:frontend"]
+    assert sorted(p.value for p in entry_points(group=FRONTENDS)) == ["sim.app:frontend",
+                                                                     "store.cli:main"]
     assert frontend("sim") is sim.app.frontend
+    assert frontend("store") is store.cli.main
     with pytest.raises(FrontendError, match=r"^no 'vr' front end is installed \(the "):
         frontend("vr")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import logging
 import math
 import random
@@ -47,6 +48,7 @@ from evidence.kept import (
     mark_quarantined,
     save_audit_receipt,
     save_receipt,
+    save_tlog_proof,
 )
 from evidence.receipt import Receipt, ReceiptError, store_id_for, verify_receipt
 from evidence.request_auth import verify_time
@@ -54,6 +56,8 @@ from evidence.store_client import (
     StoreHttpError,
     receipt_of,
 )
+from evidence.transparency import ProofError
+from evidence.transparency_audit import check_kept_proof
 from evidence.utc import utc_iso
 from hal.clock import Clock
 
@@ -311,6 +315,7 @@ class Uploader:
             return self._give_up(session, segment, "upload_receipt_invalid",
                                  f"receipt not accepted, footage kept: {exc}", hold_back=False)
         save_receipt(segment.mp4, raw, signature)
+        self._keep_proof(session, segment, receipt, status.get("transparency"))
         return self._audit(
             session, "upload_receipt", f"receipt from {receipt.store_id}", "receipt",
             then=lambda f: self._delete(session, segment, receipt, f), kind="segment",
@@ -318,6 +323,25 @@ class Uploader:
             segment_index=manifest.segment_index, sha256=receipt.sha256, size=receipt.size,
             receipt_sha256=hashlib.sha256(raw).hexdigest(), store_id=receipt.store_id,
             received_utc=receipt.received_utc)
+
+    def _keep_proof(self, session: Session, segment: Segment, receipt: Receipt,
+                    proof: Any) -> None:
+        """Keep the store's inclusion proof beside the receipt once it verifies with the pinned
+        key: the camera's own checkpoint of the store's public log. The receipt alone decides
+        the deletion (a store without a log sends no proof; a bad one is logged, not kept)."""
+        if proof is None or receipt.manifest_sha256 is None:
+            return
+        assert session.store_key is not None
+        try:
+            if not isinstance(proof, dict):
+                raise ProofError("not a JSON object")
+            check_kept_proof(json.dumps(proof).encode(), session.store_key,
+                             receipt.manifest_sha256, receipt)
+        except ProofError as exc:
+            log.warning("upload: %s: the store's inclusion proof is not kept: %s",
+                        segment.mp4.name, exc)
+            return
+        save_tlog_proof(segment.mp4, proof)
 
     def _delete(self, session: Session, segment: Segment, receipt: Receipt,
                 audited: Future[Any]) -> str:

@@ -275,6 +275,11 @@ def redact_in_store(store: Store, source: Path | None, recording_id: str | None,
         with from_store(store, recording_id, device_id) as root:
             derivation = redact(root, plan, out_dir, store.private_key, store.store_id,
                                 store.now_utc())
+    sources = [s["manifest_sha256"] for s in derivation["sources"]]
+    store.tlog.export(store.now_utc(), out_dir.name, derivation["output"]["sha256"],
+                      [list(r) for r in sorted({(s["device_id"], s["recording_id"])
+                                                for s in derivation["sources"]})], sources,
+                      redacted=True)
     store.audit.append("redaction", reviewer=plan.reviewer, out=str(out_dir),
                        redacted_mp4_sha256=derivation["output"]["sha256"],
                        sources=[s["manifest_sha256"] for s in derivation["sources"]],

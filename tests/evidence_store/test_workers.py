@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -256,9 +257,51 @@ def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
         uploads = store.catalogue.all("SELECT state FROM uploads WHERE kind = 'segment'")
         assert [u["state"] for u in uploads] == ["stored"] * len(recorded)  # resumed, not anew
         assert store.quarantined() == []
+        log = store.tlog.log  # one segment leaf each, whichever worker stored it
+        leaves = [json.loads(x) for x in log.leaves(0, log.size)]
+        assert sorted(x["manifest_sha256"] for x in leaves if x["kind"] == "segment") == sorted(
+            r["manifest_sha256"] for r in rows)
     finally:
         store.close()
     assert verify_chain(directory / AUDIT)[1] == []
+
+
+def test_two_processes_append_to_one_transparency_log(tmp_path: Path) -> None:
+    """Each append takes the log's file lock and reads the other's lines first: whole lines,
+    none lost, and both processes' trees are the file's."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from store.tlog import TransparencyLog
+
+    key = Ed25519PrivateKey.generate()
+    log = TransparencyLog(tmp_path / "tlog", "bodycam.test/log", key)
+    script = ("import sys; from pathlib import Path; "
+              "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey;"
+              "from store.tlog import TransparencyLog;"
+              "log = TransparencyLog(Path(sys.argv[1]), 'bodycam.test/log', "
+              "Ed25519PrivateKey.generate());"
+              "print('ready', flush=True); sys.stdin.readline();"
+              "[log.append({'kind': 'child', 'n': i}) for i in range(200)];"
+              "print(log.size, log.root().hex())")
+    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "tlog")],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+    assert child.stdout.readline() == "ready\n"
+    child.stdin.write("go\n")
+    child.stdin.flush()  # both append from here on, at once
+    for i in range(200):
+        log.append({"kind": "parent", "n": i})
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 0
+    log.refresh()
+    assert log.size == 400
+    entries = [json.loads(x) for x in log.leaves(0, 400)]
+    for kind in ("parent", "child"):
+        assert [e["n"] for e in entries if e["kind"] == kind] == list(range(200))
+    child_size, child_root = out.split()
+    assert log.root(int(child_size)).hex() == child_root  # the child's tree is a prefix
+    again = TransparencyLog(tmp_path / "tlog", "bodycam.test/log", key)
+    assert again.root() == log.root()
 
 
 @pytest.mark.slow

@@ -64,6 +64,13 @@ def test_export_zip_and_stored_recording_redact_and_check(
     running.operator().flag(recording_id, "CASE-1")  # the server appends after the CLI did
     count, problems = verify_chain(running.directory / "audit.jsonl")
     assert problems == [] and count == len(running.store.audit.entries())
+    tlog = running.store.tlog.log  # the CLI's leaves and the server's, in one log
+    tlog.refresh()
+    tail = [json.loads(x) for x in tlog.leaves(tlog.size - 4, tlog.size)]
+    assert [(x["kind"], x.get("redacted", False)) for x in tail] == [
+        ("export", False), ("export", True), ("export", True), ("flag", False)]
+    assert tail[1]["export_mp4_sha256"] == zipped["output"]["sha256"]
+    assert tail[1]["manifest_sha256s"] == [s["manifest_sha256"] for s in zipped["sources"]]
     assert store_main(["check-redaction", str(tmp_path / "from-zip"), "--store-key",
                        str(running.directory / "store.pub.pem"), "--sources",
                        str(tmp_path / "case.zip")]) == 0
