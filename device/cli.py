@@ -239,6 +239,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _lat_lon(text: str) -> tuple[float, float]:
+    """``LAT,LON`` in decimal degrees (WGS84): a bad one is a usage error in one line."""
+    parts = text.split(",")
+    values = [_float(p.strip()) for p in parts] if len(parts) == 2 else []
+    if len(values) != 2 or values[0] is None or values[1] is None \
+            or not -90 <= values[0] <= 90 or not -180 <= values[1] <= 180:
+        raise argparse.ArgumentTypeError(f"expected LAT,LON in degrees (latitude -90 to 90, "
+                                         f"longitude -180 to 180), got {show(text)}")
+    return values[0], values[1]
+
+
+def cmd_location(args: argparse.Namespace) -> int:
+    """The simulated receiver: move (pin at a point), lose, regain, walk (the route)."""
+    config = _config(args)
+    payload: dict[str, Any] = {"cmd": "location", "action": args.action}
+    if args.action == "move":
+        if args.where is None:
+            raise CliError("location move needs LAT,LON (such as 51.5007,-0.1246)")
+        payload["lat"], payload["lon"] = args.where
+    elif args.where is not None:
+        raise CliError(f"location {args.action} takes no LAT,LON")
+    reply = control.request(_data_dir(args, config), payload)
+    loc = reply["location"]
+    fix = loc.get("fix")
+    where = (f"fix {fix['lat']:.6f},{fix['lon']:.6f} ±{fix['accuracy_m']:g} m"
+             if fix else "no fix")
+    print(f"location {args.action}: receiver {loc.get('receiver')}, {where}")
+    return EXIT_OK
+
+
 def _number(text: str) -> float:
     value = _float(text)
     if value is None or value < 0:
@@ -450,6 +480,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("camera", parents=[common], help="unplug or replug the simulated sensor")
     p.add_argument("action", choices=("unplug", "replug"))
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("location", parents=[common],
+                       help="the simulated GNSS receiver: move LAT,LON | lose | regain | walk")
+    p.add_argument("action", choices=("move", "lose", "regain", "walk"))
+    p.add_argument("where", nargs="?", type=_lat_lon, metavar="LAT,LON")
+    p.set_defaults(func=cmd_location)
 
     p = sub.add_parser("advance", parents=[common],
                        help="move a --virtual-clock simulator's time forward")

@@ -89,6 +89,28 @@ class EncoderSection:
                                      0.1, 10.0)
 
 
+#: The sample rates AAC-LC defines (ISO/IEC 14496-3, its sampling-frequency index).
+AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
+
+
+@dataclass(frozen=True)
+class AudioSection:
+    """Sound, recorded with every recording when the hardware has a microphone."""
+
+    enabled: bool = opt(True, "Record sound with the picture (when the camera has a "
+                        "microphone).")
+    codec: str = opt("aac", "Audio codec of the recordings' second track (AAC-LC).",
+                     choices=("aac",))
+    rate: int = opt(48000, "Sample rate, Hz (one AAC-LC defines: 8000 to 96000).", 8000, 96000)
+    channels: int = opt(1, "Channels: 1 (mono) or 2.", 1, 2)
+    bitrate_kbps: int = opt(64, "AAC bitrate, kbit/s.", 16, 320)
+    device: str = opt("default", "Capture device of a board's microphone (on the Pi, an ALSA "
+                      "name: default, hw:1,0, plughw:CARD=Device); the simulator ignores it.")
+    mute_allowed: bool = opt(True, "The FUNCTION hold may mute the microphone (digital "
+                             "silence, listed in each manifest); false: the hold is refused "
+                             "and audited.")
+
+
 @dataclass(frozen=True)
 class RecordingSection:
     pre_event_s: float = opt(30.0, "Pre-event buffer: seconds kept before a record press.",
@@ -99,6 +121,9 @@ class RecordingSection:
                            2.0, 4 * 3600.0)
     fsync_interval_s: float = opt(1.0, "Longest time written footage waits before fsync.",
                                   0.05, 10.0)
+    pre_event_audio: bool = opt(False, "Keep sound in the pre-event buffer; false: the "
+                                "pre-event part of a recording is silent (its manifest says "
+                                "where sound begins).")
 
 
 @dataclass(frozen=True)
@@ -166,6 +191,20 @@ class TriggerSection:
 
 
 @dataclass(frozen=True)
+class LocationSection:
+    """When the GNSS receiver is asked for a fix (docs/FORMAT.md, "Location")."""
+
+    recording_interval_s: float = opt(10.0, "While recording a fix is taken this often and "
+                                      "goes into the segment's manifest.", 1.0, 3600.0)
+    buffering_interval_s: float = opt(900.0, "While buffering a fix is taken this often (15 "
+                                      "min; audited on first fix, loss and regain). None in "
+                                      "standby or docked: the receiver is off.", 10.0, 86400.0)
+    max_age_s: float = opt(5.0, "A reading older than this counts as no fix.", 0.5, 600.0)
+    watermark: bool = opt(False, "Burn the last position into every frame's watermark "
+                          "(off: only the manifest carries it).")
+
+
+@dataclass(frozen=True)
 class StorageSection:
     data_dir: str = opt("bodycam-data", "Where footage, keys and the control socket live.")
     low_mb: float = opt(1024.0, "Free space below which the storage-low warning shows, MiB.",
@@ -230,9 +269,9 @@ class EncryptionSection:
 #: backends' sections come between [triggers] and [upload].
 _FIRMWARE_HEAD: tuple[tuple[str, type], ...] = (
     ("device", DeviceSection), ("camera", CameraSection), ("encoder", EncoderSection),
-    ("recording", RecordingSection), ("gestures", GestureSection),
+    ("audio", AudioSection), ("recording", RecordingSection), ("gestures", GestureSection),
     ("indicators", IndicatorSection), ("storage", StorageSection), ("power", PowerSection),
-    ("audit", AuditSection), ("triggers", TriggerSection))
+    ("audit", AuditSection), ("triggers", TriggerSection), ("location", LocationSection))
 _FIRMWARE_TAIL: tuple[tuple[str, type], ...] = (
     ("upload", UploadSection), ("serial", SerialSection), ("encryption", EncryptionSection))
 
@@ -423,6 +462,9 @@ def _check_consistency(config: Config, source: str) -> None:
                           f"gestures.double_press_window_s "
                           f"({gestures.double_press_window_s:g})")
     _check_repeating(config.indicators, source)
+    if config.audio.rate not in AAC_RATES:
+        raise ConfigError(f"{source}: audio.rate {config.audio.rate} is not a sample rate "
+                          f"AAC-LC takes ({', '.join(map(str, AAC_RATES))})")
     if config.recording.segment_s < config.encoder.keyframe_interval_s:
         raise ConfigError(f"{source}: recording.segment_s ({config.recording.segment_s:g}) must "
                           f"be at least encoder.keyframe_interval_s "

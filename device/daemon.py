@@ -31,7 +31,9 @@ from device.config import Config
 from device.docking import Docking
 from device.gestures import GestureRecognizer, action_for
 from device.indicators import REPEATING, IndicatorPolicy
+from device.location import Tracker
 from device.modes import CAMERA_ON, STATES, TRANSITIONS
+from device.pipeline.audio import SetLive, SetMuted
 from device.pipeline.pipeline import (
     AddMarker,
     CameraBack,
@@ -140,6 +142,8 @@ class Daemon:
             config=lambda: self.config, mode=lambda: self.state, audit=self._audit,
             audit_open=lambda: self.audit is not None, note=self.note,
             set_flag=self._set_flag, use_config=self._use_config)
+        self.tracker = Tracker(hardware.location, self.clock, lambda: self.config.location,
+                               self._audit, self.post, self.note)
         self.handlers = self._handlers()  # before the inputs below post anything
         for name, button in hardware.buttons.items():
             button.when_pressed = lambda n=name: self.gestures.edge(n, True)
@@ -149,6 +153,9 @@ class Daemon:
         hardware.triggers.when_triggered = lambda name: self.post("trigger", name=name)
         hardware.camera.on_fault = lambda why: self.post("camera_fault", reason=why)
         hardware.camera.on_restore = lambda: self.post("camera_restored", reason="camera back")
+        if hardware.microphone is not None:
+            hardware.microphone.on_fault = lambda why: self.post("microphone_fault", reason=why)
+            hardware.microphone.on_restore = lambda: self.post("microphone_restored")
         self.uploader = Uploader(config.upload, data_dir, self.clock, self.request)
         self.machine = Machine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="off", queued=True,
@@ -167,11 +174,14 @@ class Daemon:
             "shutdown": self._on_shutdown,
             "camera_fault": self._on_camera_fault,
             "camera_restored": self._on_camera_restored,
+            "microphone_fault": lambda e: self._microphone(e, True),
+            "microphone_restored": lambda e: self._microphone(e, False),
             # timers
             "poll": self._on_poll,
             "checkpoint": self._on_checkpoint,
             "repeat": self._on_repeat,
             "halt": self._on_halt,
+            "locate": self._on_locate,
             # the pipeline's reports
             "pipeline": self._on_pipeline,
             # the uploader's requests (device/docking.py)
@@ -357,7 +367,22 @@ class Daemon:
         self._set_flag(flag, not self.flags[flag], event.kwargs.get("reason", "command"))
 
     def toggle_muted(self, event: EventData) -> None:
+        """Mute is digital silence from this moment (``device/pipeline/audio.py``), listed in
+        each manifest; with ``audio.mute_allowed`` false the hold is refused, and audited."""
+        reason = event.kwargs.get("reason", "command")
+        if not self.config.audio.mute_allowed:
+            self._audit("mute_refused", f"{reason}: audio.mute_allowed is false",
+                        mode=self.state)
+            self.note("mute refused (audio.mute_allowed is false)")
+            return
         self._toggle("muted", event)
+        self._send_mute()
+
+    def _send_mute(self) -> None:
+        """The gate hears the muted flag at the moment it changed (the audit entry's)."""
+        if self.pipeline is not None:
+            self.pipeline.send_audio(SetMuted(self.flags["muted"], self.clock.monotonic(),
+                                              utc_iso(self.clock.wall())))
 
     def toggle_stealthy(self, event: EventData) -> None:
         self._toggle("stealth", event)
@@ -404,6 +429,14 @@ class Daemon:
         if self.state == "fault" and self.fault_kind == "camera":
             self.trigger("recover", reason="camera back")
 
+    def _microphone(self, event: Event, lost: bool) -> None:
+        """A microphone failing loses no picture: the recording goes on, and the silence is a
+        gap in the sound's timestamps (each manifest's ``audio.gaps``); audited both ways."""
+        reason = event.data.get("reason", "microphone failure" if lost else "microphone back")
+        self._audit("microphone", reason, lost=lost, mode=self.state,
+                    recording_id=self.recording.id if self.recording else None)
+        self.note(f"microphone {'lost' if lost else 'back'}: {reason}")
+
     def _fail(self, kind: str, reason: str) -> None:
         self.fault_kind = kind
         self.fault = reason
@@ -437,6 +470,18 @@ class Daemon:
             elif problem != self.fault:
                 self.note(f"storage still failing: {problem}")
         self._timers["poll"] = self.clock.call_later(power.poll_s, lambda: self.post("poll"))
+
+    def _on_locate(self, event: Event) -> None:
+        """The location cadence's timer: a recording's fix goes down the pipeline in band."""
+        sample = self.tracker.due(event.data["due"], event.data["mode"])
+        if sample is None or self.pipeline is None:
+            return
+        if self.config.location.watermark:
+            fix = sample.fix
+            self.pipeline.watermark.position = (
+                "NO FIX" if fix is None else f"{fix.latitude:.5f},{fix.longitude:.5f}")
+        if self.state == "recording":
+            self.pipeline.send(sample)
 
     def _storage_full(self) -> None:
         self._signal("storage_full")
@@ -485,8 +530,12 @@ class Daemon:
     # -- the pipeline --------------------------------------------------------------------------
     def _new_pipeline(self) -> Pipeline:
         pipeline = Pipeline(self.config, self.hw.camera, self.clock, self.hw.storage.free_bytes,
-                            self._pipeline_emit, encoder=self.hw.encoder)
+                            self._pipeline_emit, encoder=self.hw.encoder,
+                            microphone=self.hw.microphone)
         pipeline.start()
+        if self.flags["muted"]:  # a pipeline made again (settings from the dock) stays muted
+            t = self.clock.monotonic()
+            pipeline.send_audio(SetMuted(True, t, utc_iso(self.clock.wall())))
         return pipeline
 
     def _use_config(self, config: Config, rebuild_pipeline: bool) -> None:
@@ -546,6 +595,7 @@ class Daemon:
         source = event.transition.source
         self._audit("mode", reason, source=source, dest=self.state, trigger=event.event.name)
         self.note(f"mode: {source} -> {self.state} ({reason})")
+        self.tracker.follow(self.state)
         self._refresh_indicators()
 
     def on_enter_booting(self, event: EventData) -> None:
@@ -560,8 +610,8 @@ class Daemon:
         self.trigger("boot_ok", reason="self-test passed")
 
     def _self_test(self) -> tuple[str, str] | None:
-        """Key, audit log, encoder, camera, storage and clock: (kind, reason) of the first
-        failure, or None when all pass."""
+        """Key, audit log, encoder, camera, microphone, storage and clock: (kind, reason) of
+        the first failure, or None when all pass."""
         key_problem = None
         device = self.config.device
         try:
@@ -592,8 +642,10 @@ class Daemon:
                 self.pipeline = self._new_pipeline()
             except EncoderError as exc:
                 return "pipeline", str(exc)
-        for kind, check in (("camera", self.hw.camera.self_test),
-                            ("storage", self.hw.storage.self_test)):
+        checks = [("camera", self.hw.camera.self_test), ("storage", self.hw.storage.self_test)]
+        if self.hw.microphone is not None and self.config.audio.enabled:
+            checks.insert(1, ("microphone", self.hw.microphone.self_test))
+        for kind, check in checks:
             problem = check()
             if problem is not None:
                 return kind, problem
@@ -682,10 +734,11 @@ class Daemon:
             directory=recordings_dir(self.data_dir) / recording_id, reason=reason,
             identity=self.identity, codec=self.pipeline.encoder.codec_name, width=cam.width,
             height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set,
-            force_key=self.force_key)
+            force_key=self.force_key, track=[] if self.hw.location is not None else None)
         with_pre_event = event.transition.source == "buffering"
-        self.pipeline.send(StartRecording(info, with_pre_event, event.kwargs.get(
-            "t", self.clock.monotonic())))
+        t_press = event.kwargs.get("t", self.clock.monotonic())
+        self.pipeline.send(StartRecording(info, with_pre_event, t_press))
+        self.pipeline.send_audio(SetLive(True, t_press))
         self.pipeline.start_camera()
         self.recording = Recording(recording_id, reason, started_utc=utc_iso(self.clock.wall()),
                                    started_mono=self.clock.monotonic(), pre_event=with_pre_event)
@@ -699,6 +752,7 @@ class Daemon:
             return
         reason = event.kwargs.get("reason", event.event.name)
         self.pipeline.send(StopRecording(self.clock.wall(), reason))
+        self.pipeline.send_audio(SetLive(False, self.clock.monotonic()))
         self._audit("recording_stop", reason, recording_id=self.recording.id)
         self.recording = None
         self._cancel_timer("confirm")
@@ -815,6 +869,10 @@ class Daemon:
             clock_set=self.clock.wall_is_set,
             data_dir=str(self.data_dir),
             upload=self.uploader.status(),
+            location=self.tracker.status(),
+            audio=None if stats is None or stats.audio_level_dbfs is None else {
+                "level_dbfs": stats.audio_level_dbfs, "blocks_captured": stats.blocks_captured,
+                "blocks_dropped": stats.blocks_dropped},
             encryption=(f"on (force key SHA256:{force_key_fingerprint(self.force_key)[:16]}…)"
                         if self.force_key is not None else "off"),
         )

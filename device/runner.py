@@ -64,7 +64,9 @@ def build_hardware(backend: Backend, config: Config, data_dir: Path, clock: Cloc
     section = getattr(config, backend.section) if backend.section else None
     cam = config.camera
     setup = Setup(data_dir=data_dir, width=cam.width, height=cam.height, fps=cam.fps,
-                  clock=clock, codec=codec)
+                  clock=clock, codec=codec, audio=config.audio.enabled,
+                  audio_rate=config.audio.rate, audio_channels=config.audio.channels,
+                  audio_device=config.audio.device)
     try:
         return backend.build(section, setup, **parts)
     except SectionError as exc:

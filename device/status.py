@@ -8,7 +8,7 @@ may be added, none removed or changed. :meth:`Status.from_json` reads it back, f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hal.indicators import LedState
@@ -109,6 +109,11 @@ class Status:
     clock_set: bool
     data_dir: str
     upload: dict[str, Any]
+    #: the receiver (on, off or none), the fresh fix or None, unreadable sentences counted
+    location: dict[str, Any] = field(default_factory=dict)
+    #: the sound: ``level_dbfs`` (the microphone's last block after mute, for a meter),
+    #: ``blocks_captured``, ``blocks_dropped``; None on a camera recording picture only
+    audio: dict[str, Any] | None = None
     #: "on (force key SHA256:…)" or "off" (a development setting: footage is in the clear)
     encryption: str = "off"
 
@@ -141,6 +146,8 @@ class Status:
             "clock_set": self.clock_set,
             "data_dir": self.data_dir,
             "upload": dict(self.upload),
+            "location": dict(self.location),
+            "audio": dict(self.audio) if self.audio is not None else None,
             "encryption": self.encryption,
         }
 
@@ -162,4 +169,6 @@ class Status:
             recovered=[dict(r) for r in data["recovered"]],
             audit_entries=data["audit_entries"], audit_error=data["audit_error"],
             utc=data["utc"], clock_set=data["clock_set"], data_dir=data["data_dir"],
-            upload=dict(data["upload"]), encryption=str(data.get("encryption", "off")))
+            upload=dict(data["upload"]), location=dict(data.get("location", {})),
+            audio=dict(data["audio"]) if data.get("audio") is not None else None,
+            encryption=str(data.get("encryption", "off")))

@@ -45,6 +45,14 @@ TYPES: dict[str, tuple[type, ...]] = {
 }
 MARKER_TYPES: dict[str, tuple[type, ...]] = {"utc": (str,), "offset_s": _NUMBER,
                                              "note": (str,)}
+#: The location fields (docs/FORMAT.md, "Location"): absent on a camera without a receiver.
+LOCATION_TYPES: dict[str, tuple[type, ...]] = {"track": (list,), "no_fix": (list,)}
+FIX_TYPES: dict[str, tuple[type, ...]] = {"utc": (str,), "fix_utc": (str,), "lat": _NUMBER,
+                                          "lon": _NUMBER, "accuracy_m": _NUMBER,
+                                          "satellites": (int,)}
+NO_FIX_TYPES: dict[str, tuple[type, ...]] = {"from_utc": (str,), "to_utc": (str,)}
+#: Fixes one manifest may carry (a 4-hour segment at one a second).
+MAX_FIXES = 14_400
 
 
 class ManifestError(ValueError):
@@ -98,14 +106,22 @@ class Manifest:
     #: wrapped key, the IV, the force key's fingerprint and the plaintext's SHA-256 and size;
     #: ``sha256`` and ``size`` are then the stored ciphertext's. Absent on unencrypted data.
     encryption: dict[str, Any] | None = None
+    #: the fixes taken while the segment was recorded, and the intervals without one
+    #: (docs/FORMAT.md, "Location"). Absent (None) from a camera without a receiver, and on
+    #: older data.
+    track: tuple[dict[str, Any], ...] | None = None
+    no_fix: tuple[dict[str, Any], ...] | None = None
+    #: the sound track: codec, rate, channels, what was muxed, muted spans, where sound begins
+    #: (docs/FORMAT.md). Absent (None) on a segment without sound, and on older data.
+    audio: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
         """Canonical bytes: sorted keys, two-space indent, a final newline. A field added
         after version 1 is left out while unset, so such manifests stay as they were."""
         data = asdict(self)
-        for optional in ("recovery", "encryption"):
-            if data[optional] is None:
-                del data[optional]
+        for name in ("recovery", "encryption", "track", "no_fix", "audio"):
+            if data[name] is None:
+                del data[name]
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
     @classmethod
@@ -139,8 +155,10 @@ class Manifest:
         if data.get("segment_index", 0) > MAX_SEGMENT_INDEX:
             raise ManifestError(f"{where}: segment_index {data['segment_index']} is over "
                                 f"{MAX_SEGMENT_INDEX}")
-        if not isinstance(data.get("recovery") or {}, dict):
-            raise ManifestError(f"{where}: recovery is not a JSON object")
+        for name in ("recovery", "audio"):
+            if not isinstance(data.get(name) or {}, dict):
+                raise ManifestError(f"{where}: {name} is not a JSON object")
+        _check_location(data, where)
         if data.get("encryption") is not None:
             problem = header_problem(data["encryption"], whole=True)
             if problem:
@@ -151,6 +169,33 @@ class Manifest:
             return cls(**data)
         except TypeError as exc:
             raise ManifestError(f"{where}: {exc}") from None
+
+
+def _check_location(data: dict[str, Any], where: str) -> None:
+    """``track`` and ``no_fix``: lists of objects of exactly their keys, each value of its
+    type, positions on the Earth, times in the evidence format; made tuples in ``data``."""
+    _check_types(data, LOCATION_TYPES, where)
+    for name, types in (("track", FIX_TYPES), ("no_fix", NO_FIX_TYPES)):
+        if name not in data:
+            continue
+        if len(data[name]) > MAX_FIXES:
+            raise ManifestError(f"{where}: {name} has over {MAX_FIXES} entries")
+        for entry in data[name]:
+            if not isinstance(entry, dict) or set(entry) != set(types):
+                raise ManifestError(f"{where}: a {name} entry is not an object of exactly "
+                                    f"{', '.join(types)}")
+            _check_types(entry, types, f"{where}: {name}")
+            for key, kind in types.items():
+                if kind == (str,):
+                    try:
+                        utc_time(entry[key])
+                    except ManifestError as exc:
+                        raise ManifestError(f"{where}: {name} {key}: {exc}") from None
+            if name == "track" and not (-90 <= entry["lat"] <= 90 and -180 <= entry["lon"] <= 180
+                                        and entry["accuracy_m"] >= 0 and entry["satellites"] >= 0):
+                raise ManifestError(f"{where}: a track fix is off the Earth or negative: "
+                                    f"{_short(entry)}")
+        data[name] = tuple(data[name])
 
 
 def _short(value: object) -> str:

@@ -52,6 +52,8 @@ _LINE_KEYS = {"file", "n", "end", "sha256", "record", "sig"}
 #: its SHA-256, its video frames and their span in frame slots, and its ``moof`` fragments, so
 #: recovery signs a recovered segment's plaintext hash and counts without the key.
 PLAIN_KEYS = {"plain_sha256", "frames", "span", "fragments"}
+#: and, on a segment with sound, what of it has landed (packets, samples, first, gaps)
+PLAIN_SOUND = "audio"
 
 
 def fragment_log_path(mp4: Path) -> Path:
@@ -192,8 +194,9 @@ def _check_log(mp4: Path, part: Path, record: dict[str, Any], log: Path, verify:
         except BadJSON:
             entry = None
         sig = _decode_sig(entry) if isinstance(entry, dict) else None
-        if (not isinstance(entry, dict) or set(entry) - PLAIN_KEYS != _LINE_KEYS
-                or set(entry) & PLAIN_KEYS not in (set(), PLAIN_KEYS) or sig is None
+        extra = set(entry) - _LINE_KEYS if isinstance(entry, dict) else set()
+        if (not isinstance(entry, dict) or not set(entry) >= _LINE_KEYS
+                or extra not in (set(), PLAIN_KEYS, PLAIN_KEYS | {PLAIN_SOUND}) or sig is None
                 or not verify(sig, signed_bytes(entry), claimed)):
             return Examined(None, problem=f"{log.name} line {number} is not a fragment "
                                           f"signature of this camera (edited or inserted)")

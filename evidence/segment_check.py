@@ -126,6 +126,7 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
                      f"{manifest.frame_count} frames, {manifest.duration_s:.1f} s from "
                      f"{manifest.start_utc}" + (", recovered after power loss"
                                                 if manifest.recovered else "")
+               + f"; tracks: {_tracks(manifest)}"
                + (f"; {aside} bytes found after its last fragment signature were set aside in "
                   f"{manifest.recovery.get('unverified_file')}, unverified"
                   if aside and manifest.recovery else ""), segment)
@@ -143,6 +144,24 @@ def _plaintext(mp4: Path, manifest: Manifest, ring: KeyRing) -> tuple[str, str] 
     except OSError as exc:
         return "unreadable", f"cannot read {mp4.name}: {exc.strerror}"
     return None
+
+
+def _tracks(manifest: Manifest) -> str:
+    """The segment's tracks as its signed manifest names them (the verifier opens no media):
+    the picture, and the sound with its muted spans, when there is sound."""
+    video = f"{manifest.codec} video"
+    sound = manifest.audio
+    if not sound:
+        return f"{video} only"
+    muted = sound.get("muted")
+    spans = len(muted) if isinstance(muted, list) else 0
+    text = (f"{video}, {str(sound.get('codec'))[:16]} audio {str(sound.get('rate'))[:8]} Hz "
+            f"{str(sound.get('channels'))[:2]} ch")
+    if spans:
+        text += f" ({spans} muted span{'s' if spans > 1 else ''})"
+    if sound.get("sound_from_s"):
+        text += f", sound from {str(sound.get('sound_from_s'))[:12]} s"
+    return text
 
 
 def _interrupted(mp4: Path, part: Path, home: DataDir, ring: KeyRing) -> tuple[str, str]:

@@ -67,6 +67,12 @@ class Setup:
     #: ``bodycam run --codec``: ``auto`` lets the backend's encoder factory pick the board's
     #: encoder; any other name is the codec to open, whatever the configuration says.
     codec: str = "auto"
+    #: ``[audio]``: a microphone at this rate and channel count, or none (``audio.enabled``
+    #: false: the backend opens no capture device).
+    audio: bool = True
+    audio_rate: int = 48000
+    audio_channels: int = 1
+    audio_device: str = "default"
 
 
 @runtime_checkable

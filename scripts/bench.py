@@ -25,11 +25,13 @@ from typing import Any
 
 import av
 import numpy as np
+from bench_audio import BENCHMARKS as AUDIO
 from bench_c2pa import BENCHMARKS as C2PA
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
 from bench_powerloss import BENCHMARKS as POWER_LOSS
 from bench_redaction import BENCHMARKS as REDACTION
+from bench_shift import BENCHMARKS as SHIFT_END
 from bench_tlog import BENCHMARKS as TLOG
 
 from device import control
@@ -523,6 +525,8 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **TLOG,
     **REDACTION,
     **C2PA,
+    **SHIFT_END,
+    **AUDIO,
 }
 
 
@@ -541,7 +545,9 @@ def main() -> int:
             rows.extend(bench(args.seconds))
     width = max(len(r.benchmark) for r in rows)
     print(f"machine: {machine()}")
-    print(f"store: {f'bodycam store serve --workers {WORKERS}' if WORKERS else 'in-process'}\n")
+    if args.only in (None, "store", "dock"):
+        print(f"store: {f'bodycam store serve --workers {WORKERS}' if WORKERS else 'in-process'}")
+    print()
     print(f"| {'benchmark':<{width}} | {'result':>12} | note")
     print(f"|{'-' * (width + 2)}|{'-' * 14}|------")
     for r in rows:

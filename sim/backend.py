@@ -2,9 +2,9 @@
 
 It reads the ``[simulator]`` section and builds every device simulated
 (:func:`sim.hardware.build_sim_hardware`). This is the backend layer of ``sim``: it and what it
-builds from (``sim/hardware.py``, ``sim/devices.py``, ``sim/camera.py``, ``sim/clock.py``)
-import only ``sim`` and ``hal``. The in-process harness that runs the daemon on it is
-``sim/simulator.py``.
+builds from (``sim/hardware.py``, ``sim/devices.py``, ``sim/camera.py``,
+``sim/microphone.py``, ``sim/clock.py``) import only ``sim`` and ``hal``. The in-process
+harness that runs the daemon on it is ``sim/simulator.py``.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ class SimBackend:
         if encoder is None:
             encoder = LibavEncoder if setup.codec == "auto" else with_codec(setup.codec)
         clock = SimClock() if setup.clock is None else setup.clock
+        audio = (setup.audio_rate, setup.audio_channels) if setup.audio else None
         return build_sim_hardware(clock, setup.data_dir, setup.width, setup.height, setup.fps,
-                                  listener, encoder)
+                                  listener, encoder, audio)
 
 
 #: What the entry point names.

@@ -1,8 +1,13 @@
-"""A synthetic camera: a moving test pattern with the frame counter and capture time on it."""
+"""A synthetic camera: a moving test pattern with the frame counter and capture time on it.
+
+Every frame whose counter is a multiple of the frame rate is a flash (the picture white but
+for its label): the simulated microphone (``sim/microphone.py``) sounds a tone burst at the
+same capture time, so a test can measure how far sound and picture are apart in a file."""
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 import cv2
 import numpy as np
@@ -31,6 +36,8 @@ class SimCamera(Camera):
         self._n = 0
         self._index = 0
         self.plugged = True
+        #: Capture times of the latest flash frames, for the simulated microphone.
+        self.flashes: deque[float] = deque(maxlen=16)
         self._background = self._bars(width, height)
 
     @staticmethod
@@ -86,6 +93,8 @@ class SimCamera(Camera):
         x = int((index * 7) % max(1, w - box))
         y = int(abs(((index * 5) % (2 * (h - box))) - (h - box)))
         cv2.rectangle(img, (x, y), (x + box, y + box), (255, 255, 255), -1)
+        if self.is_flash(index):
+            img[:] = 255
         scale = max(0.5, h / 720)
         # "capture t": when the frame was captured, on the device's monotonic clock (uptime),
         # not the wall time the watermark shows below it
@@ -93,6 +102,10 @@ class SimCamera(Camera):
         cv2.putText(img, label, (int(20 * scale), int(h * 0.62)), cv2.FONT_HERSHEY_SIMPLEX,
                     scale, (0, 0, 0), max(1, int(2 * scale)), cv2.LINE_AA)
         return img
+
+    def is_flash(self, index: int) -> bool:
+        """Frame ``index`` is a flash: one a second (at the configured rate)."""
+        return index % max(1, round(self.fps)) == 0
 
     def _schedule(self) -> None:
         self._n += 1
@@ -108,4 +121,6 @@ class SimCamera(Camera):
             return
         t = self._clock.monotonic()
         self._index += 1
+        if self.is_flash(self._index):
+            self.flashes.append(t)
         sink(Frame(self.render(self._index, t), t, self._index))

@@ -19,17 +19,23 @@ from sim.devices import (
     SimStorage,
     SimVibration,
 )
+from sim.location import SimLocation
+from sim.microphone import SimMicrophone
 
 
 def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fps: float,
                        listener: Callable[[str, object], None] | None = None,
-                       encoder: EncoderFactory = LibavEncoder) -> Hardware:
+                       encoder: EncoderFactory = LibavEncoder,
+                       audio: tuple[int, int] | None = (48000, 1)) -> Hardware:
     """Every device simulated; ``listener(kind, value)`` hears each LED, tone and vibration.
-    The data directory must exist (the harness makes it, the owner's only)."""
+    ``audio``: the microphone's (rate, channels), or None for a camera without one. The data
+    directory must exist (the harness makes it, the owner's only)."""
+    camera = SimCamera(clock, width, height, fps)
     return Hardware(
         name="sim",
         clock=clock,
-        camera=SimCamera(clock, width, height, fps),
+        camera=camera,
+        microphone=None if audio is None else SimMicrophone(clock, *audio, camera=camera),
         led=SimLed(clock, listener),
         buzzer=SimBuzzer(clock, listener),
         vibration=SimVibration(clock, listener),
@@ -38,4 +44,5 @@ def build_sim_hardware(clock: Clock, data_dir: Path, width: int, height: int, fp
         battery=SimBattery(),
         storage=SimStorage(str(data_dir)),
         encoder=encoder,
+        location=SimLocation(clock),
     )

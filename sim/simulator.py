@@ -30,6 +30,8 @@ from sim.backend import backend as sim_backend
 from sim.camera import SimCamera
 from sim.clock import SimClock
 from sim.devices import SimBattery, SimButton, SimDock, SimLed, SimStorage
+from sim.location import SimLocation
+from sim.microphone import SimMicrophone
 from sim.preview import Preview
 
 #: The longest an ``events`` request may wait for something to happen, seconds.
@@ -74,6 +76,10 @@ class Simulator:
     @property
     def camera(self) -> SimCamera:
         return self.hw.camera  # type: ignore[return-value]
+
+    @property
+    def microphone(self) -> SimMicrophone | None:
+        return self.hw.microphone  # type: ignore[return-value]
 
     @property
     def dock(self) -> SimDock:
@@ -227,7 +233,28 @@ class Simulator:
             self.daemon.sync()
             return {"mode": self.mode}
 
+        @takes("action", "lat", "lon")
+        def location(request: dict[str, Any]) -> dict[str, Any]:
+            """The simulated receiver: pin it at a point, lose or regain the sky, walk on."""
+            receiver, action = self.hw.location, request.get("action")
+            if not isinstance(receiver, SimLocation):
+                raise ControlError("this simulator has no simulated location receiver")
+            if action == "move":
+                lat = number(request, "lat", -90, 90)
+                receiver.move(lat, number(request, "lon", -180, 180))
+            elif action in ("lose", "regain", "walk"):
+                if "lat" in request or "lon" in request:
+                    raise ControlError(f"location {action} takes no lat or lon")
+                getattr(receiver, action)()
+            else:
+                raise ControlError(f"location takes action move, lose, regain or walk, got "
+                                   f"{show(action)}")
+            self.advance(0)  # pending timers due now fire; the next reading says it
+            self.daemon.sync()
+            return {"action": action, "location": self.daemon.tracker.status()}
+
         return {"advance": advance, "dock": dock, "undock": undock, "battery": battery,
                 "storage": storage, "camera": camera, "clock": clock, "journal": journal,
-                "preview": preview, "button": button}
+                "preview": preview, "button": button,
+                "location": location}
 

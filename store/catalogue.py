@@ -9,7 +9,9 @@ counts from it.
 One connection, serialised by a lock: the store's write rate (a few requests per second per dock)
 is far below what that serves, and it keeps every multi-step change in one transaction. WAL and
 ``synchronous=FULL`` make a committed change survive a power cut. Several worker processes on one
-store directory share the file; ``BEGIN IMMEDIATE`` serialises their writes.
+store directory share the file; ``BEGIN IMMEDIATE`` serialises their writes, so the lock names a
+transaction gives (``tx("device:ID")``, which PostgreSQL honours one by one) are all held at once
+here: SQLite has one writer anyway.
 
 :class:`CatalogueQueries` holds what both engines do with plain SQL (this one and
 :class:`store.catalogue_pg.PostgresCatalogue`); the SQL is the portable subset both read.
@@ -78,12 +80,24 @@ MIGRATIONS: list[tuple[int, str]] = [
 SCHEMA_VERSION = max(number for number, _ in MIGRATIONS)
 
 
+def device_lock(device_id: str) -> str:
+    """The lock name of one device's custody: its chain, its uploads' outcome, its recordings'
+    flag and deletion. Two cameras never wait for each other on it."""
+    return f"device:{device_id}"
+
+
 class CatalogueQueries:
     """The calls both catalogue engines make in the same portable SQL. A subclass provides
-    ``tx`` (one write transaction, serialised against every other writer), ``one`` and ``all``
-    (inside a ``tx`` on the same thread they see that transaction)."""
+    ``tx`` (one write transaction holding the locks it names, such as ``device:ID``, against
+    every other writer naming them), ``one`` and ``all`` (inside a ``tx`` on the same thread
+    they see that transaction)."""
 
-    def tx(self) -> Any:
+    #: Old nonces are deleted at most this often (seconds, store clock) per process, in a
+    #: transaction of their own: not in every request's, where two workers' deletes would queue.
+    NONCE_SWEEP_S = 1.0
+    _nonces_swept = float("-inf")
+
+    def tx(self, *locks: str) -> Any:
         raise NotImplementedError
 
     def one(self, sql: str, *args: Any) -> Any:
@@ -110,9 +124,13 @@ class CatalogueQueries:
     # nonces
     def use_nonce(self, device_id: str, nonce: str, now: float, forget_before: float) -> bool:
         """Record a nonce; False if this device already used it (a replayed request), on any
-        worker: the insert and the check are one statement in one serialised transaction."""
+        worker: the insert and the check are one statement, which the engine makes atomic (the
+        primary key), so no lock is needed."""
+        if now - self._nonces_swept >= self.NONCE_SWEEP_S or now < self._nonces_swept:
+            self._nonces_swept = now
+            with self.tx("nonces") as db:  # one sweeper at a time across the workers
+                db.execute("DELETE FROM nonces WHERE seen < ?", (forget_before,))
         with self.tx() as db:
-            db.execute("DELETE FROM nonces WHERE seen < ?", (forget_before,))
             cur = db.execute("INSERT OR IGNORE INTO nonces (device_id, nonce, seen) "
                              "VALUES (?, ?, ?)", (device_id, nonce, now))
             return cur.rowcount == 1
@@ -200,8 +218,9 @@ class Catalogue(CatalogueQueries):
                            "recording_id = ?", [(t, *k) for k, t in latest.items()])
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One transaction, holding the lock: committed on success, rolled back on error."""
+    def tx(self, *locks: str) -> Iterator[sqlite3.Connection]:
+        """One transaction, holding the lock (every write; ``locks`` are implied): committed
+        on success, rolled back on error."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

@@ -6,13 +6,18 @@ The store's SQL is written once, in the subset both engines read (``?`` and ``?N
 SQLite one with PostgreSQL's type names (:func:`postgres_schema`), applied by numbered
 migrations recorded in ``meta.schema_version``.
 
-Concurrency: every write transaction (:meth:`PostgresCatalogue.tx`) first takes one
-transaction-scoped advisory lock, so writes are serialised across workers exactly as SQLite's
-``BEGIN IMMEDIATE`` serialises them within one process: the same device's chain, an upload
-resumed on another worker, a receipt issued twice, retention against a flag cannot interleave.
-Reads run outside it on committed data, except on a thread inside a transaction, whose reads
-see that transaction (as with SQLite's one connection), so a check made inside ``tx`` is made
-under the lock. Connections come from a pool (psycopg_pool).
+Concurrency: a write transaction (:meth:`PostgresCatalogue.tx`) locks only what it names:
+``tx("device:ID")`` takes a transaction-scoped advisory lock on that name
+(``pg_advisory_xact_lock(hashtextextended(name, 0))``), so what must not interleave (one
+device's chain, an upload of that device resumed on another worker, a receipt issued twice,
+retention against a flag of that device's recording) is serialised, and two cameras' uploads
+commit in parallel on any number of workers. A transaction that names nothing is one
+statement's worth of work that PostgreSQL makes atomic itself (an ``INSERT ... ON CONFLICT``,
+one ``UPDATE``). Names are taken in sorted order, so two transactions never deadlock on them.
+Reads run outside on committed data (READ COMMITTED), except on a thread inside a transaction,
+whose reads see that transaction (as with SQLite's one connection), so a check made inside
+``tx`` is made under its locks, after whatever the lock's previous holder committed.
+Connections come from a pool (psycopg_pool).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 from store.catalogue import MIGRATIONS as PORTABLE_MIGRATIONS
 from store.catalogue import SCHEMA, CatalogueQueries
 
-#: The advisory lock every write transaction holds (an arbitrary 64-bit constant: "bodycam").
+#: The advisory lock migrations hold (an arbitrary 64-bit constant: "bodycam").
 WRITE_LOCK = 0x626F647963616D
 #: Migrations: (version, SQL). Version 1 is the schema as the SQLite catalogue has it; the
 #: later ones are the SQLite catalogue's own, with PostgreSQL's type names.
@@ -167,14 +172,16 @@ class PostgresCatalogue(CatalogueQueries):
                                  (str(number),))
 
     @contextmanager
-    def tx(self) -> Iterator[_Transaction]:
-        """One transaction, serialised against every other worker's writes."""
+    def tx(self, *locks: str) -> Iterator[_Transaction]:
+        """One transaction holding the advisory locks named (``device:ID`` ...) until it ends;
+        every other worker's transaction naming one of them waits for it."""
         outer = getattr(self._local, "conn", None)
         if outer is not None:  # nested: part of the transaction already open on this thread
+            _lock(outer, locks)  # held already, or taken now (they are re-entrant)
             yield _Transaction(outer)
             return
         with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            _lock(conn, locks)
             self._local.conn = conn
             try:
                 yield _Transaction(conn)
@@ -202,6 +209,12 @@ class PostgresCatalogue(CatalogueQueries):
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _lock(conn: Any, names: Sequence[str]) -> None:
+    """Take the named advisory locks for the transaction, in one order everywhere."""
+    for name in sorted(set(names)):
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
 
 
 def _redacted(dsn: str) -> str:

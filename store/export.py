@@ -242,32 +242,48 @@ def _check_same_picture(segments: list[dict[str, Any]]) -> None:
 
 
 def remux(inputs: list[Path], output: Path) -> list[Fraction]:
-    """Concatenate segments' video packets into one MP4; return each one's start in seconds.
+    """Concatenate segments' video packets, and their sound where they have it, into one MP4;
+    return each one's start in seconds.
 
     A segment's timestamps start at 0, so each is shifted by the end of the one before (the
-    last packet's presentation time plus its duration), computed in seconds so segments with
-    different time bases still line up."""
+    last video packet's presentation time plus its duration), computed in seconds so segments
+    with different time bases still line up. Both tracks of a segment get the same shift, so
+    its sound stays with its picture; a segment's sound may run a packet past its last frame,
+    and the overlap with the next segment's first sound packet is dropped (the muxer takes no
+    timestamps going back)."""
     offsets: list[Fraction] = []
     offset_s = Fraction(0)
     with av.open(str(output), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-        ostream = None
-        for path in inputs:
+        ostream = osound = None
+        sound_end = None  # the end of the sound written so far, in seconds
+        for index, path in enumerate(inputs):
             with av.open(str(path)) as container:
                 stream = container.streams.video[0]
+                sound = container.streams.audio[0] if container.streams.audio else None
                 if ostream is None:
                     ostream = out.add_stream_from_template(stream)
+                    if sound is not None and index == 0:  # a track exists from the start
+                        osound = out.add_stream_from_template(sound)
                 tb = stream.time_base
                 if tb is None:
                     raise StoreError(422, f"{path.name}: video stream without a time base")
-                shift = round(offset_s / tb)
-                end = shift
-                for packet in container.demux(stream):
-                    if packet.dts is None:  # the demuxer's end-of-stream marker
-                        continue
+                end = round(offset_s / tb)
+                wanted = [stream] + ([sound] if sound is not None and osound is not None else [])
+                for packet in container.demux(wanted):
+                    if packet.dts is None or packet.stream.time_base is None:
+                        continue  # the demuxer's end-of-stream marker
+                    shift = round(offset_s / packet.stream.time_base)
                     packet.pts = (packet.pts if packet.pts is not None else packet.dts) + shift
                     packet.dts += shift
-                    end = max(end, packet.pts + (packet.duration or 0))
-                    packet.stream = ostream
+                    if packet.stream.index == stream.index:
+                        end = max(end, packet.pts + (packet.duration or 0))
+                        packet.stream = ostream
+                    else:
+                        atb = packet.stream.time_base
+                        if sound_end is not None and packet.dts * atb < sound_end:
+                            continue
+                        sound_end = (packet.dts + (packet.duration or 0)) * atb
+                        packet.stream = osound
                     out.mux(packet)
                 offsets.append(offset_s)
                 offset_s = end * tb

@@ -30,6 +30,7 @@ from evidence.layout import Layout
 from evidence.manifest import Manifest, ManifestError
 from evidence.receipt import Receipt, sign_receipt
 from evidence.verify import SIGNATURE_LENGTH
+from store.catalogue import device_lock
 from store.clock import parse_utc, utc_iso
 from store.errors import StoreError, bad_request, conflict, not_found, too_large
 from store.validate import SHA256_HEX, parse_json, safe_name
@@ -258,8 +259,8 @@ class Ingest:
 
     def _touch(self, upload_id: str) -> None:
         """Record progress, which the staging sweep reads: at most once per 1% of
-        ``staging_max_age_s`` per upload, not on every chunk (each write takes the catalogue's
-        write lock, shared by every worker of the fleet)."""
+        ``staging_max_age_s`` per upload, not on every chunk (each is a write to the catalogue
+        that every worker of the fleet shares)."""
         now = self.store.clock()
         if now - self._touched.get(upload_id, float("-inf")) < \
                 self.store.config.staging_max_age_s / 100:
@@ -305,8 +306,8 @@ class Ingest:
                           segment_index=manifest.segment_index, manifest_sha256=manifest_sha)
         raw, sig = sign_receipt(store.private_key, receipt)
         start_s, end_s = parse_utc(manifest.start_utc), parse_utc(manifest.end_utc)
-        try:
-            with store.catalogue.tx() as db:
+        try:  # the device's lock: its chain, and this upload's one outcome, on every worker
+            with store.catalogue.tx(device_lock(row["device_id"])) as db:
                 if self._finished_elsewhere(status.upload_id):
                     return self.status(row["device_id"], status.upload_id)  # one receipt
                 self._check_chain(manifest, manifest_sha)  # again: another upload may have won
@@ -364,7 +365,7 @@ class Ingest:
                           file=row["file"], sha256=digest, size=row["size"],
                           received_utc=utc_iso(received))
         raw, sig = sign_receipt(store.private_key, receipt)
-        with store.catalogue.tx() as db:
+        with store.catalogue.tx(device_lock(row["device_id"])) as db:
             if self._finished_elsewhere(status.upload_id):
                 return self.status(row["device_id"], status.upload_id)  # one receipt
             db.execute("INSERT OR IGNORE INTO audit_logs VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -396,7 +397,7 @@ class Ingest:
                 store.staging.remove(upload_id)
         else:
             digest, size = content
-        with store.catalogue.tx() as db:
+        with store.catalogue.tx(device_lock(row["device_id"])) as db:
             if self._finished_elsewhere(upload_id):  # another worker settled it first
                 return self._upload(row["device_id"], upload_id)
             db.execute("INSERT INTO quarantine (device_id, kind, file, reason, manifest, "

@@ -15,7 +15,8 @@ crash part-way leaves rows marked but not purged, which the next step finishes.
 
 Several workers may run retention, flag and unflag at once: the decision (still unflagged, not
 yet deleted) is taken again inside the transaction that marks the recording deleted, under the
-catalogue's write lock, so a flag on another worker is either seen or refused. With Object Lock
+device's catalogue lock (``device_lock``) that flagging takes too, so a flag on another worker
+is either seen or refused. With Object Lock
 the bucket is asked first: a recording any of whose objects it still protects (a retention date
 not yet passed by the gateway's clock, or a legal hold) is not deleted, the refusal is audited
 (``retention_refused``) and its catalogue rows are kept; a pass that finds a protected object at
@@ -32,6 +33,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from store.catalogue import device_lock
 from store.clock import parse_utc, utc_iso
 from store.objects_s3 import ObjectLockedError
 
@@ -99,7 +101,7 @@ class Retention:
         """Mark one recording deleted, audited, in one transaction that checks again that it is
         due and unflagged (another worker may have flagged or deleted it meanwhile)."""
         store = self.store
-        with store.catalogue.tx() as db:
+        with store.catalogue.tx(device_lock(device_id)) as db:  # the lock flag takes too
             rec = store.catalogue.one(
                 "SELECT start_s, received_s, case_ref FROM recordings WHERE device_id = ? AND "
                 "recording_id = ?", device_id, recording_id)

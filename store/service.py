@@ -39,7 +39,7 @@ from evidence.receipt import store_id_for
 from evidence.request_auth import sign_time
 from store.auditlog import AuditLog
 from store.auth import RequestVerifier, check_operator, new_token, token_hash
-from store.catalogue import Catalogue, CatalogueQueries
+from store.catalogue import Catalogue, CatalogueQueries, device_lock
 from store.clock import Clock, parse_utc, system_clock, utc_iso
 from store.config import StoreConfig, StoreConfigError
 from store.credentials import ensure_credentials
@@ -329,9 +329,12 @@ class Store:
             return {"device_id": device_id, "fingerprint": print_, "enrolled": False,
                     "label": existing["label"], "enrolled_utc": existing["enrolled_utc"]}
         now = self.now_utc()
-        with self.catalogue.tx() as db:
-            db.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?)",
-                       (device_id, public_pem(key).decode(), print_, label, now))
+        with self.catalogue.tx() as db:  # another worker may enrol it between check and insert
+            added = db.execute("INSERT OR IGNORE INTO devices VALUES (?, ?, ?, ?, ?)",
+                               (device_id, public_pem(key).decode(), print_, label,
+                                now)).rowcount == 1
+        if not added:
+            return self.enrol(pem, label)  # as it is now: enrolled by the other
         self.audit.append("enrol", device_id=device_id, public_key_sha256=print_, label=label)
         return {"device_id": device_id, "fingerprint": print_, "enrolled": True, "label": label,
                 "enrolled_utc": now}
@@ -373,9 +376,11 @@ class Store:
         with self.custody_lock:
             device_id, recording_id = self.find_recording(recording_id, device_id)
             now = self.now_utc()
-            with self.catalogue.tx() as db:  # checked and set under the catalogue's write lock:
-                row = self._recording_row(device_id, recording_id)  # retention on another
-                if row["deleted_utc"]:                               # worker cannot interleave
+            # checked and set under the device's lock: retention on another worker (which
+            # takes it too) cannot interleave
+            with self.catalogue.tx(device_lock(device_id)) as db:
+                row = self._recording_row(device_id, recording_id)
+                if row["deleted_utc"]:
                     raise conflict(f"recording {recording_id} was deleted by retention at "
                                    f"{row['deleted_utc']}; it cannot be flagged")
                 db.execute("UPDATE recordings SET case_ref = ?, flagged_utc = ? WHERE "
@@ -399,7 +404,7 @@ class Store:
         flag goes, then the legal holds that no other flagged recording needs."""
         with self.custody_lock:
             device_id, recording_id = self.find_recording(recording_id, device_id)
-            with self.catalogue.tx() as db:
+            with self.catalogue.tx(device_lock(device_id)) as db:
                 row = self._recording_row(device_id, recording_id)
                 if row["case_ref"] is None:
                     raise conflict(f"recording {recording_id} is not flagged")

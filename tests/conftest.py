@@ -28,12 +28,15 @@ logging.getLogger("transitions").setLevel(logging.WARNING)
 SMALL = {"width": 320, "height": 240, "fps": 30}
 #: Tiny frames at 5 fps for behaviour tests that run simulated minutes.
 TINY = {"width": 64, "height": 48, "fps": 5}
+#: Narrowband sound for the same tests: real AAC, a sixth of the encoding of 48 kHz (the
+#: sound's own tests, tests/test_audio*.py, record at the defaults).
+NARROW = {"rate": 8000, "bitrate_kbps": 16}
 
 
 def tiny_config(**sections: dict) -> Config:
     """Tiny frames and short segments; ``sections`` override (merged per section)."""
     base: dict[str, dict] = {"camera": TINY, "recording": {"pre_event_s": 2.0, "segment_s": 4.0},
-                             "encoder": {"preset": "ultrafast"}}
+                             "encoder": {"preset": "ultrafast"}, "audio": NARROW}
     for name, values in sections.items():
         base[name] = {**base.get(name, {}), **values}
     return Config().replace(**base)
@@ -71,7 +74,7 @@ def make_sim(tmp_path: Path, encoder: EncoderFactory) -> Iterator:
 @pytest.fixture
 def config() -> Config:
     return Config().replace(camera=SMALL, recording={"pre_event_s": 2.0, "segment_s": 4.0},
-                            encoder={"preset": "ultrafast"})
+                            encoder={"preset": "ultrafast"}, audio=NARROW)
 
 
 @pytest.fixture

@@ -134,7 +134,7 @@ def build_template(root: Path) -> dict[str, Camera]:
             record(sim, 5.0)
         else:
             record(sim, 5.0)
-            cut_power(sim, 9.0)
+            cut_power(sim, 9.6)  # the open segment has landed more than one fragment
             cameras[name] = Camera(root / name)
             continue
         sim.shutdown()

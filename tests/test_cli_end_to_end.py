@@ -159,3 +159,27 @@ def test_triggers_dock_and_simulated_faults_from_the_command_line(daemon) -> Non
     assert proc.wait(timeout=30) == 0
     result = bodycam("verify", str(data_dir))
     assert "audit log:" in result.stdout and "all intact" in result.stdout
+
+
+def test_location_from_the_command_line(daemon) -> None:
+    """``bodycam location``: pin the officer, lose the sky, regain it; the status and the audit
+    log follow; bad positions are one-line usage errors."""
+    data_dir, config, proc = daemon
+    run = lambda *a: bodycam(*a, "--config", str(config), data_dir=data_dir)  # noqa: E731
+    moved = run("location", "move", "51.5007,-0.1246").stdout
+    assert "receiver on" in moved and "fix 51.500700,-0.124600" in moved
+    status = json.loads(run("status", "--json").stdout)
+    assert status["location"]["fix"]["lat"] == 51.5007
+    assert "no fix" in run("location", "lose").stdout
+    run("advance", "6")  # past location.max_age_s
+    assert json.loads(run("status", "--json").stdout)["location"]["fix"] is None
+    assert "fix 51.500700" in run("location", "regain").stdout
+    assert "receiver on" in run("location", "walk").stdout
+    for bad in (["move", "91,0"], ["move", "51.5"], ["move", "x,y"], ["move"],
+                ["lose", "51.5,0"], ["fly"]):
+        result = bodycam("location", *bad, "--config", str(config), data_dir=data_dir,
+                         check=False)
+        assert result.returncode == 2, (bad, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    run("shutdown")
+    assert proc.wait(timeout=30) == 0

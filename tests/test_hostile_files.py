@@ -756,7 +756,7 @@ def test_an_audit_log_the_card_cannot_open_faults_the_camera_instead_of_hanging(
 
 def test_a_signed_segment_index_of_millions_costs_a_few_lines(cams) -> None:
     cam = cams["a"]
-    mp4 = seg(cam, 1, 2)  # the last segment of recording 1
+    mp4 = cam.segments(1)[-1]  # the last segment of recording 1
     manifest = manifest_dict(mp4)
     manifest["segment_index"] = 9_999_999
     resign(cam, mp4, json.dumps(manifest).encode())

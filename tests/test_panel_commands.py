@@ -35,6 +35,12 @@ def ok(ctl: Controller, **request: object) -> dict:
     ({"cmd": "journal", "wait": 31}, "journal takes wait from 0 to 30, got 31"),
     ({"cmd": "journal", "wait": "soon"}, 'got "soon"'),
     ({"cmd": "clock", "set": "no"}, 'clock takes set: true or false, got "no"'),
+    ({"cmd": "location", "action": "fly"}, 'location takes action move, lose, regain or walk'),
+    ({"cmd": "location", "action": "move", "lat": 91, "lon": 0}, "lat from -90 to 90, got 91"),
+    ({"cmd": "location", "action": "move", "lat": 51.5}, "lon from -180 to 180, got null"),
+    ({"cmd": "location", "action": "move", "lat": True, "lon": 0}, "got true"),
+    ({"cmd": "location", "action": "lose", "lat": 1}, "location lose takes no lat or lon"),
+    ({"cmd": "location", "action": "move", "lat": 1, "lon": 2, "alt": 3}, 'got "alt"'),
 ])
 def test_bad_requests_get_one_line_errors(make_sim, request_: dict, error: str) -> None:
     reply = controller(make_sim()).handle(request_)

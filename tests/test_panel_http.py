@@ -209,3 +209,14 @@ def test_each_recording_lists_its_timeline(panel: RunningPanel) -> None:
     assert gap["segment_s"] == 0 and gap["at_s"] == segments[gap["segment"]]["start_s"]
     assert gap["missing_s"] == pytest.approx(made.replugged - made.unplugged, abs=0.101)
     assert timeline["duration_s"] == segments[-1]["end_s"]
+
+
+def test_the_page_drives_the_simulated_receiver(panel: RunningPanel) -> None:
+    """The page's location buttons reach the daemon through the panel; its answer says what
+    the receiver sees."""
+    status, _, page = panel.http("GET", "/")
+    assert status == 200 and b'"cmd":"location","action":"lose"' in page
+    lost = panel.ok({"cmd": "location", "action": "lose"})
+    assert lost["location"]["receiver"] == "on" and lost["location"]["fix"] is None
+    back = panel.ok({"cmd": "location", "action": "regain"})
+    assert back["location"]["fix"] is not None

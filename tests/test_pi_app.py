@@ -23,6 +23,7 @@ from hal.clock import SystemClock
 from hal.encoder import EncoderError, codec_for
 from hal.pi.encoder import PiEncoderFactory, choose_encoder
 from sim.camera import SimCamera
+from sim.microphone import SimMicrophone
 from tests.pi_rig import mock_factory
 
 
@@ -39,7 +40,8 @@ def test_run_loop_reports_ready_pings_the_watchdog_and_stops_cleanly(
                              "WATCHDOG_USEC": "200000"})
         runner = threading.Thread(target=lambda: result.append(run(
             config, data, codec="libx264", pin_factory=factory, clock=clock,
-            camera=SimCamera(clock, cam.width, cam.height, cam.fps), notifier=notifier,
+            camera=SimCamera(clock, cam.width, cam.height, cam.fps),
+            microphone=SimMicrophone(clock, 48000, 1), notifier=notifier,
             power_supply=tmp_path)))
         runner.start()
         try:

@@ -31,6 +31,8 @@ def test_default_pin_map_is_complete_and_conflict_free() -> None:
     ("[pins]\npower = 40\n", "pins.power: 40 is out of range -1 to 27"),
     ("[pins]\nbuzzer = 'GPIO12'\n", "pins.buzzer: expected a number"),
     ("[pins]\nled_active_high = 1\n", "pins.led_active_high: expected true or false"),
+    ("[pins]\ngnss_port = 'COM3x'\n", "pins.gnss_port must be a device such as /dev/ttyUSB0"),
+    ("[pins]\ngnss_baudrate = 7\n", "pins.gnss_baudrate: 7 is out of range"),
 ])
 def test_bad_pin_map_names_the_key(tmp_path: Path, text: str, words: str) -> None:
     assert words in config_error(tmp_path, text)

@@ -31,6 +31,11 @@ def wall(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+#: When the power goes: the third segment is open with a few whole fragments behind its header
+#: (a recording with sound cuts its first segment a little past ``segment_s``).
+CUT_AT_S = 11.55
+
+
 @pytest.fixture(scope="module")
 def interrupted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A data directory as a power cut leaves it: a recording with an open ``.part``."""
@@ -38,7 +43,7 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     sim = Simulator(tiny_config(camera=CAM, recording={"segment_s": 4}), root / "data")
     sim.power_on()
     sim.button("record").double_press()
-    sim.advance(9.55)
+    sim.advance(CUT_AT_S)
     sim.daemon.sync()
     snapshot = root / "snapshot"
     shutil.copytree(sim.data_dir, snapshot, ignore=shutil.ignore_patterns("control.sock"))
@@ -113,8 +118,8 @@ def test_recovery_loses_at_most_one_keyframe_interval(interrupted: Path, tmp_pat
     sim.shutdown()
     manifests = [json.loads(Path(str(p) + ".json").read_text()) for p in segments(data_dir)]
     recorded = sum(m["duration_s"] for m in manifests)
-    # 9.55 s after the press, plus the 2 s pre-event buffer; minus at most one GOP
-    expected = 9.55 - 0.35 + manifests[0]["pre_event_s"]
+    # CUT_AT_S after the press, plus the 2 s pre-event buffer; minus at most one GOP
+    expected = CUT_AT_S - 0.35 + manifests[0]["pre_event_s"]
     assert expected - 1.0 - 0.1 <= recorded <= expected + 0.1, (recorded, expected)
 
 
@@ -250,3 +255,24 @@ def test_text_status_reports_what_was_recovered(interrupted: Path, tmp_path: Pat
     assert any(good["file"] in line and f"{good['frames']} frames" in line for line in lines)
     assert any(bad["file"] in line and "FAILED" in line and bad["detail"] in line
                for line in lines), lines
+
+
+def test_an_aborted_recording_opens_no_segment_over_the_one_it_left(tmp_path: Path) -> None:
+    """After the recorder aborts (the process must die), what still reaches it (frames held
+    for their sound, the microphone's last blocks) never opens the segment again: a new
+    writer would truncate the ``.part`` footage and append a second fragment log to it."""
+    sim = Simulator(tiny_config(camera=CAM, recording={"segment_s": 4}), tmp_path / "data")
+    sim.power_on()
+    sim.button("record").double_press()
+    sim.advance(5.5)
+    sim.daemon.sync()
+    pipeline = sim.daemon.pipeline
+    assert pipeline is not None
+    pipeline.recorder.abort()
+    (part,) = (tmp_path / "data" / "recordings").glob("*/*.mp4.part")
+    left = part.read_bytes()
+    assert left
+    sim.advance(2.0)  # the camera still delivers frames, the microphone still blocks
+    sim.daemon.sync()
+    assert part.read_bytes() == left
+    sim.shutdown()

@@ -42,7 +42,10 @@ def test_intact_footage_prints_a_table_and_exits_0(cam: Camera, capsys) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["STATUS", "REASON", "CHECK", "ITEM"]
-    assert lines[-1] == "8 segment(s), 2 recording(s), 1 audit log(s) checked: all intact"
+    segments = len(list(cam.data_dir.glob("recordings/*/*.mp4")))
+    assert segments >= 6  # two recordings of a few 4 s segments each
+    assert lines[-1] == (f"{segments} segment(s), 2 recording(s), 1 audit log(s) checked: "
+                         f"all intact")
     assert all(line.startswith("OK ") for line in lines[1:-1])
 
 
@@ -199,4 +202,5 @@ def test_a_path_given_twice_is_checked_once(cam: Camera, capsys) -> None:
     relative = os.path.relpath(cam.data_dir)
     code, out, _ = run(capsys, "--json", str(cam.data_dir), relative, str(cam.segments(0)[0]))
     kinds = [f["kind"] for f in json.loads(out)["findings"]]
-    assert code == 0 and kinds.count("segment") == 8 and kinds.count("audit") == 1
+    segments = len(list(cam.data_dir.glob("recordings/*/*.mp4")))
+    assert code == 0 and kinds.count("segment") == segments and kinds.count("audit") == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from device.location import LocationSample
 from device.pipeline.segments import RecordingInfo
 
 
@@ -55,4 +56,4 @@ class CameraBack:
 
 
 Command = (StartRecording | StopRecording | SetBuffering | AddMarker | CameraRestarted
-           | CameraLost | CameraBack)
+           | CameraLost | CameraBack | LocationSample)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from hal.encoder import EncodedPacket
+from device.pipeline.audio import Packet
 
 
 class Output(ABC):
@@ -22,10 +22,10 @@ class Output(ABC):
         """Begin taking packets."""
 
     @abstractmethod
-    def packet(self, packet: EncodedPacket) -> None:
+    def packet(self, packet: Packet) -> None:
         """Take one packet (in decode order, which is presentation order)."""
 
-    def burst(self, packets: Sequence[EncodedPacket]) -> None:
+    def burst(self, packets: Sequence[Packet]) -> None:
         """Take several packets at once."""
         for packet in packets:
             self.packet(packet)

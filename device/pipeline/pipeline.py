@@ -1,15 +1,18 @@
 """The pipeline's threads: camera -> encoder -> outputs, picamera2's shape.
 
     camera -> [frame queue] -> encoder thread -> [packet queue] -> recorder thread -> outputs
-              (watermark, H.264; the preview)                    (pre-event, storage guard,
-                                                                  segmented writer: files)
+              (watermark, H.264; the preview)   ^                (pre-event, storage guard,
+    microphone -> [audio queue] -> audio thread -+                segmented writer: files)
+                  (mute and pre-event gate, AAC; device/pipeline/audio.py)
 
 Commands (``device/pipeline/commands.py``) travel in the same queues as frames, so a record
 press lands exactly between the frames captured before it and those after, whatever the
-threads' timing. Each queue is bounded: on a real-time clock a full frame queue drops the frame
-(and counts it) rather than stall capture; on a simulated clock the camera waits instead, since
-waiting costs no simulated time. The recorder thread alone does file I/O and holds no lock while
-it does. Threads start in :meth:`Pipeline.start`; all time comes from the injected clock.
+threads' timing; the recorder puts the two tracks' packets back in capture-time order
+(``device/pipeline/interleave.py``). Each queue is bounded: on a real-time clock a full frame
+(or audio) queue drops the frame (and counts it) rather than stall capture; on a simulated
+clock the camera waits instead, since waiting costs no simulated time. The recorder thread
+alone does file I/O and holds no lock while it does. Threads start in
+:meth:`Pipeline.start`; all time comes from the injected clock.
 """
 
 from __future__ import annotations
@@ -22,6 +25,16 @@ from collections.abc import Callable
 from typing import Any
 
 from device.config import Config
+from device.pipeline.audio import (
+    SILENCE_DBFS,
+    AacEncoder,
+    AudioFlushed,
+    AudioSettings,
+    Gate,
+    SetLive,
+    SetMuted,
+    level_dbfs,
+)
 from device.pipeline.commands import (
     AddMarker,
     CameraBack,
@@ -39,6 +52,7 @@ from device.pipeline.watermark import Watermark
 from hal.camera import Camera, Frame
 from hal.clock import Clock
 from hal.encoder import EncoderFactory, LibavEncoder
+from hal.microphone import AudioBlock, Microphone
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +70,8 @@ class Pipeline:
 
     def __init__(self, config: Config, camera: Camera, clock: Clock,
                  free_bytes: Callable[[], int], emit: ReportSink, frame_queue: int = 8,
-                 encoder: EncoderFactory = LibavEncoder) -> None:
+                 encoder: EncoderFactory = LibavEncoder,
+                 microphone: Microphone | None = None) -> None:
         self.config = config
         self.camera = camera
         self.clock = clock
@@ -64,7 +79,20 @@ class Pipeline:
         self.encoder = encoder(encoder_settings(config))
         self.watermark = Watermark(config.device.model, config.device.serial, config.camera.height)
         self.preview = PreviewOutput()
-        self.recorder = Recorder(config, self.encoder.request_keyframe, free_bytes, emit, clock)
+        audio = config.audio
+        #: the sound's settings, or None: no microphone, or ``audio.enabled`` false
+        self.audio = (AudioSettings(audio.codec, audio.rate, audio.channels, audio.bitrate_kbps)
+                      if audio.enabled and microphone is not None else None)
+        self.microphone = microphone if self.audio is not None else None
+        self.audio_encoder = AacEncoder(self.audio) if self.audio is not None else None
+        self.gate = Gate(config.recording.pre_event_audio)
+        self.recorder = Recorder(config, self.encoder.request_keyframe, free_bytes, emit, clock,
+                                 self.audio)
+        self.blocks: queue.Queue[Any] = queue.Queue(maxsize=4 * frame_queue)
+        self.blocks_in = 0
+        self.blocks_dropped = 0
+        self.microphone_on = False
+        self.level_dbfs = SILENCE_DBFS  # published for status readers on other threads
         self.frames: queue.Queue[Any] = queue.Queue(maxsize=frame_queue)
         self.packets: queue.Queue[Any] = queue.Queue(maxsize=4 * frame_queue)
         self.frames_in = 0
@@ -82,6 +110,9 @@ class Pipeline:
         self.preview.start()
         self._threads = [threading.Thread(target=self._encode_loop, name="encoder", daemon=True),
                          threading.Thread(target=self._record_loop, name="recorder", daemon=True)]
+        if self.audio_encoder is not None:
+            self._threads.append(threading.Thread(target=self._audio_loop, name="audio",
+                                                  daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -91,7 +122,9 @@ class Pipeline:
         return self.preview.latest
 
     def stats(self) -> PipelineStats:
-        return PipelineStats(self.recorder.buffered_s, self.frames_in, self.frames_dropped)
+        return PipelineStats(self.recorder.buffered_s, self.frames_in, self.frames_dropped,
+                             self.level_dbfs if self.audio is not None else None,
+                             self.blocks_in, self.blocks_dropped)
 
     # -- control (daemon thread) ---------------------------------------------------------------
     def send(self, command: object) -> None:
@@ -102,19 +135,41 @@ class Pipeline:
             self.send(CameraRestarted())
             self.camera.start(self.on_frame)
             self.camera_on = True
+        self.start_microphone()
 
     def stop_camera(self) -> None:
         if self.camera_on:
             self.camera.stop()
             self.camera_on = False
+        self.stop_microphone()
+
+    def start_microphone(self) -> None:
+        """The microphone runs while the camera does (the camera starts it)."""
+        if self.microphone is not None and not self.microphone_on:
+            self.microphone.start(self.on_block)
+            self.microphone_on = True
+
+    def stop_microphone(self) -> None:
+        if self.microphone is not None and self.microphone_on:
+            self.microphone.stop()
+            self.microphone_on = False
+
+    def send_audio(self, command: SetMuted | SetLive) -> None:
+        """A gate command, in band with the microphone's blocks (nothing without sound)."""
+        if self.audio_encoder is not None:
+            self.blocks.put(command)
 
     def sync(self) -> None:
         """Return once everything sent so far has been encoded and written."""
         self.frames.join()
+        self.blocks.join()
         self.packets.join()
 
     def close(self) -> None:
         self.stop_camera()
+        if self.audio_encoder is not None and self._threads:
+            self.blocks.put(_STOP)  # first: the audio thread feeds the recorder's queue
+            self._threads[-1].join(timeout=30)
         if self._threads:
             self.frames.put(_STOP)
         for thread in self._threads:
@@ -132,6 +187,17 @@ class Pipeline:
             self.frames.put_nowait(frame)
         except queue.Full:
             self.frames_dropped += 1
+
+    def on_block(self, block: AudioBlock) -> None:
+        """The microphone's thread: like a frame, a full queue on the real clock drops it."""
+        self.blocks_in += 1
+        if not self.clock.realtime:
+            self.blocks.put(block)
+            return
+        try:
+            self.blocks.put_nowait(block)
+        except queue.Full:
+            self.blocks_dropped += 1
 
     # -- threads -------------------------------------------------------------------------------
     def _encode_loop(self) -> None:
@@ -162,13 +228,42 @@ class Pipeline:
             finally:
                 self.frames.task_done()
 
+    def _audio_loop(self) -> None:
+        encoder = self.audio_encoder
+        assert encoder is not None
+        while True:
+            item = self.blocks.get()
+            try:
+                if item is _STOP:
+                    return
+                if isinstance(item, AudioBlock):
+                    block = self.gate.apply(item)
+                    self.level_dbfs = level_dbfs(block)
+                    packets = encoder.encode(block)
+                    if packets:  # a block's packets travel together: one hand-over, not many
+                        self.packets.put(packets)
+                elif isinstance(item, SetMuted):  # the recorder lists it in the manifests
+                    at = self.gate.command(item)
+                    self.packets.put(SetMuted(item.on, at, item.utc))
+                elif isinstance(item, SetLive):
+                    self.gate.command(item)
+                    if not item.on:  # the stop: what the codec holds goes before it
+                        self.packets.put([*encoder.flush(), AudioFlushed(item.t_mono)])
+            except Exception as exc:  # the thread must outlive one bad block
+                log.exception("audio")
+                self.emit(PipelineError("audio", str(exc)))
+            finally:
+                self.blocks.task_done()
+
     def _record_loop(self) -> None:
         while True:
             item = self.packets.get()
             try:
                 if item is _STOP:
+                    self.recorder.drain()
                     return
-                self.recorder.handle(item)
+                for each in item if isinstance(item, list) else (item,):
+                    self.recorder.handle(each)
             except Exception as exc:
                 log.exception("recorder")
                 self.emit(PipelineError("recorder", str(exc)))

@@ -7,9 +7,9 @@ Opened into a target it passes every packet straight through until :meth:`close_
 
 from __future__ import annotations
 
+from device.pipeline.audio import Packet
 from device.pipeline.output import Output
 from device.pipeline.ringbuffer import PreEventBuffer
-from hal.encoder import EncodedPacket
 
 
 class PreEventOutput(Output):
@@ -29,7 +29,7 @@ class PreEventOutput(Output):
     def duration_s(self) -> float:
         return self.ring.duration_s
 
-    def packet(self, packet: EncodedPacket) -> None:
+    def packet(self, packet: Packet) -> None:
         if self.target is not None:
             self.target.packet(packet)
         elif self.buffering:

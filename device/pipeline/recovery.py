@@ -37,10 +37,14 @@ from typing import Any
 
 import av
 
+from device.location import segment_track
+from device.pipeline.audio import AudioSettings
 from device.pipeline.segments import (
+    EDGE_GAP,
     PART_SUFFIX,
     PENDING_SUFFIX,
     RecordingInfo,
+    audio_fields,
     build_manifest,
     drop_pending,
     mp4_boxes,
@@ -105,6 +109,51 @@ def count_frames(path: Path) -> tuple[int, int]:
                 span = max(span, int(packet.pts * packet.time_base * stream.average_rate) + 1
                            if stream.average_rate else frames)
     return frames, span
+
+
+def count_audio(path: Path, rate: int) -> dict[str, Any]:
+    """What the sound track of a (fragment-short) MP4 holds, for its recovered manifest:
+    packets, seconds, the first sample's offset and the gaps between packets."""
+    packets, samples, first, end = 0, 0, None, 0
+    gaps: list[dict[str, float]] = []
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return {"packets": 0, "duration_s": 0.0, "first_s": 0.0, "gaps": []}
+        stream = container.streams.audio[0]
+        for packet in container.demux(stream):
+            if not packet.size or packet.pts is None:
+                continue
+            pts = round(packet.pts * packet.time_base * rate)
+            length = int(packet.duration or 1024)
+            if first is None:
+                first = pts
+            elif pts - end >= length // 2:
+                gaps.append({"from_s": round(end / rate, 6), "to_s": round(pts / rate, 6)})
+            end = pts + length
+            packets += 1
+            samples += length
+    if first is not None and first >= EDGE_GAP:
+        gaps.insert(0, {"from_s": 0.0, "to_s": round(first / rate, 6)})
+    return {"packets": packets, "duration_s": round(samples / rate, 6),
+            "first_s": round((first or 0) / rate, 6), "gaps": gaps}
+
+
+def signed_sound(landed: Any, rate: int) -> dict[str, Any]:
+    """:func:`count_audio`'s answer for an encrypted segment, from its fragment log's last
+    vouching line (the camera's count of the sound landed, signed): the ciphertext is never
+    decrypted. A line without it (older firmware) or not as the camera writes it: no sound
+    counted, rather than a guess."""
+    none = {"packets": 0, "duration_s": 0.0, "first_s": 0.0, "gaps": []}
+    try:
+        packets, samples, first = (int(landed[k]) for k in ("packets", "samples", "first"))
+        gaps = [{"from_s": round(int(a) / rate, 6), "to_s": round(int(b) / rate, 6)}
+                for a, b in landed["gaps"]]
+    except (TypeError, KeyError, ValueError):
+        return none
+    if packets and first >= EDGE_GAP:
+        gaps.insert(0, {"from_s": 0.0, "to_s": round(first / rate, 6)})
+    return {"packets": packets, "duration_s": round(samples / rate, 6),
+            "first_s": round(first / rate, 6) if packets else 0.0, "gaps": gaps}
 
 
 def find_interrupted(data_dir: Path) -> list[Path]:
@@ -179,13 +228,38 @@ def recover_segment(mp4: Path, identity: DeviceIdentity, force_key: Any = None) 
     markers = tuple(Marker(utc, round(t - pending["start_mono"], 3), note)
                     for t, utc, note in pending["markers"])
     digest, size = sha256_file(part)
+    audio = None
+    if info.audio is not None:  # the sound kept, up to the same last whole fragment
+        start = float(pending["start_mono"])
+        counts = (count_audio(part, info.audio.rate) if header is None
+                  else signed_sound((state.line or {}).get("audio"), info.audio.rate))
+        audio = audio_fields(info.audio, start, start + span / fps, pending.get("mutes", []),
+                             pending.get("sound_from"), **counts)
     manifest = build_manifest(
         info, int(pending["segment_index"]), pending["prev_manifest_sha256"], mp4,
         digest=digest, size=size, start_wall=float(pending["start_wall"]), frames=frames,
         duration_s=span / fps, markers=markers, gaps=tuple(pending["gaps"]), last=True,
-        recovered=True, encryption=encryption)
+        recovered=True, audio=audio, encryption=encryption)
+    if isinstance(pending.get("location"), list):  # the looks at the receiver, signed
+        manifest = dataclasses.replace(manifest, **_track(pending, manifest))
     publish(info, mp4, dataclasses.replace(manifest, recovery=recovery))
     return Recovered(mp4.name, info.recording_id, frames, keep, len(torn))
+
+
+def _track(pending: dict[str, Any], manifest: Manifest) -> dict[str, Any]:
+    """The recovered segment's ``track`` and ``no_fix`` from its pending record's looks at
+    the receiver; none (the fields absent) if they are not as the camera writes them."""
+    try:
+        looks = [(float(t), float(wall), entry if isinstance(entry, dict) else None)
+                 for t, wall, entry in pending["location"]]
+        track, no_fix = segment_track(looks, float(pending["start_mono"]),
+                                      float(pending["start_wall"]),
+                                      utc_seconds(manifest.end_utc))
+        checked = dataclasses.replace(manifest, track=track, no_fix=no_fix)
+        Manifest.from_bytes(checked.to_bytes(), manifest.file)  # as the verifier will read it
+    except (TypeError, ValueError):
+        return {}
+    return {"track": track, "no_fix": no_fix}
 
 
 def _set_aside(aside: Path, torn: bytes) -> None:
@@ -220,7 +294,11 @@ def _recovery(signed: bytes, aside: Path, line: dict[str, Any] | None) -> dict[s
 
 def _info(pending: dict[str, Any], mp4: Path, identity: DeviceIdentity,
           force_key: Any = None) -> RecordingInfo:
+    sound = pending.get("audio")
     return RecordingInfo(
+        audio=None if sound is None else AudioSettings(
+            str(sound["codec"]), int(sound["rate"]), int(sound["channels"]),
+            int(sound["bitrate_kbps"])),
         recording_id=pending["recording_id"], directory=mp4.parent, reason=pending["reason"],
         identity=identity, codec="h264", width=int(pending["width"]),
         height=int(pending["height"]), fps=int(pending["fps"]),

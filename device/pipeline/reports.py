@@ -68,6 +68,11 @@ class PipelineStats:
     buffered_s: float
     frames_captured: int
     frames_dropped: int
+    #: the sound (None: picture only): the last block's level after the gate, dBFS
+    #: (-120 for digital silence), and the microphone's blocks taken and dropped
+    audio_level_dbfs: float | None = None
+    blocks_captured: int = 0
+    blocks_dropped: int = 0
 
 
 Report = SegmentClosed | RecordingClosed | FirstLiveFrame | StorageFull | StorageError | \

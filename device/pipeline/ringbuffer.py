@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections import deque
 
-from hal.encoder import EncodedPacket
+from device.pipeline.audio import Packet
 
 
 class PreEventBuffer:
     def __init__(self, seconds: float, max_bytes: int) -> None:
         self.seconds = seconds
         self.max_bytes = max_bytes
-        self._gops: deque[list[EncodedPacket]] = deque()
+        self._gops: deque[list[Packet]] = deque()
         self.bytes = 0
 
     def __len__(self) -> int:
@@ -34,7 +34,7 @@ class PreEventBuffer:
         self._gops.clear()
         self.bytes = 0
 
-    def append(self, packet: EncodedPacket) -> None:
+    def append(self, packet: Packet) -> None:
         if packet.keyframe:
             self._gops.append([packet])
         elif self._gops:
@@ -50,7 +50,7 @@ class PreEventBuffer:
                                        or self.bytes > self.max_bytes):
             self.bytes -= sum(p.size for p in self._gops.popleft())
 
-    def drain(self) -> list[EncodedPacket]:
+    def drain(self) -> list[Packet]:
         """Hand over every buffered packet (oldest first) and empty the buffer."""
         packets = [p for gop in self._gops for p in gop]
         self.clear()

@@ -12,6 +12,9 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from device.location import LocationSample
+from device.pipeline.audio import AudioPacket, Packet
+from device.pipeline.interleave import HOLD_S
 from device.pipeline.output import Output
 from device.pipeline.reports import (
     FirstLiveFrame,
@@ -33,8 +36,13 @@ class SegmentedOutput(Output):
 
     def __init__(self, info: RecordingInfo, segment_s: float, fsync_interval_s: float,
                  t_press: float, request_keyframe: Callable[[], None], emit: ReportSink,
-                 now: Callable[[], float], wall: Callable[[], float]) -> None:
+                 now: Callable[[], float], wall: Callable[[], float],
+                 newest: Callable[[], float] | None = None) -> None:
         self.info = info
+        #: the capture time of the newest frame encoded (the recorder's interleaver holds
+        #: frames back for their sound), so the cut's keyframe is asked for in time
+        self.newest = newest
+        self._asked = False
         self.segment_s = segment_s
         self.fsync_interval_s = fsync_interval_s
         self.request_keyframe = request_keyframe
@@ -55,10 +63,10 @@ class SegmentedOutput(Output):
         return self.writer is not None
 
     # -- packets ---------------------------------------------------------------------------------
-    def packet(self, packet: EncodedPacket) -> None:
+    def packet(self, packet: Packet) -> None:
         self.write(packet)
 
-    def burst(self, packets: Sequence[EncodedPacket]) -> None:
+    def burst(self, packets: Sequence[Packet]) -> None:
         """The pre-event backlog: it says how long before the press the recording starts, and
         is made durable with one fsync at its end, not one per fragment."""
         self.note_pre_event(packets)
@@ -66,7 +74,7 @@ class SegmentedOutput(Output):
             self.write(packet, sync=False)
         self.flush()
 
-    def note_pre_event(self, backlog: Sequence[EncodedPacket]) -> None:
+    def note_pre_event(self, backlog: Sequence[Packet]) -> None:
         """How long before the press the backlog starts (the first segment's manifest says)."""
         if self._live_from is not None and backlog:
             self.info.pre_event_s = max(0.0, self._live_from - backlog[0].t_mono)
@@ -80,11 +88,17 @@ class SegmentedOutput(Output):
         return (self.writer is not None and packet.keyframe
                 and self.writer.duration_s >= self.segment_s)
 
-    def write(self, packet: EncodedPacket, sync: bool = True,
+    def write(self, packet: Packet, sync: bool = True,
               may_open: Callable[[EncodedPacket], bool] | None = None) -> None:
         """Mux ``packet``, cutting or opening a segment on a keyframe. ``may_open`` (the
-        storage guard) is asked before a segment opens; False leaves none open."""
+        storage guard) is asked before a segment opens; False leaves none open. Sound goes
+        into the open segment (the picture opens and cuts segments; with none open, as while
+        the camera is out, the sound has nowhere to go)."""
         if self.closed:
+            return
+        if isinstance(packet, AudioPacket):
+            if self.writer is not None:
+                self.writer.write_audio(packet, sync)
             return
         writer = self.writer
         if self.cut_due(packet):
@@ -102,7 +116,14 @@ class SegmentedOutput(Output):
         if self._live_from is not None and packet.t_mono >= self._live_from:
             self._live_from = None
             self.emit(FirstLiveFrame(self.info.recording_id, packet.t_mono, self.now()))
-        if writer is not None and writer.duration_s >= self.segment_s - 1 / self.info.fps:
+        if packet.keyframe:
+            self._asked = False  # a request was answered (or a scheduled key came)
+        # held for its sound at most HOLD_S (a pre-event backlog is older, but not held)
+        ahead = (min(HOLD_S, max(0.0, self.newest() - packet.t_mono))
+                 if self.newest is not None else 0.0)
+        if (writer is not None and not self._asked
+                and writer.duration_s + ahead >= self.segment_s - 1 / self.info.fps):
+            self._asked = self.newest is not None  # asked once: the frames held are not keys
             self.request_keyframe()
 
     def _open(self, packet: EncodedPacket) -> None:
@@ -114,6 +135,7 @@ class SegmentedOutput(Output):
         self.extradata = parameter_sets(packet.data) or self.extradata
         self.writer = SegmentWriter(self.info, self.next_index, self.prev_sha, packet,
                                     self.fsync_interval_s, gaps)
+        self._asked = False
 
     # -- commands --------------------------------------------------------------------------------
     def add_marker(self, t_mono: float, utc: str, note: str) -> None:
@@ -121,6 +143,23 @@ class SegmentedOutput(Output):
         if self.writer is not None:
             # Only for recovery after a power cut: the marker goes into the manifest at close
             # anyway, so a card refusing this small file does not end the recording.
+            with contextlib.suppress(OSError):
+                self.writer.write_pending()
+
+    def add_location(self, sample: LocationSample) -> None:
+        """A look at the receiver: into the open segment's manifest at its close, and into its
+        pending record now (for recovery; a card refusing it does not end the recording)."""
+        if self.info.track is None:
+            return
+        self.info.track.append(sample)
+        if self.writer is not None:
+            with contextlib.suppress(OSError):
+                self.writer.write_pending()
+
+    def mutes_changed(self) -> None:
+        """A mute began or ended: the pending record says so, for recovery after a power cut
+        (a card refusing this small file does not end the recording, as for a marker)."""
+        if self.writer is not None:
             with contextlib.suppress(OSError):
                 self.writer.write_pending()
 
@@ -154,18 +193,21 @@ class SegmentedOutput(Output):
         reported closed: like one cut by a power loss, recovery closes it (a segment signed but
         not yet renamed may still join it then). With none, it is closed here with the
         segments it has (recovery adds a closing segment if it needs one)."""
-        left_open = self.writer is not None
+        left_open, was_closed = self.writer is not None, self.closed
         self.abort()
-        if not self.closed and not left_open:
+        if not was_closed and not left_open:
             self.emit(RecordingClosed(self.info.recording_id, self.segments,
                                       f"storage error ({exc.strerror or exc})"))
         self.closed = True
 
     def abort(self) -> None:
-        """Leave the open segment as a ``.part`` for recovery (used when the process must die)."""
+        """Leave the open segment as a ``.part`` for recovery (used when the process must die).
+        The recording takes nothing more: a packet still on its way (frames held for their
+        sound, the microphone's last blocks) would open the segment again over its footage."""
         if self.writer is not None:
             self.writer.abort()
             self.writer = None
+        self.closed = True
 
     # -- the chain -------------------------------------------------------------------------------
     def _close_segment(self, last: bool, until: float | None = None) -> None:

@@ -7,10 +7,12 @@ Life of a segment ``NAME.mp4``:
    if the power goes; then the fragment log ``NAME.mp4.part.sigs`` is created
    (``evidence/pending.py``);
 2. packets are muxed (PyAV, no re-encoding) into ``NAME.mp4.part`` as fragmented MP4, a fragment
-   per keyframe interval; the file is fsynced whenever a fragment lands and at least every
-   ``fsync_interval_s``, so a power cut loses at most the fragment being built; each time bytes
-   have landed, the hash of everything landed so far is signed into the fragment log, so
-   recovery vouches only for bytes the camera signed before the cut;
+   per keyframe interval, holding the picture and (with a microphone) the sound of the same
+   interval, each track timed from the capture clock relative to the segment's first frame;
+   the file is fsynced whenever a fragment lands and at least every ``fsync_interval_s``, so a
+   power cut loses at most the fragment being built; each time bytes have landed, the hash of
+   everything landed so far is signed into the fragment log, so recovery vouches only for
+   bytes the camera signed before the cut;
 3. on close the muxer is finished and the file fsynced; the manifest and its signature are
    written (each durably); ``NAME.mp4.part`` is renamed to ``NAME.mp4``, the directory fsynced,
    and the fragment log and pending record dropped.
@@ -33,6 +35,8 @@ from typing import Any
 
 import av
 
+from device.location import LocationSample, looks, segment_track
+from device.pipeline.audio import AAC_FRAME, AudioPacket, AudioSettings
 from device.pipeline.encrypting import EncryptingStream, decrypt_at
 from evidence.crypt import SegmentKey, new_segment_key
 from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
@@ -46,12 +50,18 @@ from evidence.pending import (
     record_hash,
     signed_record,
 )
-from evidence.utc import utc_iso
+from evidence.utc import utc_iso, utc_seconds
 from hal.encoder import EncodedPacket, parameter_sets
 
 PART_SUFFIX = Layout.PART
+#: Sound missing this long (samples) at a segment's start or end is a gap in the manifest.
+EDGE_GAP = 2 * AAC_FRAME
 PENDING_SUFFIX = Layout.PENDING
-MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+#: ``max_interleave_delta``: the recorder already orders the tracks by capture time
+#: (``interleave.py``), so the muxer writes each packet at once rather than wait for the
+#: other track (which, with the microphone gone, would hold the picture back for 10 s).
+MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
+               "max_interleave_delta": "1"}
 
 
 @dataclass
@@ -70,6 +80,15 @@ class RecordingInfo:
     pre_event_s: float = 0.0
     #: (capture time, UTC, note) of each marker the officer set during the recording.
     markers: list[tuple[float, str, str]] = field(default_factory=list)
+    #: Looks at the receiver during the recording (device/location.py); None: the camera has
+    #: no receiver, and its manifests carry no track.
+    track: list[LocationSample] | None = None
+    #: the sound track's settings; None: picture only (no microphone, or audio off)
+    audio: AudioSettings | None = None
+    #: muted spans [from, from UTC, to or None, to UTC or None], capture times (the recorder's)
+    mutes: list[list[Any]] = field(default_factory=list)
+    #: capture time sound begins (pre-event audio off: the press); None: sound throughout
+    sound_from: float | None = None
     #: the force's RSA public key: every segment is encrypted to it (None: encryption off,
     #: a development setting; docs/FORMAT.md, "Encryption at rest")
     force_key: Any = None
@@ -115,6 +134,11 @@ def video_samples(moof: bytes) -> int:
     """Video samples (frames) in one ``moof`` box: the ``trun`` counts of its track-1
     ``traf``s. The camera counts them in the plaintext it wrote, so that recovery of an
     encrypted segment knows its frames without the key."""
+    return track_samples(moof, 1)
+
+
+def track_samples(moof: bytes, wanted: int) -> int:
+    """Samples of track ``wanted`` (1: the picture, 2: the sound) in one ``moof`` box."""
     count = 0
     for kind, start, end in _children(moof, 8):
         if kind != b"traf":
@@ -125,8 +149,22 @@ def video_samples(moof: bytes) -> int:
                 track = struct.unpack(">I", moof[at + 12:at + 16])[0]
             elif inner == b"trun" and at + 16 <= end:
                 runs += struct.unpack(">I", moof[at + 12:at + 16])[0]
-        count += runs if track == 1 else 0
+        count += runs if track == wanted else 0
     return count
+
+
+def landed_sound(slots: list[tuple[int, int]]) -> dict[str, Any]:
+    """What an encrypted segment's fragment line says of the sound landed so far (``slots``:
+    each landed packet's offset and length, in samples): its packets, samples, first offset
+    and the gaps between packets, as recovery's manifest needs them without the key."""
+    gaps: list[list[int]] = []
+    end = 0
+    for n, (pts, samples) in enumerate(slots):
+        if n and pts - end >= samples // 2:
+            gaps.append([end, pts])
+        end = pts + samples
+    return {"packets": len(slots), "samples": sum(s for _, s in slots),
+            "first": slots[0][0] if slots else 0, "gaps": gaps}
 
 
 def _children(data: bytes, offset: int) -> Iterator[tuple[bytes, int, int]]:
@@ -159,6 +197,7 @@ def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path,
                    digest: str, size: int, start_wall: float, frames: int, duration_s: float,
                    markers: tuple[Marker, ...], gaps: tuple[dict[str, Any], ...], last: bool,
                    recovered: bool = False, end_wall: float | None = None,
+                   audio: dict[str, Any] | None = None,
                    encryption: dict[str, Any] | None = None) -> Manifest:
     """The one place a segment's manifest is assembled (live, terminator or recovered).
 
@@ -176,7 +215,27 @@ def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path,
         frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
         prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
         reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,
-        markers=markers, gaps=gaps, encryption=encryption)
+        markers=markers, gaps=gaps, audio=audio, encryption=encryption)
+
+
+def audio_fields(settings: AudioSettings, start: float, end: float, mutes: list[list[Any]],
+                 sound_from: float | None, **counts: Any) -> dict[str, Any]:
+    """The manifest's ``audio`` object for a segment of capture times ``start`` to ``end``:
+    the track's settings, what was muxed (``counts``), each muted span that overlaps the
+    segment (offsets clipped to it, UTC as audited), and where sound begins when the segment
+    starts silent (pre-event audio off)."""
+    muted = []
+    for t_from, utc_from, t_to, utc_to in mutes:
+        if t_from < end and (t_to is None or t_to > start):
+            muted.append({"from_s": round(max(0.0, t_from - start), 6),
+                          "to_s": round(min(end, end if t_to is None else t_to) - start, 6),
+                          "from_utc": utc_from, "to_utc": utc_to})
+    fields: dict[str, Any] = {"codec": settings.codec, "rate": settings.rate,
+                              "channels": settings.channels,
+                              "bitrate_kbps": settings.bitrate_kbps, **counts, "muted": muted}
+    if sound_from is not None and sound_from > start:
+        fields["sound_from_s"] = round(min(sound_from, end) - start, 6)
+    return fields
 
 
 def publish(info: RecordingInfo, mp4: Path, manifest: Manifest) -> str:
@@ -200,12 +259,19 @@ def _open_part(part: Path, key: SegmentKey | None) -> Any:
     return file if key is None else EncryptingStream(file, key)
 
 
-def _open_muxer(file: Any, info: RecordingInfo, extradata: bytes) -> tuple[Any, Any]:
+def _open_muxer(file: Any, info: RecordingInfo, extradata: bytes) -> tuple[Any, Any, Any]:
+    """The container with its H.264 track and, when the recording has sound, its AAC track."""
     container = av.open(file, "w", format="mp4", options=MP4_OPTIONS)
     stream = container.add_stream("h264", rate=info.fps)
     stream.width, stream.height = info.width, info.height
     stream.codec_context.extradata = extradata
-    return container, stream
+    sound = None
+    if info.audio is not None:
+        sound = container.add_stream(info.audio.codec, rate=info.audio.rate,
+                                     layout="mono" if info.audio.channels == 1 else "stereo")
+        sound.codec_context.bit_rate = info.audio.bitrate_kbps * 1000
+        sound.time_base = Fraction(1, info.audio.rate)
+    return container, stream, sound
 
 
 class SegmentWriter:
@@ -227,11 +293,19 @@ class SegmentWriter:
         self.last = first
         self.frames = 0
         self.gaps = gaps
+        #: the sound muxed: packets, samples, first sample's offset, gaps, overlaps dropped
+        self.audio_packets = self.audio_samples = self.audio_dropped = 0
+        self.audio_first: int | None = None
+        self.audio_end = 0  # the next sample expected, in samples from the segment's start
+        self.audio_gaps: list[dict[str, float]] = []
         self._rev, self._record = -1, ""
         self._log: FragmentLog | None = None
         self._key = info.segment_key(index)  # wrapped, into the pending record, before any byte
         self._signed_end, self._signed = 0, hashlib.sha256()
-        self._plain, self._plain_counts = hashlib.sha256(), {"frames": 0, "fragments": 0}
+        self._plain, self._plain_counts = hashlib.sha256(), {"frames": 0, "fragments": 0,
+                                                             "audio": 0}
+        #: each muxed sound packet's (offset, samples), for what of the sound has landed
+        self._audio_slots: list[tuple[int, int]] = []
         self._slots: list[int] = []  # each muxed frame's slot, for the span of landed frames
         self.write_pending()
         self._log = FragmentLog(self.path, info.identity.sign)  # before the .part exists
@@ -241,8 +315,8 @@ class SegmentWriter:
         self._synced_at = first.t_mono
         self._synced_size = 0
         try:
-            self._container, self._stream = _open_muxer(self._file, info,
-                                                        parameter_sets(first.data))
+            self._container, self._stream, self._sound = _open_muxer(
+                self._file, info, parameter_sets(first.data))
             self.write(first)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -250,8 +324,9 @@ class SegmentWriter:
             raise
 
     def write_pending(self) -> None:
-        """Durably note what recovery would need, signed; rewritten when a marker is added
-        (and the fragment log told, so an older revision put back is caught)."""
+        """Durably note what recovery would need, signed; rewritten when a marker is added or
+        the location looked at (and the fragment log told, so an older revision put back is
+        caught)."""
         fields = {"recording_id": self.info.recording_id, "segment_index": self.index,
                   "prev_manifest_sha256": self.prev, "start_wall": self.first.wall,
                   "start_mono": self.first.t_mono, "reason": self.info.reason,
@@ -262,6 +337,13 @@ class SegmentWriter:
                   "gaps": list(self.gaps)}
         if self._key is not None:
             fields["encryption"] = self._key.header
+        if self.info.track is not None:  # so a segment recovered after a cut keeps its track
+            fields["location"] = [list(look) for look in looks(self.info.track,
+                                                                self.first.t_mono)]
+        if self.info.audio is not None:  # recovery names the sound track too
+            fields["audio"] = dataclasses.asdict(self.info.audio)
+            fields["mutes"] = [list(m) for m in self.info.mutes]
+            fields["sound_from"] = self.info.sound_from
         self._rev += 1
         record = signed_record(fields, self.path.name, self.info.identity.device_id, self._rev,
                                self._record or None, self.info.identity.sign)
@@ -276,9 +358,12 @@ class SegmentWriter:
         if self._key is None:
             return None
         frames = self._plain_counts["frames"]
-        return {"plain_sha256": self._plain.hexdigest(), "frames": frames,
+        line = {"plain_sha256": self._plain.hexdigest(), "frames": frames,
                 "fragments": self._plain_counts["fragments"],
                 "span": self._slots[frames - 1] + 1 if 0 < frames <= len(self._slots) else 0}
+        if self.info.audio is not None:
+            line["audio"] = landed_sound(self._audio_slots[:self._plain_counts["audio"]])
+        return line
 
     def _markers(self) -> tuple[Marker, ...]:
         start = self.first.t_mono
@@ -302,8 +387,64 @@ class SegmentWriter:
         self.last = packet
         self.frames += 1
         # The muxer writes a fragment when the next keyframe arrives: make it durable now.
-        if sync and (packet.keyframe or packet.t_mono - self._synced_at >= self.fsync_interval_s):
+        if sync and (packet.keyframe or self._landed()
+                     or packet.t_mono - self._synced_at >= self.fsync_interval_s):
             self._sync(packet.t_mono)
+
+    def write_audio(self, packet: AudioPacket, sync: bool = True) -> None:
+        """Mux one AAC packet at its capture time's offset from the segment's first frame.
+        Sound from before that frame belongs to the segment before (or to nothing); a packet
+        overlapping what is muxed (a new encoder run's priming) is dropped; a jump forward is
+        a gap in the sound, listed in the manifest, and the picture is not moved."""
+        if self._sound is None:
+            return
+        rate = packet.rate
+        pts = round((packet.t_mono - self.first.t_mono) * rate)
+        if pts < 0 or (self.audio_first is not None and pts < self.audio_end):
+            self.audio_dropped += 1
+            return
+        if self.audio_first is None:
+            self.audio_first = pts
+        elif pts - self.audio_end >= packet.samples // 2:
+            self.audio_gaps.append({"from_s": round(self.audio_end / rate, 6),
+                                    "to_s": round(pts / rate, 6)})
+        pkt = av.Packet(packet.data)
+        pkt.pts = pkt.dts = pts
+        pkt.duration = packet.samples
+        pkt.time_base = Fraction(1, rate)
+        pkt.stream = self._sound
+        self._container.mux(pkt)
+        self._audio_slots.append((pts, packet.samples))
+        self.audio_end = pts + packet.samples
+        self.audio_packets += 1
+        self.audio_samples += packet.samples
+        if sync and (self._landed() or packet.t_mono - self._synced_at >= self.fsync_interval_s):
+            self._sync(packet.t_mono)
+
+    def _landed(self) -> bool:
+        """Whether the muxer wrote out a fragment (it writes nothing else between them): with
+        two tracks it may do so on a later packet of either, not on the keyframe itself."""
+        return self._file.tell() != self._synced_size
+
+    def audio_manifest(self, end: float) -> dict[str, Any] | None:
+        """The ``audio`` object of this segment's manifest (None: no sound track)."""
+        if self.info.audio is None:
+            return None
+        rate = self.info.audio.rate
+        gaps = list(self.audio_gaps)
+        # sound missing at either end (the microphone out across a cut): a gap there too;
+        # the encoder's own lead-in and the stop's last samples are less than EDGE_GAP
+        span = round((end - self.first.t_mono) * rate)
+        first = span if self.audio_first is None else self.audio_first
+        if first >= EDGE_GAP:
+            gaps.insert(0, {"from_s": 0.0, "to_s": round(first / rate, 6)})
+        if self.audio_first is not None and span - self.audio_end >= EDGE_GAP:
+            gaps.append({"from_s": round(self.audio_end / rate, 6),
+                         "to_s": round(span / rate, 6)})
+        return audio_fields(
+            self.info.audio, self.first.t_mono, end, self.info.mutes, self.info.sound_from,
+            packets=self.audio_packets, duration_s=round(self.audio_samples / rate, 6),
+            first_s=round((self.audio_first or 0) / rate, 6), gaps=gaps)
 
     def flush(self) -> None:
         self._sync(self.last.t_mono)
@@ -340,6 +481,7 @@ class SegmentWriter:
                     if kind == b"moof":
                         self._plain_counts["fragments"] += 1
                         self._plain_counts["frames"] += video_samples(plain[start:end])
+                        self._plain_counts["audio"] += track_samples(plain[start:end], 2)
                     start = end
             self._signed_end += whole
             self._log.append(self._signed_end, self._signed.hexdigest(), self._record,
@@ -364,7 +506,14 @@ class SegmentWriter:
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
             markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until),
-            encryption=encryption)
+            encryption=encryption,
+            audio=self.audio_manifest(self.last.t_mono + 1 / self.info.fps))
+        if self.info.track is not None:
+            # a cut's next segment takes the looks from its first frame on: none in both
+            track, no_fix = segment_track(
+                [s for s in self.info.track if until is None or s.wall < until],
+                self.first.t_mono, self.first.wall, utc_seconds(manifest.end_utc))
+            manifest = dataclasses.replace(manifest, track=track, no_fix=no_fix)
         return manifest, publish(self.info, self.path, manifest)
 
     def abort(self) -> None:
@@ -398,7 +547,7 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     key = info.segment_key(index)
     try:
         with _open_part(part_path(mp4), key) as file:
-            container, _ = _open_muxer(file, info, extradata)
+            container, _, _ = _open_muxer(file, info, extradata)
             container.start_encoding()
             container.close()
             file.flush()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from device.pipeline.audio import Packet
 from device.pipeline.output import Output
 from device.pipeline.reports import ReportSink, StorageFull
 from device.pipeline.segmented import SegmentedOutput
-from hal.encoder import EncodedPacket
 
 
 class StorageGuard(Output):
@@ -30,10 +30,10 @@ class StorageGuard(Output):
     def start(self) -> None:
         self.inner.start()
 
-    def packet(self, packet: EncodedPacket) -> None:
+    def packet(self, packet: Packet) -> None:
         self._write(packet, sync=True)
 
-    def burst(self, packets: Sequence[EncodedPacket]) -> None:
+    def burst(self, packets: Sequence[Packet]) -> None:
         self.inner.note_pre_event(packets)
         for packet in packets:
             self._write(packet, sync=False)
@@ -42,14 +42,14 @@ class StorageGuard(Output):
     def stop(self) -> None:
         self.inner.stop()
 
-    def _write(self, packet: EncodedPacket, sync: bool) -> None:
+    def _write(self, packet: Packet, sync: bool) -> None:
         inner = self.inner
         opens = packet.keyframe and (not inner.segment_open or inner.cut_due(packet))
         inner.write(packet, sync, may_open=self._room)
         if packet.keyframe and not opens and not inner.closed:
             self._room(packet)
 
-    def _room(self, packet: EncodedPacket) -> bool:
+    def _room(self, packet: Packet) -> bool:
         """Below the reserve: finalise the recording (False); else True."""
         if self.free_bytes() >= self.reserve:
             return True

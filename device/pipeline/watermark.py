@@ -1,4 +1,5 @@
-"""The burned-in watermark every frame carries: UTC time (ISO-8601, Z), model and serial.
+"""The burned-in watermark every frame carries: UTC time (ISO-8601, Z), model and serial (and
+the last position, when ``location.watermark`` is on).
 
 When the clock has not been set the line says so in capitals, because a wrong date on evidence
 must be visible in the picture itself.
@@ -20,12 +21,18 @@ class Watermark:
         (_, text_h), baseline = cv2.getTextSize("0Z", cv2.FONT_HERSHEY_SIMPLEX, self.scale,
                                                 self.thickness)
         self.line_h = text_h + baseline + 6
+        #: The last position (``51.50100,-0.12480``) when ``location.watermark`` is on; the
+        #: daemon's thread sets it, the encoder's reads it (one reference: no lock needed).
+        self.position: str | None = None
 
     def apply(self, image: np.ndarray, wall: float, clock_set: bool) -> None:
         """Draw the watermark in place, on a dark band at the bottom for legibility."""
         text = f"{utc_iso(wall)}  {self.label}"
         if not clock_set:
             text += "  CLOCK NOT SET"
+        position = self.position
+        if position is not None:
+            text += f"  {position}"
         h = image.shape[0]
         top = h - self.line_h - 4
         band = image[top:h]

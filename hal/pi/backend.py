@@ -16,6 +16,7 @@ from hal.pi.pins import PinsSection, check_pins
 if TYPE_CHECKING:  # the configuration loader loads this module: no numpy for it
     from hal.camera import Camera
     from hal.hardware import Hardware
+    from hal.microphone import Microphone
 
 
 class PiBackend:
@@ -31,7 +32,7 @@ class PiBackend:
 
     def build(self, section: Any, setup: Setup, pin_factory: Any = None,
               camera: Camera | None = None, power_supply: Path | None = None,
-              **parts: Any) -> Hardware:
+              microphone: Microphone | None = None, **parts: Any) -> Hardware:
         if parts:
             raise TypeError(f"the pi backend takes no part {', '.join(sorted(parts))}")
         from hal.pi.battery import SYSFS_POWER_SUPPLY
@@ -40,7 +41,8 @@ class PiBackend:
 
         return build_pi_hardware(section, setup, pin_factory=pin_factory, camera=camera,
                                  power_supply=SYSFS_POWER_SUPPLY if power_supply is None
-                                 else power_supply, encoder=PiEncoderFactory(setup.codec))
+                                 else power_supply, encoder=PiEncoderFactory(setup.codec),
+                                 microphone=microphone)
 
 
 #: What the entry point names.

@@ -38,11 +38,14 @@ from hal.encoder import EncoderFactory, LibavEncoder
 from hal.hardware import Hardware
 from hal.indicators import StatusLed
 from hal.inputs import BUTTON_NAMES, FilesystemStorage
+from hal.microphone import Microphone
 from hal.pi.battery import SYSFS_POWER_SUPPLY, SysfsBattery
 from hal.pi.camera import CameraUnavailable, MissingCamera, open_camera
 from hal.pi.errors import PiSetupError
+from hal.pi.gnss import SerialGnss
 from hal.pi.indicators import DIES, PiBuzzer, PiVibration, RgbStatusLed, SeparateStatusLed
 from hal.pi.inputs import PiButton, PiDock, TriggerInputs
+from hal.pi.microphone import open_microphone
 from hal.pi.pins import PinsSection, check_pins, pin_keys
 
 log = logging.getLogger(__name__)
@@ -168,9 +171,12 @@ def _optional(gpio: _Gpio, key: str, build: Callable[..., D], **kwargs: Any) -> 
 def build_pi_hardware(pins: PinsSection, setup: Setup, pin_factory: Factory | None = None,
                       camera: Camera | None = None,
                       power_supply: Path = SYSFS_POWER_SUPPLY,
-                      encoder: EncoderFactory = LibavEncoder) -> PiHardware:
+                      encoder: EncoderFactory = LibavEncoder,
+                      microphone: Microphone | None = None) -> PiHardware:
     """Every device of the prototype. ``camera`` replaces :func:`open_camera`'s choice; when no
-    camera is found the bundle gets a :class:`MissingCamera` and the daemon boots into fault."""
+    camera is found the bundle gets a :class:`MissingCamera` and the daemon boots into fault.
+    ``microphone`` likewise replaces the ALSA device ``audio.device`` names (none at all when
+    ``audio.enabled`` is false); one that cannot be opened is a :class:`MissingMicrophone`."""
     check_pins(pins, "configuration")
     data_dir = setup.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -200,8 +206,13 @@ def build_pi_hardware(pins: PinsSection, setup: Setup, pin_factory: Factory | No
         except CameraUnavailable as exc:
             log.error("%s", exc)
             camera = MissingCamera(str(exc), setup.width, setup.height, setup.fps)
+    if microphone is None and setup.audio:
+        microphone = open_microphone(clock, setup.audio_device, setup.audio_rate,
+                                     setup.audio_channels)
     return PiHardware(
-        name="pi", clock=clock, camera=camera, led=led, buzzer=buzzer, vibration=vibration,
-        buttons=dict(buttons), dock=dock, battery=SysfsBattery(power_supply),
+        name="pi", clock=clock, camera=camera, microphone=microphone, led=led, buzzer=buzzer,
+        vibration=vibration, buttons=dict(buttons), dock=dock,
+        battery=SysfsBattery(power_supply),
         storage=FilesystemStorage(str(data_dir)), triggers=triggers, encoder=encoder,
-        devices=gpio.devices)
+        devices=gpio.devices, location=None if pins.gnss_port == "off"
+        else SerialGnss(clock, pins.gnss_port, pins.gnss_baudrate))

@@ -46,6 +46,12 @@ class PinsSection:
                              *_GPIO)
     trigger_lightbar: int = opt(26, "Vehicle light bar trigger input (header pin 37); 0 or -1: "
                                 "not fitted.", *_GPIO)
+    gnss_port: str = opt("off", "GNSS module's serial port, read as NMEA 0183 (GGA, RMC) "
+                         "directly rather than through gpsd: /dev/ttyUSB0, /dev/ttyAMA1 (a "
+                         "second UART), a pyserial URL, or 'off' (no receiver: manifests "
+                         "carry no track).")
+    gnss_baudrate: int = opt(9600, "The GNSS module's speed (9600 for most u-blox modules).",
+                             1200, 921600)
 
 
 #: Pins the prototype cannot work without: the four buttons and the red recording LED.
@@ -55,7 +61,8 @@ REQUIRED_PINS = ("record", "function", "power", "program", "led_red")
 def pin_keys(pins: PinsSection) -> dict[str, int]:
     """Every fitted pin by key (``record`` -> 5); booleans and unfitted pins left out."""
     return {f.name: getattr(pins, f.name) for f in dataclasses.fields(pins)
-            if not isinstance(f.default, bool) and getattr(pins, f.name) > 0}
+            if type(f.default) is int and not f.name.startswith("gnss_")
+            and getattr(pins, f.name) > 0}
 
 
 def check_pins(pins: PinsSection, source: str) -> None:
@@ -66,6 +73,10 @@ def check_pins(pins: PinsSection, source: str) -> None:
         if key not in fitted:
             raise SectionError(f"{source}: pins.{key} is required, got {getattr(pins, key)} "
                                f"(not fitted); give its BCM GPIO number")
+    port = pins.gnss_port
+    if port != "off" and not (port.startswith("/dev/") or "://" in port):
+        raise SectionError(f"{source}: pins.gnss_port must be a device such as /dev/ttyUSB0, "
+                           f"a pyserial URL or 'off', got {port!r}")
     owner: dict[int, str] = {}
     for key, gpio in fitted.items():
         if gpio in owner:

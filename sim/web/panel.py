@@ -18,7 +18,7 @@ from sim.web.supervisor import DaemonProcess
 
 #: Control commands a page may send; the daemon checks their arguments.
 FORWARDED = ("status", "edge", "press", "marker", "trigger", "dock", "undock", "battery",
-             "storage", "camera", "clock", "advance")
+             "storage", "camera", "clock", "advance", "location")
 #: Commands the panel itself performs.
 OWN = ("power_cut", "boot", "verify_audit")
 
@@ -59,7 +59,9 @@ class Panel:
     def _remember(self, cmd: str, request: dict[str, Any]) -> None:
         """Keep what the world looks like (after the daemon accepted the command)."""
         lasting = {"dock": True, "undock": False, "storage": request.get("free_mb") is not None,
-                   "camera": request.get("action") == "unplug"}
+                   "camera": request.get("action") == "unplug",
+                   # the sky lost (or the officer pinned) stays so across a power cut
+                   "location": request.get("action") in ("lose", "move")}
         key = "dock" if cmd == "undock" else cmd
         with self._lock:
             if cmd == "edge":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -25,7 +26,6 @@ import pytest
 
 from device.upload.uploader import BACKOFF, IDLE
 from evidence.identity import load_public_key
-from evidence.manifest import sha256_file
 from evidence.receipt import verify_receipt
 from evidence.request_auth import sign_request
 from evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
@@ -113,6 +113,27 @@ def test_custody_is_held_across_workers(running: Running, second: Running) -> No
                    running.store.custody_lock)
 
 
+def test_one_key_enrolled_on_two_workers_at_once_is_one_enrolment(running: Running,
+                                                                   second: Running,
+                                                                   camera: Camera) -> None:
+    """Both workers find the key not yet enrolled, then both insert: one enrols it, the other
+    answers "already enrolled"; no error, one audit entry."""
+    answers: list[dict] = []
+    tx = running.store.catalogue.tx
+
+    def other_worker_first(*locks: str):
+        if not answers:
+            answers.append(second.store.enrol(camera.pub_pem, "PC 2"))
+        return tx(*locks)
+
+    running.store.catalogue.tx = other_worker_first  # type: ignore[method-assign]
+    late = running.store.enrol(camera.pub_pem, "PC 1")
+    assert answers[0]["enrolled"] and not late["enrolled"]
+    assert late["label"] == "PC 2" and late["device_id"] == answers[0]["device_id"]
+    assert len([e for e in running.store.audit.entries() if e["event"] == "enrol"]) == 1
+    assert [d["label"] for d in running.store.devices()] == ["PC 2"]
+
+
 def test_a_store_opened_again_on_the_same_directory_shares_the_catalogue(
         running: Running, enrolled: Camera) -> None:
     other = Store(running.directory, clock=running.clock)
@@ -191,13 +212,14 @@ def serve(directory: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], 
 
 
 @contextlib.contextmanager
-def two_workers(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[str], str, int,
-                                                  list[int]]]:
-    """A new store served by two worker processes, both up: (directory, operator token, the
-    server, its URL, its port, the workers' pids)."""
+def two_workers(tmp_path: Path, backend: dict[str, str] | None = None,
+                ) -> Iterator[tuple[Path, str, subprocess.Popen[str], str, int, list[int]]]:
+    """A new store (on the embedded engines, or on ``backend``'s) served by two worker
+    processes, both up: (directory, operator token, the server, its URL, its port, the
+    workers' pids)."""
     directory = tmp_path / "store"
     directory.mkdir()
-    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024))
+    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024, **(backend or {})))
     with serve(directory, "--workers", "2") as (server, url):
         port = int(url.rsplit(":", 1)[1])
         workers = _poll(lambda: len(_workers(server.pid)) == 2 and _workers(server.pid),
@@ -206,8 +228,12 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[st
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
-    with two_workers(tmp_path) as (directory, token, server, url, port, workers):
+def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path,
+                                                  store_backend: dict[str, str]) -> None:
+    """SIGKILL to the worker serving a docked camera (on PostgreSQL + RGW too): the camera
+    backs off, docks again to whichever worker answers, resumes, and every segment is stored
+    once, byte for byte, with a receipt."""
+    with two_workers(tmp_path, store_backend) as (directory, token, server, url, port, workers):
 
         clock = SimClock(epoch=time.time())  # the store runs on the real clock
         sim = Simulator(tiny_config(upload={
@@ -251,7 +277,8 @@ def test_a_worker_killed_mid_upload_loses_nothing(tmp_path: Path) -> None:
         rows = store.catalogue.all("SELECT * FROM segments")
         assert sorted((r["sha256"], r["size"]) for r in rows) == sorted(recorded.items())
         for row in rows:  # each stored once, byte for byte, with a receipt that verifies
-            assert sha256_file(store.objects.path(row["sha256"]))[0] == row["sha256"]
+            assert hashlib.sha256(store.objects.read_bytes(row["sha256"])).hexdigest() \
+                == row["sha256"]
             verify_receipt(row["receipt"], row["receipt_signature"], key, row["sha256"],
                            device_id=row["device_id"], file=row["file"])
         uploads = store.catalogue.all("SELECT state FROM uploads WHERE kind = 'segment'")
@@ -341,11 +368,11 @@ def test_a_wrong_worker_count_is_one_line(tmp_path: Path, args: list[str], messa
 
 
 @pytest.mark.slow
-def test_a_worker_killed_while_a_chunk_arrives_keeps_none_of_it(tmp_path: Path,
-                                                                camera: Camera) -> None:
+def test_a_worker_killed_while_a_chunk_arrives_keeps_none_of_it(
+        tmp_path: Path, camera: Camera, store_backend: dict[str, str]) -> None:
     """SIGKILL while a chunk's body is half sent: the store keeps what it had before the chunk,
     and the camera's upload resumes on another worker and is stored whole."""
-    with two_workers(tmp_path) as (directory, token, _server, url, port, workers):
+    with two_workers(tmp_path, store_backend) as (directory, token, _server, url, port, workers):
         operator = StoreConnection(url)
         OperatorClient(operator, token).enrol(camera.pub_pem)
         operator.close()

@@ -1,5 +1,5 @@
 """The catalogue on a real PostgreSQL: same schema, migrations, replay protection and write
-serialisation across workers."""
+locking across workers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("psycopg")
 
-from store.catalogue import SCHEMA_VERSION, Catalogue
+from store.catalogue import SCHEMA_VERSION, Catalogue, device_lock
 from store.catalogue_pg import PostgresCatalogue, to_postgres
 
 pytestmark = pytest.mark.engines  # -m 'not engines' leaves these out
@@ -55,14 +55,14 @@ def test_a_nonce_is_used_once_across_workers(pg_database) -> None:
         w.close()
 
 
-def test_write_transactions_do_not_interleave(pg_database) -> None:
-    """Read-modify-write from two workers at once loses no update (the advisory lock)."""
+def test_transactions_naming_one_lock_do_not_interleave(pg_database) -> None:
+    """Read-modify-write from two workers at once under one lock name loses no update."""
     workers = [PostgresCatalogue(pg_database) for _ in range(2)]
     workers[0].set_meta("counter", "0")
 
     def bump(w: PostgresCatalogue) -> None:
         for _ in range(25):
-            with w.tx() as db:
+            with w.tx(device_lock("bwv-1")) as db:
                 value = int(db.execute("SELECT value FROM meta WHERE key = ?",
                                        ("counter",)).fetchone()["value"])
                 db.execute("UPDATE meta SET value = ? WHERE key = ?", (str(value + 1), "counter"))
@@ -75,6 +75,50 @@ def test_write_transactions_do_not_interleave(pg_database) -> None:
     assert workers[1].get_meta("counter") == "100"
     for w in workers:
         w.close()
+
+
+def _free(dsn: str, name: str) -> bool:
+    """Whether another session could take the lock ``name`` now (and gives it back)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        got = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                           (name,)).fetchone()[0]
+        if got:
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (name,))
+        return bool(got)
+
+
+def test_a_transaction_locks_only_the_names_it_gives(pg_database) -> None:
+    """One camera's transaction holds its device's lock and nothing else: another worker's
+    transaction for another camera commits meanwhile (with one global lock it would wait for
+    ever), and the lock is free again once the transaction ends."""
+    a, b = PostgresCatalogue(pg_database), PostgresCatalogue(pg_database)
+    done = threading.Event()
+
+    def other_camera() -> None:
+        with b.tx(device_lock("bwv-B")) as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("b", "committed"))
+        with b.tx() as db:  # and one naming nothing
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("c", "committed"))
+        done.set()
+
+    with a.tx(device_lock("bwv-A"), device_lock("bwv-A2")) as db:
+        db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("a", "open"))
+        assert not _free(pg_database, device_lock("bwv-A"))
+        assert not _free(pg_database, device_lock("bwv-A2"))
+        assert _free(pg_database, device_lock("bwv-B"))
+        worker = threading.Thread(target=other_camera)
+        worker.start()
+        worker.join(30)  # bounded: a deadlock fails the test rather than hanging it
+        assert done.is_set(), "another camera's transaction waited for this one"
+        assert b.get_meta("b") == "committed" and b.get_meta("a") is None  # not yet visible
+        with a.tx(device_lock("bwv-A")) as inner:  # nested on this thread: re-entrant
+            inner.execute("UPDATE meta SET value = ? WHERE key = ?", ("nested", "a"))
+    assert b.get_meta("a") == "nested"
+    assert _free(pg_database, device_lock("bwv-A"))
+    a.close()
+    b.close()
 
 
 def test_a_failed_transaction_leaves_nothing(pg_database) -> None:

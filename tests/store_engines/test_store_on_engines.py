@@ -280,6 +280,47 @@ def test_two_cameras_chains_at_once_on_two_workers(make_store, camera, tmp_path)
     assert verify_chain(a.audit.path)[1] == []
 
 
+def test_one_cameras_storing_does_not_wait_for_anothers(make_store, camera, tmp_path) -> None:
+    """Row-level custody: while worker A is inside the transaction that stores camera 1's
+    segment (holding camera 1's lock, so no other worker can store into that chain), worker B
+    stores camera 2's segment to the end; a store-wide write lock would make B wait for A."""
+    import psycopg
+
+    from store.catalogue import device_lock
+
+    clock = MovableClock(START)
+    a, b = make_store(clock), make_store(clock)
+    other = clone_camera(camera, tmp_path / "cam2", "SIM00002")
+    for cam in (camera, other):
+        a.enrol(cam.pub_pem)
+    seen: dict[str, Any] = {}
+    check_chain = a.ingest._check_chain
+
+    def b_stores_meanwhile(manifest: Any, manifest_sha: str) -> None:
+        if a.catalogue._local.__dict__.get("conn") is not None and not seen:  # inside the tx
+            with psycopg.connect(a.catalogue.dsn, autocommit=True) as conn:
+                seen["mine_free"], seen["other_free"] = (conn.execute(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+                    (device_lock(d),)).fetchone()[0] for d in (camera.device_id,
+                                                                other.device_id))
+            worker = threading.Thread(target=lambda: seen.update(
+                b=upload(b, other, other.segments()[0])))
+            worker.start()
+            worker.join(60)  # bounded: waiting for A's lock would fail here, not hang
+            seen["b_done_inside"] = "b" in seen
+        check_chain(manifest, manifest_sha)
+
+    a.ingest._check_chain = b_stores_meanwhile  # type: ignore[method-assign]
+    mine = upload(a, camera, camera.segments()[0])
+    assert seen["b_done_inside"], "camera 2's upload waited for camera 1's transaction"
+    assert seen["mine_free"] is False and seen["other_free"] is True
+    assert seen["b"].state == mine.state == STORED
+    assert sorted(r["device_id"] for r in a.catalogue.all("SELECT device_id FROM segments")) \
+        == sorted([camera.device_id, other.device_id])
+    assert len(events(a, "segment_stored")) == 2
+    assert verify_chain(a.audit.path)[1] == []
+
+
 def test_flag_and_retention_at_the_same_instant_on_two_workers(make_store, camera,
                                                                tmp_path) -> None:
     """Whichever wins, a flagged recording is never deleted: either the flag stands (objects
@@ -319,6 +360,122 @@ def test_flag_and_retention_at_the_same_instant_on_two_workers(make_store, camer
     deleted = [(e["device_id"], e["recording_id"]) for e in events(a, "retention_delete")]
     assert len(deleted) == len(set(deleted)) == 2 * len(cams) - sum(outcomes.values())
     assert verify_chain(a.audit.path)[1] == []
+
+
+def test_a_flag_on_another_machine_between_retentions_choice_and_its_deletion(
+        make_store, camera, tmp_path) -> None:
+    """Machines A and B do not share custody.lock (each its own directory): only the
+    catalogue's device lock orders them. A's retention pass has chosen a due recording and is
+    asking the bucket when B flags it; A's deleting transaction then sees the flag and deletes
+    nothing of it, and the bucket holds every object."""
+    clock = MovableClock(START)
+    a = make_store(clock)
+    a.enrol(camera.pub_pem)
+    elsewhere = tmp_path / "machine-b"
+    shutil.copytree(a.directory, elsewhere, ignore=shutil.ignore_patterns("staging", "*.lock"))
+    b = make_store(clock, elsewhere)
+    recordings = upload_all(a, camera)
+    raced = recordings[0]
+    refused = a.retention._refused
+    flagged: list[Any] = []
+
+    def b_flags_meanwhile(device_id: str, recording_id: str, now: float) -> bool:
+        if recording_id == raced and not flagged:
+            flagged.append(b.flag(raced, "CASE-B", camera.device_id))
+        return refused(device_id, recording_id, now)
+
+    a.retention._refused = b_flags_meanwhile  # type: ignore[method-assign]
+    deleted = a.retention.step(START + 32 * DAY)
+    assert flagged and flagged[0]["case_ref"] == "CASE-B"
+    assert raced not in [d["recording_id"] for d in deleted]
+    assert sorted(d["recording_id"] for d in deleted) == recordings[1:]  # the rest went
+    row = a.catalogue.one("SELECT case_ref, deleted_utc FROM recordings WHERE "
+                          "recording_id = ?", raced)
+    assert row["case_ref"] == "CASE-B" and row["deleted_utc"] is None
+    assert all(a.objects.exists(s) and a.objects.retention(s)[1] for s in objects_of(a, raced))
+    assert raced not in [e["recording_id"] for e in events(a, "retention_delete")]
+
+
+def test_two_worker_processes_race_on_one_upload_and_on_two_chains(engines, tmp_path, camera,
+                                                                    ) -> None:
+    """Two real worker processes (two ``store serve`` on one directory, so each request goes
+    to the process the test picks) on PostgreSQL + RGW: the last chunk of one upload sent to
+    both at the same instant gives one segment and one receipt; two cameras uploading their
+    chains at once, every chunk to the other process than the one before, lose nothing."""
+    import base64
+
+    from evidence.identity import load_public_key
+    from evidence.receipt import verify_receipt
+    from evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
+    from store.operator_client import OperatorClient
+    from tests.evidence_store.test_workers import serve
+
+    directory = tmp_path / "store"
+    directory.mkdir()
+    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024, **engines))
+    other = clone_camera(camera, tmp_path / "cam2", "SIM00002")
+    key = load_public_key(directory / "store.pub.pem")
+    with serve(directory) as (_a, url_a), serve(directory) as (_b, url_b):
+        for cam in (camera, other):
+            OperatorClient(StoreConnection(url_a), token).enrol(cam.pub_pem)
+
+        def client(cam: Camera, url: str) -> DeviceClient:
+            return DeviceClient(StoreConnection(url), cam.identity.private_key, cam.device_id,
+                                chunk_bytes=16 * 1024)
+
+        mp4 = camera.segments()[0]
+        first = client(camera, url_a)
+        status = first.open_segment(mp4)
+        data = mp4.read_bytes()
+        for offset in range(0, len(data) - 1000, 16 * 1024):  # all but the last 1000 bytes
+            status = first.put_chunk(status["upload_id"], offset,
+                                     data[offset:min(offset + 16 * 1024, len(data) - 1000)],
+                                     len(data))
+        assert status["received"] == len(data) - 1000
+
+        def last_chunk(url: str) -> Any:
+            try:
+                return client(camera, url).put_chunk(status["upload_id"], len(data) - 1000,
+                                                     data[-1000:], len(data))
+            except StoreHttpError as exc:
+                return exc
+
+        answers = _race(lambda: last_chunk(url_a), lambda: last_chunk(url_b))
+        stored = [r for r in answers if isinstance(r, dict)]
+        assert stored and all(r["state"] == "stored" for r in stored), answers
+        assert all(r.status == 409 for r in answers if not isinstance(r, dict)), answers
+        assert len({r["receipt"] for r in stored}) == 1
+        assert client(camera, url_b).open_segment(mp4)["receipt"] == stored[0]["receipt"]
+
+        def alternate(cam: Camera) -> int:
+            clients, turn = [client(cam, url_a), client(cam, url_b)], 0
+            for segment in cam.segments():
+                st = clients[turn % 2].open_segment(segment)
+                while st["state"] == "open":
+                    turn += 1
+                    st = clients[turn % 2].send(st, segment, max_chunks=1)
+                assert st["state"] == "stored", st
+                verify_receipt(base64.b64decode(st["receipt"]),
+                               base64.b64decode(st["receipt_signature"]), key,
+                               cam.manifest(segment).sha256, device_id=cam.device_id,
+                               file=segment.name)
+            return turn
+
+        turns = _race(lambda: alternate(camera), lambda: alternate(other))
+        assert all(isinstance(t, int) and t > len(camera.segments()) for t in turns), turns
+    store = Store(directory, clock=MovableClock(time.time()))
+    try:
+        rows = store.catalogue.all("SELECT device_id, recording_id, segment_index, receipt "
+                                   "FROM segments")
+        assert len(rows) == len(camera.segments()) + len(other.segments())
+        assert len({bytes(r["receipt"]) for r in rows}) == len(rows)
+        assert len({(r["device_id"], r["recording_id"], r["segment_index"]) for r in rows}) \
+            == len(rows)
+        assert len(events(store, "segment_stored")) == len(rows)
+        assert store.quarantined() == []
+    finally:
+        store.close()
+    assert verify_chain(directory / "audit.jsonl")[1] == []
 
 
 def test_serve_with_catalogue_and_objects_on_the_engines(engines, tmp_path, camera) -> None:

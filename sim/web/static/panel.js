@@ -315,6 +315,10 @@ function renderStatus(status) {
   text("storage-text", status ? gib(status.storage_free_bytes) : "—");
   text("buffer-text", status ? `${status.buffered_s.toFixed(1)} s` : "—");
   text("frames-text", status ? `${status.frames_captured}${status.frames_dropped ? ` (${status.frames_dropped} dropped)` : ""}` : "—");
+  // the microphone's level after mute, -60 dBFS (empty) to 0 dBFS (full)
+  const sound = status && status.audio;
+  $("level-fill").style.width = sound ? `${Math.max(0, Math.min(100, (sound.level_dbfs + 60) / 60 * 100))}%` : "0%";
+  text("level-text", sound ? (sound.level_dbfs <= -120 ? "silent" : `${sound.level_dbfs.toFixed(0)} dBFS`) : "no microphone");
   text("device-id", status && status.device_id ? status.device_id : "—");
   renderClock(status);
 }
