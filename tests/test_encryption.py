@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from device.cli import main as bodycam
+from device.pipeline.recovery import count_audio
 from device.status import Status
 from evidence import fsutil
 from evidence.crypt import (
@@ -196,6 +197,27 @@ def test_a_recovered_segment_decrypts_and_plays_to_its_last_whole_fragment(camer
     assert probe_frames(out) == manifest.frame_count
     assert manifest.recovery and manifest.recovery["signed_fragments"] >= 1
     assert manifest.recovery["signed_bytes"] == manifest.size
+
+
+def test_a_recovered_encrypted_segment_signs_the_sound_it_holds(camera, tmp_path) -> None:
+    """Recovery never decrypts, yet the recovered manifest's sound (packets, seconds, first
+    offset, gaps) is what the plaintext's AAC track holds up to the last whole fragment: the
+    camera counted it as the fragments landed, and signed it in the fragment log."""
+    recovered = {camera["recovered"], *(p for p in camera["data"].glob("recordings/*/*.mp4")
+                                        if read_manifest(p).recovered
+                                        and read_manifest(p).frame_count)}
+    assert len(recovered) >= 2  # the power cut's, and the storage-full stop's
+    for mp4 in sorted(recovered):
+        manifest = read_manifest(mp4)
+        assert manifest.audio is not None and manifest.audio["packets"] > 0, mp4.name
+        out = tmp_path / f"{mp4.stem}.plain.mp4"
+        decrypt_file(mp4, _private(camera), out)
+        counted, sound = count_audio(out, int(manifest.audio["rate"])), manifest.audio
+        assert (sound["packets"], sound["gaps"]) == (counted["packets"], counted["gaps"])
+        # the manifest says what was muxed; the demuxer shows the first packet from 0,
+        # lengthened by its offset: where the sound ends is the same
+        assert round(sound["first_s"] + sound["duration_s"], 6) == round(
+            counted["first_s"] + counted["duration_s"], 6), mp4.name
 
 
 def _private(camera: dict[str, Path]) -> rsa.RSAPrivateKey:
