@@ -22,6 +22,16 @@ from device.control import MAX_HOLD_S
 from device.status import Status
 from evidence import report
 from evidence.cliutil import OneLineParser as _Parser
+from evidence.crypt import (
+    CryptError,
+    force_key_fingerprint,
+    load_force_private_key,
+    load_force_public_key,
+)
+from evidence.crypt import (
+    public_pem as force_public_pem,
+)
+from evidence.decrypt import decrypt_file
 from evidence.fsutil import atomic_write
 from evidence.identity import (
     PRIVATE_KEY,
@@ -33,6 +43,7 @@ from evidence.identity import (
     provision,
     public_pem,
 )
+from evidence.layout import Layout
 from evidence.messages import show
 from evidence.verify import KeyRing, verify
 from hal.backend import BackendError
@@ -164,6 +175,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"buffered    {status.buffered_s:.1f} s pre-event",
         f"recording   {rec.id + ' for ' + format(rec.seconds, '.1f') + ' s' if rec else '-'}",
         f"device      {status.device_id}  {status.utc}",
+        f"encryption  {status.encryption}",
     ]
     for r in status.recovered:  # what this boot found after a power cut
         lines.append(f"recovered   {r['file']}: " + (
@@ -292,9 +304,44 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                                   else None)
     except IdentityError as exc:
         raise CliError(f"--store-key {exc}") from None
+    if args.force_key:
+        try:
+            ring = ring.with_force_key(load_force_private_key(Path(args.force_key)))
+        except CryptError as exc:
+            raise CliError(f"--force-key {exc}") from None
     findings = verify(paths, ring)
     print(report.as_json(findings) if args.json else report.table(findings))
     return EXIT_OK if report.intact(findings) else EXIT_FAILED
+
+
+def cmd_decrypt(args: argparse.Namespace) -> int:
+    """Decrypt a segment with the force's private key; the plaintext's SHA-256 is checked
+    against the one the device signed (docs/FORMAT.md, "Encryption at rest")."""
+    mp4 = Path(args.segment)
+    out = Path(args.out) if args.out else Path.cwd() / mp4.name
+    if out.is_dir():
+        out = out / mp4.name
+    try:
+        key = load_force_private_key(Path(args.key))
+        manifest, digest = decrypt_file(mp4, key, out)
+    except CryptError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{out}: {manifest.frame_count} frames of {manifest.recording_id} "
+          f"#{manifest.segment_index}, plaintext SHA-256 {digest} as signed")
+    return EXIT_OK
+
+
+def _pin_force_key(source: Path, data_dir: Path) -> str:
+    """Pin the force's public key in the data directory; its fingerprint."""
+    try:
+        key = load_force_public_key(source)
+    except CryptError as exc:
+        raise CliError(f"--force-key: {exc}") from None
+    try:
+        atomic_write(data_dir / Layout.FORCE_KEY, force_public_pem(key), mode=0o644)
+    except OSError as exc:
+        raise CliError(f"cannot pin the force key: {exc.strerror}") from None
+    return force_key_fingerprint(key)
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
@@ -302,6 +349,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     config = _config(args)
     data_dir = _data_dir(args, config)
     identity = provision(data_dir, config.device.model, config.device.serial, force=args.force)
+    if args.force_key:
+        print(f"force key     {data_dir / Layout.FORCE_KEY} (pinned), fingerprint "
+              f"SHA256:{_pin_force_key(Path(args.force_key), data_dir)}")
     print(f"provisioned   {identity.device_id} (model {identity.model}, serial "
           f"{identity.serial})\n"
           f"private key   {data_dir / PRIVATE_KEY} (owner only)\n"
@@ -456,6 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check store receipts against this store public key (store.pub.pem) "
                         "instead of the pinned one (DATA_DIR/store.pub.pem, or DIR/store.pub.pem "
                         "with --keys)")
+    p.add_argument("--force-key", metavar="FILE",
+                   help="the force's RSA private key: also decrypt each encrypted segment (in "
+                        "memory) and check it against its signed plaintext hash")
     p.add_argument("--json", action="store_true", help="a status and reason code per item")
     p.set_defaults(func=cmd_verify)
 
@@ -475,7 +528,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="make the device key and identity (once); print the public key")
     p.add_argument("--force", action="store_true",
                    help="replace an existing key (its public key is kept in retired-keys/)")
+    p.add_argument("--force-key", metavar="FILE",
+                   help="pin the force's RSA public key (PEM) that segments are encrypted to "
+                        "(DATA_DIR/force.pub.pem)")
     p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("decrypt", help="decrypt an encrypted segment with the force's private "
+                                       "key, checking it against the signed plaintext hash")
+    p.add_argument("segment", metavar="SEGMENT", help="the segment's .mp4 (its manifest beside it)")
+    p.add_argument("--key", metavar="FILE", required=True,
+                   help="the force's RSA private key (unencrypted PEM)")
+    p.add_argument("--out", metavar="FILE",
+                   help="where the plain MP4 goes (default: the segment's name in the current "
+                        "directory); never overwritten, never beside the segment")
+    p.set_defaults(func=cmd_decrypt)
 
     p = sub.add_parser("export-key", parents=[common],
                        help="print the device's public key (PEM) for enrolment in a store")

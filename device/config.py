@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from evidence.crypt import CryptError, force_key_from_der
 from evidence.layout import Layout
 from evidence.messages import plain, show
 from hal.backend import Backend, SectionError, backends, opt
@@ -248,6 +249,22 @@ class SerialSection:
     baudrate: int = opt(115200, "Serial console speed, for a real serial port.", 300, 4_000_000)
 
 
+@dataclass(frozen=True)
+class EncryptionSection:
+    """Encryption at rest (docs/FORMAT.md, "Encryption at rest")."""
+
+    enabled: bool = opt(False, "Encrypt every segment (AES-256-CTR, a fresh key per segment "
+                        "wrapped with RSA-OAEP to the force key) so a lost card gives away no "
+                        "footage. On, a camera without a usable force key faults at boot.")
+    force_public_key: str = opt(Layout.FORCE_KEY, "The force's RSA public key (PEM) that "
+                                "segment keys are wrapped to, pinned at provisioning "
+                                "('bodycam provision --force-key'); relative to the data "
+                                "directory.")
+    force_key: str = opt("", "A force key as base64 DER (SubjectPublicKeyInfo): set by the "
+                         "store's signed settings to rotate it (docs/STORE.md); when set it "
+                         "takes the place of force_public_key from the next segment on.")
+
+
 #: The firmware's own sections, in the order ``bodycam config`` prints them. The installed
 #: backends' sections come between [triggers] and [upload].
 _FIRMWARE_HEAD: tuple[tuple[str, type], ...] = (
@@ -256,7 +273,7 @@ _FIRMWARE_HEAD: tuple[tuple[str, type], ...] = (
     ("indicators", IndicatorSection), ("storage", StorageSection), ("power", PowerSection),
     ("audit", AuditSection), ("triggers", TriggerSection), ("location", LocationSection))
 _FIRMWARE_TAIL: tuple[tuple[str, type], ...] = (
-    ("upload", UploadSection), ("serial", SerialSection))
+    ("upload", UploadSection), ("serial", SerialSection), ("encryption", EncryptionSection))
 
 
 def _backend_sections() -> dict[str, Backend]:
@@ -453,6 +470,11 @@ def _check_consistency(config: Config, source: str) -> None:
                           f"be at least encoder.keyframe_interval_s "
                           f"({config.encoder.keyframe_interval_s:g})")
     _check_upload(config.upload, source)
+    if config.encryption.force_key:
+        try:
+            force_key_from_der(config.encryption.force_key)
+        except CryptError as exc:
+            raise ConfigError(f"{source}: encryption.force_key: {exc}") from None
 
 
 #: A repeating warning's pattern must end before it sounds again, or the patterns queue up

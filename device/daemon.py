@@ -58,6 +58,12 @@ from device.recordings import next_recording_id, recordings_dir
 from device.status import ClosedRecording, Recording, RecordingStatus, Status
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
+from evidence.crypt import (
+    CryptError,
+    force_key_fingerprint,
+    force_key_from_der,
+    load_force_public_key,
+)
 from evidence.fsutil import private_dir
 from evidence.identity import DeviceIdentity, IdentityError, load_or_create_identity
 from evidence.utc import utc_iso
@@ -120,6 +126,7 @@ class Daemon:
         self.recording: Recording | None = None
         self.last_recording: ClosedRecording | None = None
         self.recovered: list[dict[str, Any]] = []
+        self.force_key: Any = None  # the force's RSA public key, when encryption is on
         self.history: deque[tuple[float, str]] = deque(maxlen=200)
         #: What the camera did, for the serial console and other listeners (device/bus.py).
         self.bus = EventBus(self.clock.monotonic)
@@ -536,6 +543,9 @@ class Daemon:
         so it is made again (the camera is off in the dock: nothing is being captured)."""
         self.config = config
         self.policy = IndicatorPolicy(config.indicators)
+        force_problem = self._load_force_key()  # a rotated force key: from the next segment
+        if force_problem is not None:
+            self._fail("key", force_problem)
         self.gestures.config = config.gestures
         if rebuild_pipeline and self.pipeline is not None:
             self.pipeline.close()
@@ -620,6 +630,9 @@ class Daemon:
         self._set_flag("clock_not_set", not self.clock.wall_is_set, "clock checked at boot")
         if key_problem is not None:
             return "key", key_problem
+        force_problem = self._load_force_key()
+        if force_problem is not None:
+            return "key", force_problem
         try:
             self._recover_interrupted()
         except OSError as exc:  # a full card: the poll finishes it when space returns
@@ -638,13 +651,30 @@ class Daemon:
                 return kind, problem
         return None
 
+    def _load_force_key(self) -> str | None:
+        """With encryption on, the pinned force key (else the one-line reason it is not
+        usable): without it the camera records nothing, as without its device key."""
+        section = self.config.encryption
+        if not section.enabled:
+            self.force_key = None
+            return None
+        path = Path(section.force_public_key)
+        try:
+            self.force_key = (force_key_from_der(section.force_key) if section.force_key
+                              else load_force_public_key(
+                                  path if path.is_absolute() else self.data_dir / path))
+        except CryptError as exc:
+            self.force_key = None
+            return f"{exc} (encryption.force_public_key; or set encryption.enabled false)"
+        return None
+
     def _recover_interrupted(self) -> None:
         """Segments a power cut left open are kept, signed as recovered, and reported."""
         assert self.identity is not None
         if not (find_interrupted(self.data_dir) or find_unfinished(self.data_dir)):
             return
         self._show_led(self.policy.recovering())
-        for result in recover_all(self.data_dir, self.identity):
+        for result in recover_all(self.data_dir, self.identity, self.force_key):
             self.recovered.append(result.__dict__)
             self._audit("recovered" if result.ok else "recovery_failed",
                         result.detail or "interrupted segment recovered", **result.__dict__)
@@ -704,7 +734,7 @@ class Daemon:
             directory=recordings_dir(self.data_dir) / recording_id, reason=reason,
             identity=self.identity, codec=self.pipeline.encoder.codec_name, width=cam.width,
             height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set,
-            track=[] if self.hw.location is not None else None)
+            force_key=self.force_key, track=[] if self.hw.location is not None else None)
         with_pre_event = event.transition.source == "buffering"
         t_press = event.kwargs.get("t", self.clock.monotonic())
         self.pipeline.send(StartRecording(info, with_pre_event, t_press))
@@ -843,4 +873,6 @@ class Daemon:
             audio=None if stats is None or stats.audio_level_dbfs is None else {
                 "level_dbfs": stats.audio_level_dbfs, "blocks_captured": stats.blocks_captured,
                 "blocks_dropped": stats.blocks_dropped},
+            encryption=(f"on (force key SHA256:{force_key_fingerprint(self.force_key)[:16]}…)"
+                        if self.force_key is not None else "off"),
         )

@@ -114,6 +114,8 @@ class Status:
     #: the sound: ``level_dbfs`` (the microphone's last block after mute, for a meter),
     #: ``blocks_captured``, ``blocks_dropped``; None on a camera recording picture only
     audio: dict[str, Any] | None = None
+    #: "on (force key SHA256:…)" or "off" (a development setting: footage is in the clear)
+    encryption: str = "off"
 
     @property
     def flags_up(self) -> list[str]:
@@ -146,6 +148,7 @@ class Status:
             "upload": dict(self.upload),
             "location": dict(self.location),
             "audio": dict(self.audio) if self.audio is not None else None,
+            "encryption": self.encryption,
         }
 
     @classmethod
@@ -167,4 +170,5 @@ class Status:
             audit_entries=data["audit_entries"], audit_error=data["audit_error"],
             utc=data["utc"], clock_set=data["clock_set"], data_dir=data["data_dir"],
             upload=dict(data["upload"]), location=dict(data.get("location", {})),
-            audio=dict(data["audio"]) if data.get("audio") is not None else None)
+            audio=dict(data["audio"]) if data.get("audio") is not None else None,
+            encryption=str(data.get("encryption", "off")))

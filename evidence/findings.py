@@ -56,6 +56,15 @@ CODES: dict[str, tuple[str, str]] = {
                                        "no upload_receipt entry for that receipt and SHA-256"),
     "size_mismatch": ("tampered", "the MP4's size differs from its manifest (truncated?)"),
     "hash_mismatch": ("tampered", "the MP4's SHA-256 differs from its manifest"),
+    "other_force_key": ("error", "an encrypted segment wrapped to another force key than the "
+                                 "one given (--force-key): it cannot be decrypted with it"),
+    "bad_wrapped_key": ("tampered", "an encrypted segment whose wrapped key does not unwrap "
+                                    "with the force key it names (corrupted, or wrapped to "
+                                    "another force)"),
+    "wrapped_key_swapped": ("tampered", "an encrypted segment whose wrapped key is another "
+                                        "segment's"),
+    "plaintext_mismatch": ("tampered", "an encrypted segment that does not decrypt to the "
+                                       "plaintext whose SHA-256 its manifest signed"),
     "time_backwards": ("tampered", "a segment ends before it starts, or starts before the "
                                    "previous one ended"),
     # a recording's chain

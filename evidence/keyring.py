@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -114,10 +115,17 @@ class KeyRing:
     ``store_key``, when given, is the store key for every data directory."""
 
     def __init__(self, enrolled: dict[str, Ed25519PublicKey] | None = None,
-                 store_key: Ed25519PublicKey | None = None, store_source: str = "") -> None:
+                 store_key: Ed25519PublicKey | None = None, store_source: str = "",
+                 force_key: Any = None) -> None:
         self.enrolled = enrolled
         self.store_key = store_key
         self.store_source = store_source
+        #: the force's RSA private key (``--force-key``): encrypted segments are decrypted and
+        #: checked against their signed plaintext hash too (docs/FORMAT.md)
+        self.force_key = force_key
+
+    def with_force_key(self, force_key: Any) -> KeyRing:
+        return KeyRing(self.enrolled, self.store_key, self.store_source, force_key)
 
     @classmethod
     def from_dir(cls, folder: Path) -> KeyRing:
@@ -146,7 +154,7 @@ class KeyRing:
             key, source = load_public_key(store_key), str(store_key)
         else:
             key, source = store_key, "the store key given"
-        return KeyRing(self.enrolled, key, source)
+        return KeyRing(self.enrolled, key, source, self.force_key)
 
     def store_key_for(self, root: Path) -> StoreKey:
         """The one store key receipts in the data directory ``root`` must verify with."""

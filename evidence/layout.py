@@ -6,6 +6,7 @@ finds footage by them; so they are defined here once and every user takes them f
 
     DATA_DIR/
       device.pub.pem  identity.json  keys/device.key  retired-keys/  store.pub.pem
+      force.pub.pem
       recordings/R000042-1a2b3c/R000042-1a2b3c-S0003.mp4      a published segment
                                               ...-S0003.mp4.json      its manifest
                                               ...-S0003.mp4.json.sig  the manifest's signature
@@ -41,6 +42,9 @@ class Layout:
     RETIRED_KEYS: ClassVar[Path] = Path("retired-keys")
     #: the store key a camera pins (the default of ``upload.store_public_key``)
     STORE_KEY: ClassVar[str] = "store.pub.pem"
+    #: the force's RSA public key segments are encrypted to (the default of
+    #: ``encryption.force_public_key``), pinned at provisioning like the store key
+    FORCE_KEY: ClassVar[str] = "force.pub.pem"
 
     # footage
     RECORDINGS: ClassVar[Path] = Path("recordings")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.bounded import MAX_DOCUMENT, BadJSON, digest_regular, loads
+from evidence.crypt import header_problem
 from evidence.fsutil import atomic_write
 from evidence.identity import DeviceIdentity
 from evidence.layout import Layout
@@ -101,6 +102,10 @@ class Manifest:
     #: on a segment recovered after power loss: what its fragment signatures vouched for and
     #: what was set aside unverified (docs/FORMAT.md). Absent (None) otherwise, and on older data.
     recovery: dict[str, Any] | None = None
+    #: on an encrypted segment (docs/FORMAT.md, "Encryption at rest"): the algorithm, the
+    #: wrapped key, the IV, the force key's fingerprint and the plaintext's SHA-256 and size;
+    #: ``sha256`` and ``size`` are then the stored ciphertext's. Absent on unencrypted data.
+    encryption: dict[str, Any] | None = None
     #: the fixes taken while the segment was recorded, and the intervals without one
     #: (docs/FORMAT.md, "Location"). Absent (None) from a camera without a receiver, and on
     #: older data.
@@ -114,7 +119,7 @@ class Manifest:
         """Canonical bytes: sorted keys, two-space indent, a final newline. A field added
         after version 1 is left out while unset, so such manifests stay as they were."""
         data = asdict(self)
-        for name in ("recovery", "track", "no_fix", "audio"):
+        for name in ("recovery", "encryption", "track", "no_fix", "audio"):
             if data[name] is None:
                 del data[name]
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -154,6 +159,10 @@ class Manifest:
             if not isinstance(data.get(name) or {}, dict):
                 raise ManifestError(f"{where}: {name} is not a JSON object")
         _check_location(data, where)
+        if data.get("encryption") is not None:
+            problem = header_problem(data["encryption"], whole=True)
+            if problem:
+                raise ManifestError(f"{where}: {problem}")
         try:
             data["markers"] = tuple(Marker(**m) for m in data.get("markers", ()))
             data["gaps"] = tuple(data.get("gaps", ()))

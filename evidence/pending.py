@@ -48,6 +48,12 @@ MAX_FRAGMENT_LOG = 16 * 1024 * 1024
 #: (signature, signed bytes, device id the record names) -> does it verify
 Verifier = Callable[[bytes, bytes, str | None], bool]
 _LINE_KEYS = {"file", "n", "end", "sha256", "record", "sig"}
+#: An encrypted segment's lines also carry, for its plaintext up to ``end`` (whole fragments):
+#: its SHA-256, its video frames and their span in frame slots, and its ``moof`` fragments, so
+#: recovery signs a recovered segment's plaintext hash and counts without the key.
+PLAIN_KEYS = {"plain_sha256", "frames", "span", "fragments"}
+#: and, on a segment with sound, what of it has landed (packets, samples, first, gaps)
+PLAIN_SOUND = "audio"
 
 
 def fragment_log_path(mp4: Path) -> Path:
@@ -88,7 +94,8 @@ class FragmentLog:
         os.fchmod(self.fd, 0o600)  # the owner's only, as every file the camera writes
         fsync_dir(mp4.parent)
 
-    def append(self, end: int, sha256: str, record: str, sync: bool = True) -> None:
+    def append(self, end: int, sha256: str, record: str, sync: bool = True,
+               plain: dict[str, Any] | None = None) -> None:
         """One signed line; fsynced now, or with :meth:`sync` once the bytes it signs are.
 
         A write the card refuses may leave part of a line: then the log is closed to further
@@ -97,7 +104,8 @@ class FragmentLog:
         if self.broken:
             return
         line = canonical(_sign({"file": self.file, "n": self.lines, "end": end,
-                                "sha256": sha256, "record": record}, self.sign)) + b"\n"
+                                "sha256": sha256, "record": record, **(plain or {})},
+                               self.sign)) + b"\n"
         try:
             (write_synced if sync else write_all)(self.fd, line)
         except OSError:
@@ -129,6 +137,8 @@ class Examined:
     problem: str = ""
     #: nothing to vouch with, though nothing contradicts a signature either
     unsigned: str = ""
+    #: the fragment log's line that vouches for ``signed_end`` (None when none does)
+    line: dict[str, Any] | None = None
 
 
 def _decode_sig(entry: dict[str, Any]) -> bytes | None:
@@ -184,7 +194,9 @@ def _check_log(mp4: Path, part: Path, record: dict[str, Any], log: Path, verify:
         except BadJSON:
             entry = None
         sig = _decode_sig(entry) if isinstance(entry, dict) else None
-        if (not isinstance(entry, dict) or set(entry) != _LINE_KEYS or sig is None
+        extra = set(entry) - _LINE_KEYS if isinstance(entry, dict) else set()
+        if (not isinstance(entry, dict) or not set(entry) >= _LINE_KEYS
+                or extra not in (set(), PLAIN_KEYS, PLAIN_KEYS | {PLAIN_SOUND}) or sig is None
                 or not verify(sig, signed_bytes(entry), claimed)):
             return Examined(None, problem=f"{log.name} line {number} is not a fragment "
                                           f"signature of this camera (edited or inserted)")
@@ -206,7 +218,8 @@ def _check_log(mp4: Path, part: Path, record: dict[str, Any], log: Path, verify:
     problem = _check_bytes(part, vouched)
     if problem:
         return Examined(None, problem=problem)
-    return Examined(record, vouched[-1]["end"] if vouched else 0)
+    return Examined(record, vouched[-1]["end"] if vouched else 0,
+                    line=vouched[-1] if vouched else None)
 
 
 def _check_bytes(part: Path, lines: list[dict[str, Any]]) -> str:

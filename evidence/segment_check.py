@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from evidence.bounded import Refused, digest_regular, not_regular, read_head, read_regular
+from evidence.crypt import CryptError, check_plaintext
 from evidence.findings import Finding, finding
 from evidence.kept import kept_receipt
 from evidence.keyring import SIGNATURE_LENGTH, DataDir, KeyRing, authenticate
@@ -33,7 +34,8 @@ from evidence.pending import examine
 TIME_SLACK = timedelta(milliseconds=1)
 #: Failures that leave the manifest trustworthy and in its place: the chain still uses it.
 CHAINABLE = {"ok", "recovered", "uploaded", "no_store_key", "unreadable", "missing_file",
-             "size_mismatch", "hash_mismatch", "time_backwards"}
+             "size_mismatch", "hash_mismatch", "time_backwards", "other_force_key",
+             "bad_wrapped_key", "wrapped_key_swapped", "plaintext_mismatch"}
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
         return bad("manifest_invalid", f"signed, but {invalid}")
     segment = Segment(mp4, manifest, hashlib.sha256(raw).hexdigest())
     problem = (_placement(mp4, manifest, signer.device_id, home)
-               or _content(mp4, manifest, home, segment.manifest_sha256))
+               or _content(mp4, manifest, home, segment.manifest_sha256)
+               or _plaintext(mp4, manifest, ring))
     if problem is not None:
         return bad(*problem, segment=segment)
     code = "recovered" if manifest.recovered else "ok"
@@ -127,6 +130,20 @@ def check_segment(mp4: Path, home: DataDir, ring: KeyRing) -> Checked:
                + (f"; {aside} bytes found after its last fragment signature were set aside in "
                   f"{manifest.recovery.get('unverified_file')}, unverified"
                   if aside and manifest.recovery else ""), segment)
+
+
+def _plaintext(mp4: Path, manifest: Manifest, ring: KeyRing) -> tuple[str, str] | None:
+    """With the force's key (``--force-key``): does an encrypted segment decrypt to the
+    plaintext the device signed? Without it the ciphertext's signed hash is all there is."""
+    if manifest.encryption is None or ring.force_key is None:
+        return None
+    try:
+        check_plaintext(mp4, manifest.encryption, ring.force_key)
+    except CryptError as exc:
+        return exc.code, str(exc)
+    except OSError as exc:
+        return "unreadable", f"cannot read {mp4.name}: {exc.strerror}"
+    return None
 
 
 def _tracks(manifest: Manifest) -> str:

@@ -20,7 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from evidence.bounded import BadJSON, loads
 from evidence.identity import verify_signature
 
-PUSHABLE = ("recording", "gestures", "indicators", "power", "audit", "triggers")
+PUSHABLE = ("recording", "gestures", "indicators", "power", "audit", "triggers", "encryption")
+#: Keys a store may set in a section it may otherwise not: the force key's rotation only
+#: (switching encryption off, or pointing the camera at another file, is the camera's own).
+ONLY: dict[str, frozenset[str]] = {"encryption": frozenset({"force_key"})}
 #: Signed text = this prefix + the document's bytes, so no other store signature can pass for it.
 SIGNING_PREFIX = b"bodycam-settings-v1\n"
 
@@ -46,7 +49,18 @@ def parse(raw: bytes, signature: bytes, store_key: Ed25519PublicKey) -> Settings
     if refused:
         raise SettingsError(f"settings name section [{refused[0]}], which only the camera's own "
                             f"configuration may set (a store may set: {', '.join(PUSHABLE)})")
+    check_only(data)
     return data
+
+
+def check_only(data: Settings) -> None:
+    """SettingsError for a key of a section a store may set only in part."""
+    for section, allowed in ONLY.items():
+        extra = sorted(set(data.get(section, {})) - allowed)
+        if extra:
+            raise SettingsError(f"settings set {section}.{extra[0]}, which only the camera's own "
+                                f"configuration may set (a store may set {section}."
+                                f"{', '.join(sorted(allowed))})")
 
 
 #: The entry-point group through which camera firmware offers its rules for a pushed document:

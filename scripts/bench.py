@@ -41,11 +41,13 @@ from device.control import Controller, ControlServer
 from device.pipeline.encoder import encoder_settings
 from device.pipeline.watermark import Watermark
 from device.service import power_on
+from evidence import crypt
 from evidence.identity import (
     DeviceIdentity,
     create_identity,
     public_pem,
 )
+from evidence.keyring import KeyRing
 from evidence.layout import Layout
 from evidence.manifest import Manifest, sha256_file, write_signed_manifest
 from evidence.report import intact
@@ -290,13 +292,18 @@ def store_upload(seconds: float) -> list[Row]:
             f"extrapolated: {shift_bytes / 1e9:.1f} GB at the simulator's "
             f"{bitrate * 8 / 1e3:.0f} kbit/s, at the rate above"),
     ]
-def record_noise(data_dir: Path, min_bytes: int) -> int:
+def record_noise(data_dir: Path, min_bytes: int, force_key: Any = None) -> int:
     """A real recording of at least ``min_bytes``, made quickly: the simulated camera at
     1280x720 shows noise (which no encoder can shrink) and the daemon records it as it always
-    does, segments signed and chained, audit log and all. Returns the footage's size."""
+    does, segments signed and chained, audit log and all; encrypted to ``force_key`` (an RSA
+    public key) if given. Returns the footage's size."""
     config = Config().replace(camera={"width": 1280, "height": 720, "fps": 30},
                               encoder={"preset": "ultrafast"},
-                              recording={"pre_event_s": 0.0, "segment_s": 4.0})
+                              recording={"pre_event_s": 0.0, "segment_s": 4.0},
+                              encryption={"enabled": force_key is not None})
+    if force_key is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / Layout.FORCE_KEY).write_bytes(crypt.public_pem(force_key))
     sim = Simulator(config, data_dir)
     rng = np.random.default_rng(5)
     noise = [rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8) for _ in range(8)]
@@ -349,6 +356,30 @@ def verify_throughput(seconds: float) -> list[Row]:
             Row("sha256sum of the same MP4s", f"{mb / sha_s:.0f} MB/s", note),
             Row("openssl dgst -sha256 of the same MP4s", f"{mb / openssl_s:.0f} MB/s", note),
             Row("verify / sha256sum", f"{sha_s / verify_s:.0%}", "target: at least 80 %")]
+
+
+def verify_encrypted(seconds: float) -> list[Row]:
+    """``bodycam verify`` of an encrypted data directory against a clear one of the same size
+    (issue 15: within 10 %), and with the force key, which decrypts every segment too."""
+    force = crypt.new_force_key(3072)
+    with tempfile.TemporaryDirectory() as tmp:
+        clear, secret = Path(tmp) / "clear", Path(tmp) / "secret"
+        size = record_noise(clear, 60 * 10**6)
+        record_noise(secret, size, force.public_key())
+        ring = KeyRing().with_force_key(force)
+        if not (intact(verify([clear])) and intact(verify([secret], ring))):
+            return [Row("verify encrypted", "FAILED", "the generated recordings do not verify")]
+        runs = max(3, int(seconds))
+        clear_s = best_of(runs, lambda: verify([clear]))
+        secret_s = best_of(runs, lambda: verify([secret]))
+        keyed_s = best_of(runs, lambda: verify([secret], ring))
+    mb = size / 1e6
+    note = f"{mb:.0f} MB of 1280x720 segments, best of {runs}"
+    return [Row("verify: clear data directory", f"{mb / clear_s:.0f} MB/s", note),
+            Row("verify: encrypted, no key", f"{mb / secret_s:.0f} MB/s",
+                f"{clear_s / secret_s:.0%} of clear (target: within 10 %)"),
+            Row("verify --force-key: encrypted, decrypted too", f"{mb / keyed_s:.0f} MB/s",
+                f"{clear_s / keyed_s:.0%} of clear")]
 
 
 def _round_trips(data_dir: Path, payload: dict[str, Any], count: int,
@@ -486,6 +517,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **PIPELINE,
     "store": store_upload,
     "verify": verify_throughput,
+    "crypt-verify": verify_encrypted,
     "audit": audit_log_reading,
     "dock": dock_fleet,
     "control": control_flood,

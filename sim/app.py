@@ -18,6 +18,8 @@ from typing import Any
 
 from device.config import Config
 from device.runner import Front, FrontendError, serve
+from evidence.crypt import new_force_key, private_pem, public_pem
+from evidence.fsutil import atomic_write, private_dir
 from hal.clock import Clock, SystemClock
 from hal.indicators import LedState, Pulse, Tone
 from sim.clock import SimClock
@@ -49,6 +51,29 @@ class _ClockFormatter(logging.Formatter):
         return f"[{self.clock.monotonic() - self.t0:9.3f}] {record.getMessage()}"
 
 
+def dev_force_key_path(data_dir: Path) -> Path:
+    """Where the simulator keeps the private half of its development force key: beside the
+    data directory, never on the (simulated) card."""
+    return data_dir.parent / f"{data_dir.name}.dev-force.key.pem"
+
+
+def ensure_dev_force_key(config: Config, data_dir: Path) -> str | None:
+    """With encryption on and no force key pinned, make a development one, so the simulated
+    camera records (encrypted) and the panel can still play its footage; a line saying so,
+    or None. A real camera is provisioned with its force's key instead."""
+    if not config.encryption.enabled:
+        return None
+    pinned = data_dir / Path(config.encryption.force_public_key).expanduser()
+    if pinned.exists():
+        return None
+    key = new_force_key()
+    private_dir(data_dir)
+    atomic_write(dev_force_key_path(data_dir), private_pem(key))
+    atomic_write(pinned, public_pem(key.public_key()), mode=0o644)
+    return (f"encryption: made a DEVELOPMENT force key ({pinned}; its private half "
+            f"{dev_force_key_path(data_dir)}, which the panel decrypts with)")
+
+
 def run_simulator(config: Config, data_dir: Path, headless: bool = False,
                   virtual_clock: bool = False, clock_unset: bool = False,
                   exit_with_stdin: bool = False, serial: str | None = None) -> int:
@@ -78,6 +103,9 @@ def run_simulator(config: Config, data_dir: Path, headless: bool = False,
     log.addHandler(handler)
     log.propagate = False
 
+    made = ensure_dev_force_key(config, data_dir)
+    if made:
+        log.warning(made)
     simulator = Simulator(config, data_dir, clock=clock, listener=listener)
     daemon = simulator.daemon
 

@@ -12,6 +12,11 @@ The zip holds:
 - ``devices/DEVICE_ID/device.pub.pem`` and ``devices/DEVICE_ID/recordings/REC/…`` the original
   segments, manifests and signatures, laid out like a camera's data directory so
   ``bodycam verify devices/DEVICE_ID`` (or sha256sum and openssl) checks them;
+- ``plaintext/REC/NAME.mp4`` for each encrypted segment (docs/FORMAT.md, "Encryption at
+  rest"): the store decrypts at export, with the force's key (``STORE_DIR/force.key.pem``),
+  and checks each against the plaintext SHA-256 the device signed, so ``sha256sum`` checks it
+  against the manifest; the originals beside the manifests stay the ciphertext the device
+  signed, so they verify as always;
 - ``c2pa-ca.pem`` the force CA that ``export.mp4``'s C2PA Content Credentials chain to
   (:mod:`store.c2pa_sign`);
 - ``report.json`` (findings of the verifier, where each segment sits in ``export.mp4``, flags and
@@ -34,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import av
 
+from evidence.crypt import CryptError, decrypt_segment, load_force_private_key
 from evidence.fsutil import durable_rename, open_private, private_dir
 from evidence.identity import public_pem
 from evidence.layout import Layout
@@ -53,6 +59,9 @@ if TYPE_CHECKING:
     from store.service import Store
 
 EXPORT_MP4 = "export.mp4"
+#: The force's RSA private key, when the store decrypts encrypted footage at export.
+FORCE_PRIVATE_KEY = "force.key.pem"
+PLAINTEXT = "plaintext"
 REPORT = "report.json"
 REPORT_FORMAT = "bodycam.export-report"
 
@@ -84,7 +93,7 @@ def export(store: Store, out: Path, **selection: str | None) -> dict[str, Any]:
         work = Path(tmp)
         segments = _copy_originals(store, recordings, work)
         _check_same_picture(segments)
-        offsets = remux([work / s["path"] for s in segments], work / EXPORT_MP4)
+        offsets = remux(_playable(store, work, segments), work / EXPORT_MP4)
         c2pa = sign_export(store, work / EXPORT_MP4, segments)  # before its hash is taken
         findings = verify([work / "devices"])
         digest, size = sha256_file(work / EXPORT_MP4)
@@ -132,6 +141,36 @@ def _in_zip(finding: dict[str, Any], work: Path) -> dict[str, Any]:
         finding["path"] = path.relative_to(work).as_posix()
     finding["detail"] = finding["detail"].replace(root, "")
     return finding
+
+
+def _playable(store: Store, work: Path, segments: list[dict[str, Any]]) -> list[Path]:
+    """Each segment as an MP4 to remux: the original, or (encrypted) its plaintext, decrypted
+    here with the force key and checked against the device's signed plaintext hash. The store
+    keeps the ciphertext it received (its receipts name those bytes): plaintext exists only in
+    the export."""
+    playable = []
+    key = None
+    for seg in segments:
+        mp4 = work / seg["path"]
+        manifest = Manifest.from_bytes(manifest_path(mp4).read_bytes(), mp4.name)
+        if manifest.encryption is None:
+            playable.append(mp4)
+            continue
+        if key is None:
+            try:
+                key = load_force_private_key(store.directory / FORCE_PRIVATE_KEY)
+            except CryptError as exc:
+                raise StoreError(422, f"{seg['recording_id']} is encrypted and the store cannot "
+                                      f"decrypt it: {exc}") from None
+        out = work / PLAINTEXT / seg["recording_id"] / mp4.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            seg["plaintext_sha256"] = decrypt_segment(mp4, manifest.encryption, key, out)
+        except CryptError as exc:
+            raise StoreError(422, f"{mp4.name}: {exc}") from None
+        seg["plaintext"] = out.relative_to(work).as_posix()
+        playable.append(out)
+    return playable
 
 
 def _copy_originals(store: Store, recordings: list[dict[str, Any]],

@@ -100,10 +100,11 @@ class RunningPanel:
 
 
 @contextmanager
-def running_panel(tmp: Path, *extra: str) -> Iterator[RunningPanel]:
-    """``bodycam sim --web-port 0`` until the camera has booted; powered off cleanly after."""
+def running_panel(tmp: Path, *extra: str, settings: str = CONFIG) -> Iterator[RunningPanel]:
+    """``bodycam sim --web-port 0`` until the camera has booted; powered off cleanly after.
+    ``settings``: the configuration file's text."""
     config = tmp / "bodycam.toml"
-    config.write_text(CONFIG)
+    config.write_text(settings)
     data_dir = tmp / "data"
     proc = subprocess.Popen(
         [sys.executable, "-m", "device.cli", "sim", "--web-port", "0", "--config", str(config),

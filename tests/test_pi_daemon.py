@@ -10,6 +10,7 @@ from device.daemon import Daemon
 from hal.indicators import LedState
 from sim.camera import SimCamera
 from sim.clock import SimClock
+from sim.microphone import SimMicrophone
 from tests.pi_rig import mock_factory, pi_hardware, wait_states
 
 
@@ -17,7 +18,9 @@ def test_pin_gestures_drive_the_daemon(tmp_path: Path, config: Config) -> None:
     factory, clock = mock_factory(), SimClock()
     cam = config.camera
     hw = pi_hardware(config, tmp_path / "data", pin_factory=factory, clock=clock,
-                     camera=SimCamera(clock, cam.width, cam.height, cam.fps),
+                     camera=(camera := SimCamera(clock, cam.width, cam.height, cam.fps)),
+                     microphone=SimMicrophone(clock, config.audio.rate, config.audio.channels,
+                                              camera=camera),  # the machine has no ALSA card
                      power_supply=tmp_path)
     daemon = Daemon(hw, config, tmp_path / "data")
 

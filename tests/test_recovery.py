@@ -255,3 +255,24 @@ def test_text_status_reports_what_was_recovered(interrupted: Path, tmp_path: Pat
     assert any(good["file"] in line and f"{good['frames']} frames" in line for line in lines)
     assert any(bad["file"] in line and "FAILED" in line and bad["detail"] in line
                for line in lines), lines
+
+
+def test_an_aborted_recording_opens_no_segment_over_the_one_it_left(tmp_path: Path) -> None:
+    """After the recorder aborts (the process must die), what still reaches it (frames held
+    for their sound, the microphone's last blocks) never opens the segment again: a new
+    writer would truncate the ``.part`` footage and append a second fragment log to it."""
+    sim = Simulator(tiny_config(camera=CAM, recording={"segment_s": 4}), tmp_path / "data")
+    sim.power_on()
+    sim.button("record").double_press()
+    sim.advance(5.5)
+    sim.daemon.sync()
+    pipeline = sim.daemon.pipeline
+    assert pipeline is not None
+    pipeline.recorder.abort()
+    (part,) = (tmp_path / "data" / "recordings").glob("*/*.mp4.part")
+    left = part.read_bytes()
+    assert left
+    sim.advance(2.0)  # the camera still delivers frames, the microphone still blocks
+    sim.daemon.sync()
+    assert part.read_bytes() == left
+    sim.shutdown()

@@ -26,6 +26,7 @@ from device.service import power_on
 from hal.clock import SystemClock
 from sim.camera import SimCamera
 from sim.encoder import FakeEncoder
+from sim.microphone import SimMicrophone
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
 from tests.hil.console import Console, Event
@@ -203,12 +204,15 @@ def test_the_pi_backend_reports_its_led_and_tones_on_the_console(tmp_path: Path,
                                                                  config: Config) -> None:
     """What the daemon told the Pi's LED and buzzer is on the console, as on the simulator."""
     factory, clock = mock_factory(), SystemClock()
+    camera = SimCamera(clock, 320, 240, 30)  # and its microphone: the machine has no ALSA card
     result: list[int] = []
     with socket.create_server(("127.0.0.1", 0)) as bench:
         bench.settimeout(30)
         runner = threading.Thread(target=lambda: result.append(run(
             config, tmp_path / "d", codec="libx264", pin_factory=factory, clock=clock,
-            camera=SimCamera(clock, 320, 240, 30), notifier=Notifier({}),
+            camera=camera, microphone=SimMicrophone(clock, config.audio.rate,
+                                                    config.audio.channels, camera=camera),
+            notifier=Notifier({}),
             power_supply=tmp_path, serial=f"socket://127.0.0.1:{bench.getsockname()[1]}")),
             daemon=True)
         runner.start()

@@ -321,7 +321,7 @@ def test_a_recovery_cut_while_closing_with_a_terminator_keeps_the_first_bytes_se
     sim = Simulator(CONFIG.replace(recording={"pre_event_s": 0.0}), tmp_path / "d")
     sim.power_on()
     sim.button("record").double_press()
-    sim.advance(0.5)
+    sim.advance(1.0)  # frames wait for their sound a little: one has reached the muxer
     sim.daemon.sync()
     lose_power(sim)
     pending = open_pending(tmp_path / "d")

@@ -138,6 +138,24 @@ def count_audio(path: Path, rate: int) -> dict[str, Any]:
             "first_s": round((first or 0) / rate, 6), "gaps": gaps}
 
 
+def signed_sound(landed: Any, rate: int) -> dict[str, Any]:
+    """:func:`count_audio`'s answer for an encrypted segment, from its fragment log's last
+    vouching line (the camera's count of the sound landed, signed): the ciphertext is never
+    decrypted. A line without it (older firmware) or not as the camera writes it: no sound
+    counted, rather than a guess."""
+    none = {"packets": 0, "duration_s": 0.0, "first_s": 0.0, "gaps": []}
+    try:
+        packets, samples, first = (int(landed[k]) for k in ("packets", "samples", "first"))
+        gaps = [{"from_s": round(int(a) / rate, 6), "to_s": round(int(b) / rate, 6)}
+                for a, b in landed["gaps"]]
+    except (TypeError, KeyError, ValueError):
+        return none
+    if packets and first >= EDGE_GAP:
+        gaps.insert(0, {"from_s": 0.0, "to_s": round(first / rate, 6)})
+    return {"packets": packets, "duration_s": round(samples / rate, 6),
+            "first_s": round(first / rate, 6) if packets else 0.0, "gaps": gaps}
+
+
 def find_interrupted(data_dir: Path) -> list[Path]:
     """Every interrupted segment (a ``.part``, or only its pending record when the power went
     before the file was created), as the final ``NAME.mp4`` path it should get."""
@@ -148,7 +166,10 @@ def find_interrupted(data_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
+def recover_segment(mp4: Path, identity: DeviceIdentity, force_key: Any = None) -> Recovered:
+    """Recover one interrupted segment (the module's docstring). An encrypted one is never
+    decrypted: its fragment log's signed lines give its plaintext's hash, frames and span
+    up to the cut, and the ciphertext is cut there (CTR: any prefix is a valid one)."""
     part = mp4.with_name(mp4.name + PART_SUFFIX)
     recording_id = mp4.parent.name
     if manifest_path(mp4).exists() and signature_path(mp4).exists():
@@ -180,8 +201,9 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
             f.truncate(keep)
             f.flush()
             os.fsync(f.fileno())
-    info = _info(pending, mp4, identity)
-    recovery = _recovery(data[:keep], aside)
+    info = _info(pending, mp4, identity, force_key)
+    header = pending.get("encryption")
+    recovery = _recovery(data[:keep], aside, state.line if header is not None else None)
     if keep == 0:  # not one fragment landed: close the recording with a zero-frame segment
         start = float(pending["start_wall"])
         gap = {"from_utc": utc_iso(start), "to_utc": utc_iso(start),
@@ -190,11 +212,18 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
                          bytes.fromhex(pending.get("extradata", "")), start,
                          (*pending["gaps"], gap), recovered=True, recovery=recovery)
         return Recovered(mp4.name, info.recording_id, 0, 0, len(torn))
-    try:
-        frames, span = count_frames(part)
-    except (av.error.FFmpegError, IndexError) as exc:
-        return Recovered(mp4.name, recording_id, 0, keep, len(torn),
-                         f"kept fragments do not demux ({exc}); left as .part")
+    encryption = None
+    if header is not None:  # counted by the camera as the fragments landed, and signed
+        line = state.line or {}
+        frames, span = int(line.get("frames", 0)), int(line.get("span", 0))
+        encryption = {**header, "plaintext_sha256": line.get("plain_sha256"),
+                      "plaintext_size": keep}
+    else:
+        try:
+            frames, span = count_frames(part)
+        except (av.error.FFmpegError, IndexError) as exc:
+            return Recovered(mp4.name, recording_id, 0, keep, len(torn),
+                             f"kept fragments do not demux ({exc}); left as .part")
     fps = info.fps
     markers = tuple(Marker(utc, round(t - pending["start_mono"], 3), note)
                     for t, utc, note in pending["markers"])
@@ -202,13 +231,15 @@ def recover_segment(mp4: Path, identity: DeviceIdentity) -> Recovered:
     audio = None
     if info.audio is not None:  # the sound kept, up to the same last whole fragment
         start = float(pending["start_mono"])
+        counts = (count_audio(part, info.audio.rate) if header is None
+                  else signed_sound((state.line or {}).get("audio"), info.audio.rate))
         audio = audio_fields(info.audio, start, start + span / fps, pending.get("mutes", []),
-                             pending.get("sound_from"), **count_audio(part, info.audio.rate))
+                             pending.get("sound_from"), **counts)
     manifest = build_manifest(
         info, int(pending["segment_index"]), pending["prev_manifest_sha256"], mp4,
         digest=digest, size=size, start_wall=float(pending["start_wall"]), frames=frames,
         duration_s=span / fps, markers=markers, gaps=tuple(pending["gaps"]), last=True,
-        recovered=True, audio=audio)
+        recovered=True, audio=audio, encryption=encryption)
     if isinstance(pending.get("location"), list):  # the looks at the receiver, signed
         manifest = dataclasses.replace(manifest, **_track(pending, manifest))
     publish(info, mp4, dataclasses.replace(manifest, recovery=recovery))
@@ -244,19 +275,25 @@ def _set_aside(aside: Path, torn: bytes) -> None:
     atomic_write(candidate, torn)
 
 
-def _recovery(signed: bytes, aside: Path) -> dict[str, Any]:
+def _recovery(signed: bytes, aside: Path, line: dict[str, Any] | None) -> dict[str, Any]:
     """The recovered manifest's account of what was signed and what was set aside unverified
-    (the aside file may be from an earlier attempt that crashed after saving it)."""
+    (the aside file may be from an earlier attempt that crashed after saving it). Encrypted
+    (``line``: the fragment log's last vouching line), the signed fragments are the camera's
+    count, and the unverified ones cannot be counted without the key (null)."""
     unverified = aside.read_bytes() if aside.exists() else b""
+    encrypted = line is not None
     return {"signed_bytes": len(signed),
-            "signed_fragments": sum(kind == b"moof" for kind, _ in mp4_boxes(signed)),
+            "signed_fragments": int(line.get("fragments", 0)) if line is not None else sum(
+                kind == b"moof" for kind, _ in mp4_boxes(signed)),
             "unverified_bytes": len(unverified),
-            "unverified_fragments": sum(kind == b"moof" for kind, _ in mp4_boxes(unverified)),
+            "unverified_fragments": None if encrypted else sum(
+                kind == b"moof" for kind, _ in mp4_boxes(unverified)),
             "unverified_file": aside.name if unverified else None,
             "unverified_sha256": hashlib.sha256(unverified).hexdigest() if unverified else None}
 
 
-def _info(pending: dict[str, Any], mp4: Path, identity: DeviceIdentity) -> RecordingInfo:
+def _info(pending: dict[str, Any], mp4: Path, identity: DeviceIdentity,
+          force_key: Any = None) -> RecordingInfo:
     sound = pending.get("audio")
     return RecordingInfo(
         audio=None if sound is None else AudioSettings(
@@ -265,7 +302,8 @@ def _info(pending: dict[str, Any], mp4: Path, identity: DeviceIdentity) -> Recor
         recording_id=pending["recording_id"], directory=mp4.parent, reason=pending["reason"],
         identity=identity, codec="h264", width=int(pending["width"]),
         height=int(pending["height"]), fps=int(pending["fps"]),
-        clock_set=bool(pending["clock_set"]), pre_event_s=float(pending["pre_event_s"]))
+        clock_set=bool(pending["clock_set"]), pre_event_s=float(pending["pre_event_s"]),
+        force_key=force_key)
 
 
 def find_unfinished(data_dir: Path) -> list[Path]:
@@ -288,7 +326,7 @@ def find_unfinished(data_dir: Path) -> list[Path]:
     return unfinished
 
 
-def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
+def terminate(manifest_file: Path, identity: DeviceIdentity, force_key: Any = None) -> Recovered:
     """Close an unfinished recording with a zero-frame, recovered segment after its newest."""
     raw = read_regular(manifest_file, MAX_MANIFEST)
     newest = Manifest.from_bytes(raw, manifest_file.name)
@@ -296,12 +334,14 @@ def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
     if newest.device_id != identity.device_id:
         return Recovered(newest.file, newest.recording_id, 0, 0, 0,
                          f"recorded by {newest.device_id}, not this device; left as it is")
-    with av.open(str(mp4)) as container:
-        extradata = bytes(container.streams.video[0].codec_context.extradata or b"")
+    extradata = b""  # an encrypted segment's stream headers are not readable without the key
+    if newest.encryption is None:
+        with av.open(str(mp4)) as container:
+            extradata = bytes(container.streams.video[0].codec_context.extradata or b"")
     info = RecordingInfo(
         recording_id=newest.recording_id, directory=mp4.parent, reason=newest.reason,
         identity=identity, codec=newest.codec, width=newest.width, height=newest.height,
-        fps=int(newest.fps), clock_set=newest.clock_set)
+        fps=int(newest.fps), clock_set=newest.clock_set, force_key=force_key)
     end = utc_seconds(newest.end_utc)
     gap = {"from_utc": newest.end_utc, "to_utc": newest.end_utc,
            "reason": "power lost between two segments"}
@@ -310,19 +350,23 @@ def terminate(manifest_file: Path, identity: DeviceIdentity) -> Recovered:
     return Recovered(manifest.file, newest.recording_id, 0, 0, 0)
 
 
-def recover_all(data_dir: Path, identity: DeviceIdentity) -> list[Recovered]:
-    """Every interrupted segment, then every recording cut between segments."""
-    results = [_safely(recover_segment, mp4, identity) for mp4 in find_interrupted(data_dir)]
-    return results + [_safely(terminate, m, identity) for m in find_unfinished(data_dir)]
+def recover_all(data_dir: Path, identity: DeviceIdentity,
+                force_key: Any = None) -> list[Recovered]:
+    """Every interrupted segment, then every recording cut between segments (closing
+    segments encrypted to ``force_key`` when encryption is on)."""
+    results = [_safely(recover_segment, mp4, identity, force_key)
+               for mp4 in find_interrupted(data_dir)]
+    return results + [_safely(terminate, m, identity, force_key)
+                      for m in find_unfinished(data_dir)]
 
 
-def _safely(recover: Callable[[Path, DeviceIdentity], Recovered], path: Path,
-            identity: DeviceIdentity) -> Recovered:
+def _safely(recover: Callable[[Path, DeviceIdentity, Any], Recovered], path: Path,
+            identity: DeviceIdentity, force_key: Any = None) -> Recovered:
     """Whatever was put in place of an interrupted segment's files (a FIFO, a record with
     fields missing or of the wrong type), the camera still boots: the files are left as they
     are, and the audit log says why."""
     try:
-        return recover(path, identity)
+        return recover(path, identity, force_key)
     except (Refused, ValueError, KeyError, TypeError, av.error.FFmpegError) as exc:
         # (any other OSError is the card's: the daemon retries when it recovers)
         why = str(exc).splitlines()[0][:200] if str(exc) else ""

@@ -193,18 +193,21 @@ class SegmentedOutput(Output):
         reported closed: like one cut by a power loss, recovery closes it (a segment signed but
         not yet renamed may still join it then). With none, it is closed here with the
         segments it has (recovery adds a closing segment if it needs one)."""
-        left_open = self.writer is not None
+        left_open, was_closed = self.writer is not None, self.closed
         self.abort()
-        if not self.closed and not left_open:
+        if not was_closed and not left_open:
             self.emit(RecordingClosed(self.info.recording_id, self.segments,
                                       f"storage error ({exc.strerror or exc})"))
         self.closed = True
 
     def abort(self) -> None:
-        """Leave the open segment as a ``.part`` for recovery (used when the process must die)."""
+        """Leave the open segment as a ``.part`` for recovery (used when the process must die).
+        The recording takes nothing more: a packet still on its way (frames held for their
+        sound, the microphone's last blocks) would open the segment again over its footage."""
         if self.writer is not None:
             self.writer.abort()
             self.writer = None
+        self.closed = True
 
     # -- the chain -------------------------------------------------------------------------------
     def _close_segment(self, last: bool, until: float | None = None) -> None:

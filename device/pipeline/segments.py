@@ -37,6 +37,8 @@ import av
 
 from device.location import LocationSample, looks, segment_track
 from device.pipeline.audio import AAC_FRAME, AudioPacket, AudioSettings
+from device.pipeline.encrypting import EncryptingStream, decrypt_at
+from evidence.crypt import SegmentKey, new_segment_key
 from evidence.fsutil import atomic_write, durable_rename, fsync, open_stream
 from evidence.identity import DeviceIdentity
 from evidence.layout import Layout
@@ -87,6 +89,15 @@ class RecordingInfo:
     mutes: list[list[Any]] = field(default_factory=list)
     #: capture time sound begins (pre-event audio off: the press); None: sound throughout
     sound_from: float | None = None
+    #: the force's RSA public key: every segment is encrypted to it (None: encryption off,
+    #: a development setting; docs/FORMAT.md, "Encryption at rest")
+    force_key: Any = None
+
+    def segment_key(self, index: int) -> SegmentKey | None:
+        """A fresh key for segment ``index``, wrapped to the force key (None: not
+        encrypted)."""
+        return (None if self.force_key is None
+                else new_segment_key(self.force_key, self.segment_path(index).name))
 
     def segment_path(self, index: int) -> Path:
         return self.directory / Layout.segment_name(self.recording_id, index)
@@ -119,11 +130,75 @@ def mp4_boxes(data: bytes) -> Iterator[tuple[bytes, int]]:
         yield kind, offset
 
 
+def video_samples(moof: bytes) -> int:
+    """Video samples (frames) in one ``moof`` box: the ``trun`` counts of its track-1
+    ``traf``s. The camera counts them in the plaintext it wrote, so that recovery of an
+    encrypted segment knows its frames without the key."""
+    return track_samples(moof, 1)
+
+
+def track_samples(moof: bytes, wanted: int) -> int:
+    """Samples of track ``wanted`` (1: the picture, 2: the sound) in one ``moof`` box."""
+    count = 0
+    for kind, start, end in _children(moof, 8):
+        if kind != b"traf":
+            continue
+        track, runs = None, 0
+        for inner, at, _ in _children(moof[:end], start + 8):
+            if inner == b"tfhd" and at + 16 <= end:
+                track = struct.unpack(">I", moof[at + 12:at + 16])[0]
+            elif inner == b"trun" and at + 16 <= end:
+                runs += struct.unpack(">I", moof[at + 12:at + 16])[0]
+        count += runs if track == wanted else 0
+    return count
+
+
+def landed_sound(slots: list[tuple[int, int]]) -> dict[str, Any]:
+    """What an encrypted segment's fragment line says of the sound landed so far (``slots``:
+    each landed packet's offset and length, in samples): its packets, samples, first offset
+    and the gaps between packets, as recovery's manifest needs them without the key."""
+    gaps: list[list[int]] = []
+    end = 0
+    for n, (pts, samples) in enumerate(slots):
+        if n and pts - end >= samples // 2:
+            gaps.append([end, pts])
+        end = pts + samples
+    return {"packets": len(slots), "samples": sum(s for _, s in slots),
+            "first": slots[0][0] if slots else 0, "gaps": gaps}
+
+
+def _children(data: bytes, offset: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, start, end) of each whole box in ``data`` from ``offset`` on."""
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        if size < 8 or offset + size > len(data):
+            return
+        yield kind, offset, offset + size
+        offset += size
+
+
+def digest_stored(path: Path, key: SegmentKey | None) -> tuple[str, int, dict[str, Any] | None]:
+    """SHA-256 and size of a segment's file as stored, and (encrypted) its manifest's
+    ``encryption`` object with the plaintext's SHA-256 and size, in one pass over the file."""
+    if key is None:
+        digest, size = sha256_file(path)
+        return digest, size, None
+    stored, plain, cipher, size = hashlib.sha256(), hashlib.sha256(), key.cipher(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            stored.update(chunk)
+            plain.update(cipher.update(chunk))
+            size += len(chunk)
+    return stored.hexdigest(), size, {**key.header, "plaintext_sha256": plain.hexdigest(),
+                                      "plaintext_size": size}
+
+
 def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path, *,
                    digest: str, size: int, start_wall: float, frames: int, duration_s: float,
                    markers: tuple[Marker, ...], gaps: tuple[dict[str, Any], ...], last: bool,
                    recovered: bool = False, end_wall: float | None = None,
-                   audio: dict[str, Any] | None = None) -> Manifest:
+                   audio: dict[str, Any] | None = None,
+                   encryption: dict[str, Any] | None = None) -> Manifest:
     """The one place a segment's manifest is assembled (live, terminator or recovered).
 
     ``end_wall``: when the last frame's picture ended, by the capture clock. Without it (a
@@ -140,7 +215,7 @@ def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path,
         frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
         prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
         reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,
-        markers=markers, gaps=gaps, audio=audio)
+        markers=markers, gaps=gaps, audio=audio, encryption=encryption)
 
 
 def audio_fields(settings: AudioSettings, start: float, end: float, mutes: list[list[Any]],
@@ -175,6 +250,13 @@ def drop_pending(mp4: Path) -> None:
     """Once ``mp4`` is published its manifest speaks for it: the open segment's records go."""
     fragment_log_path(mp4).unlink(missing_ok=True)
     pending_path(mp4).unlink(missing_ok=True)
+
+
+def _open_part(part: Path, key: SegmentKey | None) -> Any:
+    """The file a segment's muxer writes into: the ``.part`` itself, or (encrypted) the
+    stream that encrypts on its way there."""
+    file = open_stream(part)
+    return file if key is None else EncryptingStream(file, key)
 
 
 def _open_muxer(file: Any, info: RecordingInfo, extradata: bytes) -> tuple[Any, Any, Any]:
@@ -218,11 +300,17 @@ class SegmentWriter:
         self.audio_gaps: list[dict[str, float]] = []
         self._rev, self._record = -1, ""
         self._log: FragmentLog | None = None
+        self._key = info.segment_key(index)  # wrapped, into the pending record, before any byte
+        self._signed_end, self._signed = 0, hashlib.sha256()
+        self._plain, self._plain_counts = hashlib.sha256(), {"frames": 0, "fragments": 0,
+                                                             "audio": 0}
+        #: each muxed sound packet's (offset, samples), for what of the sound has landed
+        self._audio_slots: list[tuple[int, int]] = []
+        self._slots: list[int] = []  # each muxed frame's slot, for the span of landed frames
         self.write_pending()
         self._log = FragmentLog(self.path, info.identity.sign)  # before the .part exists
-        self._file = open_stream(self.part)  # closed in close() or abort(); 0600
+        self._file = _open_part(self.part, self._key)  # closed in close() or abort(); 0600
         self._reader = os.open(self.part, os.O_RDONLY)
-        self._signed_end, self._signed = 0, hashlib.sha256()
         self._time_base = Fraction(1, info.fps)
         self._synced_at = first.t_mono
         self._synced_size = 0
@@ -247,6 +335,8 @@ class SegmentWriter:
                   "extradata": parameter_sets(self.first.data).hex(),
                   "markers": [list(m) for m in self.info.markers if m[0] >= self.first.t_mono],
                   "gaps": list(self.gaps)}
+        if self._key is not None:
+            fields["encryption"] = self._key.header
         if self.info.track is not None:  # so a segment recovered after a cut keeps its track
             fields["location"] = [list(look) for look in looks(self.info.track,
                                                                 self.first.t_mono)]
@@ -260,7 +350,20 @@ class SegmentWriter:
         atomic_write(pending_path(self.path), encode_record(record))
         self._record = record_hash(record)
         if self._log is not None:
-            self._log.append(self._signed_end, self._signed.hexdigest(), self._record)
+            self._log.append(self._signed_end, self._signed.hexdigest(), self._record,
+                             plain=self._plain_line())
+
+    def _plain_line(self) -> dict[str, Any] | None:
+        """What an encrypted segment's fragment line says of its plaintext so far."""
+        if self._key is None:
+            return None
+        frames = self._plain_counts["frames"]
+        line = {"plain_sha256": self._plain.hexdigest(), "frames": frames,
+                "fragments": self._plain_counts["fragments"],
+                "span": self._slots[frames - 1] + 1 if 0 < frames <= len(self._slots) else 0}
+        if self.info.audio is not None:
+            line["audio"] = landed_sound(self._audio_slots[:self._plain_counts["audio"]])
+        return line
 
     def _markers(self) -> tuple[Marker, ...]:
         start = self.first.t_mono
@@ -280,6 +383,7 @@ class SegmentWriter:
         pkt.stream = self._stream
         pkt.is_keyframe = packet.keyframe
         self._container.mux(pkt)
+        self._slots.append(packet.pts - self.first_pts)
         self.last = packet
         self.frames += 1
         # The muxer writes a fragment when the next keyframe arrives: make it durable now.
@@ -310,6 +414,7 @@ class SegmentWriter:
         pkt.time_base = Fraction(1, rate)
         pkt.stream = self._sound
         self._container.mux(pkt)
+        self._audio_slots.append((pts, packet.samples))
         self.audio_end = pts + packet.samples
         self.audio_packets += 1
         self.audio_samples += packet.samples
@@ -364,12 +469,23 @@ class SegmentWriter:
         caller after the bytes (docs/FORMAT.md, "An open segment")."""
         assert self._log is not None
         landed = os.pread(self._reader, self._synced_size - self._signed_end, self._signed_end)
-        whole = max((end for _, end in mp4_boxes(landed)), default=0)
+        plain = landed if self._key is None else decrypt_at(self._key, self._signed_end, landed)
+        boxes = list(mp4_boxes(plain))
+        whole = max((end for _, end in boxes), default=0)
         if whole:
             self._signed.update(landed[:whole])
+            if self._key is not None:
+                self._plain.update(plain[:whole])
+                start = 0
+                for kind, end in boxes:
+                    if kind == b"moof":
+                        self._plain_counts["fragments"] += 1
+                        self._plain_counts["frames"] += video_samples(plain[start:end])
+                        self._plain_counts["audio"] += track_samples(plain[start:end], 2)
+                    start = end
             self._signed_end += whole
             self._log.append(self._signed_end, self._signed.hexdigest(), self._record,
-                             sync=False)
+                             sync=False, plain=self._plain_line())
         return bool(whole)
 
     def end_wall(self, until: float | None) -> float:
@@ -385,11 +501,12 @@ class SegmentWriter:
         self._container.close()
         self._sync(self.last.t_mono)  # the last fragment is signed too, should publishing fail
         self._close_files()
-        digest, size = sha256_file(self.part)
+        digest, size, encryption = digest_stored(self.part, self._key)
         manifest = build_manifest(
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
             markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until),
+            encryption=encryption,
             audio=self.audio_manifest(self.last.t_mono + 1 / self.info.fps))
         if self.info.track is not None:
             # a cut's next segment takes the looks from its first frame on: none in both
@@ -427,8 +544,9 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
     first fragment): it carries ``last`` and the gap, so the recording is complete and says
     why it has no picture at its end. It holds no footage, so none is invented."""
     mp4 = info.segment_path(index)
+    key = info.segment_key(index)
     try:
-        with open_stream(part_path(mp4)) as file:
+        with _open_part(part_path(mp4), key) as file:
             container, _, _ = _open_muxer(file, info, extradata)
             container.start_encoding()
             container.close()
@@ -440,9 +558,9 @@ def write_terminator(info: RecordingInfo, index: int, prev: str | None, extradat
         with contextlib.suppress(OSError):
             part_path(mp4).unlink()
         raise
-    digest, size = sha256_file(part_path(mp4))
+    digest, size, encryption = digest_stored(part_path(mp4), key)
     manifest = build_manifest(info, index, prev, mp4, digest=digest, size=size, start_wall=wall,
                               frames=0, duration_s=0.0, markers=(), gaps=gaps, last=True,
-                              recovered=recovered, end_wall=wall)
+                              recovered=recovered, end_wall=wall, encryption=encryption)
     manifest = dataclasses.replace(manifest, recovery=recovery)
     return manifest, publish(info, mp4, manifest)

@@ -2,9 +2,10 @@
 
 The store signs the document with its key (the one the camera pins for receipts), so settings
 cannot be injected by whoever sits between dock and store. Only behaviour may be pushed:
-recording, gestures, indicators, power, audit and triggers. What ties the camera to its hardware,
-its identity, its storage or its store (device, camera, encoder, storage, pins, upload,
-simulator) stays with the local configuration file.
+recording, gestures, indicators, power, audit and triggers, and the force key's rotation
+(``encryption.force_key`` alone: a store cannot switch encryption off). What ties the camera
+to its hardware, its identity, its storage or its store (device, camera, encoder, storage,
+pins, upload, simulator) stays with the local configuration file.
 
 Precedence: defaults < the configuration file < the store's document. The document as applied is
 kept in ``DATA_DIR/state/store-settings.json`` and laid over the file again at every start; a
@@ -22,7 +23,14 @@ from device.config import Config, ConfigError
 from evidence.bounded import read_json
 from evidence.fsutil import atomic_write, private_dir
 from evidence.layout import Layout
-from evidence.settings import PUSHABLE, SIGNING_PREFIX, Settings, SettingsError, parse
+from evidence.settings import (
+    PUSHABLE,
+    SIGNING_PREFIX,
+    Settings,
+    SettingsError,
+    check_only,
+    parse,
+)
 
 SAVED = Layout.STORE_SETTINGS
 
@@ -32,6 +40,7 @@ __all__ = ["PUSHABLE", "SAVED", "SIGNING_PREFIX", "Settings", "SettingsError", "
 
 def apply(base: Config, settings: Settings) -> Config:
     """``base`` (the configuration file) with the store's settings over it, validated whole."""
+    check_only(settings)
     try:
         return base.replace("settings from the store", **settings)
     except ConfigError as exc:

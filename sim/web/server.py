@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 
 from device.control import ControlError
 from device.recordings import recordings_dir
+from evidence.crypt import CryptError, decrypt_chunks, load_force_private_key, unwrap
+from evidence.decrypt import read_manifest
+from sim.app import dev_force_key_path
 from sim.web.hub import Hub
 from sim.web.panel import Panel, PanelError
 from sim.web.preview import PreviewPump
@@ -54,6 +57,9 @@ class PanelServer(ThreadingHTTPServer):
         super().__init__((host, port), PanelHandler)
         self.hub, self.pump, self.panel = hub, pump, panel
         self.media_root = recordings_dir(data_dir)
+        #: the simulator's development force key (sim/app.py): encrypted segments are served
+        #: decrypted, from memory, so the page still plays them
+        self.dev_force_key = dev_force_key_path(data_dir)
         self.port = self.server_address[1]
         self.url = f"http://{'[' + host + ']' if ':' in host else host}:{self.port}/"
         #: Names this server answers to; None (listening beyond loopback) accepts any.
@@ -225,7 +231,8 @@ class PanelHandler(BaseHTTPRequestHandler):
         if file.parent != root / recording or not file.is_file():
             return self._error(HTTPStatus.NOT_FOUND, f"no such recording file: {path}")
         ctype = MEDIA_TYPES[Path(name).suffix]
-        size = file.stat().st_size
+        body = self._decrypted(file) if name.endswith(".mp4") else None
+        size = len(body) if body is not None else file.stat().st_size
         start, end = 0, size - 1
         status = HTTPStatus.OK
         header = self.headers.get("Range")
@@ -246,6 +253,9 @@ class PanelHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
+        if body is not None:
+            self.wfile.write(body[start:end + 1])
+            return
         with file.open("rb") as f:
             f.seek(start)
             left = end - start + 1
@@ -255,6 +265,21 @@ class PanelHandler(BaseHTTPRequestHandler):
                     break
                 self.wfile.write(chunk)
                 left -= len(chunk)
+
+
+    def _decrypted(self, mp4: Path) -> bytes | None:
+        """An encrypted segment's plaintext, with the development key (None: a plain segment,
+        or no key to decrypt with, when the ciphertext is served as it is)."""
+        key_file = self.server.dev_force_key
+        try:
+            manifest = read_manifest(mp4)
+            if manifest.encryption is None or not key_file.exists():
+                return None
+            segment_key = unwrap(load_force_private_key(key_file), manifest.encryption,
+                                 mp4.name)
+            return b"".join(decrypt_chunks(mp4, segment_key))
+        except (CryptError, OSError):
+            return None
 
 
 def _byte_range(header: str, size: int) -> tuple[int, int] | None:

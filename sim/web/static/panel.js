@@ -335,6 +335,12 @@ function renderClock(status) {
   } else {
     clock.append(status.utc);
   }
+  if (status.encryption) {
+    const enc = el("span", "long", status.encryption === "off" ? " · footage in the clear (encryption off)"
+      : " · footage encrypted at rest, " + status.encryption + "; this panel plays it with the simulator's development force key");
+    enc.title = "encryption." + (status.encryption === "off" ? "enabled is false" : "enabled: " + status.encryption);
+    clock.append(enc);
+  }
   if (!status.clock_set) {
     const warn = el("span", "clock-warn", " ⚠");
     warn.append(el("span", "long", " clock not set"));
