@@ -148,9 +148,11 @@ class Daemon:
         for name, button in hardware.buttons.items():
             button.when_pressed = lambda n=name: self.gestures.edge(n, True)
             button.when_released = lambda n=name: self.gestures.edge(n, False)
+            button.when_edge = lambda pressed, t, n=name: self.gestures.edge(n, pressed, t)
         hardware.dock.when_changed = lambda docked: self.post("dock" if docked else "undock",
                                                               reason="dock sensor")
         hardware.triggers.when_triggered = lambda name: self.post("trigger", name=name)
+        hardware.triggers.when_triggered_at = self._triggered
         hardware.camera.on_fault = lambda why: self.post("camera_fault", reason=why)
         hardware.camera.on_restore = lambda: self.post("camera_restored", reason="camera back")
         if hardware.microphone is not None:
@@ -213,8 +215,20 @@ class Daemon:
         self.post(name, reply=future, **data)
         return future
 
+    def post_at(self, name: str, t: float | None, /, **data: Any) -> None:
+        """Queue event ``name`` stamped with when it happened (an edge's or trigger's stamp,
+        never later than now), not when it was posted: a recording started by it counts
+        from that moment however late this thread or the daemon's runs."""
+        self._handler(name)
+        now = self.clock.monotonic()
+        at = now if t is None or t != t else min(float(t), now)
+        self.events.put(Event(name, at, data, None))
+
     def _gesture_seen(self, button: str, kind: str, t: float) -> None:
-        self.post("gesture", button=button, kind=kind)
+        self.post_at("gesture", t, button=button, kind=kind)
+
+    def _triggered(self, name: str, t: float | None) -> None:
+        self.post_at("trigger", t, name=name)
 
     # -- the owning thread ---------------------------------------------------------------------
     def step(self, timeout: float | None = None) -> bool:
@@ -306,7 +320,7 @@ class Daemon:
                     action="start recording" if start else "none")
         self.note(f"trigger {name}: {'start recording' if start else 'no action'}")
         if start:
-            return bool(self.trigger("start_recording", reason=f"trigger:{name}"))
+            return bool(self.trigger("start_recording", t=event.t, reason=f"trigger:{name}"))
         return False
 
     def _on_dock(self, event: Event) -> bool:
