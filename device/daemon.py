@@ -45,6 +45,7 @@ from device.pipeline.pipeline import (
 )
 from device.pipeline.recovery import find_interrupted, find_unfinished, recover_all
 from device.pipeline.reports import (
+    EncoderAdapted,
     FirstLiveFrame,
     PipelineError,
     RecordingClosed,
@@ -597,6 +598,13 @@ class Daemon:
             self._storage_error(report.error)
         elif isinstance(report, PipelineError):
             self._fail("pipeline", f"{report.stage}: {report.error}")
+        elif isinstance(report, EncoderAdapted):
+            # once per recording: each change is in its segment's manifest, not here
+            mostly = max(report.seconds, key=lambda k: report.seconds[k])
+            self._audit("encoder", f"{report.changes} encoder change(s) under load",
+                        **asdict(report))
+            self.note(f"recording {report.recording_id}: the encoder changed "
+                      f"{report.changes} time(s) under load (mostly {mostly})")
 
     def _pipeline_emit(self, report: Report) -> None:
         self.post("pipeline", report=report)
@@ -887,6 +895,7 @@ class Daemon:
             audio=None if stats is None or stats.audio_level_dbfs is None else {
                 "level_dbfs": stats.audio_level_dbfs, "blocks_captured": stats.blocks_captured,
                 "blocks_dropped": stats.blocks_dropped},
+            encoder=dict(stats.encoder) if stats is not None and stats.encoder else {},
             encryption=(f"on (force key SHA256:{force_key_fingerprint(self.force_key)[:16]}…)"
                         if self.force_key is not None else "off"),
         )
