@@ -173,9 +173,13 @@ class GestureRecognizer:
                 st.settle_timer = self.clock.call_at(due, lambda: self._settle(button, due))
             return
         self._apply(button, st, pressed, stamp, fire)
-        while st.early and st.early[0][1] != st.down:  # what waited for this edge
+        # What waited for this edge: repeats from before it are stale (a key held down and
+        # repeating), those after it that change the level are now in order.
+        st.early = [e for e in st.early if e[0] > st.last_edge]
+        while st.early and st.early[0][1] != st.down:
             t_early, level = st.early.pop(0)
-            self._apply(button, st, level, max(t_early, st.last_edge), fire)
+            self._apply(button, st, level, t_early, fire)
+            st.early = [e for e in st.early if e[0] > st.last_edge]
 
     def _apply(self, button: str, st: _ButtonState, pressed: bool, now: float,
                fire: list[tuple[str, str, float]]) -> None:

@@ -123,6 +123,25 @@ def test_a_repeat_whose_missing_edge_never_comes_is_dropped(rig) -> None:
     assert seen == [("function", "press", pytest.approx(0.3))]
 
 
+def test_a_held_key_that_repeats_its_press_is_one_press(rig) -> None:
+    clock, rec, seen = rig
+    rec.edge("function", True)  # a browser panel's key-down repeats while the key is held
+    for _ in range(5):
+        clock.advance(0.1)
+        rec.edge("function", True)
+    clock.advance(0.05)
+    rec.edge("function", False)
+    clock.advance(5)
+    assert seen == [("function", "press", pytest.approx(0.55))]  # no phantom press or hold
+    rec.edge("record", True)
+    for _ in range(40):  # held 4 s, repeating
+        clock.advance(0.1)
+        rec.edge("record", True)
+    rec.edge("record", False)
+    clock.advance(5)
+    assert [g for _, g, _ in seen] == ["press", "hold"]
+
+
 def test_equal_stamps_are_bounce_and_settle_to_the_last_level(rig) -> None:
     clock, rec, seen = rig
     clock.advance(1)
