@@ -9,16 +9,19 @@ from collections.abc import Iterator
 
 import pytest
 from gpiozero import Device, DigitalInputDevice
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPWMPin, PinState
 
 from device.config import GestureSection
-from device.daemon import Event
+from device.daemon import Daemon, Event
 from device.gestures import GestureRecognizer
 from hal.inputs import Button, Triggers
 from hal.pi.inputs import PiButton, TriggerInputs, edge_time
+from sim.camera import SimCamera
 from sim.clock import SimClock
+from sim.microphone import SimMicrophone
 from sim.simulator import Simulator
 from tests.conftest import tiny_config
+from tests.pi_rig import pi_hardware
 
 LATE = GestureSection().late_s
 
@@ -292,3 +295,93 @@ def test_gestures_are_read_as_pressed_while_the_daemon_thread_is_held_back(threa
     assert gestures == [("record", "double"), ("function", "hold"), ("record", "hold")]
     modes = [e["data"]["dest"] for e in audit(sim) if e["event"] == "mode"]
     assert modes[-2:] == ["recording", "buffering"]
+
+
+class StampedPin(MockPWMPin):
+    """gpiozero's mock pin, its changes timed on the test's clock (the interrupt's tick), with
+    a way to deliver one late: the callback thread gets to it after the moment it happened."""
+
+    def _change_state(self, value: bool) -> bool:
+        if self._state == value:
+            return False
+        t = self._factory.ticks()
+        self.states.append(PinState(t - self._last_change, value))
+        self._state, self._last_change = value, t
+        return True
+
+    def late_edge(self, value: bool, at: float) -> None:
+        """The GPIO saw ``value`` at ``at``; its callback runs now."""
+        if self._state != value:
+            self._state, self._last_change = value, at
+            if self._when_changed is not None:
+                self._call_when_changed()
+
+
+class ClockFactory(MockFactory):
+    def __init__(self, clock: SimClock) -> None:
+        super().__init__(pin_class=StampedPin)
+        self.clock = clock
+
+    def ticks(self) -> float:  # type: ignore[override]
+        return self.clock.monotonic()
+
+
+def test_pi_pin_gestures_are_read_as_pressed_with_late_callbacks_and_a_held_back_daemon(
+        tmp_path, config) -> None:
+    clock = SimClock()
+    factory = ClockFactory(clock)
+    cam = config.camera
+    hw = pi_hardware(config, tmp_path / "data", pin_factory=factory, clock=clock,
+                     camera=(camera := SimCamera(clock, cam.width, cam.height, cam.fps)),
+                     microphone=SimMicrophone(clock, config.audio.rate, config.audio.channels,
+                                              camera=camera),
+                     power_supply=tmp_path)
+    daemon = Daemon(hw, config, tmp_path / "data")
+    daemon.post("power_on", reason="test")
+    daemon.sync()
+    clock.advance(1.0)
+    daemon.sync()
+    assert daemon.state == "buffering"
+    gate, busy = threading.Event(), threading.Event()
+    daemon.handlers["slow"] = lambda event: (busy.set(), gate.wait(timeout=30))
+    daemon.start()
+    try:
+        daemon.post("slow")
+        assert busy.wait(timeout=10)
+        record = factory.pin(5)
+        assert isinstance(record, StampedPin)
+        t0 = clock.monotonic()
+        # a double press whose second press reaches gpiozero's callback 0.5 s late: on
+        # arrival, 0.65 s after the first release (past the 0.6 s window)
+        record.drive_low()
+        clock.advance(0.1)
+        record.drive_high()
+        clock.advance(0.65)
+        record.late_edge(False, t0 + 0.25)
+        record.late_edge(True, t0 + 0.35)
+        clock.advance(2)
+        # a 3 s hold whose release comes late
+        t1 = clock.monotonic()
+        record.drive_low()
+        clock.advance(3.6)
+        record.late_edge(True, t1 + 3.3)
+        clock.advance(1)
+        gate.set()
+        daemon.sync()
+    finally:
+        gate.set()
+        daemon.post("power_off", reason="test")
+        daemon.sync()
+        daemon.exit_requested.set()
+        hw.close()
+    entries = audit_of(tmp_path / "data")
+    gestures = [(e["data"]["button"], e["data"]["gesture"]) for e in entries
+                if e["event"] == "gesture"]
+    assert gestures == [("record", "double"), ("record", "hold")]
+    modes = [e["data"]["dest"] for e in entries if e["event"] == "mode"]
+    assert "recording" in modes and modes[modes.index("recording") + 1] == "buffering"
+
+
+def audit_of(data_dir) -> list[dict]:
+    return [json.loads(line) for line in (data_dir / "audit" / "audit.jsonl").read_text()
+            .splitlines()]
