@@ -107,9 +107,10 @@ class GestureRecognizer:
 
     An edge carries the moment it happened (``t``: a GPIO interrupt's tick, the time a command
     carried, a scheduled press); without one it is stamped as it arrives. A stamp from the
-    future (a skewed clock) counts as now; one older than the edge it follows counts as that
-    edge's moment. Gaps, windows and holds are measured between stamps, so a thread that
-    delivers an edge late does not change what the press meant. A decision that waits on time
+    future (a skewed clock) counts as now; an edge older than one already taken is stale (a
+    duplicate, or overtaken by a later one) and ignored, so no press is read twice. Gaps,
+    windows and holds are measured between stamps, so a thread that delivers an edge late does
+    not change what the press meant. A decision that waits on time
     (a lone press once the double-press window is out, a hold while the button stays down) is
     taken ``late_s`` after it falls due, so an edge stamped before it that is still on its way
     is judged first; a double press, or a press of a button without one, is decided at its
@@ -152,7 +153,8 @@ class GestureRecognizer:
     def _take(self, button: str, pressed: bool, stamp: float, settled: bool,
               fire: list[tuple[str, str, float]]) -> None:
         st = self._buttons[button]
-        stamp = max(stamp, st.last_edge)  # out of order: no earlier than the edge it follows
+        if stamp < st.last_edge:
+            return  # older than an edge already taken: a duplicate or overtaken; never re-read
         if not settled and stamp >= st.newest:
             st.raw, st.newest = pressed, stamp
         if pressed == st.down:

@@ -115,6 +115,23 @@ def test_edges_arriving_out_of_order_are_put_back_in_order(rig) -> None:
     assert seen == [("record", "double", pytest.approx(0.35))]
 
 
+def test_an_edge_delivered_twice_is_read_once(rig) -> None:
+    clock, rec, seen = rig
+    clock.advance(1)
+    rec.edge("function", True, t=0.2)
+    rec.edge("function", False, t=0.3)
+    rec.edge("function", True, t=0.2)  # the same press again, from a second delivery
+    rec.edge("function", False, t=0.3)
+    clock.advance(5)
+    assert seen == [("function", "press", pytest.approx(0.3))]
+    rec.edge("record", True)
+    clock.advance(0.1)
+    rec.edge("record", False)
+    rec.edge("record", True, t=clock.monotonic() - 0.1)  # stale: before the release taken
+    clock.advance(5)
+    assert [g for _, g, _ in seen] == ["press", "press"]  # the record press, no hold
+
+
 def test_a_repeat_whose_missing_edge_never_comes_is_dropped(rig) -> None:
     clock, rec, seen = rig
     rec.edge("function", True, t=0.0)
