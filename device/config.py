@@ -153,9 +153,9 @@ class GestureSection:
                                        0.1, 2.0)
     hold_s: float = opt(3.0, "How long a press must last to be a hold (stop, power off, "
                         "mute, stealth).", 0.5, 10.0)
-    late_s: float = opt(0.15, "How late an edge may reach the recogniser and still be judged "
-                        "where it happened: a lone press or a hold is decided this long after "
-                        "it falls due.", 0.0, 1.0)
+    late_s: float = opt(0.3, "The most a lone press or a hold is decided after it falls due "
+                        "while edges reach the recogniser late (it waits as late as they have "
+                        "lately come, not at all while they come on time).", 0.0, 1.0)
     confirm_stop: bool = opt(False, "A stop (record hold) must be confirmed by a press of "
                              "record within confirm_window_s.")
     confirm_window_s: float = opt(5.0, "Time to confirm a stop when confirm_stop is on.",

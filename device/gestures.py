@@ -23,6 +23,7 @@ the injected clock.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,10 @@ from hal.clock import Clock, Timer
 from hal.inputs import BUTTON_NAMES
 
 GESTURE_KINDS = ("press", "double", "hold")
+#: How long the recogniser remembers how late edges came, seconds.
+LATENESS_MEMORY_S = 10.0
+#: A decision waits this multiple of the lateness seen (jitter beyond the worst seen so far).
+LATENESS_MARGIN = 1.5
 
 #: (button, gesture) -> the daemon event it means.
 GESTURES: dict[tuple[str, str], str] = {
@@ -110,13 +115,14 @@ class GestureRecognizer:
     future (a skewed clock) counts as now; an edge older than one already taken is stale (a
     duplicate, or overtaken by a later one) and ignored, so no press is read twice. Gaps,
     windows and holds are measured between stamps, so a thread that delivers an edge late does
-    not change what the press meant. A decision that waits on time
-    (a lone press once the double-press window is out, a hold while the button stays down) is
-    taken ``late_s`` after it falls due, so an edge stamped before it that is still on its way
-    is judged first; a double press, or a press of a button without one, is decided at its
-    release at once. A repeat of the level the button is at (a release after a release) means
-    the edge between them is still on its way: it waits up to ``late_s`` for it, then is
-    dropped.
+    not change what the press meant. A decision that waits on time (a lone press once the
+    double-press window is out, a hold while the button stays down) waits past its moment as
+    long as edges have lately come late (:meth:`grace`: half as long again as the latest of
+    the last 10 s, at most ``late_s``; none while they come on time), so an edge stamped
+    before it that is still on its way is judged first; a double press, or a press of a button
+    without one, is decided at its release at once. A repeat of the level the button is at (a
+    release after a release) means the edge between them is still on its way: it waits up to
+    ``late_s`` for it, then is dropped.
 
     ``emit(button, gesture, t)`` is called (from whichever thread delivered the edge or ran the
     timer) once per recognised gesture, ``t`` the stamp it was decided at; it should only post
@@ -131,6 +137,23 @@ class GestureRecognizer:
         self._lock = threading.Lock()
         self._buttons = {name: _ButtonState(has_double=(name, "double") in GESTURES)
                          for name in BUTTON_NAMES}
+        #: (arrival, lateness) of the edges of the last LATENESS_MEMORY_S: how late they come
+        self._lateness: deque[tuple[float, float]] = deque()
+
+    def grace(self) -> float:
+        """How long a decision waits past its moment for late edges: as late as edges have
+        come lately (the most in the last :data:`LATENESS_MEMORY_S`), at most ``late_s``; 0
+        while they come on time, so an idle camera answers at once."""
+        now = self.clock.monotonic()
+        seen = self._lateness
+        while seen and seen[0][0] < now - LATENESS_MEMORY_S:
+            seen.popleft()
+        most = max((late for _, late in seen), default=0.0)
+        return min(self.config.late_s, most * LATENESS_MARGIN) if most > 0 else 0.0
+
+    def _note_lateness(self, now: float, stamp: float) -> None:
+        if now - stamp > 0:
+            self._lateness.append((now, now - stamp))
 
     def stamp(self, t: float | None) -> float:
         """The stamp an edge is judged at: ``t``, but never later than now (clock skew), and
@@ -146,6 +169,8 @@ class GestureRecognizer:
         stamp = self.stamp(t)
         fire: list[tuple[str, str, float]] = []
         with self._lock:
+            if not settled:
+                self._note_lateness(self.clock.monotonic(), stamp)
             self._take(button, bool(pressed), stamp, settled, fire)
         for args in fire:
             self.emit(*args)
@@ -203,7 +228,7 @@ class GestureRecognizer:
                     self._spoil(chord)
                 return
             st.down_at = now
-            st.hold_timer = self.clock.call_at(now + cfg.hold_s + cfg.late_s,
+            st.hold_timer = self.clock.call_at(now + cfg.hold_s + self.grace(),
                                                lambda: self._hold(button, now))
             return
         if st.hold_timer is not None:
@@ -227,7 +252,8 @@ class GestureRecognizer:
             fire.append((button, "double", now))
         else:
             st.window_timer = self.clock.call_at(
-                now + cfg.double_press_window_s + cfg.late_s, lambda: self._window(button, now))
+                now + cfg.double_press_window_s + self.grace(),
+                lambda: self._window(button, now))
 
     def _settle(self, button: str, due: float) -> None:
         with self._lock:
@@ -252,10 +278,20 @@ class GestureRecognizer:
                 timer.cancel()
         st.hold_timer = st.window_timer = None
 
+    def _later(self, due: float) -> float | None:
+        """When a decision due at ``due`` should be taken instead, if edges have grown later
+        since its timer was set; None: now."""
+        wait = due + self.grace()
+        return wait if wait > self.clock.monotonic() + 1e-9 else None
+
     def _hold(self, button: str, down_at: float) -> None:
         with self._lock:
             st = self._buttons[button]
             if not st.down or st.held or st.chorded or st.down_at != down_at:
+                return
+            later = self._later(down_at + self.config.hold_s)
+            if later is not None:
+                st.hold_timer = self.clock.call_at(later, lambda: self._hold(button, down_at))
                 return
             st.held, st.taps, st.hold_timer = True, 0, None
         self.emit(button, "hold", down_at + self.config.hold_s)
@@ -266,6 +302,10 @@ class GestureRecognizer:
             if st.window_timer is not None and st.up_at == up_at:
                 st.window_timer = None
             if st.down or st.taps != 1 or st.up_at != up_at:
+                return
+            later = self._later(up_at + self.config.double_press_window_s)
+            if later is not None:
+                st.window_timer = self.clock.call_at(later, lambda: self._window(button, up_at))
                 return
             st.taps = 0
         self.emit(button, "press", up_at + self.config.double_press_window_s)
