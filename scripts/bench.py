@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import bench_pipeline
 import numpy as np
 from bench_audio import BENCHMARKS as AUDIO
 from bench_c2pa import BENCHMARKS as C2PA
@@ -530,15 +531,29 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
 }
 
 
+def _loads(text: str) -> list[int]:
+    """``--load 0,1,2``: busy-loop counts, each from 0 to 16."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--load takes counts like 0,1,2, got {text!r}") from None
+    if not counts or any(not 0 <= n <= 16 for n in counts):
+        raise argparse.ArgumentTypeError(f"--load counts must be 0 to 16, got {text!r}")
+    return counts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(BENCHMARKS))
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="store and dock: serve the store as 'store serve --workers N'")
+    parser.add_argument("--load", type=_loads, default=[0], metavar="N[,N...]",
+                        help="realtime: run beside N busy-loop processes (one run per N)")
     args = parser.parse_args()
     global WORKERS
     WORKERS = args.workers
+    bench_pipeline.LOADS[:] = args.load
     rows: list[Row] = []
     for name, bench in BENCHMARKS.items():
         if args.only in (None, name):
