@@ -1,0 +1,199 @@
+"""Categories drive retention (store/categories.py): each category deleted at its own date on
+the injected clock, a holding category and a flag never, a retention date only ever extended;
+every change audited and in the transparency log; bad input refused in one line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from evidence.store_client import StoreHttpError
+from evidence.transparency_audit import audit_leaves
+from store import cli
+from store.auditlog import verify_chain
+from store.config import StoreConfig, StoreConfigError
+from tests.evidence_store.conftest import Camera, Running
+
+DAY = 86400.0
+
+
+def received_of(running: Running, recording_id: str) -> float:
+    return running.store.catalogue.one("SELECT received_s FROM recordings WHERE "
+                                       "recording_id = ?", recording_id)["received_s"]
+
+
+def leaves(running: Running) -> list[dict]:
+    log = running.store.tlog.log
+    log.refresh()
+    return [json.loads(raw) for raw in log.leaves(0, log.size)]
+
+
+def test_each_category_is_deleted_at_its_own_date(running: Running, enrolled: Camera) -> None:
+    training, nfa = running.upload_all(enrolled)
+    op = running.operator()
+    assert op.categorise(training, "training")["category"] == "training"
+    answer = op.categorise(nfa, "no further action")
+    assert answer["changed"] and answer["category"] == "no further action"
+    t_training, t_nfa = received_of(running, training), received_of(running, nfa)
+    retention = running.store.retention
+
+    assert retention.step(t_nfa + 31 * DAY - 1) == []
+    assert [d["recording_id"] for d in retention.step(t_nfa + 31 * DAY + 1)] == [nfa]
+    assert retention.step(t_training + 365 * DAY - 1) == []
+    done = retention.step(t_training + 365 * DAY + 1)
+    assert [(d["recording_id"], d["category"]) for d in done] == [(training, "training")]
+
+    events = [(e["event"], e.get("recording_id"), e.get("category"))
+              for e in running.store.audit.entries()]
+    assert ("categorise", training, "training") in events
+    assert ("retention_delete", training, "training") in events
+    assert verify_chain(running.store.audit.path)[1] == []
+    kinds = [(leaf["kind"], leaf.get("recording_id")) for leaf in leaves(running)]
+    assert ("category", training) in kinds and ("category", nfa) in kinds
+    deletion = next(leaf for leaf in leaves(running) if leaf["kind"] == "deletion"
+                    and leaf["recording_id"] == training)
+    assert deletion["retention_days"] == 365 and deletion["category"] == "training"
+    log = running.store.tlog.log
+    assert audit_leaves(log.leaves(0, log.size)) == []  # every deletion allowed by its rule
+
+
+def test_evidence_category_holds_until_it_changes_and_a_flag_always(
+        running: Running, enrolled: Camera) -> None:
+    held, flagged = running.upload_all(enrolled)
+    op = running.operator()
+    rec = op.categorise(held, "evidence")
+    assert rec["delete_after_utc"] is None
+    op.flag(flagged, "CASE-9")
+    op.categorise(flagged, "no further action")
+    retention = running.store.retention
+    assert retention.step(received_of(running, held) + 3000 * DAY) == []
+    op.unflag(flagged)  # its category's date has long passed: it goes now
+    assert [d["recording_id"] for d in retention.step(
+        received_of(running, held) + 3000 * DAY)] == [flagged]
+    op.categorise(held, "no further action")  # leaving the hold: its date from receipt
+    assert [d["recording_id"] for d in retention.step(
+        received_of(running, held) + 3000 * DAY)] == [held]
+
+
+def test_uncategorised_keeps_the_default(running: Running, enrolled: Camera) -> None:
+    first, second = running.upload_all(enrolled)
+    running.operator().categorise(first, "training")
+    received = received_of(running, second)
+    assert [d["recording_id"] for d in running.store.retention.step(
+        received + 31 * DAY + 1)] == [second]
+    listed = {r["recording_id"]: r for r in running.operator().recordings()}
+    assert listed[first]["category"] == "training" and listed[second]["category"] is None
+
+
+def test_a_shortening_is_refused_in_one_line(running: Running, enrolled: Camera) -> None:
+    rec, _ = running.upload_all(enrolled)
+    op = running.operator()
+    op.categorise(rec, "training")
+    with pytest.raises(StoreHttpError) as err:
+        op.categorise(rec, "no further action")
+    assert err.value.status == 409 and "only ever extended" in str(err.value)
+    assert "\n" not in str(err.value)
+    # through a hold and out again: still not earlier than the date it was given
+    op.categorise(rec, "evidence")
+    with pytest.raises(StoreHttpError) as err:
+        op.categorise(rec, "no further action")
+    assert err.value.status == 409
+    assert op.categorise(rec, "training")["category"] == "training"
+    deleted = running.store.retention.step(received_of(running, rec) + 100 * DAY)
+    assert rec not in [d["recording_id"] for d in deleted]  # the other, uncategorised, went
+    categorised = [e for e in running.store.audit.entries() if e["event"] == "categorise"]
+    assert [e["category"] for e in categorised] == ["training", "evidence", "training"]
+
+
+@pytest.mark.parametrize("category, status, words", [
+    ("archive", 400, "unknown category"),
+    ("Evidence", 400, "lowercase"),
+    ("", 400, "lowercase"),
+    ("x" * 200, 400, "lowercase"),
+    (" evidence", 400, "lowercase"),
+    (7, 400, "is text"),
+    (None, 400, "is text"),
+])
+def test_bad_categories_are_refused(running: Running, enrolled: Camera, category: object,
+                                    status: int, words: str) -> None:
+    rec, _ = running.upload_all(enrolled)
+    op = running.operator()
+    with pytest.raises(StoreHttpError) as err:
+        op.request("POST", f"/v1/recordings/{rec}/category",
+                   json.dumps({"category": category}).encode())
+    assert err.value.status == status and words in str(err.value)
+    assert "\n" not in str(err.value)
+    assert not [e for e in running.store.audit.entries() if e["event"] == "categorise"]
+
+
+def test_unknown_recording_and_deleted_recording(running: Running, enrolled: Camera) -> None:
+    rec, _ = running.upload_all(enrolled)
+    op = running.operator()
+    with pytest.raises(StoreHttpError) as err:
+        op.categorise("R999999-000000", "training")
+    assert err.value.status == 404 and "no recording" in str(err.value)
+    running.store.retention.step(received_of(running, rec) + 40 * DAY)
+    with pytest.raises(StoreHttpError) as err:
+        op.categorise(rec, "training")
+    assert err.value.status == 409 and "deleted by retention" in str(err.value)
+    with pytest.raises(StoreHttpError) as err:
+        op.request("POST", f"/v1/recordings/{rec}/category", b'{"category": "training", "x": 1}')
+    assert err.value.status == 400 and "unknown field" in str(err.value)
+
+
+def test_the_same_category_again_changes_nothing(running: Running, enrolled: Camera) -> None:
+    rec, _ = running.upload_all(enrolled)
+    op = running.operator()
+    op.categorise(rec, "training")
+    assert op.categorise(rec, "training")["changed"] is False
+    assert len([e for e in running.store.audit.entries() if e["event"] == "categorise"]) == 1
+
+
+def test_cli_categorise(running: Running, enrolled: Camera, capsys: pytest.CaptureFixture[str],
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    rec, _ = running.upload_all(enrolled)
+    monkeypatch.setenv("BODYCAM_STORE_TOKEN", running.token)
+    base = ["--url", running.url]
+    assert cli.main(["categorise", rec, "training", *base]) == 0
+    assert "'training'" in capsys.readouterr().out
+    assert cli.main(["categorise", rec, "no further action", *base]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bodycam store categorise: error:") and "\n" not in err
+    assert cli.main(["categorise", rec, "nope", *base]) == 1
+    assert "unknown category" in capsys.readouterr().err
+    assert cli.main(["categorise", "R000404-000000", "training", *base]) == 1
+    assert "no recording" in capsys.readouterr().err
+
+
+def test_categories_in_store_json(tmp_path: Path) -> None:
+    config = StoreConfig(categories={"no further action": 31, "evidence": None,
+                                     "traffic": 90})
+    path = tmp_path / "store.json"
+    path.write_bytes(config.to_bytes())
+    assert StoreConfig.load(path).categories["traffic"] == 90
+    assert StoreConfig().categories == {"no further action": 31, "evidence": None,
+                                        "training": 365}
+    for bad, words in (([], "expected an object"), ({"x": "31"}, "not a retention"),
+                       ({"x": True}, "not a retention"), ({"x": 0}, "not a retention"),
+                       ({"x": 1e9}, "not a retention"), ({"BAD": 3}, "lowercase"),
+                       ({f"c{i}": 1 for i in range(100)}, "at most")):
+        data = json.loads(config.to_bytes())
+        data["categories"] = bad
+        path.write_text(json.dumps(data))
+        with pytest.raises(StoreConfigError) as err:
+            StoreConfig.load(path)
+        assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_category_dropped_from_store_json_holds(running: Running, enrolled: Camera) -> None:
+    rec, other = running.upload_all(enrolled)
+    running.operator().categorise(rec, "training")
+    config = running.store.config
+    cats = {k: v for k, v in config.categories.items() if k != "training"}
+    (running.directory / "store.json").write_bytes(replace(config, categories=cats).to_bytes())
+    running.restart()
+    deleted = running.store.retention.step(received_of(running, rec) + 5000 * DAY)
+    assert [d["recording_id"] for d in deleted] == [other]
