@@ -116,6 +116,9 @@ class Status:
     audio: dict[str, Any] | None = None
     #: "on (force key SHA256:…)" or "off" (a development setting: footage is in the clear)
     encryption: str = "off"
+    #: who wears the camera: "OFFICER (collar NUMBER)" as the store assigned it at the last
+    #: dock, or "unassigned" (device/assignment.py)
+    officer: str = "unassigned"
 
     @property
     def flags_up(self) -> list[str]:
@@ -149,6 +152,7 @@ class Status:
             "location": dict(self.location),
             "audio": dict(self.audio) if self.audio is not None else None,
             "encryption": self.encryption,
+            "officer": self.officer,
         }
 
     @classmethod
@@ -171,4 +175,5 @@ class Status:
             utc=data["utc"], clock_set=data["clock_set"], data_dir=data["data_dir"],
             upload=dict(data["upload"]), location=dict(data.get("location", {})),
             audio=dict(data["audio"]) if data.get("audio") is not None else None,
-            encryption=str(data.get("encryption", "off")))
+            encryption=str(data.get("encryption", "off")),
+            officer=str(data.get("officer", "unassigned")))
