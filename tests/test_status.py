@@ -23,6 +23,7 @@ STATUS: dict[str, tuple[type, ...]] = {
     "last_recording": (dict, NONE), "recovered": (list,), "audit_entries": (int, NONE),
     "audit_error": (str, NONE), "utc": (str,), "clock_set": (bool,), "data_dir": (str,),
     "upload": (dict,), "location": (dict,), "audio": (dict, NONE), "encryption": (str,),
+    "officer": (str,),
 }
 FLAGS = ["stealth", "muted", "low_battery", "storage_low", "clock_not_set", "dock_pending",
          "stop_pending", "camera_fault"]

@@ -197,3 +197,37 @@ def test_a_category_dropped_from_store_json_holds(running: Running, enrolled: Ca
     running.restart()
     deleted = running.store.retention.step(received_of(running, rec) + 5000 * DAY)
     assert [d["recording_id"] for d in deleted] == [other]
+
+
+def _leaf(kind: str, utc: str, **fields: object) -> bytes:
+    return json.dumps({"v": 1, "kind": kind, "utc": utc, "device_id": "bwv-1",
+                       "recording_id": "R1", **fields}, sort_keys=True,
+                      separators=(",", ":")).encode()
+
+
+def _deletion(days: float) -> bytes:
+    expires = 1767225600.0 + days * DAY
+    from evidence.utc import utc_iso
+
+    return _leaf("deletion", utc_iso(expires + 1), rule="retention_days", retention_days=days,
+                 received_utc="2026-01-01T00:00:00.000Z", expires_utc=utc_iso(expires),
+                 flagged=False, manifest_sha256s=[])
+
+
+@pytest.mark.parametrize("category_days, deleted_days, words", [
+    (None, 31, "holds it"), (365, 31, "category leaf 1 gives 365"), (365, 365, None),
+    (31, 365, None), ("x", 31, "not a number"),
+])
+def test_the_public_check_holds_deletions_to_the_category(category_days: object,
+                                                          deleted_days: float,
+                                                          words: str | None) -> None:
+    log = [_leaf("segment", "2026-01-01T00:00:00.000Z", segment_index=0, file="f", sha256="0",
+                 size=1, manifest_sha256="0"),
+           _leaf("category", "2026-01-02T00:00:00.000Z", category="c", previous_category=None,
+                 retention_days=category_days),
+           _deletion(deleted_days)]
+    problems = audit_leaves(log)
+    if words is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and words in problems[0]
