@@ -43,6 +43,15 @@ def test_each_category_is_deleted_at_its_own_date(running: Running, enrolled: Ca
     assert retention.step(t_nfa + 31 * DAY - 1) == []
     assert [d["recording_id"] for d in retention.step(t_nfa + 31 * DAY + 1)] == [nfa]
     assert retention.step(t_training + 365 * DAY - 1) == []
+    if running.store.objects.locks:
+        # the bucket's own (real) clock has the last word: the category's date, a year after
+        # the tests' January 2026, has not passed for it, so it refuses, audited
+        assert retention.step(t_training + 365 * DAY + 1) == []
+        refused = [e for e in running.store.audit.entries()
+                   if e["event"] == "retention_refused"]
+        assert refused and refused[-1]["recording_id"] == training
+        assert "COMPLIANCE" in refused[-1]["reason"]
+        return
     done = retention.step(t_training + 365 * DAY + 1)
     assert [(d["recording_id"], d["category"]) for d in done] == [(training, "training")]
 
@@ -231,3 +240,35 @@ def test_the_public_check_holds_deletions_to_the_category(category_days: object,
         assert problems == []
     else:
         assert len(problems) == 1 and words in problems[0]
+
+
+def test_object_lock_follows_the_category_extend_only(running: Running,
+                                                      enrolled: Camera) -> None:
+    """With Object Lock (the engines run: Ceph's RGW) each object's COMPLIANCE date becomes
+    the category's, a holding category puts legal holds on and leaving it lifts them, and the
+    refused shortening leaves every date as it was. On the folder the catalogue says the same."""
+    rec, _ = running.upload_all(enrolled)
+    store, op = running.store, running.operator()
+    shas = [sha for row in store.catalogue.all(
+        "SELECT sha256, manifest_sha256 FROM segments WHERE recording_id = ?", rec)
+        for sha in row]
+    op.categorise(rec, "training")
+    until = received_of(running, rec) + 365 * DAY
+    row = store.catalogue.one("SELECT retain_until_s FROM recordings WHERE recording_id = ?",
+                              rec)
+    assert row["retain_until_s"] == pytest.approx(until, abs=0.01)
+    with pytest.raises(StoreHttpError):
+        op.categorise(rec, "no further action")
+    op.categorise(rec, "evidence")
+    if store.objects.locks:
+        for sha in shas:
+            date, held = store.objects.retention(sha)
+            assert date == pytest.approx(until, abs=1.0) and held
+    op.categorise(rec, "training")
+    if store.objects.locks:
+        assert all(store.objects.retention(sha) == (pytest.approx(until, abs=1.0), False)
+                   for sha in shas)
+    entries = [e for e in store.audit.entries() if e["event"] == "categorise"]
+    assert [e["category"] for e in entries] == ["training", "evidence", "training"]
+    if store.objects.locks:
+        assert all(e["objects_locked"] == len(shas) for e in entries)
