@@ -225,3 +225,24 @@ SAMPLE = Manifest(
     start_utc="2026-01-01T00:00:00.000Z", end_utc="2026-01-01T00:00:01.000Z", duration_s=1.0,
     frame_count=1, codec="h264", width=1, height=1, fps=30, prev_manifest_sha256=None,
     last=True).to_bytes()
+
+
+@pytest.mark.real_encoder
+def test_a_segment_recovered_after_power_loss_keeps_its_officer(tmp_path: Path) -> None:
+    from device.assignment import save
+    from tests.evidence import CONFIG, cut_power, recover
+
+    data = tmp_path / "cam"
+    save(data, contract.Assignment(store_id="store-1", officer_id="PC-77", collar="77",
+                                   assigned_utc="2026-01-01T00:00:00.000Z"))
+    sim = Simulator(CONFIG, data)
+    sim.power_on()
+    sim.advance(1.0)
+    cut_power(sim, 6.0)  # the open segment stays a .part: recovery rebuilds it
+    recovered = recover(data)
+    assert recovered
+    for mp4 in recovered:
+        manifest = Manifest.from_bytes(Layout.manifest(mp4).read_bytes())
+        assert manifest.recovered and manifest.officer == {
+            "officer_id": "PC-77", "collar": "77", "assigned_utc": "2026-01-01T00:00:00.000Z",
+            "store_id": "store-1"}
