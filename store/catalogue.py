@@ -81,6 +81,9 @@ MIGRATIONS: list[tuple[int, str]] = [
     (3, "ALTER TABLE recordings ADD COLUMN category TEXT"),
     (3, "ALTER TABLE recordings ADD COLUMN categorised_utc TEXT"),
     (3, "ALTER TABLE recordings ADD COLUMN retain_until_s REAL"),
+    # Retention asks of every object it purges whether a live row still names it: by index.
+    (3, "CREATE INDEX IF NOT EXISTS segments_sha256 ON segments (sha256)"),
+    (3, "CREATE INDEX IF NOT EXISTS segments_manifest_sha256 ON segments (manifest_sha256)"),
     # Who wears each camera on its next shift (store/assignment.py); no row: unassigned.
     (3, "CREATE TABLE IF NOT EXISTS assignments (device_id TEXT PRIMARY KEY, "
         "officer_id TEXT NOT NULL, collar TEXT NOT NULL, assigned_utc TEXT NOT NULL)"),
