@@ -84,6 +84,9 @@ MIGRATIONS: list[tuple[int, str]] = [
     # Retention asks of every object it purges whether a live row still names it: by index.
     (3, "CREATE INDEX IF NOT EXISTS segments_sha256 ON segments (sha256)"),
     (3, "CREATE INDEX IF NOT EXISTS segments_manifest_sha256 ON segments (manifest_sha256)"),
+    # Who wore the camera, as its manifests say (NULL: unassigned, or older data).
+    (3, "ALTER TABLE recordings ADD COLUMN officer_id TEXT"),
+    (3, "ALTER TABLE recordings ADD COLUMN collar TEXT"),
     # Who wears each camera on its next shift (store/assignment.py); no row: unassigned.
     (3, "CREATE TABLE IF NOT EXISTS assignments (device_id TEXT PRIMARY KEY, "
         "officer_id TEXT NOT NULL, collar TEXT NOT NULL, assigned_utc TEXT NOT NULL)"),

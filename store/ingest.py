@@ -330,6 +330,11 @@ class Ingest:
                            "excluded.received_s > recordings.received_s THEN "
                            "excluded.received_s ELSE recordings.received_s END",
                            (manifest.device_id, manifest.recording_id, start_s, received))
+                if isinstance(manifest.officer, dict):  # who wore it, as the camera signed
+                    db.execute("UPDATE recordings SET officer_id = ?, collar = ? WHERE "
+                               "device_id = ? AND recording_id = ? AND officer_id IS NULL",
+                               (manifest.officer["officer_id"], manifest.officer["collar"],
+                                manifest.device_id, manifest.recording_id))
                 db.execute("UPDATE recordings SET retain_until_s = ? WHERE device_id = ? AND "
                            "recording_id = ? AND category IS NOT NULL AND (retain_until_s IS "
                            "NULL OR retain_until_s < ?)",  # a categorised one: its new date

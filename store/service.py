@@ -502,6 +502,7 @@ class Store:
                 "segments": len(segs), "frames": sum(s["frame_count"] for s in segs),
                 "complete": complete, "case_ref": row["case_ref"],
                 "category": row["category"], "categorised_utc": row["categorised_utc"],
+                "officer_id": row["officer_id"], "collar": row["collar"],
                 "flagged_utc": row["flagged_utc"], "deleted_utc": row["deleted_utc"],
                 "received_utc": (None if row["received_s"] is None else
                                  utc_iso(row["received_s"])),

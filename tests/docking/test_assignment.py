@@ -60,6 +60,12 @@ def test_assigned_at_the_dock_named_in_later_recordings_only(running: Running, s
         data = json.loads(officer)
         assert data["officer_id"] == "PC-4471" and data["collar"] == "4471"
         assert data["store_id"] == running.store.store_id
+    dock(sim)  # the store's catalogue says who wore it, from the manifests
+    assert drive(sim)[-1] == IDLE
+    listed = {r["recording_id"]: r for r in running.operator().recordings()}
+    assert {(r["officer_id"], r["collar"]) for r in listed.values()} == {
+        (None, None), ("PC-4471", "4471")}
+    undock(sim)
     bad = [f for f in verify([sim.data_dir], store_key=running.directory / "store.pub.pem")
            if not f.ok]
     assert bad == []  # signed as today
