@@ -279,7 +279,8 @@ class Uploader:
         """Who wears the camera from this dock on: the store's document for this camera and a
         fresh nonce, checked against the pinned key here, applied (and audited) by the daemon;
         a document that does not verify is refused and audited, and the camera keeps what it
-        had. A store without assignments (404) leaves the camera as it is."""
+        had. A store without assignments (404) leaves the camera as it is; any other failure to
+        answer is audited the same way, and the footage goes all the same."""
         assert session.client is not None and session.store_key is not None
 
         def ready(f: Future[Any]) -> str:
@@ -290,10 +291,13 @@ class Uploader:
         try:
             answer = session.client.assignment(nonce)
         except StoreHttpError as exc:
-            if exc.status != 404:
-                raise
-            session.ready = True
-            return "settings"
+            if exc.status == 404:  # a store without assignments: nothing to say
+                session.ready = True
+                return "settings"
+            # no answer is no assignment: the footage goes all the same (evidence first)
+            future = self.ask("assignment_refused", store_id=session.store_id,
+                              reason=f"the store did not give the assignment: {exc}")
+            return self._await(session, future, ready, "assignment")
         try:
             got = officer_assignment.parse(
                 _b64(answer["assignment"]), _b64(answer.get("assignment_signature", "")),

@@ -252,3 +252,36 @@ def test_a_segment_recovered_after_power_loss_keeps_its_officer(tmp_path: Path) 
         assert manifest.recovered and manifest.officer == {
             "officer_id": "PC-77", "collar": "77", "assigned_utc": "2026-01-01T00:00:00.000Z",
             "store_id": "store-1"}
+
+
+@pytest.mark.parametrize("status", [500, 403, 0])
+def test_a_store_that_does_not_answer_the_assignment_still_gets_the_footage(
+        running: Running, sim: Simulator, monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    from evidence.store_client import DeviceClient
+
+    def fail(self: DeviceClient, nonce: str) -> dict:
+        raise StoreHttpError(status, "broken")
+
+    monkeypatch.setattr(DeviceClient, "assignment", fail)
+    record(sim, 2.0)
+    dock(sim)
+    assert drive(sim)[-1] == IDLE
+    assert not list(sim.data_dir.glob("recordings/*/*.mp4"))  # uploaded, receipts, deleted
+    [refused] = audit(sim, "assignment_refused")
+    assert "did not give the assignment" in refused["reason"]
+    assert sim.daemon.status().officer == "unassigned"
+
+
+def test_a_store_without_assignments_leaves_the_camera_as_it_was(
+        running: Running, sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evidence.store_client import DeviceClient
+
+    def old_store(self: DeviceClient, nonce: str) -> dict:
+        raise StoreHttpError(404, "no such endpoint")
+
+    monkeypatch.setattr(DeviceClient, "assignment", old_store)
+    record(sim, 2.0)
+    dock(sim)
+    assert drive(sim)[-1] == IDLE
+    assert audit(sim, "assignment_refused") == [] and audit(sim, "assignment") == []
+    assert not list(sim.data_dir.glob("recordings/*/*.mp4"))
