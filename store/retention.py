@@ -147,7 +147,8 @@ class Retention:
                 utc_iso(now), device_id, recording_id,
                 retention_days=days, received_utc=utc_iso(received_s),
                 expires_utc=utc_iso(received_s + days * categories.DAY_S),
-                manifests=[s["manifest_sha256"] for s in segments], category=category)
+                manifests=[s["manifest_sha256"] for s in segments], category=category,
+                category_days=categories.retention_days(store, category))
             db.executemany("UPDATE segments SET deleted_utc = ? WHERE device_id = ? AND "
                            "recording_id = ? AND segment_index = ?",
                            [(entry["utc"], device_id, recording_id, s["segment_index"])

@@ -85,17 +85,24 @@ class StoreLog:
 
     def deletion(self, utc: str, device_id: str, recording_id: str, *, retention_days: float,
                  received_utc: str, expires_utc: str, manifests: list[str],
-                 category: str | None = None) -> int:
+                 category: str | None = None, category_days: float | None = None) -> int:
         """The deletion of a recording the catalogue shows unflagged. If the log's last word on
         it is a flag (one whose transaction never committed: the log goes first), an unflag
         leaf marked ``reconciled`` goes before it, in the same write: the log then agrees with
-        the catalogue, and an honest deletion is never taken for one of flagged footage."""
+        the catalogue, and an honest deletion is never taken for one of flagged footage. So
+        does a category leaf (``category`` the catalogue's, with its ``category_days``) when
+        the log's last category for it is another."""
         leaves: list[dict[str, Any]] = []
         base = {"v": LEAF_VERSION, "utc": utc, "device_id": device_id,
                 "recording_id": recording_id}
         self.log.refresh()
         if self.log.flag_state(device_id, recording_id) == "flag":
             leaves.append({**base, "kind": "unflag", "reconciled": True})
+        logged, last = self.log.category_state(device_id, recording_id)
+        if logged and last != category:  # a category leaf whose change never committed
+            leaves.append({**base, "kind": "category", "category": category,
+                           "previous_category": last, "retention_days": category_days,
+                           "reconciled": True})
         leaves.append({**base, "kind": "deletion", "rule": "retention_days",
                        "retention_days": retention_days, "received_utc": received_utc,
                        "expires_utc": expires_utc, "flagged": False,

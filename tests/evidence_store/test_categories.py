@@ -272,3 +272,23 @@ def test_object_lock_follows_the_category_extend_only(running: Running,
     assert [e["category"] for e in entries] == ["training", "evidence", "training"]
     if store.objects.locks:
         assert all(e["objects_locked"] == len(shas) for e in entries)
+
+
+def test_a_category_leaf_that_never_committed_is_reconciled_before_a_deletion(
+        running: Running, enrolled: Camera) -> None:
+    """Log first: a crash between the leaf and the commit leaves a holding category in the log
+    that the catalogue never had. The honest deletion (at the default 31 days) is preceded by a
+    reconciling category leaf, so the public check does not call it early."""
+    rec, _ = running.upload_all(enrolled)
+    store = running.store
+    device = store.find_recording(rec)[0]
+    store.tlog.category(store.now_utc(), device, rec, category="evidence", previous=None,
+                        retention_days=None)  # as if the transaction then failed
+    deleted = store.retention.step(received_of(running, rec) + 31 * DAY + 1)
+    assert rec in [d["recording_id"] for d in deleted]
+    mine = [leaf for leaf in leaves(running) if leaf.get("recording_id") == rec]
+    assert [leaf["kind"] for leaf in mine][-2:] == ["category", "deletion"]
+    assert mine[-2]["reconciled"] is True and mine[-2]["category"] is None
+    assert mine[-2]["retention_days"] == 31
+    log = store.tlog.log
+    assert audit_leaves(log.leaves(0, log.size)) == []
