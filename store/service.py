@@ -350,8 +350,13 @@ class Store:
         return self._keys[device_id]
 
     def devices(self) -> list[dict[str, Any]]:
-        return [{k: row[k] for k in ("device_id", "fingerprint", "label", "enrolled_utc")}
-                for row in self.catalogue.all("SELECT * FROM devices ORDER BY device_id")]
+        """Enrolled devices, each with the officer it is assigned to (nulls: unassigned)."""
+        return [{k: row[k] for k in ("device_id", "fingerprint", "label", "enrolled_utc",
+                                     "officer_id", "collar", "assigned_utc")}
+                for row in self.catalogue.all(
+                    "SELECT d.device_id, d.fingerprint, d.label, d.enrolled_utc, a.officer_id, "
+                    "a.collar, a.assigned_utc FROM devices d LEFT JOIN assignments a ON "
+                    "a.device_id = d.device_id ORDER BY d.device_id")]
 
     def find_recording(self, recording_id: str, device_id: str | None = None) -> tuple[str, str]:
         """(device id, recording id); recording ids carry random digits, so one usually names

@@ -46,6 +46,8 @@ def test_assigned_at_the_dock_named_in_later_recordings_only(running: Running, s
     device = sim.daemon.identity.device_id
     answer = running.operator().assign(device, "PC-4471", "4471")
     assert answer["changed"] and answer["officer_id"] == "PC-4471"
+    [listed] = running.operator().devices()
+    assert (listed["officer_id"], listed["collar"]) == ("PC-4471", "4471")
     dock(sim)
     assert drive(sim)[-1] == IDLE
     [entry] = audit(sim, "assignment")
