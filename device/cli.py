@@ -176,6 +176,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"recording   {rec.id + ' for ' + format(rec.seconds, '.1f') + ' s' if rec else '-'}",
         f"device      {status.device_id}  {status.utc}",
         f"encryption  {status.encryption}",
+        f"officer     {status.officer}",
     ]
     for r in status.recovered:  # what this boot found after a power cut
         lines.append(f"recovered   {r['file']}: " + (

@@ -25,6 +25,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from device.assignment import describe as describe_assignment
 from device.audit import AUDIT_LOG, AuditLog
 from device.bus import EventBus
 from device.config import Config
@@ -191,6 +192,8 @@ class Daemon:
             "upload_audit": lambda e: self.docking.upload_audit(**e.data),
             "store_time": lambda e: self.docking.store_time(**e.data),
             "store_settings": lambda e: self.docking.store_settings(**e.data),
+            "store_assignment": lambda e: self.docking.store_assignment(**e.data),
+            "assignment_refused": lambda e: self.docking.refuse_assignment(**e.data),
         }
         # every other trigger of the mode table, mode change or action: done where it allows
         for row in TRANSITIONS:
@@ -756,7 +759,8 @@ class Daemon:
             directory=recordings_dir(self.data_dir) / recording_id, reason=reason,
             identity=self.identity, codec=self.pipeline.encoder.codec_name, width=cam.width,
             height=cam.height, fps=cam.fps, clock_set=self.clock.wall_is_set,
-            force_key=self.force_key, track=[] if self.hw.location is not None else None)
+            force_key=self.force_key, track=[] if self.hw.location is not None else None,
+            officer=self.docking.officer())
         with_pre_event = event.transition.source == "buffering"
         t_press = event.kwargs.get("t", self.clock.monotonic())
         self.pipeline.send(StartRecording(info, with_pre_event, t_press))
@@ -898,4 +902,5 @@ class Daemon:
             encoder=dict(stats.encoder) if stats is not None and stats.encoder else {},
             encryption=(f"on (force key SHA256:{force_key_fingerprint(self.force_key)[:16]}…)"
                         if self.force_key is not None else "off"),
+            officer=describe_assignment(self.docking.assignment),
         )

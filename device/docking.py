@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from device import assignment as kept_assignment
 from device.config import Config
 from device.upload import settings as store_settings
+from evidence.assignment import Assignment
 from evidence.utc import utc_iso
 from hal.clock import Clock, ClockSetError
 
@@ -25,13 +27,15 @@ class Audit(Protocol):
 
 
 class Docking:
-    """The uploader's requests: an audit entry, the store's time, the store's settings."""
+    """The uploader's requests: an audit entry, the store's time, the store's settings, the
+    store's assignment of the camera to an officer."""
 
     def __init__(self, *, clock: Clock, data_dir: Path, file_config: Config,
                  config: Callable[[], Config], mode: Callable[[], str], audit: Audit,
                  audit_open: Callable[[], bool], note: Callable[[str], None],
                  set_flag: Callable[[str, bool, str], None],
-                 use_config: Callable[[Config, bool], None]) -> None:
+                 use_config: Callable[[Config, bool], None],
+                 use_assignment: Callable[[Assignment | None], None] | None = None) -> None:
         """``file_config`` is the configuration file's (the store's settings go over it);
         ``config`` and ``mode`` tell what the camera runs on and does now; ``audit_open``
         whether entries can be written; ``use_config(new, rebuild_pipeline)`` switches it to
@@ -46,6 +50,11 @@ class Docking:
         self.note = note
         self.set_flag = set_flag
         self.use_config = use_config
+        self.use_assignment = use_assignment
+        #: who wears the camera (None: never assigned); kept across restarts
+        self.assignment, problem = kept_assignment.load(data_dir)
+        if problem:
+            note(problem)
 
     def upload_audit(self, event: str, reason: str = "", **data: Any) -> bool:
         """An audit entry for the uploader; True once it is written (then footage may go)."""
@@ -97,3 +106,53 @@ class Docking:
         if changed:
             self.use_config(new, any(c["key"].startswith("recording.") for c in changed))
         return {"applied": len(changed), "error": None}
+
+    def store_assignment(self, store_id: str, assignment: Any) -> dict[str, Any]:
+        """Apply the store's assignment (signature, camera and nonce already checked by the
+        uploader); kept for every later recording, audited when it changes. Docked only: a
+        recording under way keeps the officer it started with."""
+        mode = self.mode()
+        if mode != "docked":
+            return {"applied": False, "error": f"not docked (mode {mode})"}
+        if not isinstance(assignment, Assignment) or assignment.store_id != store_id:
+            reason = "the assignment is not the pinned store's"
+            self.audit("assignment_refused", reason, store_id=store_id)
+            return {"applied": False, "error": reason}
+        before = self.assignment
+        same = (before is not None and (before.officer_id, before.collar) ==
+                (assignment.officer_id, assignment.collar))
+        unassigned = assignment.officer_id is None and (before is None
+                                                         or before.officer_id is None)
+        if same or unassigned:
+            return {"applied": False, "error": None}
+        try:
+            kept_assignment.save(self.data_dir, assignment)
+        except OSError as exc:  # the camera records anyway; the next dock brings it again
+            self.audit("assignment_refused", f"could not be kept: {exc}", store_id=store_id)
+            return {"applied": False, "error": str(exc)}
+        self.assignment = assignment
+        if assignment.officer_id is None:
+            self.audit("assignment", f"cleared by store {store_id}", action="cleared",
+                       store_id=store_id,
+                       previous_officer_id=before.officer_id if before else None)
+            self.note("unassigned by the store")
+        else:
+            self.audit("assignment", f"from store {store_id}", action="assigned",
+                       store_id=store_id, officer_id=assignment.officer_id,
+                       collar=assignment.collar, assigned_utc=assignment.assigned_utc,
+                       previous_officer_id=before.officer_id if before else None)
+            self.note(f"assigned to officer {assignment.officer_id} "
+                      f"(collar {assignment.collar})")
+        if self.use_assignment is not None:
+            self.use_assignment(assignment)
+        return {"applied": True, "error": None}
+
+    def refuse_assignment(self, store_id: str, reason: str) -> dict[str, Any]:
+        """The store's assignment did not verify: audited; the camera keeps the one it had."""
+        self.audit("assignment_refused", reason, store_id=store_id)
+        self.note(f"assignment from the store refused: {reason}")
+        return {"applied": False, "error": reason}
+
+    def officer(self) -> dict[str, Any] | str:
+        """The ``officer`` of the manifests of a recording starting now."""
+        return kept_assignment.officer_field(self.assignment)

@@ -120,6 +120,9 @@ class Status:
     #: codec, preset, crf, bitrate_kbps, settings (one line), configured, floor, level,
     #: adapted, hardware, load (work per frame over the frame interval), changes
     encoder: dict[str, Any] = field(default_factory=dict)
+    #: who wears the camera: "OFFICER (collar NUMBER)" as the store assigned it at the last
+    #: dock, or "unassigned" (device/assignment.py)
+    officer: str = "unassigned"
 
     @property
     def flags_up(self) -> list[str]:
@@ -154,6 +157,7 @@ class Status:
             "audio": dict(self.audio) if self.audio is not None else None,
             "encryption": self.encryption,
             "encoder": dict(self.encoder),
+            "officer": self.officer,
         }
 
     @classmethod
@@ -177,4 +181,5 @@ class Status:
             upload=dict(data["upload"]), location=dict(data.get("location", {})),
             audio=dict(data["audio"]) if data.get("audio") is not None else None,
             encryption=str(data.get("encryption", "off")),
-            encoder=dict(data.get("encoder") or {}))
+            encoder=dict(data.get("encoder") or {}),
+            officer=str(data.get("officer", "unassigned")))

@@ -74,6 +74,8 @@ class Layout:
     # counters and state
     COUNTER: ClassVar[Path] = Path("state") / "recording_counter"
     STORE_SETTINGS: ClassVar[Path] = Path("state") / "store-settings.json"
+    #: who wears the camera, as the store last assigned it at the dock (device/assignment.py)
+    ASSIGNMENT: ClassVar[Path] = Path("state") / "assignment.json"
     #: the running daemon's control socket
     CONTROL_SOCKET: ClassVar[str] = "control.sock"
 

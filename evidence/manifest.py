@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from evidence.assignment import UNASSIGNED, collar_problem, officer_problem
 from evidence.bounded import MAX_DOCUMENT, BadJSON, digest_regular, loads
 from evidence.crypt import header_problem
 from evidence.fsutil import atomic_write
@@ -51,6 +52,8 @@ FIX_TYPES: dict[str, tuple[type, ...]] = {"utc": (str,), "fix_utc": (str,), "lat
                                           "lon": _NUMBER, "accuracy_m": _NUMBER,
                                           "satellites": (int,)}
 NO_FIX_TYPES: dict[str, tuple[type, ...]] = {"from_utc": (str,), "to_utc": (str,)}
+#: The keys of an assigned ``officer`` (docs/FORMAT.md, "Officer").
+OFFICER_KEYS = frozenset({"officer_id", "collar", "assigned_utc", "store_id"})
 #: Fixes one manifest may carry (a 4-hour segment at one a second).
 MAX_FIXES = 14_400
 #: One ``encoding`` interval (docs/FORMAT.md, "Encoder settings"): absent on older data.
@@ -123,12 +126,16 @@ class Manifest:
     #: the encoder's settings in force for each interval of the segment, from its first frame
     #: (docs/FORMAT.md, "Encoder settings"). Absent (None) on older data and recovered segments.
     encoding: tuple[dict[str, Any], ...] | None = None
+    #: who wore the camera (docs/FORMAT.md, "Officer"): the store's assignment at the last
+    #: dock, or ``"unassigned"``. Absent (None) on older data.
+    officer: dict[str, Any] | str | None = None
 
     def to_bytes(self) -> bytes:
         """Canonical bytes: sorted keys, two-space indent, a final newline. A field added
         after version 1 is left out while unset, so such manifests stay as they were."""
         data = asdict(self)
-        for name in ("recovery", "encryption", "track", "no_fix", "audio", "encoding"):
+        for name in ("recovery", "encryption", "track", "no_fix", "audio", "encoding",
+                     "officer"):
             if data[name] is None:
                 del data[name]
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -169,6 +176,7 @@ class Manifest:
                 raise ManifestError(f"{where}: {name} is not a JSON object")
         _check_location(data, where)
         _check_encoding(data, where)
+        check_officer(data.get("officer"), where)
         if data.get("encryption") is not None:
             problem = header_problem(data["encryption"], whole=True)
             if problem:
@@ -231,6 +239,24 @@ def _check_encoding(data: dict[str, Any], where: str) -> None:
         last = entry["from_s"]
     if entries[0]["from_s"] != 0:
         raise ManifestError(f"{where}: the first encoding interval does not start at 0")
+def check_officer(officer: object, where: str) -> None:
+    """``officer``: absent, ``"unassigned"``, or an object of exactly :data:`OFFICER_KEYS`
+    with an officer id and collar number as the store may assign them."""
+    if officer is None or officer == UNASSIGNED:
+        return
+    if not isinstance(officer, dict) or set(officer) != OFFICER_KEYS:
+        raise ManifestError(f"{where}: officer is {_short(officer)}, not \"{UNASSIGNED}\" or an "
+                            f"object of exactly {', '.join(sorted(OFFICER_KEYS))}")
+    for problem in (officer_problem(officer["officer_id"]), collar_problem(officer["collar"])):
+        if problem:
+            raise ManifestError(f"{where}: officer: {problem}")
+    for name in ("assigned_utc", "store_id"):
+        if not isinstance(officer[name], str) or len(officer[name]) > 128:
+            raise ManifestError(f"{where}: officer {name} is not text")
+    try:
+        utc_time(officer["assigned_utc"])
+    except ManifestError as exc:
+        raise ManifestError(f"{where}: officer assigned_utc: {exc}") from None
 
 
 def _short(value: object) -> str:

@@ -158,6 +158,10 @@ class DeviceClient:
         body = json.dumps({"file": path.name, "sha256": sha256, "size": size}).encode()
         return self._json("POST", "/v1/audit-logs", body)
 
+    def assignment(self, nonce: str) -> dict[str, Any]:
+        """``GET /v1/assignment``: who wears this camera, signed by the store for ``nonce``."""
+        return self._json("GET", f"/v1/assignment?nonce={nonce}")
+
     def status(self, upload_id: str) -> dict[str, Any]:
         return self._json("GET", f"/v1/uploads/{upload_id}")
 

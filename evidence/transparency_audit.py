@@ -150,6 +150,8 @@ def audit_leaves(leaves: Sequence[bytes]) -> list[str]:
     problems: list[str] = []
     flags: dict[tuple[str, str], tuple[str, int]] = {}
     received: dict[tuple[str, str], float] = {}
+    #: the last category leaf of each recording: (its retention_days, the leaf's index)
+    categories: dict[tuple[str, str], tuple[Any, int]] = {}
     for i, raw in enumerate(leaves):
         try:
             entry = parse_leaf(raw, i)
@@ -162,8 +164,11 @@ def audit_leaves(leaves: Sequence[bytes]) -> list[str]:
             received[item] = max(received.get(item, float("-inf")), seconds(entry["utc"]))
         elif kind in ("flag", "unflag"):
             flags[item] = (kind, i)
+        elif kind == "category":
+            categories[item] = (entry.get("retention_days"), i)
         elif kind == "deletion":
-            problem = _deletion_problem(entry, i, flags.get(item), received.get(item))
+            problem = (_deletion_problem(entry, i, flags.get(item), received.get(item))
+                       or _category_problem(entry, i, categories.get(item)))
             if problem:
                 problems.append(problem)
     return problems
@@ -196,6 +201,24 @@ def _deletion_problem(entry: dict[str, Any], i: int, flag: tuple[str, int] | Non
     if segments_received is not None and got < segments_received - 0.001:
         return (f"{name}: received time {entry['received_utc']} is earlier than its segment "
                 f"leaves say (back-dated)")
+    return ""
+
+
+def _category_problem(entry: dict[str, Any], i: int,
+                      category: tuple[Any, int] | None) -> str:
+    """A deletion its recording's last category leaf does not allow: a holding category
+    (``retention_days`` null), or fewer days than the category gives."""
+    if category is None:
+        return ""
+    name = f"deletion leaf {i} of {entry.get('device_id')}/{entry.get('recording_id')}"
+    days, at = category
+    if days is None:
+        return f"{name}: category leaf {at} holds it (kept until its category changes)"
+    if isinstance(days, bool) or not isinstance(days, (int, float)):
+        return f"{name}: category leaf {at} has retention_days {days!r}, not a number"
+    if entry["retention_days"] < days - 1e-6:
+        return (f"{name}: deleted under {entry['retention_days']} days, but category leaf "
+                f"{at} gives {days}")
     return ""
 
 

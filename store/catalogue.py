@@ -76,6 +76,20 @@ CREATE TABLE IF NOT EXISTS quarantine (
 MIGRATIONS: list[tuple[int, str]] = [
     # When an open upload last made progress (store clock): stale staging is swept by it.
     (2, "ALTER TABLE uploads ADD COLUMN touched_s REAL"),
+    # A recording's category (store/categories.py; NULL: uncategorised), when it was set, and
+    # the latest retention date the store has given its objects (only ever extended).
+    (3, "ALTER TABLE recordings ADD COLUMN category TEXT"),
+    (3, "ALTER TABLE recordings ADD COLUMN categorised_utc TEXT"),
+    (3, "ALTER TABLE recordings ADD COLUMN retain_until_s REAL"),
+    # Retention asks of every object it purges whether a live row still names it: by index.
+    (3, "CREATE INDEX IF NOT EXISTS segments_sha256 ON segments (sha256)"),
+    (3, "CREATE INDEX IF NOT EXISTS segments_manifest_sha256 ON segments (manifest_sha256)"),
+    # Who wore the camera, as its manifests say (NULL: unassigned, or older data).
+    (3, "ALTER TABLE recordings ADD COLUMN officer_id TEXT"),
+    (3, "ALTER TABLE recordings ADD COLUMN collar TEXT"),
+    # Who wears each camera on its next shift (store/assignment.py); no row: unassigned.
+    (3, "CREATE TABLE IF NOT EXISTS assignments (device_id TEXT PRIMARY KEY, "
+        "officer_id TEXT NOT NULL, collar TEXT NOT NULL, assigned_utc TEXT NOT NULL)"),
 ]
 SCHEMA_VERSION = max(number for number, _ in MIGRATIONS)
 

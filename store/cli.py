@@ -216,6 +216,38 @@ def cmd_unflag(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_categorise(args: argparse.Namespace) -> int:
+    rec = _operator(args).categorise(args.recording_id, args.category, args.device)
+    keep = (f"deleted after {rec['delete_after_utc']}" if rec["delete_after_utc"] else
+            "kept until its category changes" if not rec["case_ref"] else
+            "kept until unflagged")
+    print(f"{rec['recording_id']} ({rec['device_id']}) is {rec['category']!r}"
+          f"{'' if rec.get('changed', True) else ' already'}: {keep}")
+    return EXIT_OK
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from evidence.assignment import collar_problem, officer_problem
+
+    if args.clear:
+        if args.officer or args.collar:
+            raise StoreCliError("give --clear, or --officer and --collar, not both")
+        got = _operator(args).assign(args.device_id, None, None, clear=True)
+        print(f"{args.device_id} is unassigned from its next dock"
+              f"{'' if got['changed'] else ' (it was already)'}")
+        return EXIT_OK
+    if args.officer is None or args.collar is None:
+        raise StoreCliError("give --officer ID and --collar NUMBER (or --clear)")
+    for flag, problem in (("--officer", officer_problem(args.officer)),
+                          ("--collar", collar_problem(args.collar))):
+        if problem:
+            raise StoreCliError(f"{flag}: {problem}")
+    got = _operator(args).assign(args.device_id, args.officer, args.collar)
+    print(f"{args.device_id} is assigned to officer {got['officer_id']} (collar "
+          f"{got['collar']}) from its next dock{'' if got['changed'] else ' (unchanged)'}")
+    return EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     client = _operator(args)
     if args.quarantine:
@@ -234,7 +266,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         state = (f"deleted {r['deleted_utc']}" if r["deleted_utc"] else
                  f"EVIDENCE case {r['case_ref']}" if r["case_ref"] else
-                 f"delete after {r['delete_after_utc']}")
+                 f"delete after {r['delete_after_utc']}" if r["delete_after_utc"] else
+                 f"kept ({r.get('category')})")
+        state += f"  [{r.get('category') or 'uncategorised'}]"
         print(f"{r['recording_id']}  {r['device_id']}  {r['start_utc']}  {r['segments']:>3} seg "
               f"{'complete  ' if r['complete'] else 'incomplete'}  {state}")
     print(f"{len(rows)} recording(s)")
@@ -397,6 +431,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recording_id", metavar="RECORDING_ID")
     p.add_argument("--device", help="device id, if the recording id is ambiguous")
     p.set_defaults(func=cmd_unflag)
+
+    p = sub.add_parser("categorise", parents=[remote],
+                       help="give a recording a category (its retention follows)")
+    p.add_argument("recording_id", metavar="RECORDING_ID")
+    p.add_argument("category", metavar="CATEGORY",
+                   help="one of store.json's categories, such as \"no further action\"")
+    p.add_argument("--device", help="device id, if the recording id is ambiguous")
+    p.set_defaults(func=cmd_categorise)
+
+    p = sub.add_parser("assign", parents=[remote],
+                       help="assign a camera to an officer from its next dock")
+    p.add_argument("device_id", metavar="DEVICE")
+    p.add_argument("--officer", metavar="ID", help="the officer's id")
+    p.add_argument("--collar", metavar="NUMBER", help="the officer's collar number")
+    p.add_argument("--clear", action="store_true", help="unassign the camera")
+    p.set_defaults(func=cmd_assign)
 
     p = sub.add_parser("list", parents=[remote], help="list recordings (or the quarantine)")
     p.add_argument("--device")

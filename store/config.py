@@ -13,8 +13,11 @@ default, ``DIR/catalogue.sqlite``) or a ``postgresql://`` DSN; ``objects`` is ``
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+from store.categories import DEFAULT_CATEGORIES, check_categories
 
 MiB = 1 << 20
 
@@ -76,10 +79,18 @@ class StoreConfig:
     catalogue: str = "sqlite"
     objects: str = "folder"
     s3_endpoint: str = ""
+    #: category -> retention in days after receipt, or None: kept until the category changes
+    #: (a legal hold); store/categories.py
+    categories: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "categories":
+                problem = check_categories(value)
+                if problem:
+                    raise StoreConfigError(problem)
+                continue
             if f.name in TEXTS:
                 problem = check_text(f.name, value)
                 if problem:

@@ -43,6 +43,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from evidence import request_auth as ra
 from evidence.fsutil import private_dir
+from store import assignment
 from store import export as exporter
 from store.auth import NONCE, DeviceRequest
 from store.errors import StoreError, bad_request, not_found, too_large
@@ -156,6 +157,41 @@ def unflag(store: Store, req: Request) -> Response:
     return Response(200, store.unflag(req.params["recording_id"], _optional_device(data)))
 
 
+def categorise(store: Store, req: Request) -> Response:
+    data = json_object(req.body, {"category", "device_id"}, {"category"})
+    return Response(200, store.categorise(req.params["recording_id"], data["category"],
+                                          _optional_device(data)))
+
+
+def get_assignment(store: Store, req: Request) -> Response:
+    device_id = req.params["device_id"]
+    assignment._enrolled(store, device_id)
+    return Response(200, assignment.current(store, device_id))
+
+
+def set_assignment(store: Store, req: Request) -> Response:
+    data = json_object(req.body, {"officer_id", "collar", "clear"}, set())
+    device_id = req.params["device_id"]
+    if data.get("clear") is True:
+        if "officer_id" in data or "collar" in data:
+            raise bad_request("give clear, or officer_id and collar, not both")
+        return Response(200, assignment.clear(store, device_id))
+    if "clear" in data and data["clear"] is not False:
+        raise bad_request("clear must be true or false")
+    for name in ("officer_id", "collar"):
+        if name not in data:
+            raise bad_request(f"missing field {name!r} (or give \"clear\": true)")
+    return Response(200, assignment.assign(store, device_id, data["officer_id"],
+                                           data["collar"]))
+
+
+def device_assignment(store: Store, req: Request) -> Response:
+    nonce = req.query.get("nonce", "")
+    if not NONCE.fullmatch(nonce):
+        raise bad_request("nonce must be 16-64 lowercase hex digits")
+    return Response(200, assignment.signed(store, req.device_id, nonce))
+
+
 def _optional_device(data: dict[str, Any]) -> str | None:
     return safe_name(data["device_id"], "device_id") if data.get("device_id") else None
 
@@ -229,7 +265,14 @@ ROUTES: list[Route] = [
     ("PUT", re.compile(rf"/v1/uploads/{UPLOAD}"), DEVICE, put_chunk, -1),
     ("POST", re.compile(r"/v1/devices"), OPERATOR, enrol, MAX_PEM_BODY),
     ("GET", re.compile(r"/v1/devices"), OPERATOR, lambda s, r: Response(200, s.devices()), 0),
+    ("GET", re.compile(r"/v1/assignment"), DEVICE, device_assignment, 0),
+    ("GET", re.compile(rf"/v1/devices/(?P<device_id>{SAFE})/assignment"), OPERATOR,
+     get_assignment, 0),
+    ("POST", re.compile(rf"/v1/devices/(?P<device_id>{SAFE})/assignment"), OPERATOR,
+     set_assignment, MAX_JSON_BODY),
     ("GET", re.compile(r"/v1/recordings"), OPERATOR, recordings, 0),
+    ("POST", re.compile(rf"/v1/recordings/(?P<recording_id>{SAFE})/category"), OPERATOR,
+     categorise, MAX_JSON_BODY),
     ("POST", re.compile(rf"/v1/recordings/(?P<recording_id>{SAFE})/flag"), OPERATOR, flag,
      MAX_JSON_BODY),
     ("POST", re.compile(rf"/v1/recordings/(?P<recording_id>{SAFE})/unflag"), OPERATOR, unflag,

@@ -297,7 +297,7 @@ class Ingest:
         manifest = Manifest.from_bytes(row["manifest"])
         manifest_sha = row["key"]
         received = store.clock()  # the store's time, which retention and the lock count from
-        until = store.retain_until(received)
+        until = store.retain_until(received, manifest.device_id, manifest.recording_id)
         store.objects.put_bytes(manifest_sha, row["manifest"], until)
         store.objects.put_file(store.staging.path(status.upload_id), digest, until)
         receipt = Receipt(store_id=store.store_id, kind=SEGMENT, device_id=manifest.device_id,
@@ -330,6 +330,15 @@ class Ingest:
                            "excluded.received_s > recordings.received_s THEN "
                            "excluded.received_s ELSE recordings.received_s END",
                            (manifest.device_id, manifest.recording_id, start_s, received))
+                if isinstance(manifest.officer, dict):  # who wore it, as the camera signed
+                    db.execute("UPDATE recordings SET officer_id = ?, collar = ? WHERE "
+                               "device_id = ? AND recording_id = ? AND officer_id IS NULL",
+                               (manifest.officer["officer_id"], manifest.officer["collar"],
+                                manifest.device_id, manifest.recording_id))
+                db.execute("UPDATE recordings SET retain_until_s = ? WHERE device_id = ? AND "
+                           "recording_id = ? AND category IS NOT NULL AND (retain_until_s IS "
+                           "NULL OR retain_until_s < ?)",  # a categorised one: its new date
+                           (until, manifest.device_id, manifest.recording_id, until))
                 flagged = self.store.catalogue.one(
                     "SELECT case_ref FROM recordings WHERE device_id = ? AND recording_id = ?",
                     manifest.device_id, manifest.recording_id)["case_ref"]
@@ -342,7 +351,8 @@ class Ingest:
                     received_utc=receipt.received_utc)
         except Rejected as exc:
             return self._quarantine(status.upload_id, exc, content=(digest, manifest.size))
-        if flagged is not None:  # a segment of a recording already held as evidence
+        if flagged is not None or store.held(manifest.device_id, manifest.recording_id):
+            # a segment of a recording already held as evidence (flagged, or its category)
             for sha in (digest, manifest_sha):
                 store.objects.set_legal_hold(sha, True)
         store.audit.append("segment_stored", device_id=manifest.device_id,

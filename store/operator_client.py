@@ -97,6 +97,18 @@ class OperatorClient:
         return self._post_json(f"/v1/recordings/{quote(recording_id, safe='')}/unflag",
                                {"device_id": device_id})
 
+    def categorise(self, recording_id: str, category: str,
+                   device_id: str | None = None) -> dict[str, Any]:
+        return self._post_json(f"/v1/recordings/{quote(recording_id, safe='')}/category",
+                               {"category": category, "device_id": device_id})
+
+    def assign(self, device_id: str, officer_id: str | None, collar: str | None,
+               clear: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"clear": True} if clear else {"officer_id": officer_id,
+                                                                "collar": collar}
+        return self.request("POST", f"/v1/devices/{quote(device_id, safe='')}/assignment",
+                            json.dumps(body).encode())
+
     def recordings(self, device_id: str | None = None, since: str | None = None,
                    until: str | None = None) -> list[dict[str, Any]]:
         query = {k: v for k, v in (("device", device_id), ("from", since), ("to", until)) if v}

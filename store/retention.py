@@ -1,12 +1,14 @@
-"""Retention: unflagged recordings are deleted ``retention_days`` after the store received them.
+"""Retention: unflagged recordings are deleted when their category's retention has passed since
+the store received them (``retention_days`` for an uncategorised one; store/categories.py).
 
 Age counts from what the store knows: its own clock when the recording's latest segment arrived
 (``received_s``, the time in its receipt), never from the time a camera claims. A camera whose
 clock was unset writes UTC times years in the past; counted from those, its footage would go at
 the first pass after upload, when the camera has already deleted its copy. A recording flagged
-as evidence is kept until it is unflagged. :meth:`Retention.step` does one pass at the time it
-is given, so a test moves the clock instead of waiting, and ``bodycam store serve`` calls it
-periodically.
+as evidence is kept until it is unflagged, and one in a holding category (``"evidence"``) until
+its category changes; none goes before the latest retention date the store gave it.
+:meth:`Retention.step` does one pass at the time it is given, so a test moves the clock instead
+of waiting, and ``bodycam store serve`` calls it periodically.
 
 Each deletion is written to the store's audit log (with every segment's hash) and to its
 public transparency log (with the rule, the received time and the expiry) *before* any object
@@ -33,6 +35,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from store import categories
 from store.catalogue import device_lock
 from store.clock import parse_utc, utc_iso
 from store.objects_s3 import ObjectLockedError
@@ -50,24 +53,36 @@ class Retention:
     def step(self, now: float) -> list[dict[str, Any]]:
         """Delete what is due at ``now`` (UTC seconds); return one entry per recording deleted."""
         store = self.store
-        cutoff = now - store.config.retention_s
         deleted = []
         with store.custody_lock:
-            due = store.catalogue.all(
-                "SELECT r.device_id, r.recording_id FROM recordings r "
-                "WHERE r.case_ref IS NULL AND r.received_s IS NOT NULL AND r.received_s <= ? "
-                "AND EXISTS (SELECT 1 FROM segments s WHERE s.device_id = r.device_id AND "
-                "s.recording_id = r.recording_id AND s.deleted_utc IS NULL) "
-                "ORDER BY r.received_s", cutoff)
-            for rec in due:
+            for rec in self._due(now):
                 if self._refused(rec["device_id"], rec["recording_id"], now):
                     continue
-                entry = self._delete(rec["device_id"], rec["recording_id"], cutoff, now)
+                entry = self._delete(rec["device_id"], rec["recording_id"], now)
                 if entry is not None:
                     deleted.append(entry)
         self.purge()
         self.sweep_staging(now)
         return deleted
+
+    def _due(self, now: float) -> list[Any]:
+        """Unflagged recordings with live segments whose date has come, oldest first: those
+        received at least the shortest retention ago, then each by its own category."""
+        store = self.store
+        shortest = min([store.config.retention_days] + [
+            float(d) for d in store.config.categories.values() if d is not None])
+        rows = store.catalogue.all(
+            "SELECT r.* FROM recordings r "
+            "WHERE r.case_ref IS NULL AND r.received_s IS NOT NULL AND r.received_s <= ? "
+            "AND EXISTS (SELECT 1 FROM segments s WHERE s.device_id = r.device_id AND "
+            "s.recording_id = r.recording_id AND s.deleted_utc IS NULL) "
+            "ORDER BY r.received_s", now - shortest * categories.DAY_S)
+        due = []
+        for row in rows:
+            after = categories.delete_after(store, row)
+            if after is not None and after <= now:
+                due.append(row)
+        return due
 
     def _objects(self, device_id: str, recording_id: str) -> list[str]:
         rows = self.store.catalogue.all(
@@ -96,17 +111,16 @@ class Retention:
                 return True
         return False
 
-    def _delete(self, device_id: str, recording_id: str, cutoff: float, now: float,
+    def _delete(self, device_id: str, recording_id: str, now: float,
                 ) -> dict[str, Any] | None:
         """Mark one recording deleted, audited, in one transaction that checks again that it is
-        due and unflagged (another worker may have flagged or deleted it meanwhile)."""
+        due, unflagged and not held by its category (another worker may have flagged,
+        categorised or deleted it meanwhile)."""
         store = self.store
         with store.catalogue.tx(device_lock(device_id)) as db:  # the lock flag takes too
-            rec = store.catalogue.one(
-                "SELECT start_s, received_s, case_ref FROM recordings WHERE device_id = ? AND "
-                "recording_id = ?", device_id, recording_id)
-            if rec is None or rec["case_ref"] is not None or rec["received_s"] is None \
-                    or rec["received_s"] > cutoff:
+            rec = store._recording_row(device_id, recording_id)
+            expires = None if rec is None else categories.delete_after(store, rec)
+            if expires is None or expires > now:
                 return None
             segments = store.catalogue.all(
                 "SELECT segment_index, file, sha256, manifest_sha256 FROM segments WHERE "
@@ -114,19 +128,27 @@ class Retention:
                 "segment_index", device_id, recording_id)
             if not segments:
                 return None
-            start_s, received_s = rec["start_s"], rec["received_s"]
+            start_s, received_s, category = rec["start_s"], rec["received_s"], rec["category"]
+            # the rule that allows it: the category's days, or (when a date given earlier is
+            # later still) the days from receipt to that date
+            days = categories.retention_days(store, category)
+            assert days is not None
+            if expires > received_s + days * categories.DAY_S:
+                days = (parse_utc(utc_iso(expires)) - parse_utc(utc_iso(received_s))) \
+                    / categories.DAY_S
             entry = store.audit.append(  # before the commit: no deletion goes unrecorded
                 "retention_delete", device_id=device_id, recording_id=recording_id,
                 recorded_utc=utc_iso(start_s), received_utc=utc_iso(received_s),
-                retention_days=store.config.retention_days,
+                retention_days=days, category=category,
                 segments=[{"segment_index": s["segment_index"], "file": s["file"],
                            "sha256": s["sha256"], "manifest_sha256": s["manifest_sha256"]}
                           for s in segments])
             store.tlog.deletion(  # the public's record, with the rule and dates that allow it
                 utc_iso(now), device_id, recording_id,
-                retention_days=store.config.retention_days, received_utc=utc_iso(received_s),
-                expires_utc=utc_iso(received_s + store.config.retention_s),
-                manifests=[s["manifest_sha256"] for s in segments])
+                retention_days=days, received_utc=utc_iso(received_s),
+                expires_utc=utc_iso(received_s + days * categories.DAY_S),
+                manifests=[s["manifest_sha256"] for s in segments], category=category,
+                category_days=categories.retention_days(store, category))
             db.executemany("UPDATE segments SET deleted_utc = ? WHERE device_id = ? AND "
                            "recording_id = ? AND segment_index = ?",
                            [(entry["utc"], device_id, recording_id, s["segment_index"])
@@ -135,7 +157,7 @@ class Retention:
                        "recording_id = ?", (entry["utc"], device_id, recording_id))
         return {"device_id": device_id, "recording_id": recording_id,
                 "recorded_utc": utc_iso(start_s), "received_utc": utc_iso(received_s),
-                "segments": len(segments),
+                "segments": len(segments), "category": category,
                 "deleted_utc": entry["utc"], "audit_seq": entry["seq"], "now": utc_iso(now)}
 
     def purge(self) -> int:

@@ -37,6 +37,7 @@ from evidence.identity import (
 )
 from evidence.receipt import store_id_for
 from evidence.request_auth import sign_time
+from store import categories
 from store.auditlog import AuditLog
 from store.auth import RequestVerifier, check_operator, new_token, token_hash
 from store.catalogue import Catalogue, CatalogueQueries, device_lock
@@ -349,8 +350,13 @@ class Store:
         return self._keys[device_id]
 
     def devices(self) -> list[dict[str, Any]]:
-        return [{k: row[k] for k in ("device_id", "fingerprint", "label", "enrolled_utc")}
-                for row in self.catalogue.all("SELECT * FROM devices ORDER BY device_id")]
+        """Enrolled devices, each with the officer it is assigned to (nulls: unassigned)."""
+        return [{k: row[k] for k in ("device_id", "fingerprint", "label", "enrolled_utc",
+                                     "officer_id", "collar", "assigned_utc")}
+                for row in self.catalogue.all(
+                    "SELECT d.device_id, d.fingerprint, d.label, d.enrolled_utc, a.officer_id, "
+                    "a.collar, a.assigned_utc FROM devices d LEFT JOIN assignments a ON "
+                    "a.device_id = d.device_id ORDER BY d.device_id")]
 
     def find_recording(self, recording_id: str, device_id: str | None = None) -> tuple[str, str]:
         """(device id, recording id); recording ids carry random digits, so one usually names
@@ -429,6 +435,8 @@ class Store:
         another flagged recording still needs (the same bytes) stays."""
         if not self.objects.locks:
             return 0
+        if not on and self.held(device_id, recording_id):  # its category holds it still
+            return 0
         rows = self.catalogue.all("SELECT sha256, manifest_sha256 FROM segments WHERE "
                                   "device_id = ? AND recording_id = ? AND deleted_utc IS NULL",
                                   device_id, recording_id)
@@ -441,10 +449,29 @@ class Store:
             count += 1
         return count
 
-    def retain_until(self, received_s: float) -> float:
+    def retain_until(self, received_s: float, device_id: str | None = None,
+                     recording_id: str | None = None) -> float:
         """The Object Lock date of what the store received at ``received_s`` (its own clock):
-        the day retention may delete it, and not before."""
-        return received_s + self.config.retention_s
+        the day retention may delete it, and not before. A segment of a categorised recording
+        gets its category's days (a holding category: the default, with a legal hold) and no
+        date before the one the recording already has."""
+        row = None if recording_id is None else self._recording_row(device_id, recording_id)
+        days = None if row is None else categories.retention_days(self, row["category"])
+        until = received_s + (self.config.retention_s if days is None
+                              else days * categories.DAY_S)
+        given = None if row is None else row["retain_until_s"]
+        return until if given is None else max(until, given)
+
+    def held(self, device_id: str, recording_id: str) -> bool:
+        """Whether the recording's objects carry a legal hold: flagged, or in a holding
+        category."""
+        row = self._recording_row(device_id, recording_id)
+        return row is not None and (row["case_ref"] is not None
+                                    or categories.holds(self, row["category"]))
+
+    def categorise(self, recording_id: str, category: object, device_id: str | None = None,
+                   ) -> dict[str, Any]:
+        return categories.categorise(self, recording_id, category, device_id)
 
     def _recording_row(self, device_id: str, recording_id: str) -> Any:
         return self.catalogue.one("SELECT * FROM recordings WHERE device_id = ? AND "
@@ -472,13 +499,15 @@ class Store:
             "device_id = ? AND recording_id = ? ORDER BY segment_index", device_id, recording_id)
         indexes = [s["segment_index"] for s in segs]
         complete = bool(segs) and indexes == list(range(len(segs))) and bool(segs[-1]["last"])
-        keep_until = (None if row["case_ref"] or row["received_s"] is None else
-                      utc_iso(row["received_s"] + self.config.retention_s))
+        after = categories.delete_after(self, row)
+        keep_until = None if after is None else utc_iso(after)
         return {"device_id": device_id, "recording_id": recording_id,
                 "start_utc": segs[0]["start_utc"] if segs else None,
                 "end_utc": segs[-1]["end_utc"] if segs else None,
                 "segments": len(segs), "frames": sum(s["frame_count"] for s in segs),
                 "complete": complete, "case_ref": row["case_ref"],
+                "category": row["category"], "categorised_utc": row["categorised_utc"],
+                "officer_id": row["officer_id"], "collar": row["collar"],
                 "flagged_utc": row["flagged_utc"], "deleted_utc": row["deleted_utc"],
                 "received_utc": (None if row["received_s"] is None else
                                  utc_iso(row["received_s"])),

@@ -66,6 +66,7 @@ class TransparencyLog:
         self._read = 0  # bytes of the file already in the tree
         self._by_manifest: dict[str, int] = {}
         self._flags: dict[tuple[str, str], str] = {}
+        self._categories: dict[tuple[str, str], object] = {}
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._path = directory / LEAVES
         self._file_lock = FileLock(directory / LOCK)
@@ -104,9 +105,10 @@ class TransparencyLog:
         self._read = at + pos
 
     def _index(self, line: bytes, index: int) -> None:
-        """Segment leaves by manifest hash; the last flag or unflag leaf of each recording."""
+        """Segment leaves by manifest hash; the last flag or unflag leaf of each recording,
+        and its last category leaf."""
         if not any(k in line for k in (b'"kind":"segment"', b'"kind":"flag"',
-                                       b'"kind":"unflag"')):
+                                       b'"kind":"unflag"', b'"kind":"category"')):
             return
         try:
             entry = json.loads(line)
@@ -119,6 +121,9 @@ class TransparencyLog:
             self._by_manifest[sha] = index
         elif kind in ("flag", "unflag"):
             self._flags[(str(entry.get("device_id")), str(entry.get("recording_id")))] = kind
+        elif kind == "category":
+            self._categories[(str(entry.get("device_id")), str(entry.get("recording_id")))] = \
+                entry.get("category")
 
     def _catch_up(self) -> None:
         """Under both locks: read what other processes appended since this one last looked."""
@@ -190,6 +195,11 @@ class TransparencyLog:
     def flag_state(self, device_id: str, recording_id: str) -> str | None:
         """``flag`` or ``unflag``: the kind of the recording's last such leaf (None: none)."""
         return self._flags.get((device_id, recording_id))
+
+    def category_state(self, device_id: str, recording_id: str) -> tuple[bool, object]:
+        """(whether the log has a category leaf for the recording, the last one's category)."""
+        key = (device_id, recording_id)
+        return key in self._categories, self._categories.get(key)
 
     def segment_leaf(self, manifest_sha256: str) -> int | None:
         """The index of the (latest) leaf recording the segment with this manifest."""

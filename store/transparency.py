@@ -1,7 +1,7 @@
 """The store's custody events as transparency-log leaves, and the public side of the log.
 
 One leaf per custody event (docs/STORE.md, "Transparency log"): a segment ingested, a flag set
-or lifted, a category changed (a later issue; the kind is reserved), an export made, a recording
+or lifted, a category changed (with the retention it gives), an export made, a recording
 deleted by retention with the rule and dates that allowed it. Leaves are canonical JSON
 (:func:`store.tlog.canonical`); their meaning is in :mod:`evidence.transparency_audit`, which a
 third party runs.
@@ -68,6 +68,13 @@ class StoreLog:
     def unflag(self, utc: str, device_id: str, recording_id: str) -> int:
         return self._append("unflag", utc, device_id=device_id, recording_id=recording_id)
 
+    def category(self, utc: str, device_id: str, recording_id: str, *, category: str,
+                 previous: str | None, retention_days: float | None) -> int:
+        """A recording's category changed; ``retention_days`` None: kept until it changes."""
+        return self._append("category", utc, device_id=device_id, recording_id=recording_id,
+                            category=category, previous_category=previous,
+                            retention_days=retention_days)
+
     def export(self, utc: str, file: str, export_mp4_sha256: str,
                recordings: list[list[str]], manifests: list[str], redacted: bool = False,
                ) -> int:
@@ -77,21 +84,30 @@ class StoreLog:
                             **({"redacted": True} if redacted else {}))
 
     def deletion(self, utc: str, device_id: str, recording_id: str, *, retention_days: float,
-                 received_utc: str, expires_utc: str, manifests: list[str]) -> int:
+                 received_utc: str, expires_utc: str, manifests: list[str],
+                 category: str | None = None, category_days: float | None = None) -> int:
         """The deletion of a recording the catalogue shows unflagged. If the log's last word on
         it is a flag (one whose transaction never committed: the log goes first), an unflag
         leaf marked ``reconciled`` goes before it, in the same write: the log then agrees with
-        the catalogue, and an honest deletion is never taken for one of flagged footage."""
+        the catalogue, and an honest deletion is never taken for one of flagged footage. So
+        does a category leaf (``category`` the catalogue's, with its ``category_days``) when
+        the log's last category for it is another."""
         leaves: list[dict[str, Any]] = []
         base = {"v": LEAF_VERSION, "utc": utc, "device_id": device_id,
                 "recording_id": recording_id}
         self.log.refresh()
         if self.log.flag_state(device_id, recording_id) == "flag":
             leaves.append({**base, "kind": "unflag", "reconciled": True})
+        logged, last = self.log.category_state(device_id, recording_id)
+        if logged and last != category:  # a category leaf whose change never committed
+            leaves.append({**base, "kind": "category", "category": category,
+                           "previous_category": last, "retention_days": category_days,
+                           "reconciled": True})
         leaves.append({**base, "kind": "deletion", "rule": "retention_days",
                        "retention_days": retention_days, "received_utc": received_utc,
                        "expires_utc": expires_utc, "flagged": False,
-                       "manifest_sha256s": manifests})
+                       "manifest_sha256s": manifests,
+                       **({"category": category} if category is not None else {})})
         return self.log.append_many(leaves)
 
     # --- what the camera gets with a receipt -------------------------------------------------

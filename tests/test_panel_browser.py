@@ -167,6 +167,7 @@ def test_the_page_loads_with_the_preview_updating(browser: object, panel: Runnin
     for _ in range(2):  # each step of simulated time shows a new picture
         wait_for_new_preview(page, lambda: advance(page, 0.5))
     expect(page.locator("#preview-off")).to_be_hidden()
+    expect(page.locator("#officer")).to_have_text("officer unassigned")  # never docked
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -24,6 +24,7 @@ STATUS: dict[str, tuple[type, ...]] = {
     "audit_error": (str, NONE), "utc": (str,), "clock_set": (bool,), "data_dir": (str,),
     "upload": (dict,), "location": (dict,), "audio": (dict, NONE), "encryption": (str,),
     "encoder": (dict,),
+    "officer": (str,),
 }
 #: the encoder's settings in force and the real-time watch (device/pipeline/adapt.py)
 ENCODER: dict[str, tuple[type, ...]] = {

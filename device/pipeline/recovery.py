@@ -59,7 +59,9 @@ from evidence.identity import DeviceIdentity, verify_signature
 from evidence.manifest import (
     MAX_MANIFEST,
     Manifest,
+    ManifestError,
     Marker,
+    check_officer,
     manifest_path,
     sha256_file,
     signature_path,
@@ -303,7 +305,16 @@ def _info(pending: dict[str, Any], mp4: Path, identity: DeviceIdentity,
         identity=identity, codec="h264", width=int(pending["width"]),
         height=int(pending["height"]), fps=int(pending["fps"]),
         clock_set=bool(pending["clock_set"]), pre_event_s=float(pending["pre_event_s"]),
-        force_key=force_key)
+        force_key=force_key, officer=_officer(pending.get("officer")))
+
+
+def _officer(officer: Any) -> dict[str, Any] | str | None:
+    """The pending record's ``officer``, if it is one a manifest may carry (else left out)."""
+    try:
+        check_officer(officer, "pending officer")
+    except ManifestError:
+        return None
+    return officer
 
 
 def find_unfinished(data_dir: Path) -> list[Path]:
@@ -341,7 +352,8 @@ def terminate(manifest_file: Path, identity: DeviceIdentity, force_key: Any = No
     info = RecordingInfo(
         recording_id=newest.recording_id, directory=mp4.parent, reason=newest.reason,
         identity=identity, codec=newest.codec, width=newest.width, height=newest.height,
-        fps=int(newest.fps), clock_set=newest.clock_set, force_key=force_key)
+        fps=int(newest.fps), clock_set=newest.clock_set, force_key=force_key,
+        officer=newest.officer)
     end = utc_seconds(newest.end_utc)
     gap = {"from_utc": newest.end_utc, "to_utc": newest.end_utc,
            "reason": "power lost between two segments"}

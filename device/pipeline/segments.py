@@ -92,6 +92,9 @@ class RecordingInfo:
     #: the force's RSA public key: every segment is encrypted to it (None: encryption off,
     #: a development setting; docs/FORMAT.md, "Encryption at rest")
     force_key: Any = None
+    #: who wore the camera: the store's assignment when the recording started, or
+    #: "unassigned" (device/assignment.py); None: not said (older pending records)
+    officer: dict[str, Any] | str | None = None
 
     def segment_key(self, index: int) -> SegmentKey | None:
         """A fresh key for segment ``index``, wrapped to the force key (None: not
@@ -216,7 +219,8 @@ def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path,
         frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
         prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
         reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,
-        markers=markers, gaps=gaps, audio=audio, encryption=encryption, encoding=encoding)
+        markers=markers, gaps=gaps, audio=audio, encryption=encryption, encoding=encoding,
+        officer=info.officer)
 
 
 def audio_fields(settings: AudioSettings, start: float, end: float, mutes: list[list[Any]],
@@ -341,6 +345,8 @@ class SegmentWriter:
                   "gaps": list(self.gaps)}
         if self._key is not None:
             fields["encryption"] = self._key.header
+        if self.info.officer is not None:  # a segment recovered after a cut names its wearer
+            fields["officer"] = self.info.officer
         if self.info.track is not None:  # so a segment recovered after a cut keeps its track
             fields["location"] = [list(look) for look in looks(self.info.track,
                                                                 self.first.t_mono)]

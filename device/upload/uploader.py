@@ -39,6 +39,7 @@ from device.upload.backoff import Backoff
 from device.upload.link import LinkError, open_link
 from device.upload.session import Session, log_snapshot
 from device.upload.work import Segment, pending_segments
+from evidence import assignment as officer_assignment
 from evidence.audit import AUDIT_LOG
 from evidence.fsutil import fsync_dir
 from evidence.identity import DeviceIdentity
@@ -260,12 +261,10 @@ class Uploader:
             session.client.clock_offset = float(answer["store_now"]) - self.clock.wall()
         raw = info.get("camera_settings")
         if not (self.config.store_settings and raw):
-            session.ready = True
-            return "clock"
+            return self._assignment(session)
 
         def applied(f: Future[Any]) -> str:
-            session.ready = True
-            return "settings"
+            return self._assignment(session)
 
         try:
             document = store_settings.parse(_b64(raw), _b64(info.get("camera_settings_signature",
@@ -275,6 +274,39 @@ class Uploader:
                                store_id=session.store_id)
         future = self.ask("store_settings", settings=document, store_id=session.store_id)
         return self._await(session, future, applied, "clock")
+
+    def _assignment(self, session: Session) -> str:
+        """Who wears the camera from this dock on: the store's document for this camera and a
+        fresh nonce, checked against the pinned key here, applied (and audited) by the daemon;
+        a document that does not verify is refused and audited, and the camera keeps what it
+        had. A store without assignments (404) leaves the camera as it is; any other failure to
+        answer is audited the same way, and the footage goes all the same."""
+        assert session.client is not None and session.store_key is not None
+
+        def ready(f: Future[Any]) -> str:
+            session.ready = True
+            return "assignment"
+
+        nonce = secrets.token_hex(16)
+        try:
+            answer = session.client.assignment(nonce)
+        except StoreHttpError as exc:
+            if exc.status == 404:  # a store without assignments: nothing to say
+                session.ready = True
+                return "settings"
+            # no answer is no assignment: the footage goes all the same (evidence first)
+            future = self.ask("assignment_refused", store_id=session.store_id,
+                              reason=f"the store did not give the assignment: {exc}")
+            return self._await(session, future, ready, "assignment")
+        try:
+            got = officer_assignment.parse(
+                _b64(answer["assignment"]), _b64(answer.get("assignment_signature", "")),
+                session.store_key, session.identity.device_id, nonce, str(session.store_id))
+        except (officer_assignment.AssignmentError, KeyError, TypeError) as exc:
+            future = self.ask("assignment_refused", store_id=session.store_id, reason=str(exc))
+            return self._await(session, future, ready, "assignment")
+        future = self.ask("store_assignment", store_id=session.store_id, assignment=got)
+        return self._await(session, future, ready, "assignment")
 
     # -- segments ------------------------------------------------------------------------------
     def _next_segment(self, session: Session) -> Segment | None:

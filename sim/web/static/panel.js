@@ -320,6 +320,7 @@ function renderStatus(status) {
   $("level-fill").style.width = sound ? `${Math.max(0, Math.min(100, (sound.level_dbfs + 60) / 60 * 100))}%` : "0%";
   text("level-text", sound ? (sound.level_dbfs <= -120 ? "silent" : `${sound.level_dbfs.toFixed(0)} dBFS`) : "no microphone");
   text("device-id", status && status.device_id ? status.device_id : "—");
+  text("officer", status && status.officer ? "officer " + status.officer : "—");
   renderClock(status);
 }
 
