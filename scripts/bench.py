@@ -32,6 +32,7 @@ from bench_pipeline import Row
 from bench_powerloss import BENCHMARKS as POWER_LOSS
 from bench_redaction import BENCHMARKS as REDACTION
 from bench_shift import BENCHMARKS as SHIFT_END
+from bench_stages import BENCHMARKS as STAGES
 from bench_tlog import BENCHMARKS as TLOG
 
 from device import control
@@ -527,6 +528,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **C2PA,
     **SHIFT_END,
     **AUDIO,
+    **STAGES,
 }
 
 
