@@ -210,7 +210,7 @@ class Pipeline:
                     return
                 if isinstance(item, Frame):
                     wall = clock.wall() - (clock.monotonic() - item.t_mono)
-                    self.watermark.apply(item.image, wall, clock.wall_is_set)
+                    self.watermark.apply(item.image, wall, clock.wall_is_set, item.format)
                     self.preview.frame(item)
                     for packet in self.encoder.encode(item.image, item.t_mono, wall):
                         self.packets.put(packet)
