@@ -14,6 +14,7 @@ share of the encoder's own cost.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ from bench_pipeline import Row, _config, _recording
 from device.pipeline.encoder import encoder_settings
 from device.pipeline.segments import SegmentWriter
 from device.pipeline.watermark import Watermark
+from hal.camera import PixelFormat
 from hal.encoder import EncodedPacket, LibavEncoder
 from sim.camera import SimCamera
 from sim.clock import SimClock
@@ -47,11 +49,13 @@ CALLGRIND_FRAMES = 10
 
 
 def run_stages(width: int, height: int, frames: int, folder: Path,
-               mark: Callable[[], None] = lambda: None) -> dict[str, float]:
-    """Seconds per frame of each stage over ``frames`` frames; ``mark`` is called after the
-    set-up and after each of :data:`DUMPS` (the callgrind child's dump points)."""
+               mark: Callable[[], None] = lambda: None,
+               pixel_format: PixelFormat = PixelFormat.I420) -> dict[str, float]:
+    """Seconds per frame of each stage over ``frames`` frames in ``pixel_format`` (I420: the
+    simulator's and the Pi's; BGR: a USB camera's, and every frame before issue 19); ``mark``
+    is called after the set-up and after each of :data:`DUMPS` (the callgrind child's)."""
     config = _config(width, height)
-    camera = SimCamera(SimClock(), width, height, 30)
+    camera = SimCamera(SimClock(), width, height, 30, pixel_format)
     watermark = Watermark("BWV-OPEN-1", "SIM00001", height)
     encoder = LibavEncoder(encoder_settings(config))
     ctx: Any = encoder._ctx  # the codec itself: the copy into its frame is timed apart
@@ -78,11 +82,17 @@ def run_stages(width: int, height: int, frames: int, folder: Path,
     mark()
     stage("capture", lambda: [camera.render(i, i / 30) for i in range(1, frames + 1)])
     images = out["capture"]
-    stage("watermark", lambda: [watermark.apply(image, 1767225600.0 + i / 30, True)
+    stage("watermark", lambda: [watermark.apply(image, 1767225600.0 + i / 30, True,
+                                                pixel_format)
                                 for i, image in enumerate(images)])
-    stage("convert", lambda: [cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420) for image in images])
+    if pixel_format is PixelFormat.BGR:  # what LibavEncoder.encode does first with BGR
+        stage("convert", lambda: [cv2.cvtColor(i, cv2.COLOR_BGR2YUV_I420) for i in images])
+    else:
+        stage("convert", lambda: images)  # nothing to do: the sensor's format is the codec's
     planes = out["convert"]
-    stage("copy", lambda: [av.VideoFrame.from_ndarray(p, format="yuv420p") for p in planes])
+    # into the codec's frame: the encoder's own way (before issue 19: from_ndarray, which
+    # copied each frame twice; now PyAV's frame points at the array)
+    stage("copy", lambda: [encoder._codec_frame(p) for p in planes])
     stage("encode", lambda: [p for i, f in enumerate(out["copy"]) for p in encode(f, i + 1)])
     packets = out["encode"]
 
@@ -100,7 +110,8 @@ def run_stages(width: int, height: int, frames: int, folder: Path,
     return times
 
 
-def _callgrind(width: int, height: int, frames: int) -> dict[str, float] | None:
+def _callgrind(width: int, height: int, frames: int,
+               pixel_format: PixelFormat) -> dict[str, float] | None:
     """Instructions per frame of each stage, counted by callgrind in a child process; None
     when valgrind is not installed."""
     valgrind = shutil.which("valgrind")
@@ -111,7 +122,7 @@ def _callgrind(width: int, height: int, frames: int) -> dict[str, float] | None:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         subprocess.run([valgrind, "--tool=callgrind", "--dump-before=getppid",
                         f"--callgrind-out-file={out}", sys.executable, __file__, "--child",
-                        str(width), str(height), str(frames), tmp],
+                        str(width), str(height), str(frames), tmp, pixel_format.value],
                        check=True, env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         dumps = sorted(Path(tmp).glob("cg.out.*"), key=lambda p: int(p.suffix[1:]))
@@ -138,14 +149,15 @@ def stage_costs(seconds: float) -> list[Row]:
     valgrind, instructions; and the overhead outside the encoder against the encoder."""
     rows = []
     frames = max(10, round(seconds * 6))  # 5 s: 30, a keyframe interval
-    for width, height in SIZES:
+    for (width, height), pixel_format in itertools.product(SIZES, PixelFormat):
         with tempfile.TemporaryDirectory() as tmp:
             runs = []
             for n in range(3):
-                runs.append(run_stages(width, height, frames, Path(tmp) / f"run{n}"))
+                runs.append(run_stages(width, height, frames, Path(tmp) / f"run{n}",
+                                       pixel_format=pixel_format))
             wall = {name: min(r[name] for r in runs) for name in STAGES}
-        instr = _callgrind(width, height, CALLGRIND_FRAMES)
-        size = f"{width}x{height}"
+        instr = _callgrind(width, height, CALLGRIND_FRAMES, pixel_format)
+        size = f"{width}x{height} {pixel_format.name}"
         for name in STAGES:
             value = f"{wall[name] * 1e3:.2f} ms"
             note = f"{_fmt_instr(instr[name])} instructions" if instr else "valgrind not found"
@@ -174,9 +186,11 @@ def _child() -> None:
     parser.add_argument("height", type=int)
     parser.add_argument("frames", type=int)
     parser.add_argument("folder", type=Path)
+    parser.add_argument("format", type=PixelFormat)
     args = parser.parse_args()
     cv2.setNumThreads(1)  # a thread pool's spinning is not work: keep the count stable
-    run_stages(args.width, args.height, args.frames, args.folder / "run", os.getppid)
+    run_stages(args.width, args.height, args.frames, args.folder / "run", os.getppid,
+               args.format)
 
 
 if __name__ == "__main__":

@@ -132,13 +132,9 @@ class SimCamera(Camera):
             else:  # np.roll's picture, as one copy out of the doubled planes
                 plane[:] = doubled[:, pw - shift // div:2 * pw - shift // div]
                 plane[y // div:(y + box) // div + 1, x // div:(x + box) // div + 1] = white
+        # black text: on the luma plane alone (its chroma stays the bars', a faint fringe)
         cv2.putText(planes[0], label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, 16, thickness,
                     cv2.LINE_AA)
-        if not flash:  # the black text's colour: none (half the size, on the chroma planes)
-            for plane in planes[1:]:
-                cv2.putText(plane, label, (origin[0] // 2, origin[1] // 2),
-                            cv2.FONT_HERSHEY_SIMPLEX, scale / 2, 128,
-                            max(1, thickness // 2), cv2.LINE_AA)
         return img
 
     def is_flash(self, index: int) -> bool:
