@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import av
+import bench_memory
 import numpy as np
 from bench_audio import BENCHMARKS as AUDIO
 from bench_c2pa import BENCHMARKS as C2PA
+from bench_memory import BENCHMARKS as MEMORY
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
 from bench_powerloss import BENCHMARKS as POWER_LOSS
@@ -529,6 +531,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **SHIFT_END,
     **AUDIO,
     **STAGES,
+    **MEMORY,
 }
 
 
@@ -538,7 +541,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="store and dock: serve the store as 'store serve --workers N'")
+    parser.add_argument("--minutes", type=float, default=10.0, metavar="N",
+                        help="memory: simulated minutes buffering, then as many recording")
     args = parser.parse_args()
+    bench_memory.MINUTES = args.minutes
     global WORKERS
     WORKERS = args.workers
     rows: list[Row] = []
