@@ -121,6 +121,7 @@ def resident_memory_1080p(seconds: float) -> list[Row]:
     buffering, recording = run["buffering"], run["recording"]
     end = recording[-1]
     warm = recording[len(recording) // 2:] or recording
+    per_minute = recording[5::6] or recording[-1:]  # a sample every ten simulated seconds
     rows = [
         Row("daemon RSS 1080p30 + sound: libraries imported", f"{run['libraries']:.0f} MiB",
             "Python, NumPy, OpenCV, PyAV/FFmpeg, cryptography, the firmware"),
@@ -130,6 +131,8 @@ def resident_memory_1080p(seconds: float) -> list[Row]:
         Row(f"  after {minutes:g} min recording", f"{end:.0f} MiB",
             f"min {min(recording):.0f}, max {max(recording):.0f}; second half "
             f"{max(warm) - min(warm):+.1f} MiB spread; target < 200 MiB, flat"),
+        Row("  recording, each simulated minute", " ".join(f"{m:.0f}" for m in per_minute),
+            "MiB"),
     ]
     smaps = run["smaps"]
     for owner, mib in sorted(smaps.items(), key=lambda kv: -kv[1]):
