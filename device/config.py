@@ -87,6 +87,26 @@ class EncoderSection:
     keyframe_interval_s: float = opt(1.0, "Seconds between keyframes: the unit of pre-event "
                                      "eviction, of segment cuts and of power-loss exposure.",
                                      0.1, 10.0)
+    adapt: bool = opt(True, "Keep real time under load: step to a faster preset (libx264) or a "
+                      "lower bitrate (a hardware encoder) before a frame is lost, and back "
+                      "when the load goes; each change at a keyframe.")
+    adapt_floor: str = opt("ultrafast", "The fastest libx264 preset the watch may step to: "
+                           "the least compression it may trade for real time.",
+                           choices=("ultrafast", "superfast", "veryfast", "faster", "fast",
+                                    "medium"))
+    adapt_min_bitrate_kbps: int = opt(1500, "The lowest bitrate the watch may step a hardware "
+                                      "encoder to, kbit/s.", 100, 100_000)
+    adapt_high: float = opt(0.8, "Real time is at risk when the encoder thread's work per frame "
+                            "takes more than this share of the frame interval.", 0.1, 2.0)
+    adapt_low: float = opt(0.45, "The load is gone when that work takes less than this share "
+                           "of the frame interval (and the frame queue is empty).", 0.05, 1.0)
+    adapt_queue: int = opt(3, "Real time is at risk when this many frames wait in the frame "
+                           "queue (the real clock only).", 1, 64)
+    adapt_risk_s: float = opt(0.25, "How long real time must be at risk before a step to a "
+                              "faster setting.", 0.0, 10.0)
+    adapt_calm_s: float = opt(10.0, "How long the load must be gone before a step back "
+                              "(doubled after a step back that had to be undone, up to 8 "
+                              "times).", 1.0, 600.0)
 
 
 #: The sample rates AAC-LC defines (ISO/IEC 14496-3, its sampling-frequency index).
@@ -133,6 +153,9 @@ class GestureSection:
                                        0.1, 2.0)
     hold_s: float = opt(3.0, "How long a press must last to be a hold (stop, power off, "
                         "mute, stealth).", 0.5, 10.0)
+    late_s: float = opt(0.3, "The most a lone press or a hold is decided after it falls due "
+                        "while edges reach the recogniser late (it waits as late as they have "
+                        "lately come, not at all while they come on time).", 0.0, 1.0)
     confirm_stop: bool = opt(False, "A stop (record hold) must be confirmed by a press of "
                              "record within confirm_window_s.")
     confirm_window_s: float = opt(5.0, "Time to confirm a stop when confirm_stop is on.",
@@ -462,6 +485,9 @@ def _check_consistency(config: Config, source: str) -> None:
                           f"gestures.double_press_window_s "
                           f"({gestures.double_press_window_s:g})")
     _check_repeating(config.indicators, source)
+    if config.encoder.adapt_low >= config.encoder.adapt_high:
+        raise ConfigError(f"{source}: encoder.adapt_low ({config.encoder.adapt_low:g}) must be "
+                          f"below encoder.adapt_high ({config.encoder.adapt_high:g})")
     if config.audio.rate not in AAC_RATES:
         raise ConfigError(f"{source}: audio.rate {config.audio.rate} is not a sample rate "
                           f"AAC-LC takes ({', '.join(map(str, AAC_RATES))})")

@@ -140,17 +140,17 @@ class Controller:
                     0 < seconds <= MAX_HOLD_S):
                 raise ControlError(f"hold seconds must be a number more than 0 and at most "
                                    f"{MAX_HOLD_S:g}, got {show(seconds)}")
-            end = self._hold(button, float(seconds))
+            end = self._hold(button, float(seconds), self._stamp(request))
         else:
-            end = self.daemon.gestures.inject(button, kind)
+            end = self.daemon.gestures.inject(button, kind, self._stamp(request))
         if not clock.realtime:
             return {"button": button, "gesture": kind, "mode": self.daemon.state,
                     "pending_until": end}
         # A real clock: answer once the gesture is done (a lone press is only recognised
         # after the double-press window) and the daemon has acted on it.
         done = threading.Event()
-        window = self.daemon.config.gestures.double_press_window_s
-        clock.call_at(end + window + 0.05, done.set)
+        gestures = self.daemon.config.gestures
+        clock.call_at(end + gestures.double_press_window_s + gestures.late_s + 0.05, done.set)
         done.wait(timeout=REPLY_TIMEOUT_S)
         self.daemon.sync()
         return {"button": button, "gesture": kind, "mode": self.daemon.state}
@@ -162,14 +162,22 @@ class Controller:
         if not isinstance(pressed, bool):
             raise ControlError(f"edge takes pressed: true (button down) or false (up), "
                                f"got {show(pressed)}")
-        self.daemon.gestures.edge(button, pressed)
+        self.daemon.gestures.edge(button, pressed, self._stamp(request))
         return {"button": button, "pressed": pressed}
 
-    def _hold(self, button: str, seconds: float) -> float:
+    def _stamp(self, request: dict[str, Any]) -> float:
+        """When the press happened: its arrival at this thread, taken before anything else is
+        done with it, so the edges it makes are stamped there and a thread that runs their
+        timers late does not stretch or split the gesture."""
+        return self.daemon.clock.monotonic()
+
+    def _hold(self, button: str, seconds: float, start: float) -> float:
         gestures, clock = self.daemon.gestures, self.daemon.clock
-        start = clock.monotonic()
-        gestures.edge(button, True)
-        clock.call_at(start + seconds, lambda: gestures.edge(button, False))
+        gestures.edge(button, True, start)
+        if start + seconds <= clock.monotonic():
+            gestures.edge(button, False, start + seconds)
+        else:
+            clock.call_at(start + seconds, lambda: gestures.edge(button, False, start + seconds))
         return start + seconds
 
     def _marker(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from device.pipeline.pipeline import (
 )
 from device.pipeline.recovery import find_interrupted, find_unfinished, recover_all
 from device.pipeline.reports import (
+    EncoderAdapted,
     FirstLiveFrame,
     PipelineError,
     RecordingClosed,
@@ -148,9 +149,11 @@ class Daemon:
         for name, button in hardware.buttons.items():
             button.when_pressed = lambda n=name: self.gestures.edge(n, True)
             button.when_released = lambda n=name: self.gestures.edge(n, False)
+            button.when_edge = lambda pressed, t, n=name: self.gestures.edge(n, pressed, t)
         hardware.dock.when_changed = lambda docked: self.post("dock" if docked else "undock",
                                                               reason="dock sensor")
         hardware.triggers.when_triggered = lambda name: self.post("trigger", name=name)
+        hardware.triggers.when_triggered_at = self._triggered
         hardware.camera.on_fault = lambda why: self.post("camera_fault", reason=why)
         hardware.camera.on_restore = lambda: self.post("camera_restored", reason="camera back")
         if hardware.microphone is not None:
@@ -213,8 +216,20 @@ class Daemon:
         self.post(name, reply=future, **data)
         return future
 
+    def post_at(self, name: str, t: float | None, /, **data: Any) -> None:
+        """Queue event ``name`` stamped with when it happened (an edge's or trigger's stamp,
+        never later than now), not when it was posted: a recording started by it counts
+        from that moment however late this thread or the daemon's runs."""
+        self._handler(name)
+        now = self.clock.monotonic()
+        at = now if t is None or t != t else min(float(t), now)
+        self.events.put(Event(name, at, data, None))
+
     def _gesture_seen(self, button: str, kind: str, t: float) -> None:
-        self.post("gesture", button=button, kind=kind)
+        self.post_at("gesture", t, button=button, kind=kind)
+
+    def _triggered(self, name: str, t: float | None) -> None:
+        self.post_at("trigger", t, name=name)
 
     # -- the owning thread ---------------------------------------------------------------------
     def step(self, timeout: float | None = None) -> bool:
@@ -306,7 +321,7 @@ class Daemon:
                     action="start recording" if start else "none")
         self.note(f"trigger {name}: {'start recording' if start else 'no action'}")
         if start:
-            return bool(self.trigger("start_recording", reason=f"trigger:{name}"))
+            return bool(self.trigger("start_recording", t=event.t, reason=f"trigger:{name}"))
         return False
 
     def _on_dock(self, event: Event) -> bool:
@@ -583,6 +598,13 @@ class Daemon:
             self._storage_error(report.error)
         elif isinstance(report, PipelineError):
             self._fail("pipeline", f"{report.stage}: {report.error}")
+        elif isinstance(report, EncoderAdapted):
+            # once per recording: each change is in its segment's manifest, not here
+            mostly = max(report.seconds, key=lambda k: report.seconds[k])
+            self._audit("encoder", f"{report.changes} encoder change(s) under load",
+                        **asdict(report))
+            self.note(f"recording {report.recording_id}: the encoder changed "
+                      f"{report.changes} time(s) under load (mostly {mostly})")
 
     def _pipeline_emit(self, report: Report) -> None:
         self.post("pipeline", report=report)
@@ -873,6 +895,7 @@ class Daemon:
             audio=None if stats is None or stats.audio_level_dbfs is None else {
                 "level_dbfs": stats.audio_level_dbfs, "blocks_captured": stats.blocks_captured,
                 "blocks_dropped": stats.blocks_dropped},
+            encoder=dict(stats.encoder) if stats is not None and stats.encoder else {},
             encryption=(f"on (force key SHA256:{force_key_fingerprint(self.force_key)[:16]}…)"
                         if self.force_key is not None else "off"),
         )

@@ -116,6 +116,10 @@ class Status:
     audio: dict[str, Any] | None = None
     #: "on (force key SHA256:…)" or "off" (a development setting: footage is in the clear)
     encryption: str = "off"
+    #: the encoder's settings in force and the real-time watch (device/pipeline/adapt.py):
+    #: codec, preset, crf, bitrate_kbps, settings (one line), configured, floor, level,
+    #: adapted, hardware, load (work per frame over the frame interval), changes
+    encoder: dict[str, Any] = field(default_factory=dict)
 
     @property
     def flags_up(self) -> list[str]:
@@ -149,6 +153,7 @@ class Status:
             "location": dict(self.location),
             "audio": dict(self.audio) if self.audio is not None else None,
             "encryption": self.encryption,
+            "encoder": dict(self.encoder),
         }
 
     @classmethod
@@ -171,4 +176,5 @@ class Status:
             utc=data["utc"], clock_set=data["clock_set"], data_dir=data["data_dir"],
             upload=dict(data["upload"]), location=dict(data.get("location", {})),
             audio=dict(data["audio"]) if data.get("audio") is not None else None,
-            encryption=str(data.get("encryption", "off")))
+            encryption=str(data.get("encryption", "off")),
+            encoder=dict(data.get("encoder") or {}))

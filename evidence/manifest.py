@@ -53,6 +53,12 @@ FIX_TYPES: dict[str, tuple[type, ...]] = {"utc": (str,), "fix_utc": (str,), "lat
 NO_FIX_TYPES: dict[str, tuple[type, ...]] = {"from_utc": (str,), "to_utc": (str,)}
 #: Fixes one manifest may carry (a 4-hour segment at one a second).
 MAX_FIXES = 14_400
+#: One ``encoding`` interval (docs/FORMAT.md, "Encoder settings"): absent on older data.
+ENCODING_TYPES: dict[str, tuple[type, ...]] = {"from_s": _NUMBER, "from_utc": (str,),
+                                               "codec": (str,), "preset": (str,),
+                                               "crf": (int,), "bitrate_kbps": (int,)}
+#: Intervals one manifest may carry (a change a second for a 4-hour segment).
+MAX_ENCODING = 14_400
 
 
 class ManifestError(ValueError):
@@ -114,12 +120,15 @@ class Manifest:
     #: the sound track: codec, rate, channels, what was muxed, muted spans, where sound begins
     #: (docs/FORMAT.md). Absent (None) on a segment without sound, and on older data.
     audio: dict[str, Any] | None = None
+    #: the encoder's settings in force for each interval of the segment, from its first frame
+    #: (docs/FORMAT.md, "Encoder settings"). Absent (None) on older data and recovered segments.
+    encoding: tuple[dict[str, Any], ...] | None = None
 
     def to_bytes(self) -> bytes:
         """Canonical bytes: sorted keys, two-space indent, a final newline. A field added
         after version 1 is left out while unset, so such manifests stay as they were."""
         data = asdict(self)
-        for name in ("recovery", "encryption", "track", "no_fix", "audio"):
+        for name in ("recovery", "encryption", "track", "no_fix", "audio", "encoding"):
             if data[name] is None:
                 del data[name]
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -159,6 +168,7 @@ class Manifest:
             if not isinstance(data.get(name) or {}, dict):
                 raise ManifestError(f"{where}: {name} is not a JSON object")
         _check_location(data, where)
+        _check_encoding(data, where)
         if data.get("encryption") is not None:
             problem = header_problem(data["encryption"], whole=True)
             if problem:
@@ -166,6 +176,8 @@ class Manifest:
         try:
             data["markers"] = tuple(Marker(**m) for m in data.get("markers", ()))
             data["gaps"] = tuple(data.get("gaps", ()))
+            if data.get("encoding") is not None:
+                data["encoding"] = tuple(data["encoding"])
             return cls(**data)
         except TypeError as exc:
             raise ManifestError(f"{where}: {exc}") from None
@@ -196,6 +208,29 @@ def _check_location(data: dict[str, Any], where: str) -> None:
                 raise ManifestError(f"{where}: a track fix is off the Earth or negative: "
                                     f"{_short(entry)}")
         data[name] = tuple(data[name])
+
+
+def _check_encoding(data: dict[str, Any], where: str) -> None:
+    """``encoding``: a list of objects of exactly its keys, starting at the segment's first
+    frame, in order."""
+    entries = data.get("encoding")
+    if entries is None:
+        return
+    if not isinstance(entries, list) or not entries or len(entries) > MAX_ENCODING:
+        raise ManifestError(f"{where}: encoding is not a list of 1 to {MAX_ENCODING} intervals")
+    last = None
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != set(ENCODING_TYPES):
+            raise ManifestError(f"{where}: an encoding interval is not an object of "
+                                f"{', '.join(ENCODING_TYPES)}")
+        _check_types(entry, ENCODING_TYPES, f"{where}: encoding")
+        if not 0 <= entry["from_s"] < float("inf") or (last is not None
+                                                        and entry["from_s"] < last):
+            raise ManifestError(f"{where}: encoding intervals are not in order from 0: "
+                                f"{_short(entry['from_s'])}")
+        last = entry["from_s"]
+    if entries[0]["from_s"] != 0:
+        raise ManifestError(f"{where}: the first encoding interval does not start at 0")
 
 
 def _short(value: object) -> str:

@@ -9,6 +9,11 @@ the Pi's hardware encoder on a Pi (``hal/pi/encoder.py``), a fake for behaviour 
 
 Packets are Annex B (start codes). Every keyframe carries SPS and PPS, so a segment cut there,
 or a recording that starts wherever the pre-event buffer happens to begin, plays on its own.
+
+An encoder can be retuned while it runs (:meth:`Encoder.retune`: a faster x264 preset, a lower
+bitrate), for the firmware's real-time watch (``device/pipeline/adapt.py``). The change waits for
+the next keyframe (a requested one or the GOP's) and takes effect on it, so every GOP is encoded
+with one setting from its IDR on; each packet carries the :class:`Tuning` it was encoded with.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import av
 import cv2
@@ -39,14 +45,36 @@ class EncoderError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class Tuning:
+    """The settings a frame was encoded with that may change while the camera runs."""
+
+    codec: str
+    preset: str
+    crf: int
+    bitrate_kbps: int  # 0: constant quality (crf)
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {"codec": self.codec, "preset": self.preset, "crf": self.crf,
+                "bitrate_kbps": self.bitrate_kbps}
+
+    def label(self) -> str:
+        """One line for notes and status: ``libx264 veryfast crf 23``."""
+        rate = f"{self.bitrate_kbps} kbit/s" if self.bitrate_kbps else f"crf {self.crf}"
+        return f"{self.codec} {self.preset} {rate}" if self.codec == "libx264" else \
+            f"{self.codec} {rate}"
+
+
+@dataclass(frozen=True, slots=True)
 class EncodedPacket:
-    """One encoded frame. ``pts`` counts frame slots since the camera started."""
+    """One encoded frame. ``pts`` counts frame slots since the camera started; ``tuning`` is
+    what it was encoded with (None from an encoder that does not say)."""
 
     data: bytes
     pts: int
     keyframe: bool
     t_mono: float
     wall: float
+    tuning: Tuning | None = None
 
     @property
     def size(self) -> int:
@@ -109,6 +137,45 @@ class Encoder(ABC):
         self._force_key = False
         self._last_pts = -1
         self._origin: float | None = None
+        #: what the frames are encoded with now, and what waits for the next keyframe
+        self.tuning = Tuning(settings.codec, settings.preset, settings.crf, settings.bitrate_kbps)
+        self._retune: Tuning | None = None
+        self._since_key = 0  # frames since the last keyframe, that keyframe included
+        #: what the last frame cost, when the encoder models it (a fake): the real-time watch
+        #: then takes this rather than the time it measured; None: measure
+        self.cost_s: float | None = None
+        #: why the last retune could not be applied (its codec would not open), else None
+        self.retune_error: str | None = None
+
+    def retune(self, preset: str | None = None, bitrate_kbps: int | None = None) -> None:
+        """Encode with ``preset`` or ``bitrate_kbps`` from the next keyframe on (the last
+        request wins; asking for what is in force cancels a waiting change)."""
+        base = self._retune or self.tuning
+        wanted = dataclasses.replace(
+            base, preset=base.preset if preset is None else preset,
+            bitrate_kbps=base.bitrate_kbps if bitrate_kbps is None else bitrate_kbps)
+        self._retune = None if wanted == self.tuning else wanted
+
+    @property
+    def retune_pending(self) -> Tuning | None:
+        """The change waiting for the next keyframe, if any."""
+        return self._retune
+
+    def keyframe_due(self, forced: bool) -> bool:
+        """Whether the next frame is a keyframe: requested, or the GOP's."""
+        return forced or self._since_key == 0 or self._since_key >= self.gop
+
+    def take_retune(self, keyframe: bool) -> Tuning | None:
+        """The change to apply before encoding the next frame, if it is a keyframe."""
+        if not keyframe or self._retune is None:
+            return None
+        wanted, self._retune = self._retune, None
+        self.tuning = wanted
+        return wanted
+
+    def counted(self, keyframe: bool) -> None:
+        """Count a frame encoded (for the GOP's keyframe schedule)."""
+        self._since_key = 1 if keyframe else self._since_key + 1
 
     def request_keyframe(self) -> None:
         """The next frame is encoded as an IDR (a segment cut or a recording start)."""
@@ -168,7 +235,11 @@ class LibavEncoder(Encoder):
 
     def __init__(self, settings: EncoderSettings) -> None:
         super().__init__(settings)
-        codec = settings.codec
+        self._ctx = self._open(self.tuning)
+
+    def _open(self, tuning: Tuning) -> Any:
+        settings = self.settings
+        codec = tuning.codec
         try:
             ctx = av.CodecContext.create(codec, "w")
         except (av.error.FFmpegError, ValueError) as exc:
@@ -180,33 +251,66 @@ class LibavEncoder(Encoder):
         ctx.gop_size = self.gop
         ctx.max_b_frames = 0
         if codec == "libx264":
-            options = {"preset": settings.preset, "tune": "zerolatency", "forced-idr": "1",
+            options = {"preset": tuning.preset, "tune": "zerolatency", "forced-idr": "1",
                        "x264-params": "repeat-headers=1:scenecut=0"}
-            if settings.bitrate_kbps:
-                ctx.bit_rate = settings.bitrate_kbps * 1000
+            if tuning.bitrate_kbps:
+                ctx.bit_rate = tuning.bitrate_kbps * 1000
             else:
-                options["crf"] = str(settings.crf)
+                options["crf"] = str(tuning.crf)
             ctx.options = options
         else:
-            ctx.bit_rate = (settings.bitrate_kbps or 4000) * 1000
+            ctx.bit_rate = (tuning.bitrate_kbps or 4000) * 1000
         try:
             ctx.open()
         except av.error.FFmpegError as exc:
             raise EncoderError(f"encoder.codec {codec!r} failed to open: {exc}") from None
-        self._ctx = ctx
+        return ctx
+
+    def _switch(self, tuning: Tuning) -> list[Any] | None:
+        """A new codec context for ``tuning``, opened before the old one is let go; None when
+        it does not open (the old context goes on, :attr:`retune_error` says why). zerolatency
+        holds no frame back, so the old context's flush gives nothing; whatever it gives is
+        kept."""
+        try:
+            fresh = self._open(tuning)
+        except EncoderError as exc:
+            self.retune_error = str(exc)
+            return None
+        old, self._ctx = self._ctx, fresh
+        try:
+            return list(old.encode(None))
+        except av.error.FFmpegError:
+            return []
 
     def encode(self, image: np.ndarray, t_mono: float, wall: float) -> list[EncodedPacket]:
         frame = self._codec_frame(image)
         frame.pts = self.slot(t_mono)
-        if self.take_keyframe_request():
+        forced = self.take_keyframe_request()
+        key = self.keyframe_due(forced)
+        out: list[EncodedPacket] = []
+        previous = self.tuning
+        wanted = self.take_retune(key)
+        if wanted is not None:  # a new context: its first frame is an IDR with its SPS/PPS
+            flushed = self._switch(wanted)
+            if flushed is None:
+                self.tuning = previous
+            else:
+                out.extend(EncodedPacket(bytes(p), int(p.pts), bool(p.is_keyframe), t_mono,
+                                         wall, previous) for p in flushed)
+                forced = True
+        if forced:
             frame.pict_type = av.video.frame.PictureType.I
         try:
             packets = self._ctx.encode(frame)
         except av.error.FFmpegError as exc:
             raise EncoderError(f"encoding failed: {exc}") from None
         # zerolatency emits each frame's packet at once; its pts is the frame's.
-        return [EncodedPacket(bytes(p), int(p.pts), bool(p.is_keyframe), t_mono, wall)
-                for p in packets]
+        tuning = self.tuning
+        for p in packets:
+            out.append(EncodedPacket(bytes(p), int(p.pts), bool(p.is_keyframe), t_mono, wall,
+                                     tuning))
+            self.counted(bool(p.is_keyframe))
+        return out
 
     def _codec_frame(self, image: np.ndarray) -> av.VideoFrame:
         """The codec's frame for ``image``, without a copy: PyAV's frame points at the

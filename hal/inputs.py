@@ -3,8 +3,12 @@ the storage.
 
 Inputs report edges through callbacks the daemon sets (``when_pressed``/``when_released``,
 ``when_changed``), the way gpiozero's devices do. Callbacks run on the backend's thread and only
-post events to the daemon; gesture recognition (debounce, double-press, hold) is firmware logic and
-lives in ``device/gestures.py``, so it behaves the same on every backend.
+post events to the daemon. A button's edge and a trigger's firing carry the moment they happened
+on the clock's monotonic scale (``when_edge(pressed, t)``, ``when_triggered_at(name, t)``), so
+that a thread late under load does not change what a press meant; None means "now, as the
+callback runs" (a backend that cannot tell). Gesture recognition (debounce, double-press,
+hold) is firmware logic and lives in ``device/gestures.py``, so it behaves the same on every
+backend.
 """
 
 from __future__ import annotations
@@ -16,17 +20,28 @@ from collections.abc import Callable
 BUTTON_NAMES = ("record", "function", "power", "program")
 
 
+#: Called with (pressed, t): t is when the contact changed (monotonic), None for "now".
+EdgeCallback = Callable[[bool, "float | None"], None]
+
+
 class Button:
-    """A momentary push button. A backend calls :meth:`_edge` when the contact changes."""
+    """A momentary push button. A backend calls :meth:`_edge` when the contact changes, with
+    the moment it changed when it knows it (a GPIO interrupt's tick, a scheduled press)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.is_pressed = False
         self.when_pressed: Callable[[], None] | None = None
         self.when_released: Callable[[], None] | None = None
+        #: the stamped callback: set, it is called instead of when_pressed/when_released
+        self.when_edge: EdgeCallback | None = None
 
-    def _edge(self, pressed: bool) -> None:
+    def _edge(self, pressed: bool, t: float | None = None) -> None:
         self.is_pressed = pressed
+        stamped = self.when_edge
+        if stamped is not None:
+            stamped(pressed, t)
+            return
         callback = self.when_pressed if pressed else self.when_released
         if callback is not None:
             callback()
@@ -54,8 +69,15 @@ class Triggers:
 
     def __init__(self) -> None:
         self.when_triggered: Callable[[str], None] | None = None
+        #: the stamped callback (name, t: when it fired, None for now); set, it is called
+        #: instead of when_triggered
+        self.when_triggered_at: Callable[[str, float | None], None] | None = None
 
-    def _fire(self, name: str) -> None:
+    def _fire(self, name: str, t: float | None = None) -> None:
+        stamped = self.when_triggered_at
+        if stamped is not None:
+            stamped(name, t)
+            return
         callback = self.when_triggered
         if callback is not None:
             callback(name)

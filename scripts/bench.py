@@ -25,6 +25,7 @@ from typing import Any
 
 import av
 import bench_memory
+import bench_pipeline
 import numpy as np
 from bench_audio import BENCHMARKS as AUDIO
 from bench_c2pa import BENCHMARKS as C2PA
@@ -535,6 +536,17 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
 }
 
 
+def _loads(text: str) -> list[int]:
+    """``--load 0,1,2``: busy-loop counts, each from 0 to 16."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--load takes counts like 0,1,2, got {text!r}") from None
+    if not counts or any(not 0 <= n <= 16 for n in counts):
+        raise argparse.ArgumentTypeError(f"--load counts must be 0 to 16, got {text!r}")
+    return counts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(BENCHMARKS))
@@ -543,10 +555,13 @@ def main() -> int:
                         help="store and dock: serve the store as 'store serve --workers N'")
     parser.add_argument("--minutes", type=float, default=10.0, metavar="N",
                         help="memory: simulated minutes buffering, then as many recording")
+    parser.add_argument("--load", type=_loads, default=[0], metavar="N[,N...]",
+                        help="realtime: run beside N busy-loop processes (one run per N)")
     args = parser.parse_args()
     bench_memory.MINUTES = args.minutes
     global WORKERS
     WORKERS = args.workers
+    bench_pipeline.LOADS[:] = args.load
     rows: list[Row] = []
     for name, bench in BENCHMARKS.items():
         if args.only in (None, name):

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,26 +132,59 @@ def encryption_cost(seconds: float) -> list[Row]:
                             f"{secret / plain:.0%} of clear (target >= 95%)"))]
 
 
+#: ``--load N[,N...]`` (scripts/bench.py): busy-loop processes beside the realtime benchmark.
+LOADS: list[int] = [0]
+
+
+@contextmanager
+def busy_loops(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` processes spinning on a core each (another program hogging the processor);
+    ended by their own ids when the block is left."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+
+
 def realtime_1080p(seconds: float) -> list[Row]:
-    """60 s of the simulated camera at 1920x1080, 30 fps, recording, on the real clock."""
-    duration = 60.0
-    config = _config(1920, 1080)
-    with tempfile.TemporaryDirectory() as tmp:
-        clock = SystemClock()
-        camera = SimCamera(clock, 1920, 1080, 30)
-        pipeline = Pipeline(config, camera, clock, lambda: 1 << 50, lambda report: None)
-        pipeline.start()
-        pipeline.send(StartRecording(_recording(Path(tmp), config), False, clock.monotonic()))
-        pipeline.start_camera()
-        time.sleep(duration)
-        pipeline.stop_camera()
-        pipeline.send(StopRecording(clock.wall()))
-        pipeline.sync()
-        captured, dropped = pipeline.frames_in, pipeline.frames_dropped
-        pipeline.close()
-        clock.close()
-    return [Row("real time 1920x1080@30 for 60 s: frames dropped",
-                f"{dropped} / {captured}", "target: none")]
+    """The simulated camera at 1920x1080, 30 fps, recording on the real clock, for 12 x
+    ``--seconds`` (60 s by default), beside each ``--load`` count of busy loops: frames dropped,
+    and where the encoder's real-time watch (device/pipeline/adapt.py) settled."""
+    duration = 12 * seconds
+    rows = []
+    for load in LOADS:
+        config = _config(1920, 1080)
+        with tempfile.TemporaryDirectory() as tmp, busy_loops(load):
+            clock = SystemClock()
+            camera = SimCamera(clock, 1920, 1080, 30)
+            pipeline = Pipeline(config, camera, clock, lambda: 1 << 50, lambda report: None)
+            pipeline.start()
+            pipeline.send(StartRecording(_recording(Path(tmp), config), False,
+                                         clock.monotonic()))
+            pipeline.start_camera()
+            at: dict[str, int] = {}
+            end = time.monotonic() + duration
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(min(1.0, left))
+                preset = pipeline.encoder.tuning.label()
+                at[preset] = at.get(preset, 0) + 1
+            pipeline.stop_camera()
+            pipeline.send(StopRecording(clock.wall()))
+            pipeline.sync()
+            captured, dropped = pipeline.frames_in, pipeline.frames_dropped
+            watch = pipeline.watch.status()
+            pipeline.close()
+            clock.close()
+        spent = ", ".join(f"{name.split()[1]} {s} s" for name, s in at.items())
+        rows.append(Row(f"real time 1920x1080@30 for {duration:g} s, {load} busy loop(s): "
+                        f"frames dropped", f"{dropped} / {captured}",
+                        f"settled on {watch['preset']} after {watch['changes']} change(s) "
+                        f"(load {watch['load']}); time at each: {spent}"))
+    return rows
 
 
 def press_latency(seconds: float) -> list[Row]:

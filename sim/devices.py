@@ -83,26 +83,30 @@ class SimVibration(Vibration):
 
 
 class SimButton(Button):
-    """A button a test or a person at the keyboard can press; edges land on the clock."""
+    """A button a test or a person at the keyboard can press; edges land on the clock.
+
+    Each edge is stamped with the moment it was meant to happen (``t``, else now), as a GPIO
+    interrupt's tick would be: a clock thread that runs the scheduled edge late does not move
+    the press."""
 
     def __init__(self, name: str, clock: Clock) -> None:
         super().__init__(name)
         self._clock = clock
 
-    def down(self) -> None:
-        self._edge(True)
+    def down(self, t: float | None = None) -> None:
+        self._edge(True, self._clock.monotonic() if t is None else t)
 
-    def up(self) -> None:
-        self._edge(False)
+    def up(self, t: float | None = None) -> None:
+        self._edge(False, self._clock.monotonic() if t is None else t)
 
     def press(self, seconds: float = 0.1, after: float = 0.0) -> float:
         """Press for ``seconds``, starting ``after`` seconds from now; returns the release time."""
         start = self._clock.monotonic() + after
         if after <= 0:
-            self.down()
+            self.down(start)
         else:
-            self._clock.call_at(start, self.down)
-        self._clock.call_at(start + seconds, self.up)
+            self._clock.call_at(start, lambda: self.down(start))
+        self._clock.call_at(start + seconds, lambda: self.up(start + seconds))
         return start + seconds
 
     def double_press(self, gap: float = 0.15, seconds: float = 0.1) -> float:

@@ -11,18 +11,25 @@ give, so byte bounds, storage checks and uploads see realistic numbers.
 
 It lives with the simulator, a simulated device like the camera: tests and ``Simulator(...,
 encoder=FakeEncoder)`` pick it; the firmware never names it.
+
+A fake can also be slow, on the injected clock: ``slow_encoder(costs)`` makes a factory whose
+encoders say each frame cost ``costs[preset]`` seconds (:attr:`hal.encoder.Encoder.cost_s`),
+for the real-time watch's tests; retuned (a faster preset, a lower bitrate) they change it at
+the next keyframe, as libav's does.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import struct
 import uuid
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from hal.encoder import EncodedPacket, Encoder, EncoderSettings
+from hal.encoder import EncodedPacket, Encoder, EncoderFactory, EncoderSettings
 
 NAL_SLICE, NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS, NAL_FILLER = 1, 5, 6, 7, 8, 12
 #: The user-data SEI's UUID: this fake's frames say what they are.
@@ -138,41 +145,68 @@ def _filler(size: int) -> bytes:
 class FakeEncoder(Encoder):
     """The :data:`hal.encoder.EncoderFactory` of behaviour tests: ``FakeEncoder(settings)``."""
 
-    def __init__(self, settings: EncoderSettings) -> None:
+    def __init__(self, settings: EncoderSettings,
+                 costs: Mapping[str, float] | Callable[[str, int], float] | None = None) -> None:
         super().__init__(settings)
+        self.costs = costs
+        self._sizes(settings.bitrate_kbps)
+        self._cost()
         mbs_w, mbs_h = -(-settings.width // 16), -(-settings.height // 16)
         self.mbs = mbs_w * mbs_h
         self.headers = _sps(mbs_w, mbs_h, (mbs_w * 16 - settings.width) // 2,
                             (mbs_h * 16 - settings.height) // 2) + _pps()
         self._idr = [_idr(self.mbs, i) for i in (0, 1)]
+        self._idr_count = 0
+        self._frame_num = 0
+
+    def _cost(self) -> None:
+        """What a frame costs at the tuning in force (None: not modelled, the watch measures);
+        ``costs`` may be a function of (preset, bitrate_kbps)."""
+        costs, tuning = self.costs, self.tuning
+        if costs is None:
+            self.cost_s = None
+        elif callable(costs):
+            self.cost_s = float(costs(tuning.preset, tuning.bitrate_kbps))
+        else:
+            self.cost_s = float(costs.get(tuning.preset, 0.0))
+
+    def _sizes(self, bitrate_kbps: int) -> None:
+        settings = self.settings
         # About what libx264 gives the simulated scene (measured from 64x48 to 1280x720): a P
         # frame grows with the log of the picture's area, a keyframe a little faster.
         octaves = max(0.0, math.log2(settings.width * settings.height / SMALLEST_AREA))
         key_to_p = 2 + octaves / 4
-        if settings.bitrate_kbps:
-            per_frame = settings.bitrate_kbps * 1000 / 8 / settings.fps
+        if bitrate_kbps:
+            per_frame = bitrate_kbps * 1000 / 8 / settings.fps
             p_bytes = per_frame * self.gop / (self.gop - 1 + key_to_p)
         else:
             p_bytes = (640 + 200 * octaves) * 2 ** ((23 - settings.crf) / 6)
         self.p_bytes = int(p_bytes)
         self.key_bytes = int(key_to_p * p_bytes)
-        self._since_key = 0
-        self._idr_count = 0
-        self._frame_num = 0
 
     def encode(self, image: np.ndarray, t_mono: float, wall: float) -> list[EncodedPacket]:
         pts = self.slot(t_mono)
         forced = self.take_keyframe_request()
-        key = forced or self._idr_count == 0 or self._since_key >= self.gop
+        key = self.keyframe_due(forced) or self._idr_count == 0
+        if self.take_retune(key) is not None:
+            self._sizes(self.tuning.bitrate_kbps)
+        self._cost()  # a function of the moment's load, as a test sets it
         sei = _sei(image, pts, t_mono, wall)
         if key:
             data = self.headers + sei + self._idr[self._idr_count % 2]
             self._idr_count += 1
-            self._since_key, self._frame_num = 1, 1
+            self._frame_num = 1
             target = self.key_bytes
         else:
             data = sei + _p(self.mbs, self._frame_num)
             self._frame_num = (self._frame_num + 1) % (1 << LOG2_MAX_FRAME_NUM)
-            self._since_key += 1
             target = self.p_bytes
-        return [EncodedPacket(data + _filler(target - len(data)), pts, key, t_mono, wall)]
+        self.counted(key)
+        return [EncodedPacket(data + _filler(target - len(data)), pts, key, t_mono, wall,
+                              self.tuning)]
+
+
+def slow_encoder(costs: Mapping[str, float] | Callable[[str, int], float]) -> EncoderFactory:
+    """A :class:`FakeEncoder` factory whose frames cost ``costs`` (by preset, or a function of
+    preset and bitrate) seconds each, as the real-time watch reads it."""
+    return functools.partial(FakeEncoder, costs=costs)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from typing import Any
 
+from evidence import bounded
 from store.errors import bad_request
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -47,37 +47,12 @@ def base64_field(value: Any, field: str) -> bytes:
 
 #: Deeper than any document the API takes; checked before parsing so the parser never recurses
 #: far (a deep body would otherwise end in RecursionError, a 500).
-MAX_JSON_DEPTH = 32
-STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
-BRACKETS = re.compile(r"[][{}]")
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def parse_json(raw: bytes, what: str = "body") -> Any:
-    """Strict JSON from the network: UTF-8, no NaN/Infinity, at most ``MAX_JSON_DEPTH`` deep,
-    integers of at most 4300 digits; anything else is a ValueError naming what was wrong."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{what} is not UTF-8 (byte {exc.start})") from None
-    depth = 0
-    for bracket in BRACKETS.findall(STRING.sub("", text)):
-        depth += 1 if bracket in "[{" else -1
-        if depth > MAX_JSON_DEPTH:
-            raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        data = json.loads(text, parse_constant=_no_constant)
-        if SURROGATE.search(text):  # a pair is one character; a lone half cannot be stored
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{what} is not JSON ({exc})") from None
-    except (ValueError, RecursionError) as exc:  # a huge integer, NaN, Infinity, a surrogate
-        raise ValueError(f"{what} is not acceptable JSON ({str(exc)[:120]})") from None
-    return data
+    """Strict JSON from the network, by the contract's one bounded parser
+    (:func:`evidence.bounded.loads`): UTF-8, no NaN/Infinity, no lone surrogate, bounded
+    nesting and integer size; anything else is a ValueError naming ``what`` and the fault.
+    The size is the caller's to bound (request bodies are limited before they are read)."""
+    return bounded.loads(raw, what, limit=len(raw))
 
 
 def json_object(body: bytes, allowed: set[str], required: set[str]) -> dict[str, Any]:

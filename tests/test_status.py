@@ -23,7 +23,13 @@ STATUS: dict[str, tuple[type, ...]] = {
     "last_recording": (dict, NONE), "recovered": (list,), "audit_entries": (int, NONE),
     "audit_error": (str, NONE), "utc": (str,), "clock_set": (bool,), "data_dir": (str,),
     "upload": (dict,), "location": (dict,), "audio": (dict, NONE), "encryption": (str,),
+    "encoder": (dict,),
 }
+#: the encoder's settings in force and the real-time watch (device/pipeline/adapt.py)
+ENCODER: dict[str, tuple[type, ...]] = {
+    "codec": (str,), "preset": (str,), "crf": (int,), "bitrate_kbps": (int,),
+    "settings": (str,), "configured": (str,), "floor": (str,), "level": (int,),
+    "adapted": (bool,), "hardware": (bool,), "load": (float, int, NONE), "changes": (int,)}
 FLAGS = ["stealth", "muted", "low_battery", "storage_low", "clock_not_set", "dock_pending",
          "stop_pending", "camera_fault"]
 LED: dict[str, tuple[type, ...]] = {"colour": (str, NONE), "on_s": (float,), "off_s": (float,),
@@ -61,6 +67,8 @@ def check(value: dict[str, Any], shape: dict[str, tuple[type, ...]], where: str,
 
 def check_status(status: dict[str, Any]) -> None:
     check(status, STATUS, "status")
+    if status["encoder"]:  # empty while the camera is off (no pipeline)
+        check(status["encoder"], ENCODER, "encoder")
     assert list(status["flags"]) == FLAGS
     assert all(type(v) is bool for v in status["flags"].values())
     check(status["led"], LED, "led")

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from device.config import Config
+from device.pipeline.adapt import AdaptSettings, EncoderWatch
 from device.pipeline.audio import (
     SILENCE_DBFS,
     AacEncoder,
@@ -77,6 +78,8 @@ class Pipeline:
         self.clock = clock
         self.emit = emit
         self.encoder = encoder(encoder_settings(config))
+        #: steps the encoder to faster settings before real time is lost (device/pipeline/adapt.py)
+        self.watch = EncoderWatch(self.encoder, AdaptSettings.from_config(config))
         self.watermark = Watermark(config.device.model, config.device.serial, config.camera.height)
         self.preview = PreviewOutput()
         audio = config.audio
@@ -124,7 +127,7 @@ class Pipeline:
     def stats(self) -> PipelineStats:
         return PipelineStats(self.recorder.buffered_s, self.frames_in, self.frames_dropped,
                              self.level_dbfs if self.audio is not None else None,
-                             self.blocks_in, self.blocks_dropped)
+                             self.blocks_in, self.blocks_dropped, self.watch.status())
 
     # -- control (daemon thread) ---------------------------------------------------------------
     def send(self, command: object) -> None:
@@ -209,11 +212,13 @@ class Pipeline:
                     self.packets.put(_STOP)
                     return
                 if isinstance(item, Frame):
-                    wall = clock.wall() - (clock.monotonic() - item.t_mono)
+                    began = clock.monotonic()
+                    wall = clock.wall() - (began - item.t_mono)
                     self.watermark.apply(item.image, wall, clock.wall_is_set, item.format)
                     self.preview.frame(item)
                     for packet in self.encoder.encode(item.image, item.t_mono, wall):
                         self.packets.put(packet)
+                    self._watch(item.t_mono, began)
                 elif isinstance(item, CameraRestarted):
                     self.encoder.restart_timeline()
                 else:
@@ -227,6 +232,20 @@ class Pipeline:
                 self.emit(PipelineError("encoder", str(exc)))
             finally:
                 self.frames.task_done()
+
+    def _watch(self, t_frame: float, began: float) -> None:
+        """Tell the real-time watch what this frame cost and what waits behind it. On a
+        simulated clock the queue's depth says nothing (the camera waits there) and the cost is
+        the encoder's model, or none."""
+        encoder = self.encoder
+        if self.clock.realtime:
+            work = self.clock.monotonic() - began
+            depth = self.frames.qsize()
+        else:
+            work, depth = 0.0, 0
+        if encoder.cost_s is not None:
+            work = encoder.cost_s
+        self.watch.frame(t_frame, work, depth)
 
     def _audio_loop(self) -> None:
         encoder = self.audio_encoder

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,20 @@ class PipelineStats:
     audio_level_dbfs: float | None = None
     blocks_captured: int = 0
     blocks_dropped: int = 0
+    #: the encoder's settings in force and the real-time watch's state (adapt.py)
+    encoder: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class EncoderAdapted:
+    """Once per recording whose encoder settings changed under load: how many changes, and the
+    seconds recorded at each setting (each segment's manifest has the intervals)."""
+
+    recording_id: str
+    changes: int
+    seconds: dict[str, float]
 
 
 Report = SegmentClosed | RecordingClosed | FirstLiveFrame | StorageFull | StorageError | \
-    PipelineError
+    PipelineError | EncoderAdapted
 ReportSink = Callable[[Report], None]

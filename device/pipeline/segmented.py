@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from device.location import LocationSample
+from device.pipeline.adapt import summary
 from device.pipeline.audio import AudioPacket, Packet
 from device.pipeline.interleave import HOLD_S
 from device.pipeline.output import Output
 from device.pipeline.reports import (
+    EncoderAdapted,
     FirstLiveFrame,
     RecordingClosed,
     ReportSink,
@@ -57,6 +59,8 @@ class SegmentedOutput(Output):
         self.gap: dict[str, Any] | None = None  # the camera is out since...
         self.closed = False
         self._live_from: float | None = t_press
+        #: every segment's encoder intervals with their lengths, for the recording's summary
+        self.encoding: list[dict[str, Any]] = []
 
     @property
     def segment_open(self) -> bool:
@@ -183,6 +187,10 @@ class SegmentedOutput(Output):
         elif self.segments and self.extradata:
             self._terminate(wall)
         self.closed = True
+        adapted = summary(self.encoding)
+        if adapted is not None:  # once per recording, not once per change
+            self.emit(EncoderAdapted(self.info.recording_id, adapted["changes"],
+                                     adapted["seconds"]))
         self.emit(RecordingClosed(self.info.recording_id, self.segments, reason))
 
     def failed(self, exc: OSError) -> None:
@@ -214,6 +222,10 @@ class SegmentedOutput(Output):
         assert self.writer is not None
         manifest, sha = self.writer.close(last=last, until=until)
         self.writer = None
+        intervals = list(manifest.encoding or ())
+        for i, entry in enumerate(intervals):
+            end = intervals[i + 1]["from_s"] if i + 1 < len(intervals) else manifest.duration_s
+            self.encoding.append({**entry, "span_s": end - entry["from_s"]})
         self._published(manifest, sha, last)
 
     def _published(self, manifest: Manifest, sha: str, last: bool) -> None:

@@ -51,7 +51,7 @@ from evidence.pending import (
     signed_record,
 )
 from evidence.utc import utc_iso, utc_seconds
-from hal.encoder import EncodedPacket, parameter_sets
+from hal.encoder import EncodedPacket, Tuning, parameter_sets
 
 PART_SUFFIX = Layout.PART
 #: Sound missing this long (samples) at a segment's start or end is a gap in the manifest.
@@ -198,7 +198,8 @@ def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path,
                    markers: tuple[Marker, ...], gaps: tuple[dict[str, Any], ...], last: bool,
                    recovered: bool = False, end_wall: float | None = None,
                    audio: dict[str, Any] | None = None,
-                   encryption: dict[str, Any] | None = None) -> Manifest:
+                   encryption: dict[str, Any] | None = None,
+                   encoding: tuple[dict[str, Any], ...] | None = None) -> Manifest:
     """The one place a segment's manifest is assembled (live, terminator or recovered).
 
     ``end_wall``: when the last frame's picture ended, by the capture clock. Without it (a
@@ -215,7 +216,7 @@ def build_manifest(info: RecordingInfo, index: int, prev: str | None, mp4: Path,
         frame_count=frames, codec="h264", width=info.width, height=info.height, fps=info.fps,
         prev_manifest_sha256=prev, last=last, recovered=recovered, clock_set=info.clock_set,
         reason=info.reason, pre_event_s=round(info.pre_event_s, 3) if index == 0 else 0,
-        markers=markers, gaps=gaps, audio=audio, encryption=encryption)
+        markers=markers, gaps=gaps, audio=audio, encryption=encryption, encoding=encoding)
 
 
 def audio_fields(settings: AudioSettings, start: float, end: float, mutes: list[list[Any]],
@@ -307,6 +308,9 @@ class SegmentWriter:
         #: each muxed sound packet's (offset, samples), for what of the sound has landed
         self._audio_slots: list[tuple[int, int]] = []
         self._slots: list[int] = []  # each muxed frame's slot, for the span of landed frames
+        #: the encoder's settings in force, per interval from the first frame (adapt.py)
+        self.encoding: list[dict[str, Any]] = []
+        self._tuning: Tuning | None = None
         self.write_pending()
         self._log = FragmentLog(self.path, info.identity.sign)  # before the .part exists
         self._file = _open_part(self.part, self._key)  # closed in close() or abort(); 0600
@@ -384,6 +388,10 @@ class SegmentWriter:
         pkt.is_keyframe = packet.keyframe
         self._container.mux(pkt)
         self._slots.append(packet.pts - self.first_pts)
+        if packet.tuning is not None and packet.tuning != self._tuning:
+            self._tuning = packet.tuning
+            self.encoding.append({"from_s": round(packet.t_mono - self.first.t_mono, 6),
+                                  "from_utc": utc_iso(packet.wall), **packet.tuning.as_dict()})
         self.last = packet
         self.frames += 1
         # The muxer writes a fragment when the next keyframe arrives: make it durable now.
@@ -506,7 +514,7 @@ class SegmentWriter:
             self.info, self.index, self.prev, self.path, digest=digest, size=size,
             start_wall=self.first.wall, frames=self.frames, duration_s=self.duration_s,
             markers=self._markers(), gaps=self.gaps, last=last, end_wall=self.end_wall(until),
-            encryption=encryption,
+            encryption=encryption, encoding=tuple(self.encoding) or None,
             audio=self.audio_manifest(self.last.t_mono + 1 / self.info.fps))
         if self.info.track is not None:
             # a cut's next segment takes the looks from its first frame on: none in both

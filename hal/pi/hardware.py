@@ -185,7 +185,8 @@ def build_pi_hardware(pins: PinsSection, setup: Setup, pin_factory: Factory | No
     clock = SystemClock() if setup.clock is None else setup.clock
     pull_up = pins.inputs_pull_up
     try:
-        buttons = {name: PiButton(name, gpio.make((name,), DigitalInputDevice, pull_up=pull_up))
+        buttons = {name: PiButton(name, gpio.make((name,), DigitalInputDevice, pull_up=pull_up),
+                            clock.monotonic)
                    for name in BUTTON_NAMES}
         led = _status_led(gpio)
         buzzer = _buzzer(gpio, clock)
@@ -194,7 +195,7 @@ def build_pi_hardware(pins: PinsSection, setup: Setup, pin_factory: Factory | No
         triggers = TriggerInputs({
             key.removeprefix(TRIGGER_PREFIX): gpio.make((key,), DigitalInputDevice,
                                                         pull_up=pull_up)
-            for key in pin_keys(pins) if key.startswith(TRIGGER_PREFIX)})
+            for key in pin_keys(pins) if key.startswith(TRIGGER_PREFIX)}, clock.monotonic)
     except BaseException:
         gpio.close()
         if own_clock:
