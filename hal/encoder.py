@@ -30,6 +30,8 @@ import av
 import cv2
 import numpy as np
 
+from hal.camera import PixelFormat
+
 _START_CODE = re.compile(b"\x00\x00\x01")
 NAL_SPS = 7
 NAL_PPS = 8
@@ -118,7 +120,9 @@ def parameter_sets(data: bytes) -> bytes:
 
 
 class Encoder(ABC):
-    """Encodes BGR frames to Annex B H.264 packets, a packet per frame, no B-frames.
+    """Encodes frames to Annex B H.264 packets, a packet per frame, no B-frames. A frame's
+    image is I420 (the sensor's and the codec's own format: ``(h * 3 / 2) x w``) or BGR
+    (``h x w x 3``, converted here): :class:`hal.camera.PixelFormat`, told by its shape.
 
     The frame-slot clock lives here, shared by every implementation: ``pts`` are evenly spaced
     and strictly increasing, with gaps where frames were lost (so timestamps tell the truth
@@ -279,9 +283,7 @@ class LibavEncoder(Encoder):
             return []
 
     def encode(self, image: np.ndarray, t_mono: float, wall: float) -> list[EncodedPacket]:
-        # OpenCV's BT.601 limited-range conversion matches swscale's and costs a third less.
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420),
-                                           format="yuv420p")
+        frame = self._codec_frame(image)
         frame.pts = self.slot(t_mono)
         forced = self.take_keyframe_request()
         key = self.keyframe_due(forced)
@@ -309,3 +311,24 @@ class LibavEncoder(Encoder):
                                      tuning))
             self.counted(bool(p.is_keyframe))
         return out
+
+    def _codec_frame(self, image: np.ndarray) -> av.VideoFrame:
+        """The codec's frame for ``image``, without a copy: PyAV's frame points at the
+        array's memory (which it keeps alive), and the codec copies the picture into its own
+        buffers once, as it must. A BGR image is converted to I420 first (OpenCV's BT.601
+        limited-range conversion matches swscale's and costs a third less). A picture of
+        another size than the codec's is refused (EncoderError, one line), not misread."""
+        pixel_format = PixelFormat.of(image)
+        try:
+            size = pixel_format.size(image)
+        except ValueError as exc:
+            raise EncoderError(f"encoding failed: {exc}") from None
+        if size != (self.width, self.height):
+            raise EncoderError(f"encoding failed: a {size[0]}x{size[1]} frame for a "
+                               f"{self.width}x{self.height} encoder")
+        if pixel_format is PixelFormat.BGR:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        if image.flags.c_contiguous and self.height % 4 == 0:
+            return av.VideoFrame.from_numpy_buffer(image, format="yuv420p")
+        # PyAV wraps only whole packed rows of chroma: other heights are copied in
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="yuv420p")

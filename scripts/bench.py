@@ -24,16 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import av
+import bench_memory
 import bench_pipeline
 import numpy as np
 from bench_audio import BENCHMARKS as AUDIO
 from bench_c2pa import BENCHMARKS as C2PA
+from bench_memory import BENCHMARKS as MEMORY
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
 from bench_powerloss import BENCHMARKS as POWER_LOSS
 from bench_redaction import BENCHMARKS as REDACTION
 from bench_retention import BENCHMARKS as RETENTION
 from bench_shift import BENCHMARKS as SHIFT_END
+from bench_stages import BENCHMARKS as STAGES
 from bench_tlog import BENCHMARKS as TLOG
 
 from device import control
@@ -530,6 +533,8 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **SHIFT_END,
     **AUDIO,
     **RETENTION,
+    **STAGES,
+    **MEMORY,
 }
 
 
@@ -550,9 +555,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="store and dock: serve the store as 'store serve --workers N'")
+    parser.add_argument("--minutes", type=float, default=10.0, metavar="N",
+                        help="memory: simulated minutes buffering, then as many recording")
     parser.add_argument("--load", type=_loads, default=[0], metavar="N[,N...]",
                         help="realtime: run beside N busy-loop processes (one run per N)")
     args = parser.parse_args()
+    bench_memory.MINUTES = args.minutes
     global WORKERS
     WORKERS = args.workers
     bench_pipeline.LOADS[:] = args.load

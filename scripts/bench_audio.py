@@ -14,7 +14,7 @@ from bench_pipeline import Row, _config, _frames, _recording
 
 from device.config import Config
 from device.pipeline.pipeline import Pipeline, SetBuffering, StartRecording, StopRecording
-from hal.camera import Frame
+from hal.camera import Frame, PixelFormat
 from hal.clock import SystemClock
 from hal.encoder import LibavEncoder
 from hal.microphone import AudioBlock
@@ -42,7 +42,8 @@ def _fps(config: Config, frames: list[Any], count: int, sound: bool) -> float:
         fed = 0
         start = time.perf_counter()
         for i in range(count):
-            pipeline.on_frame(Frame(frames[i % len(frames)].copy(), i / 30, i))
+            image = frames[i % len(frames)]
+            pipeline.on_frame(Frame(image.copy(), i / 30, i, PixelFormat.of(image)))
             while blocks and (fed + 1) * BLOCK / 48000 <= (i + 1) / 30:
                 pipeline.on_block(AudioBlock(blocks[fed % len(blocks)], fed * BLOCK / 48000,
                                              48000))

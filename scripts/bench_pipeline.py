@@ -25,7 +25,7 @@ from device.pipeline.ringbuffer import PreEventBuffer
 from device.pipeline.segments import RecordingInfo
 from evidence.crypt import new_force_key
 from evidence.identity import create_identity
-from hal.camera import Frame
+from hal.camera import Frame, PixelFormat
 from hal.clock import SystemClock
 from hal.encoder import LibavEncoder
 from sim.camera import SimCamera
@@ -80,7 +80,8 @@ def _pipeline_fps(config: Config, frames: list[Any], count: int,
         pipeline.send(StartRecording(_recording(Path(tmp), config, force_key), False, 0.0))
         start = time.perf_counter()
         for i in range(count):  # the camera: a fresh buffer per frame, as a sensor gives
-            pipeline.on_frame(Frame(frames[i % len(frames)].copy(), i / 30, i))
+            image = frames[i % len(frames)]
+            pipeline.on_frame(Frame(image.copy(), i / 30, i, PixelFormat.of(image)))
         pipeline.send(StopRecording(0.0))
         pipeline.sync()
         fps = count / (time.perf_counter() - start)

@@ -12,6 +12,7 @@ import threading
 import cv2
 
 from device.daemon import Daemon
+from device.pipeline.preview import to_bgr
 from hal.camera import Frame
 
 #: Preview frames are scaled down to at most this width: a view, not evidence.
@@ -25,11 +26,7 @@ def frame_key(frame: Frame) -> str:
 
 
 def encode_jpeg(frame: Frame, max_width: int = MAX_WIDTH, quality: int = QUALITY) -> bytes:
-    image = frame.image
-    height, width = image.shape[:2]
-    if width > max_width:
-        image = cv2.resize(image, (max_width, round(height * max_width / width)),
-                           interpolation=cv2.INTER_AREA)
+    image = to_bgr(frame, max_width)  # frames are I420 (the sensor's): the viewer converts
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover - OpenCV encodes any BGR image
         raise RuntimeError("JPEG encoding failed")

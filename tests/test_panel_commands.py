@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from device.control import Controller
+from hal.camera import Frame
 from sim.preview import frame_key
 from sim.simulator import Simulator
 from sim.web.hub import feed_entry
@@ -146,10 +147,10 @@ def test_the_preview_is_the_watermarked_frame_and_is_sent_once(make_sim) -> None
     jpeg = cv2.imdecode(np.frombuffer(base64.b64decode(reply["jpeg"]), np.uint8),
                         cv2.IMREAD_COLOR)
     frame = latest[1]
-    assert jpeg.shape == frame.image.shape
+    assert jpeg.shape == (frame.height, frame.width, 3)
     # The picture is the camera's, with the watermark band burned in at the bottom.
-    clean = sim.camera.render(frame.index, frame.t_mono)
-    differs = np.abs(frame.image.astype(int) - clean.astype(int)).max(axis=(1, 2)) > 0
+    clean = Frame(sim.camera.render(frame.index, frame.t_mono), 0.0, 0, frame.format).luma
+    differs = np.abs(frame.luma.astype(int) - clean.astype(int)).max(axis=1) > 0
     assert not differs[: len(differs) // 2].any() and differs[-4:].all()
     assert ok(ctl, cmd="preview", after=reply["frame"]) == {"ok": True,
                                                              "frame": reply["frame"]}

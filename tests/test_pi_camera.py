@@ -15,13 +15,15 @@ import pytest
 
 from device.config import Config
 from device.pipeline.encoder import encoder_settings
-from hal.camera import Frame
+from device.pipeline.preview import to_bgr
+from hal.camera import Frame, PixelFormat
 from hal.clock import SystemClock
 from hal.encoder import LibavEncoder
 from hal.pi.camera import (
     CameraUnavailable,
     Picamera2Camera,
     V4L2Camera,
+    fit_i420,
     open_camera,
     usb_camera_index,
 )
@@ -139,12 +141,19 @@ def test_v4l2_capture_thread_delivers_sized_frames_and_recovers(video: Path) -> 
     assert not camera.running
 
 
-class FakePicamera2:
-    """The part of picamera2's API the backend uses, producing BGR-ordered frames."""
+BLUE_BGR = (255, 0, 0)
 
-    def __init__(self) -> None:
+
+class FakePicamera2:
+    """The part of picamera2's API the backend uses: a blue picture, BGR-ordered for
+    ``RGB888``, and for ``YUV420`` as the ISP lays it out, rows padded to ``stride`` (0: none)
+    and ``size`` the one it gives (None: the one asked for)."""
+
+    def __init__(self, stride: int = 0, size: tuple[int, int] | None = None,
+                 ignores_format: bool = False) -> None:
         self.config: dict[str, Any] | None = None
         self.calls: list[str] = []
+        self.stride, self.size, self.ignores_format = stride, size, ignores_format
 
     def create_video_configuration(self, main: dict[str, Any],
                                    controls: dict[str, Any]) -> dict[str, Any]:
@@ -157,8 +166,18 @@ class FakePicamera2:
         self.calls.append("start")
 
     def capture_array(self, stream: str) -> np.ndarray:
-        w, h = self.config["main"]["size"]  # type: ignore[index]
-        return np.full((h, w, 3), (255, 0, 0), np.uint8)  # blue, in B, G, R order
+        w, h = self.size or self.config["main"]["size"]  # type: ignore[index]
+        bgr = np.full((h, w, 3), BLUE_BGR, np.uint8)  # blue, in B, G, R order
+        if self.config["main"]["format"] != "YUV420" or self.ignores_format:  # type: ignore
+            return bgr
+        i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+        stride = max(self.stride, w)
+        y, uv = i420[:h].reshape(-1), i420[h:].reshape(-1)
+        padded = np.full(h * stride * 3 // 2, 7, np.uint8)  # padding bytes are junk
+        padded[:h * stride].reshape(h, stride)[:, :w] = y.reshape(h, w)
+        chroma = padded[h * stride:].reshape(h, stride // 2)
+        chroma[:, :w // 2] = uv.reshape(h, w // 2)
+        return padded.reshape(h * 3 // 2, stride)
 
     def stop(self) -> None:
         self.calls.append("stop")
@@ -167,22 +186,64 @@ class FakePicamera2:
         self.calls.append("close")
 
 
-def test_picamera2_is_chosen_first_and_configured_for_bgr_video() -> None:
-    fake = FakePicamera2()
+def _picamera2_frames(fake: FakePicamera2, width: int = 320,
+                      height: int = 240) -> list[Frame]:
     module = ModuleType("picamera2")
     module.Picamera2 = lambda: fake  # type: ignore[attr-defined]
-    clock = SimClock()
-    camera = open_camera(clock, 320, 240, 25, import_module=lambda name: module,
+    camera = open_camera(SimClock(), width, height, 25, import_module=lambda name: module,
                          open_capture=unopened)
     assert isinstance(camera, Picamera2Camera)
     sink = Collector(3)
     camera.start(sink)
     assert sink.enough.wait(5)
     camera.close()
-    assert fake.config == {"main": {"size": (320, 240), "format": "RGB888"},
-                           "controls": {"FrameRate": 25.0}}
-    assert sink.frames[0].image[0, 0].tolist() == [255, 0, 0]
     assert fake.calls[-1] == "close" and "stop" in fake.calls
+    return sink.frames
+
+
+def test_picamera2_is_chosen_first_and_configured_for_yuv420_video() -> None:
+    """The ISP's own format: the frame is I420, its planes the picture's, not converted."""
+    fake = FakePicamera2()
+    frames = _picamera2_frames(fake)
+    assert fake.config == {"main": {"size": (320, 240), "format": "YUV420"},
+                           "controls": {"FrameRate": 25.0}}
+    frame = frames[0]
+    assert frame.format is PixelFormat.I420 and frame.image.shape == (360, 320)
+    assert to_bgr(frame)[0, 0].tolist() == pytest.approx(BLUE_BGR, abs=3)
+
+
+def test_picamera2_rows_padded_to_a_stride_are_cropped_to_the_picture() -> None:
+    frame = _picamera2_frames(FakePicamera2(stride=384))[0]
+    assert frame.format is PixelFormat.I420 and frame.image.shape == (360, 320)
+    assert 7 not in frame.image  # none of the stride's padding bytes is in the picture
+    assert np.abs(to_bgr(frame).astype(int) - BLUE_BGR).max() <= 3
+
+
+def test_picamera2_of_another_size_is_scaled_plane_by_plane() -> None:
+    frame = _picamera2_frames(FakePicamera2(size=(640, 480)))[0]
+    assert frame.format is PixelFormat.I420 and frame.image.shape == (360, 320)
+    assert np.abs(to_bgr(frame).astype(int) - BLUE_BGR).max() <= 3
+
+
+def test_picamera2_that_gives_bgr_anyway_still_gives_frames() -> None:
+    """An older picamera2 (or a sensor mode) answering in RGB888: taken as the BGR it is."""
+    frame = _picamera2_frames(FakePicamera2(ignores_format=True))[0]
+    assert frame.format is PixelFormat.BGR and frame.image[0, 0].tolist() == list(BLUE_BGR)
+
+
+def test_picamera2_frames_encode_as_they_come() -> None:
+    frame = _picamera2_frames(FakePicamera2(stride=384))[0]
+    encoder = LibavEncoder(encoder_settings(Config().replace(
+        camera={"width": 320, "height": 240, "fps": 25})))
+    packets = encoder.encode(frame.image, 0.0, 0.0)
+    assert packets and packets[0].keyframe
+
+
+def test_fit_i420_refuses_what_is_not_yuv420() -> None:
+    with pytest.raises(ValueError, match="YUV420 buffer"):
+        fit_i420(np.zeros((241, 320), np.uint8), 320, 240)
+    with pytest.raises(ValueError, match="YUV420 buffer"):
+        fit_i420(np.zeros((240, 320, 3), np.uint8), 320, 240)
 
 
 # -- encoder choice ------------------------------------------------------------------------------

@@ -50,8 +50,8 @@ def test_a_tone_burst_starts_at_every_flash_frame() -> None:
     frames, blocks = _run(3.5)
     flashes = [f.t_mono for f in frames if f.index % 30 == 0]
     assert len(flashes) == 3
-    assert all(f.image.mean() > 220 for f in frames if f.index % 30 == 0)
-    assert all(f.image.mean() < 200 for f in frames if f.index % 30)
+    assert all(f.luma.mean() > 220 for f in frames if f.index % 30 == 0)
+    assert all(f.luma.mean() < 200 for f in frames if f.index % 30)
     pcm = np.concatenate([b.samples[:, 0] for b in blocks]).astype(float)
     t = blocks[0].t_mono + np.arange(len(pcm)) / 48000
     loud = np.abs(pcm) > 20 * NOISE_LEVEL

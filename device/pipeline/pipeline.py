@@ -214,7 +214,7 @@ class Pipeline:
                 if isinstance(item, Frame):
                     began = clock.monotonic()
                     wall = clock.wall() - (began - item.t_mono)
-                    self.watermark.apply(item.image, wall, clock.wall_is_set)
+                    self.watermark.apply(item.image, wall, clock.wall_is_set, item.format)
                     self.preview.frame(item)
                     for packet in self.encoder.encode(item.image, item.t_mono, wall):
                         self.packets.put(packet)

@@ -1,10 +1,17 @@
 """The preview output: the newest watermarked frame, for a viewer (the simulator's preview) to
 copy and encode at its own pace on its own thread. Publishing a reference costs the encoder
-thread nothing. A frame is final once published; nobody may modify its image."""
+thread nothing. A frame is final once published; nobody may modify its image.
+
+Frames travel in the sensor's format (I420 on the Pi and in the simulator); only a viewer needs
+BGR, so :func:`to_bgr` converts on the viewer's thread, at its rate, scaling the planes down
+before converting (a 640-wide view of a 1080p frame converts a ninth of the pixels)."""
 
 from __future__ import annotations
 
-from hal.camera import Frame
+import cv2
+import numpy as np
+
+from hal.camera import Frame, PixelFormat, i420_planes
 
 
 class PreviewOutput:
@@ -23,3 +30,27 @@ class PreviewOutput:
 
     def stop(self) -> None:
         self.running = False
+
+
+def to_bgr(frame: Frame, max_width: int | None = None) -> np.ndarray:
+    """The frame's picture as a new BGR image, at most ``max_width`` wide (aspect kept)."""
+    image, width, height = frame.image, frame.width, frame.height
+    scaled = (width, height)
+    if max_width is not None and width > max_width:
+        scaled = (max_width, max(1, round(height * max_width / width)))
+    if frame.format is PixelFormat.BGR:
+        if scaled == (width, height):
+            return image.copy()
+        return cv2.resize(image, scaled, interpolation=cv2.INTER_AREA)
+    if scaled == (width, height):
+        return cv2.cvtColor(image, cv2.COLOR_YUV2BGR_I420)
+    # scale each plane, then convert: I420 wants even sides
+    w, h = scaled[0] + scaled[0] % 2, scaled[1] + scaled[1] % 2
+    y, u, v = i420_planes(image)
+    small = np.empty((h * 3 // 2, w), np.uint8)
+    sy, su, sv = i420_planes(small)
+    cv2.resize(y, (w, h), dst=sy, interpolation=cv2.INTER_AREA)
+    cv2.resize(u, (w // 2, h // 2), dst=su, interpolation=cv2.INTER_AREA)
+    cv2.resize(v, (w // 2, h // 2), dst=sv, interpolation=cv2.INTER_AREA)
+    bgr = cv2.cvtColor(small, cv2.COLOR_YUV2BGR_I420)
+    return bgr if (w, h) == scaled else bgr[:scaled[1], :scaled[0]]

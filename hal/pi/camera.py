@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hal.camera import Camera, Frame, FrameSink
+from hal.camera import Camera, Frame, FrameSink, PixelFormat, i420_planes
 from hal.clock import Clock
 from hal.pi.errors import PiSetupError
 
@@ -43,11 +43,38 @@ def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def fit_i420(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An I420 ``(height * 3 / 2) x width`` image from the sensor's YUV420 buffer, whose rows
+    may be padded to a stride wider than the picture (picamera2 gives ``(h * 3 / 2) x
+    stride``): as it is when it fits, else each plane cropped (or scaled) into a new one."""
+    if image.ndim != 2 or image.shape[0] % 3 or image.shape[1] % 2:
+        raise ValueError(f"a YUV420 buffer is (height * 3 / 2) x stride, not {image.shape}")
+    rows, stride = image.shape
+    got = rows * 2 // 3
+    if (got, stride) == (height, width):
+        return np.ascontiguousarray(image)
+    flat = np.ascontiguousarray(image).reshape(-1)
+    luma, chroma = got * stride, (got // 2) * (stride // 2)
+    planes = (flat[:luma].reshape(got, stride),
+              flat[luma:luma + chroma].reshape(got // 2, stride // 2),
+              flat[luma + chroma:luma + 2 * chroma].reshape(got // 2, stride // 2))
+    out = np.empty((height * 3 // 2, width), np.uint8)
+    for source, dest, div in zip(planes, i420_planes(out), (1, 2, 2), strict=True):
+        if got == height and stride >= width:  # the stride's padding: cropped off
+            dest[:] = source[:, :width // div]
+        else:
+            cv2.resize(source, (width // div, height // div), dst=dest,
+                       interpolation=cv2.INTER_AREA)
+    return out
+
+
 class CaptureCamera(Camera):
     """A sensor read in a loop on its own thread. Subclasses open, read and close it."""
 
     #: Seconds between attempts to reopen a sensor that stopped answering.
     retry_s = 1.0
+    #: What :meth:`_read` gives: BGR (OpenCV's order) unless the backend asks for YUV420.
+    pixel_format = PixelFormat.BGR
 
     def __init__(self, clock: Clock, width: int, height: int, fps: float) -> None:
         super().__init__(width, height, fps)
@@ -132,7 +159,17 @@ class CaptureCamera(Camera):
                 if self.on_restore is not None:
                     self.on_restore()
             self._index += 1
-            sink(Frame(fit(image, self.width, self.height), t, self._index))
+            sink(self._frame(image, t))
+
+    def _frame(self, image: np.ndarray, t: float) -> Frame:
+        """The frame of one read: in the sensor's own format when it is I420 (no conversion),
+        else BGR; a buffer that is not the YUV420 asked for is taken as the image it is."""
+        if self.pixel_format is PixelFormat.I420 and image.ndim == 2 and \
+                self.width % 2 == 0 and self.height % 2 == 0:
+            with contextlib.suppress(ValueError):
+                return Frame(fit_i420(image, self.width, self.height), t, self._index,
+                             PixelFormat.I420)
+        return Frame(fit(image, self.width, self.height), t, self._index)
 
     def _fault(self, reason: str) -> None:
         if self.faulted is None:
@@ -145,12 +182,16 @@ class CaptureCamera(Camera):
 
 
 class Picamera2Camera(CaptureCamera):
-    """The CSI camera. ``RGB888`` in picamera2 is B, G, R in memory: what OpenCV and we use."""
+    """The CSI camera, asked for ``YUV420``: the ISP's own output and what H.264 encodes, so
+    no frame is converted before the encoder (issue 19). ``pixel_format=PixelFormat.BGR``
+    asks for ``RGB888`` instead (in picamera2, B, G, R in memory: OpenCV's order)."""
 
-    def __init__(self, picam2: Any, clock: Clock, width: int, height: int, fps: float) -> None:
+    def __init__(self, picam2: Any, clock: Clock, width: int, height: int, fps: float,
+                 pixel_format: PixelFormat = PixelFormat.I420) -> None:
         super().__init__(clock, width, height, fps)
         self._cam = picam2
         self._configured = False
+        self.pixel_format = (PixelFormat.BGR if width % 2 or height % 2 else pixel_format)
 
     def describe(self) -> str:
         return "picamera2"
@@ -159,7 +200,9 @@ class Picamera2Camera(CaptureCamera):
         try:
             if not self._configured:
                 self._cam.configure(self._cam.create_video_configuration(
-                    main={"size": (self.width, self.height), "format": "RGB888"},
+                    main={"size": (self.width, self.height),
+                          "format": "YUV420" if self.pixel_format is PixelFormat.I420
+                          else "RGB888"},
                     controls={"FrameRate": float(self.fps)}))
                 self._configured = True
             self._cam.start()

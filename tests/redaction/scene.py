@@ -18,6 +18,7 @@ import numpy as np
 from device.pipeline.segments import MP4_OPTIONS
 from evidence.identity import DeviceIdentity, create_identity, public_pem
 from evidence.manifest import Manifest, sha256_file, write_signed_manifest
+from hal.camera import PixelFormat
 from sim.camera import SimCamera
 from sim.clock import DEFAULT_EPOCH, SimClock
 from store.redaction.detector import Box
@@ -94,7 +95,7 @@ def build_scene(root: Path, seconds: float = 4.0, segments: int = 2, audio: bool
     head = astronaut()[HEAD[1]:HEAD[1] + HEAD[3], HEAD[0]:HEAD[0] + HEAD[2]]
     patch = cv2.resize(head, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA)
     mirrored = cv2.flip(patch, 1)
-    camera = SimCamera(SimClock(), WIDTH, HEIGHT, FPS)
+    camera = SimCamera(SimClock(), WIDTH, HEIGHT, FPS, PixelFormat.BGR)  # a BGR scene to paste into
     total = round(seconds * FPS)
     per = total // segments
     subject: list[Box] = []
