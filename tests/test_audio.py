@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from device.config import Config
+from evidence.utc import utc_seconds
 from hal.encoder import LibavEncoder
 from sim.simulator import Simulator
 from sim.sync import flashes, offsets, onsets, samples
@@ -322,3 +323,32 @@ def test_status_gives_the_level_for_the_panels_meter_and_silence_when_muted(
         assert off.daemon.status().to_json()["audio"] is None
     finally:
         off.shutdown()
+
+
+@pytest.mark.parametrize("fps", [5, 30])
+def test_the_last_segment_has_its_sound_to_the_stop_and_no_false_gap(
+        tmp_path: Path, fps: int) -> None:
+    """The microphone's block still being heard at the stop (a fifth of a second at 5 fps)
+    belongs to the recording: the stop waits for it, and the manifest lists no gap, which
+    would say the microphone failed."""
+    cfg = config(camera={"width": 64, "height": 48, "fps": fps},
+                 recording={"pre_event_audio": True})
+    for n, wait in enumerate((0.0, 0.07, 0.13)):  # the stop at different phases of a block
+        sim = Simulator(cfg, tmp_path / f"d{n}", encoder=LibavEncoder)
+        sim.power_on()
+        sim.advance(1.0 + wait)
+        record(sim, 5.0)
+        sim.shutdown()
+        files = mp4s(sim)
+        for mp4 in files:
+            assert manifest(mp4)["audio"]["gaps"] == [], (fps, wait, mp4.name)
+        last = manifest(files[-1])
+        sound = last["audio"]
+        heard_to = sound["first_s"] + sound["duration_s"]
+        (stop,) = (e for e in audit(sim) if e["event"] == "recording_stop")
+        stop_s = utc_seconds(stop["utc"]) - utc_seconds(last["start_utc"])
+        # every sample captured before the stop is in the file (the block the microphone
+        # was still filling at the stop included), and no more than an AAC frame after it
+        assert stop_s - 0.001 <= heard_to <= stop_s + 1024 / 48000 + 0.001, (
+            fps, wait, heard_to, stop_s)
+        assert heard_to <= last["duration_s"] + 0.001

@@ -35,4 +35,4 @@ def test_the_hil_suite_runs_unchanged_against_a_board(tmp_path: Path) -> None:
     assert suite.returncode == 0, report
     assert "needs a power rig (cut and restore power): pass --hil-power-off" in report
     assert "needs a button rig (press a real button): pass --hil-button" in report
-    assert " 8 passed, 2 skipped" in report, report
+    assert " 14 passed, 2 skipped" in report, report

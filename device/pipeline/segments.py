@@ -438,7 +438,10 @@ class SegmentWriter:
         first = span if self.audio_first is None else self.audio_first
         if first >= EDGE_GAP:
             gaps.insert(0, {"from_s": 0.0, "to_s": round(first / rate, 6)})
-        if self.audio_first is not None and span - self.audio_end >= EDGE_GAP:
+        # the sound ends with the last frame's capture (the stop, or the next segment's first
+        # frame), not with the time that frame is shown for
+        heard_to = round((self.last.t_mono - self.first.t_mono) * rate)
+        if self.audio_first is not None and heard_to - self.audio_end >= EDGE_GAP:
             gaps.append({"from_s": round(self.audio_end / rate, 6),
                          "to_s": round(span / rate, 6)})
         return audio_fields(
