@@ -49,7 +49,9 @@ def record(device: Device, seconds: float, during: Any = None) -> tuple[str, lis
 
 
 def not_silent(x: np.ndarray, block: int = 1024) -> bool:
-    """A live microphone is never digital zero for a whole AAC frame."""
+    """A live microphone is never digital zero for a whole AAC frame (but for the last two of
+    a recording: the encoder's drain pads its partial frame with zeros)."""
+    x = x[:max(0, len(x) - 2 * block)]
     chunks = [x[i:i + block] for i in range(0, len(x) - block + 1, block)]
     return bool(chunks) and all(np.abs(c).max() > 0 for c in chunks)
 
@@ -117,6 +119,7 @@ def test_mute_is_digital_silence_exactly_between_the_audited_mute_and_unmute(
     muted_on, muted_off = entries[0], entries[1]
     spans: list[dict[str, Any]] = []
     total = 0.0
+    heard_outside = 0
     folder = data_dir / "recordings" / recording
     for name, manifest in zip(files, manifests(data_dir, recording, files), strict=True):
         t, x = samples(folder / name)
@@ -130,8 +133,12 @@ def test_mute_is_digital_silence_exactly_between_the_audited_mute_and_unmute(
             inside |= (t >= span["from_s"] - EDGE_S) & (t < span["to_s"] + EDGE_S)
             total += span["to_s"] - span["from_s"]
         start = manifest["audio"].get("sound_from_s", 0.0) + EDGE_S
-        assert not_silent(x[~inside & (t > start)]), f"{name}: silence outside the mute"
+        outside = x[~inside & (t > start)]
+        if len(outside) > 3 * 1024:  # a segment muted all through has nothing outside
+            assert not_silent(outside), f"{name}: silence outside the mute"
+            heard_outside += 1
     assert spans and spans[-1]["to_utc"] == muted_off["utc"]
+    assert heard_outside >= 1  # sound before the mute or after the unmute was checked
     assert total == pytest.approx(muted_off["mono"] - muted_on["mono"], abs=0.02)
 
 
