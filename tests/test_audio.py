@@ -195,8 +195,14 @@ def test_mute_not_allowed_the_hold_is_refused_and_audited(tmp_path: Path) -> Non
     assert not [e for e in entries if e["event"] == "flag" and e["data"]["flag"] == "muted"]
     refused = [e for e in entries if e["event"] == "mute_refused"]
     assert len(refused) == 2 and "audio.mute_allowed" in refused[0]["reason"]
+    assert not sim.daemon.flags["muted"]
     for mp4 in mp4s(sim):
         assert manifest(mp4)["audio"]["muted"] == []
+        t, x = samples(mp4)  # the microphone was heard all along: never a frame of zeros
+        start = manifest(mp4)["audio"].get("sound_from_s", 0.0) + 0.03
+        kept = np.abs(x[(t > start) & (t < t[-1] - 0.05)])
+        chunks = np.array_split(kept, max(1, len(kept) // 1024))
+        assert len(kept) > 4800 and all(c.max() > 0 for c in chunks), mp4.name
 
 
 def test_a_microphone_gap_is_a_gap_in_the_sound_only(tmp_path: Path) -> None:
@@ -352,3 +358,28 @@ def test_the_last_segment_has_its_sound_to_the_stop_and_no_false_gap(
         assert stop_s - 0.001 <= heard_to <= stop_s + 1024 / 48000 + 0.001, (
             fps, wait, heard_to, stop_s)
         assert heard_to <= last["duration_s"] + 0.001
+
+
+def test_a_stop_into_the_dock_closes_the_recording_though_the_microphone_stops_with_it(
+        tmp_path: Path) -> None:
+    """The camera and microphone go off as the camera docks: the stop does not wait for a
+    block that will never come, and the recording is closed and signed before the upload."""
+    cfg = config(camera={"width": 64, "height": 48, "fps": 5},
+                 recording={"pre_event_audio": True})
+    sim = Simulator(cfg, tmp_path / "d", encoder=LibavEncoder)
+    sim.power_on()
+    try:
+        sim.advance(1.07)  # the stop falls inside a microphone block
+        sim.button("record").double_press()
+        sim.advance(3.0)
+        sim.dock.dock()  # docked mid-recording: it docks when the recording stops
+        sim.advance(0.5)
+        sim.button("record").hold(3.2)
+        sim.advance(3.5)
+        assert sim.mode == "docked"
+        files = mp4s(sim)
+        assert files and manifest(files[-1])["last"] is True
+        assert not list(sim.data_dir.glob("recordings/*/*.part"))
+        assert manifest(files[-1])["audio"]["gaps"] == []
+    finally:
+        sim.shutdown()

@@ -61,6 +61,8 @@ __all__ = ["AddMarker", "CameraBack", "CameraLost", "CameraRestarted", "Pipeline
            "SetBuffering", "StartRecording", "StopRecording"]
 
 _STOP = object()
+#: The microphone was stopped: no block will complete a stop's sound, drain at once.
+_MIC_STOPPED = object()
 
 
 class Pipeline:
@@ -154,6 +156,8 @@ class Pipeline:
         if self.microphone is not None and self.microphone_on:
             self.microphone.stop()
             self.microphone_on = False
+            if self.audio_encoder is not None:
+                self.blocks.put(_MIC_STOPPED)
 
     def send_audio(self, command: SetMuted | SetLive) -> None:
         """A gate command, in band with the microphone's blocks (nothing without sound)."""
@@ -239,10 +243,13 @@ class Pipeline:
         while True:
             item = self.blocks.get()
             try:
-                if item is _STOP:
+                if item is _STOP or item is _MIC_STOPPED:
                     if stop is not None:  # the microphone went first: drain what there is
                         self.packets.put([*encoder.flush(), AudioFlushed(stop)])
-                    return
+                        stop = None
+                    if item is _STOP:
+                        return
+                    continue
                 if isinstance(item, AudioBlock):
                     block = self.gate.apply(item)
                     self.level_dbfs = level_dbfs(block)
