@@ -383,3 +383,20 @@ def test_a_stop_into_the_dock_closes_the_recording_though_the_microphone_stops_w
         assert manifest(files[-1])["audio"]["gaps"] == []
     finally:
         sim.shutdown()
+
+
+def test_an_unmute_at_a_segment_cut_is_in_the_next_segments_manifest() -> None:
+    """The unmute landing on the cut's first frame (after the segment before was signed with
+    its span still open): the next segment lists the span's end, zero long at its start."""
+    from device.pipeline.audio import AudioSettings
+    from device.pipeline.segments import audio_fields
+
+    mutes = [[5.35, "2026-01-01T00:00:05.350Z", 12.4, "2026-01-01T00:00:12.400Z"]]
+    before = audio_fields(AudioSettings(), 8.4, 12.4, mutes, None)["muted"]
+    after = audio_fields(AudioSettings(), 12.4, 16.4, mutes, None)["muted"]
+    later = audio_fields(AudioSettings(), 16.4, 20.4, mutes, None)["muted"]
+    assert before == [{"from_s": 0.0, "to_s": 4.0, "from_utc": mutes[0][1],
+                       "to_utc": mutes[0][3]}]
+    assert after == [{"from_s": 0.0, "to_s": 0.0, "from_utc": mutes[0][1],
+                      "to_utc": mutes[0][3]}]
+    assert later == []

@@ -226,7 +226,9 @@ def audio_fields(settings: AudioSettings, start: float, end: float, mutes: list[
     starts silent (pre-event audio off)."""
     muted = []
     for t_from, utc_from, t_to, utc_to in mutes:
-        if t_from < end and (t_to is None or t_to > start):
+        # a span that ended at this segment's first frame may have closed after the segment
+        # before was signed (its end then open): it is listed here, zero long, with its end
+        if t_from < end and (t_to is None or t_to > start or t_from < start <= t_to):
             muted.append({"from_s": round(max(0.0, t_from - start), 6),
                           "to_s": round(min(end, end if t_to is None else t_to) - start, 6),
                           "from_utc": utc_from, "to_utc": utc_to})

@@ -143,7 +143,8 @@ def test_mute_is_digital_silence_exactly_between_the_audited_mute_and_unmute(
             assert span["from_utc"] == muted_on["utc"]  # the audit log's moment
             assert span["to_utc"] in (muted_off["utc"], None)
             core = (t >= span["from_s"] + EDGE_S) & (t < span["to_s"] - EDGE_S)
-            assert core.any() and np.abs(x[core]).max() == 0.0, f"{name}: sound while muted"
+            if span["to_s"] - span["from_s"] > 4 * EDGE_S:  # (an unmute at the cut: 0 long)
+                assert core.any() and np.abs(x[core]).max() == 0.0, f"{name}: sound while muted"
             inside |= (t >= span["from_s"] - EDGE_S) & (t < span["to_s"] + EDGE_S)
             total += span["to_s"] - span["from_s"]
         start = manifest["audio"].get("sound_from_s", 0.0) + EDGE_S
@@ -151,7 +152,8 @@ def test_mute_is_digital_silence_exactly_between_the_audited_mute_and_unmute(
         if len(outside) > 3 * 1024:  # a segment muted all through has nothing outside
             assert not_silent(outside), f"{name}: silence outside the mute"
             heard_outside += 1
-    assert spans and spans[-1]["to_utc"] == muted_off["utc"]
+    assert spans and spans[-1]["to_utc"] == muted_off["utc"], (
+        files, sorted(p.name for p in folder.iterdir()), audit(data_dir)[-12:])
     assert heard_outside >= 1  # sound before the mute or after the unmute was checked
     assert total == pytest.approx(muted_off["mono"] - muted_on["mono"], abs=0.02)
 
