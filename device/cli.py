@@ -235,6 +235,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         payload["free_mb"] = None if args.free_mb == "real" else _number(args.free_mb)
     elif args.command == "camera":
         payload["action"] = args.action
+    elif args.command == "microphone":
+        payload["action"] = args.action
+        if args.seconds is not None:
+            if args.action != "speak":
+                raise CliError(f"microphone {args.action} takes no --seconds")
+            payload["seconds"] = args.seconds
     reply = control.request(_data_dir(args, config), payload)
     print(f"{args.command}: mode is now {reply['mode']}")
     return EXIT_OK
@@ -480,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("camera", parents=[common], help="unplug or replug the simulated sensor")
     p.add_argument("action", choices=("unplug", "replug"))
+    p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("microphone", parents=[common],
+                       help="speak into the simulated microphone, or unplug or replug it")
+    p.add_argument("action", choices=("speak", "unplug", "replug"))
+    p.add_argument("--seconds", type=_number_type("seconds", 0, 60), metavar="SECONDS",
+                   help="how long the voice lasts (speak; default 2, at most 60)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("location", parents=[common],

@@ -82,6 +82,13 @@ def _storage(args: list[str], rest: str) -> dict[str, Any]:
     return {"cmd": "storage", "free_mb": free}
 
 
+def _microphone(args: list[str], rest: str) -> dict[str, Any]:
+    request: dict[str, Any] = {"cmd": "microphone", "action": args[0]}
+    if len(args) > 1:
+        request["seconds"] = _number("microphone", "SECONDS", args[1])
+    return request
+
+
 def _events(args: list[str], rest: str) -> dict[str, Any]:
     return {"cmd": "events", "since": _whole("events", "SINCE", args[0]) if args else 0}
 
@@ -107,6 +114,7 @@ COMMANDS: dict[str, Command] = {
                        _one("battery", "percent", lambda t: _number("battery", "PERCENT", t))),
     "storage": Command("storage FREE_MB|real", "storage", _storage),
     "camera": Command("camera unplug|replug", "camera", _one("camera", "action")),
+    "microphone": Command("microphone speak|unplug|replug [SECONDS]", "microphone", _microphone),
     "button": Command("button BUTTON down|up", "button",
                       lambda args, rest: {"cmd": "button", "button": args[0],
                                           "action": args[1]}),

@@ -36,6 +36,9 @@ from sim.preview import Preview
 
 #: The longest an ``events`` request may wait for something to happen, seconds.
 MAX_EVENTS_WAIT_S = 30.0
+#: How long the ``microphone speak`` command's voice lasts unless told, and at most, seconds.
+DEFAULT_SPEAK_S = 2.0
+MAX_SPEAK_S = 60.0
 
 
 class Simulator:
@@ -181,6 +184,25 @@ class Simulator:
             self.daemon.sync()
             return {"mode": self.mode}
 
+        @takes("action", "seconds")
+        def microphone(request: dict[str, Any]) -> dict[str, Any]:
+            """The simulated microphone: someone speaks into it for ``seconds`` (default
+            2, at most 60), or its cable is pulled and pushed back (a gap in the sound)."""
+            mic, action = self.microphone, request.get("action")
+            if action not in ("speak", "unplug", "replug"):
+                raise ControlError(f"microphone takes action speak, unplug or replug, got "
+                                   f"{show(action)}")
+            if mic is None:
+                raise ControlError("this camera has no microphone (audio.enabled = false)")
+            if action == "speak":
+                mic.speak(number(request, "seconds", 0, MAX_SPEAK_S, default=DEFAULT_SPEAK_S))
+            elif "seconds" in request:
+                raise ControlError(f"microphone {action} takes no seconds")
+            else:
+                mic.unplug() if action == "unplug" else mic.replug()
+            self.daemon.sync()
+            return {"action": action, "mode": self.mode}
+
         @takes("set")
         def clock(request: dict[str, Any]) -> dict[str, Any]:
             """The real-time clock loses (or regains) its time. The watermark says so at once;
@@ -254,7 +276,7 @@ class Simulator:
             return {"action": action, "location": self.daemon.tracker.status()}
 
         return {"advance": advance, "dock": dock, "undock": undock, "battery": battery,
-                "storage": storage, "camera": camera, "clock": clock, "journal": journal,
-                "preview": preview, "button": button,
+                "storage": storage, "camera": camera, "microphone": microphone, "clock": clock,
+                "journal": journal, "preview": preview, "button": button,
                 "location": location}
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from device.config import Config
+from evidence.utc import utc_seconds
 from hal.encoder import LibavEncoder
 from sim.simulator import Simulator
 from sim.sync import flashes, offsets, onsets, samples
@@ -194,8 +195,14 @@ def test_mute_not_allowed_the_hold_is_refused_and_audited(tmp_path: Path) -> Non
     assert not [e for e in entries if e["event"] == "flag" and e["data"]["flag"] == "muted"]
     refused = [e for e in entries if e["event"] == "mute_refused"]
     assert len(refused) == 2 and "audio.mute_allowed" in refused[0]["reason"]
+    assert not sim.daemon.flags["muted"]
     for mp4 in mp4s(sim):
         assert manifest(mp4)["audio"]["muted"] == []
+        t, x = samples(mp4)  # the microphone was heard all along: never a frame of zeros
+        start = manifest(mp4)["audio"].get("sound_from_s", 0.0) + 0.03
+        kept = np.abs(x[(t > start) & (t < t[-1] - 0.05)])
+        chunks = np.array_split(kept, max(1, len(kept) // 1024))
+        assert len(kept) > 4800 and all(c.max() > 0 for c in chunks), mp4.name
 
 
 def test_a_microphone_gap_is_a_gap_in_the_sound_only(tmp_path: Path) -> None:
@@ -322,3 +329,74 @@ def test_status_gives_the_level_for_the_panels_meter_and_silence_when_muted(
         assert off.daemon.status().to_json()["audio"] is None
     finally:
         off.shutdown()
+
+
+@pytest.mark.parametrize("fps", [5, 30])
+def test_the_last_segment_has_its_sound_to_the_stop_and_no_false_gap(
+        tmp_path: Path, fps: int) -> None:
+    """The microphone's block still being heard at the stop (a fifth of a second at 5 fps)
+    belongs to the recording: the stop waits for it, and the manifest lists no gap, which
+    would say the microphone failed."""
+    cfg = config(camera={"width": 64, "height": 48, "fps": fps},
+                 recording={"pre_event_audio": True})
+    for n, wait in enumerate((0.0, 0.07, 0.13)):  # the stop at different phases of a block
+        sim = Simulator(cfg, tmp_path / f"d{n}", encoder=LibavEncoder)
+        sim.power_on()
+        sim.advance(1.0 + wait)
+        record(sim, 5.0)
+        sim.shutdown()
+        files = mp4s(sim)
+        for mp4 in files:
+            assert manifest(mp4)["audio"]["gaps"] == [], (fps, wait, mp4.name)
+        last = manifest(files[-1])
+        sound = last["audio"]
+        heard_to = sound["first_s"] + sound["duration_s"]
+        (stop,) = (e for e in audit(sim) if e["event"] == "recording_stop")
+        stop_s = utc_seconds(stop["utc"]) - utc_seconds(last["start_utc"])
+        # every sample captured before the stop is in the file (the block the microphone
+        # was still filling at the stop included), and no more than an AAC frame after it
+        assert stop_s - 0.001 <= heard_to <= stop_s + 1024 / 48000 + 0.001, (
+            fps, wait, heard_to, stop_s)
+        assert heard_to <= last["duration_s"] + 0.001
+
+
+def test_a_stop_into_the_dock_closes_the_recording_though_the_microphone_stops_with_it(
+        tmp_path: Path) -> None:
+    """The camera and microphone go off as the camera docks: the stop does not wait for a
+    block that will never come, and the recording is closed and signed before the upload."""
+    cfg = config(camera={"width": 64, "height": 48, "fps": 5},
+                 recording={"pre_event_audio": True})
+    sim = Simulator(cfg, tmp_path / "d", encoder=LibavEncoder)
+    sim.power_on()
+    try:
+        sim.advance(1.07)  # the stop falls inside a microphone block
+        sim.button("record").double_press()
+        sim.advance(3.0)
+        sim.dock.dock()  # docked mid-recording: it docks when the recording stops
+        sim.advance(0.5)
+        sim.button("record").hold(3.2)
+        sim.advance(3.5)
+        assert sim.mode == "docked"
+        files = mp4s(sim)
+        assert files and manifest(files[-1])["last"] is True
+        assert not list(sim.data_dir.glob("recordings/*/*.part"))
+        assert manifest(files[-1])["audio"]["gaps"] == []
+    finally:
+        sim.shutdown()
+
+
+def test_an_unmute_at_a_segment_cut_is_in_the_next_segments_manifest() -> None:
+    """The unmute landing on the cut's first frame (after the segment before was signed with
+    its span still open): the next segment lists the span's end, zero long at its start."""
+    from device.pipeline.audio import AudioSettings
+    from device.pipeline.segments import audio_fields
+
+    mutes = [[5.35, "2026-01-01T00:00:05.350Z", 12.4, "2026-01-01T00:00:12.400Z"]]
+    before = audio_fields(AudioSettings(), 8.4, 12.4, mutes, None)["muted"]
+    after = audio_fields(AudioSettings(), 12.4, 16.4, mutes, None)["muted"]
+    later = audio_fields(AudioSettings(), 16.4, 20.4, mutes, None)["muted"]
+    assert before == [{"from_s": 0.0, "to_s": 4.0, "from_utc": mutes[0][1],
+                       "to_utc": mutes[0][3]}]
+    assert after == [{"from_s": 0.0, "to_s": 0.0, "from_utc": mutes[0][1],
+                      "to_utc": mutes[0][3]}]
+    assert later == []

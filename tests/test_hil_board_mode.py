@@ -35,4 +35,32 @@ def test_the_hil_suite_runs_unchanged_against_a_board(tmp_path: Path) -> None:
     assert suite.returncode == 0, report
     assert "needs a power rig (cut and restore power): pass --hil-power-off" in report
     assert "needs a button rig (press a real button): pass --hil-button" in report
-    assert " 8 passed, 2 skipped" in report, report
+    assert " 14 passed, 2 skipped" in report, report
+
+
+def test_the_hil_mute_check_on_a_board_that_forbids_muting(tmp_path: Path) -> None:
+    """A board configured with ``audio.mute_allowed = false``: the same mute check passes by
+    finding the holds refused and audited, and nothing silenced."""
+    config = tmp_path / "bodycam.toml"
+    config.write_text(SIM_CONFIG + "[audio]\nmute_allowed = false\n")
+    data = tmp_path / "d"
+    board = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "sim", "--headless", "--virtual-clock",
+         "--serial", "tcp:127.0.0.1:0", "--config", str(config), "--data-dir", str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert board.stdout is not None
+        url = next(line.split()[2] for line in board.stdout
+                   if line.startswith("serial console "))
+        suite = subprocess.run(
+            [sys.executable, "-m", "pytest", "tests/hil/test_audio.py", "-p",
+             "no:cacheprovider", "-k", "mute or stealth", "--hil-url", url, "--hil-data-dir",
+             str(data), "--hil-timeout", "30"],
+            capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
+    finally:
+        board.terminate()
+        board.wait(timeout=30)
+    assert suite.returncode == 0, suite.stdout
+    assert " 2 passed" in suite.stdout, suite.stdout
+    audit = (data / "audit" / "audit.jsonl").read_text()
+    assert audit.count('"event":"mute_refused"') == 2 and '"flag":"muted"' not in audit

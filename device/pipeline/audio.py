@@ -16,6 +16,7 @@ the track goes on, continuous.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -96,6 +97,16 @@ class AudioFlushed:
     captured before it has reached the recorder, which may close the recording now."""
 
     t_mono: float
+
+
+def split_block(block: AudioBlock, at: float) -> tuple[AudioBlock | None, AudioBlock | None]:
+    """``block`` cut at capture time ``at``: the samples before it and those from it (None
+    for an empty part)."""
+    cut = min(len(block.samples), max(0, math.ceil((at - block.t_mono) * block.rate - 1e-6)))
+    before = AudioBlock(block.samples[:cut], block.t_mono, block.rate) if cut else None
+    after = AudioBlock(block.samples[cut:], block.t_mono + cut / block.rate, block.rate) \
+        if cut < len(block.samples) else None
+    return before, after
 
 
 class AacEncoder:

@@ -35,6 +35,7 @@ from device.pipeline.audio import (
     SetLive,
     SetMuted,
     level_dbfs,
+    split_block,
 )
 from device.pipeline.commands import (
     AddMarker,
@@ -61,6 +62,8 @@ __all__ = ["AddMarker", "CameraBack", "CameraLost", "CameraRestarted", "Pipeline
            "SetBuffering", "StartRecording", "StopRecording"]
 
 _STOP = object()
+#: The microphone was stopped: no block will complete a stop's sound, drain at once.
+_MIC_STOPPED = object()
 
 
 class Pipeline:
@@ -156,6 +159,8 @@ class Pipeline:
         if self.microphone is not None and self.microphone_on:
             self.microphone.stop()
             self.microphone_on = False
+            if self.audio_encoder is not None:
+                self.blocks.put(_MIC_STOPPED)
 
     def send_audio(self, command: SetMuted | SetLive) -> None:
         """A gate command, in band with the microphone's blocks (nothing without sound)."""
@@ -248,26 +253,48 @@ class Pipeline:
         self.watch.frame(t_frame, work, depth)
 
     def _audio_loop(self) -> None:
+        """Blocks through the gate into AAC. A stop drains the encoder once the sound of its
+        moment has been heard: the microphone's block in flight at the stop (a whole block
+        after its first sample) is cut at the stop, its first part the recording's last."""
         encoder = self.audio_encoder
         assert encoder is not None
+        stop: float | None = None  # a stop whose moment the microphone has not reached yet
         while True:
             item = self.blocks.get()
             try:
-                if item is _STOP:
-                    return
+                if item is _STOP or item is _MIC_STOPPED:
+                    if stop is not None:  # the microphone went first: drain what there is
+                        self.packets.put([*encoder.flush(), AudioFlushed(stop)])
+                        stop = None
+                    if item is _STOP:
+                        return
+                    continue
                 if isinstance(item, AudioBlock):
                     block = self.gate.apply(item)
                     self.level_dbfs = level_dbfs(block)
-                    packets = encoder.encode(block)
+                    packets: list[Any] = []
+                    if stop is not None and block.t_mono + block.duration_s >= stop:
+                        before, block = split_block(block, stop)
+                        if before is not None:
+                            packets += encoder.encode(before)
+                        packets += [*encoder.flush(), AudioFlushed(stop)]
+                        stop = None
+                    if block is not None:
+                        packets += encoder.encode(block)
                     if packets:  # a block's packets travel together: one hand-over, not many
                         self.packets.put(packets)
                 elif isinstance(item, SetMuted):  # the recorder lists it in the manifests
                     at = self.gate.command(item)
                     self.packets.put(SetMuted(item.on, at, item.utc))
                 elif isinstance(item, SetLive):
+                    if stop is not None:  # a new start before the last stop was heard
+                        self.packets.put([*encoder.flush(), AudioFlushed(stop)])
+                        stop = None
                     self.gate.command(item)
-                    if not item.on:  # the stop: what the codec holds goes before it
+                    if not item.on and self.gate.heard_until >= item.t_mono:
                         self.packets.put([*encoder.flush(), AudioFlushed(item.t_mono)])
+                    elif not item.on:
+                        stop = item.t_mono
             except Exception as exc:  # the thread must outlive one bad block
                 log.exception("audio")
                 self.emit(PipelineError("audio", str(exc)))

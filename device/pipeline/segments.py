@@ -231,7 +231,9 @@ def audio_fields(settings: AudioSettings, start: float, end: float, mutes: list[
     starts silent (pre-event audio off)."""
     muted = []
     for t_from, utc_from, t_to, utc_to in mutes:
-        if t_from < end and (t_to is None or t_to > start):
+        # a span that ended at this segment's first frame may have closed after the segment
+        # before was signed (its end then open): it is listed here, zero long, with its end
+        if t_from < end and (t_to is None or t_to > start or t_from < start <= t_to):
             muted.append({"from_s": round(max(0.0, t_from - start), 6),
                           "to_s": round(min(end, end if t_to is None else t_to) - start, 6),
                           "from_utc": utc_from, "to_utc": utc_to})
@@ -452,7 +454,10 @@ class SegmentWriter:
         first = span if self.audio_first is None else self.audio_first
         if first >= EDGE_GAP:
             gaps.insert(0, {"from_s": 0.0, "to_s": round(first / rate, 6)})
-        if self.audio_first is not None and span - self.audio_end >= EDGE_GAP:
+        # the sound ends with the last frame's capture (the stop, or the next segment's first
+        # frame), not with the time that frame is shown for
+        heard_to = round((self.last.t_mono - self.first.t_mono) * rate)
+        if self.audio_first is not None and heard_to - self.audio_end >= EDGE_GAP:
             gaps.append({"from_s": round(self.audio_end / rate, 6),
                          "to_s": round(span / rate, 6)})
         return audio_fields(

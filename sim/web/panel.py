@@ -3,7 +3,7 @@
 The daemon's :class:`~device.control.Controller` validates and performs every camera command
 (the same path ``bodycam press`` takes); the panel adds only what a supervisor of the process can
 do: cut the power and boot again. It also remembers the simulated world (dock, storage, sensor,
-clock, battery) so a camera booted after a power cut finds it as it was.
+microphone cable, clock, battery) so a camera booted after a power cut finds it as it was.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sim.web.supervisor import DaemonProcess
 
 #: Control commands a page may send; the daemon checks their arguments.
 FORWARDED = ("status", "edge", "press", "marker", "trigger", "dock", "undock", "battery",
-             "storage", "camera", "clock", "advance", "location")
+             "storage", "camera", "microphone", "clock", "advance", "location")
 #: Commands the panel itself performs.
 OWN = ("power_cut", "boot", "verify_audit")
 
@@ -60,6 +60,7 @@ class Panel:
         """Keep what the world looks like (after the daemon accepted the command)."""
         lasting = {"dock": True, "undock": False, "storage": request.get("free_mb") is not None,
                    "camera": request.get("action") == "unplug",
+                   "microphone": request.get("action") == "unplug",
                    # the sky lost (or the officer pinned) stays so across a power cut
                    "location": request.get("action") in ("lose", "move")}
         key = "dock" if cmd == "undock" else cmd
@@ -68,6 +69,8 @@ class Panel:
                 (self.held.add if request["pressed"] else self.held.discard)(request["button"])
             elif cmd == "clock":
                 self.clock_set = request["set"]
+            elif cmd == "microphone" and request.get("action") == "speak":
+                return  # a voice passes; the cable's state stays as it was
             elif cmd in lasting:
                 self.world.pop(key, None)
                 if lasting[cmd]:

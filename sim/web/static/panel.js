@@ -574,6 +574,7 @@ function playSegment(rec, seg) {
   state.playing = seg.url;
   state.playingRec = rec.id;
   player.src = seg.url;
+  player.muted = false; // a recording's sound is evidence too: it plays with the picture
   player.play().catch(() => {}); // a format the browser cannot play still offers the download
   caption(seg);
   renderRecordings(state.recordings);
