@@ -31,7 +31,8 @@ HOUR = 3600.0
 
 def _lazy_camera(clock: SimClock, from_t: float) -> SimCamera:
     camera = SimCamera(clock, 32, 24, 30)
-    real, blank = camera.render, np.zeros((24, 32, 3), np.uint8)
+    real = camera.render
+    blank = np.zeros_like(real(0, 0.0))  # the camera's own format (I420 or BGR), all black
     camera.render = lambda index, t: real(index, t) if t >= from_t else blank  # type: ignore
     return camera
 
