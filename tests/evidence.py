@@ -37,7 +37,7 @@ from evidence.manifest import (
     signature_path,
 )
 from sim.simulator import Simulator
-from tests.conftest import tiny_config
+from tests.conftest import clear_config, tiny_config
 
 #: 4 s segments at 5 fps, tiny frames: a recording of a few segments takes a blink.
 CONFIG = tiny_config()
@@ -259,9 +259,9 @@ def record_marked(data_dir: Path) -> Marked:
     """Pre-event footage, a double-press, a marker with a note in segment 0, one without in
     segment 1, the sensor out for a second (a gap), a hold to stop: 1 s pre-event, 2 s segments
     at 30 fps."""
-    config = Config().replace(camera={"width": 160, "height": 120, "fps": 30},
-                              recording={"pre_event_s": 1.0, "segment_s": 2.0},
-                              encoder={"preset": "ultrafast"})
+    config = clear_config(camera={"width": 160, "height": 120, "fps": 30},
+                          recording={"pre_event_s": 1.0, "segment_s": 2.0},
+                          encoder={"preset": "ultrafast"})
     sim = Simulator(config, data_dir)
     sim.power_on()
     sim.advance(1.5)
