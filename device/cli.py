@@ -19,7 +19,7 @@ from typing import Any
 from device import control
 from device.config import Config, ConfigError, describe_defaults, load_config
 from device.control import MAX_HOLD_S
-from device.status import Status
+from device.status import ENCRYPTION_OFF, Status
 from evidence import report
 from evidence.cliutil import OneLineParser as _Parser
 from evidence.crypt import (
@@ -175,7 +175,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"buffered    {status.buffered_s:.1f} s pre-event",
         f"recording   {rec.id + ' for ' + format(rec.seconds, '.1f') + ' s' if rec else '-'}",
         f"device      {status.device_id}  {status.utc}",
-        f"encryption  {status.encryption}",
+        f"encryption  {status.encryption}" + (": footage lies on the card in the clear"
+                                               if status.encryption == ENCRYPTION_OFF else ""),
     ]
     for r in status.recovered:  # what this boot found after a power cut
         lines.append(f"recovered   {r['file']}: " + (

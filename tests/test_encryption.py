@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from device.cli import main as bodycam
+from device.config import Config
 from device.pipeline.recovery import count_audio
 from device.status import Status
 from evidence import fsutil
@@ -45,6 +46,8 @@ from sim.simulator import Simulator
 from tests.conftest import have, tiny_config
 from tests.evidence import identity_of, lose_power, problems, record
 from tests.faults import Faults
+from tests.simproc import BODYCAM
+from tests.simproc import bodycam as simproc_bodycam
 
 FORMAT_MD = Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md"
 CONFIG = tiny_config(encryption={"enabled": True})
@@ -449,7 +452,7 @@ def test_status_says_whether_footage_is_encrypted(tmp_path: Path) -> None:
     sim.shutdown()
     plain = Simulator(tiny_config(), tmp_path / "off", encoder=FakeEncoder)
     plain.power_on()
-    assert plain.daemon.status().encryption == "off"
+    assert plain.daemon.status().encryption == "off (development setting)"
     plain.shutdown()
 
 
@@ -554,3 +557,101 @@ def test_an_unusable_force_key_faults_at_boot_in_one_line_and_never_hangs(
     assert sim.mode == "fault" and sim.daemon.fault_kind == "key", fault
     assert "force key" in fault and "\n" not in fault and len(fault) < 500
     sim.shutdown()
+
+
+# -- on by default: off is a development setting, said wherever the camera says anything ----
+
+def test_encryption_is_on_by_default_and_bodycam_config_says_so(capsys) -> None:
+    assert Config().encryption.enabled is True
+    assert bodycam(["config"]) == 0
+    printed = capsys.readouterr().out
+    section = printed[printed.index("[encryption]"):]
+    assert re.search(r"^enabled = true$", section, flags=re.MULTILINE), section
+    assert "development setting" in section
+
+
+def test_a_camera_of_the_default_configuration_without_a_force_key_faults_at_boot(
+        tmp_path: Path) -> None:
+    """No opt-out, no force key: the default camera records nothing, and its one-line reason
+    names the missing key, where it should be, and the setting."""
+    data = tmp_path / "d"
+    sim = Simulator(Config().replace(camera={"width": 64, "height": 48, "fps": 5}), data,
+                    encoder=FakeEncoder)
+    sim.power_on()
+    fault = sim.daemon.fault or ""
+    assert sim.mode == "fault" and sim.daemon.fault_kind == "key", fault
+    assert f"force key missing: no {data / Layout.FORCE_KEY}" in fault
+    assert "bodycam provision --force-key" in fault and "encryption.enabled" in fault
+    assert "\n" not in fault and len(fault) < 300
+    assert "force key missing" in sim.daemon.status().fault
+    sim.button("record").double_press()
+    sim.advance(3.0)
+    assert not list(data.glob("recordings/*/*"))
+    sim.shutdown()
+
+
+def test_status_names_encryption_off_as_a_development_setting(tmp_path: Path, capsys,
+                                                              monkeypatch) -> None:
+    sim = Simulator(tiny_config(), tmp_path / "d", encoder=FakeEncoder)
+    sim.power_on()
+    reply = sim.daemon.status().to_json()
+    sim.shutdown()
+    assert reply["encryption"] == "off (development setting)"
+    monkeypatch.setattr("device.control.request", lambda *a, **k: {"status": reply})
+    assert bodycam(["status", "--data-dir", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^encryption  off \(development setting\): footage lies on the card in "
+                     r"the clear$", out, flags=re.MULTILINE), out
+
+
+def test_provision_without_a_force_key_says_the_camera_will_fault(tmp_path: Path,
+                                                                  capsys) -> None:
+    data = tmp_path / "d"
+    assert bodycam(["provision", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    (line,) = [x for x in out.splitlines() if x.startswith("force key")]
+    assert "NONE pinned" in line and "faults at boot" in line and "--force-key" in line
+    assert "encryption.enabled = false" in line
+    off = tmp_path / "off.toml"
+    off.write_text("[encryption]\nenabled = false\n")
+    assert bodycam(["provision", "--data-dir", str(tmp_path / "e"), "--config", str(off)]) == 0
+    assert "encryption off (development setting)" in capsys.readouterr().out
+    key = tmp_path / "force.pub.pem"
+    key.write_bytes(public_pem(new_force_key(2048).public_key()))
+    assert bodycam(["provision", "--data-dir", str(tmp_path / "f"), "--force-key",
+                    str(key)]) == 0
+    assert "(pinned), fingerprint SHA256:" in capsys.readouterr().out
+    sim = Simulator(Config().replace(camera={"width": 64, "height": 48, "fps": 5}),
+                    tmp_path / "f", encoder=FakeEncoder)
+    sim.power_on()
+    assert sim.mode == "buffering", sim.daemon.fault
+    assert sim.daemon.status().encryption.startswith("on (force key SHA256:")
+    sim.shutdown()
+
+
+def test_bodycam_sim_of_a_fresh_clone_records_encrypted_with_its_development_key(
+        tmp_path: Path) -> None:
+    """``make sim`` with no configuration and no flags: the simulator makes its development
+    force key, says so, boots, and its status says encryption is on."""
+    data = tmp_path / "data"
+    empty = tmp_path / "none.toml"
+    empty.write_text("")
+    proc = subprocess.Popen([*BODYCAM, "sim", "--headless", "--virtual-clock", "--config",
+                             str(empty), "--data-dir", str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    said = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            said.append(line)
+            if line.startswith("control socket"):
+                break
+        assert any("made a DEVELOPMENT force key" in line for line in said), said
+        status = json.loads(simproc_bodycam("status", "--json", data_dir=data).stdout)
+        assert status["mode"] == "buffering", status
+        assert status["encryption"].startswith("on (force key SHA256:")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert (data / Layout.FORCE_KEY).exists()
+    assert not list(data.rglob("*.key.pem"))  # the private half is never on the card
