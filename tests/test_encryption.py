@@ -655,3 +655,146 @@ def test_bodycam_sim_of_a_fresh_clone_records_encrypted_with_its_development_key
         proc.wait(timeout=60)
     assert (data / Layout.FORCE_KEY).exists()
     assert not list(data.rglob("*.key.pem"))  # the private half is never on the card
+
+
+# -- hostile inputs to bodycam decrypt and verify --force-key: one line, never a traceback ----
+
+def _edit_manifest(mp4: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Edit the manifest's JSON as it lies (its signature is not bodycam decrypt's business)."""
+    path = Layout.manifest(mp4)
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    path.write_text(text.replace('"HUGE"', "1" + "0" * 5000))  # json.dumps writes no such int
+
+
+def _enc(**fields: object) -> Callable[[dict[str, Any]], None]:
+    return lambda m: m["encryption"].update(fields)
+
+
+HOSTILE = {
+    "plaintext size larger than the file": (_enc(plaintext_size=10 ** 12), "decrypts to"),
+    "plaintext size smaller than the file": (_enc(plaintext_size=1), "decrypts to"),
+    "plaintext size negative": (_enc(plaintext_size=-1), "plaintext_size"),
+    "plaintext size of 5000 digits": (_enc(plaintext_size="HUGE"), "R000001"),
+    "plaintext size a string": (_enc(plaintext_size="12"), "plaintext_size"),
+    "manifest size lies": (lambda m: m.update(size=m["size"] * 1000), "its manifest says"),
+    "iv too short": (_enc(iv="00" * 8), "encryption.iv"),
+    "iv not hex": (_enc(iv="zz" * 16), "encryption.iv"),
+    "another algorithm": (_enc(algorithm="aes-128-ecb"), "not 'aes-256-ctr'"),
+    "key check missing": (lambda m: m["encryption"].pop("key_check"), "encryption has"),
+    "encryption a list": (lambda m: m.update(encryption=[1, 2]), "not a JSON object"),
+    "wrapped key not base64": (_enc(wrapped_key="!" * 344), "does not unwrap"),
+    "wrapped key empty": (_enc(wrapped_key=""), "does not unwrap"),
+    "wrapped key twice as long": (lambda m: m["encryption"].update(
+        wrapped_key=m["encryption"]["wrapped_key"] * 2), "does not unwrap"),
+    "wrapped key of a megabyte": (_enc(wrapped_key="A" * (1 << 20)), "over the limit"),
+    "another segment's wrapped key": (None, "taken from another segment"),
+    "ciphertext cut to nothing": (None, "is 0 bytes, its manifest says"),
+    "ciphertext extended": (None, "its manifest says"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(HOSTILE))
+def test_bodycam_decrypt_refuses_a_hostile_segment_in_one_line(camera, card, tmp_path, capsys,
+                                                               damage) -> None:
+    mp4 = segments(card)[1]
+    change, says = HOSTILE[damage]
+    if damage == "another segment's wrapped key":
+        other = read_manifest(segments(card)[0]).encryption
+        change = _enc(**{k: other[k] for k in ("wrapped_key", "iv", "key_check")})
+    elif damage == "ciphertext cut to nothing":
+        os.truncate(mp4, 0)
+    elif damage == "ciphertext extended":
+        with open(mp4, "ab") as f:
+            f.write(os.urandom(4096))
+    if change is not None:
+        _edit_manifest(mp4, change)
+    out = tmp_path / "out.mp4"
+    code, err = decrypt_cli(mp4, camera["key"], out, capsys)
+    assert code == 2, err
+    assert says in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert len(err) < 400, err
+    assert not out.exists() and not list(tmp_path.glob("out.mp4*"))
+
+
+@pytest.mark.parametrize("where", ["segment", "key", "manifest"])
+def test_bodycam_decrypt_given_a_directory_says_so_in_one_line(camera, card, tmp_path, capsys,
+                                                               where) -> None:
+    mp4, key = segments(card)[0], camera["key"]
+    if where == "segment":
+        mp4 = tmp_path / "seg.mp4"
+        mp4.mkdir()
+    elif where == "key":
+        key = tmp_path / "keydir"
+        key.mkdir()
+    else:
+        Layout.manifest(mp4).unlink()
+        Layout.manifest(mp4).mkdir()
+    code, err = decrypt_cli(mp4, key, tmp_path / "out.mp4", capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_bodycam_decrypt_of_a_fifo_segment_never_hangs(camera, tmp_path, capsys) -> None:
+    fifo = tmp_path / "seg.mp4"
+    os.mkfifo(fifo)
+    code, err = decrypt_cli(fifo, camera["key"], tmp_path / "out.mp4", capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "extended", "wrapped key twice as long",
+                                    "another segment's wrapped key", "not base64"])
+def test_bodycam_verify_with_the_force_key_names_each_hostile_segment(
+        camera, card, capsys, damage) -> None:
+    """Damage a segment, re-sign its manifest as the camera would (so the ciphertext hash
+    and signature hold): the force key names what is wrong, in a finding, exit 1."""
+    mp4 = last_segments(card)[0]
+    if damage == "truncated":
+        os.truncate(mp4, mp4.stat().st_size - 100)
+    elif damage == "extended":
+        with open(mp4, "ab") as f:
+            f.write(b"\0" * 100)
+    manifest = read_manifest(mp4)
+    encryption = dict(manifest.encryption or {})
+    other = read_manifest(last_segments(card)[1]).encryption
+    encryption.update({
+        "wrapped key twice as long": {"wrapped_key": encryption["wrapped_key"] * 2},
+        "another segment's wrapped key": {k: other[k] for k in ("wrapped_key", "iv",
+                                                               "key_check")},
+        "not base64": {"wrapped_key": "!" * 344}}.get(damage, {}))
+    write_signed_manifest(identity_of(card, CONFIG), mp4, dataclasses.replace(
+        manifest, encryption=encryption, size=mp4.stat().st_size,
+        sha256=hashlib.sha256(mp4.read_bytes()).hexdigest()))
+    capsys.readouterr()
+    assert bodycam(["verify", str(card), "--json", "--force-key", str(camera["key"])]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""
+    codes = {(Path(f["path"]).name, f["code"]) for f in json.loads(out)["findings"]
+             if f["kind"] == "segment" and f["code"] not in ("ok", "recovered")}
+    expected = {"truncated": "plaintext_mismatch", "extended": "plaintext_mismatch",
+                "another segment's wrapped key": "wrapped_key_swapped"}.get(damage,
+                                                                           "bad_wrapped_key")
+    assert codes == {(mp4.name, expected)}, codes
+
+
+@pytest.mark.parametrize("key", ["folder", "fifo", "public half", "ed25519", "empty"])
+def test_bodycam_verify_refuses_an_unusable_force_key_in_one_line(camera, tmp_path, capsys,
+                                                                  key) -> None:
+    path = tmp_path / "k.pem"
+    if key == "folder":
+        path.mkdir()
+    elif key == "fifo":
+        os.mkfifo(path)
+    elif key == "public half":
+        path.write_bytes(public_pem(load_force_private_key(camera["key"]).public_key()))
+    elif key == "ed25519":
+        path.write_bytes((camera["data"] / "keys" / "device.key.pem").read_bytes()
+                         if (camera["data"] / "keys" / "device.key.pem").exists()
+                         else b"not a key")
+    else:
+        path.write_bytes(b"")
+    capsys.readouterr()
+    assert bodycam(["verify", str(camera["data"]), "--force-key", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--force-key" in err and err.count("\n") == 1 and "Traceback" not in err, err
