@@ -117,7 +117,8 @@ def _recorded_bitrate(width: int, height: int) -> float:
     """Bytes per second of the simulator's footage at this size (10 s, libx264 veryfast)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Config().replace(camera={"width": width, "height": height, "fps": 30},
-                                  recording={"pre_event_s": 0.0, "segment_s": 60.0})
+                                  recording={"pre_event_s": 0.0, "segment_s": 60.0},
+                                  encryption={"enabled": False})  # bytes per second of MP4
         sim = Simulator(config, Path(tmp))
         sim.power_on()
         sim.button("record").double_press()
@@ -196,7 +197,8 @@ def dock_fleet(seconds: float) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp, _store_on_loopback(Path(tmp)) as (store, server):
         root = Path(tmp)
         config = Config().replace(camera={"width": 320, "height": 240, "fps": 30}, upload={
-            "store_url": server.url, "store_public_key": str(root / "store" / "store.pub.pem")})
+            "store_url": server.url, "store_public_key": str(root / "store" / "store.pub.pem")},
+            encryption={"enabled": False})  # no force key: as measured before issue 15
         fleet = []
         try:
             for n in range(20):
@@ -464,7 +466,8 @@ def control_flood(seconds: float) -> list[Row]:
     count = max(50, int(seconds * 40))
     with tempfile.TemporaryDirectory(dir="/tmp", prefix="bench") as tmp:
         clock = SystemClock()
-        config = Config().replace(camera={"width": 320, "height": 240, "fps": 10})
+        config = Config().replace(camera={"width": 320, "height": 240, "fps": 10},
+                                  encryption={"enabled": False})
         sim = Simulator(config, Path(tmp), clock=clock)
         power_on(sim.daemon)
         server = ControlServer(sim.data_dir, Controller(sim.daemon, sim.commands()))
