@@ -175,9 +175,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"buffered    {status.buffered_s:.1f} s pre-event",
         f"recording   {rec.id + ' for ' + format(rec.seconds, '.1f') + ' s' if rec else '-'}",
         f"device      {status.device_id}  {status.utc}",
-        f"encryption  {status.encryption}" + (": footage lies on the card in the clear"
-                                               if status.encryption == ENCRYPTION_OFF else ""),
+        f"encryption  {status.encryption}",
     ]
+    if status.encryption == ENCRYPTION_OFF:  # a development setting: said in so many words
+        lines.append("warning     encryption off (development setting): footage lies on the "
+                     "card in the clear")
     for r in status.recovered:  # what this boot found after a power cut
         lines.append(f"recovered   {r['file']}: " + (
             f"FAILED: {r['detail']}" if r["detail"] else

@@ -600,8 +600,9 @@ def test_status_names_encryption_off_as_a_development_setting(tmp_path: Path, ca
     monkeypatch.setattr("device.control.request", lambda *a, **k: {"status": reply})
     assert bodycam(["status", "--data-dir", str(tmp_path / "d")]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^encryption  off \(development setting\): footage lies on the card in "
-                     r"the clear$", out, flags=re.MULTILINE), out
+    assert re.search(r"^encryption  off \(development setting\)$", out, flags=re.MULTILINE), out
+    assert re.search(r"^warning     encryption off \(development setting\): footage lies on the "
+                     r"card in the clear$", out, flags=re.MULTILINE), out
 
 
 def test_provision_without_a_force_key_says_the_camera_will_fault(tmp_path: Path,
