@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +47,7 @@ from sim.simulator import Simulator
 from tests.conftest import have, tiny_config
 from tests.evidence import identity_of, lose_power, problems, record
 from tests.faults import Faults
-from tests.simproc import BODYCAM
+from tests.simproc import BODYCAM, start_sim
 from tests.simproc import bodycam as simproc_bodycam
 
 FORMAT_MD = Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md"
@@ -799,3 +800,37 @@ def test_bodycam_verify_refuses_an_unusable_force_key_in_one_line(camera, tmp_pa
     assert bodycam(["verify", str(camera["data"]), "--force-key", str(path)]) == 2
     err = capsys.readouterr().err
     assert "--force-key" in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_a_sigkilled_simulator_of_the_default_configuration_leaves_only_ciphertext(
+        tmp_path: Path) -> None:
+    """A real process, the default configuration (encryption on, the simulator's development
+    key), killed with SIGKILL mid-recording: the next boot recovers the open segment without
+    any key, nothing on the card is plaintext, and the recovered segment decrypts with the
+    development key to what the device signed, and plays."""
+    config = tmp_path / "bodycam.toml"
+    config.write_text("[camera]\nwidth = 160\nheight = 120\nfps = 10\n[encoder]\n"
+                      "preset = \"ultrafast\"\n[recording]\nsegment_s = 4\npre_event_s = 2\n")
+    data = tmp_path / "d"
+    proc = start_sim(data, config)
+    simproc_bodycam("press", "record", "--double", data_dir=data)
+    simproc_bodycam("advance", "6.5", data_dir=data)
+    os.kill(proc.pid, signal.SIGKILL)  # the power goes
+    proc.wait()
+    assert list(data.glob("recordings/*/*.part"))
+    proc = start_sim(data, config)  # the next boot recovers, with no private key on the card
+    status = json.loads(simproc_bodycam("status", "--json", data_dir=data).stdout)
+    simproc_bodycam("shutdown", data_dir=data)
+    proc.wait(timeout=60)
+    assert status["recovered"] and all(not r["detail"] for r in status["recovered"]), status
+    assert status["encryption"].startswith("on (force key SHA256:")
+    assert not list(data.glob("recordings/*/*.part"))
+    assert plaintext_in(data) == []
+    dev_key = load_force_private_key(tmp_path / "d.dev-force.key.pem")
+    findings = verify([data], KeyRing().with_force_key(dev_key))
+    assert findings and all(f.ok for f in findings), problems(findings)
+    recovered = data / "recordings" / status["recovered"][0]["recording_id"] \
+        / status["recovered"][0]["file"]
+    manifest, _ = decrypt_file(recovered, dev_key, tmp_path / "plain.mp4")
+    assert manifest.recovered and manifest.frame_count > 0
+    assert probe_frames(tmp_path / "plain.mp4") == manifest.frame_count
