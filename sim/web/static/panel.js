@@ -336,10 +336,14 @@ function renderClock(status) {
     clock.append(status.utc);
   }
   if (status.encryption) {
-    // Off is a development setting: said on every screen, phones too (not in a .long part).
+    // Off is a development setting, said in so many words wherever the header has room.
     const off = status.encryption.startsWith("off");
-    const enc = off ? el("span", "clock-warn", " · encryption off (development setting): footage in the clear")
-      : el("span", "long", " · footage encrypted at rest, " + status.encryption + "; this panel plays it with the simulator's development force key");
+    let enc;
+    if (off) {
+      enc = el("span", "long clock-warn", " · encryption off (development setting): footage in the clear");
+    } else {
+      enc = el("span", "long", " · footage encrypted at rest, " + status.encryption + "; this panel plays it with the simulator's development force key");
+    }
     enc.title = "encryption.enabled: " + (off ? "false" : status.encryption);
     clock.append(enc);
   }
