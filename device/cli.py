@@ -19,7 +19,7 @@ from typing import Any
 from device import control
 from device.config import Config, ConfigError, describe_defaults, load_config
 from device.control import MAX_HOLD_S
-from device.status import Status
+from device.status import ENCRYPTION_OFF, Status
 from evidence import report
 from evidence.cliutil import OneLineParser as _Parser
 from evidence.crypt import (
@@ -178,6 +178,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"encryption  {status.encryption}",
         f"officer     {status.officer}",
     ]
+    if status.encryption == ENCRYPTION_OFF:  # a development setting: said in so many words
+        lines.append("warning     encryption off (development setting): footage lies on the "
+                     "card in the clear")
     for r in status.recovered:  # what this boot found after a power cut
         lines.append(f"recovered   {r['file']}: " + (
             f"FAILED: {r['detail']}" if r["detail"] else
@@ -351,6 +354,22 @@ def _pin_force_key(source: Path, data_dir: Path) -> str:
     return force_key_fingerprint(key)
 
 
+def _force_key_note(config: Config, data_dir: Path) -> str:
+    """What provisioning without ``--force-key`` leaves: encryption is on by default, and a
+    camera without a force key faults at boot, so the operator hears it now, not at boot."""
+    if not config.encryption.enabled:
+        return "force key     none: encryption off (development setting): footage in the clear"
+    pinned = Path(config.encryption.force_public_key).expanduser()
+    pinned = pinned if pinned.is_absolute() else data_dir / pinned
+    if config.encryption.force_key:
+        return "force key     encryption.force_key (the store's signed settings)"
+    if pinned.exists():
+        return f"force key     {pinned} (pinned before)"
+    return (f"force key     NONE pinned: the camera faults at boot (force key missing: no "
+            f"{pinned}) until 'bodycam provision --force-key FORCE.pub.pem' pins the force's "
+            f"public key (or encryption.enabled = false, a development setting)")
+
+
 def cmd_provision(args: argparse.Namespace) -> int:
     """Make the device key once; print what an evidence store needs to enrol it."""
     config = _config(args)
@@ -359,6 +378,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
     if args.force_key:
         print(f"force key     {data_dir / Layout.FORCE_KEY} (pinned), fingerprint "
               f"SHA256:{_pin_force_key(Path(args.force_key), data_dir)}")
+    else:
+        print(_force_key_note(config, data_dir))
     print(f"provisioned   {identity.device_id} (model {identity.model}, serial "
           f"{identity.serial})\n"
           f"private key   {data_dir / PRIVATE_KEY} (owner only)\n"
@@ -543,7 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an existing key (its public key is kept in retired-keys/)")
     p.add_argument("--force-key", metavar="FILE",
                    help="pin the force's RSA public key (PEM) that segments are encrypted to "
-                        "(DATA_DIR/force.pub.pem)")
+                        "(DATA_DIR/force.pub.pem); encryption is on by default, and a camera "
+                        "without it faults at boot (unless encryption.enabled = false, a "
+                        "development setting)")
     p.set_defaults(func=cmd_provision)
 
     p = sub.add_parser("decrypt", help="decrypt an encrypted segment with the force's private "

@@ -276,9 +276,11 @@ class SerialSection:
 class EncryptionSection:
     """Encryption at rest (docs/FORMAT.md, "Encryption at rest")."""
 
-    enabled: bool = opt(False, "Encrypt every segment (AES-256-CTR, a fresh key per segment "
+    enabled: bool = opt(True, "Encrypt every segment (AES-256-CTR, a fresh key per segment "
                         "wrapped with RSA-OAEP to the force key) so a lost card gives away no "
-                        "footage. On, a camera without a usable force key faults at boot.")
+                        "footage; a camera without a usable force key faults at boot. False is "
+                        "a development setting only: footage lies on the card in the clear, "
+                        "and status and the panel say 'encryption off (development setting)'.")
     force_public_key: str = opt(Layout.FORCE_KEY, "The force's RSA public key (PEM) that "
                                 "segment keys are wrapped to, pinned at provisioning "
                                 "('bodycam provision --force-key'); relative to the data "

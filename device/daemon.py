@@ -57,7 +57,7 @@ from device.pipeline.reports import (
 )
 from device.pipeline.segments import RecordingInfo
 from device.recordings import next_recording_id, recordings_dir
-from device.status import ClosedRecording, Recording, RecordingStatus, Status
+from device.status import ENCRYPTION_OFF, ClosedRecording, Recording, RecordingStatus, Status
 from device.upload.settings import load_saved
 from device.upload.uploader import Uploader
 from evidence.crypt import (
@@ -690,7 +690,9 @@ class Daemon:
                                   path if path.is_absolute() else self.data_dir / path))
         except CryptError as exc:
             self.force_key = None
-            return f"{exc} (encryption.force_public_key; or set encryption.enabled false)"
+            return (f"{exc} (encryption.force_public_key: pin the force's key with 'bodycam "
+                    f"provision --force-key FILE', or set encryption.enabled = false, a "
+                    f"development setting)")
         return None
 
     def _recover_interrupted(self) -> None:
@@ -901,6 +903,6 @@ class Daemon:
                 "blocks_dropped": stats.blocks_dropped},
             encoder=dict(stats.encoder) if stats is not None and stats.encoder else {},
             encryption=(f"on (force key SHA256:{force_key_fingerprint(self.force_key)[:16]}…)"
-                        if self.force_key is not None else "off"),
+                        if self.force_key is not None else ENCRYPTION_OFF),
             officer=describe_assignment(self.docking.assignment),
         )

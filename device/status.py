@@ -13,6 +13,9 @@ from typing import Any
 
 from hal.indicators import LedState
 
+#: Status's ``encryption`` when encryption is off: a development setting only (docs/BEHAVIOUR.md).
+ENCRYPTION_OFF = "off (development setting)"
+
 
 @dataclass
 class Recording:
@@ -114,8 +117,8 @@ class Status:
     #: the sound: ``level_dbfs`` (the microphone's last block after mute, for a meter),
     #: ``blocks_captured``, ``blocks_dropped``; None on a camera recording picture only
     audio: dict[str, Any] | None = None
-    #: "on (force key SHA256:…)" or "off" (a development setting: footage is in the clear)
-    encryption: str = "off"
+    #: "on (force key SHA256:…)" or :data:`ENCRYPTION_OFF` (footage is on the card in the clear)
+    encryption: str = ENCRYPTION_OFF
     #: the encoder's settings in force and the real-time watch (device/pipeline/adapt.py):
     #: codec, preset, crf, bitrate_kbps, settings (one line), configured, floor, level,
     #: adapted, hardware, load (work per frame over the frame interval), changes

@@ -41,6 +41,10 @@ def decrypt_file(mp4: Path, private_key: rsa.RSAPrivateKey, out: Path) -> tuple[
     if manifest.encryption is None:
         raise CryptError(f"{mp4.name} is not encrypted (its manifest has no encryption): "
                          f"it is a plain MP4")
+    stored = mp4.stat().st_size
+    if stored != manifest.size:
+        raise CryptError(f"{mp4.name} is {stored} bytes, its manifest says {manifest.size} "
+                         f"(truncated, extended, or the manifest edited)", "size_mismatch")
     if out.exists():
         raise CryptError(f"{out} exists: not overwritten")
     if out.resolve().parent == mp4.resolve().parent:

@@ -122,7 +122,8 @@ def _recorded_bitrate(width: int, height: int) -> float:
     """Bytes per second of the simulator's footage at this size (10 s, libx264 veryfast)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Config().replace(camera={"width": width, "height": height, "fps": 30},
-                                  recording={"pre_event_s": 0.0, "segment_s": 60.0})
+                                  recording={"pre_event_s": 0.0, "segment_s": 60.0},
+                                  encryption={"enabled": False})  # bytes per second of MP4
         sim = Simulator(config, Path(tmp))
         sim.power_on()
         sim.button("record").double_press()
@@ -201,7 +202,8 @@ def dock_fleet(seconds: float) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp, _store_on_loopback(Path(tmp)) as (store, server):
         root = Path(tmp)
         config = Config().replace(camera={"width": 320, "height": 240, "fps": 30}, upload={
-            "store_url": server.url, "store_public_key": str(root / "store" / "store.pub.pem")})
+            "store_url": server.url, "store_public_key": str(root / "store" / "store.pub.pem")},
+            encryption={"enabled": False})  # no force key: as measured before issue 15
         fleet = []
         try:
             for n in range(20):
@@ -370,21 +372,25 @@ def verify_encrypted(seconds: float) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         clear, secret = Path(tmp) / "clear", Path(tmp) / "secret"
         size = record_noise(clear, 60 * 10**6)
-        record_noise(secret, size, force.public_key())
+        secret_size = record_noise(secret, size, force.public_key())
         ring = KeyRing().with_force_key(force)
         if not (intact(verify([clear])) and intact(verify([secret], ring))):
             return [Row("verify encrypted", "FAILED", "the generated recordings do not verify")]
         runs = max(3, int(seconds))
-        clear_s = best_of(runs, lambda: verify([clear]))
-        secret_s = best_of(runs, lambda: verify([secret]))
-        keyed_s = best_of(runs, lambda: verify([secret], ring))
-    mb = size / 1e6
-    note = f"{mb:.0f} MB of 1280x720 segments, best of {runs}"
-    return [Row("verify: clear data directory", f"{mb / clear_s:.0f} MB/s", note),
-            Row("verify: encrypted, no key", f"{mb / secret_s:.0f} MB/s",
-                f"{clear_s / secret_s:.0%} of clear (target: within 10 %)"),
-            Row("verify --force-key: encrypted, decrypted too", f"{mb / keyed_s:.0f} MB/s",
-                f"{clear_s / keyed_s:.0%} of clear")]
+        clear_s = secret_s = keyed_s = float("inf")
+        for _ in range(runs):  # interleaved, so a noisy neighbour weighs on each alike
+            clear_s = min(clear_s, best_of(1, lambda: verify([clear])))
+            secret_s = min(secret_s, best_of(1, lambda: verify([secret])))
+            keyed_s = min(keyed_s, best_of(1, lambda: verify([secret], ring)))
+    clear_mbs, secret_mbs, keyed_mbs = (size / 1e6 / clear_s, secret_size / 1e6 / secret_s,
+                                        secret_size / 1e6 / keyed_s)
+    note = (f"{size / 1e6:.0f} MB clear, {secret_size / 1e6:.0f} MB encrypted, 1280x720 "
+            f"segments, best of {runs} interleaved")
+    return [Row("verify: clear data directory", f"{clear_mbs:.0f} MB/s", note),
+            Row("verify: encrypted, no key", f"{secret_mbs:.0f} MB/s",
+                f"{secret_mbs / clear_mbs:.0%} of clear (target: within 10 %)"),
+            Row("verify --force-key: encrypted, decrypted too", f"{keyed_mbs:.0f} MB/s",
+                f"{keyed_mbs / clear_mbs:.0%} of clear")]
 
 
 def _round_trips(data_dir: Path, payload: dict[str, Any], count: int,
@@ -469,7 +475,8 @@ def control_flood(seconds: float) -> list[Row]:
     count = max(50, int(seconds * 40))
     with tempfile.TemporaryDirectory(dir="/tmp", prefix="bench") as tmp:
         clock = SystemClock()
-        config = Config().replace(camera={"width": 320, "height": 240, "fps": 10})
+        config = Config().replace(camera={"width": 320, "height": 240, "fps": 10},
+                                  encryption={"enabled": False})
         sim = Simulator(config, Path(tmp), clock=clock)
         power_on(sim.daemon)
         server = ControlServer(sim.data_dir, Controller(sim.daemon, sim.commands()))

@@ -266,7 +266,8 @@ def wave(root: Path, cameras: int, segments: int, workers: int, engines: dict[st
         with _serve(directory, workers, env) as (url, server_pid):
             config = Config().replace(camera={"width": 320, "height": 240, "fps": 30},
                                       upload={"store_url": url, "store_public_key":
-                                              str(directory / "store.pub.pem")})
+                                              str(directory / "store.pub.pem")},
+                                      encryption={"enabled": False})
             for n in range(cameras):
                 sim = Simulator(config, root / f"cam{n:03d}")
                 sim.power_on()

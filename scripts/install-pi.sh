@@ -14,6 +14,8 @@
 #   - the data directory /var/lib/bodycam (footage, the device key, the control socket)
 #   - the device key, made once ('bodycam provision' where this version has it; otherwise the
 #     daemon makes it on its first start)
+#   - the force's public key that segments are encrypted to (encryption is on by default, and a
+#     camera without it faults at boot): BODYCAM_FORCE_KEY=/path/force.pub.pem pins it
 #   - the systemd unit bodycam.service (Type=notify, watchdog, restart on failure), enabled and
 #     started unless --no-start
 set -euo pipefail
@@ -113,6 +115,21 @@ elif "$BODYCAM" provision --help >/dev/null 2>&1; then
     runuser -u "$SERVICE_USER" -- "$BODYCAM" provision --config "$CONF" --data-dir "$DATA_DIR"
 else
     echo "    this version has no 'bodycam provision': the daemon makes the key on first start"
+fi
+
+step "force key"
+FORCE_KEY=${BODYCAM_FORCE_KEY:-}
+if [[ -n $FORCE_KEY ]]; then
+    [[ -f $FORCE_KEY ]] || die "BODYCAM_FORCE_KEY=$FORCE_KEY: no such file"
+    openssl pkey -pubin -in "$FORCE_KEY" -noout 2>/dev/null ||
+        die "BODYCAM_FORCE_KEY=$FORCE_KEY is not a PEM public key"
+    install -m 0644 -o "$SERVICE_USER" -g "$SERVICE_USER" "$FORCE_KEY" "$DATA_DIR/force.pub.pem"
+    echo "    pinned $DATA_DIR/force.pub.pem"
+elif [[ -f $DATA_DIR/force.pub.pem ]]; then
+    echo "    already pinned: $DATA_DIR/force.pub.pem"
+else
+    echo "    NONE: the camera faults at boot (force key missing) until BODYCAM_FORCE_KEY pins" \
+         "the force's public key, or encryption.enabled = false (a development setting)" >&2
 fi
 
 step "systemd unit $UNIT"

@@ -37,7 +37,7 @@ from evidence.manifest import (
     signature_path,
 )
 from sim.simulator import Simulator
-from tests.conftest import tiny_config
+from tests.conftest import clear_config, tiny_config
 
 #: 4 s segments at 5 fps, tiny frames: a recording of a few segments takes a blink.
 CONFIG = tiny_config()
@@ -193,11 +193,13 @@ def edit_entry(cam: Camera, index: int, change: Callable[[dict[str, Any]], objec
     write_lines(cam, lines)
 
 
-def resign_everything(data_dir: Path, key: Ed25519PrivateKey, claim_own_id: bool) -> None:
+def resign_everything(data_dir: Path, key: Ed25519PrivateKey, claim_own_id: bool,
+                      edit: Callable[[Path, Manifest], Manifest] | None = None) -> None:
     """An attacker with a key of their own: every manifest (re-chained), signature and audit
     entry re-signed, and the data directory's public key replaced by theirs. With
     ``claim_own_id`` the manifests name the attacker's device id (so the data directory looks
-    consistent); without, they keep the camera's."""
+    consistent); without, they keep the camera's. ``edit`` changes each segment's manifest
+    (by its file) on the way: what the attacker signs."""
     new_id = device_id_for(key.public_key())
     renamed: dict[str, str] = {}
     for folder in recording_dirs(data_dir):
@@ -208,6 +210,8 @@ def resign_everything(data_dir: Path, key: Ed25519PrivateKey, claim_own_id: bool
             manifest = dataclasses.replace(
                 manifest, prev_manifest_sha256=prev,
                 device_id=new_id if claim_own_id else manifest.device_id)
+            if edit is not None:
+                manifest = edit(mp4, manifest)
             raw = manifest.to_bytes()
             manifest_path(mp4).write_bytes(raw)
             signature_path(mp4).write_bytes(key.sign(raw))
@@ -259,9 +263,9 @@ def record_marked(data_dir: Path) -> Marked:
     """Pre-event footage, a double-press, a marker with a note in segment 0, one without in
     segment 1, the sensor out for a second (a gap), a hold to stop: 1 s pre-event, 2 s segments
     at 30 fps."""
-    config = Config().replace(camera={"width": 160, "height": 120, "fps": 30},
-                              recording={"pre_event_s": 1.0, "segment_s": 2.0},
-                              encoder={"preset": "ultrafast"})
+    config = clear_config(camera={"width": 160, "height": 120, "fps": 30},
+                          recording={"pre_event_s": 1.0, "segment_s": 2.0},
+                          encoder={"preset": "ultrafast"})
     sim = Simulator(config, data_dir)
     sim.power_on()
     sim.advance(1.5)

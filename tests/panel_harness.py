@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-CONFIG = """
+from tests.conftest import CLEAR_TOML
+
+#: The panel's camera: small frames, short segments (encryption on, as ``make sim`` has it).
+CAMERA = """
 [camera]
 width = 320
 height = 240
@@ -35,6 +38,8 @@ preset = "ultrafast"
 pre_event_s = 2
 segment_s = 4
 """
+#: ... recording in the clear, for the panel's tests not about encryption.
+CONFIG = CAMERA + CLEAR_TOML
 ADDRESS = re.compile(r"bodycam panel: (http://\S+/)")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",

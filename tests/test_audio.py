@@ -21,6 +21,7 @@ from evidence.utc import utc_seconds
 from hal.encoder import LibavEncoder
 from sim.simulator import Simulator
 from sim.sync import flashes, offsets, onsets, samples
+from tests.conftest import clear_config
 from tests.evidence import record
 
 pytestmark = pytest.mark.real_encoder
@@ -35,7 +36,7 @@ def config(**sections: dict) -> Config:
                              "encoder": {"preset": "ultrafast"}}
     for name, values in sections.items():
         base[name] = {**base.get(name, {}), **values}
-    return Config().replace(**base)
+    return clear_config(**base)
 
 
 def run(tmp_path: Path, cfg: Config, script: object = None, seconds: float = 9.0) -> Simulator:

@@ -15,6 +15,7 @@ import pytest
 
 from evidence.verify import verify
 from sim.sync import offsets, samples
+from tests.conftest import CLEAR_TOML
 from tests.simproc import bodycam, start_sim
 
 pytestmark = pytest.mark.real_encoder
@@ -30,7 +31,7 @@ preset = "ultrafast"
 segment_s = 4
 pre_event_s = 2
 pre_event_audio = true
-"""
+""" + CLEAR_TOML
 
 
 def wall(iso: str) -> float:

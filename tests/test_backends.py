@@ -30,6 +30,7 @@ from hal.pi.pins import PinsSection
 from sim import devices as simulated
 from sim.backend import SimulatorSection
 from sim.camera import SimCamera
+from tests.conftest import CLEAR_TOML
 from tests.pi_rig import mock_factory
 from tests.simproc import BODYCAM
 
@@ -257,7 +258,7 @@ def test_an_installed_third_party_backend_brings_its_section_and_runs(tmp_path: 
 
     good = tmp_path / "bodycam.toml"
     good.write_text("[toyboard]\nbattery_pct = 42\n[camera]\nwidth = 64\nheight = 48\n"
-                    "fps = 5\n[encoder]\npreset = \"ultrafast\"\n")
+                    "fps = 5\n[encoder]\npreset = \"ultrafast\"\n" + CLEAR_TOML)
     data = tmp_path / "d"
     proc = subprocess.Popen([*BODYCAM, "run", "--backend", "toyboard", "--config", str(good),
                              "--data-dir", str(data)], stderr=subprocess.PIPE, text=True,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import have
+from tests.conftest import CLEAR_TOML, have
 from tests.media import decode, segments
 from tests.simproc import bodycam, start_sim
 
@@ -27,7 +27,7 @@ fps = 30
 preset = "ultrafast"
 [recording]
 pre_event_s = 2
-"""
+""" + CLEAR_TOML
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from device.cli import main as bodycam
+from device.config import Config
 from device.pipeline.recovery import count_audio
 from device.status import Status
 from evidence import fsutil
@@ -45,6 +47,8 @@ from sim.simulator import Simulator
 from tests.conftest import have, tiny_config
 from tests.evidence import identity_of, lose_power, problems, record
 from tests.faults import Faults
+from tests.simproc import BODYCAM, start_sim
+from tests.simproc import bodycam as simproc_bodycam
 
 FORMAT_MD = Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md"
 CONFIG = tiny_config(encryption={"enabled": True})
@@ -449,7 +453,7 @@ def test_status_says_whether_footage_is_encrypted(tmp_path: Path) -> None:
     sim.shutdown()
     plain = Simulator(tiny_config(), tmp_path / "off", encoder=FakeEncoder)
     plain.power_on()
-    assert plain.daemon.status().encryption == "off"
+    assert plain.daemon.status().encryption == "off (development setting)"
     plain.shutdown()
 
 
@@ -554,3 +558,279 @@ def test_an_unusable_force_key_faults_at_boot_in_one_line_and_never_hangs(
     assert sim.mode == "fault" and sim.daemon.fault_kind == "key", fault
     assert "force key" in fault and "\n" not in fault and len(fault) < 500
     sim.shutdown()
+
+
+# -- on by default: off is a development setting, said wherever the camera says anything ----
+
+def test_encryption_is_on_by_default_and_bodycam_config_says_so(capsys) -> None:
+    assert Config().encryption.enabled is True
+    assert bodycam(["config"]) == 0
+    printed = capsys.readouterr().out
+    section = printed[printed.index("[encryption]"):]
+    assert re.search(r"^enabled = true$", section, flags=re.MULTILINE), section
+    assert "development setting" in section
+
+
+def test_a_camera_of_the_default_configuration_without_a_force_key_faults_at_boot(
+        tmp_path: Path) -> None:
+    """No opt-out, no force key: the default camera records nothing, and its one-line reason
+    names the missing key, where it should be, and the setting."""
+    data = tmp_path / "d"
+    sim = Simulator(Config().replace(camera={"width": 64, "height": 48, "fps": 5}), data,
+                    encoder=FakeEncoder)
+    sim.power_on()
+    fault = sim.daemon.fault or ""
+    assert sim.mode == "fault" and sim.daemon.fault_kind == "key", fault
+    assert f"force key missing: no {data / Layout.FORCE_KEY}" in fault
+    assert "bodycam provision --force-key" in fault and "encryption.enabled" in fault
+    assert "\n" not in fault and len(fault) < 300
+    assert "force key missing" in sim.daemon.status().fault
+    sim.button("record").double_press()
+    sim.advance(3.0)
+    assert not list(data.glob("recordings/*/*"))
+    sim.shutdown()
+
+
+def test_status_names_encryption_off_as_a_development_setting(tmp_path: Path, capsys,
+                                                              monkeypatch) -> None:
+    sim = Simulator(tiny_config(), tmp_path / "d", encoder=FakeEncoder)
+    sim.power_on()
+    reply = sim.daemon.status().to_json()
+    sim.shutdown()
+    assert reply["encryption"] == "off (development setting)"
+    monkeypatch.setattr("device.control.request", lambda *a, **k: {"status": reply})
+    assert bodycam(["status", "--data-dir", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^encryption  off \(development setting\)$", out, flags=re.MULTILINE), out
+    assert re.search(r"^warning     encryption off \(development setting\): footage lies on the "
+                     r"card in the clear$", out, flags=re.MULTILINE), out
+
+
+def test_provision_without_a_force_key_says_the_camera_will_fault(tmp_path: Path,
+                                                                  capsys) -> None:
+    data = tmp_path / "d"
+    assert bodycam(["provision", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    (line,) = [x for x in out.splitlines() if x.startswith("force key")]
+    assert "NONE pinned" in line and "faults at boot" in line and "--force-key" in line
+    assert "encryption.enabled = false" in line
+    off = tmp_path / "off.toml"
+    off.write_text("[encryption]\nenabled = false\n")
+    assert bodycam(["provision", "--data-dir", str(tmp_path / "e"), "--config", str(off)]) == 0
+    assert "encryption off (development setting)" in capsys.readouterr().out
+    key = tmp_path / "force.pub.pem"
+    key.write_bytes(public_pem(new_force_key(2048).public_key()))
+    assert bodycam(["provision", "--data-dir", str(tmp_path / "f"), "--force-key",
+                    str(key)]) == 0
+    assert "(pinned), fingerprint SHA256:" in capsys.readouterr().out
+    sim = Simulator(Config().replace(camera={"width": 64, "height": 48, "fps": 5}),
+                    tmp_path / "f", encoder=FakeEncoder)
+    sim.power_on()
+    assert sim.mode == "buffering", sim.daemon.fault
+    assert sim.daemon.status().encryption.startswith("on (force key SHA256:")
+    sim.shutdown()
+
+
+def test_bodycam_sim_of_a_fresh_clone_records_encrypted_with_its_development_key(
+        tmp_path: Path) -> None:
+    """``make sim`` with no configuration and no flags: the simulator makes its development
+    force key, says so, boots, and its status says encryption is on."""
+    data = tmp_path / "data"
+    empty = tmp_path / "none.toml"
+    empty.write_text("")
+    proc = subprocess.Popen([*BODYCAM, "sim", "--headless", "--virtual-clock", "--config",
+                             str(empty), "--data-dir", str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    said = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            said.append(line)
+            if line.startswith("control socket"):
+                break
+        assert any("made a DEVELOPMENT force key" in line for line in said), said
+        status = json.loads(simproc_bodycam("status", "--json", data_dir=data).stdout)
+        assert status["mode"] == "buffering", status
+        assert status["encryption"].startswith("on (force key SHA256:")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert (data / Layout.FORCE_KEY).exists()
+    assert not list(data.rglob("*.key.pem"))  # the private half is never on the card
+
+
+# -- hostile inputs to bodycam decrypt and verify --force-key: one line, never a traceback ----
+
+def _edit_manifest(mp4: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Edit the manifest's JSON as it lies (its signature is not bodycam decrypt's business)."""
+    path = Layout.manifest(mp4)
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    path.write_text(text.replace('"HUGE"', "1" + "0" * 5000))  # json.dumps writes no such int
+
+
+def _enc(**fields: object) -> Callable[[dict[str, Any]], None]:
+    return lambda m: m["encryption"].update(fields)
+
+
+HOSTILE = {
+    "plaintext size larger than the file": (_enc(plaintext_size=10 ** 12), "decrypts to"),
+    "plaintext size smaller than the file": (_enc(plaintext_size=1), "decrypts to"),
+    "plaintext size negative": (_enc(plaintext_size=-1), "plaintext_size"),
+    "plaintext size of 5000 digits": (_enc(plaintext_size="HUGE"), "R000001"),
+    "plaintext size a string": (_enc(plaintext_size="12"), "plaintext_size"),
+    "manifest size lies": (lambda m: m.update(size=m["size"] * 1000), "its manifest says"),
+    "iv too short": (_enc(iv="00" * 8), "encryption.iv"),
+    "iv not hex": (_enc(iv="zz" * 16), "encryption.iv"),
+    "another algorithm": (_enc(algorithm="aes-128-ecb"), "not 'aes-256-ctr'"),
+    "key check missing": (lambda m: m["encryption"].pop("key_check"), "encryption has"),
+    "encryption a list": (lambda m: m.update(encryption=[1, 2]), "not a JSON object"),
+    "wrapped key not base64": (_enc(wrapped_key="!" * 344), "does not unwrap"),
+    "wrapped key empty": (_enc(wrapped_key=""), "does not unwrap"),
+    "wrapped key twice as long": (lambda m: m["encryption"].update(
+        wrapped_key=m["encryption"]["wrapped_key"] * 2), "does not unwrap"),
+    "wrapped key of a megabyte": (_enc(wrapped_key="A" * (1 << 20)), "over the limit"),
+    "another segment's wrapped key": (None, "taken from another segment"),
+    "ciphertext cut to nothing": (None, "is 0 bytes, its manifest says"),
+    "ciphertext extended": (None, "its manifest says"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(HOSTILE))
+def test_bodycam_decrypt_refuses_a_hostile_segment_in_one_line(camera, card, tmp_path, capsys,
+                                                               damage) -> None:
+    mp4 = segments(card)[1]
+    change, says = HOSTILE[damage]
+    if damage == "another segment's wrapped key":
+        other = read_manifest(segments(card)[0]).encryption
+        change = _enc(**{k: other[k] for k in ("wrapped_key", "iv", "key_check")})
+    elif damage == "ciphertext cut to nothing":
+        os.truncate(mp4, 0)
+    elif damage == "ciphertext extended":
+        with open(mp4, "ab") as f:
+            f.write(os.urandom(4096))
+    if change is not None:
+        _edit_manifest(mp4, change)
+    out = tmp_path / "out.mp4"
+    code, err = decrypt_cli(mp4, camera["key"], out, capsys)
+    assert code == 2, err
+    assert says in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert len(err) < 400, err
+    assert not out.exists() and not list(tmp_path.glob("out.mp4*"))
+
+
+@pytest.mark.parametrize("where", ["segment", "key", "manifest"])
+def test_bodycam_decrypt_given_a_directory_says_so_in_one_line(camera, card, tmp_path, capsys,
+                                                               where) -> None:
+    mp4, key = segments(card)[0], camera["key"]
+    if where == "segment":
+        mp4 = tmp_path / "seg.mp4"
+        mp4.mkdir()
+    elif where == "key":
+        key = tmp_path / "keydir"
+        key.mkdir()
+    else:
+        Layout.manifest(mp4).unlink()
+        Layout.manifest(mp4).mkdir()
+    code, err = decrypt_cli(mp4, key, tmp_path / "out.mp4", capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_bodycam_decrypt_of_a_fifo_segment_never_hangs(camera, tmp_path, capsys) -> None:
+    fifo = tmp_path / "seg.mp4"
+    os.mkfifo(fifo)
+    code, err = decrypt_cli(fifo, camera["key"], tmp_path / "out.mp4", capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "extended", "wrapped key twice as long",
+                                    "another segment's wrapped key", "not base64"])
+def test_bodycam_verify_with_the_force_key_names_each_hostile_segment(
+        camera, card, capsys, damage) -> None:
+    """Damage a segment, re-sign its manifest as the camera would (so the ciphertext hash
+    and signature hold): the force key names what is wrong, in a finding, exit 1."""
+    mp4 = last_segments(card)[0]
+    if damage == "truncated":
+        os.truncate(mp4, mp4.stat().st_size - 100)
+    elif damage == "extended":
+        with open(mp4, "ab") as f:
+            f.write(b"\0" * 100)
+    manifest = read_manifest(mp4)
+    encryption = dict(manifest.encryption or {})
+    other = read_manifest(last_segments(card)[1]).encryption
+    encryption.update({
+        "wrapped key twice as long": {"wrapped_key": encryption["wrapped_key"] * 2},
+        "another segment's wrapped key": {k: other[k] for k in ("wrapped_key", "iv",
+                                                               "key_check")},
+        "not base64": {"wrapped_key": "!" * 344}}.get(damage, {}))
+    write_signed_manifest(identity_of(card, CONFIG), mp4, dataclasses.replace(
+        manifest, encryption=encryption, size=mp4.stat().st_size,
+        sha256=hashlib.sha256(mp4.read_bytes()).hexdigest()))
+    capsys.readouterr()
+    assert bodycam(["verify", str(card), "--json", "--force-key", str(camera["key"])]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""
+    codes = {(Path(f["path"]).name, f["code"]) for f in json.loads(out)["findings"]
+             if f["kind"] == "segment" and f["code"] not in ("ok", "recovered")}
+    expected = {"truncated": "plaintext_mismatch", "extended": "plaintext_mismatch",
+                "another segment's wrapped key": "wrapped_key_swapped"}.get(damage,
+                                                                           "bad_wrapped_key")
+    assert codes == {(mp4.name, expected)}, codes
+
+
+@pytest.mark.parametrize("key", ["folder", "fifo", "public half", "ed25519", "empty"])
+def test_bodycam_verify_refuses_an_unusable_force_key_in_one_line(camera, tmp_path, capsys,
+                                                                  key) -> None:
+    path = tmp_path / "k.pem"
+    if key == "folder":
+        path.mkdir()
+    elif key == "fifo":
+        os.mkfifo(path)
+    elif key == "public half":
+        path.write_bytes(public_pem(load_force_private_key(camera["key"]).public_key()))
+    elif key == "ed25519":
+        path.write_bytes((camera["data"] / "keys" / "device.key.pem").read_bytes()
+                         if (camera["data"] / "keys" / "device.key.pem").exists()
+                         else b"not a key")
+    else:
+        path.write_bytes(b"")
+    capsys.readouterr()
+    assert bodycam(["verify", str(camera["data"]), "--force-key", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--force-key" in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_a_sigkilled_simulator_of_the_default_configuration_leaves_only_ciphertext(
+        tmp_path: Path) -> None:
+    """A real process, the default configuration (encryption on, the simulator's development
+    key), killed with SIGKILL mid-recording: the next boot recovers the open segment without
+    any key, nothing on the card is plaintext, and the recovered segment decrypts with the
+    development key to what the device signed, and plays."""
+    config = tmp_path / "bodycam.toml"
+    config.write_text("[camera]\nwidth = 160\nheight = 120\nfps = 10\n[encoder]\n"
+                      "preset = \"ultrafast\"\n[recording]\nsegment_s = 4\npre_event_s = 2\n")
+    data = tmp_path / "d"
+    proc = start_sim(data, config)
+    simproc_bodycam("press", "record", "--double", data_dir=data)
+    simproc_bodycam("advance", "6.5", data_dir=data)
+    os.kill(proc.pid, signal.SIGKILL)  # the power goes
+    proc.wait()
+    assert list(data.glob("recordings/*/*.part"))
+    proc = start_sim(data, config)  # the next boot recovers, with no private key on the card
+    status = json.loads(simproc_bodycam("status", "--json", data_dir=data).stdout)
+    simproc_bodycam("shutdown", data_dir=data)
+    proc.wait(timeout=60)
+    assert status["recovered"] and all(not r["detail"] for r in status["recovered"]), status
+    assert status["encryption"].startswith("on (force key SHA256:")
+    assert not list(data.glob("recordings/*/*.part"))
+    assert plaintext_in(data) == []
+    dev_key = load_force_private_key(tmp_path / "d.dev-force.key.pem")
+    findings = verify([data], KeyRing().with_force_key(dev_key))
+    assert findings and all(f.ok for f in findings), problems(findings)
+    recovered = data / "recordings" / status["recovered"][0]["recording_id"] \
+        / status["recovered"][0]["file"]
+    manifest, _ = decrypt_file(recovered, dev_key, tmp_path / "plain.mp4")
+    assert manifest.recovered and manifest.frame_count > 0
+    assert probe_frames(tmp_path / "plain.mp4") == manifest.frame_count

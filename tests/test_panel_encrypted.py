@@ -11,14 +11,14 @@ from collections.abc import Iterator
 import pytest
 
 from evidence.layout import Layout
-from tests.panel_harness import CONFIG, EventStream, RunningPanel, running_panel
+from tests.panel_harness import CAMERA, EventStream, RunningPanel, running_panel
 from tests.test_panel_http import record_and_stop
 
 
 @pytest.fixture(scope="module")
 def panel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPanel]:
     with running_panel(tmp_path_factory.mktemp("crypt-panel"), "--virtual-clock",
-                       settings=CONFIG + "[encryption]\nenabled = true\n") as running:
+                       settings=CAMERA) as running:  # no [encryption]: on, the default
         yield running
 
 

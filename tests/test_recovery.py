@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from device.pipeline.recovery import complete_prefix
 from evidence.verify import verify
 from sim.simulator import Simulator
-from tests.conftest import tiny_config
+from tests.conftest import CLEAR_TOML, tiny_config
 from tests.media import decode, segments
 from tests.simproc import BODYCAM, bodycam, start_sim
 
@@ -147,7 +147,7 @@ preset = "ultrafast"
 [recording]
 segment_s = 4
 pre_event_s = 2
-"""
+""" + CLEAR_TOML
 
 
 def cli(data_dir: Path, *args: str) -> dict:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,8 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device.audit import AuditLog, canonical, line_hash, signed_bytes
+from evidence.crypt import load_force_private_key, new_force_key, new_segment_key, private_pem
+from evidence.crypt import public_pem as force_public_pem
 from evidence.identity import IDENTITY, PUBLIC_KEY
 from evidence.keyring import KeyRing
+from evidence.layout import Layout
 from evidence.manifest import (
     Manifest,
     manifest_path,
@@ -33,6 +38,9 @@ from evidence.manifest import (
 )
 from evidence.verify import verify
 from sim.clock import SimClock
+from sim.encoder import FakeEncoder
+from sim.simulator import Simulator
+from tests.conftest import tiny_config
 from tests.evidence import (
     Camera,
     copy_template,
@@ -40,6 +48,7 @@ from tests.evidence import (
     identity_of,
     log_lines,
     problems,
+    record,
     recover,
     resign_everything,
     segment_files,
@@ -643,3 +652,190 @@ def test_a_recording_number_handed_out_twice_is_reported(cams, monkeypatch) -> N
     assert bounded(lambda: check(cam)) == {
         ("recording", str(cam.data_dir / "recordings"), "duplicate_recording"),
         log_problem(cam, "recording_order", "audit")}
+
+
+# -- encrypted at rest (issue 15): the new fields, each manipulation its own reason -----------
+#
+# A camera with encryption on (its force key pinned), two recordings. Edits that keep the
+# device's signature valid are made by an insider holding the camera's own key: every manifest
+# re-signed and re-chained, the audit log rewritten to match (resign_everything with the
+# camera's key), so only what the force key tells is left to tell.
+
+SEALED = tiny_config(encryption={"enabled": True})
+
+
+@pytest.fixture(scope="module")
+def sealed_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("sealed")
+    data = root / "cam"
+    force = new_force_key(2048)
+    data.mkdir()
+    (data / Layout.FORCE_KEY).write_bytes(force_public_pem(force.public_key()))
+    (root / "force.key.pem").write_bytes(private_pem(force))
+    sim = Simulator(SEALED, data, encoder=FakeEncoder)
+    sim.power_on()
+    assert sim.mode == "buffering", sim.daemon.fault
+    sim.advance(2.0)
+    record(sim, 9.0, marker_at=2.0)
+    record(sim, 5.0)
+    sim.shutdown()
+    return {"data": data, "key": root / "force.key.pem"}
+
+
+@pytest.fixture
+def sealed(sealed_template: dict[str, Path], tmp_path: Path) -> Camera:
+    shutil.copytree(sealed_template["data"], tmp_path / "cam")
+    return Camera(tmp_path / "cam")
+
+
+@pytest.fixture(scope="module")
+def force_ring(sealed_template: dict[str, Path]) -> KeyRing:
+    return KeyRing().with_force_key(load_force_private_key(sealed_template["key"]))
+
+
+def edit_encryption(cam: Camera, mp4: Path, change: Callable[[dict[str, Any]], None],
+                    resign: bool = True) -> None:
+    """Change ``mp4``'s manifest's encryption object; with ``resign``, as an insider with the
+    camera's key would: every manifest signed and chained again, the log rewritten."""
+    def edited(manifest: Manifest) -> Manifest:
+        encryption = dict(manifest.encryption or {})
+        change(encryption)
+        return dataclasses.replace(manifest, encryption=encryption)
+
+    if resign:
+        insider(cam, {mp4: edited})
+    else:
+        manifest_path(mp4).write_bytes(
+            edited(Manifest.from_bytes(manifest_path(mp4).read_bytes())).to_bytes())
+
+
+def insider(cam: Camera, changes: dict[Path, Callable[[Manifest], Manifest]]) -> None:
+    """The manifests of ``changes`` changed, and everything signed again (re-chained, the log
+    rewritten to match) with the camera's own key."""
+    resign_everything(cam.data_dir, identity_of(cam.data_dir, SEALED).private_key, False,
+                      lambda path, m: changes[path](m) if path in changes else m)
+
+
+def with_encryption(**fields: object) -> Callable[[Manifest], Manifest]:
+    return lambda m: dataclasses.replace(m, encryption={**(m.encryption or {}), **fields})
+
+
+def test_untouched_encrypted_recordings_are_intact_with_and_without_the_force_key(
+        sealed, force_ring) -> None:
+    assert all(Manifest.from_bytes(manifest_path(mp4).read_bytes()).encryption
+               for n in (0, 1) for mp4 in sealed.segments(n))
+    for keys in (None, force_ring):
+        findings = verify([sealed.data_dir], keys)
+        assert findings and all(f.ok for f in findings), problems(findings)
+
+
+def test_the_insiders_resigning_alone_leaves_encrypted_recordings_intact(sealed, force_ring
+                                                                         ) -> None:
+    """The matrix's re-signing is no finding in itself: what follows is the edits' doing."""
+    edit_encryption(sealed, seg(sealed, 0, 1), lambda e: None)
+    assert check(sealed, force_ring) == set()
+
+
+def test_swapped_wrapped_keys_are_each_wrapped_key_swapped(sealed, force_ring) -> None:
+    one, two = seg(sealed, 0, 0), seg(sealed, 0, 2)
+    first, second = (Manifest.from_bytes(manifest_path(m).read_bytes()).encryption
+                     for m in (one, two))
+    assert first and second
+    fields = ("wrapped_key", "iv", "key_check")
+    insider(sealed, {one: with_encryption(**{k: second[k] for k in fields}),
+                     two: with_encryption(**{k: first[k] for k in fields})})
+    assert check(sealed) == set()  # without the force key nothing can tell
+    assert check(sealed, force_ring) == {segment_problem(one, "wrapped_key_swapped"),
+                                         segment_problem(two, "wrapped_key_swapped"),
+                                         recording_problem(sealed, 0, "segment_failed")}
+
+
+def test_a_wrapped_key_taken_from_the_other_recording_is_wrapped_key_swapped(
+        sealed, force_ring) -> None:
+    mine, theirs = seg(sealed, 0, 1), seg(sealed, 1, 0)
+    other = Manifest.from_bytes(manifest_path(theirs).read_bytes()).encryption
+    assert other
+    edit_encryption(sealed, mine, lambda e: e.update(wrapped_key=other["wrapped_key"]))
+    assert check(sealed, force_ring) == {segment_problem(mine, "wrapped_key_swapped"),
+                                         recording_problem(sealed, 0, "segment_failed")}
+
+
+def test_a_key_wrapped_to_another_force_is_other_force_key(sealed, force_ring) -> None:
+    """Wrapped to another force key, and saying so: this key cannot check it (an error, not
+    tampering: a segment from before a rotation looks the same), named as such."""
+    mp4 = seg(sealed, 1, 0)
+    theirs = new_segment_key(new_force_key(2048).public_key(), mp4.name).header
+    edit_encryption(sealed, mp4, lambda e: e.update(
+        {k: theirs[k] for k in ("wrapped_key", "force_key_sha256")}))
+    assert check(sealed) == set()
+    assert check(sealed, force_ring) == {segment_problem(mp4, "other_force_key")}
+
+
+@pytest.mark.parametrize("how", ["to another force, naming ours", "one character changed",
+                                 "not base64", "empty", "too long", "32 KiB"])
+def test_a_corrupted_wrapped_key_is_bad_wrapped_key(sealed, force_ring, how: str) -> None:
+    mp4 = seg(sealed, 0, 2)
+    header = Manifest.from_bytes(manifest_path(mp4).read_bytes()).encryption
+    assert header
+    wrapped = {
+        "to another force, naming ours": new_segment_key(new_force_key(2048).public_key(),
+                                                         mp4.name).header["wrapped_key"],
+        "one character changed": ("A" if header["wrapped_key"][0] != "A" else "B")
+        + header["wrapped_key"][1:],
+        "not base64": "!" * 344, "empty": "",
+        "too long": header["wrapped_key"] * 2,
+        "32 KiB": base64.b64encode(os.urandom(24 * 1024)).decode()}[how]
+    edit_encryption(sealed, mp4, lambda e: e.update(wrapped_key=wrapped))
+    assert bounded(lambda: check(sealed, force_ring)) == {
+        segment_problem(mp4, "bad_wrapped_key"), recording_problem(sealed, 0, "segment_failed")}
+
+
+def test_an_edited_plaintext_hash_breaks_the_signature_or_is_plaintext_mismatch(
+        sealed, force_ring) -> None:
+    mp4 = seg(sealed, 0, 1)
+    original = manifest_path(mp4).read_bytes()
+    edit_encryption(sealed, mp4, lambda e: e.update(plaintext_sha256="0" * 64), resign=False)
+    failed = {segment_problem(mp4, "bad_signature"),
+              recording_problem(sealed, 0, "segment_failed")}
+    assert check(sealed) == failed and check(sealed, force_ring) == failed
+    manifest_path(mp4).write_bytes(original)
+    edit_encryption(sealed, mp4, lambda e: e.update(plaintext_sha256="0" * 64))  # signed
+    assert check(sealed) == set()
+    assert check(sealed, force_ring) == {segment_problem(mp4, "plaintext_mismatch"),
+                                         recording_problem(sealed, 0, "segment_failed")}
+
+
+@FLIP
+@given(offset=st.integers(min_value=0, max_value=10**6), mask=st.integers(1, 255))
+def test_a_ciphertext_byte_flipped_is_a_hash_mismatch_without_any_key(
+        sealed_template, force_ring, offset: int, mask: int) -> None:
+    cam = Camera(sealed_template["data"])
+    mp4 = seg(cam, 1, 1)
+    original = flipped(mp4, offset, mask)
+    try:
+        failed = {segment_problem(mp4, "hash_mismatch"),
+                  recording_problem(cam, 1, "segment_failed")}
+        assert check(cam) == failed and check(cam, force_ring) == failed
+    finally:
+        mp4.write_bytes(original)
+
+
+def test_a_ciphertext_byte_flipped_and_its_hash_resigned_is_plaintext_mismatch(
+        sealed, force_ring) -> None:
+    mp4 = seg(sealed, 0, 0)
+    flipped(mp4, mp4.stat().st_size // 2, 0x01)
+    digest = hashlib.sha256(mp4.read_bytes()).hexdigest()
+    insider(sealed, {mp4: lambda m: dataclasses.replace(m, sha256=digest)})
+    assert check(sealed) == set()
+    assert check(sealed, force_ring) == {segment_problem(mp4, "plaintext_mismatch"),
+                                         recording_problem(sealed, 0, "segment_failed")}
+
+
+
+def test_a_wrapped_key_of_a_megabyte_is_too_large_and_never_unwrapped(sealed, force_ring
+                                                                      ) -> None:
+    mp4 = seg(sealed, 0, 2)
+    edit_encryption(sealed, mp4, lambda e: e.update(
+        wrapped_key=base64.b64encode(os.urandom(800 * 1024)).decode()))
+    assert bounded(lambda: check(sealed, force_ring)) == {
+        segment_problem(mp4, "too_large"), recording_problem(sealed, 0, "segment_failed")}

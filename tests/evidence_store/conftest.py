@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from device.config import Config
 from evidence.identity import DeviceIdentity, create_identity, load_identity
 from evidence.manifest import Manifest, manifest_path, write_signed_manifest
 from evidence.store_client import DeviceClient, StoreConnection
@@ -32,6 +31,7 @@ from store.config import StoreConfig
 from store.http import StoreHTTPServer
 from store.operator_client import OperatorClient
 from store.service import Store, init_store
+from tests.conftest import clear_config
 
 #: Chunks small enough that every segment (about 60-80 kB) takes several requests.
 CHUNK = 16 * 1024
@@ -82,8 +82,8 @@ def record(sim: Simulator, seconds: float) -> None:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A camera data directory holding two signed recordings (4 and 3 segments)."""
     data = tmp_path_factory.mktemp("camera") / "data"
-    config = Config().replace(camera=TINY, recording={"pre_event_s": 1.0, "segment_s": 2.0},
-                              encoder={"preset": "ultrafast"})
+    config = clear_config(camera=TINY, recording={"pre_event_s": 1.0, "segment_s": 2.0},
+                          encoder={"preset": "ultrafast"})
     sim = Simulator(config, data, encoder=FakeEncoder)
     sim.power_on()
     sim.advance(1.0)

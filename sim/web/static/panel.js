@@ -337,9 +337,15 @@ function renderClock(status) {
     clock.append(status.utc);
   }
   if (status.encryption) {
-    const enc = el("span", "long", status.encryption === "off" ? " · footage in the clear (encryption off)"
-      : " · footage encrypted at rest, " + status.encryption + "; this panel plays it with the simulator's development force key");
-    enc.title = "encryption." + (status.encryption === "off" ? "enabled is false" : "enabled: " + status.encryption);
+    // Off is a development setting, said in so many words wherever the header has room.
+    const off = status.encryption.startsWith("off");
+    let enc;
+    if (off) {
+      enc = el("span", "long clock-warn", " · encryption off (development setting): footage in the clear");
+    } else {
+      enc = el("span", "long", " · footage encrypted at rest, " + status.encryption + "; this panel plays it with the simulator's development force key");
+    }
+    enc.title = "encryption.enabled: " + (off ? "false" : status.encryption);
     clock.append(enc);
   }
   if (!status.clock_set) {
