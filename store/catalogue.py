@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from store.clock import parse_utc
+from store.requests import TABLES as REQUEST_TABLES
+from store.search import TABLES as SEARCH_TABLES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -76,6 +78,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
 MIGRATIONS: list[tuple[int, str]] = [
     # When an open upload last made progress (store clock): stale staging is swept by it.
     (2, "ALTER TABLE uploads ADD COLUMN touched_s REAL"),
+    # 3: categories and assignments (another change). 4: the location index (store/search.py)
+    # and subject-access requests (store/requests.py).
+    *((4, sql) for sql in SEARCH_TABLES + REQUEST_TABLES),
 ]
 SCHEMA_VERSION = max(number for number, _ in MIGRATIONS)
 
