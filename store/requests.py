@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 from typing import Any
 
@@ -33,6 +34,7 @@ SHOWS, NOT_SHOWN = "shows", "not_shown"
 MAX_TEXT = 200
 MAX_REQUESTS_LISTED = 10_000
 REQUEST_ID = "SAR-"
+REQUEST_ID_FORM = re.compile(r"SAR-[0-9a-f]{12}")
 
 TABLES = [
     "CREATE TABLE IF NOT EXISTS subject_requests (request_id TEXT PRIMARY KEY, opened_utc TEXT "
@@ -59,9 +61,9 @@ def text(value: Any, name: str, required: bool = True, limit: int = MAX_TEXT) ->
 
 
 def _request_id(value: Any) -> str:
-    safe_name(value, "request id")
-    if not value.startswith(REQUEST_ID):
-        raise bad_request(f"request id {value[:40]!r} is not one this store gives (SAR-...)")
+    if not isinstance(value, str) or not REQUEST_ID_FORM.fullmatch(value):
+        raise bad_request(f"request id {str(value)[:40]!r} is not one this store gives "
+                          "(SAR- and 12 hex digits)")
     return value
 
 

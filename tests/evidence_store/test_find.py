@@ -60,14 +60,21 @@ def manifest(rec: str, index: int, fixes: list[tuple[float, float, float]],
     return m
 
 
-@pytest.fixture
-def catalogue(tmp_path: Path) -> Iterator[Catalogue]:
-    cat = Catalogue(tmp_path / "catalogue.sqlite")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.engines)])
+def catalogue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The index on both engines: SQLite, and PostgreSQL where it is installed."""
+    if request.param == "sqlite":
+        cat: Any = Catalogue(tmp_path / "catalogue.sqlite")
+    else:
+        pytest.importorskip("psycopg")
+        from store.catalogue_pg import PostgresCatalogue
+
+        cat = PostgresCatalogue(request.getfixturevalue("pg_database"))
     yield cat
     cat.close()
 
 
-def ingest(cat: Catalogue, m: Manifest) -> None:
+def ingest(cat: Any, m: Manifest) -> None:
     with cat.tx() as db:
         index_segment(cat, db, m)
 
@@ -181,7 +188,7 @@ def test_find_returns_exactly_the_recordings_that_passed_near(
         cat.close()
 
 
-def test_a_track_passing_between_two_fixes_is_found(catalogue: Catalogue) -> None:
+def test_a_track_passing_between_two_fixes_is_found(catalogue: Any) -> None:
     """Fixes 200 m either side of the place, 10 s apart: neither fix is within 20 m, the leg
     between them passes 0 m away, at the moment halfway."""
     d = 200 / M_PER_DEG
@@ -196,7 +203,7 @@ def test_a_track_passing_between_two_fixes_is_found(catalogue: Catalogue) -> Non
     assert cut == []
 
 
-def test_never_interpolated_across_a_no_fix_interval(catalogue: Catalogue) -> None:
+def test_never_interpolated_across_a_no_fix_interval(catalogue: Any) -> None:
     d = 200 / M_PER_DEG
     lat, lon = CENTRE
     ingest(catalogue, manifest("R000002", 0, [(BASE, lat - d, lon), (BASE + 70, lat + d, lon)],
@@ -210,7 +217,7 @@ def test_never_interpolated_across_a_no_fix_interval(catalogue: Catalogue) -> No
     assert [h["recording_id"] for h in hits] == ["R000003"]
 
 
-def test_segments_join_unless_one_ends_or_starts_without_a_fix(catalogue: Catalogue) -> None:
+def test_segments_join_unless_one_ends_or_starts_without_a_fix(catalogue: Any) -> None:
     d = 200 / M_PER_DEG
     lat, lon = CENTRE
     # R4: segment 0 ends on a fix, segment 1 starts on one: joined
@@ -227,7 +234,7 @@ def test_segments_join_unless_one_ends_or_starts_without_a_fix(catalogue: Catalo
     assert [h["recording_id"] for h in hits] == ["R000004"]
 
 
-def test_officer_filter_reads_the_field_defensively(catalogue: Catalogue) -> None:
+def test_officer_filter_reads_the_field_defensively(catalogue: Any) -> None:
     lat, lon = CENTRE
     officer = {"officer_id": "PC-4711", "collar": "4711", "assigned_utc": utc_iso(BASE),
                "store_id": "x"}
@@ -242,7 +249,7 @@ def test_officer_filter_reads_the_field_defensively(catalogue: Catalogue) -> Non
     assert find(catalogue, make_query(lat, lon, 10, *window, "PC-9999")) == []
 
 
-def test_the_antimeridian_and_the_poles(catalogue: Catalogue) -> None:
+def test_the_antimeridian_and_the_poles(catalogue: Any) -> None:
     ingest(catalogue, manifest("R000011", 0, [(BASE, 10.0, 179.9999), (BASE + 10, 10.0,
                                                                       -179.9999)], []))
     ingest(catalogue, manifest("R000012", 0, [(BASE, 89.9999, 0.0), (BASE + 10, 89.9999,
