@@ -18,6 +18,9 @@ from store.errors import StoreError
 from store.requests import NOT_SHOWN, SHOWS, text
 from store.search import make_query, parse_near
 
+#: Seconds ``request redact`` waits for the store's answer (a long recording takes minutes).
+REDACTION_TIMEOUT_S = 3600.0
+
 
 class PublicCliError(Exception):
     """A one-line usage error (the command line's exit code 2)."""
@@ -154,7 +157,10 @@ def _redact(args: argparse.Namespace, client: Any) -> int:
         body["device_id"] = args.device
     out = Path(args.out)
     part = out.with_name(out.name + ".part")
-    client().request("POST", "/v1/redactions", json.dumps(body).encode(), stream_to=part)
+    operator = client()
+    # the store decodes, blurs and re-encodes the whole recording before it answers
+    operator.connection.timeout = max(operator.connection.timeout, REDACTION_TIMEOUT_S)
+    operator.request("POST", "/v1/redactions", json.dumps(body).encode(), stream_to=part)
     durable_rename(part, out)
     print(f"redacted copy for {args.request_id} written to {out}: redacted.mp4, "
           "derivation.json signed by the store (check it: bodycam store check-redaction)")

@@ -24,6 +24,8 @@ import re
 import secrets
 from typing import Any
 
+from evidence.transparency_audit import MAX_LEAF_STEP_BACK_S
+from evidence.utc import utc_seconds
 from store.clock import utc_iso
 from store.errors import bad_request, conflict, not_found
 from store.search import Query, find, make_query, with_state
@@ -65,6 +67,18 @@ def _request_id(value: Any) -> str:
         raise bad_request(f"request id {str(value)[:40]!r} is not one this store gives "
                           "(SAR- and 12 hex digits)")
     return value
+
+
+_LEAF_TIME = re.compile(rb'[{,]"utc":"([^"]{1,40})"')
+
+
+def _leaf_time(leaf: bytes) -> float:
+    """A leaf's ``utc`` as seconds (-inf if it has none readable: bisection goes past it)."""
+    match = _LEAF_TIME.search(leaf)
+    try:
+        return utc_seconds(match.group(1).decode()) if match else float("-inf")
+    except ValueError:
+        return float("-inf")
 
 
 class Requests:
@@ -170,21 +184,32 @@ class Requests:
     def deletion_proof(self, device_id: str, recording_id: str) -> dict[str, Any] | None:
         """The recording's deletion leaf in the transparency log, with its inclusion proof
         against the current signed checkpoint; None if the log holds none (deleted before it
-        existed)."""
+        existed). Leaves are in time order (within ``MAX_LEAF_STEP_BACK_S``, which
+        ``transparency verify`` holds the store to), so the search starts at the first leaf
+        after the recording was received, found by bisection, not at the log's beginning."""
         log = self.store.tlog.log
         log.refresh()
         size = log.size
+        row = self.store.catalogue.one("SELECT received_s FROM recordings WHERE device_id = ? "
+                                       "AND recording_id = ?", device_id, recording_id)
+        since = (row["received_s"] if row is not None and row["received_s"] is not None
+                 else float("-inf")) - MAX_LEAF_STEP_BACK_S
+        low, high = 0, size
+        while low < high:  # the first leaf at or after ``since``
+            middle = (low + high) // 2
+            if _leaf_time(log.leaves(middle, middle + 1)[0]) < since:
+                low = middle + 1
+            else:
+                high = middle
         needle = [f'"device_id":{json.dumps(device_id)}'.encode(),
                   f'"recording_id":{json.dumps(recording_id)}'.encode(), b'"kind":"deletion"']
         found = None
         step = 4096
-        for start in range(max(0, size - step), -1, -step) if size else ():
+        for start in range(max(0, low - 1), size, step):
             leaves = log.leaves(start, min(size, start + step))
-            for offset in range(len(leaves) - 1, -1, -1):
-                if all(n in leaves[offset] for n in needle):
-                    found = start + offset
-                    break
-            if found is not None or start == 0:
+            found = next((start + i for i, leaf in enumerate(leaves)
+                          if all(n in leaf for n in needle)), None)
+            if found is not None:
                 break
         if found is None:
             return None

@@ -272,3 +272,34 @@ def test_the_store_main_entry_needs_an_action(capsys: pytest.CaptureFixture[str]
         store_main(["request"])
     assert caught.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_deletion_leaf_is_found_among_many_by_its_time(running: Running, walked: list[str],
+                                                           enrolled: Camera) -> None:
+    """Leaves before and after the deletion, both recordings deleted in passes days apart:
+    each proof is its own recording's deletion leaf."""
+    from store.requests import Requests
+
+    tlog = running.store.tlog
+    for i in range(300):  # other custody events, in time order
+        running.clock.now += 60
+        tlog.flag(running.store.now_utc(), "dev-other", f"R{i:06d}-000000", "CASE")
+    with running.store.catalogue.tx() as db:  # recording 2 arrived later: deleted later
+        db.execute("UPDATE recordings SET received_s = received_s + 3 * 86400 WHERE "
+                   "recording_id = ?", (walked[1],))
+    running.clock.now += 32 * DAY
+    assert [d["recording_id"] for d in running.store.retention.step(running.clock.now)] == [
+        walked[0]]
+    for i in range(300):
+        running.clock.now += 60
+        tlog.unflag(running.store.now_utc(), "dev-other", f"R{i:06d}-000000")
+    running.clock.now += 3 * DAY
+    assert [d["recording_id"] for d in running.store.retention.step(running.clock.now)] == [
+        walked[1]]
+    requests = Requests(running.store)
+    for rec in walked:
+        proof = requests.deletion_proof(enrolled.device_id, rec)
+        assert proof is not None
+        entry = json.loads(base64.b64decode(proof["leaf"]))
+        assert (entry["kind"], entry["recording_id"]) == ("deletion", rec)
+    assert requests.deletion_proof(enrolled.device_id, "R000999-nothere") is None
