@@ -27,6 +27,7 @@ import av
 import numpy as np
 from bench_audio import BENCHMARKS as AUDIO
 from bench_c2pa import BENCHMARKS as C2PA
+from bench_find import BENCHMARKS as FIND
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
 from bench_powerloss import BENCHMARKS as POWER_LOSS
@@ -527,6 +528,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **C2PA,
     **SHIFT_END,
     **AUDIO,
+    **FIND,
 }
 
 

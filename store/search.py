@@ -34,15 +34,20 @@ MAX_RADIUS_M = 10_000_000.0
 #: Legs looked at exactly in one search at most; a broader search is refused, not run for ever.
 MAX_CANDIDATES = 200_000
 
+#: Legs are filed by how far in latitude they span, at most each of these (degrees; the last
+#: class is the rest), so a search scans each class's ``min_lat`` index over the query's band
+#: widened by no more than the class's span: a walking leg of 10 s spans ~0.0001 degrees.
+LAT_CLASSES = (0.001, 0.01, 0.1, 180.0)
+
 #: The catalogue's tables for the index (store/catalogue.py MIGRATIONS, number 4).
 TABLES = [
     "CREATE TABLE IF NOT EXISTS track_legs (device_id TEXT NOT NULL, recording_id TEXT NOT "
     "NULL, segment_index INTEGER NOT NULL, leg INTEGER NOT NULL, t0 REAL NOT NULL, t1 REAL NOT "
     "NULL, lat0 REAL NOT NULL, lon0 REAL NOT NULL, lat1 REAL NOT NULL, lon1 REAL NOT NULL, "
     "min_lat REAL NOT NULL, max_lat REAL NOT NULL, min_lon REAL NOT NULL, max_lon REAL NOT "
-    "NULL, officer_id TEXT, PRIMARY KEY (device_id, recording_id, segment_index, leg))",
-    "CREATE INDEX IF NOT EXISTS track_legs_lat ON track_legs (min_lat, max_lat)",
-    "CREATE INDEX IF NOT EXISTS track_legs_time ON track_legs (t0, t1)",
+    "NULL, lat_class INTEGER NOT NULL, officer_id TEXT, PRIMARY KEY (device_id, recording_id, "
+    "segment_index, leg))",
+    "CREATE INDEX IF NOT EXISTS track_legs_lat ON track_legs (lat_class, min_lat)",
     "CREATE TABLE IF NOT EXISTS track_tails (device_id TEXT NOT NULL, recording_id TEXT NOT "
     "NULL, segment_index INTEGER NOT NULL, utc_s REAL NOT NULL, t REAL NOT NULL, lat REAL NOT "
     "NULL, lon REAL NOT NULL, PRIMARY KEY (device_id, recording_id, segment_index))",
@@ -97,9 +102,10 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def nearest_on_leg(leg: Leg, lat: float, lon: float, t_from: float, t_to: float,
-                   ) -> tuple[float, float, float, float] | None:
+                   within_m: float | None = None) -> tuple[float, float, float, float] | None:
     """(distance m, time, lat, lon) of the leg's nearest point to (lat, lon) among its points
-    inside [t_from, t_to]; None if the leg is wholly outside the window. A coarse pass over
+    inside [t_from, t_to]; None if the leg is wholly outside the window (or, given
+    ``within_m``, plainly farther than that). A coarse pass over
     the leg, then golden-section refinement around the best sample (the distance along a
     leg of a few hundred metres has one minimum; the coarse pass covers longer ones)."""
     lo, hi = 0.0, 1.0
@@ -117,22 +123,64 @@ def nearest_on_leg(leg: Leg, lat: float, lon: float, t_from: float, t_to: float,
 
     if (leg.lat0 == leg.lat1 and leg.lon0 == leg.lon1) or hi - lo < 1e-12:
         s = lo
+    elif _local(leg, lat, lon):
+        # the plane's answer, refined on the sphere within a small bracket around it
+        s = _projected(leg, lat, lon, lo, hi)
+        if within_m is not None and _plane_m(leg, lat, lon, s) > within_m * 1.1 + 5:
+            return None  # far outside the radius (the plane is within 3% here): no exact check
+        s = _golden(dist, max(lo, s - 0.02), min(hi, s + 0.02), 16, s)
     else:
         steps = 32
         samples = [lo + (hi - lo) * i / steps for i in range(steps + 1)]
         best = min(range(len(samples)), key=lambda i: dist(samples[i]))
-        a, b = samples[max(0, best - 1)], samples[min(steps, best + 1)]
-        ratio = (math.sqrt(5) - 1) / 2
-        c, d = b - ratio * (b - a), a + ratio * (b - a)
-        for _ in range(60):
-            if dist(c) < dist(d):
-                b = d
-            else:
-                a = c
-            c, d = b - ratio * (b - a), a + ratio * (b - a)
-        s = min((a, b, samples[best]), key=dist)
+        s = _golden(dist, samples[max(0, best - 1)], samples[min(steps, best + 1)], 60,
+                    samples[best])
     t, la, lo_ = leg.at(s)
     return dist(s), t, la, lo_
+
+
+def _golden(f: Any, a: float, b: float, rounds: int, guess: float) -> float:
+    """Golden-section search for the minimum of ``f`` on [a, b]; never worse than ``guess``
+    or the bracket's ends."""
+    ratio = (math.sqrt(5) - 1) / 2
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(rounds):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = f(d)
+    return min((a, b, c, d, guess), key=f)
+
+
+def _local(leg: Leg, lat: float, lon: float) -> bool:
+    """Whether the leg and the point are within a few km of each other (and away from the
+    poles and the antimeridian), where a local plane gives the nearest point exactly enough."""
+    return (abs(leg.lat1 - leg.lat0) < 0.05 and abs(leg.lon1 - leg.lon0) < 0.05
+            and abs(lat - leg.lat0) < 0.5 and abs(_wrap(lon - leg.lon0)) < 0.5
+            and abs(leg.lat0) < 70)
+
+
+def _projected(leg: Leg, lat: float, lon: float, lo: float, hi: float) -> float:
+    """The fraction along the leg nearest the point in the local equirectangular plane."""
+    k = math.cos(math.radians((leg.lat0 + leg.lat1) / 2))
+    ax, ay = 0.0, 0.0
+    bx, by = _wrap(leg.lon1 - leg.lon0) * k, leg.lat1 - leg.lat0
+    px, py = _wrap(lon - leg.lon0) * k, lat - leg.lat0
+    length = bx * bx + by * by
+    s = ((px - ax) * bx + (py - ay) * by) / length if length else 0.0
+    return min(hi, max(lo, s))
+
+
+def _plane_m(leg: Leg, lat: float, lon: float, s: float) -> float:
+    """The distance in the local plane from the point to the leg's point at ``s``."""
+    _, la, lo_ = leg.at(s)
+    k = math.cos(math.radians((la + lat) / 2))
+    return math.hypot(_wrap(lo_ - lon) * k, la - lat) * math.pi / 180 * EARTH_RADIUS_M
 
 
 def fixes_of(manifest: Manifest) -> tuple[list[Fix], list[tuple[float, float]]]:
@@ -167,6 +215,12 @@ def legs_of(fixes: list[Fix], gaps: list[tuple[float, float]]) -> list[Leg]:
     return legs
 
 
+def lat_class(leg: Leg) -> int:
+    """The :data:`LAT_CLASSES` class of the leg's span in latitude."""
+    span = abs(leg.lat1 - leg.lat0)
+    return next(i for i, most in enumerate(LAT_CLASSES) if span <= most)
+
+
 def officer_of(manifest: Manifest) -> str | None:
     """The assigned officer's id, if the manifest names one (absent or "unassigned": None)."""
     officer = getattr(manifest, "officer", None)
@@ -197,10 +251,10 @@ def index_segment(catalogue: Any, db: Any, manifest: Manifest) -> int:
     officer = officer_of(manifest)
     db.executemany(
         "INSERT OR IGNORE INTO track_legs (device_id, recording_id, segment_index, leg, t0, t1, "
-        "lat0, lon0, lat1, lon1, min_lat, max_lat, min_lon, max_lon, officer_id) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(*key, n, leg.t0, leg.t1, leg.lat0, leg.lon0, leg.lat1, leg.lon1, *leg.box(), officer)
-         for n, leg in numbered])
+        "lat0, lon0, lat1, lon1, min_lat, max_lat, min_lon, max_lon, lat_class, officer_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*key, n, leg.t0, leg.t1, leg.lat0, leg.lon0, leg.lat1, leg.lon1, *leg.box(),
+          lat_class(leg), officer) for n, leg in numbered])
     last = fixes[-1]
     if not any(end > last.utc_s for _, end in gaps):
         db.execute("INSERT OR IGNORE INTO track_tails (device_id, recording_id, segment_index, "
@@ -283,19 +337,22 @@ def find(catalogue: Any, q: Query) -> list[dict[str, Any]]:
     """The recordings whose track passes within the radius in the window: one entry each,
     at its nearest approach, nearest first in time."""
     lo_lat, hi_lat, lo_lon, hi_lon = query_box(q)
-    rows = catalogue.all(
-        "SELECT l.device_id, l.recording_id, l.segment_index, l.t0, l.t1, l.lat0, l.lon0, "
-        "l.lat1, l.lon1, l.officer_id FROM track_legs l WHERE l.max_lat >= ? AND "
-        "l.min_lat <= ? AND l.max_lon >= ? AND l.min_lon <= ? AND l.t1 >= ? AND l.t0 <= ? "
-        "AND (?7 IS NULL OR l.officer_id = ?7) LIMIT ?8", lo_lat, hi_lat, lo_lon, hi_lon,
-        q.t_from, q.t_to, q.officer_id, MAX_CANDIDATES + 1)
+    rows: list[Any] = []
+    for number, span in enumerate(LAT_CLASSES):
+        rows += catalogue.all(
+            "SELECT l.device_id, l.recording_id, l.segment_index, l.t0, l.t1, l.lat0, l.lon0, "
+            "l.lat1, l.lon1, l.officer_id FROM track_legs l WHERE l.lat_class = ?1 AND "
+            "l.min_lat >= ?2 AND l.min_lat <= ?3 AND l.max_lat >= ?4 AND l.max_lon >= ?5 AND "
+            "l.min_lon <= ?6 AND l.t1 >= ?7 AND l.t0 <= ?8 AND (?9 IS NULL OR "
+            "l.officer_id = ?9) LIMIT ?10", number, lo_lat - span, hi_lat, lo_lat, lo_lon,
+            hi_lon, q.t_from, q.t_to, q.officer_id, MAX_CANDIDATES + 1 - len(rows))
     if len(rows) > MAX_CANDIDATES:
         raise bad_request(f"the search matches over {MAX_CANDIDATES} track legs: narrow the "
                           "radius or the window")
     best: dict[tuple[str, str], tuple[float, float, float, float, int, str | None]] = {}
     for r in rows:
         leg = Leg(r["t0"], r["t1"], r["lat0"], r["lon0"], r["lat1"], r["lon1"])
-        near = nearest_on_leg(leg, q.lat, q.lon, q.t_from, q.t_to)
+        near = nearest_on_leg(leg, q.lat, q.lon, q.t_from, q.t_to, q.radius_m)
         if near is None or near[0] > q.radius_m:
             continue
         key = (r["device_id"], r["recording_id"])
