@@ -173,12 +173,15 @@ class Requests:
                "closed_utc": row["closed_utc"],
                "outcome": json.loads(row["outcome"]) if row["outcome"] else None,
                "candidates": candidates}
-        if gone or (candidates and all(c["deleted_utc"] for c in candidates)):
+        kept = [c for c in candidates if not c["deleted_utc"]]
+        deleted = len(candidates) - len(kept)
+        if not kept and (gone or deleted):  # a recording kept longer (evidence) says otherwise
             out["footage_gone"] = (
-                f"the window ended before {utc_iso(retention_end)}, more than the store's "
-                f"{store.config.retention_days:g}-day retention ago: footage not kept as "
-                "evidence has been deleted" if gone else
-                "every recording that matched was deleted by retention")
+                (f"the window ended before {utc_iso(retention_end)}, more than the store's "
+                 f"{store.config.retention_days:g}-day retention ago, and no footage of it is "
+                 "kept" if gone else "every recording that matched was deleted by retention")
+                + (f"; {deleted} matching recording(s) deleted, each with its deletion leaf's "
+                   "inclusion proof" if deleted else "; no recording matched"))
         return out
 
     def deletion_proof(self, device_id: str, recording_id: str) -> dict[str, Any] | None:

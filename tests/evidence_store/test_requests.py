@@ -116,6 +116,7 @@ def test_past_the_retention_the_footage_is_gone_and_the_log_proves_it(
     assert {d["recording_id"] for d in deleted} == set(walked)
     record = opened(running.operator())
     assert "footage_gone" in record and "31-day retention" in record["footage_gone"]
+    assert "1 matching recording(s) deleted" in record["footage_gone"]
     [candidate] = record["candidates"]
     assert candidate["recording_id"] == walked[0] and candidate["deleted_utc"]
     proof = candidate["deletion_proof"]
@@ -144,7 +145,7 @@ def test_past_the_retention_the_footage_is_gone_and_the_log_proves_it(
 def test_a_window_past_the_retention_with_nothing_found_says_gone(running: Running) -> None:
     running.clock.now += 40 * DAY
     record = opened(running.operator())
-    assert record["candidates"] == [] and "footage_gone" in record
+    assert record["candidates"] == [] and "no recording matched" in record["footage_gone"]
     fresh = opened(running.operator(), **{"from": utc_iso(running.clock.now - DAY),
                                           "to": utc_iso(running.clock.now)})
     assert "footage_gone" not in fresh
@@ -303,3 +304,13 @@ def test_the_deletion_leaf_is_found_among_many_by_its_time(running: Running, wal
         entry = json.loads(base64.b64decode(proof["leaf"]))
         assert (entry["kind"], entry["recording_id"]) == ("deletion", rec)
     assert requests.deletion_proof(enrolled.device_id, "R000999-nothere") is None
+
+
+def test_footage_kept_as_evidence_is_not_called_gone(running: Running, walked: list[str]) -> None:
+    running.operator().flag(walked[0], "CASE-7")
+    running.clock.now += 40 * DAY
+    assert running.store.retention.step(running.clock.now) != []  # recording 2 went
+    record = opened(running.operator())
+    assert "footage_gone" not in record
+    assert [(c["recording_id"], c["deleted_utc"]) for c in record["candidates"]] == [
+        (walked[0], None)]
