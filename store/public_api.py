@@ -120,13 +120,18 @@ def redaction(store: Any, req: Any) -> tuple[int, Any, Path]:
     except RedactionError as exc:  # the recording cannot be redacted as asked
         shutil.rmtree(out_dir, ignore_errors=True)
         raise StoreError(422, str(exc)) from None
-    if request_id is not None:
-        requests.redacted(request_id, recording_id, device_id, derivation)
     zip_path = store.exports_dir / f"{name}.zip"
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as zf:
-        for part in sorted(out_dir.iterdir()):
-            zf.write(part, part.name)
-    shutil.rmtree(out_dir, ignore_errors=True)
+    try:
+        if request_id is not None:  # decided again meanwhile: refused, nothing left behind
+            requests.redacted(request_id, recording_id, device_id, derivation)
+        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as zf:
+            for part in sorted(out_dir.iterdir()):
+                zf.write(part, part.name)
+    except BaseException:
+        zip_path.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
     return 200, None, zip_path
 
 

@@ -143,12 +143,13 @@ def _redact(args: argparse.Namespace, client: Any) -> int:
         silences = [parse_silence_spec(spec) for spec in args.silence]
     except RedactionError as exc:
         raise PublicCliError(str(exc)) from None
-    plan = dict(plan)
-    plan["boxes"] = list(plan.get("boxes", [])) + boxes if isinstance(plan.get("boxes", []),
-                                                                       list) else boxes
-    plan["silence"] = (list(plan.get("silence", [])) if isinstance(plan.get("silence", []),
-                                                                     list) else []) + [
-        {"from_s": s.from_s, "to_s": s.to_s, "note": s.note} for s in silences]
+    plan = dict(plan)  # the store checks the plan file's fields; the flags add to its lists
+    for name, more in (("boxes", boxes), ("silence", [
+            {"from_s": s.from_s, "to_s": s.to_s, "note": s.note} for s in silences])):
+        if more:
+            if not isinstance(plan.get(name, []), list):
+                raise PublicCliError(f"plan {args.plan}: {name} must be a list")
+            plan[name] = [*plan.get(name, []), *more]
     if args.no_auto:
         plan["auto"] = False
     body: dict[str, Any] = {"recording_id": args.recording_id, "reviewer": args.reviewer,
