@@ -314,3 +314,20 @@ def test_footage_kept_as_evidence_is_not_called_gone(running: Running, walked: l
     assert "footage_gone" not in record
     assert [(c["recording_id"], c["deleted_utc"]) for c in record["candidates"]] == [
         (walked[0], None)]
+
+
+def test_the_operator_client_speaks_every_route(running: Running, walked: list[str],
+                                                tmp_path: Path) -> None:
+    op = running.operator()
+    near = f"{CENTRE[0]},{CENTRE[1]}"
+    assert [m["recording_id"] for m in op.find(near, 30, WINDOW["from"], WINDOW["to"])] == [
+        walked[0]]
+    assert op.find(near, 30, WINDOW["from"], WINDOW["to"], officer="PC-1") == []
+    record = op.open_request(requester="B", contact="b@example.org", near=list(CENTRE),
+                             radius_m=30, **WINDOW)
+    rid = record["request_id"]
+    assert op.subject_request(rid)["candidates"][0]["recording_id"] == walked[0]
+    op.decide(rid, walked[0], "shows", "seen", "DC 2")
+    op.redaction(tmp_path / "c.zip", walked[0], "DC 2", {"auto": False}, request_id=rid)
+    assert "redacted.mp4" in zipfile.ZipFile(tmp_path / "c.zip").namelist()
+    assert op.close_request(rid, "done")["outcome"]["shown"][0][1] == walked[0]
