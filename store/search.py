@@ -18,6 +18,7 @@ the camera's clock (``utc``), the one its no-fix intervals are written in.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ from typing import Any
 from evidence.manifest import Manifest
 from evidence.utc import utc_iso, utc_seconds
 from store.errors import bad_request
+
+log = logging.getLogger("bodycam.store")
 
 #: Mean Earth radius (IUGG), metres.
 EARTH_RADIUS_M = 6_371_008.8
@@ -232,11 +235,16 @@ def index_segment(catalogue: Any, db: Any, manifest: Manifest) -> int:
     """Inside the segment's ingest transaction: its legs, joined to the previous segment's
     last fix where nothing came between. Returns how many legs were written; a segment
     without a track writes none."""
-    fixes, gaps = fixes_of(manifest)
+    try:  # the manifest was checked at ingest; still, evidence is stored even if this fails
+        fixes, gaps = fixes_of(manifest)
+        legs = legs_of(fixes, gaps)
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        log.warning("store: the track of %s segment %s is not indexed: %s",
+                    manifest.recording_id, manifest.segment_index, exc)
+        return 0
     if not fixes:
         return 0
     key = (manifest.device_id, manifest.recording_id, manifest.segment_index)
-    legs = legs_of(fixes, gaps)
     numbered = list(enumerate(legs))
     if manifest.segment_index > 0:
         tail = catalogue.one("SELECT utc_s, t, lat, lon FROM track_tails WHERE device_id = ? "

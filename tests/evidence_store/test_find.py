@@ -387,3 +387,14 @@ def test_the_api_refuses_unknown_and_missing_parameters_and_wants_the_token(
         running.operator("not-the-token").request(
             "GET", "/v1/find?near=0,0&radius=1&from=2026-01-01&to=2026-01-02")
     assert caught.value.status == 401
+
+
+def test_a_track_the_index_cannot_read_does_not_stop_the_segment(catalogue: Any) -> None:
+    """Evidence first: a fix the index cannot take (here a time beyond what it reads) leaves
+    the segment unindexed, never refused."""
+    bad = replace(manifest("R000013", 0, [(BASE, 51.0, 0.0)], []),
+                  track=({"utc": "not a time", "fix_utc": "x", "lat": 51.0, "lon": 0.0,
+                          "accuracy_m": 1.0, "satellites": 4},))
+    with catalogue.tx() as db:
+        assert index_segment(catalogue, db, bad) == 0
+    assert find(catalogue, make_query(51.0, 0.0, 10, utc_iso(BASE - 1), utc_iso(BASE + 1))) == []
