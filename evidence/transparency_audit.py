@@ -9,6 +9,8 @@ before) it checks, each failure one line naming what was wrong:
   consistency proof between each and the next (a dropped, edited or back-dated leaf changes
   every root after it, so anyone who kept an earlier checkpoint sees it; with the leaves it kept
   it also says which leaf and how);
+- leaf times never go back (by more than ``MAX_LEAF_STEP_BACK_S``, what several workers
+  appending at once may honestly do): a back-dated leaf is named with the later leaf before it;
 - the leaves the store serves make the checkpoint's root, and every deletion leaf names an
   expired, unflagged item: its expiry is its received time plus the retention days it cites, it
   was deleted on or after that, no flag leaf for it stands unlifted before it, and its received
@@ -144,20 +146,36 @@ def describe(raw: bytes, index: int) -> str:
     return f"{entry['kind']} {what} at {entry['utc']}".replace("  ", " ")
 
 
+#: Leaves are appended in time order, but a leaf's time is when its event began (a segment's
+#: is its receipt's, taken before its bytes are stored; a retention pass's deletions, the
+#: pass's start), so with several workers a leaf may be a little older than one before it.
+#: More than this is a back-dated leaf.
+MAX_LEAF_STEP_BACK_S = 600.0
+
+
 def audit_leaves(leaves: Sequence[bytes]) -> list[str]:
-    """One line per leaf that breaks the rules: unreadable, or a deletion the rules it cites do
-    not allow (not yet expired, flagged, its received time earlier than its segments')."""
+    """One line per leaf that breaks the rules: unreadable, older than a leaf before it (by
+    more than :data:`MAX_LEAF_STEP_BACK_S`), or a deletion the rules it cites do not allow
+    (not yet expired, flagged, its received time earlier than its segments')."""
     problems: list[str] = []
     flags: dict[tuple[str, str], tuple[str, int]] = {}
     received: dict[tuple[str, str], float] = {}
     #: the last category leaf of each recording: (its retention_days, the leaf's index)
     categories: dict[tuple[str, str], tuple[Any, int]] = {}
+    latest: tuple[float, int, str] | None = None  # the latest leaf time so far, its leaf
     for i, raw in enumerate(leaves):
         try:
             entry = parse_leaf(raw, i)
         except ValueError as exc:
             problems.append(str(exc))
             continue
+        when = seconds(entry["utc"])
+        if latest is not None and when < latest[0] - MAX_LEAF_STEP_BACK_S:
+            problems.append(f"leaf {i} ({describe(raw, i)}) is back-dated: its time is "
+                            f"earlier than leaf {latest[1]}'s {latest[2]} (leaf times never go "
+                            f"back more than {MAX_LEAF_STEP_BACK_S:g} s)")
+        if latest is None or when > latest[0]:
+            latest = (when, i, entry["utc"])
         item = (str(entry.get("device_id")), str(entry.get("recording_id")))
         kind = entry["kind"]
         if kind == "segment":

@@ -29,6 +29,7 @@ import bench_pipeline
 import numpy as np
 from bench_audio import BENCHMARKS as AUDIO
 from bench_c2pa import BENCHMARKS as C2PA
+from bench_find import BENCHMARKS as FIND
 from bench_memory import BENCHMARKS as MEMORY
 from bench_pipeline import BENCHMARKS as PIPELINE
 from bench_pipeline import Row
@@ -542,6 +543,7 @@ BENCHMARKS: dict[str, Callable[[float], list[Row]]] = {
     **RETENTION,
     **STAGES,
     **MEMORY,
+    **FIND,
 }
 
 

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from store.clock import parse_utc
+from store.requests import TABLES as REQUEST_TABLES
+from store.search import TABLES as SEARCH_TABLES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,6 +92,8 @@ MIGRATIONS: list[tuple[int, str]] = [
     # Who wears each camera on its next shift (store/assignment.py); no row: unassigned.
     (3, "CREATE TABLE IF NOT EXISTS assignments (device_id TEXT PRIMARY KEY, "
         "officer_id TEXT NOT NULL, collar TEXT NOT NULL, assigned_utc TEXT NOT NULL)"),
+    # 4: the location index (store/search.py) and subject-access requests (store/requests.py).
+    *((4, sql) for sql in SEARCH_TABLES + REQUEST_TABLES),
 ]
 SCHEMA_VERSION = max(number for number, _ in MIGRATIONS)
 

@@ -35,6 +35,8 @@ from store.auditlog import verify_chain
 from store.config import StoreConfig, StoreConfigError
 from store.credentials import CA_CERT
 from store.operator_client import OperatorClient
+from store.public_cli import PublicCliError
+from store.public_cli import add_commands as add_public_commands
 from store.redaction import RedactionError
 from store.service import (
     AUDIT,
@@ -499,6 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", parents=[local], help="check the store's audit log chain")
     p.set_defaults(func=cmd_audit)
 
+    add_public_commands(sub, remote)  # find, request (store/public_cli.py)
+
     p = sub.add_parser("credentials", help="read an MP4's C2PA Content Credentials")
     p.add_argument("mp4", metavar="FILE.mp4", help="an export's export.mp4, or a copy made from it")
     p.add_argument("--trust-anchor", metavar="PEM",
@@ -510,11 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "remote_call", False):  # given the client only when it needs one
+            return args.func(args, lambda: _operator(args))
         return args.func(args)
-    except (StoreCliError, StoreDirError, StoreConfigError, StoreHttpError,
+    except (StoreCliError, PublicCliError, StoreDirError, StoreConfigError, StoreHttpError,
             RedactionError) as exc:
         print(f"bodycam store {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, StoreCliError) else EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, (StoreCliError, PublicCliError)) else EXIT_FAILED
 
 
 if __name__ == "__main__":

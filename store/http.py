@@ -48,6 +48,7 @@ from store import export as exporter
 from store.auth import NONCE, DeviceRequest
 from store.errors import StoreError, bad_request, not_found, too_large
 from store.ingest import UploadStatus
+from store.public_api import ROUTES as PUBLIC_ROUTES
 from store.service import Store
 from store.validate import base64_field, json_object, safe_name, sha256_hex, whole_number
 
@@ -226,6 +227,12 @@ def make_export(store: Store, req: Request) -> Response:
     return Response(200, file=out)
 
 
+def _public(func: Callable[[Store, Any], tuple[Any, ...]]) -> Callable[[Store, Request],
+                                                                       Response]:
+    """A :mod:`store.public_api` handler as a route: its (status, body[, file]) a Response."""
+    return lambda store, req: Response(*func(store, req))
+
+
 # the transparency log: public, for anyone (store/transparency.py)
 def _public_query(req: Request, allowed: set[str]) -> dict[str, str]:
     unknown = sorted(set(req.query) - allowed)
@@ -282,6 +289,8 @@ ROUTES: list[Route] = [
     ("POST", re.compile(r"/v1/retention"), OPERATOR, run_retention, MAX_JSON_BODY),
     ("POST", re.compile(r"/v1/exports"), OPERATOR, make_export, MAX_JSON_BODY),
 ]
+ROUTES += [(method, pattern, auth, _public(func), limit)  # find, requests, redactions
+           for method, pattern, auth, func, limit in PUBLIC_ROUTES]
 
 
 #: Seconds a request's body may take to arrive, and its head before that (slow or idle clients).

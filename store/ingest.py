@@ -33,6 +33,7 @@ from evidence.verify import SIGNATURE_LENGTH
 from store.catalogue import device_lock
 from store.clock import parse_utc, utc_iso
 from store.errors import StoreError, bad_request, conflict, not_found, too_large
+from store.search import index_segment
 from store.validate import SHA256_HEX, parse_json, safe_name
 
 if TYPE_CHECKING:
@@ -322,6 +323,7 @@ class Ingest:
                      manifest.start_utc, manifest.end_utc, start_s, end_s,
                      manifest.frame_count, manifest.width, manifest.height, int(manifest.last),
                      receipt.received_utc, raw, sig))
+                index_segment(store.catalogue, db, manifest)  # its track, for store find
                 db.execute("INSERT INTO recordings (device_id, recording_id, start_s, "
                            "received_s) VALUES (?, ?, ?, ?) ON CONFLICT (device_id, "
                            "recording_id) DO UPDATE SET start_s = CASE WHEN excluded.start_s "

@@ -1,4 +1,5 @@
-"""The operator's side of the HTTP API: enrol, flag, unflag, list, retention, export.
+"""The operator's side of the HTTP API: enrol, flag, unflag, list, retention, export; find,
+subject-access requests and redaction.
 
 Requests carry ``Authorization: Bearer TOKEN`` (the token ``bodycam store init`` printed). Before
 the first one, the client asks ``GET /v1/info`` (public, no token) and sends the token only if
@@ -126,4 +127,40 @@ class OperatorClient:
         clean = {k: v for k, v in body.items() if v is not None}
         part = out.with_name(out.name + ".part")
         self.request("POST", "/v1/exports", json.dumps(clean).encode(), stream_to=part)
+        durable_rename(part, out)
+
+    # the public's side (store/public_api.py)
+    def find(self, near: str, radius: float | str, since: str, until: str,
+             officer: str | None = None) -> list[dict[str, Any]]:
+        query = {"near": near, "radius": str(radius), "from": since, "to": until}
+        return self.request("GET", "/v1/find?" + urlencode(
+            {**query, **({"officer": officer} if officer else {})}))
+
+    def open_request(self, **fields: Any) -> dict[str, Any]:
+        """``requester``, ``contact``, ``near`` ([lat, lon]), ``radius_m``, ``from``, ``to``."""
+        return self._post_json("/v1/requests", fields)
+
+    def subject_request(self, request_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/v1/requests/{quote(request_id, safe='')}")
+
+    def decide(self, request_id: str, recording_id: str, decision: str, reason: str,
+               reviewer: str, device_id: str | None = None) -> dict[str, Any]:
+        return self._post_json(f"/v1/requests/{quote(request_id, safe='')}/decisions",
+                               {"recording_id": recording_id, "decision": decision,
+                                "reason": reason, "reviewer": reviewer, "device_id": device_id})
+
+    def close_request(self, request_id: str, note: str | None = None) -> dict[str, Any]:
+        return self._post_json(f"/v1/requests/{quote(request_id, safe='')}/close",
+                               {"note": note})
+
+    def redaction(self, out: Path, recording_id: str, reviewer: str,
+                  plan: dict[str, Any] | None = None, request_id: str | None = None,
+                  device_id: str | None = None) -> None:
+        """The store redacts a stored recording; the zip is written to ``out``."""
+        body = {"recording_id": recording_id, "reviewer": reviewer, "plan": plan,
+                "request_id": request_id, "device_id": device_id}
+        part = out.with_name(out.name + ".part")
+        self.request("POST", "/v1/redactions",
+                     json.dumps({k: v for k, v in body.items() if v is not None}).encode(),
+                     stream_to=part)
         durable_rename(part, out)
