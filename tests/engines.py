@@ -22,6 +22,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "in_process_store(why): the test changes the serving store's own code (a "
+        "forged store, a shorter timeout), so the `running` store is served in the test's "
+        "process on the engines too, not by worker processes")
+
+
 def _env_from(script: str, directory: Path) -> dict[str, str]:
     done = subprocess.run(["bash", str(ROOT / "scripts" / script), "up", str(directory)],
                           capture_output=True, text=True, timeout=120, check=False)

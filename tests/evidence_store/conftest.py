@@ -32,6 +32,7 @@ from store.config import StoreConfig
 from store.http import StoreHTTPServer
 from store.operator_client import OperatorClient
 from store.service import Store, init_store
+from tests.worker_pool import SharedClock, WorkerPool
 
 #: Chunks small enough that every segment (about 60-80 kB) takes several requests.
 CHUNK = 16 * 1024
@@ -119,18 +120,31 @@ def clone_camera(source: Camera, dest: Path, serial: str) -> Camera:
 
 @dataclass
 class Running:
-    """A store and its HTTP server on loopback."""
+    """A store and its HTTP server on loopback: in this process (``workers`` 0), or ``workers``
+    real worker processes on one socket (:class:`~tests.worker_pool.WorkerPool`, the production
+    ``serve_workers``), whose clock must then be a :class:`SharedClock`. Either way ``store`` is
+    a :class:`Store` of this process on the same directory and engines: it sees what the server
+    stored, and a test may read through it (or act through it, as another worker would)."""
 
     directory: Path
     token: str
-    clock: MovableClock
+    clock: MovableClock | SharedClock
+    workers: int = 0
     store: Store = field(init=False)
-    server: StoreHTTPServer = field(init=False)
-    thread: threading.Thread = field(init=False)
+    server: StoreHTTPServer | WorkerPool = field(init=False)
+    thread: threading.Thread | None = field(init=False, default=None)
 
     def start(self, port: int = 0) -> Running:
         """Serve (again) on ``port``; 0 picks a free one."""
         self.store = Store(self.directory, clock=self.clock)
+        if self.workers:
+            assert isinstance(self.clock, SharedClock), "worker processes need a SharedClock"
+            try:
+                self.server = WorkerPool(self.directory, self.clock, self.workers, port)
+            except BaseException:
+                self.store.close()
+                raise
+            return self
         self.server = StoreHTTPServer(self.store, "127.0.0.1", port)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,),
                                        daemon=True)
@@ -138,9 +152,13 @@ class Running:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        if isinstance(self.server, WorkerPool):
+            self.server.stop()
+        else:
+            self.server.shutdown()
+            self.server.server_close()
+            assert self.thread is not None
+            self.thread.join()
         self.store.close()
 
     @property
@@ -196,10 +214,22 @@ def store_dir(tmp_path: Path, store_backend: dict[str, str]) -> tuple[Path, str]
     return directory, token
 
 
+#: Worker processes serving a store on the engines (the embedded case serves in-process).
+WORKERS = 2
+
+
 @pytest.fixture
-def running(store_dir: tuple[Path, str]) -> Iterator[Running]:
+def running(request: pytest.FixtureRequest, store_dir: tuple[Path, str],
+            store_backend: dict[str, str], tmp_path: Path) -> Iterator[Running]:
+    """The store served: in this process on the embedded engines; by :data:`WORKERS` worker
+    processes on PostgreSQL + S3, all on one clock the test moves (except where a test forges
+    the serving store's code: ``in_process_store``)."""
     directory, token = store_dir
-    server = Running(directory, token, MovableClock(START)).start()
+    if store_backend and not request.node.get_closest_marker("in_process_store"):
+        server = Running(directory, token, SharedClock(tmp_path / "store-clock", START),
+                         workers=WORKERS).start()
+    else:
+        server = Running(directory, token, MovableClock(START)).start()
     yield server
     server.stop()
 

@@ -192,6 +192,44 @@ def _poll(condition, what: str, seconds: float = 30.0):
     raise AssertionError(f"{what}: not within {seconds:.0f} s")
 
 
+def worker_of(connection: StoreConnection, port: int, workers: list[int]) -> int | None:
+    """The worker process holding the server end of ``connection`` (open, to ``port``)."""
+    sock = connection._conn.sock if connection._conn is not None else None
+    if sock is None:
+        return None
+    mine = sock.getsockname()[1]
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)) == (port, mine):
+            inode = f"socket:[{fields[9]}]"
+    for pid in workers:
+        with contextlib.suppress(FileNotFoundError):
+            if inode in {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}:
+                return pid
+    return None
+
+
+def connections_to_each(url: str, port: int, workers: list[int],
+                        each: int = 1) -> dict[int, list[StoreConnection]]:
+    """``each`` open keep-alive connections to every worker: the kernel gives a new connection
+    to whichever worker accepts first, and a kept-alive one stays with it, so a test can send a
+    request to the worker it picks through one socket (bounded tries)."""
+    pinned: dict[int, list[StoreConnection]] = {pid: [] for pid in workers}
+    for _ in range(200):
+        if all(len(c) >= each for c in pinned.values()):
+            return pinned
+        connection = StoreConnection(url)
+        connection.info()
+        pid = worker_of(connection, port, workers)
+        if pid is not None and len(pinned[pid]) < each:
+            pinned[pid].append(connection)
+        else:
+            connection.close()
+    raise AssertionError(f"not {each} connections to each of {workers} in 200 tries: "
+                         f"{ {p: len(c) for p, c in pinned.items()} }")
+
+
 @contextlib.contextmanager
 def serve(directory: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     server = subprocess.Popen([*STORE, "serve", "--dir", str(directory), "--port", "0", *args],
