@@ -1,0 +1,107 @@
+"""The custody edge cases docs/STORE.md names, with two workers of one store (two
+:class:`Store` objects on one directory and catalogue, interleaved where the race is) on the
+embedded engines and on PostgreSQL + RGW: retention purging bytes that another camera is
+storing again at that instant, and a flag and an unflag of one recording at the same instant."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evidence.manifest import manifest_path, signature_path
+from store.auditlog import verify_chain
+from store.config import StoreConfig
+from store.ingest import STORED
+from store.service import Store, init_store
+from tests.evidence_store.conftest import START, Camera, MovableClock, clone_camera
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def two_stores(tmp_path: Path, store_backend: dict[str, str]) -> Iterator[tuple[Store, Store]]:
+    """Two workers of one store on one clock (``store_backend``'s engines)."""
+    directory = tmp_path / "store"
+    directory.mkdir()
+    init_store(directory, StoreConfig(**store_backend))
+    clock = MovableClock(START)
+    a, b = Store(directory, clock=clock), Store(directory, clock=clock)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def upload(store: Store, camera: Camera, mp4: Path, tries: int = 3) -> Any:
+    """A camera's upload straight through the Store's calls, resent from where the store says
+    (as the camera's uploader does) until it is stored."""
+    status = None
+    for _ in range(tries):
+        status = store.ingest.open_segment(camera.device_id, mp4.name,
+                                           manifest_path(mp4).read_bytes(),
+                                           signature_path(mp4).read_bytes())
+        data = mp4.read_bytes()
+        if status.state == STORED:
+            return status
+        status = store.ingest.append(camera.device_id, status.upload_id, status.received,
+                                     status.size, data[status.received:])
+        if status.state == STORED:
+            return status
+    raise AssertionError(f"{mp4.name} not stored in {tries} tries: {status}")
+
+
+def stored_objects_intact(store: Store, device_id: str) -> list[str]:
+    """What is wrong with the objects of the device's live segments (missing, other bytes)."""
+    problems = []
+    for row in store.catalogue.all("SELECT file, sha256, manifest_sha256 FROM segments WHERE "
+                                   "device_id = ? AND deleted_utc IS NULL", device_id):
+        for sha in (row["sha256"], row["manifest_sha256"]):
+            if not store.objects.exists(sha):
+                problems.append(f"{row['file']}: object {sha[:12]} missing")
+            elif hashlib.sha256(store.objects.read_bytes(sha)).hexdigest() != sha:
+                problems.append(f"{row['file']}: object {sha[:12]} has other bytes")
+    return problems
+
+
+def test_bytes_stored_again_while_retention_purges_them_are_kept(two_stores, camera: Camera,
+                                                                 tmp_path: Path) -> None:
+    """Camera 1's footage is due; camera 2 docks with the same bytes (its own manifests) on
+    worker B just as worker A's purge has found no live row naming an object and is about to
+    delete it. Whichever goes first, camera 2's receipted segments keep their objects."""
+    a, b = two_stores
+    other = clone_camera(camera, tmp_path / "cam2", "SIM00002")
+    for cam in (camera, other):
+        a.enrol(cam.pub_pem)
+    for mp4 in camera.segments():
+        upload(a, camera, mp4)
+    a.clock.now = START + 40 * DAY  # camera 1's footage is due; camera 2 docks now
+    referenced = a.catalogue.object_referenced
+    storing: list[threading.Thread] = []
+    results: list[Any] = []
+
+    def b_stores_the_same_bytes_meanwhile(sha256: str) -> bool:
+        answer = referenced(sha256)
+        if not answer and not storing:  # A is about to delete it: B stores the same bytes
+            worker = threading.Thread(target=lambda: results.extend(
+                upload(b, other, mp4) for mp4 in other.segments()))
+            storing.append(worker)
+            worker.start()
+            worker.join(0.5)  # B finishes meanwhile, or waits for A's custody of the object
+        return answer
+
+    a.catalogue.object_referenced = b_stores_the_same_bytes_meanwhile  # type: ignore
+    deleted = a.retention.step(a.clock.now)
+    assert storing, "the purge never reached an unreferenced object"
+    storing[0].join(60)
+    assert not storing[0].is_alive(), "camera 2's upload never finished"
+    assert len(deleted) == 2 and len(results) == len(other.segments())
+    assert all(r.state == STORED for r in results)
+    assert stored_objects_intact(a, other.device_id) == []
+    a.catalogue.object_referenced = referenced  # type: ignore[method-assign]
+    a.retention.step(a.clock.now)  # a later pass finishes camera 1's purge, and keeps these
+    assert stored_objects_intact(a, other.device_id) == []
+    assert verify_chain(a.audit.path)[1] == []
