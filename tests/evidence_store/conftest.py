@@ -13,6 +13,7 @@ gateway, a fresh prefix per test in one Object Lock bucket), where those are ava
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from store.config import StoreConfig
 from store.http import StoreHTTPServer
 from store.operator_client import OperatorClient
 from store.service import Store, init_store
-from tests.worker_pool import SharedClock, WorkerPool
+from tests.worker_pool import Pools, SharedClock, WorkerPool
 
 #: Chunks small enough that every segment (about 60-80 kB) takes several requests.
 CHUNK = 16 * 1024
@@ -120,29 +121,31 @@ def clone_camera(source: Camera, dest: Path, serial: str) -> Camera:
 
 @dataclass
 class Running:
-    """A store and its HTTP server on loopback: in this process (``workers`` 0), or ``workers``
-    real worker processes on one socket (:class:`~tests.worker_pool.WorkerPool`, the production
-    ``serve_workers``), whose clock must then be a :class:`SharedClock`. Either way ``store`` is
+    """A store and its HTTP server on loopback: in this process, or (with ``pools``) served by
+    the module's real worker processes (:class:`~tests.worker_pool.WorkerPool`, on the
+    production ``serve_workers``), on the pool's :class:`SharedClock`. Either way ``store`` is
     a :class:`Store` of this process on the same directory and engines: it sees what the server
     stored, and a test may read through it (or act through it, as another worker would)."""
 
     directory: Path
     token: str
     clock: MovableClock | SharedClock
-    workers: int = 0
+    pools: Pools | None = None
     store: Store = field(init=False)
     server: StoreHTTPServer | WorkerPool = field(init=False)
     thread: threading.Thread | None = field(init=False, default=None)
+    serving: bool = field(init=False, default=False)
 
     def start(self, port: int = 0) -> Running:
-        """Serve (again) on ``port``; 0 picks a free one."""
+        """Serve (again) on ``port``; 0 picks a free one (or keeps the pool's)."""
         self.store = Store(self.directory, clock=self.clock)
-        if self.workers:
-            assert isinstance(self.clock, SharedClock), "worker processes need a SharedClock"
+        self.serving = True
+        if self.pools is not None:
             try:
-                self.server = WorkerPool(self.directory, self.clock, self.workers, port)
+                self.server = self.pools.get(port)
+                self.server.serve(self.directory)
             except BaseException:
-                self.store.close()
+                self.release()
                 raise
             return self
         self.server = StoreHTTPServer(self.store, "127.0.0.1", port)
@@ -152,14 +155,31 @@ class Running:
         return self
 
     def stop(self) -> None:
-        if isinstance(self.server, WorkerPool):
-            self.server.stop()
+        """Stop serving (worker processes: the pool stops, as ``store serve`` would)."""
+        if self.pools is not None:
+            self.pools.stop()
         else:
             self.server.shutdown()
             self.server.server_close()
             assert self.thread is not None
             self.thread.join()
+        self.serving = False
         self.store.close()
+
+    def release(self) -> None:
+        """The test is over: the pool stops serving this store (and lives on for the module's
+        next test); a server in this process stops."""
+        if not self.serving:
+            return
+        if self.pools is None:
+            self.stop()
+            return
+        self.serving = False
+        try:
+            if self.pools.pool is not None and self.pools.pool.alive():
+                self.pools.pool.serve(None)
+        finally:
+            self.store.close()
 
     @property
     def url(self) -> str:
@@ -218,20 +238,33 @@ def store_dir(tmp_path: Path, store_backend: dict[str, str]) -> tuple[Path, str]
 WORKERS = 2
 
 
+@pytest.fixture(scope="module")
+def worker_pools(tmp_path_factory: pytest.TempPathFactory,
+                 s3_engine: dict[str, str]) -> Iterator[Pools]:
+    """One pool of :data:`WORKERS` worker processes for a module's tests on the engines; each
+    test's fresh store is switched in (``Running.start``), so no test pays for spawning them."""
+    home = tmp_path_factory.mktemp("pool") / "home"
+    init_store(home)
+    pools = Pools(home, WORKERS, {**os.environ, **s3_engine})
+    yield pools
+    pools.stop()
+
+
 @pytest.fixture
 def running(request: pytest.FixtureRequest, store_dir: tuple[Path, str],
-            store_backend: dict[str, str], tmp_path: Path) -> Iterator[Running]:
-    """The store served: in this process on the embedded engines; by :data:`WORKERS` worker
-    processes on PostgreSQL + S3, all on one clock the test moves (except where a test forges
-    the serving store's code: ``in_process_store``)."""
+            store_backend: dict[str, str]) -> Iterator[Running]:
+    """The store served: in this process on the embedded engines; by the module's
+    :data:`WORKERS` worker processes on PostgreSQL + S3, on a clock the test moves (except
+    where a test forges the serving store's code: ``in_process_store``)."""
     directory, token = store_dir
     if store_backend and not request.node.get_closest_marker("in_process_store"):
-        server = Running(directory, token, SharedClock(tmp_path / "store-clock", START),
-                         workers=WORKERS).start()
+        pools: Pools = request.getfixturevalue("worker_pools")
+        pools.control.now = START
+        server = Running(directory, token, pools.control, pools=pools).start()
     else:
         server = Running(directory, token, MovableClock(START)).start()
     yield server
-    server.stop()
+    server.release()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ storing again at that instant, and a flag and an unflag of one recording at the 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,3 +106,64 @@ def test_bytes_stored_again_while_retention_purges_them_are_kept(two_stores, cam
     a.retention.step(a.clock.now)  # a later pass finishes camera 1's purge, and keeps these
     assert stored_objects_intact(a, other.device_id) == []
     assert verify_chain(a.audit.path)[1] == []
+
+
+@pytest.mark.engines
+def test_a_flag_and_an_unflag_at_the_same_instant_on_two_machines_err_on_keeping(
+        engines: dict[str, str], camera: Camera, tmp_path: Path) -> None:
+    """Machine A flags a recording while machine B unflags it: the catalogue orders them (A's
+    flag, then B's unflag), but B lifts the holds before A puts them, so the bucket holds what
+    the catalogue calls unflagged. Retention is then refused for it (audited, nothing deleted)
+    until it is flagged and unflagged again, and then it goes, audited."""
+    directory = tmp_path / "store"
+    directory.mkdir()
+    init_store(directory, StoreConfig(**engines))
+    clock = MovableClock(START)
+    a = Store(directory, clock=clock)
+    elsewhere = tmp_path / "machine-b"  # its own custody.lock: only the catalogue orders them
+    shutil.copytree(directory, elsewhere, ignore=shutil.ignore_patterns("staging", "*.lock"))
+    b = Store(elsewhere, clock=clock)
+    try:
+        a.enrol(camera.pub_pem)
+        for mp4 in camera.segments():
+            upload(a, camera, mp4)
+        raced = camera.manifest(camera.segments()[0]).recording_id
+        a.flag(raced, "CASE-0", camera.device_id)  # flagged already: B has something to unflag
+        put_hold = a.objects.set_legal_hold
+        unflagged: list[Any] = []
+
+        def b_unflags_meanwhile(sha256: str, on: bool) -> None:
+            if on and not unflagged:  # A's flag committed; its hold calls have not begun
+                unflagged.append(b.unflag(raced, camera.device_id))
+            put_hold(sha256, on)
+
+        a.objects.set_legal_hold = b_unflags_meanwhile  # type: ignore[method-assign]
+        a.flag(raced, "CASE-1", camera.device_id)
+        a.objects.set_legal_hold = put_hold  # type: ignore[method-assign]
+        assert unflagged and unflagged[0]["case_ref"] is None
+        assert a.recording(camera.device_id, raced)["case_ref"] is None  # the unflag came last
+        objects = sorted({sha for r in a.catalogue.all(
+            "SELECT sha256, manifest_sha256 FROM segments WHERE recording_id = ?", raced)
+            for sha in r})
+        assert all(a.objects.retention(sha)[1] for sha in objects)  # but the bucket holds them
+
+        deleted = a.retention.step(START + 32 * DAY)
+        assert raced not in [d["recording_id"] for d in deleted]
+        refused = [e for e in a.audit.entries() if e["event"] == "retention_refused"]
+        assert [e["recording_id"] for e in refused] == [raced]
+        assert refused[0]["reason"] == "on legal hold"
+        assert all(a.objects.exists(sha) for sha in objects)
+        assert a.catalogue.one("SELECT deleted_utc FROM recordings WHERE recording_id = ?",
+                               raced)["deleted_utc"] is None
+
+        b.flag(raced, "CASE-2", camera.device_id)  # what the operator does about it
+        b.unflag(raced, camera.device_id)
+        deleted = a.retention.step(START + 33 * DAY)
+        assert [d["recording_id"] for d in deleted] == [raced]
+        assert not any(a.objects.exists(sha) for sha in objects)
+        assert [e["recording_id"] for e in a.audit.entries()
+                if e["event"] == "retention_delete"].count(raced) == 1
+    finally:
+        a.close()
+        b.close()
+    assert verify_chain(directory / "audit.jsonl")[1] == []

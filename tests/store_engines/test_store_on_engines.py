@@ -34,14 +34,6 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def engines(s3_engine: dict[str, str], pg_database: str, objects_url: str,
-            monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name, value in s3_engine.items():
-        monkeypatch.setenv(name, value)
-    return {"catalogue": pg_database, "objects": objects_url}
-
-
-@pytest.fixture
 def make_store(tmp_path: Path, engines: dict[str, str]) -> Iterator[Callable[..., Store]]:
     """``make_store(clock)``: a worker of one store (one directory, catalogue and bucket)."""
     directory = tmp_path / "store"
