@@ -39,7 +39,7 @@ from store.service import AUDIT, Store, init_store
 from tests.conftest import tiny_config
 from tests.docking.conftest import audit, dock, drive, record
 from tests.docking.test_resume import snapshot, step_until
-from tests.evidence_store.conftest import CHUNK, Camera, Running
+from tests.evidence_store.conftest import CHUNK, START, Camera, Running
 
 
 @pytest.fixture
@@ -141,6 +141,38 @@ def test_a_store_opened_again_on_the_same_directory_shares_the_catalogue(
         assert [d["device_id"] for d in other.devices()] == [enrolled.device_id]
     finally:
         other.close()
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("store_backend", ["engines"], indirect=True)
+def test_the_engines_case_is_served_by_worker_processes_of_one_socket(
+        running: Running, enrolled: Camera) -> None:
+    """What every store test's engines case runs on: the module's pool, whose workers (child
+    processes of ``serve_workers``, not this one) both answer requests on one port, and all
+    see one store: a camera's segments, each sent on a new connection, stored once each."""
+    from tests.worker_pool import WorkerPool
+
+    pool = running.server
+    assert isinstance(pool, WorkerPool) and running.url == pool.url
+    before = len(pool.served())
+    for mp4 in enrolled.segments():  # a new connection each: whichever worker accepts it
+        assert running.client(enrolled).upload_segment(mp4)["state"] == "stored"
+    for _ in range(20):
+        running.operator().connection.info()
+    served = pool.served()[before:]
+    workers = {pid for pid, *_ in served}
+    assert len(workers) >= 2, served
+    assert os.getpid() not in workers
+    children = Path(f"/proc/{pool.process.pid}/task/{pool.process.pid}/children").read_text()
+    assert workers <= {int(p) for p in children.split()}  # the pool's own workers
+    assert [x for x in served if x[3] >= 400] == []
+    assert len({pid for pid, m, *_ in served if m == "PUT"}) >= 1
+    rows = running.store.catalogue.all("SELECT file FROM segments")
+    assert sorted(r["file"] for r in rows) == sorted(m.name for m in enrolled.segments())
+    assert running.clock.now == START  # the test's clock, which the workers read
+    assert running.client(enrolled).connection.info()["time"] == START
+    running.clock.now += 86400
+    assert running.operator().connection.info()["time"] == START + 86400
 
 
 def test_a_second_worker_client_uses_its_own_connection(running: Running, second: Running,
