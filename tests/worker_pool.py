@@ -137,7 +137,10 @@ class SwitchingApp:
 
         while True:
             if self.clock.generation != self.generation:
-                await run_in_threadpool(self._switch)
+                try:
+                    await run_in_threadpool(self._switch)
+                except Exception:  # logged; the next generation is tried all the same
+                    logging.exception("test pool: switching stores failed")
             await asyncio.sleep(0.01)
 
     def _close(self) -> None:
@@ -150,17 +153,22 @@ class SwitchingApp:
         from store.service import Store
 
         generation, directory = self.clock.generation, self.clock.directory
-        self._close()
+        started = time.monotonic()
+        logging.info("test pool: generation %d, %s", generation, directory)
         answer = str(generation)
         try:
+            self._close()
             if directory is not None:
                 self.app = StoreApp(Store(directory, clock=self.clock))
         except Exception as exc:  # the test that named it reads why
             answer = f"{generation} error: {type(exc).__name__}: {exc}"
+        logging.info("test pool: generation %d in %.2f s", generation,
+                     time.monotonic() - started)
         self.generation = generation
         ack = self.control.with_name(f"{self.control.name}.ack.{os.getpid()}")
-        ack.with_suffix(".tmp").write_text(answer)
-        ack.with_suffix(".tmp").replace(ack)
+        part = self.control.with_name(f".{ack.name}.part")  # this worker's own, then renamed
+        part.write_text(answer)
+        part.replace(ack)
 
 
 def switching_worker_app() -> SwitchingApp:
