@@ -13,7 +13,6 @@ gateway, a fresh prefix per test in one Object Lock bucket), where those are ava
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -234,27 +233,11 @@ def store_dir(tmp_path: Path, store_backend: dict[str, str]) -> tuple[Path, str]
     return directory, token
 
 
-#: Worker processes serving a store on the engines (the embedded case serves in-process).
-WORKERS = 2
-
-
-@pytest.fixture(scope="module")
-def worker_pools(tmp_path_factory: pytest.TempPathFactory,
-                 s3_engine: dict[str, str]) -> Iterator[Pools]:
-    """One pool of :data:`WORKERS` worker processes for a module's tests on the engines; each
-    test's fresh store is switched in (``Running.start``), so no test pays for spawning them."""
-    home = tmp_path_factory.mktemp("pool") / "home"
-    init_store(home)
-    pools = Pools(home, WORKERS, {**os.environ, **s3_engine})
-    yield pools
-    pools.stop()
-
-
 @pytest.fixture
 def running(request: pytest.FixtureRequest, store_dir: tuple[Path, str],
             store_backend: dict[str, str]) -> Iterator[Running]:
     """The store served: in this process on the embedded engines; by the module's
-    :data:`WORKERS` worker processes on PostgreSQL + S3, on a clock the test moves (except
+    :data:`tests.engines.WORKERS` worker processes on PostgreSQL + S3, on a clock the test moves (except
     where a test forges the serving store's code: ``in_process_store``)."""
     directory, token = store_dir
     if store_backend and not request.node.get_closest_marker("in_process_store"):
