@@ -236,9 +236,9 @@ def store_dir(tmp_path: Path, store_backend: dict[str, str]) -> tuple[Path, str]
 @pytest.fixture
 def running(request: pytest.FixtureRequest, store_dir: tuple[Path, str],
             store_backend: dict[str, str]) -> Iterator[Running]:
-    """The store served: in this process on the embedded engines; by the module's
-    :data:`tests.engines.WORKERS` worker processes on PostgreSQL + S3, on a clock the test moves (except
-    where a test forges the serving store's code: ``in_process_store``)."""
+    """The store served: in this process on the embedded engines; by the module's worker
+    processes (``worker_pools``, tests/engines.py) on PostgreSQL + S3, on a clock the test
+    moves (except where a test forges the serving store's code: ``in_process_store``)."""
     directory, token = store_dir
     if store_backend and not request.node.get_closest_marker("in_process_store"):
         pools: Pools = request.getfixturevalue("worker_pools")
