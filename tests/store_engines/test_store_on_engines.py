@@ -303,7 +303,8 @@ def test_one_cameras_storing_does_not_wait_for_anothers(make_store, camera, tmp_
         check_chain(manifest, manifest_sha)
 
     a.ingest._check_chain = b_stores_meanwhile  # type: ignore[method-assign]
-    mine = upload(a, camera, camera.segments()[0])
+    # camera 1 stores other bytes than camera 2 (the same bytes take one object lock)
+    mine = upload(a, camera, camera.segments(2)[0])
     assert seen["b_done_inside"], "camera 2's upload waited for camera 1's transaction"
     assert seen["mine_free"] is False and seen["other_free"] is True
     assert seen["b"].state == mine.state == STORED
