@@ -104,6 +104,12 @@ def device_lock(device_id: str) -> str:
     return f"device:{device_id}"
 
 
+def object_lock(sha256: str) -> str:
+    """The lock name of one object: retention's purge deletes it, and a worker storing the same
+    bytes again commits the row that names it, only while holding this."""
+    return f"object:{sha256}"
+
+
 class CatalogueQueries:
     """The calls both catalogue engines make in the same portable SQL. A subclass provides
     ``tx`` (one write transaction holding the locks it names, such as ``device:ID``, against

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import secrets
 import threading
 from collections import defaultdict
@@ -30,7 +31,7 @@ from evidence.layout import Layout
 from evidence.manifest import Manifest, ManifestError
 from evidence.receipt import Receipt, sign_receipt
 from evidence.verify import SIGNATURE_LENGTH
-from store.catalogue import device_lock
+from store.catalogue import device_lock, object_lock
 from store.clock import parse_utc, utc_iso
 from store.errors import StoreError, bad_request, conflict, not_found, too_large
 from store.search import index_segment
@@ -38,6 +39,8 @@ from store.validate import SHA256_HEX, parse_json, safe_name
 
 if TYPE_CHECKING:
     from store.service import Store
+
+log = logging.getLogger("bodycam.store")
 
 SEGMENT, AUDIT_LOG = "segment", "audit_log"
 OPEN, STORED, QUARANTINED = "open", "stored", "quarantined"
@@ -308,9 +311,12 @@ class Ingest:
         raw, sig = sign_receipt(store.private_key, receipt)
         start_s, end_s = parse_utc(manifest.start_utc), parse_utc(manifest.end_utc)
         try:  # the device's lock: its chain, and this upload's one outcome, on every worker
-            with store.catalogue.tx(device_lock(row["device_id"])) as db:
+            with store.catalogue.tx(device_lock(row["device_id"]), object_lock(digest),
+                                    object_lock(manifest_sha)) as db:
                 if self._finished_elsewhere(status.upload_id):
                     return self.status(row["device_id"], status.upload_id)  # one receipt
+                if not self._objects_kept(digest, until, manifest_sha, row["manifest"]):
+                    return self.status(row["device_id"], status.upload_id)  # sent again
                 self._check_chain(manifest, manifest_sha)  # again: another upload may have won
                 db.execute(
                     "INSERT INTO segments (device_id, recording_id, segment_index, file, "
@@ -377,9 +383,11 @@ class Ingest:
                           file=row["file"], sha256=digest, size=row["size"],
                           received_utc=utc_iso(received))
         raw, sig = sign_receipt(store.private_key, receipt)
-        with store.catalogue.tx(device_lock(row["device_id"])) as db:
+        with store.catalogue.tx(device_lock(row["device_id"]), object_lock(digest)) as db:
             if self._finished_elsewhere(status.upload_id):
                 return self.status(row["device_id"], status.upload_id)  # one receipt
+            if not self._objects_kept(digest, until):
+                return self.status(row["device_id"], status.upload_id)  # sent again
             db.execute("INSERT OR IGNORE INTO audit_logs VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (row["device_id"], digest, row["file"], row["size"],
                         receipt.received_utc, raw, sig))
@@ -431,6 +439,28 @@ class Ingest:
         return status
 
     # catalogue helpers
+    def _objects_kept(self, digest: str, until: float, manifest_sha: str | None = None,
+                      manifest: bytes | None = None) -> bool:
+        """Inside the storing transaction, holding the objects' locks: whether the objects
+        ``put_file`` found already stored (the same bytes from another recording) are still
+        there. Retention may have purged them since; a manifest is put again from the upload's
+        row, while the content is gone with its staging file: False, and the upload stays open
+        at 0 bytes, so the camera sends it again (it keeps its copy until the receipt)."""
+        store = self.store
+        for sha in (digest, manifest_sha):
+            if sha is None or store.catalogue.one(  # never purged: put_file left it there
+                    "SELECT 1 FROM segments WHERE deleted_utc IS NOT NULL AND (sha256 = ?1 OR "
+                    "manifest_sha256 = ?1) LIMIT 1", sha) is None or store.objects.exists(sha):
+                continue
+            if sha == manifest_sha and manifest is not None:
+                store.objects.put_bytes(sha, manifest, until)
+                continue
+            log.warning("store: object %s was purged while stored again; the upload is "
+                        "sent again", sha)
+            store.audit.append("object_purged_meanwhile", sha256=sha)
+            return False
+        return True
+
     def _finished_elsewhere(self, upload_id: str) -> bool:
         """Inside the storing transaction: whether another worker (another machine, resuming
         the same upload) stored or quarantined it first, so this one issues no second receipt."""

@@ -36,7 +36,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from store import categories
-from store.catalogue import device_lock
+from store.catalogue import device_lock, object_lock
 from store.clock import parse_utc, utc_iso
 from store.objects_s3 import ObjectLockedError
 
@@ -172,8 +172,12 @@ class Retention:
         for row in rows:
             try:
                 for sha in (row["sha256"], row["manifest_sha256"]):
-                    if not store.catalogue.object_referenced(sha):
-                        store.objects.delete(sha)
+                    # Under the object's lock: a worker storing the same bytes again (another
+                    # camera, the same footage) either committed its row first, so the object
+                    # stays, or finds it gone when it commits and has the camera send it again.
+                    with store.catalogue.tx(object_lock(sha)):
+                        if not store.catalogue.object_referenced(sha):
+                            store.objects.delete(sha)
             except ObjectLockedError as exc:
                 log.warning("store: %s", exc)
                 store.audit.append("purge_refused", device_id=row["device_id"],

@@ -53,11 +53,18 @@ class WorkerConfig(uvicorn.Config):
 
 
 def serve_workers(store: Store, sock: socket.socket, workers: int,
-                  tls_files: tuple[str, str] | None = None) -> None:
+                  tls_files: tuple[str, str] | None = None,
+                  app_factory: str = "store.workers:worker_app",
+                  settings: dict[str, Any] | None = None) -> None:
     """Serve ``store``'s directory on ``sock`` from ``workers`` processes until SIGINT or
-    SIGTERM; retention runs here, in the parent, once for all of them."""
-    os.environ[WORKER_ENV] = json.dumps({"dir": str(store.directory)})
-    config = server_config("store.workers:worker_app", config_class=WorkerConfig,
+    SIGTERM; retention runs here, in the parent, once for all of them.
+
+    ``app_factory`` is the import path of the function each worker calls for its app
+    (:func:`worker_app`; the tests name one that puts the workers on a clock they move), and
+    ``settings`` are more keys for it beside ``dir``. Both are arguments of this call only:
+    ``store serve`` passes neither, and nothing a deployed store reads can change them."""
+    os.environ[WORKER_ENV] = json.dumps({**(settings or {}), "dir": str(store.directory)})
+    config = server_config(app_factory, config_class=WorkerConfig,
                            factory=True, workers=workers, tls_files=tls_files)
     supervisor = Multiprocess(config, sockets=[sock])  # installs its signal handlers
     stop = threading.Event()

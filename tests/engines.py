@@ -16,10 +16,18 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "in_process_store(why): the test changes the serving store's own code (a "
+        "forged store, a shorter timeout), so the `running` store is served in the test's "
+        "process on the engines too, not by worker processes")
 
 
 def _env_from(script: str, directory: Path) -> dict[str, str]:
@@ -102,3 +110,24 @@ def pg_database(pg_engine) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_engine, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+#: Worker processes serving a store on the engines (the embedded case serves in-process).
+WORKERS = 2
+
+
+@pytest.fixture(scope="module")
+def worker_pools(tmp_path_factory: pytest.TempPathFactory,
+                 s3_engine: dict[str, str]) -> Iterator[Any]:
+    """One pool of :data:`WORKERS` worker processes (:class:`tests.worker_pool.Pools`) for a
+    module's tests on the engines, here so every module that serves a store (``running``) has
+    it; each test's fresh store is switched in (``Running.start``), so no test pays for
+    spawning them."""
+    from store.service import init_store
+    from tests.worker_pool import Pools
+
+    home = tmp_path_factory.mktemp("pool") / "home"
+    init_store(home)
+    pools = Pools(home, WORKERS, {**os.environ, **s3_engine})
+    yield pools
+    pools.stop()

@@ -3,6 +3,7 @@ store and a broken configuration all keep every byte, and say why."""
 
 from __future__ import annotations
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.upload.uploader import BACKOFF, IDLE
@@ -57,6 +58,7 @@ def test_tampered_segment_is_quarantined_and_its_recording_kept(make_sim, runnin
     assert len(running.store.quarantined()) == 1 and contents(sim) == kept
 
 
+@pytest.mark.in_process_store("swaps the serving store's signing key")
 def test_forged_receipts_delete_nothing(make_sim, running: Running):
     """The store's id is right but its receipts are signed by another key (an impostor in the
     middle, or a store whose key was swapped): the camera keeps everything."""

@@ -75,6 +75,7 @@ def other_key(tmp_path: Path) -> Any:
     store.close()
 
 
+@pytest.mark.in_process_store("replaces the serving store's info() with a forger")
 @pytest.mark.parametrize("forgery", ["unsigned", "replayed", "other-store", "time-moved"])
 def test_an_unverified_time_does_not_set_the_clock(running: Running, tmp_path: Path,
                                                    other_key: Any, forgery: str) -> None:

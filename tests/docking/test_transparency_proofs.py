@@ -7,6 +7,8 @@ import hashlib
 import json
 import shutil
 
+import pytest
+
 from device.cli import main as bodycam
 from device.upload.uploader import IDLE
 from evidence.kept import receipt_path
@@ -62,6 +64,7 @@ def test_the_camera_keeps_a_proof_that_verifies_beside_each_receipt(make_sim, ru
     assert "leaf 0 (segment" in capsys.readouterr().out
 
 
+@pytest.mark.in_process_store("forges the serving store's inclusion proof")
 def test_a_proof_that_does_not_verify_is_not_kept_and_the_receipt_still_counts(
         make_sim, running: Running, monkeypatch) -> None:
     honest = running.store.tlog.receipt_proof
@@ -83,6 +86,7 @@ def test_a_proof_that_does_not_verify_is_not_kept_and_the_receipt_still_counts(
         assert receipt_path(mp4).exists() and not Layout.tlog_proof(mp4).exists()
 
 
+@pytest.mark.in_process_store("the serving store's log gives no proof")
 def test_a_store_without_a_log_sends_no_proof_and_nothing_changes(make_sim, running: Running,
                                                                   monkeypatch) -> None:
     monkeypatch.setattr(running.store.tlog, "receipt_proof", lambda sha: None)

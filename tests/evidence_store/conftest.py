@@ -32,6 +32,7 @@ from store.http import StoreHTTPServer
 from store.operator_client import OperatorClient
 from store.service import Store, init_store
 from tests.conftest import clear_config
+from tests.worker_pool import Pools, SharedClock, WorkerPool
 
 #: Chunks small enough that every segment (about 60-80 kB) takes several requests.
 CHUNK = 16 * 1024
@@ -119,18 +120,33 @@ def clone_camera(source: Camera, dest: Path, serial: str) -> Camera:
 
 @dataclass
 class Running:
-    """A store and its HTTP server on loopback."""
+    """A store and its HTTP server on loopback: in this process, or (with ``pools``) served by
+    the module's real worker processes (:class:`~tests.worker_pool.WorkerPool`, on the
+    production ``serve_workers``), on the pool's :class:`SharedClock`. Either way ``store`` is
+    a :class:`Store` of this process on the same directory and engines: it sees what the server
+    stored, and a test may read through it (or act through it, as another worker would)."""
 
     directory: Path
     token: str
-    clock: MovableClock
+    clock: MovableClock | SharedClock
+    pools: Pools | None = None
     store: Store = field(init=False)
-    server: StoreHTTPServer = field(init=False)
-    thread: threading.Thread = field(init=False)
+    server: StoreHTTPServer | WorkerPool = field(init=False)
+    thread: threading.Thread | None = field(init=False, default=None)
+    serving: bool = field(init=False, default=False)
 
     def start(self, port: int = 0) -> Running:
-        """Serve (again) on ``port``; 0 picks a free one."""
+        """Serve (again) on ``port``; 0 picks a free one (or keeps the pool's)."""
         self.store = Store(self.directory, clock=self.clock)
+        self.serving = True
+        if self.pools is not None:
+            try:
+                self.server = self.pools.get(port)
+                self.server.serve(self.directory)
+            except BaseException:
+                self.release()
+                raise
+            return self
         self.server = StoreHTTPServer(self.store, "127.0.0.1", port)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,),
                                        daemon=True)
@@ -138,10 +154,31 @@ class Running:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        """Stop serving (worker processes: the pool stops, as ``store serve`` would)."""
+        if self.pools is not None:
+            self.pools.stop()
+        else:
+            self.server.shutdown()
+            self.server.server_close()
+            assert self.thread is not None
+            self.thread.join()
+        self.serving = False
         self.store.close()
+
+    def release(self) -> None:
+        """The test is over: the pool stops serving this store (and lives on for the module's
+        next test); a server in this process stops."""
+        if not self.serving:
+            return
+        if self.pools is None:
+            self.stop()
+            return
+        self.serving = False
+        try:
+            if self.pools.pool is not None and self.pools.pool.alive():
+                self.pools.pool.serve(None)
+        finally:
+            self.store.close()
 
     @property
     def url(self) -> str:
@@ -197,11 +234,20 @@ def store_dir(tmp_path: Path, store_backend: dict[str, str]) -> tuple[Path, str]
 
 
 @pytest.fixture
-def running(store_dir: tuple[Path, str]) -> Iterator[Running]:
+def running(request: pytest.FixtureRequest, store_dir: tuple[Path, str],
+            store_backend: dict[str, str]) -> Iterator[Running]:
+    """The store served: in this process on the embedded engines; by the module's worker
+    processes (``worker_pools``, tests/engines.py) on PostgreSQL + S3, on a clock the test
+    moves (except where a test forges the serving store's code: ``in_process_store``)."""
     directory, token = store_dir
-    server = Running(directory, token, MovableClock(START)).start()
+    if store_backend and not request.node.get_closest_marker("in_process_store"):
+        pools: Pools = request.getfixturevalue("worker_pools")
+        pools.control.now = START
+        server = Running(directory, token, pools.control, pools=pools).start()
+    else:
+        server = Running(directory, token, MovableClock(START)).start()
     yield server
-    server.stop()
+    server.release()
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ def test_what_the_parser_refuses_gets_one_json_line(running: Running, request_by
     assert send(running, "GET", "/v1/info")[0] == 200
 
 
+@pytest.mark.in_process_store("shortens the serving store's BODY_TIMEOUT_S")
 def test_a_head_never_finished_is_closed_and_a_stalled_body_gets_a_408(
         running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store.http, "BODY_TIMEOUT_S", 0.2)

@@ -39,7 +39,7 @@ from store.service import AUDIT, Store, init_store
 from tests.conftest import tiny_config
 from tests.docking.conftest import audit, dock, drive, record
 from tests.docking.test_resume import snapshot, step_until
-from tests.evidence_store.conftest import CHUNK, Camera, Running
+from tests.evidence_store.conftest import CHUNK, START, Camera, Running
 
 
 @pytest.fixture
@@ -143,6 +143,38 @@ def test_a_store_opened_again_on_the_same_directory_shares_the_catalogue(
         other.close()
 
 
+@pytest.mark.engines
+@pytest.mark.parametrize("store_backend", ["engines"], indirect=True)
+def test_the_engines_case_is_served_by_worker_processes_of_one_socket(
+        running: Running, enrolled: Camera) -> None:
+    """What every store test's engines case runs on: the module's pool, whose workers (child
+    processes of ``serve_workers``, not this one) both answer requests on one port, and all
+    see one store: a camera's segments, each sent on a new connection, stored once each."""
+    from tests.worker_pool import WorkerPool
+
+    pool = running.server
+    assert isinstance(pool, WorkerPool) and running.url == pool.url
+    before = len(pool.served())
+    for mp4 in enrolled.segments():  # a new connection each: whichever worker accepts it
+        assert running.client(enrolled).upload_segment(mp4)["state"] == "stored"
+    for _ in range(20):
+        running.operator().connection.info()
+    served = pool.served()[before:]
+    workers = {pid for pid, *_ in served}
+    assert len(workers) >= 2, served
+    assert os.getpid() not in workers
+    children = Path(f"/proc/{pool.process.pid}/task/{pool.process.pid}/children").read_text()
+    assert workers <= {int(p) for p in children.split()}  # the pool's own workers
+    assert [x for x in served if x[3] >= 400] == []
+    assert len({pid for pid, m, *_ in served if m == "PUT"}) >= 1
+    rows = running.store.catalogue.all("SELECT file FROM segments")
+    assert sorted(r["file"] for r in rows) == sorted(m.name for m in enrolled.segments())
+    assert running.clock.now == START  # the test's clock, which the workers read
+    assert running.client(enrolled).connection.info()["time"] == START
+    running.clock.now += 86400
+    assert running.operator().connection.info()["time"] == START + 86400
+
+
 def test_a_second_worker_client_uses_its_own_connection(running: Running, second: Running,
                                                         enrolled: Camera) -> None:
     client = DeviceClient(StoreConnection(second.url), enrolled.identity.private_key,
@@ -190,6 +222,44 @@ def _poll(condition, what: str, seconds: float = 30.0):
             return value
         time.sleep(0.02)
     raise AssertionError(f"{what}: not within {seconds:.0f} s")
+
+
+def worker_of(connection: StoreConnection, port: int, workers: list[int]) -> int | None:
+    """The worker process holding the server end of ``connection`` (open, to ``port``)."""
+    sock = connection._conn.sock if connection._conn is not None else None
+    if sock is None:
+        return None
+    mine = sock.getsockname()[1]
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)) == (port, mine):
+            inode = f"socket:[{fields[9]}]"
+    for pid in workers:
+        with contextlib.suppress(FileNotFoundError):
+            if inode in {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}:
+                return pid
+    return None
+
+
+def connections_to_each(url: str, port: int, workers: list[int],
+                        each: int = 1) -> dict[int, list[StoreConnection]]:
+    """``each`` open keep-alive connections to every worker: the kernel gives a new connection
+    to whichever worker accepts first, and a kept-alive one stays with it, so a test can send a
+    request to the worker it picks through one socket (bounded tries)."""
+    pinned: dict[int, list[StoreConnection]] = {pid: [] for pid in workers}
+    for _ in range(200):
+        if all(len(c) >= each for c in pinned.values()):
+            return pinned
+        connection = StoreConnection(url)
+        connection.info()
+        pid = worker_of(connection, port, workers)
+        if pid is not None and len(pinned[pid]) < each:
+            pinned[pid].append(connection)
+        else:
+            connection.close()
+    raise AssertionError(f"not {each} connections to each of {workers} in 200 tries: "
+                         f"{ {p: len(c) for p, c in pinned.items()} }")
 
 
 @contextlib.contextmanager

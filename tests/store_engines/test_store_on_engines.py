@@ -34,14 +34,6 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def engines(s3_engine: dict[str, str], pg_database: str, objects_url: str,
-            monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name, value in s3_engine.items():
-        monkeypatch.setenv(name, value)
-    return {"catalogue": pg_database, "objects": objects_url}
-
-
-@pytest.fixture
 def make_store(tmp_path: Path, engines: dict[str, str]) -> Iterator[Callable[..., Store]]:
     """``make_store(clock)``: a worker of one store (one directory, catalogue and bucket)."""
     directory = tmp_path / "store"
@@ -311,7 +303,8 @@ def test_one_cameras_storing_does_not_wait_for_anothers(make_store, camera, tmp_
         check_chain(manifest, manifest_sha)
 
     a.ingest._check_chain = b_stores_meanwhile  # type: ignore[method-assign]
-    mine = upload(a, camera, camera.segments()[0])
+    # camera 1 stores other bytes than camera 2 (the same bytes take one object lock)
+    mine = upload(a, camera, camera.segments(2)[0])
     assert seen["b_done_inside"], "camera 2's upload waited for camera 1's transaction"
     assert seen["mine_free"] is False and seen["other_free"] is True
     assert seen["b"].state == mine.state == STORED
@@ -398,33 +391,33 @@ def test_a_flag_on_another_machine_between_retentions_choice_and_its_deletion(
 
 def test_two_worker_processes_race_on_one_upload_and_on_two_chains(engines, tmp_path, camera,
                                                                     ) -> None:
-    """Two real worker processes (two ``store serve`` on one directory, so each request goes
-    to the process the test picks) on PostgreSQL + RGW: the last chunk of one upload sent to
-    both at the same instant gives one segment and one receipt; two cameras uploading their
-    chains at once, every chunk to the other process than the one before, lose nothing."""
+    """``serve --workers 2`` on PostgreSQL + RGW, each request sent to the worker the test picks
+    (a kept-alive connection stays with the worker that accepted it): the last chunk of one
+    upload sent to both at the same instant gives one segment and one receipt; two cameras
+    uploading their chains at once, every chunk to the other worker than the one before, lose
+    nothing."""
     import base64
 
     from evidence.identity import load_public_key
     from evidence.receipt import verify_receipt
     from evidence.store_client import DeviceClient, StoreConnection, StoreHttpError
     from store.operator_client import OperatorClient
-    from tests.evidence_store.test_workers import serve
+    from tests.evidence_store.test_workers import connections_to_each, two_workers, worker_of
 
-    directory = tmp_path / "store"
-    directory.mkdir()
-    token = init_store(directory, StoreConfig(max_chunk_bytes=64 * 1024, **engines))
     other = clone_camera(camera, tmp_path / "cam2", "SIM00002")
-    key = load_public_key(directory / "store.pub.pem")
-    with serve(directory) as (_a, url_a), serve(directory) as (_b, url_b):
+    with two_workers(tmp_path, engines) as (directory, token, _server, url, port, workers):
+        key = load_public_key(directory / "store.pub.pem")
+        pinned = connections_to_each(url, port, workers, each=2)
+        to_a, to_b = ([pinned[pid][i] for pid in workers] for i in range(2))  # a pair each
         for cam in (camera, other):
-            OperatorClient(StoreConnection(url_a), token).enrol(cam.pub_pem)
+            OperatorClient(to_a[0], token).enrol(cam.pub_pem)
 
-        def client(cam: Camera, url: str) -> DeviceClient:
-            return DeviceClient(StoreConnection(url), cam.identity.private_key, cam.device_id,
+        def client(cam: Camera, connection: StoreConnection) -> DeviceClient:
+            return DeviceClient(connection, cam.identity.private_key, cam.device_id,
                                 chunk_bytes=16 * 1024)
 
         mp4 = camera.segments()[0]
-        first = client(camera, url_a)
+        first = client(camera, to_a[0])
         status = first.open_segment(mp4)
         data = mp4.read_bytes()
         for offset in range(0, len(data) - 1000, 16 * 1024):  # all but the last 1000 bytes
@@ -433,22 +426,22 @@ def test_two_worker_processes_race_on_one_upload_and_on_two_chains(engines, tmp_
                                      len(data))
         assert status["received"] == len(data) - 1000
 
-        def last_chunk(url: str) -> Any:
+        def last_chunk(connection: StoreConnection) -> Any:
             try:
-                return client(camera, url).put_chunk(status["upload_id"], len(data) - 1000,
-                                                     data[-1000:], len(data))
+                return client(camera, connection).put_chunk(
+                    status["upload_id"], len(data) - 1000, data[-1000:], len(data))
             except StoreHttpError as exc:
                 return exc
 
-        answers = _race(lambda: last_chunk(url_a), lambda: last_chunk(url_b))
+        answers = _race(lambda: last_chunk(to_a[0]), lambda: last_chunk(to_a[1]))
         stored = [r for r in answers if isinstance(r, dict)]
         assert stored and all(r["state"] == "stored" for r in stored), answers
         assert all(r.status == 409 for r in answers if not isinstance(r, dict)), answers
         assert len({r["receipt"] for r in stored}) == 1
-        assert client(camera, url_b).open_segment(mp4)["receipt"] == stored[0]["receipt"]
+        assert client(camera, to_a[1]).open_segment(mp4)["receipt"] == stored[0]["receipt"]
 
-        def alternate(cam: Camera) -> int:
-            clients, turn = [client(cam, url_a), client(cam, url_b)], 0
+        def alternate(cam: Camera, pair: list[StoreConnection]) -> int:
+            clients, turn = [client(cam, c) for c in pair], 0
             for segment in cam.segments():
                 st = clients[turn % 2].open_segment(segment)
                 while st["state"] == "open":
@@ -461,8 +454,12 @@ def test_two_worker_processes_race_on_one_upload_and_on_two_chains(engines, tmp_
                                file=segment.name)
             return turn
 
-        turns = _race(lambda: alternate(camera), lambda: alternate(other))
+        turns = _race(lambda: alternate(camera, to_a), lambda: alternate(other, to_b))
         assert all(isinstance(t, int) and t > len(camera.segments()) for t in turns), turns
+        for pair in (to_a, to_b):  # still with the workers they were pinned to
+            assert [worker_of(c, port, workers) for c in pair] == workers
+            for connection in pair:
+                connection.close()
     store = Store(directory, clock=MovableClock(time.time()))
     try:
         rows = store.catalogue.all("SELECT device_id, recording_id, segment_index, receipt "
