@@ -37,6 +37,7 @@ def test_workers_interleaving_a_little_is_not_back_dating(back_s: float) -> None
     assert audit_leaves([*honest()[:3], leaf("flag", later, case_ref_sha256="e" * 64)]) == []
 
 
+@pytest.mark.in_process_store("the serving store's own log writes a back-dated leaf")
 def test_verify_names_a_back_dated_leaf_without_an_earlier_checkpoint(
         running: Running, enrolled: Camera, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
