@@ -11,9 +11,12 @@ from pathlib import Path
 from tests.hil.targets import SIM_CONFIG
 
 
-def test_the_hil_suite_runs_unchanged_against_a_board(tmp_path: Path) -> None:
+def hil_against_a_board(tmp_path: Path, config_text: str, *pytest_args: str
+                        ) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Start a simulator on ``config_text`` with its console on TCP (the board), run the HIL
+    suite with ``pytest_args`` against it in another process; (that run, the board's data)."""
     config = tmp_path / "bodycam.toml"
-    config.write_text(SIM_CONFIG)
+    config.write_text(config_text)
     data = tmp_path / "d"
     board = subprocess.Popen(
         [sys.executable, "-m", "device.cli", "sim", "--headless", "--virtual-clock",
@@ -25,12 +28,17 @@ def test_the_hil_suite_runs_unchanged_against_a_board(tmp_path: Path) -> None:
                    if line.startswith("serial console "))
         assert url.startswith("socket://127.0.0.1:")
         suite = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/hil", "-p", "no:cacheprovider", "-rs",
+            [sys.executable, "-m", "pytest", *pytest_args, "-p", "no:cacheprovider",
              "--hil-url", url, "--hil-data-dir", str(data), "--hil-timeout", "30"],
             capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
     finally:
         board.terminate()
         board.wait(timeout=30)
+    return suite, data
+
+
+def test_the_hil_suite_runs_unchanged_against_a_board(tmp_path: Path) -> None:
+    suite, _ = hil_against_a_board(tmp_path, SIM_CONFIG, "tests/hil", "-rs")
     report = suite.stdout
     assert suite.returncode == 0, report
     assert "needs a power rig (cut and restore power): pass --hil-power-off" in report
@@ -41,25 +49,8 @@ def test_the_hil_suite_runs_unchanged_against_a_board(tmp_path: Path) -> None:
 def test_the_hil_mute_check_on_a_board_that_forbids_muting(tmp_path: Path) -> None:
     """A board configured with ``audio.mute_allowed = false``: the same mute check passes by
     finding the holds refused and audited, and nothing silenced."""
-    config = tmp_path / "bodycam.toml"
-    config.write_text(SIM_CONFIG + "[audio]\nmute_allowed = false\n")
-    data = tmp_path / "d"
-    board = subprocess.Popen(
-        [sys.executable, "-m", "device.cli", "sim", "--headless", "--virtual-clock",
-         "--serial", "tcp:127.0.0.1:0", "--config", str(config), "--data-dir", str(data)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert board.stdout is not None
-        url = next(line.split()[2] for line in board.stdout
-                   if line.startswith("serial console "))
-        suite = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/hil/test_audio.py", "-p",
-             "no:cacheprovider", "-k", "mute or stealth", "--hil-url", url, "--hil-data-dir",
-             str(data), "--hil-timeout", "30"],
-            capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
-    finally:
-        board.terminate()
-        board.wait(timeout=30)
+    suite, data = hil_against_a_board(tmp_path, SIM_CONFIG + "[audio]\nmute_allowed = false\n",
+                                      "tests/hil/test_audio.py", "-k", "mute or stealth")
     assert suite.returncode == 0, suite.stdout
     assert " 2 passed" in suite.stdout, suite.stdout
     audit = (data / "audit" / "audit.jsonl").read_text()

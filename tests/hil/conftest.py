@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from evidence.crypt import load_force_private_key
+from evidence.decrypt import decrypt_file, read_manifest
 from tests.hil.device import Device
 from tests.hil.targets import BoardTarget, SimTarget, Target
 
@@ -34,6 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hil-button", metavar="CMD",
                     help="shell command pressing a real button through a relay; {button} and "
                          "{seconds} are filled in (button rig)")
+    group.addoption("--hil-force-key", metavar="PEM",
+                    help="the force's private key, to read a board's encrypted segments "
+                         "(default: the simulator's development key beside the data directory)")
     group.addoption("--hil-timeout", type=float, default=10.0, metavar="S",
                     help="longest wait for one line from a board (default 10)")
     group.addoption("--hil-boot-timeout", type=float, default=120.0, metavar="S",
@@ -82,6 +87,28 @@ def data_dir(target: Target) -> Path:
         pytest.skip("the board's recordings are not reachable from here: pass --hil-data-dir "
                     "(for example an sshfs mount of /var/lib/bodycam)")
     return target.data_dir
+
+
+@pytest.fixture
+def media(request: pytest.FixtureRequest, data_dir: Path,
+          tmp_path: Path) -> Callable[[Path], Path]:
+    """A segment as an MP4 a player reads: the file itself when it is in the clear, else its
+    plaintext decrypted (and checked against the signed hash) with the force's private key
+    (``--hil-force-key``, or the simulator's development key beside the data directory)."""
+    given = request.config.getoption("--hil-force-key", default=None)
+    key_file = Path(given) if given else data_dir.parent / f"{data_dir.name}.dev-force.key.pem"
+
+    def plain(mp4: Path) -> Path:
+        if read_manifest(mp4).encryption is None:
+            return mp4
+        if not key_file.is_file():
+            pytest.skip(f"{mp4.name} is encrypted and {key_file} is not here: pass "
+                        "--hil-force-key with the force's private key")
+        out = tmp_path / "plain" / mp4.name
+        out.parent.mkdir(exist_ok=True)
+        decrypt_file(mp4, load_force_private_key(key_file), out)
+        return out
+    return plain
 
 
 def verify(path: Path) -> subprocess.CompletedProcess[str]:

@@ -8,6 +8,7 @@ the microphone's cable) skip on a board and say why."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +72,14 @@ def not_silent(x: np.ndarray, block: int = 1024) -> bool:
 
 
 def test_every_segment_has_a_picture_and_a_sound_track_and_verify_names_both(
-        device: Device, data_dir: Path) -> None:
+        device: Device, data_dir: Path, media: Callable[[Path], Path]) -> None:
     status = device.status()
     assert status["audio"] is not None, "the camera records no sound (audio.enabled = false?)"
     recording, files = record(device, 6)
     assert len(files) >= 2
     folder = data_dir / "recordings" / recording
     for name, manifest in zip(files, manifests(data_dir, recording, files), strict=True):
-        with av.open(str(folder / name)) as container:
+        with av.open(str(media(folder / name))) as container:
             kinds = sorted((s.type, s.codec_context.name) for s in container.streams)
         sound = manifest["audio"]
         assert kinds == [("audio", sound["codec"]), ("video", "h264")], name
@@ -91,12 +92,12 @@ def test_every_segment_has_a_picture_and_a_sound_track_and_verify_names_both(
                f"{sound['channels']} ch" in line for line in lines), result.stdout
 
 
-def test_pre_event_sound_is_silent_or_kept_as_configured(device: Device,
-                                                         data_dir: Path) -> None:
+def test_pre_event_sound_is_silent_or_kept_as_configured(
+        device: Device, data_dir: Path, media: Callable[[Path], Path]) -> None:
     device.elapse(3)  # the pre-event buffer fills
     recording, files = record(device, 2)
     first = manifests(data_dir, recording, files)[0]
-    t, x = samples(data_dir / "recordings" / recording / files[0])
+    t, x = samples(media(data_dir / "recordings" / recording / files[0]))
     assert first["pre_event_s"] > 1.0
     sound_from = first["audio"].get("sound_from_s")
     if sound_from is None:  # recording.pre_event_audio = true: sound throughout
@@ -114,7 +115,7 @@ def _mute_twice(device: Device) -> None:
 
 
 def test_mute_is_digital_silence_exactly_between_the_audited_mute_and_unmute(
-        device: Device, data_dir: Path) -> None:
+        device: Device, data_dir: Path, media: Callable[[Path], Path]) -> None:
     mark = device.mark()
     recording, files = record(device, 2, _mute_twice)
     if [e for e in device.since(mark) if e.kind == "mute_refused"]:
@@ -136,7 +137,7 @@ def test_mute_is_digital_silence_exactly_between_the_audited_mute_and_unmute(
     heard_outside = 0
     folder = data_dir / "recordings" / recording
     for name, manifest in zip(files, manifests(data_dir, recording, files), strict=True):
-        t, x = samples(folder / name)
+        t, x = samples(media(folder / name))
         inside = np.zeros(len(t), bool)
         for span in manifest["audio"]["muted"]:
             spans.append(span)
@@ -158,7 +159,8 @@ def test_mute_is_digital_silence_exactly_between_the_audited_mute_and_unmute(
     assert total == pytest.approx(muted_off["mono"] - muted_on["mono"], abs=0.02)
 
 
-def test_stealth_never_mutes(device: Device, data_dir: Path) -> None:
+def test_stealth_never_mutes(device: Device, data_dir: Path,
+                             media: Callable[[Path], Path]) -> None:
     mark = device.mark()
     device.gesture("hold", "program")
     device.wait_for("flag", mark, flag="stealth", value=True)
@@ -174,7 +176,7 @@ def test_stealth_never_mutes(device: Device, data_dir: Path) -> None:
     folder = data_dir / "recordings" / recording
     for name, manifest in zip(files, manifests(data_dir, recording, files), strict=True):
         assert manifest["audio"]["muted"] == []
-        t, x = samples(folder / name)
+        t, x = samples(media(folder / name))
         start = manifest["audio"].get("sound_from_s", 0.0) + EDGE_S
         assert not_silent(x[t > start]), f"{name}: silence in stealth"
 
