@@ -11,21 +11,21 @@ hold) is rendered BGR, as before."""
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 
 import cv2
 import numpy as np
 
 from hal.camera import Camera, Frame, FrameSink, PixelFormat, i420_planes
-from hal.clock import Clock, Timer
+from hal.clock import Clock
+from sim.devices import Paced
 
 # SMPTE-like colour bars, BGR.
 _BARS = [(192, 192, 192), (0, 192, 192), (192, 192, 0), (0, 192, 0),
          (192, 0, 192), (0, 0, 192), (192, 0, 0)]
 
 
-class SimCamera(Camera):
+class SimCamera(Paced[FrameSink], Camera):
     """Frames paced by the clock: frame *n* is due at ``start + n / fps`` (no drift).
 
     :meth:`unplug` and :meth:`replug` simulate a sensor failure mid-recording.
@@ -39,9 +39,7 @@ class SimCamera(Camera):
         #: what :meth:`render` draws and the frames carry
         self.pixel_format = pixel_format
         self._clock = clock
-        self._sink: FrameSink | None = None
-        self._timer: Timer | None = None
-        self._lock = threading.Lock()
+        self._init_paced()
         self._t0 = 0.0
         self._n = 0
         self._index = 0
@@ -63,26 +61,10 @@ class SimCamera(Camera):
         img[height * 3 // 4:, :, :] = ramp[None, :, None]
         return img
 
-    @property
-    def running(self) -> bool:
-        return self._sink is not None
-
-    def start(self, sink: FrameSink) -> None:
-        with self._lock:
-            if self._sink is not None:
-                self._sink = sink
-                return
-            self._sink = sink
-            self._t0 = self._clock.monotonic()
-            self._n = 0
-            self._schedule()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._sink = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+    def _begin(self) -> None:
+        self._t0 = self._clock.monotonic()
+        self._n = 0
+        self._schedule()
 
     def unplug(self) -> None:
         """The sensor stops answering: no frames, and the firmware is told."""

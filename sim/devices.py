@@ -12,11 +12,51 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from hal.clock import Clock
+from hal.clock import Clock, Timer
 from hal.indicators import Buzzer, LedState, Pulse, StatusLed, Tone, Vibration
 from hal.inputs import BatteryGauge, Button, DockSensor, FilesystemStorage
 
 T = TypeVar("T")
+S = TypeVar("S")
+
+
+class Paced(Generic[S]):
+    """A simulated source that delivers to one sink on the clock's timers (camera, microphone,
+    location receiver): one lock guards the sink and the pending timer, so a stop cancels
+    what is scheduled and a tick never delivers after it. Subclasses call
+    :meth:`_init_paced` and schedule their first delivery in :meth:`_begin`."""
+
+    _lock: threading.Lock
+    _sink: S | None
+    _timer: Timer | None
+
+    def _init_paced(self) -> None:
+        self._lock = threading.Lock()
+        self._sink = None
+        self._timer = None
+
+    @property
+    def running(self) -> bool:
+        return self._sink is not None
+
+    def start(self, sink: S) -> None:
+        """Deliver to ``sink``; a source already running only changes where it delivers."""
+        with self._lock:
+            started = self._sink is not None
+            self._sink = sink
+            if not started:
+                self._begin()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._sink = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _begin(self) -> None:
+        """Schedule the first delivery (called with the lock held)."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)

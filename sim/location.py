@@ -12,10 +12,10 @@ control socket).
 from __future__ import annotations
 
 import math
-import threading
 
-from hal.clock import Clock, Timer
+from hal.clock import Clock
 from hal.location import Fix, LocationReceiver, LocationSink, NoFix, Reading, fix_problem
+from sim.devices import Paced
 
 #: (latitude, longitude) of the loop, WGS84; the last point joins the first.
 ROUTE: tuple[tuple[float, float], ...] = (
@@ -51,7 +51,7 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
 
 
-class SimLocation(LocationReceiver):
+class SimLocation(Paced[LocationSink], LocationReceiver):
     """Walks :data:`ROUTE` at :data:`WALK_MPS`; a reading every ``period_s``."""
 
     def __init__(self, clock: Clock, period_s: float = 1.0, speed_mps: float = WALK_MPS) -> None:
@@ -63,9 +63,7 @@ class SimLocation(LocationReceiver):
         self.loop_m = sum(self.legs)
         # The subway is as long as a minute's walk, whatever the map says.
         self.speed_mps = speed_mps
-        self._lock = threading.Lock()
-        self._sink: LocationSink | None = None
-        self._timer: Timer | None = None
+        self._init_paced()
         self._origin = clock.monotonic()  # walking starts here, from the first point
         self.pinned: tuple[float, float] | None = None
         self.sky_lost = False
@@ -127,18 +125,8 @@ class SimLocation(LocationReceiver):
             sink(self.last)
 
     # -- the receiver ----------------------------------------------------------------------------
-    def start(self, sink: LocationSink) -> None:
-        with self._lock:
-            self._sink = sink
-            if self._timer is None:
-                self._timer = self.clock.call_later(0.0, self._tick)
-
-    def stop(self) -> None:
-        with self._lock:
-            self._sink = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+    def _begin(self) -> None:
+        self._timer = self.clock.call_later(0.0, self._tick)
 
     def _tick(self) -> None:
         with self._lock:

@@ -12,13 +12,12 @@ a failing microphone; :meth:`speak` puts a louder voice-like tone in (the panel'
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-from hal.clock import Clock, Timer
+from hal.clock import Clock
 from hal.microphone import AudioBlock, AudioSink, Microphone
 from sim.camera import SimCamera
+from sim.devices import Paced
 
 #: Samples per block without a camera to pace by: one AAC frame.
 BLOCK = 1024
@@ -30,7 +29,7 @@ SPEAK_HZ = 220.0
 SPEAK_LEVEL = 6000
 
 
-class SimMicrophone(Microphone):
+class SimMicrophone(Paced[AudioSink], Microphone):
     """Blocks of ``BLOCK`` samples paced by ``clock``, with no drift."""
 
     def __init__(self, clock: Clock, rate: int, channels: int,
@@ -41,34 +40,17 @@ class SimMicrophone(Microphone):
         self._clock = clock
         self._camera = camera
         self._rng = np.random.default_rng(seed)
-        self._sink: AudioSink | None = None
-        self._timer: Timer | None = None
-        self._lock = threading.Lock()
+        self._init_paced()
         self._t0 = 0.0
         self._n = 0
         self._speak_until = -1.0
         self.plugged = True
 
-    @property
-    def running(self) -> bool:
-        return self._sink is not None
 
-    def start(self, sink: AudioSink) -> None:
-        with self._lock:
-            started = self._sink is not None
-            self._sink = sink
-            if started:
-                return
-            self._t0 = self._clock.monotonic()
-            self._n = 0
-            self._schedule()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._sink = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+    def _begin(self) -> None:
+        self._t0 = self._clock.monotonic()
+        self._n = 0
+        self._schedule()
 
     def unplug(self) -> None:
         """Capture stops (no blocks), and the firmware is told."""
