@@ -80,7 +80,8 @@ def _daemon_child(minutes: float) -> dict[str, Any]:
     from sim.simulator import Simulator
 
     libraries = rss_mib()
-    config = Config().replace(camera={"width": WIDTH, "height": HEIGHT, "fps": 30})
+    config = Config().replace(camera={"width": WIDTH, "height": HEIGHT, "fps": 30},
+                              encryption={"enabled": False})  # no force key here
     result: dict[str, Any] = {"libraries": libraries, "buffering": [], "recording": []}
     with tempfile.TemporaryDirectory() as tmp:
         sim = Simulator(config, Path(tmp) / "d")
