@@ -206,3 +206,27 @@ def chromium_path() -> str | None:
     if chosen:
         return chosen
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@contextmanager
+def launched_chromium(*extra_args: str) -> Iterator[Any]:
+    """A headless Chromium driven by playwright (closed on leaving), or the test skipped with
+    the reason none starts here."""
+    import pytest  # the harness is also used outside pytest's fixtures
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no Chromium found (apt-get install chromium, or set BODYCAM_CHROMIUM)")
+    manager = playwright_api.sync_playwright().start()
+    try:
+        browser = manager.chromium.launch(executable_path=executable,
+                                          args=[*CHROMIUM_FLAGS, *extra_args])
+    except Exception as exc:  # any reason a browser cannot start here
+        manager.stop()
+        pytest.skip(f"Chromium at {executable} did not start: {str(exc).splitlines()[0]}")
+    try:
+        yield browser
+    finally:
+        browser.close()
+        manager.stop()

@@ -15,7 +15,7 @@ import pytest
 
 from sim.microphone import SPEAK_HZ
 from sim.sync import samples
-from tests.panel_harness import CHROMIUM_FLAGS, RunningPanel, chromium_path, running_panel
+from tests.panel_harness import RunningPanel, launched_chromium, running_panel
 
 playwright_api = pytest.importorskip("playwright.sync_api",
                                      reason="playwright is not installed (pip install playwright)")
@@ -26,20 +26,8 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set BODYCAM_CHROMIUM)")
-    manager = playwright_api.sync_playwright().start()
-    try:
-        browser = manager.chromium.launch(
-            executable_path=executable,
-            args=[*CHROMIUM_FLAGS, "--autoplay-policy=no-user-gesture-required"])
-    except Exception as exc:  # any reason a browser cannot start here
-        manager.stop()
-        pytest.skip(f"Chromium at {executable} did not start: {str(exc).splitlines()[0]}")
-    yield browser
-    browser.close()
-    manager.stop()
+    with launched_chromium("--autoplay-policy=no-user-gesture-required") as launched:
+        yield launched
 
 
 @pytest.fixture

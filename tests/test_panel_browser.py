@@ -19,11 +19,10 @@ import pytest
 
 from device import control
 from tests.panel_harness import (
-    CHROMIUM_FLAGS,
     EventStream,
     MarkedRecording,
     RunningPanel,
-    chromium_path,
+    launched_chromium,
     record_marked,
     running_panel,
 )
@@ -41,19 +40,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's Chromium, headless; the tests skip (and say why) where none can start."""
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set BODYCAM_CHROMIUM)")
-    manager = playwright_api.sync_playwright().start()
-    try:
-        browser = manager.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-    except Exception as exc:  # any reason a browser cannot start here
-        manager.stop()
-        pytest.skip(f"Chromium at {executable} did not start: {str(exc).splitlines()[0]}")
-    yield browser
-    browser.close()
-    manager.stop()
+    with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
