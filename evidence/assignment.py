@@ -16,8 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from evidence.bounded import BadJSON, loads
-from evidence.identity import verify_signature
+from evidence.identity import signed_document
 
 SIGNING_PREFIX = b"bodycam-assignment-v1\n"
 MAX_OFFICER_ID, MAX_COLLAR = 32, 16
@@ -80,11 +79,9 @@ def check_fields(data: Any, where: str = "assignment") -> None:
 def parse(raw: bytes, signature: bytes, store_key: Ed25519PublicKey, device_id: str,
           nonce: str, store_id: str) -> Assignment:
     """The store's assignment for this camera and this dock, if its pinned key signed it."""
-    if not verify_signature(store_key, signature, SIGNING_PREFIX + raw):
-        raise AssignmentError("assignment signature does not verify with the store's public key")
     try:
-        data = loads(raw, "assignment")
-    except BadJSON as exc:
+        data = signed_document(raw, signature, store_key, SIGNING_PREFIX, "assignment")
+    except ValueError as exc:
         raise AssignmentError(str(exc)) from None
     if not isinstance(data, dict) or set(data) != FIELDS:
         raise AssignmentError("assignment must be an object of exactly "

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from evidence.bounded import read_regular
+from evidence.bounded import loads, read_regular
 from evidence.fsutil import atomic_write, private_dir
 from evidence.layout import Layout
 
@@ -77,6 +77,15 @@ def verify_signature(public_key: Ed25519PublicKey, signature: bytes, data: bytes
     except InvalidSignature:
         return False
     return True
+
+
+def signed_document(raw: bytes, signature: bytes, store_key: Ed25519PublicKey, prefix: bytes,
+                    what: str) -> object:
+    """The JSON a store pushes (settings, an assignment), if the pinned store key signed
+    ``prefix + raw``; ValueError, one line naming ``what``, if it did not or the JSON is bad."""
+    if not verify_signature(store_key, signature, prefix + raw):
+        raise ValueError(f"{what} signature does not verify with the store's public key")
+    return loads(raw, what)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from evidence.bounded import BadJSON, loads
-from evidence.identity import verify_signature
+from evidence.identity import signed_document
 
 PUSHABLE = ("recording", "gestures", "indicators", "power", "audit", "triggers", "encryption")
 #: Keys a store may set in a section it may otherwise not: the force key's rotation only
@@ -37,11 +36,9 @@ class SettingsError(ValueError):
 def parse(raw: bytes, signature: bytes, store_key: Ed25519PublicKey) -> Settings:
     """The settings document, if the pinned store key signed it and it names only what a store
     may set."""
-    if not verify_signature(store_key, signature, SIGNING_PREFIX + raw):
-        raise SettingsError("settings signature does not verify with the store's public key")
     try:
-        data = loads(raw, "settings")
-    except BadJSON as exc:
+        data = signed_document(raw, signature, store_key, SIGNING_PREFIX, "settings")
+    except ValueError as exc:
         raise SettingsError(str(exc)) from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise SettingsError("settings must be a JSON object of sections, each an object of keys")
