@@ -259,12 +259,17 @@ class Pipeline:
         encoder = self.audio_encoder
         assert encoder is not None
         stop: float | None = None  # a stop whose moment the microphone has not reached yet
+
+        def drained(at: float) -> list[Any]:
+            """What the codec still holds, then the mark that the sound up to ``at`` is in."""
+            return [*encoder.flush(), AudioFlushed(at)]
+
         while True:
             item = self.blocks.get()
             try:
                 if item is _STOP or item is _MIC_STOPPED:
                     if stop is not None:  # the microphone went first: drain what there is
-                        self.packets.put([*encoder.flush(), AudioFlushed(stop)])
+                        self.packets.put(drained(stop))
                         stop = None
                     if item is _STOP:
                         return
@@ -277,7 +282,7 @@ class Pipeline:
                         before, block = split_block(block, stop)
                         if before is not None:
                             packets += encoder.encode(before)
-                        packets += [*encoder.flush(), AudioFlushed(stop)]
+                        packets += drained(stop)
                         stop = None
                     if block is not None:
                         packets += encoder.encode(block)
@@ -288,11 +293,11 @@ class Pipeline:
                     self.packets.put(SetMuted(item.on, at, item.utc))
                 elif isinstance(item, SetLive):
                     if stop is not None:  # a new start before the last stop was heard
-                        self.packets.put([*encoder.flush(), AudioFlushed(stop)])
+                        self.packets.put(drained(stop))
                         stop = None
                     self.gate.command(item)
                     if not item.on and self.gate.heard_until >= item.t_mono:
-                        self.packets.put([*encoder.flush(), AudioFlushed(item.t_mono)])
+                        self.packets.put(drained(item.t_mono))
                     elif not item.on:
                         stop = item.t_mono
             except Exception as exc:  # the thread must outlive one bad block
