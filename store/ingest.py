@@ -408,18 +408,23 @@ class Ingest:
         what is in staging is moved there now."""
         store = self.store
         row = store.catalogue.one("SELECT * FROM uploads WHERE upload_id = ?", upload_id)
+        until = store.retain_until(store.clock())
         if content is None:
             digest, size = store.staging.digest(upload_id)
             if size:
-                store.objects.put_file(store.staging.path(upload_id), digest,
-                                       store.retain_until(store.clock()))
+                store.objects.put_file(store.staging.path(upload_id), digest, until)
             else:
                 store.staging.remove(upload_id)
         else:
             digest, size = content
-        with store.catalogue.tx(device_lock(row["device_id"])) as db:
+        # the object's lock as when storing: a purge of the same bytes (another recording's,
+        # expired) either sees this row or has the camera send them again
+        locks = (device_lock(row["device_id"]), *([object_lock(digest)] if size else []))
+        with store.catalogue.tx(*locks) as db:
             if self._finished_elsewhere(upload_id):  # another worker settled it first
                 return self._upload(row["device_id"], upload_id)
+            if size and not self._objects_kept(digest, until):
+                return self._upload(row["device_id"], upload_id)  # sent again
             db.execute("INSERT INTO quarantine (device_id, kind, file, reason, manifest, "
                        "signature, content_sha256, content_size, created_utc) VALUES "
                        "(?, ?, ?, ?, ?, ?, ?, ?, ?)",

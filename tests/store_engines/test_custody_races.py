@@ -17,7 +17,7 @@ import pytest
 from evidence.manifest import manifest_path, signature_path
 from store.auditlog import verify_chain
 from store.config import StoreConfig
-from store.ingest import STORED
+from store.ingest import QUARANTINED, STORED, Rejected
 from store.service import Store, init_store
 from tests.evidence_store.conftest import START, Camera, MovableClock, clone_camera
 
@@ -105,6 +105,73 @@ def test_bytes_stored_again_while_retention_purges_them_are_kept(two_stores, cam
     a.catalogue.object_referenced = referenced  # type: ignore[method-assign]
     a.retention.step(a.clock.now)  # a later pass finishes camera 1's purge, and keeps these
     assert stored_objects_intact(a, other.device_id) == []
+    assert verify_chain(a.audit.path)[1] == []
+
+
+def test_bytes_quarantined_while_retention_purges_them_are_kept(two_stores, camera: Camera,
+                                                              tmp_path: Path) -> None:
+    """The neighbour of the race above: camera 2's upload of the same bytes fails an integrity
+    check on worker B (quarantined, so the store keeps what arrived) just as worker A's purge
+    is about to delete the object. Whichever goes first, the quarantine names bytes the store
+    still has (else the camera is asked to send them again)."""
+    a, b = two_stores
+    other = clone_camera(camera, tmp_path / "cam2", "SIM00002")
+    for cam in (camera, other):
+        a.enrol(cam.pub_pem)
+    for mp4 in camera.segments():
+        upload(a, camera, mp4)
+    a.clock.now = START + 40 * DAY
+    checked: set[str] = set()
+
+    def conflict(manifest: Any, manifest_sha: str) -> None:
+        """The chain passes at open and fails when checked again as the bytes are stored
+        (another upload won meanwhile), so what arrived is quarantined with its content."""
+        if manifest_sha in checked:
+            raise Rejected("test: a chain another upload changed meanwhile")
+        checked.add(manifest_sha)
+
+    b.ingest._check_chain = conflict  # type: ignore[method-assign]
+    referenced = a.catalogue.object_referenced
+    sending: list[threading.Thread] = []
+    results: list[Any] = []
+
+    def quarantine_all() -> None:
+        for mp4 in other.segments():
+            status = None
+            for _ in range(3):  # resent from where the store says, as the camera's uploader
+                status = b.ingest.open_segment(other.device_id, mp4.name,
+                                               manifest_path(mp4).read_bytes(),
+                                               signature_path(mp4).read_bytes())
+                if status.state != QUARANTINED:
+                    status = b.ingest.append(other.device_id, status.upload_id,
+                                             status.received, status.size,
+                                             mp4.read_bytes()[status.received:])
+                if status.state == QUARANTINED:
+                    break
+            results.append(status)
+
+    def b_quarantines_the_same_bytes_meanwhile(sha256: str) -> bool:
+        answer = referenced(sha256)
+        if not answer and not sending:
+            worker = threading.Thread(target=quarantine_all)
+            sending.append(worker)
+            worker.start()
+            worker.join(0.5)  # B finishes meanwhile, or waits for A's custody of the object
+        return answer
+
+    a.catalogue.object_referenced = b_quarantines_the_same_bytes_meanwhile  # type: ignore
+    a.retention.step(a.clock.now)
+    assert sending, "the purge never reached an unreferenced object"
+    sending[0].join(60)
+    assert not sending[0].is_alive(), "camera 2's upload never finished"
+    a.catalogue.object_referenced = referenced  # type: ignore[method-assign]
+    a.retention.step(a.clock.now)  # a later pass finishes camera 1's purge
+    assert [r.state for r in results] == [QUARANTINED] * len(other.segments())
+    rows = a.catalogue.all("SELECT file, content_sha256 FROM quarantine WHERE device_id = ?",
+                           other.device_id)
+    assert len(rows) == len(other.segments()) and all(r["content_sha256"] for r in rows)
+    missing = [r["file"] for r in rows if not a.objects.exists(r["content_sha256"])]
+    assert missing == [], f"quarantined without their bytes: {missing}"
     assert verify_chain(a.audit.path)[1] == []
 
 
