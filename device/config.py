@@ -96,6 +96,10 @@ class EncoderSection:
                                     "medium"))
     adapt_min_bitrate_kbps: int = opt(1500, "The lowest bitrate the watch may step a hardware "
                                       "encoder to, kbit/s.", 100, 100_000)
+    adapt_preview_min_fps: float = opt(2.0, "With a hardware encoder each of the watch's steps "
+                                       "also halves the rate of frames handed to the preview "
+                                       "(its scaling and JPEG work), down to this many a "
+                                       "second.", 0.5, 60.0)
     adapt_high: float = opt(0.8, "Real time is at risk when the encoder thread's work per frame "
                             "takes more than this share of the frame interval.", 0.1, 2.0)
     adapt_low: float = opt(0.45, "The load is gone when that work takes less than this share "

@@ -16,8 +16,10 @@ import pytest
 
 from device.config import Config, ConfigError, load_config
 from device.pipeline.adapt import AdaptSettings, EncoderWatch, ladder, summary
+from device.pipeline.preview import PreviewOutput
 from evidence.manifest import Manifest, ManifestError
 from evidence.verify import verify
+from hal.camera import Frame
 from hal.encoder import EncoderSettings, LibavEncoder, Tuning
 from sim.encoder import FakeEncoder, slow_encoder
 from sim.simulator import Simulator
@@ -153,6 +155,71 @@ def test_a_hardware_encoder_is_stepped_by_bitrate() -> None:
     feed(watch, encoder, 0.0, 1.5, work=0.19)
     assert watch.hardware and encoder.tuning.bitrate_kbps == 3000
     assert watch.status()["settings"] == "h264_v4l2m2m 3000 kbit/s"
+
+
+class Published:
+    """Counts the distinct frames a preview output published while the watch ran."""
+
+    def __init__(self, preview: PreviewOutput) -> None:
+        self.preview, self.seen = preview, 0
+        self.last: object = None
+
+    def feed(self, watch: EncoderWatch, encoder: FakeEncoder, start: float, seconds: float,
+             work: float) -> tuple[float, int]:
+        """As :func:`feed`, every frame offered to the preview first; returns the next start
+        and how many frames the preview published meanwhile."""
+        t, before = start, self.seen
+        index = round(start * FPS)
+        while t < start + seconds - 1e-9:
+            frame = Frame(_IMAGE, t, index)
+            self.preview.frame(frame)
+            if self.preview.latest is not self.last:
+                self.last, self.seen = self.preview.latest, self.seen + 1
+            encoder.encode(_IMAGE, t, t)
+            watch.frame(t, work, 0)
+            t, index = t + 1 / FPS, index + 1
+        return t, self.seen - before
+
+
+def test_a_hardware_encoder_under_load_also_lowers_the_previews_rate_and_restores_it() -> None:
+    encoder, preview = fake(codec="h264_v4l2m2m"), PreviewOutput()
+    preview.start()
+    watch = EncoderWatch(encoder, adapt_settings(adapt_preview_min_fps=1.0), preview)
+    frames = Published(preview)
+    t, shown = frames.feed(watch, encoder, 0.0, 2.0, work=0.05)  # calm: every frame
+    assert shown == 2 * FPS and watch.status()["preview_fps"] is None
+    t, _ = frames.feed(watch, encoder, t, 4.0, work=0.19)  # loaded: steps down
+    assert watch.level >= 2 and encoder.tuning.bitrate_kbps < 3000
+    assert preview.fps == watch.status()["preview_fps"] == max(1.0, FPS / 2 ** watch.level)
+    t, shown = frames.feed(watch, encoder, t, 4.0, work=0.19)
+    assert shown <= 4 * preview.fps + 1 < 4 * FPS
+    t, _ = frames.feed(watch, encoder, t, 120.0, work=0.02)  # the load goes: all the way back
+    assert watch.level == 0 and preview.fps is None
+    _, shown = frames.feed(watch, encoder, t, 2.0, work=0.02)
+    assert shown == 2 * FPS
+
+
+def test_a_software_encoders_steps_leave_the_preview_alone() -> None:
+    encoder, preview = fake(), PreviewOutput()
+    preview.start()
+    watch = EncoderWatch(encoder, adapt_settings(), preview)
+    Published(preview).feed(watch, encoder, 0.0, 3.0, work=0.19)
+    assert watch.level > 0 and preview.fps is None and watch.status()["preview_fps"] is None
+
+
+def test_the_previews_cap_keeps_its_cadence_and_builds_no_backlog() -> None:
+    preview = PreviewOutput()
+    preview.start()
+    preview.set_rate(15.0)
+    published = []
+    for i in range(30):  # 30 fps for a second: every other frame
+        preview.frame(Frame(_IMAGE, i / 30, i))
+        if preview.latest is not None and preview.latest.index == i:
+            published.append(i)
+    assert published == list(range(0, 30, 2))
+    preview.frame(Frame(_IMAGE, 10.0, 300))  # after a gap: at once, then the cadence again
+    preview.frame(Frame(_IMAGE, 10.0 + 1 / 30, 301))
+    assert preview.latest is not None and preview.latest.index == 300
 
 
 @pytest.mark.parametrize("text, words", [

@@ -30,7 +30,8 @@ STATUS: dict[str, tuple[type, ...]] = {
 ENCODER: dict[str, tuple[type, ...]] = {
     "codec": (str,), "preset": (str,), "crf": (int,), "bitrate_kbps": (int,),
     "settings": (str,), "configured": (str,), "floor": (str,), "level": (int,),
-    "adapted": (bool,), "hardware": (bool,), "load": (float, int, NONE), "changes": (int,)}
+    "adapted": (bool,), "hardware": (bool,), "load": (float, int, NONE), "changes": (int,),
+    "preview_fps": (float, int, NONE)}
 FLAGS = ["stealth", "muted", "low_battery", "storage_low", "clock_not_set", "dock_pending",
          "stop_pending", "camera_fault"]
 LED: dict[str, tuple[type, ...]] = {"colour": (str, NONE), "on_s": (float,), "off_s": (float,),

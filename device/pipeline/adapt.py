@@ -22,7 +22,10 @@ The ladder, and why:
 - any other codec (h264_v4l2m2m, the Pi 4's hardware encoder): the hardware's time does not
   depend on a preset; what the watch can lower is the bitrate (each rung three quarters of the
   one before, down to ``encoder.adapt_min_bitrate_kbps``), which shortens the encoder's output
-  and the muxing, copying and fsync of it.
+  and the muxing, copying and fsync of it. Each rung also halves the rate of frames handed to
+  the preview (its scaling and JPEG work share the processor with the copies around the
+  hardware encoder), down to ``encoder.adapt_preview_min_fps``; the preview is a view, not
+  evidence, so it gives way first.
 
 Hysteresis: the step down waits ``adapt_risk_s`` of risk (frames piling up in the queue step at
 once); the step up needs the load under ``adapt_low`` (well below ``adapt_high``) for
@@ -47,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from device.config import Config
+from device.pipeline.preview import PreviewOutput
 from hal.encoder import Encoder, Tuning
 
 log = logging.getLogger(__name__)
@@ -71,6 +75,7 @@ class AdaptSettings:
     enabled: bool
     floor: str
     min_bitrate_kbps: int
+    preview_min_fps: float
     high: float
     low: float
     queue: int
@@ -82,7 +87,8 @@ class AdaptSettings:
     @classmethod
     def from_config(cls, config: Config) -> AdaptSettings:
         enc = config.encoder
-        return cls(enc.adapt, enc.adapt_floor, enc.adapt_min_bitrate_kbps, enc.adapt_high,
+        return cls(enc.adapt, enc.adapt_floor, enc.adapt_min_bitrate_kbps,
+                   enc.adapt_preview_min_fps, enc.adapt_high,
                    enc.adapt_low, enc.adapt_queue, enc.adapt_risk_s, enc.adapt_calm_s,
                    config.camera.fps, enc.keyframe_interval_s)
 
@@ -109,8 +115,10 @@ class EncoderWatch:
     """Watches the encoder thread's frames and retunes the encoder. Runs on that thread; the
     status reads :meth:`status` from others (plain attribute reads)."""
 
-    def __init__(self, encoder: Encoder, settings: AdaptSettings) -> None:
+    def __init__(self, encoder: Encoder, settings: AdaptSettings,
+                 preview: PreviewOutput | None = None) -> None:
         self.encoder = encoder
+        self.preview = preview
         self.settings = settings
         self.rungs = ladder(encoder.tuning, settings)
         self.level = 0
@@ -128,6 +136,15 @@ class EncoderWatch:
     def hardware(self) -> bool:
         """Whether the ladder is of bitrates (a hardware encoder) rather than presets."""
         return self.rungs[0].codec != "libx264"
+
+    def preview_fps(self, level: int | None = None) -> float | None:
+        """The preview's rate cap at ``level`` (this rung by default): None (every frame)
+        with a software encoder or on the configured rung; with a hardware encoder each rung
+        halves it, down to the floor."""
+        level = self.level if level is None else level
+        if not self.hardware or level == 0:
+            return None
+        return max(self.settings.preview_min_fps, self.settings.fps / 2 ** level)
 
     def frame(self, t: float, work_s: float, depth: int) -> None:
         """One frame captured at ``t`` took ``work_s`` of the encoder thread; ``depth`` frames
@@ -169,6 +186,8 @@ class EncoderWatch:
         rung = self.rungs[self.level]
         self.changes += 1
         self.encoder.retune(preset=rung.preset, bitrate_kbps=rung.bitrate_kbps)
+        if self.preview is not None and self.hardware:
+            self.preview.set_rate(self.preview_fps())
         if direction > 0:
             self.encoder.request_keyframe()  # at risk now: the next frame, not the next GOP
             self._quiet_until = t + max(cfg.risk_s, 0.5)
@@ -186,7 +205,7 @@ class EncoderWatch:
                 "floor": self.rungs[-1].label(), "level": self.level,
                 "adapted": now != self.rungs[0], "hardware": self.hardware,
                 "load": round(self.load, 3) if self.load is not None else None,
-                "changes": self.changes}
+                "changes": self.changes, "preview_fps": self.preview_fps()}
 
 
 def summary(intervals: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -82,9 +82,9 @@ class Pipeline:
         self.emit = emit
         self.encoder = encoder(encoder_settings(config))
         #: steps the encoder to faster settings before real time is lost (device/pipeline/adapt.py)
-        self.watch = EncoderWatch(self.encoder, AdaptSettings.from_config(config))
-        self.watermark = Watermark(config.device.model, config.device.serial, config.camera.height)
         self.preview = PreviewOutput()
+        self.watch = EncoderWatch(self.encoder, AdaptSettings.from_config(config), self.preview)
+        self.watermark = Watermark(config.device.model, config.device.serial, config.camera.height)
         audio = config.audio
         #: the sound's settings, or None: no microphone, or ``audio.enabled`` false
         self.audio = (AudioSettings(audio.codec, audio.rate, audio.channels, audio.bitrate_kbps)

@@ -15,18 +15,36 @@ from hal.camera import Frame, PixelFormat, i420_planes
 
 
 class PreviewOutput:
-    """Takes frames, not packets: what a viewer shows is the picture before encoding."""
+    """Takes frames, not packets: what a viewer shows is the picture before encoding.
+
+    ``fps`` caps the rate of frames published (None: every frame). A viewer does its scaling
+    and JPEG work once per new frame, so lowering the cap lowers the preview's work; the
+    encoder's watch does so with a hardware encoder under load (device/pipeline/adapt.py)."""
 
     def __init__(self) -> None:
         self.latest: Frame | None = None
         self.running = False
+        self.fps: float | None = None
+        self._next_t = float("-inf")
 
     def start(self) -> None:
         self.running = True
 
+    def set_rate(self, fps: float | None) -> None:
+        """Publish at most ``fps`` frames a second from now on (None: every frame)."""
+        self.fps = fps
+        self._next_t = float("-inf")
+
     def frame(self, frame: Frame) -> None:
-        if self.running:
-            self.latest = frame
+        if not self.running:
+            return
+        if self.fps is not None:
+            if frame.t_mono + 1e-6 < self._next_t:
+                return
+            # keep the cadence (15 of 30 a second is every other frame) but build no backlog
+            due = self._next_t + 1 / self.fps
+            self._next_t = due if due > frame.t_mono else frame.t_mono + 1 / self.fps
+        self.latest = frame
 
     def stop(self) -> None:
         self.running = False
