@@ -175,7 +175,7 @@ class Manifest:
             if not isinstance(data.get(name) or {}, dict):
                 raise ManifestError(f"{where}: {name} is not a JSON object")
         _check_location(data, where)
-        _check_encoding(data, where)
+        check_encoding(data, where)
         check_officer(data.get("officer"), where)
         if data.get("encryption") is not None:
             problem = header_problem(data["encryption"], whole=True)
@@ -218,7 +218,7 @@ def _check_location(data: dict[str, Any], where: str) -> None:
         data[name] = tuple(data[name])
 
 
-def _check_encoding(data: dict[str, Any], where: str) -> None:
+def check_encoding(data: dict[str, Any], where: str) -> None:
     """``encoding``: a list of objects of exactly its keys, starting at the segment's first
     frame, in order."""
     entries = data.get("encoding")

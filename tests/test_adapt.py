@@ -420,3 +420,77 @@ def test_a_real_preset_switch_mid_recording_decodes_and_verifies(tmp_path: Path)
         assert len(decode(mp4).frame_times) == manifest["frame_count"]
     assert all(f.ok for f in verify([sim.data_dir]))
     sim.shutdown()
+
+
+def cut_while_adapted(root: Path) -> Path:
+    """A data directory as a power cut leaves it, the open segment having changed settings
+    twice (veryfast, superfast under load, veryfast again)."""
+    load = Load()
+    config = tiny_config(encoder={"preset": "veryfast", "adapt_calm_s": 2.0},
+                         recording={"segment_s": 60})
+    sim = Simulator(config, root / "live", encoder=slow_encoder(load))
+    sim.power_on()
+    sim.advance(1)
+    sim.button("record").double_press()
+    sim.advance(3)
+    load.factor = 1.0
+    sim.advance(3)
+    load.factor = 0.3
+    sim.advance(8)
+    sim.daemon.sync()
+    snapshot = root / "cut"
+    shutil.copytree(sim.data_dir, snapshot, ignore=shutil.ignore_patterns("control.sock"))
+    sim.shutdown()
+    return snapshot
+
+
+def test_a_segment_recovered_after_a_cut_keeps_its_encoder_intervals(tmp_path: Path) -> None:
+    data = cut_while_adapted(tmp_path)
+    assert list(data.glob("recordings/*/*.mp4.part")) and not manifests(data)
+    sim = Simulator(tiny_config(), data)
+    sim.power_on()
+    sim.shutdown()
+    (found,) = manifests(data)
+    assert found["recovered"] is True
+    assert [e["preset"] for e in found["encoding"]] == ["veryfast", "superfast", "veryfast"]
+    assert all(e["from_s"] < found["duration_s"] for e in found["encoding"])
+    findings = verify([data])
+    assert findings and all(f.ok for f in findings), [str(f) for f in findings if not f.ok]
+
+
+def test_a_change_noted_but_not_landed_is_left_out_of_the_recovered_manifest(
+        tmp_path: Path) -> None:
+    """The power goes after the pending record noted a step down but before the fragment
+    encoded with it landed: the recovered segment lists only the settings of what it holds."""
+    load = Load()
+    sim = Simulator(tiny_config(encoder={"preset": "veryfast"}, recording={"segment_s": 60}),
+                    tmp_path / "live", encoder=slow_encoder(load))
+    sim.power_on()
+    sim.advance(1)
+    sim.button("record").double_press()
+    sim.advance(3)
+    load.factor = 1.0
+    while sim.daemon.status().to_json()["encoder"]["preset"] == "veryfast":
+        sim.advance(1 / FPS)
+    sim.advance(0.6)  # the step's keyframe muxed, its fragment not yet closed
+    sim.daemon.sync()
+    data = tmp_path / "cut"
+    shutil.copytree(sim.data_dir, data, ignore=shutil.ignore_patterns("control.sock"))
+    sim.shutdown()
+    (part,) = data.glob("recordings/*/*.mp4.part")
+    pending = json.loads(part.with_name(part.name + ".json").read_text())
+    assert [e["preset"] for e in pending["encoding"]] == ["veryfast", "superfast"]
+    # what the card held: the fragment lines signed under the record before the change
+    log = part.with_name(part.name + ".sigs")
+    lines = log.read_bytes().splitlines(keepends=True)
+    signed = [json.loads(line)["record"] for line in lines]
+    kept = lines[:len(signed) - signed[::-1].index(pending["prev_record"])]
+    log.write_bytes(b"".join(kept))
+    part.write_bytes(part.read_bytes()[:json.loads(kept[-1])["end"]])
+    sim = Simulator(tiny_config(), data)
+    sim.power_on()
+    sim.shutdown()
+    (found,) = manifests(data)
+    assert found["recovered"] is True
+    assert [e["preset"] for e in found["encoding"]] == ["veryfast"]
+    assert found["duration_s"] <= pending["encoding"][1]["from_s"] + 1e-6

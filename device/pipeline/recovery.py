@@ -61,6 +61,7 @@ from evidence.manifest import (
     Manifest,
     ManifestError,
     Marker,
+    check_encoding,
     check_officer,
     manifest_path,
     sha256_file,
@@ -241,11 +242,26 @@ def recover_segment(mp4: Path, identity: DeviceIdentity, force_key: Any = None) 
         info, int(pending["segment_index"]), pending["prev_manifest_sha256"], mp4,
         digest=digest, size=size, start_wall=float(pending["start_wall"]), frames=frames,
         duration_s=span / fps, markers=markers, gaps=tuple(pending["gaps"]), last=True,
-        recovered=True, audio=audio, encryption=encryption)
+        recovered=True, audio=audio, encryption=encryption,
+        encoding=_encoding(pending, span / fps))
     if isinstance(pending.get("location"), list):  # the looks at the receiver, signed
         manifest = dataclasses.replace(manifest, **_track(pending, manifest))
     publish(info, mp4, dataclasses.replace(manifest, recovery=recovery))
     return Recovered(mp4.name, info.recording_id, frames, keep, len(torn))
+
+
+def _encoding(pending: dict[str, Any], kept_s: float) -> tuple[dict[str, Any], ...] | None:
+    """The encoder's settings per interval, as the pending record last noted them, cut to the
+    ``kept_s`` seconds that landed; None when it noted none (older records) or its list is
+    not one a manifest may carry (the segment is recovered without it, not refused)."""
+    entries = pending.get("encoding")
+    try:
+        check_encoding({"encoding": entries}, "pending record")
+    except ManifestError:
+        return None
+    if entries is None:
+        return None
+    return tuple(e for e in entries if e["from_s"] == 0 or e["from_s"] < kept_s)
 
 
 def _track(pending: dict[str, Any], manifest: Manifest) -> dict[str, Any]:

@@ -317,6 +317,7 @@ class SegmentWriter:
         #: the encoder's settings in force, per interval from the first frame (adapt.py)
         self.encoding: list[dict[str, Any]] = []
         self._tuning: Tuning | None = None
+        self._note_tuning(first)  # the first interval is in the first pending record
         self.write_pending()
         self._log = FragmentLog(self.path, info.identity.sign)  # before the .part exists
         self._file = _open_part(self.part, self._key)  # closed in close() or abort(); 0600
@@ -347,6 +348,8 @@ class SegmentWriter:
                   "gaps": list(self.gaps)}
         if self._key is not None:
             fields["encryption"] = self._key.header
+        if self.encoding:  # so a segment recovered after a cut lists its settings too
+            fields["encoding"] = list(self.encoding)
         if self.info.officer is not None:  # a segment recovered after a cut names its wearer
             fields["officer"] = self.info.officer
         if self.info.track is not None:  # so a segment recovered after a cut keeps its track
@@ -396,16 +399,24 @@ class SegmentWriter:
         pkt.is_keyframe = packet.keyframe
         self._container.mux(pkt)
         self._slots.append(packet.pts - self.first_pts)
-        if packet.tuning is not None and packet.tuning != self._tuning:
-            self._tuning = packet.tuning
-            self.encoding.append({"from_s": round(packet.t_mono - self.first.t_mono, 6),
-                                  "from_utc": utc_iso(packet.wall), **packet.tuning.as_dict()})
+        if self._note_tuning(packet):
+            self.write_pending()  # a change (rare): so a segment recovered after a cut keeps it
         self.last = packet
         self.frames += 1
         # The muxer writes a fragment when the next keyframe arrives: make it durable now.
         if sync and (packet.keyframe or self._landed()
                      or packet.t_mono - self._synced_at >= self.fsync_interval_s):
             self._sync(packet.t_mono)
+
+    def _note_tuning(self, packet: EncodedPacket) -> bool:
+        """Start an ``encoding`` interval when ``packet`` was encoded with other settings than
+        the one before it; whether it did."""
+        if packet.tuning is None or packet.tuning == self._tuning:
+            return False
+        self._tuning = packet.tuning
+        self.encoding.append({"from_s": round(packet.t_mono - self.first.t_mono, 6),
+                              "from_utc": utc_iso(packet.wall), **packet.tuning.as_dict()})
+        return True
 
     def write_audio(self, packet: AudioPacket, sync: bool = True) -> None:
         """Mux one AAC packet at its capture time's offset from the segment's first frame.
