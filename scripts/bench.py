@@ -566,10 +566,14 @@ def main() -> int:
                         help="store and dock: serve the store as 'store serve --workers N'")
     parser.add_argument("--minutes", type=float, default=10.0, metavar="N",
                         help="memory: simulated minutes buffering, then as many recording")
+    parser.add_argument("--record-minutes", type=float, default=None, metavar="N",
+                        help="memory: simulated minutes recording, when not --minutes "
+                             "(an hour, to show it flat)")
     parser.add_argument("--load", type=_loads, default=[0], metavar="N[,N...]",
                         help="realtime: run beside N busy-loop processes (one run per N)")
     args = parser.parse_args()
     bench_memory.MINUTES = args.minutes
+    bench_memory.RECORD_MINUTES = args.record_minutes
     global WORKERS
     WORKERS = args.workers
     bench_pipeline.LOADS[:] = args.load

@@ -23,6 +23,8 @@ from bench_pipeline import Row
 
 #: ``--minutes``: simulated minutes buffering, then as many recording
 MINUTES = 10.0
+#: Simulated minutes recording (``--record-minutes``); None: as many as buffering.
+RECORD_MINUTES: float | None = None
 WIDTH, HEIGHT = 1920, 1080
 
 
@@ -75,7 +77,7 @@ def _encoder_child() -> dict[str, float]:
     return {"libraries": before, "encoder": rss_mib() - before}
 
 
-def _daemon_child(minutes: float) -> dict[str, Any]:
+def _daemon_child(minutes: float, record_minutes: float) -> dict[str, Any]:
     from device.config import Config
     from sim.simulator import Simulator
 
@@ -95,7 +97,7 @@ def _daemon_child(minutes: float) -> dict[str, Any]:
         ring = pipeline.recorder.pre_event.ring
         result["pre_event"] = {"mib": ring.bytes / 2**20, "seconds": ring.duration_s}
         sim.button("record").double_press()
-        for _ in range(max(1, round(minutes * 6))):
+        for _ in range(max(1, round(record_minutes * 6))):
             sim.advance(10)
             result["recording"].append(rss_mib())
         frame = WIDTH * HEIGHT * 3 // 2
@@ -108,8 +110,9 @@ def _daemon_child(minutes: float) -> dict[str, Any]:
     return result
 
 
-def _child(kind: str, minutes: float) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(minutes)],
+def _child(kind: str, minutes: float, record_minutes: float) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(minutes),
+                          str(record_minutes)],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.splitlines()[-1])
 
@@ -117,22 +120,27 @@ def _child(kind: str, minutes: float) -> dict[str, Any]:
 def resident_memory_1080p(seconds: float) -> list[Row]:
     """Resident memory of the daemon at 1080p30 with sound, buffering then recording."""
     minutes = MINUTES
-    enc = _child("encoder", minutes)
-    run = _child("daemon", minutes)
+    recorded = minutes if RECORD_MINUTES is None else RECORD_MINUTES
+    enc = _child("encoder", minutes, recorded)
+    run = _child("daemon", minutes, recorded)
     buffering, recording = run["buffering"], run["recording"]
     end = recording[-1]
     warm = recording[len(recording) // 2:] or recording
-    per_minute = recording[5::6] or recording[-1:]  # a sample every ten simulated seconds
+    # a sample every ten simulated seconds: one a minute, or one every five over a long run
+    every = 6 if recorded <= 15 else 30
+    per_minute = recording[every - 1::every] or recording[-1:]
     rows = [
         Row("daemon RSS 1080p30 + sound: libraries imported", f"{run['libraries']:.0f} MiB",
             "Python, NumPy, OpenCV, PyAV/FFmpeg, cryptography, the firmware"),
         Row("  at boot (buffering, encoder open)", f"{run['boot']:.0f} MiB"),
         Row(f"  after {minutes:g} min buffering", f"{buffering[-1]:.0f} MiB",
             f"min {min(buffering):.0f}, max {max(buffering):.0f} over the minutes"),
-        Row(f"  after {minutes:g} min recording", f"{end:.0f} MiB",
+        Row(f"  after {recorded:g} min recording", f"{end:.0f} MiB",
             f"min {min(recording):.0f}, max {max(recording):.0f}; second half "
             f"{max(warm) - min(warm):+.1f} MiB spread; target < 200 MiB, flat"),
-        Row("  recording, each simulated minute", " ".join(f"{m:.0f}" for m in per_minute),
+        Row("  recording, " + ("each simulated minute" if every == 6
+                               else "every 5 simulated minutes"),
+            " ".join(f"{m:.0f}" for m in per_minute),
             "MiB"),
     ]
     smaps = run["smaps"]
@@ -159,6 +167,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", choices=("encoder", "daemon"), required=True)
     parser.add_argument("minutes", type=float)
+    parser.add_argument("record_minutes", type=float)
     args = parser.parse_args()
-    found = (_encoder_child() if args.child == "encoder" else _daemon_child(args.minutes))
+    found = (_encoder_child() if args.child == "encoder"
+             else _daemon_child(args.minutes, args.record_minutes))
     print(json.dumps(found))
