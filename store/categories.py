@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from store.catalogue import device_lock
 from store.clock import utc_iso
 from store.errors import bad_request, conflict
 
@@ -119,11 +118,7 @@ def categorise(store: Store, recording_id: str, category: object,
     with store.custody_lock:
         device_id, recording_id = store.find_recording(recording_id, device_id)
         now = store.now_utc()
-        with store.catalogue.tx(device_lock(device_id)) as db:
-            row = store._recording_row(device_id, recording_id)
-            if row["deleted_utc"]:
-                raise conflict(f"recording {recording_id} was deleted by retention at "
-                               f"{row['deleted_utc']}; it cannot be categorised")
+        with store.live_recording(device_id, recording_id, "categorised") as (db, row):
             previous = row["category"]
             if previous == category:
                 return {**store.recording(device_id, recording_id), "changed": False}

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -384,11 +386,7 @@ class Store:
             now = self.now_utc()
             # checked and set under the device's lock: retention on another worker (which
             # takes it too) cannot interleave
-            with self.catalogue.tx(device_lock(device_id)) as db:
-                row = self._recording_row(device_id, recording_id)
-                if row["deleted_utc"]:
-                    raise conflict(f"recording {recording_id} was deleted by retention at "
-                                   f"{row['deleted_utc']}; it cannot be flagged")
+            with self.live_recording(device_id, recording_id, "flagged") as (db, row):
                 db.execute("UPDATE recordings SET case_ref = ?, flagged_utc = ? WHERE "
                            "device_id = ? AND recording_id = ?",
                            (case_ref, now, device_id, recording_id))
@@ -472,6 +470,19 @@ class Store:
     def categorise(self, recording_id: str, category: object, device_id: str | None = None,
                    ) -> dict[str, Any]:
         return categories.categorise(self, recording_id, category, device_id)
+
+    @contextmanager
+    def live_recording(self, device_id: str, recording_id: str,
+                       action: str) -> Iterator[tuple[Any, Any]]:
+        """A transaction under the device's lock (retention on another worker takes it too, so
+        it cannot interleave) holding the recording's row, refused with a conflict naming
+        ``action`` ("flagged", "categorised") when retention has deleted it."""
+        with self.catalogue.tx(device_lock(device_id)) as db:
+            row = self._recording_row(device_id, recording_id)
+            if row["deleted_utc"]:
+                raise conflict(f"recording {recording_id} was deleted by retention at "
+                               f"{row['deleted_utc']}; it cannot be {action}")
+            yield db, row
 
     def _recording_row(self, device_id: str, recording_id: str) -> Any:
         return self.catalogue.one("SELECT * FROM recordings WHERE device_id = ? AND "
