@@ -45,6 +45,16 @@ def clear_config(**sections: dict) -> Config:
     return Config().replace(**{"encryption": CLEAR, **sections})
 
 
+def power_cut(sim: Simulator, to: Path) -> Path:
+    """The card as the power going now leaves it: once the daemon's queues have drained (so
+    the cut falls at a known point), a copy of its data directory at ``to``; the simulator is
+    then shut down (its own directory closes normally, the copy stays cut)."""
+    sim.daemon.sync()
+    shutil.copytree(sim.data_dir, to, ignore=shutil.ignore_patterns("control.sock"))
+    sim.shutdown()
+    return to
+
+
 def tiny_config(**sections: dict) -> Config:
     """Tiny frames and short segments; ``sections`` override (merged per section)."""
     base: dict[str, dict] = {"camera": TINY, "recording": {"pre_event_s": 2.0, "segment_s": 4.0},

@@ -23,7 +23,7 @@ from hal.camera import Frame
 from hal.encoder import EncoderSettings, LibavEncoder, Tuning
 from sim.encoder import FakeEncoder, slow_encoder
 from sim.simulator import Simulator
-from tests.conftest import tiny_config
+from tests.conftest import power_cut, tiny_config
 from tests.media import decode, ffprobe
 
 FPS = 5  # tiny_config's: a frame interval of 0.2 s
@@ -437,11 +437,7 @@ def cut_while_adapted(root: Path) -> Path:
     sim.advance(3)
     load.factor = 0.3
     sim.advance(8)
-    sim.daemon.sync()
-    snapshot = root / "cut"
-    shutil.copytree(sim.data_dir, snapshot, ignore=shutil.ignore_patterns("control.sock"))
-    sim.shutdown()
-    return snapshot
+    return power_cut(sim, root / "cut")
 
 
 def test_a_segment_recovered_after_a_cut_keeps_its_encoder_intervals(tmp_path: Path) -> None:
@@ -473,10 +469,7 @@ def test_a_change_noted_but_not_landed_is_left_out_of_the_recovered_manifest(
     while sim.daemon.status().to_json()["encoder"]["preset"] == "veryfast":
         sim.advance(1 / FPS)
     sim.advance(0.6)  # the step's keyframe muxed, its fragment not yet closed
-    sim.daemon.sync()
-    data = tmp_path / "cut"
-    shutil.copytree(sim.data_dir, data, ignore=shutil.ignore_patterns("control.sock"))
-    sim.shutdown()
+    data = power_cut(sim, tmp_path / "cut")
     (part,) = data.glob("recordings/*/*.mp4.part")
     pending = json.loads(part.with_name(part.name + ".json").read_text())
     assert [e["preset"] for e in pending["encoding"]] == ["veryfast", "superfast"]

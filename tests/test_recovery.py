@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from device.pipeline.recovery import complete_prefix
 from evidence.verify import verify
 from sim.simulator import Simulator
-from tests.conftest import CLEAR_TOML, tiny_config
+from tests.conftest import CLEAR_TOML, power_cut, tiny_config
 from tests.media import decode, segments
 from tests.simproc import BODYCAM, bodycam, start_sim
 
@@ -44,11 +44,7 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     sim.power_on()
     sim.button("record").double_press()
     sim.advance(CUT_AT_S)
-    sim.daemon.sync()
-    snapshot = root / "snapshot"
-    shutil.copytree(sim.data_dir, snapshot, ignore=shutil.ignore_patterns("control.sock"))
-    sim.shutdown()
-    yield snapshot
+    yield power_cut(sim, root / "snapshot")
 
 
 def boot(data_dir: Path) -> Simulator:
