@@ -228,6 +228,8 @@ def test_the_previews_cap_keeps_its_cadence_and_builds_no_backlog() -> None:
     ("[encoder]\nadapt_queue = 0\n", "encoder.adapt_queue"),
     ("[encoder]\nadapt_calm_s = 'long'\n", "encoder.adapt_calm_s"),
     ("[encoder]\nadapt = 3\n", "encoder.adapt"),
+    ("[encoder]\nadapt_preview_min_fps = 0\n", "encoder.adapt_preview_min_fps"),
+    ("[encoder]\nadapt_preview_min_fps = 'fast'\n", "encoder.adapt_preview_min_fps"),
 ])
 def test_bad_adapt_settings_are_refused_in_one_line(tmp_path: Path, text: str,
                                                     words: str) -> None:
