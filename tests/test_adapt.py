@@ -489,3 +489,42 @@ def test_a_change_noted_but_not_landed_is_left_out_of_the_recovered_manifest(
     assert found["recovered"] is True
     assert [e["preset"] for e in found["encoding"]] == ["veryfast"]
     assert found["duration_s"] <= pending["encoding"][1]["from_s"] + 1e-6
+
+
+def test_the_simulated_pi4_under_load_lowers_bitrate_and_preview_rate_then_restores_both(
+        tmp_path: Path) -> None:
+    """The daemon end to end with a (fake) hardware encoder: the watch that steps its bitrate
+    also thins the frames the preview gets, and gives both back when the load goes."""
+    busy = {"factor": 0.3}
+
+    def cost(preset: str, bitrate_kbps: int) -> float:  # a hardware encoder: bitrate-bound
+        return 0.25 * busy["factor"] * (bitrate_kbps or 4000) / 4000
+
+    config = tiny_config(encoder={"codec": "h264_v4l2m2m", "adapt_preview_min_fps": 1.0})
+    sim = Simulator(config, tmp_path / "data", encoder=slow_encoder(cost))
+    sim.power_on()
+    pipeline = sim.daemon.pipeline
+    assert pipeline is not None
+    sim.advance(1)
+    sim.button("record").double_press()
+    sim.advance(2)
+    assert pipeline.preview.fps is None
+    busy["factor"] = 1.0
+    sim.advance(4)
+    status = sim.daemon.status().to_json()["encoder"]
+    assert status["hardware"] is True and status["bitrate_kbps"] < 4000
+    assert status["preview_fps"] == pipeline.preview.fps and pipeline.preview.fps < FPS
+    shown = set()
+    for _ in range(4 * FPS):
+        sim.advance(1 / FPS)
+        latest = pipeline.latest_frame
+        shown.add(latest.index if latest is not None else None)
+    assert len(shown) < 4 * FPS * 0.75  # fewer frames for the preview to scale and JPEG
+    busy["factor"] = 0.1
+    sim.advance(150)
+    status = sim.daemon.status().to_json()["encoder"]
+    assert status["level"] == 0 and status["preview_fps"] is None and pipeline.preview.fps is None
+    sim.button("record").hold(3.2)
+    sim.advance(4)
+    assert [m for m in manifests(sim.data_dir) if len(m["encoding"]) > 1]
+    sim.shutdown()
