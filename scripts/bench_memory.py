@@ -136,8 +136,8 @@ def resident_memory_1080p(seconds: float) -> list[Row]:
         Row(f"  after {minutes:g} min buffering", f"{buffering[-1]:.0f} MiB",
             f"min {min(buffering):.0f}, max {max(buffering):.0f} over the minutes"),
         Row(f"  after {recorded:g} min recording", f"{end:.0f} MiB",
-            f"min {min(recording):.0f}, max {max(recording):.0f}; second half "
-            f"{max(warm) - min(warm):+.1f} MiB spread; target < 200 MiB, flat"),
+            f"min {min(recording):.0f}, max {max(recording):.0f}; second half rose "
+            f"{max(warm) - warm[0]:+.1f} MiB above its start; target < 200 MiB, flat"),
         Row("  recording, " + ("each simulated minute" if every == 6
                                else "every 5 simulated minutes"),
             " ".join(f"{m:.0f}" for m in per_minute),

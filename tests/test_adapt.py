@@ -468,7 +468,9 @@ def test_a_change_noted_but_not_landed_is_left_out_of_the_recovered_manifest(
     sim.button("record").double_press()
     sim.advance(3)
     load.factor = 1.0
-    while sim.daemon.status().to_json()["encoder"]["preset"] == "veryfast":
+    for _ in range(10 * FPS):  # until the watch steps down, within 10 s
+        if sim.daemon.status().to_json()["encoder"]["preset"] != "veryfast":
+            break
         sim.advance(1 / FPS)
     sim.advance(0.6)  # the step's keyframe muxed, its fragment not yet closed
     data = power_cut(sim, tmp_path / "cut")

@@ -137,14 +137,13 @@ class EncoderWatch:
         """Whether the ladder is of bitrates (a hardware encoder) rather than presets."""
         return self.rungs[0].codec != "libx264"
 
-    def preview_fps(self, level: int | None = None) -> float | None:
-        """The preview's rate cap at ``level`` (this rung by default): None (every frame)
-        with a software encoder or on the configured rung; with a hardware encoder each rung
-        halves it, down to the floor."""
-        level = self.level if level is None else level
-        if not self.hardware or level == 0:
+    def preview_fps(self) -> float | None:
+        """The preview's rate cap on this rung: None (every frame) with a software encoder or
+        on the configured rung; with a hardware encoder each rung halves it, down to the
+        floor."""
+        if not self.hardware or self.level == 0:
             return None
-        return max(self.settings.preview_min_fps, self.settings.fps / 2 ** level)
+        return max(self.settings.preview_min_fps, self.settings.fps / 2 ** self.level)
 
     def frame(self, t: float, work_s: float, depth: int) -> None:
         """One frame captured at ``t`` took ``work_s`` of the encoder thread; ``depth`` frames
@@ -186,7 +185,7 @@ class EncoderWatch:
         rung = self.rungs[self.level]
         self.changes += 1
         self.encoder.retune(preset=rung.preset, bitrate_kbps=rung.bitrate_kbps)
-        if self.preview is not None and self.hardware:
+        if self.preview is not None:
             self.preview.set_rate(self.preview_fps())
         if direction > 0:
             self.encoder.request_keyframe()  # at risk now: the next frame, not the next GOP

@@ -42,8 +42,8 @@ class PreviewOutput:
             if frame.t_mono + 1e-6 < self._next_t:
                 return
             # keep the cadence (15 of 30 a second is every other frame) but build no backlog
-            due = self._next_t + 1 / self.fps
-            self._next_t = due if due > frame.t_mono else frame.t_mono + 1 / self.fps
+            interval = 1 / self.fps
+            self._next_t = max(self._next_t, frame.t_mono) + interval
         self.latest = frame
 
     def stop(self) -> None:

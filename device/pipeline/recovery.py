@@ -255,11 +255,11 @@ def _encoding(pending: dict[str, Any], kept_s: float) -> tuple[dict[str, Any], .
     ``kept_s`` seconds that landed; None when it noted none (older records) or its list is
     not one a manifest may carry (the segment is recovered without it, not refused)."""
     entries = pending.get("encoding")
+    if entries is None:
+        return None
     try:
         check_encoding({"encoding": entries}, "pending record")
     except ManifestError:
-        return None
-    if entries is None:
         return None
     return tuple(e for e in entries if e["from_s"] == 0 or e["from_s"] < kept_s)
 
